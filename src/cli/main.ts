@@ -1,0 +1,35 @@
+// porthole's command line: one small module per group of commands.
+import { Command, CommanderError } from "commander";
+import { EXIT, UserError } from "./errors.ts";
+import { registerImportCommand } from "./import-command.ts";
+import { registerKeyCommands } from "./key-commands.ts";
+import { registerSpecCommands } from "./spec-commands.ts";
+
+const program = new Command("porthole")
+  .description("Serve home machines on the public internet through a VPS, over WireGuard with kernel NAT.")
+  .version("0.1.0")
+  .exitOverride()
+  .showHelpAfterError("(run with --help for usage)")
+  .addHelpText(
+    "after",
+    "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored).",
+  );
+
+registerSpecCommands(program);
+registerKeyCommands(program);
+registerImportCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode =
+      e.code === "commander.helpDisplayed" || e.code === "commander.version" ? EXIT.ok : EXIT.usage;
+  } else if (e instanceof UserError) {
+    console.error(`porthole: ${e.message}`);
+    process.exitCode = e.code;
+  } else {
+    console.error(e);
+    process.exitCode = EXIT.host;
+  }
+}

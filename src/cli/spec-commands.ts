@@ -1,0 +1,46 @@
+// validate, render: the spec and what it compiles to.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { compile, UnknownHostError } from "../compile/compile.ts";
+import { renderFiles } from "../compile/render.ts";
+import { UserError } from "./errors.ts";
+import { keyFile } from "./paths.ts";
+import { readSpec } from "./spec-file.ts";
+
+export function registerSpecCommands(program: Command): void {
+  program
+    .command("validate")
+    .description("check a spec and print every problem with its line:column (exit 1 if any)")
+    .option("--spec <file>", "the spec (default: ./porthole.yaml, else /etc/porthole/porthole.yaml)")
+    .action((o: { spec?: string }) => {
+      const { spec, file } = readSpec(o.spec);
+      console.log(`${file}: ok (${spec.peers.length} peers, ${spec.forwards.length} forwards)`);
+    });
+
+  program
+    .command("render")
+    .description("write the files one host needs (wg-quick config, firewall rules, sysctl), or print them")
+    .requiredOption("--host <name>", 'the hub ("hub" or its name) or a peer name')
+    .option("--spec <file>", "the spec")
+    .option("--out <dir>", "write the files into this directory instead of printing them")
+    .action((o: { host: string; spec?: string; out?: string }) => {
+      const { spec } = readSpec(o.spec);
+      let files: Record<string, string>;
+      try {
+        files = renderFiles(compile(spec, o.host, { keyFile: keyFile() }));
+      } catch (e) {
+        if (e instanceof UnknownHostError) throw new UserError(`--host: ${e.message}`);
+        throw e;
+      }
+      if (!o.out) {
+        for (const [name, text] of Object.entries(files)) process.stdout.write(`==> ${name} <==\n${text}\n`);
+        return;
+      }
+      mkdirSync(o.out, { recursive: true });
+      for (const [name, text] of Object.entries(files)) {
+        writeFileSync(join(o.out, name), text);
+        console.log(join(o.out, name));
+      }
+    });
+}

@@ -1,0 +1,75 @@
+// Spec + host name -> HostPlan. Pure: no I/O, no clock, no randomness.
+import type { Spec } from "../spec/types.ts";
+import { hubIptables, peerIptables } from "./iptables.ts";
+import { hubNftables, peerNftables } from "./nftables.ts";
+import { type FirewallPlan, type HostPlan, TRANSPARENT } from "./plan.ts";
+import { hubWireguard, peerWireguard } from "./wireguard.ts";
+
+export class UnknownHostError extends Error {}
+
+export function hostNames(spec: Spec): string[] {
+  return [spec.hub.name, ...spec.peers.map((p) => p.name)];
+}
+
+export interface CompileOptions {
+  /** Where the host keeps its private key (wg-quick's PostUp loads it from there). */
+  keyFile?: string;
+}
+
+export function compile(spec: Spec, host: string, opts: CompileOptions = {}): HostPlan {
+  const plan = compileHost(spec, host);
+  if (opts.keyFile) plan.wireguard.privateKeyFile = opts.keyFile;
+  return plan;
+}
+
+function compileHost(spec: Spec, host: string): HostPlan {
+  const { hub } = spec;
+  if (host === hub.name || host === "hub") {
+    const ipt = hubIptables(spec);
+    const sysctl: Record<string, string> = { "net.ipv4.ip_forward": "1" };
+    if (hub.subnet6) sysctl["net.ipv6.conf.all.forwarding"] = "1";
+    return {
+      host: hub.name,
+      role: "hub",
+      wireguard: hubWireguard(spec),
+      firewall: firewall(hub.firewall, hub.firewall === "nftables" ? hubNftables(spec) : "", ipt),
+      sysctl,
+    };
+  }
+  const peer = spec.peers.find((p) => p.name === host);
+  if (!peer)
+    throw new UnknownHostError(`no host named "${host}"; known hosts: ${hostNames(spec).join(", ")}`);
+  const transparent =
+    peer.kind === "agent" && spec.forwards.some((f) => f.peer === peer.name && f.mode === "transparent");
+  if (!transparent) {
+    return {
+      host: peer.name,
+      role: "peer",
+      wireguard: peerWireguard(spec, peer, false),
+      firewall: firewall(hub.firewall, "", { 4: "", 6: "", hooks: [] }),
+      sysctl: {},
+    };
+  }
+  const families: (4 | 6)[] = peer.address6 ? [4, 6] : [4];
+  const ipt = hub.firewall === "iptables" ? peerIptables(spec, families) : { 4: "", 6: "", hooks: [] };
+  // Loose reverse-path filtering on the tunnel: clients' addresses arrive there but route via the internet.
+  const sysctl: Record<string, string> = { [`net.ipv4.conf.${hub.interface}.rp_filter`]: "2" };
+  return {
+    host: peer.name,
+    role: "peer",
+    wireguard: peerWireguard(spec, peer, true),
+    firewall: firewall(hub.firewall, hub.firewall === "nftables" ? peerNftables(spec) : "", ipt),
+    sysctl,
+    routing: { ...TRANSPARENT, families, device: hub.interface },
+  };
+}
+
+function firewall(
+  backend: FirewallPlan["backend"],
+  nft: string,
+  ipt: ReturnType<typeof hubIptables>,
+): FirewallPlan {
+  return backend === "nftables"
+    ? { backend, nft, iptables: { 4: "", 6: "" }, hooks: [] }
+    : { backend, nft: "", iptables: { 4: ipt[4], 6: ipt[6] }, hooks: ipt.hooks };
+}

@@ -1,0 +1,58 @@
+// What one host needs, as data (for the apply step) and as files (for `render` and for people).
+import type { Backend } from "../spec/types.ts";
+
+export interface WgPeerPlan {
+  name: string;
+  publicKey: string;
+  allowedIps: string[];
+  endpoint?: string;
+  keepalive?: number;
+}
+
+export interface WgPlan {
+  interface: string;
+  listenPort?: number;
+  addresses: string[];
+  mtu: number;
+  /** "off" when the host routes the tunnel itself (transparent mode on a peer). */
+  table: "auto" | "off";
+  privateKeyFile: string;
+  peers: WgPeerPlan[];
+}
+
+/** A jump from a built-in chain into one of porthole's chains (iptables backend). */
+export interface IptablesHook {
+  family: 4 | 6;
+  table: string;
+  chain: string;
+  target: string;
+}
+
+export interface FirewallPlan {
+  backend: Backend;
+  /** nft script that replaces table `inet porthole` as one transaction; empty when the host needs no rules. */
+  nft: string;
+  /** iptables-restore / ip6tables-restore input for porthole's own chains only (loaded with --noflush). */
+  iptables: { 4: string; 6: string };
+  hooks: IptablesHook[];
+}
+
+export interface PolicyRouting {
+  fwmark: number;
+  table: number;
+  priority: number;
+  families: (4 | 6)[];
+  device: string;
+}
+
+export interface HostPlan {
+  host: string;
+  role: "hub" | "peer";
+  wireguard: WgPlan;
+  firewall: FirewallPlan;
+  sysctl: Record<string, string>;
+  routing?: PolicyRouting;
+}
+
+export const KEY_FILE = "/etc/porthole/private.key";
+export const TRANSPARENT = { fwmark: 0x5180, table: 5180, priority: 5180 } as const;

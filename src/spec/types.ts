@@ -1,0 +1,53 @@
+// The validated, normalized network: defaults applied, addresses allocated, ports parsed.
+import type { Addr, Cidr } from "../net/ip.ts";
+import type { PortRange } from "../net/ports.ts";
+
+export type Backend = "nftables" | "iptables";
+export type Proto = "tcp" | "udp";
+export type Mode = "snat" | "transparent";
+export type PeerKind = "agent" | "device";
+
+export interface Hub {
+  name: string;
+  endpoint: { host: string; port: number };
+  listenPort: number;
+  publicKey: string;
+  /** "auto": any non-tunnel interface, for traffic addressed to the hub itself. */
+  publicInterface: string;
+  interface: string;
+  subnet: Cidr;
+  subnet6?: Cidr;
+  address: Addr;
+  address6?: Addr;
+  mtu: number;
+  firewall: Backend;
+  mesh: boolean;
+  sshPort: number;
+  apiPort: number;
+}
+
+export interface Peer {
+  name: string;
+  publicKey: string;
+  address: Addr;
+  address6?: Addr;
+  keepalive: number;
+  admin: boolean;
+  kind: PeerKind;
+}
+
+export interface Forward {
+  name: string;
+  protos: Proto[];
+  port: PortRange;
+  peer: string;
+  targetPort: PortRange;
+  mode: Mode;
+  allowFrom: Cidr[];
+}
+
+export interface Spec {
+  hub: Hub;
+  peers: Peer[];
+  forwards: Forward[];
+}

@@ -1,0 +1,471 @@
+// Meaning checks and normalization: from shape-checked input to a Spec, or every problem found.
+import {
+  type Addr,
+  addrAt,
+  type Cidr,
+  contains,
+  formatAddr,
+  formatCidr,
+  hostRange,
+  isNetworkAddress,
+  isUla,
+  networkOf,
+  offsetIn,
+  parseAddr,
+  parseCidr,
+} from "../net/ip.ts";
+import {
+  containsPort,
+  formatRange,
+  overlaps,
+  type PortRange,
+  parsePortRange,
+  rangeLength,
+} from "../net/ports.ts";
+import { keyProblem } from "../net/wgkey.ts";
+import { allocateAddresses } from "./allocate.ts";
+import { type Diagnostic, Problems, show } from "./diagnostics.ts";
+import { ForwardShape, HubShape, PeerShape, RootShape } from "./schema.ts";
+import { checkShape } from "./shape.ts";
+import type { Forward, Hub, Peer, Proto, Spec } from "./types.ts";
+
+export const DEFAULTS = {
+  listenPort: 51820,
+  interface: "wg0",
+  subnet: "10.8.0.0/24",
+  mtu: 1420,
+  keepalive: 25,
+  sshPort: 22,
+  apiPort: 51821,
+} as const;
+
+const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+const HOST_RE =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const fields = (shape: { shape: object }) => Object.keys(shape.shape);
+
+// Fills a required key whose problem is already reported, so the rest of the section is still checked.
+const STAND_IN_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+export type ValidateResult = { ok: true; spec: Spec } | { ok: false; problems: Diagnostic[] };
+
+export function validate(input: unknown): ValidateResult {
+  const p = new Problems();
+  const root = checkShape(RootShape, input, [], fields(RootShape));
+  if (!root.value) return { ok: false, problems: root.problems };
+
+  const hub = checkHub(root.value.hub, p);
+  const peers = (root.value.peers ?? []).map((raw, i) =>
+    checkShape(PeerShape, raw, ["peers", i], fields(PeerShape), { publicKey: STAND_IN_KEY }),
+  );
+  const forwards = (root.value.forwards ?? []).map((raw, i) =>
+    checkShape(ForwardShape, raw, ["forwards", i], fields(ForwardShape)),
+  );
+  for (const r of [...peers, ...forwards]) p.push(...r.problems);
+
+  const peerList = hub
+    ? checkPeers(
+        hub,
+        peers.map((r) => r.value),
+        p,
+      )
+    : [];
+  const forwardList = hub
+    ? checkForwards(
+        hub,
+        peerList,
+        forwards.map((r) => r.value),
+        p,
+      )
+    : [];
+  if (p.list.length || !hub) return { ok: false, problems: p.list };
+  return { ok: true, spec: { hub, peers: peerList, forwards: forwardList } };
+}
+
+function checkCidr(
+  text: string | undefined,
+  fallback: string | undefined,
+  path: (string | number)[],
+  p: Problems,
+) {
+  const value = text ?? fallback;
+  if (value === undefined) return undefined;
+  const c = parseCidr(value);
+  if (!c || !value.includes("/")) {
+    p.add(
+      path,
+      `${show(value)} is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24`,
+    );
+    return undefined;
+  }
+  if (!isNetworkAddress(c)) {
+    const fixed = formatCidr({ ...c, base: networkOf(c) });
+    p.add(path, `${show(value)} has host bits set; did you mean ${fixed}?`);
+    return undefined;
+  }
+  return c;
+}
+
+function checkHostAddr(
+  text: string,
+  subnet: Cidr,
+  path: (string | number)[],
+  p: Problems,
+  what: string,
+): Addr | undefined {
+  const a = parseAddr(text);
+  if (!a) {
+    p.add(path, `${show(text)} is not an IPv${subnet.family} address`);
+    return undefined;
+  }
+  const r = hostRange(subnet);
+  if (!contains(subnet, a)) {
+    p.add(path, `${show(text)} is outside ${what} ${formatCidr(subnet)}`);
+  } else if (offsetIn(subnet, a) < r.first || offsetIn(subnet, a) > r.last) {
+    p.add(
+      path,
+      `${show(text)} is the network or broadcast address of ${formatCidr(subnet)}; pick a host address`,
+    );
+  } else return a;
+  return undefined;
+}
+
+function checkHub(raw: unknown, p: Problems): Hub | undefined {
+  const r = checkShape(HubShape, raw, ["hub"], fields(HubShape), {
+    endpoint: "invalid.invalid",
+    publicKey: STAND_IN_KEY,
+  });
+  p.push(...r.problems);
+  const h = r.value;
+  if (!h) return undefined;
+  const at = (f: string) => ["hub", f];
+
+  const name = h.name ?? "hub";
+  if (!NAME_RE.test(name)) p.add(at("name"), `${show(name)} is not a valid name; use ${NAME_RULE}`);
+  const listenPort = h.listenPort ?? DEFAULTS.listenPort;
+  checkPort(listenPort, at("listenPort"), p);
+  const sshPort = h.sshPort ?? DEFAULTS.sshPort;
+  checkPort(sshPort, at("sshPort"), p);
+  const apiPort = h.apiPort ?? DEFAULTS.apiPort;
+  checkPort(apiPort, at("apiPort"), p);
+  const endpoint = parseEndpoint(h.endpoint, listenPort);
+  if (!endpoint) {
+    p.add(at("endpoint"), `${show(h.endpoint)} is not a host name or IP address (with an optional :port)`);
+  }
+  const kp = keyProblem(h.publicKey);
+  if (kp) p.add(at("publicKey"), `${show(h.publicKey)} ${kp}`);
+  const iface = h.interface ?? DEFAULTS.interface;
+  if (!IFNAME_RE.test(iface)) {
+    p.add(
+      at("interface"),
+      `${show(iface)} is not an interface name; use 1-15 letters, digits, '_', '.', '-'`,
+    );
+  }
+  const pub = h.publicInterface ?? "auto";
+  if (pub !== "auto" && !IFNAME_RE.test(pub)) {
+    p.add(at("publicInterface"), `${show(pub)} is not an interface name; use "auto" or a name like ens3`);
+  } else if (pub === iface) {
+    p.add(
+      at("publicInterface"),
+      `${show(pub)} is the WireGuard interface; name the interface facing the internet`,
+    );
+  }
+  const mtu = h.mtu ?? DEFAULTS.mtu;
+  if (mtu < 1280 || mtu > 9000) p.add(at("mtu"), `${mtu} is out of range; accepted: 1280-9000`);
+
+  const subnet = checkCidr(h.subnet, DEFAULTS.subnet, at("subnet"), p);
+  if (subnet && subnet.family !== 4)
+    p.add(at("subnet"), `${show(h.subnet)} is not IPv4; put IPv6 in hub.subnet6`);
+  else if (subnet && subnet.prefix > 30) {
+    p.add(
+      at("subnet"),
+      `${show(h.subnet)} is too small for a hub and peers; accepted: a prefix of /30 or larger`,
+    );
+  }
+  const subnet6 = checkCidr(h.subnet6, undefined, at("subnet6"), p);
+  if (subnet6 && (!isUla(subnet6) || subnet6.prefix > 120)) {
+    p.add(
+      at("subnet6"),
+      `${show(h.subnet6)} is not accepted; use a private (ULA) prefix inside fc00::/7, /120 or larger, like fd00:8::/64`,
+    );
+  }
+  if (h.address6 !== undefined && !h.subnet6) p.add(at("address6"), "needs hub.subnet6");
+  if (!subnet) return undefined;
+
+  const address = h.address
+    ? checkHostAddr(h.address, subnet, at("address"), p, "hub.subnet")
+    : addrAt(subnet, hostRange(subnet).first);
+  if (!address) return undefined;
+  let address6: Addr | undefined;
+  if (subnet6) {
+    address6 = h.address6
+      ? checkHostAddr(h.address6, subnet6, at("address6"), p, "hub.subnet6")
+      : addrAt(subnet6, offsetIn(subnet, address));
+    if (!address6) return undefined;
+  }
+  return {
+    name,
+    endpoint: endpoint ?? { host: "invalid.invalid", port: listenPort },
+    listenPort,
+    publicKey: h.publicKey,
+    publicInterface: pub,
+    interface: iface,
+    subnet,
+    subnet6,
+    address,
+    address6,
+    mtu,
+    firewall: h.firewall ?? "nftables",
+    mesh: h.mesh ?? true,
+    sshPort,
+    apiPort,
+  };
+}
+
+function checkPort(port: number, path: (string | number)[], p: Problems) {
+  if (port < 1 || port > 65535) p.add(path, `${port} is out of range; accepted: 1-65535`);
+}
+
+/** "host", "host:port", "[v6]:port" or a bare IPv6 address. */
+export function parseEndpoint(text: string, defaultPort: number): Hub["endpoint"] | undefined {
+  let host = text;
+  let port = defaultPort;
+  const m =
+    /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ??
+    (text.split(":").length === 2 ? /^([^:]+):(\d+)$/.exec(text) : null);
+  if (m) {
+    host = m[1] as string;
+    if (m[2] !== undefined) port = Number(m[2]);
+  }
+  if (port < 1 || port > 65535) return undefined;
+  const addr = parseAddr(host);
+  if (addr) return { host: addr.family === 6 ? `[${formatAddr(addr)}]` : formatAddr(addr), port };
+  return HOST_RE.test(host) && !/^[\d.]+$/.test(host) ? { host, port } : undefined;
+}
+
+function checkPeers(
+  hub: Hub,
+  inputs: (ReturnType<typeof PeerShape.parse> | undefined)[],
+  p: Problems,
+): Peer[] {
+  const names = new Map<string, number>();
+  const keys = new Map<string, string>([[hub.publicKey, "hub.publicKey"]]);
+  const explicit: (Addr | undefined)[] = [];
+  const explicit6: (Addr | undefined)[] = [];
+  const taken = new Map<bigint, string>([[hub.address.value, "hub.address"]]);
+  const taken6 = new Map<bigint, string>(hub.address6 ? [[hub.address6.value, "hub.address6"]] : []);
+
+  inputs.forEach((peer, i) => {
+    if (!peer) return;
+    const at = (f: string) => ["peers", i, f];
+    if (!NAME_RE.test(peer.name))
+      p.add(at("name"), `${show(peer.name)} is not a valid name; use ${NAME_RULE}`);
+    else if (peer.name === hub.name) p.add(at("name"), `${show(peer.name)} is the hub's name; pick another`);
+    else if (names.has(peer.name))
+      p.add(at("name"), `${show(peer.name)} is already used by peers[${names.get(peer.name)}]`);
+    else names.set(peer.name, i);
+
+    const kp = keyProblem(peer.publicKey);
+    if (kp) p.add(at("publicKey"), `${show(peer.publicKey)} ${kp}`);
+    else if (keys.has(peer.publicKey))
+      p.add(at("publicKey"), `is the same key as ${keys.get(peer.publicKey)}; each peer needs its own key`);
+    else keys.set(peer.publicKey, `peers[${i}].publicKey`);
+
+    const ka = peer.keepalive ?? DEFAULTS.keepalive;
+    if (ka < 0 || ka > 65535)
+      p.add(at("keepalive"), `${ka} is out of range; accepted: 0 (off) to 65535 seconds`);
+
+    explicit[i] = claim(
+      peer.address,
+      hub.subnet,
+      "hub.subnet",
+      at("address"),
+      taken,
+      `peers[${i}].address`,
+      p,
+    );
+    if (peer.address6 !== undefined && !hub.subnet6) p.add(at("address6"), "needs hub.subnet6");
+    else if (hub.subnet6) {
+      explicit6[i] = claim(
+        peer.address6,
+        hub.subnet6,
+        "hub.subnet6",
+        at("address6"),
+        taken6,
+        `peers[${i}].address6`,
+        p,
+      );
+    }
+  });
+
+  const wanted = inputs.map((peer) => (peer && !peer.address ? peer.name : undefined));
+  const allocated = allocateAddresses(hub.subnet, wanted, new Set(taken.keys()));
+  const out: Peer[] = [];
+  inputs.forEach((peer, i) => {
+    if (!peer) return;
+    const address = explicit[i] ?? allocated[i];
+    if (!address) {
+      if (!peer.address)
+        p.add(["peers", i, "address"], `no free address left in ${formatCidr(hub.subnet)}; widen hub.subnet`);
+      return;
+    }
+    let address6 = explicit6[i];
+    if (hub.subnet6 && !address6 && !peer.address6) {
+      address6 = addrAt(hub.subnet6, offsetIn(hub.subnet, address));
+      const owner = taken6.get(address6.value);
+      if (owner)
+        p.add(
+          ["peers", i, "address6"],
+          `${formatAddr(address6)} (derived from ${formatAddr(address)}) is taken by ${owner}; set it explicitly`,
+        );
+    }
+    out.push({
+      name: peer.name,
+      publicKey: peer.publicKey,
+      address,
+      address6,
+      keepalive: peer.keepalive ?? DEFAULTS.keepalive,
+      admin: peer.admin ?? false,
+      kind: peer.kind ?? "agent",
+    });
+  });
+  return out;
+}
+
+function claim(
+  text: string | undefined,
+  subnet: Cidr,
+  what: string,
+  path: (string | number)[],
+  taken: Map<bigint, string>,
+  owner: string,
+  p: Problems,
+): Addr | undefined {
+  if (text === undefined) return undefined;
+  const a = checkHostAddr(text, subnet, path, p, what);
+  if (!a) return undefined;
+  const prev = taken.get(a.value);
+  if (prev) {
+    p.add(path, `${show(text)} is already taken by ${prev}`);
+    return undefined;
+  }
+  taken.set(a.value, owner);
+  return a;
+}
+
+function checkForwards(
+  hub: Hub,
+  peers: Peer[],
+  inputs: (ReturnType<typeof ForwardShape.parse> | undefined)[],
+  p: Problems,
+): Forward[] {
+  const byName = new Map(peers.map((x) => [x.name, x]));
+  const names = new Map<string, number>();
+  const used: { proto: Proto; range: PortRange; index: number }[] = [];
+  const reserved: { proto: Proto; port: number; why: string }[] = [
+    { proto: "udp", port: hub.listenPort, why: "the hub's WireGuard listen port; pick another public port" },
+    {
+      proto: "tcp",
+      port: hub.sshPort,
+      why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
+    },
+  ];
+  const modes = new Map<string, { mode: string; index: number }>();
+  const out: Forward[] = [];
+  inputs.forEach((f, i) => {
+    if (!f) return;
+    const before = p.list.length;
+    const at = (field: string) => ["forwards", i, field];
+    if (!NAME_RE.test(f.name)) p.add(at("name"), `${show(f.name)} is not a valid name; use ${NAME_RULE}`);
+    else if (names.has(f.name))
+      p.add(at("name"), `${show(f.name)} is already used by forwards[${names.get(f.name)}]`);
+    else names.set(f.name, i);
+
+    const protos: Proto[] = f.proto === "tcp+udp" ? ["tcp", "udp"] : [f.proto ?? "tcp"];
+    const port = parsePortRange(f.port);
+    if (!port.ok) p.add(at("port"), `${show(f.port)} ${port.reason}`);
+    const target = parsePortRange(f.targetPort ?? f.port);
+    if (!target.ok && f.targetPort !== undefined)
+      p.add(at("targetPort"), `${show(f.targetPort)} ${target.reason}`);
+    if (port.ok && target.ok && rangeLength(port.range) !== rangeLength(target.range)) {
+      p.add(
+        at("targetPort"),
+        `${show(f.targetPort)} spans ${rangeLength(target.range)} ports but port ${formatRange(port.range)} spans ${rangeLength(port.range)}; ranges map 1:1, so give one of equal length`,
+      );
+    }
+    if (port.ok) {
+      for (const proto of protos) {
+        for (const r of reserved) {
+          if (r.proto === proto && containsPort(port.range, r.port)) {
+            const verb = port.range.from === port.range.to ? "is" : `includes ${r.port},`;
+            p.add(at("port"), `${show(f.port)} ${verb} ${r.why}`);
+          }
+        }
+        const clash = used.find((u) => u.proto === proto && overlaps(u.range, port.range));
+        if (clash) {
+          p.add(
+            at("port"),
+            `${proto}/${formatRange(port.range)} is already forwarded by forwards[${clash.index}] (${proto}/${formatRange(clash.range)}); each public port and protocol can have one forward`,
+          );
+        }
+        used.push({ proto, range: port.range, index: i });
+      }
+    }
+    const peer = byName.get(f.peer);
+    const mode = f.mode ?? "snat";
+    if (!peer) {
+      const known = [...byName.keys()].join(", ") || "none defined";
+      p.add(at("peer"), `${show(f.peer)} is not a peer in this spec; known peers: ${known}`);
+    } else if (mode === "transparent" && peer.kind === "device") {
+      p.add(
+        at("mode"),
+        `"transparent" needs the target to run porthole (policy routing for replies), but ${show(peer.name)} is a device; use "snat"`,
+      );
+    }
+    const allowFrom: Cidr[] = [];
+    (f.allowFrom ?? []).forEach((text, j) => {
+      const c = parseCidr(text);
+      if (!c)
+        p.add(
+          ["forwards", i, "allowFrom", j],
+          `${show(text)} is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32`,
+        );
+      else if (!isNetworkAddress(c)) {
+        p.add(
+          ["forwards", i, "allowFrom", j],
+          `${show(text)} has host bits set; did you mean ${formatCidr({ ...c, base: networkOf(c) })}?`,
+        );
+      } else allowFrom.push(c);
+    });
+    if (peer && target.ok) {
+      for (const proto of protos) {
+        for (let t = target.range.from; t <= target.range.to; t++) {
+          const key = `${peer.name}/${proto}/${t}`;
+          const prev = modes.get(key);
+          if (prev && prev.mode !== mode) {
+            const where = `${proto} ${peer.name}:${t}`;
+            p.add(
+              at("mode"),
+              `${show(mode)} differs from forwards[${prev.index}], which sends ${where} as ${show(prev.mode)}; one target takes one mode`,
+            );
+            break;
+          }
+          modes.set(key, { mode, index: i });
+        }
+      }
+    }
+    if (p.list.length > before || !port.ok || !target.ok) return;
+    out.push({
+      name: f.name,
+      protos,
+      port: port.range,
+      peer: f.peer,
+      targetPort: target.range,
+      mode,
+      allowFrom,
+    });
+  });
+  return out;
+}
