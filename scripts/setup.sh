@@ -12,3 +12,4 @@ if ((${#missing[@]})); then
 fi
 npm ci --no-audit --no-fund
 npm run build
+ln -sf "$PWD/bin/porthole.js" /usr/local/bin/porthole

@@ -1,0 +1,70 @@
+// The one way porthole runs a program: an argument array (never a shell string), secrets on stdin
+// and never in logs, and failures that say what ran, how it ended and what to try.
+import { spawn } from "node:child_process";
+
+export interface RunOptions {
+  input?: string;
+  /** The input is secret: never shown in errors or logs. */
+  secretInput?: boolean;
+  /** Return non-zero exits instead of throwing. */
+  allowFail?: boolean;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly argv: string[],
+    readonly result: RunResult,
+  ) {
+    const stderr = result.stderr.trim() || result.stdout.trim();
+    const hint = hintFor(stderr, result.code);
+    super(`\`${argv.join(" ")}\` failed (exit ${result.code})${stderr ? `: ${stderr}` : ""}${hint ? `\n  hint: ${hint}` : ""}`);
+  }
+}
+
+function hintFor(stderr: string, code: number): string | undefined {
+  if (/Operation not permitted|Permission denied|must be root|EPERM/i.test(stderr)) {
+    return "this needs CAP_NET_ADMIN: run as root";
+  }
+  if (code === 127 || /ENOENT/.test(stderr)) return "the program is not installed: run ./scripts/setup.sh (or apt-get install it)";
+  if (/Cannot find device/.test(stderr)) return "the interface does not exist (yet)";
+  return undefined;
+}
+
+/** Every command porthole ran, for tests and --verbose (inputs are never recorded). */
+export const runLog: string[][] = [];
+
+export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  runLog.push(argv);
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000 });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      const result = { code: e.code === "ENOENT" ? 127 : 1, stdout: "", stderr: `${cmd}: ${e.code ?? e.message}` };
+      if (opts.allowFail) resolve(result);
+      else reject(new CommandError(argv, result));
+    });
+    child.on("close", (code, signal) => {
+      const result = {
+        code: code ?? 128,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8") + (signal ? `\n(killed by ${signal})` : ""),
+      };
+      if (result.code === 0 || opts.allowFail) resolve(result);
+      else reject(new CommandError(argv, result));
+    });
+    child.stdin.on("error", () => {}); // the program may exit before reading its input
+    child.stdin.end(opts.input ?? "");
+  });
+}
