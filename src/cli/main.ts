@@ -1,5 +1,6 @@
 // porthole's command line: one small module per group of commands.
 import { Command, CommanderError } from "commander";
+import { registerApplyCommands } from "./apply-commands.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { registerImportCommand } from "./import-command.ts";
 import { registerKeyCommands } from "./key-commands.ts";
@@ -18,6 +19,7 @@ const program = new Command("porthole")
 registerSpecCommands(program);
 registerKeyCommands(program);
 registerImportCommand(program);
+registerApplyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

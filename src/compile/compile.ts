@@ -25,14 +25,16 @@ export function compile(spec: Spec, host: string, opts: CompileOptions = {}): Ho
 function compileHost(spec: Spec, host: string): HostPlan {
   const { hub } = spec;
   if (host === hub.name || host === "hub") {
-    const ipt = hubIptables(spec);
+    // Only the chosen backend is compiled: with 10,000 forwards each one is a noticeable cost.
+    const nft = hub.firewall === "nftables";
+    const ipt = nft ? { 4: "", 6: "", hooks: [] } : hubIptables(spec);
     const sysctl: Record<string, string> = { "net.ipv4.ip_forward": "1" };
     if (hub.subnet6) sysctl["net.ipv6.conf.all.forwarding"] = "1";
     return {
       host: hub.name,
       role: "hub",
       wireguard: hubWireguard(spec),
-      firewall: firewall(hub.firewall, hub.firewall === "nftables" ? hubNftables(spec) : "", ipt),
+      firewall: firewall(hub.firewall, nft ? hubNftables(spec) : "", ipt),
       sysctl,
     };
   }

@@ -11,6 +11,8 @@ export interface WgPeerPlan {
 
 export interface WgPlan {
   interface: string;
+  /** This host's own public key: its private key file must match it. */
+  publicKey: string;
   listenPort?: number;
   addresses: string[];
   mtu: number;

@@ -9,6 +9,7 @@ export function hubWireguard(spec: Spec): WgPlan {
   const { hub } = spec;
   return {
     interface: hub.interface,
+    publicKey: hub.publicKey,
     listenPort: hub.listenPort,
     addresses: withPrefix(hub, hub.address, hub.address6),
     mtu: hub.mtu,
@@ -29,6 +30,7 @@ export function peerWireguard(spec: Spec, peer: Peer, transparent: boolean): WgP
     : [formatCidr(hub.subnet), ...(hub.subnet6 ? [formatCidr(hub.subnet6)] : [])];
   return {
     interface: hub.interface,
+    publicKey: peer.publicKey,
     addresses: withPrefix(hub, peer.address, peer.address6),
     mtu: hub.mtu,
     table: transparent ? "off" : "auto",

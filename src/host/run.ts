@@ -25,7 +25,9 @@ export class CommandError extends Error {
   ) {
     const stderr = result.stderr.trim() || result.stdout.trim();
     const hint = hintFor(stderr, result.code);
-    super(`\`${argv.join(" ")}\` failed (exit ${result.code})${stderr ? `: ${stderr}` : ""}${hint ? `\n  hint: ${hint}` : ""}`);
+    super(
+      `\`${argv.join(" ")}\` failed (exit ${result.code})${stderr ? `: ${stderr}` : ""}${hint ? `\n  hint: ${hint}` : ""}`,
+    );
   }
 }
 
@@ -33,7 +35,8 @@ function hintFor(stderr: string, code: number): string | undefined {
   if (/Operation not permitted|Permission denied|must be root|EPERM/i.test(stderr)) {
     return "this needs CAP_NET_ADMIN: run as root";
   }
-  if (code === 127 || /ENOENT/.test(stderr)) return "the program is not installed: run ./scripts/setup.sh (or apt-get install it)";
+  if (code === 127 || /ENOENT/.test(stderr))
+    return "the program is not installed: run ./scripts/setup.sh (or apt-get install it)";
   if (/Cannot find device/.test(stderr)) return "the interface does not exist (yet)";
   return undefined;
 }
@@ -45,13 +48,21 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   runLog.push(argv);
   const [cmd, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: opts.timeoutMs ?? 60_000,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e: NodeJS.ErrnoException) => {
-      const result = { code: e.code === "ENOENT" ? 127 : 1, stdout: "", stderr: `${cmd}: ${e.code ?? e.message}` };
+      const result = {
+        code: e.code === "ENOENT" ? 127 : 1,
+        stdout: "",
+        stderr: `${cmd}: ${e.code ?? e.message}`,
+      };
       if (opts.allowFail) resolve(result);
       else reject(new CommandError(argv, result));
     });

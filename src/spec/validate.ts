@@ -14,14 +14,7 @@ import {
   parseAddr,
   parseCidr,
 } from "../net/ip.ts";
-import {
-  containsPort,
-  formatRange,
-  overlaps,
-  type PortRange,
-  parsePortRange,
-  rangeLength,
-} from "../net/ports.ts";
+import { containsPort, formatRange, type PortRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { allocateAddresses } from "./allocate.ts";
 import { type Diagnostic, Problems, show } from "./diagnostics.ts";
@@ -363,7 +356,10 @@ function checkForwards(
 ): Forward[] {
   const byName = new Map(peers.map((x) => [x.name, x]));
   const names = new Map<string, number>();
-  const used: { proto: Proto; range: PortRange; index: number }[] = [];
+  // The first forward to claim each public port, per protocol (its index + 1; 0 = free): finding a
+  // clash costs the length of the range, not the number of forwards before it.
+  const owner: Record<Proto, Int32Array> = { tcp: new Int32Array(65536), udp: new Int32Array(65536) };
+  const claimed: PortRange[] = [];
   const reserved: { proto: Proto; port: number; why: string }[] = [
     { proto: "udp", port: hub.listenPort, why: "the hub's WireGuard listen port; pick another public port" },
     {
@@ -396,6 +392,7 @@ function checkForwards(
       );
     }
     if (port.ok) {
+      claimed[i] = port.range;
       for (const proto of protos) {
         for (const r of reserved) {
           if (r.proto === proto && containsPort(port.range, r.port)) {
@@ -403,14 +400,19 @@ function checkForwards(
             p.add(at("port"), `${show(f.port)} ${verb} ${r.why}`);
           }
         }
-        const clash = used.find((u) => u.proto === proto && overlaps(u.range, port.range));
+        const own = owner[proto];
+        let clash = 0;
+        for (let q = port.range.from; q <= port.range.to; q++) {
+          const o = own[q] as number;
+          if (o === 0) own[q] = i + 1;
+          else if (clash === 0 || o < clash) clash = o;
+        }
         if (clash) {
           p.add(
             at("port"),
-            `${proto}/${formatRange(port.range)} is already forwarded by forwards[${clash.index}] (${proto}/${formatRange(clash.range)}); each public port and protocol can have one forward`,
+            `${proto}/${formatRange(port.range)} is already forwarded by forwards[${clash - 1}] (${proto}/${formatRange(claimed[clash - 1] as PortRange)}); each public port and protocol can have one forward`,
           );
         }
-        used.push({ proto, range: port.range, index: i });
       }
     }
     const peer = byName.get(f.peer);

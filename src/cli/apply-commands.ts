@@ -1,0 +1,163 @@
+// apply, down, confirm: change this host to match the spec, safely.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { UnknownHostError } from "../compile/compile.ts";
+import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { apply, down } from "../reconcile/reconcile.ts";
+import { readApplied } from "../reconcile/state.ts";
+import { ApplyError } from "../reconcile/steps.ts";
+import { loadSpec } from "../spec/load.ts";
+import { hostContext } from "./context.ts";
+import { EXIT, UserError } from "./errors.ts";
+import { stateDir } from "./paths.ts";
+import { readSpec } from "./spec-file.ts";
+
+interface ApplyOpts {
+  host?: string;
+  spec?: string;
+  dryRun?: boolean;
+  confirm?: string;
+  fromState?: boolean;
+}
+
+const pendingFile = () => join(stateDir(), "pending-confirm.json");
+
+async function applyAction(o: ApplyOpts): Promise<void> {
+  const ctx = hostContext();
+  let specText: string;
+  let hostName = o.host;
+  if (o.fromState) {
+    const record = await readApplied(ctx.host, ctx.stateDir);
+    if (!record)
+      throw new UserError(`--from-state: nothing saved in ${ctx.stateDir} yet; run apply with a spec first`);
+    specText = record.specText;
+    hostName ??= record.host;
+  } else {
+    const { file } = readSpec(o.spec);
+    specText = readFileSync(file, "utf8");
+  }
+  if (!hostName)
+    throw new UserError(
+      '--host: which machine is this? give the hub\'s name (or "hub") or a peer name',
+      EXIT.usage,
+    );
+  const loaded = loadSpec(specText);
+  if (!loaded.ok) throw new UserError(loaded.report);
+  const seconds = o.confirm === undefined ? undefined : Number(o.confirm);
+  if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 5 && seconds <= 3600)) {
+    throw new UserError(
+      `--confirm: ${JSON.stringify(o.confirm)} is not accepted; give whole seconds, 5-3600`,
+      EXIT.usage,
+    );
+  }
+  try {
+    const r = await apply(ctx, {
+      spec: loaded.spec,
+      specText,
+      hostName,
+      dryRun: o.dryRun,
+      sshConnection: process.env.SSH_CONNECTION,
+      confirming: seconds !== undefined,
+    });
+    if (o.dryRun) {
+      console.log(r.lines.length ? r.lines.join("\n") : "no changes");
+      console.log(r.lines.length ? `(dry run: ${r.lines.length} changes not applied)` : "");
+      return;
+    }
+    if (!r.changed) {
+      console.log(`${r.plan.host}: no changes`);
+      return;
+    }
+    console.log(`${r.plan.host}: applied ${r.lines.length} change${r.lines.length > 1 ? "s" : ""}, verified`);
+    if (seconds !== undefined) await armRevert(seconds);
+  } catch (e) {
+    if (e instanceof UnknownHostError) throw new UserError(`--host: ${e.message}`);
+    if (e instanceof ApplyError) throw new UserError(e.message, e.rolledBack ? EXIT.host : EXIT.invalid);
+    throw e;
+  }
+}
+
+/** Starts a detached process that reverts to the previous state unless `porthole confirm` runs first. */
+async function armRevert(seconds: number): Promise<void> {
+  const token = `${Date.now()}-${process.pid}`;
+  const child = spawn(
+    process.execPath,
+    [process.argv[1] as string, "revert-unconfirmed", token, String(seconds)],
+    {
+      detached: true,
+      stdio: "ignore",
+      env: process.env,
+    },
+  );
+  child.unref();
+  await writeAtomic(
+    pendingFile(),
+    `${JSON.stringify({ token, pid: child.pid, deadline: Date.now() + seconds * 1000 })}\n`,
+    0o600,
+  );
+  console.log(`will revert in ${seconds} s unless you run \`porthole confirm\``);
+}
+
+async function revertUnconfirmed(token: string, seconds: string): Promise<void> {
+  await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
+  const pending = await readText(pendingFile());
+  if (!pending || (JSON.parse(pending) as { token: string }).token !== token) return;
+  const ctx = hostContext();
+  const previous = await readApplied(ctx.host, ctx.stateDir, "previous");
+  const loaded = previous ? loadSpec(previous.specText) : null;
+  if (previous && loaded?.ok) {
+    await apply(ctx, {
+      spec: loaded.spec,
+      specText: previous.specText,
+      hostName: previous.host,
+      confirming: true,
+    });
+  } else {
+    await down(ctx);
+  }
+  await removeFile(pendingFile());
+}
+
+async function confirmAction(): Promise<void> {
+  const pending = await readText(pendingFile());
+  if (!pending) throw new UserError("nothing to confirm: no apply --confirm is waiting");
+  const { pid } = JSON.parse(pending) as { pid: number };
+  await removeFile(pendingFile());
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("revert-unconfirmed")) process.kill(pid);
+  } catch {
+    // already gone
+  }
+  console.log("confirmed: the applied state stays");
+}
+
+export function registerApplyCommands(program: Command): void {
+  program
+    .command("apply")
+    .description(
+      "make this host match the spec: observe, show the plan, apply, verify (rolled back on failure)",
+    )
+    .option("--host <name>", 'which host this machine is: "hub" or a peer name')
+    .option("--spec <file>", "the spec")
+    .option("--dry-run", "print the plan and change nothing")
+    .option("--confirm <seconds>", "revert by itself unless `porthole confirm` runs within SECONDS")
+    .option("--from-state", "re-apply what was applied last (what the systemd unit runs at boot)")
+    .action(applyAction);
+  program
+    .command("down")
+    .description(
+      "remove everything porthole created on this host (interface, rules, routes, files), and nothing else",
+    )
+    .action(async () => {
+      const lines = await down(hostContext());
+      if (!lines.length) console.log("nothing of porthole's is on this host");
+    });
+  program.command("confirm").description("keep the state applied with apply --confirm").action(confirmAction);
+  program
+    .command("revert-unconfirmed", { hidden: true })
+    .argument("<token>")
+    .argument("<seconds>")
+    .action(revertUnconfirmed);
+}

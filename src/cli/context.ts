@@ -1,0 +1,22 @@
+// The reconcile context for the machine this CLI runs on.
+
+import { realHost } from "../host/real-host.ts";
+import type { Context } from "../reconcile/reconcile.ts";
+import { keyFile, stateDir } from "./paths.ts";
+
+export function hostContext(log: (line: string) => void = (l) => console.log(l)): Context {
+  const unitEnv: Record<string, string> = {};
+  for (const k of ["PORTHOLE_CONFIG_DIR", "PORTHOLE_STATE_DIR", "PORTHOLE_ROOT"]) {
+    const v = process.env[k];
+    if (v) unitEnv[k] = v;
+  }
+  return {
+    host: realHost,
+    keyFile: keyFile(),
+    stateDir: stateDir(),
+    root: process.env.PORTHOLE_ROOT ?? "/",
+    bin: process.env.PORTHOLE_BIN ?? "/usr/local/bin/porthole",
+    unitEnv,
+    log,
+  };
+}

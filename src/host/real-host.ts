@@ -1,0 +1,14 @@
+// The host porthole runs on.
+import { readText, removeFile, writeAtomic } from "./files.ts";
+import { firewallDriver } from "./firewall.ts";
+import { routingDriver, sysctlDriver } from "./system.ts";
+import type { Host } from "./types.ts";
+import { wireguardDriver } from "./wireguard.ts";
+
+export const realHost: Host = {
+  wg: wireguardDriver,
+  firewall: firewallDriver,
+  sysctl: sysctlDriver,
+  routing: routingDriver,
+  files: { read: readText, write: writeAtomic, remove: removeFile },
+};

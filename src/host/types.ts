@@ -1,0 +1,73 @@
+// What the reconciler sees of a host, and the operations it may ask for. The real host runs
+// `wg`, `ip`, `nft`, `iptables-restore`, `sysctl`; tests can substitute a fake.
+import type { IptablesHook, PolicyRouting } from "../compile/plan.ts";
+
+export interface WgPeerState {
+  publicKey: string;
+  allowedIps: string[];
+  endpoint: string | null;
+  keepalive: number;
+}
+
+export interface WgState {
+  exists: boolean;
+  publicKey: string | null;
+  listenPort: number | null;
+  addresses: string[];
+  mtu: number | null;
+  up: boolean;
+  peers: WgPeerState[];
+}
+
+export interface FirewallState {
+  /** Marker of the ruleset porthole last loaded (null: porthole's table/chains are absent). */
+  nft: string | null;
+  iptables: { 4: string | null; 6: string | null };
+  hooks: IptablesHook[];
+  /** Rules porthole added to other chains (so a foreign DROP policy does not block its traffic). */
+  passes: string[];
+}
+
+export interface Host {
+  wg: {
+    observe(iface: string): Promise<WgState>;
+    create(iface: string): Promise<string>;
+    destroy(iface: string): Promise<void>;
+    setPrivateKey(iface: string, keyFile: string): Promise<void>;
+    setListenPort(iface: string, port: number | null): Promise<void>;
+    setPeer(iface: string, peer: WgPeerState): Promise<void>;
+    removePeer(iface: string, publicKey: string): Promise<void>;
+    addAddress(iface: string, cidr: string): Promise<void>;
+    removeAddress(iface: string, cidr: string): Promise<void>;
+    setMtu(iface: string, mtu: number): Promise<void>;
+    setUp(iface: string): Promise<void>;
+  };
+  firewall: {
+    observe(): Promise<FirewallState>;
+    loadNft(script: string, marker: string): Promise<void>;
+    removeNft(): Promise<void>;
+    loadIptables(family: 4 | 6, text: string, marker: string): Promise<void>;
+    removeIptables(family: 4 | 6): Promise<void>;
+    addHook(hook: IptablesHook): Promise<void>;
+    removeHook(hook: IptablesHook): Promise<void>;
+    /** Chains of other owners whose policy drops forwarded traffic (e.g. Docker's FORWARD DROP). */
+    foreignForwardDrop(): Promise<string[]>;
+    /** Accepts the tunnel's traffic in the given foreign chains ("ip filter FORWARD"), marked as porthole's. */
+    addPass(iface: string, chains: string[]): Promise<void>;
+    removePasses(): Promise<void>;
+  };
+  sysctl: {
+    get(key: string): Promise<string | null>;
+    set(key: string, value: string): Promise<void>;
+  };
+  routing: {
+    observe(r: PolicyRouting): Promise<boolean>;
+    apply(r: PolicyRouting): Promise<void>;
+    remove(r: PolicyRouting): Promise<void>;
+  };
+  files: {
+    read(path: string): Promise<string | null>;
+    write(path: string, text: string, mode?: number): Promise<void>;
+    remove(path: string): Promise<void>;
+  };
+}

@@ -1,0 +1,96 @@
+// WireGuard through `ip` and `wg`: the kernel module when present, else a userspace implementation
+// (wireguard-go by default; $WG_QUICK_USERSPACE_IMPLEMENTATION or $PORTHOLE_WG_USERSPACE to change).
+
+import { run } from "./run.ts";
+import type { Host, WgState } from "./types.ts";
+
+const userspaceImpl = () =>
+  process.env.PORTHOLE_WG_USERSPACE ?? process.env.WG_QUICK_USERSPACE_IMPLEMENTATION ?? "wireguard-go";
+
+async function observe(iface: string): Promise<WgState> {
+  const link = await run(["ip", "-j", "addr", "show", "dev", iface], { allowFail: true });
+  const empty: WgState = {
+    exists: false,
+    publicKey: null,
+    listenPort: null,
+    addresses: [],
+    mtu: null,
+    up: false,
+    peers: [],
+  };
+  if (link.code !== 0) return empty;
+  const info = (
+    JSON.parse(link.stdout) as {
+      mtu: number;
+      flags: string[];
+      addr_info: { local: string; prefixlen: number; scope: string }[];
+    }[]
+  )[0];
+  if (!info) return empty;
+  const dump = await run(["wg", "show", iface, "dump"], { allowFail: true });
+  if (dump.code !== 0) return empty; // an interface of that name that is not WireGuard
+  const [head, ...rows] = dump.stdout.trim().split("\n");
+  const h = (head ?? "").split("\t");
+  return {
+    exists: true,
+    publicKey: h[1] && h[1] !== "(none)" ? h[1] : null,
+    listenPort: h[2] ? Number(h[2]) : null,
+    addresses: info.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
+    mtu: info.mtu,
+    up: info.flags.includes("UP"),
+    peers: rows.map((r) => {
+      const [publicKey, , endpoint, allowed, , , , keepalive] = r.split("\t");
+      return {
+        publicKey: publicKey as string,
+        endpoint: endpoint && endpoint !== "(none)" ? endpoint : null,
+        allowedIps: allowed && allowed !== "(none)" ? allowed.split(",") : [],
+        keepalive: keepalive && keepalive !== "off" ? Number(keepalive) : 0,
+      };
+    }),
+  };
+}
+
+/** Creates the interface; returns which implementation carries it. */
+async function create(iface: string): Promise<string> {
+  const kernel = await run(["ip", "link", "add", "dev", iface, "type", "wireguard"], { allowFail: true });
+  if (kernel.code === 0) return "kernel";
+  const impl = userspaceImpl();
+  const env = { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" };
+  await run([impl, iface], { env });
+  return `userspace (${impl})`;
+}
+
+export const wireguardDriver: Host["wg"] = {
+  observe,
+  create,
+  destroy: async (iface) => {
+    await run(["ip", "link", "del", "dev", iface]);
+  },
+  setPrivateKey: async (iface, keyFile) => {
+    await run(["wg", "set", iface, "private-key", keyFile]);
+  },
+  setListenPort: async (iface, port) => {
+    await run(["wg", "set", iface, "listen-port", String(port ?? 0)]);
+  },
+  setPeer: async (iface, p) => {
+    const argv = ["wg", "set", iface, "peer", p.publicKey, "allowed-ips", p.allowedIps.join(",")];
+    if (p.endpoint) argv.push("endpoint", p.endpoint);
+    argv.push("persistent-keepalive", p.keepalive ? String(p.keepalive) : "off");
+    await run(argv);
+  },
+  removePeer: async (iface, key) => {
+    await run(["wg", "set", iface, "peer", key, "remove"]);
+  },
+  addAddress: async (iface, cidr) => {
+    await run(["ip", "addr", "add", cidr, "dev", iface]);
+  },
+  removeAddress: async (iface, cidr) => {
+    await run(["ip", "addr", "del", cidr, "dev", iface]);
+  },
+  setMtu: async (iface, mtu) => {
+    await run(["ip", "link", "set", "dev", iface, "mtu", String(mtu)]);
+  },
+  setUp: async (iface) => {
+    await run(["ip", "link", "set", "dev", iface, "up"]);
+  },
+};

@@ -1,0 +1,97 @@
+// Firewall: porthole's ruleset is loaded whole (one nft transaction, or one iptables-restore per
+// family) when its marker differs; hooks into built-in chains are added once.
+import { createHash } from "node:crypto";
+import type { FirewallPlan } from "../compile/plan.ts";
+import type { FirewallState } from "../host/types.ts";
+import type { Step } from "./steps.ts";
+
+export const marker = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
+
+/** `previous` is the plan porthole applied last (to restore on failure); null if none. */
+export function diffFirewall(
+  plan: FirewallPlan,
+  have: FirewallState,
+  previous: FirewallPlan | null,
+  summary: string[],
+  wgInterface: string,
+  foreignDrop: string[],
+): Step[] {
+  const steps: Step[] = [];
+  const f = "firewall" as const;
+  const what = summary.length ? summary : ["~ firewall rules"];
+  const restoreNft = async (h: Parameters<Step["run"]>[0]) => {
+    if (previous?.nft) await h.firewall.loadNft(previous.nft, marker(previous.nft));
+    else await h.firewall.removeNft();
+  };
+  if (plan.nft && have.nft !== marker(plan.nft)) {
+    const text = plan.nft;
+    steps.push({
+      subsystem: f,
+      text: what.join("\n"),
+      run: (h) => h.firewall.loadNft(text, marker(text)),
+      undo: restoreNft,
+    });
+  } else if (!plan.nft && have.nft !== null) {
+    steps.push({
+      subsystem: f,
+      text: "- nftables table inet porthole",
+      run: (h) => h.firewall.removeNft(),
+      undo: restoreNft,
+    });
+  }
+  for (const fam of [4, 6] as const) {
+    const text = plan.iptables[fam];
+    const prev = previous?.iptables[fam] ?? "";
+    const restore = async (h: Parameters<Step["run"]>[0]) => {
+      if (prev) await h.firewall.loadIptables(fam, prev, marker(prev));
+      else await h.firewall.removeIptables(fam);
+    };
+    const name = fam === 4 ? "iptables" : "ip6tables";
+    if (text && have.iptables[fam] !== marker(text)) {
+      steps.push({
+        subsystem: f,
+        text: plan.nft || fam === 6 ? `~ ${name} PORTHOLE-* chains` : what.join("\n"),
+        run: (h) => h.firewall.loadIptables(fam, text, marker(text)),
+        undo: restore,
+      });
+    } else if (!text && have.iptables[fam] !== null) {
+      steps.push({
+        subsystem: f,
+        text: `- ${name} PORTHOLE-* chains`,
+        run: (h) => h.firewall.removeIptables(fam),
+        undo: restore,
+      });
+    }
+  }
+  const key = (h: { family: number; table: string; chain: string; target: string }) =>
+    `${h.family} ${h.table} ${h.chain} ${h.target}`;
+  const present = new Set(have.hooks.map(key));
+  for (const hook of plan.hooks.filter((x) => !present.has(key(x)))) {
+    steps.push({
+      subsystem: f,
+      text: `+ hook ${hook.family === 4 ? "iptables" : "ip6tables"} -t ${hook.table} ${hook.chain} -j ${hook.target}`,
+      run: (h) => h.firewall.addHook(hook),
+      undo: (h) => h.firewall.removeHook(hook),
+    });
+  }
+  const wanted = new Set(plan.hooks.map(key));
+  for (const hook of have.hooks.filter((x) => !wanted.has(key(x)))) {
+    steps.push({
+      subsystem: f,
+      text: `- hook ${hook.family === 4 ? "iptables" : "ip6tables"} -t ${hook.table} ${hook.chain} -j ${hook.target}`,
+      run: (h) => h.firewall.removeHook(hook),
+      undo: (h) => h.firewall.addHook(hook),
+    });
+  }
+  // With nftables, an accept in porthole's table does not overrule another table's drop policy.
+  const passable = foreignDrop.filter((c) => /^ip6? filter FORWARD$/.test(c));
+  if (plan.backend === "nftables" && plan.nft && passable.length && have.passes.length === 0) {
+    steps.push({
+      subsystem: f,
+      text: `+ pass: ${passable.join(", ")} drops forwarded traffic by policy (Docker?); inserted ACCEPT for ${wgInterface} into iptables FORWARD, marked "porthole-pass" (porthole's own chain still filters)`,
+      run: (h) => h.firewall.addPass(wgInterface, passable),
+      undo: (h) => h.firewall.removePasses(),
+    });
+  }
+  return steps;
+}

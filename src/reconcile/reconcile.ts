@@ -1,0 +1,215 @@
+// observe -> diff -> apply -> verify, rolled back as a whole when any step or the verify fails.
+import { join } from "node:path";
+import { compile } from "../compile/compile.ts";
+import type { HostPlan } from "../compile/plan.ts";
+import { renderSysctl, SYSCTL_FILE } from "../compile/render.ts";
+import { systemdUnit, unitName } from "../compile/systemd.ts";
+import type { Host } from "../host/types.ts";
+import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
+import { loadSpec } from "../spec/load.ts";
+import type { Spec } from "../spec/types.ts";
+import { diffFirewall } from "./firewall.ts";
+import { checkSshPath } from "./ssh-guard.ts";
+import { type AppliedRecord, readApplied, writeApplied } from "./state.ts";
+import { ApplyError, runSteps, type Step, undoAll } from "./steps.ts";
+import { forwardChanges } from "./summary.ts";
+import { diffFiles, diffRouting, diffSysctl } from "./system.ts";
+import { diffWireguard } from "./wireguard.ts";
+
+export interface Context {
+  host: Host;
+  keyFile: string;
+  stateDir: string;
+  /** Prefix for /etc/sysctl.d and /etc/systemd/system (a temp dir in tests, a lab host's dir in the lab). */
+  root: string;
+  /** How the systemd unit starts porthole. */
+  bin: string;
+  unitEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface ApplyRequest {
+  spec: Spec;
+  specText: string;
+  hostName: string;
+  dryRun?: boolean;
+  /** $SSH_CONNECTION of the caller, if any: a plan that would cut it is refused. */
+  sshConnection?: string;
+  /** The caller accepts the SSH risk because the change reverts unless confirmed. */
+  confirming?: boolean;
+}
+
+export interface ApplyResult {
+  lines: string[];
+  changed: boolean;
+  plan: HostPlan;
+}
+
+const filePaths = (ctx: Context, role: "hub" | "peer") => ({
+  sysctl: join(ctx.root, "etc/sysctl.d", SYSCTL_FILE),
+  unit: join(ctx.root, "etc/systemd/system", unitName(role)),
+});
+
+async function observeAndDiff(
+  ctx: Context,
+  req: ApplyRequest,
+  plan: HostPlan,
+  previous: AppliedRecord | null,
+) {
+  const h = ctx.host;
+  const wg = await h.wg.observe(plan.wireguard.interface);
+  const fw = await h.firewall.observe();
+  const foreignDrop =
+    plan.firewall.backend === "nftables" && plan.firewall.nft ? await h.firewall.foreignForwardDrop() : [];
+  const sysctl: Record<string, string | null> = {};
+  for (const k of Object.keys(plan.sysctl)) sysctl[k] = await h.sysctl.get(k);
+  const staleRouting = previous?.routing;
+  const routingPresent = plan.routing
+    ? await h.routing.observe(plan.routing)
+    : staleRouting
+      ? await h.routing.observe(staleRouting)
+      : false;
+  const paths = filePaths(ctx, plan.role);
+  const wantFiles: Record<string, string | null> = {
+    [paths.sysctl]: Object.keys(plan.sysctl).length ? renderSysctl(plan.sysctl) : null,
+    [paths.unit]: systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv),
+  };
+  const haveFiles: Record<string, string | null> = {};
+  for (const p of Object.keys(wantFiles)) haveFiles[p] = await h.files.read(p);
+
+  const before = previous ? specOf(previous.specText) : null;
+  const summary = plan.role === "hub" ? forwardChanges(before, req.spec) : [];
+  const steps: Step[] = [
+    ...diffSysctl(plan.sysctl, sysctl),
+    ...diffWireguard(plan.wireguard, wg),
+    ...diffFirewall(
+      plan.firewall,
+      fw,
+      previous?.firewall ?? null,
+      summary,
+      plan.wireguard.interface,
+      foreignDrop,
+    ),
+    ...diffRouting(plan.routing, routingPresent, staleRouting),
+    ...diffFiles(wantFiles, haveFiles),
+  ];
+  return { steps, wg, sysctl };
+}
+
+function specOf(text: string): Spec | null {
+  const r = loadSpec(text);
+  return r.ok ? r.spec : null;
+}
+
+export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
+  const log = ctx.log ?? (() => {});
+  const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile });
+  await checkKey(ctx, plan);
+  const previous = await readApplied(ctx.host, ctx.stateDir);
+  const { steps, wg, sysctl } = await observeAndDiff(ctx, req, plan, previous);
+  const lines = steps.map((s) => s.text);
+  if (req.dryRun || steps.length === 0) return { lines, changed: false, plan };
+
+  const cut = checkSshPath(req.sshConnection, req.spec, plan, wg);
+  if (cut && !req.confirming) {
+    throw new ApplyError(
+      `refusing to apply: ${cut}.\nIf you mean it, run with --confirm SECONDS: the change reverts by itself unless you run \`porthole confirm\` in time.`,
+      false,
+    );
+  }
+
+  for (const line of lines) log(line);
+  await runSteps(ctx.host, steps, log);
+  const verify = await observeAndDiff(ctx, req, plan, previous);
+  // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
+  if (verify.steps.length) {
+    await undoAll(ctx.host, steps, log);
+    throw new ApplyError(
+      `verify failed, the host does not match the plan after applying:\n${verify.steps.map((s) => `  ${s.text}`).join("\n")}\nthe host was put back as it was before this apply`,
+      true,
+    );
+  }
+  const sysctlBefore = { ...previous?.sysctlBefore };
+  for (const [k, v] of Object.entries(sysctl)) if (v !== null && !(k in sysctlBefore)) sysctlBefore[k] = v;
+  const paths = filePaths(ctx, plan.role);
+  await writeApplied(ctx.host, ctx.stateDir, {
+    host: plan.host,
+    role: plan.role,
+    specText: req.specText,
+    appliedAt: new Date().toISOString(),
+    wgInterface: plan.wireguard.interface,
+    firewall: plan.firewall,
+    routing: plan.routing,
+    sysctlBefore,
+    files: Object.values(paths),
+  });
+  return { lines, changed: true, plan };
+}
+
+async function checkKey(ctx: Context, plan: HostPlan): Promise<void> {
+  const text = (await ctx.host.files.read(ctx.keyFile))?.trim();
+  if (!text) {
+    throw new ApplyError(
+      `no private key at ${ctx.keyFile}: create it with \`porthole keygen > ${ctx.keyFile}\` (mode 0600) and put its public key (\`porthole pubkey < ${ctx.keyFile}\`) in the spec for "${plan.host}"`,
+      false,
+    );
+  }
+  const problem = keyProblem(text);
+  if (problem) throw new ApplyError(`${ctx.keyFile}: the private key ${problem}`, false);
+  const pub = publicKeyOf(text);
+  if (pub !== plan.wireguard.publicKey) {
+    throw new ApplyError(
+      `${ctx.keyFile} belongs to public key ${pub}, but the spec gives "${plan.host}" the key ${plan.wireguard.publicKey}; fix the spec or use --host for the right machine`,
+      false,
+    );
+  }
+}
+
+/** Removes everything porthole created on this host, and nothing else. */
+export async function down(ctx: Context): Promise<string[]> {
+  const h = ctx.host;
+  const log = ctx.log ?? (() => {});
+  const record = await readApplied(h, ctx.stateDir);
+  const lines: string[] = [];
+  const fw = await h.firewall.observe();
+  if (fw.nft !== null) {
+    await h.firewall.removeNft();
+    lines.push("- nftables table inet porthole");
+  }
+  for (const hook of fw.hooks) await h.firewall.removeHook(hook);
+  for (const fam of [4, 6] as const) {
+    if (fw.iptables[fam] !== null || fw.hooks.some((x) => x.family === fam)) {
+      await h.firewall.removeIptables(fam);
+      lines.push(`- ${fam === 4 ? "iptables" : "ip6tables"} PORTHOLE-* chains and hooks`);
+    }
+  }
+  if (fw.passes.length) {
+    await h.firewall.removePasses();
+    lines.push("- porthole-pass rules in FORWARD");
+  }
+  if (record) {
+    if (record.routing && (await h.routing.observe(record.routing))) {
+      await h.routing.remove(record.routing);
+      lines.push(`- policy routing table ${record.routing.table}`);
+    }
+    if ((await h.wg.observe(record.wgInterface)).exists) {
+      await h.wg.destroy(record.wgInterface);
+      lines.push(`- interface ${record.wgInterface}`);
+    }
+    for (const [k, v] of Object.entries(record.sysctlBefore)) {
+      if ((await h.sysctl.get(k)) !== v) {
+        await h.sysctl.set(k, v);
+        lines.push(`~ sysctl ${k} = ${v} (as before porthole)`);
+      }
+    }
+    for (const f of record.files) {
+      if ((await h.files.read(f)) !== null) {
+        await h.files.remove(f);
+        lines.push(`- file ${f}`);
+      }
+    }
+    await writeApplied(h, ctx.stateDir, null);
+  }
+  for (const l of lines) log(l);
+  return lines;
+}

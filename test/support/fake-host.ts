@@ -1,0 +1,170 @@
+// An in-memory host for unit tests of the reconciler: it records every mutating call and can be
+// told to fail one of them.
+import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
+import type { FirewallState, Host, WgPeerState, WgState } from "../../src/host/types.ts";
+import { publicKeyOf } from "../../src/net/wgkey.ts";
+
+export interface FakeHost extends Host {
+  calls: string[];
+  failOn?: string;
+  ifaces: Map<string, WgState>;
+  fw: FirewallState;
+  fileMap: Map<string, string>;
+  sysctls: Map<string, string>;
+  routes: boolean;
+  foreignDrop: string[];
+}
+
+export function fakeHost(files: Record<string, string> = {}): FakeHost {
+  const h = {
+    calls: [] as string[],
+    failOn: undefined as string | undefined,
+    ifaces: new Map<string, WgState>(),
+    fw: { nft: null, iptables: { 4: null, 6: null }, hooks: [], passes: [] } as FirewallState,
+    fileMap: new Map(Object.entries(files)),
+    sysctls: new Map([["net.ipv4.ip_forward", "0"]]),
+    routes: false,
+    foreignDrop: [] as string[],
+  } as FakeHost;
+  const act = (name: string) => {
+    h.calls.push(name);
+    if (h.failOn && name.startsWith(h.failOn)) throw new Error(`injected failure in ${name}`);
+  };
+  const iface = (n: string) => {
+    const i = h.ifaces.get(n);
+    if (!i) throw new Error(`Cannot find device "${n}"`);
+    return i;
+  };
+  const sameHook = (a: IptablesHook) => (b: IptablesHook) =>
+    a.family === b.family && a.table === b.table && a.chain === b.chain && a.target === b.target;
+  h.wg = {
+    observe: async (n) =>
+      structuredClone(h.ifaces.get(n)) ?? {
+        exists: false,
+        publicKey: null,
+        listenPort: null,
+        addresses: [],
+        mtu: null,
+        up: false,
+        peers: [],
+      },
+    create: async (n) => {
+      act(`wg create ${n}`);
+      h.ifaces.set(n, {
+        exists: true,
+        publicKey: null,
+        listenPort: null,
+        addresses: [],
+        mtu: 1500,
+        up: false,
+        peers: [],
+      });
+      return "fake";
+    },
+    destroy: async (n) => {
+      act(`wg destroy ${n}`);
+      h.ifaces.delete(n);
+    },
+    setPrivateKey: async (n, file) => {
+      act(`wg key ${n}`);
+      iface(n).publicKey = publicKeyOf(h.fileMap.get(file) ?? "");
+    },
+    setListenPort: async (n, port) => {
+      act(`wg port ${n} ${port}`);
+      iface(n).listenPort = port;
+    },
+    setPeer: async (n, p: WgPeerState) => {
+      act(`wg peer ${n} ${p.allowedIps}`);
+      const i = iface(n);
+      const old = i.peers.find((x) => x.publicKey === p.publicKey);
+      const next = { ...p, endpoint: p.endpoint ?? old?.endpoint ?? null };
+      i.peers = [...i.peers.filter((x) => x.publicKey !== p.publicKey), next];
+    },
+    removePeer: async (n, key) => {
+      act(`wg rm-peer ${n}`);
+      iface(n).peers = iface(n).peers.filter((x) => x.publicKey !== key);
+    },
+    addAddress: async (n, a) => {
+      act(`ip addr add ${a}`);
+      iface(n).addresses.push(a);
+    },
+    removeAddress: async (n, a) => {
+      act(`ip addr del ${a}`);
+      iface(n).addresses = iface(n).addresses.filter((x) => x !== a);
+    },
+    setMtu: async (n, mtu) => {
+      act(`ip mtu ${mtu}`);
+      iface(n).mtu = mtu;
+    },
+    setUp: async (n) => {
+      act(`ip up ${n}`);
+      iface(n).up = true;
+    },
+  };
+  h.firewall = {
+    observe: async () => structuredClone(h.fw),
+    loadNft: async (_s, m) => {
+      act("nft load");
+      h.fw.nft = m;
+    },
+    removeNft: async () => {
+      act("nft delete");
+      h.fw.nft = null;
+    },
+    loadIptables: async (f, _t, m) => {
+      act(`iptables load ${f}`);
+      h.fw.iptables[f] = m;
+    },
+    removeIptables: async (f) => {
+      act(`iptables remove ${f}`);
+      h.fw.iptables[f] = null;
+    },
+    addHook: async (hook) => {
+      act(`iptables hook ${hook.table} ${hook.chain}`);
+      if (!h.fw.hooks.some(sameHook(hook))) h.fw.hooks.push(hook);
+    },
+    removeHook: async (hook) => {
+      act(`iptables unhook ${hook.table} ${hook.chain}`);
+      h.fw.hooks = h.fw.hooks.filter((x) => !sameHook(hook)(x));
+    },
+    foreignForwardDrop: async () => h.foreignDrop,
+    addPass: async () => {
+      act("pass add");
+      h.fw.passes = ["-A FORWARD -i wg0 porthole-pass"];
+    },
+    removePasses: async () => {
+      act("pass remove");
+      h.fw.passes = [];
+    },
+  };
+  h.sysctl = {
+    get: async (k) => h.sysctls.get(k) ?? null,
+    set: async (k, v) => {
+      act(`sysctl ${k}=${v}`);
+      h.sysctls.set(k, v);
+    },
+  };
+  h.routing = {
+    observe: async (_r: PolicyRouting) => h.routes,
+    apply: async () => {
+      act("routing add");
+      h.routes = true;
+    },
+    remove: async () => {
+      act("routing remove");
+      h.routes = false;
+    },
+  };
+  h.files = {
+    read: async (p) => h.fileMap.get(p) ?? null,
+    write: async (p, t) => {
+      act(`write ${p}`);
+      h.fileMap.set(p, t);
+    },
+    remove: async (p) => {
+      act(`rm ${p}`);
+      h.fileMap.delete(p);
+    },
+  };
+  return h;
+}

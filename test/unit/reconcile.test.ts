@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { apply, type Context, down } from "../../src/reconcile/reconcile.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+
+const hubKey = generatePrivateKey();
+const peers = ["rpi", "nas"].map((name) => ({ name, key: publicKeyOf(generatePrivateKey()) }));
+
+function specText(forwards: string[], peerNames = ["rpi", "nas"]): string {
+  const p = peers.filter((x) => peerNames.includes(x.name));
+  return [
+    "hub:",
+    "  endpoint: 203.0.113.1",
+    `  publicKey: ${publicKeyOf(hubKey)}`,
+    "peers:",
+    ...p.map((x, i) => `  - { name: ${x.name}, publicKey: "${x.key}", address: 10.8.0.${i + 2} }`),
+    "forwards:",
+    ...forwards.map((f) => `  - ${f}`),
+    ...(forwards.length ? [] : ["  []"]),
+  ].join("\n");
+}
+
+const WEB = "{ name: web, port: 80, peer: rpi, targetPort: 8080 }";
+const DNS = "{ name: dns, proto: udp, port: 53, peer: nas }";
+
+function ctx(h: FakeHost, log: string[] = []): Context {
+  return {
+    host: h,
+    keyFile: "/k",
+    stateDir: "/state",
+    root: "/root",
+    bin: "porthole",
+    log: (l) => log.push(l),
+  };
+}
+
+async function applyText(
+  h: FakeHost,
+  text: string,
+  extra: { sshConnection?: string; confirming?: boolean } = {},
+) {
+  const r = loadSpec(text);
+  assert.ok(r.ok, r.ok ? "" : r.report);
+  return apply(ctx(h), { spec: r.spec, specText: text, hostName: "hub", ...extra });
+}
+
+const snapshot = (h: FakeHost) =>
+  JSON.stringify({ i: [...h.ifaces], fw: h.fw, f: [...h.fileMap], s: [...h.sysctls], r: h.routes });
+
+test("first apply builds the hub; the second reports no changes and runs no mutating command", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  const first = await applyText(h, specText([WEB]));
+  assert.ok(first.changed);
+  assert.ok(first.lines.includes("+ forward web tcp/80 → rpi:8080 (snat)"), first.lines.join("\n"));
+  assert.ok(first.lines.includes("~ sysctl net.ipv4.ip_forward = 1 (was 0)"));
+  assert.equal(h.ifaces.get("wg0")?.peers.length, 2);
+  h.calls.length = 0;
+  const second = await applyText(h, specText([WEB]));
+  assert.equal(second.changed, false);
+  assert.deepEqual(second.lines, []);
+  assert.deepEqual(h.calls, []);
+});
+
+test("adding a forward reloads only the ruleset and says what it adds", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  h.calls.length = 0;
+  const r = await applyText(h, specText([WEB, DNS]));
+  assert.deepEqual(r.lines, ["+ forward dns udp/53 → nas:53 (snat)"]);
+  assert.deepEqual(
+    h.calls.filter((c) => !c.startsWith("write /state")),
+    ["nft load"],
+  );
+});
+
+test("removing a peer removes only that peer; the other keeps its session", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  h.calls.length = 0;
+  const r = await applyText(h, specText([WEB], ["rpi"]));
+  assert.equal(r.lines.length, 1);
+  assert.match(r.lines[0] ?? "", /^- peer .* 10\.8\.0\.3\/32$/);
+  assert.deepEqual(
+    h.calls.filter((c) => c.startsWith("wg")),
+    ["wg rm-peer wg0"],
+  );
+});
+
+test("a failing step puts the host back exactly as it was", async () => {
+  for (const failOn of ["nft load", "wg peer", "write /root", "ip up"]) {
+    const h = fakeHost({ "/k": hubKey });
+    const before = snapshot(h);
+    h.failOn = failOn;
+    await assert.rejects(applyText(h, specText([WEB])), /put back/);
+    assert.equal(snapshot(h), before, `after a failure in ${failOn}`);
+  }
+});
+
+test("a failing change to a running hub restores the previous ruleset and peers", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  const before = snapshot(h);
+  h.failOn = "nft load"; // after the peer is removed
+  await assert.rejects(
+    applyText(h, specText([WEB, "{ name: git, port: 2222, peer: rpi, targetPort: 22 }"], ["rpi"])),
+    /put back/,
+  );
+  assert.ok(h.calls.includes("wg rm-peer wg0"));
+  assert.equal(snapshot(h), before);
+});
+
+test("verify catches a host that did not take a change, and rolls back", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  h.wg.setMtu = async () => {}; // accepts the command, changes nothing
+  await assert.rejects(applyText(h, specText([WEB])), /verify failed[\s\S]*mtu 1420/);
+  assert.equal(h.ifaces.size, 0);
+});
+
+test("a private key that does not match the spec is refused before anything changes", async () => {
+  const h = fakeHost({ "/k": generatePrivateKey() });
+  await assert.rejects(applyText(h, specText([WEB])), /belongs to public key .* but the spec gives "hub"/);
+  assert.deepEqual(h.calls, []);
+  const none = fakeHost();
+  await assert.rejects(applyText(none, specText([WEB])), /no private key at \/k/);
+});
+
+test("a plan that cuts the caller's SSH session through the tunnel is refused unless confirming", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  h.calls.length = 0;
+  const ssh = "10.8.0.3 50000 10.8.0.1 22"; // the admin is on nas, which the new spec drops
+  await assert.rejects(
+    applyText(h, specText([WEB], ["rpi"]), { sshConnection: ssh }),
+    /refusing to apply: .*removes the peer/,
+  );
+  assert.deepEqual(h.calls, []);
+  const r = await applyText(h, specText([WEB], ["rpi"]), { sshConnection: ssh, confirming: true });
+  assert.ok(r.changed);
+  await applyText(h, specText([WEB]), { sshConnection: "198.51.100.7 50000 203.0.113.1 22" });
+});
+
+test("a foreign FORWARD drop policy gets a marked pass, once", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  h.foreignDrop = ["ip filter FORWARD"];
+  const r = await applyText(h, specText([WEB]));
+  assert.ok(r.lines.some((l) => l.startsWith("+ pass: ip filter FORWARD drops forwarded traffic")));
+  assert.equal((await applyText(h, specText([WEB]))).changed, false);
+});
+
+test("down removes what porthole made and restores sysctl; a second down finds nothing", async () => {
+  const h = fakeHost({ "/k": hubKey, "/unrelated": "x" });
+  await applyText(h, specText([WEB]));
+  const lines = await down(ctx(h));
+  assert.ok(lines.includes("- interface wg0"));
+  assert.equal(h.ifaces.size, 0);
+  assert.equal(h.fw.nft, null);
+  assert.equal(h.sysctls.get("net.ipv4.ip_forward"), "0");
+  assert.deepEqual([...h.fileMap.keys()].sort(), ["/k", "/state/applied.json.prev", "/unrelated"]);
+  assert.deepEqual(await down(ctx(h)), []);
+});
