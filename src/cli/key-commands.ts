@@ -1,5 +1,6 @@
 // keygen, pubkey: drop-in replacements for `wg genkey` and `wg pubkey`.
 import type { Command } from "commander";
+import { readText, writeAtomic } from "../host/files.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { UserError } from "./errors.ts";
 
@@ -12,9 +13,23 @@ async function readStdin(): Promise<string> {
 export function registerKeyCommands(program: Command): void {
   program
     .command("keygen")
-    .description("print a new private key (like `wg genkey`)")
-    .action(() => {
-      console.log(generatePrivateKey());
+    .description(
+      "print a new private key (like `wg genkey`); with --write, keep it in a 0600 file and print its public key",
+    )
+    .option(
+      "--write <file>",
+      "write the private key to FILE (mode 0600, never overwritten) and print the public key",
+    )
+    .action(async (o: { write?: string }) => {
+      const key = generatePrivateKey();
+      if (!o.write) {
+        console.log(key);
+        return;
+      }
+      if ((await readText(o.write)) !== null)
+        throw new UserError(`--write: ${o.write} already exists; porthole never overwrites a key`);
+      await writeAtomic(o.write, `${key}\n`, 0o600);
+      console.log(publicKeyOf(key));
     });
   program
     .command("pubkey")

@@ -4,6 +4,7 @@ import { registerApplyCommands } from "./apply-commands.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { registerImportCommand } from "./import-command.ts";
 import { registerKeyCommands } from "./key-commands.ts";
+import { registerLabCommands } from "./lab-commands.ts";
 import { registerSpecCommands } from "./spec-commands.ts";
 
 const program = new Command("porthole")
@@ -20,6 +21,7 @@ registerSpecCommands(program);
 registerKeyCommands(program);
 registerImportCommand(program);
 registerApplyCommands(program);
+registerLabCommands(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -31,7 +33,7 @@ try {
     console.error(`porthole: ${e.message}`);
     process.exitCode = e.code;
   } else {
-    console.error(e);
+    console.error(process.env.PORTHOLE_DEBUG ? e : `porthole: ${(e as Error).message ?? e}`);
     process.exitCode = EXIT.host;
   }
 }

@@ -4,7 +4,7 @@ import { compile } from "../compile/compile.ts";
 import type { HostPlan } from "../compile/plan.ts";
 import { renderSysctl, SYSCTL_FILE } from "../compile/render.ts";
 import { systemdUnit, unitName } from "../compile/systemd.ts";
-import type { Host } from "../host/types.ts";
+import type { Host, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
@@ -80,8 +80,9 @@ async function observeAndDiff(
   const before = previous ? specOf(previous.specText) : null;
   const summary = plan.role === "hub" ? forwardChanges(before, req.spec) : [];
   const steps: Step[] = [
+    // The interface first: some sysctl keys (rp_filter) belong to it.
+    ...diffWireguard(plan.wireguard, wg, previous?.endpoints),
     ...diffSysctl(plan.sysctl, sysctl),
-    ...diffWireguard(plan.wireguard, wg),
     ...diffFirewall(
       plan.firewall,
       fw,
@@ -108,6 +109,15 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   const previous = await readApplied(ctx.host, ctx.stateDir);
   const { steps, wg, sysctl } = await observeAndDiff(ctx, req, plan, previous);
   const lines = steps.map((s) => s.text);
+  const endpoints = { ...previous?.endpoints, ...seenEndpoints(wg) };
+  if (
+    !req.dryRun &&
+    steps.length === 0 &&
+    previous &&
+    JSON.stringify(endpoints) !== JSON.stringify(previous.endpoints ?? {})
+  ) {
+    await writeApplied(ctx.host, ctx.stateDir, { ...previous, endpoints }); // only porthole's own state file
+  }
   if (req.dryRun || steps.length === 0) return { lines, changed: false, plan };
 
   const cut = checkSshPath(req.sshConnection, req.spec, plan, wg);
@@ -142,9 +152,13 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     routing: plan.routing,
     sysctlBefore,
     files: Object.values(paths),
+    endpoints,
   });
   return { lines, changed: true, plan };
 }
+
+const seenEndpoints = (wg: WgState) =>
+  Object.fromEntries(wg.peers.filter((p) => p.endpoint).map((p) => [p.publicKey, p.endpoint as string]));
 
 async function checkKey(ctx: Context, plan: HostPlan): Promise<void> {
   const text = (await ctx.host.files.read(ctx.keyFile))?.trim();

@@ -15,6 +15,8 @@ export interface AppliedRecord {
   /** sysctl values as they were before porthole first changed them, restored by `down`. */
   sysctlBefore: Record<string, string>;
   files: string[];
+  /** Where peers were last seen (public key -> ip:port), to reach them at once after a restart. */
+  endpoints?: Record<string, string>;
 }
 
 const file = (stateDir: string) => join(stateDir, "applied.json");

@@ -25,7 +25,12 @@ function endpointDiffers(want: string | null, have: string | null): boolean {
   return parseAddr(host) ? want !== have : false;
 }
 
-export function diffWireguard(plan: WgPlan, have: WgState): Step[] {
+/**
+ * `lastSeen`: where peers without a configured endpoint were last seen (saved by earlier applies). A
+ * hub that comes back from a reboot can then reach its peers at once, instead of waiting up to two
+ * minutes for each peer's session to expire and its next handshake.
+ */
+export function diffWireguard(plan: WgPlan, have: WgState, lastSeen: Record<string, string> = {}): Step[] {
   const iface = plan.interface;
   const steps: Step[] = [];
   const w = "wireguard" as const;
@@ -88,10 +93,12 @@ export function diffWireguard(plan: WgPlan, have: WgState): Step[] {
     const old = current.get(p.publicKey);
     const ips = want.allowedIps.join(", ");
     if (!old) {
+      const seen = want.endpoint ? null : (lastSeen[p.publicKey] ?? null);
+      const via = p.endpoint ? ` via ${p.endpoint}` : seen ? ` (last seen at ${seen})` : "";
       steps.push({
         subsystem: w,
-        text: `+ peer ${p.name} ${ips}${p.endpoint ? ` via ${p.endpoint}` : ""}`,
-        run: (h) => h.wg.setPeer(iface, want),
+        text: `+ peer ${p.name} ${ips}${via}`,
+        run: (h) => h.wg.setPeer(iface, { ...want, endpoint: want.endpoint ?? seen }),
         undo: (h) => h.wg.removePeer(iface, p.publicKey),
       });
       continue;

@@ -10,7 +10,12 @@ export interface Diagnostic {
 
 export function formatPath(path: Path): string {
   let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${p}` : p;
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    // An odd key (spaces, a newline, punctuation) is quoted, so a diagnostic stays on one line.
+    else if (!/^[A-Za-z_][\w-]*$/.test(p)) out += `[${JSON.stringify(p)}]`;
+    else out += out ? `.${p}` : p;
+  }
   return out || "(document)";
 }
 

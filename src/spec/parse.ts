@@ -1,5 +1,5 @@
 // YAML text -> plain data, remembering where every node is so diagnostics can say line:column.
-import { isMap, isScalar, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import type { Diagnostic, Path } from "./diagnostics.ts";
 
 export interface ParsedYaml {
@@ -47,5 +47,26 @@ export function parseYaml(text: string): ParsedYaml {
     return best;
   };
 
-  return { data: syntax.length ? undefined : doc.toJS({ maxAliasCount: 100 }), locate, syntax };
+  let data: unknown;
+  if (!syntax.length) {
+    try {
+      data = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // toJS throws for an alias to an unknown anchor, or for too many aliases (a "billion laughs"
+      // document): report it at the unresolved alias, else at the first alias.
+      let offset: number | undefined;
+      let first: number | undefined;
+      visit(doc, {
+        Alias(_, node) {
+          first ??= node.range?.[0];
+          if (!node.resolve(doc)) {
+            offset = node.range?.[0];
+            return visit.BREAK;
+          }
+        },
+      });
+      syntax.push({ path: [], message: `YAML: ${(e as Error).message}`, ...at(offset ?? first ?? 0) });
+    }
+  }
+  return { data, locate, syntax };
 }

@@ -41,6 +41,11 @@ const fields = (shape: { shape: object }) => Object.keys(shape.shape);
 
 // Fills a required key whose problem is already reported, so the rest of the section is still checked.
 const STAND_IN_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+// Stand-ins for a hub subnet or address whose problem is already reported (see checkHub).
+const ANY4: Cidr = { family: 4, base: 0n, prefix: 0 };
+const ANY6: Cidr = { family: 6, base: 0n, prefix: 0 };
+const NOWHERE4: Addr = { family: 4, value: -1n };
+const NOWHERE6: Addr = { family: 6, value: -1n };
 
 export type ValidateResult = { ok: true; spec: Spec } | { ok: false; problems: Diagnostic[] };
 
@@ -48,6 +53,7 @@ export function validate(input: unknown): ValidateResult {
   const p = new Problems();
   const root = checkShape(RootShape, input, [], fields(RootShape));
   if (!root.value) return { ok: false, problems: root.problems };
+  p.push(...root.problems);
 
   const hub = checkHub(root.value.hub, p);
   const peers = (root.value.peers ?? []).map((raw, i) =>
@@ -185,18 +191,20 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
     );
   }
   if (h.address6 !== undefined && !h.subnet6) p.add(at("address6"), "needs hub.subnet6");
-  if (!subnet) return undefined;
-
-  const address = h.address
-    ? checkHostAddr(h.address, subnet, at("address"), p, "hub.subnet")
-    : addrAt(subnet, hostRange(subnet).first);
-  if (!address) return undefined;
+  // A bad subnet or hub address is reported above; the peers and forwards are still checked, against a
+  // stand-in subnet holding every address, so one run reports every problem and no follow-on ones.
+  const net = subnet ?? ANY4;
+  const net6 = subnet6 ?? (h.subnet6 === undefined ? undefined : ANY6);
+  const address =
+    (h.address
+      ? checkHostAddr(h.address, net, at("address"), p, "hub.subnet")
+      : addrAt(net, hostRange(net).first)) ?? NOWHERE4;
   let address6: Addr | undefined;
-  if (subnet6) {
-    address6 = h.address6
-      ? checkHostAddr(h.address6, subnet6, at("address6"), p, "hub.subnet6")
-      : addrAt(subnet6, offsetIn(subnet, address));
-    if (!address6) return undefined;
+  if (net6) {
+    address6 =
+      (h.address6
+        ? checkHostAddr(h.address6, net6, at("address6"), p, "hub.subnet6")
+        : addrAt(net6, offsetIn(net, address))) ?? NOWHERE6;
   }
   return {
     name,
@@ -205,8 +213,8 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
     publicKey: h.publicKey,
     publicInterface: pub,
     interface: iface,
-    subnet,
-    subnet6,
+    subnet: net,
+    subnet6: net6,
     address,
     address6,
     mtu,

@@ -1,0 +1,130 @@
+// `porthole lab`: the blog post's world on one machine, built with porthole's own commands.
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describeForward } from "../reconcile/summary.ts";
+import { loadSpec } from "../spec/load.ts";
+import type { Backend, Mode } from "../spec/types.ts";
+import { createWorld, destroyWorld, LAB, listWorlds, openWorld, startWebdav, type World } from "./world.ts";
+
+export interface LabOptions {
+  name: string;
+  backend: Backend;
+  mode: Mode;
+  /** How to run porthole inside a lab host, e.g. [process.execPath, "/path/to/bin/porthole.js"]. */
+  porthole: string[];
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_LAB = "porthole";
+export const WEBDAV = { user: "foo", pass: "secret", port: 8080, peer: "rpi" } as const;
+
+export function labSpec(hubKey: string, peerKey: string, o: Pick<LabOptions, "backend" | "mode">): string {
+  return `# The blog post's setup, in the lab: public :80 on the hub reaches rclone on the Pi.
+version: 1
+hub:
+  endpoint: ${LAB.hubPublic}
+  listenPort: 51820
+  publicKey: ${hubKey}
+  publicInterface: ens3
+  firewall: ${o.backend}
+peers:
+  - name: ${WEBDAV.peer}
+    publicKey: ${peerKey}
+    address: 10.8.0.2
+forwards:
+  - name: share
+    proto: tcp
+    port: 80
+    peer: ${WEBDAV.peer}
+    targetPort: ${WEBDAV.port}
+    mode: ${o.mode}
+`;
+}
+
+async function porthole(world: World, o: LabOptions, host: "hub" | "peer", args: string[]): Promise<string> {
+  const r = await world.exec(host, [...o.porthole, ...args]);
+  return r.stdout.trim();
+}
+
+/** Builds the namespaces, makes each host's key on that host, applies the spec on hub and peer, starts WebDAV. */
+export async function labUp(o: LabOptions): Promise<World> {
+  const log = o.log ?? (() => {});
+  // The default lab's namespaces are porthole-client, porthole-hub, ...; others get ph-NAME-*.
+  const world = await createWorld(o.name, o.name === DEFAULT_LAB ? { prefix: "porthole" } : {});
+  try {
+    log(
+      `lab ${o.name}: namespaces ${["client", "hub", "home", "peer"].map((h) => world.netns(h as "hub")).join(", ")}`,
+    );
+    const hubKey = await porthole(world, o, "hub", [
+      "keygen",
+      "--write",
+      join(world.hostRecord("hub").configDir, "private.key"),
+    ]);
+    const peerKey = await porthole(world, o, "peer", [
+      "keygen",
+      "--write",
+      join(world.hostRecord("peer").configDir, "private.key"),
+    ]);
+    const spec = labSpec(hubKey, peerKey, o);
+    for (const h of ["hub", "peer"] as const)
+      await writeFile(join(world.hostRecord(h).configDir, "porthole.yaml"), spec);
+    log("hub$ porthole apply --host hub");
+    log(indent(await porthole(world, o, "hub", ["apply", "--host", "hub"])));
+    log(`rpi$ porthole apply --host ${WEBDAV.peer}`);
+    log(indent(await porthole(world, o, "peer", ["apply", "--host", WEBDAV.peer])));
+    const share = join(world.dir, "share");
+    await mkdir(share, { recursive: true });
+    await writeFile(join(share, "hello.txt"), "Hello from the Pi, through the hub.\n");
+    await startWebdav(world, share, WEBDAV.user, WEBDAV.pass, WEBDAV.port);
+    log(
+      `rpi$ rclone serve webdav --user ${WEBDAV.user} --pass ${WEBDAV.pass} --addr :${WEBDAV.port} ${share}`,
+    );
+    return world;
+  } catch (e) {
+    await destroyWorld(o.name);
+    throw e;
+  }
+}
+
+const indent = (text: string) => text.replace(/^/gm, "    ");
+
+export function labHints(world: World): string {
+  const client = world.netns("client");
+  return [
+    "",
+    `Try it (the client namespace plays the internet; ${LAB.hubPublic} is the hub's public address):`,
+    `  ip netns exec ${client} curl -u ${WEBDAV.user}:${WEBDAV.pass} http://${LAB.hubPublic}/hello.txt`,
+    `  ip netns exec ${client} curl -u ${WEBDAV.user}:${WEBDAV.pass} -T README.md http://${LAB.hubPublic}/README.md`,
+    `  porthole lab status --name ${world.name}`,
+    `  porthole lab down --name ${world.name}`,
+  ].join("\n");
+}
+
+export async function labStatus(name: string): Promise<string> {
+  const world = openWorld(name);
+  if (!world)
+    throw new Error(
+      `no lab named ${name}; running labs: ${
+        listWorlds()
+          .map((w) => w.name)
+          .join(", ") || "none"
+      }`,
+    );
+  const out: string[] = [];
+  for (const h of ["hub", "peer"] as const) {
+    const wg = await world.exec(h, ["wg", "show"], { allowFail: true });
+    out.push(`== ${h} (${world.netns(h)}) ==`, wg.stdout.trim() || wg.stderr.trim());
+  }
+  const spec = loadSpec(await readFile(join(world.hostRecord("hub").configDir, "porthole.yaml"), "utf8"));
+  out.push(
+    "== forwards ==",
+    ...(spec.ok ? spec.spec.forwards.map((f) => `  ${describeForward(f)}`) : [spec.report]),
+  );
+  return out.join("\n");
+}
+
+export async function labDown(name: string): Promise<string> {
+  const r = await destroyWorld(name);
+  if (!r.existed) return `no lab named ${name}: nothing to remove`;
+  return `lab ${name} removed: stopped ${r.stopped.length} processes, deleted namespaces ${r.namespacesDeleted.join(", ") || "none"}`;
+}

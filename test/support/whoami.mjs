@@ -1,0 +1,19 @@
+// A test server for the peer: on each TCP port it answers HTTP with the client's address as it
+// sees it; on each UDP port it echoes "<address> <payload>". Usage: whoami.mjs tcp:9000 udp:9053 ...
+import { createSocket } from "node:dgram";
+import { createServer } from "node:http";
+
+for (const spec of process.argv.slice(2)) {
+  const [proto, port] = spec.split(":");
+  if (proto === "tcp") {
+    createServer((req, res) => {
+      res.setHeader("connection", "close");
+      res.end(`${req.socket.remoteAddress} ${port}\n`);
+    }).listen(Number(port), "0.0.0.0");
+  } else {
+    const s = createSocket("udp4");
+    s.on("message", (msg, rinfo) => s.send(`${rinfo.address} ${port} ${msg}`, rinfo.port, rinfo.address));
+    s.bind(Number(port), "0.0.0.0");
+  }
+}
+console.log("listening");
