@@ -2,6 +2,12 @@
 import { Command, CommanderError } from "commander";
 import { registerApplyCommands } from "./apply-commands.ts";
 import { EXIT, UserError } from "./errors.ts";
+import {
+  hubStatusCommand,
+  registerForwardCommands,
+  registerHubCommands,
+  registerHubPeerCommands,
+} from "./hub-commands.ts";
 import { registerImportCommand } from "./import-command.ts";
 import { registerKeyCommands } from "./key-commands.ts";
 import { registerLabCommands } from "./lab-commands.ts";
@@ -22,6 +28,18 @@ registerKeyCommands(program);
 registerImportCommand(program);
 registerApplyCommands(program);
 registerLabCommands(program);
+registerHubCommands(program);
+registerHubPeerCommands(
+  program.command("peer").description("peers: add|rm|ls on the hub; run (the agent) on a peer"),
+);
+registerForwardCommands(program);
+program
+  .command("status")
+  .description(
+    "peers (online, handshake, endpoint, transfer) and forwards (counters, connections, reachable)",
+  )
+  .option("--json", "machine-readable")
+  .action((o: { json?: boolean }) => hubStatusCommand(!!o.json));
 
 try {
   await program.parseAsync(process.argv);

@@ -2,7 +2,7 @@
 import type { Spec } from "../spec/types.ts";
 import { hubIptables, peerIptables } from "./iptables.ts";
 import { hubNftables, peerNftables } from "./nftables.ts";
-import { type FirewallPlan, type HostPlan, TRANSPARENT } from "./plan.ts";
+import { type Enrolling, type FirewallPlan, type HostPlan, TRANSPARENT } from "./plan.ts";
 import { hubWireguard, peerWireguard } from "./wireguard.ts";
 
 export class UnknownHostError extends Error {}
@@ -14,27 +14,31 @@ export function hostNames(spec: Spec): string[] {
 export interface CompileOptions {
   /** Where the host keeps its private key (wg-quick's PostUp loads it from there). */
   keyFile?: string;
+  /** Pending enrollment keys (hub only). */
+  enrolling?: Enrolling[];
 }
 
 export function compile(spec: Spec, host: string, opts: CompileOptions = {}): HostPlan {
-  const plan = compileHost(spec, host);
-  if (opts.keyFile) plan.wireguard.privateKeyFile = opts.keyFile;
+  const plan = compileHost(spec, host, opts.enrolling ?? []);
+  const device = spec.peers.some((p) => p.name === plan.host && p.kind === "device");
+  if (device) plan.wireguard.privateKeyFile = "";
+  else if (opts.keyFile) plan.wireguard.privateKeyFile = opts.keyFile;
   return plan;
 }
 
-function compileHost(spec: Spec, host: string): HostPlan {
+function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): HostPlan {
   const { hub } = spec;
   if (host === hub.name || host === "hub") {
     // Only the chosen backend is compiled: with 10,000 forwards each one is a noticeable cost.
     const nft = hub.firewall === "nftables";
-    const ipt = nft ? { 4: "", 6: "", hooks: [] } : hubIptables(spec);
+    const ipt = nft ? { 4: "", 6: "", hooks: [] } : hubIptables(spec, enrolling);
     const sysctl: Record<string, string> = { "net.ipv4.ip_forward": "1" };
     if (hub.subnet6) sysctl["net.ipv6.conf.all.forwarding"] = "1";
     return {
       host: hub.name,
       role: "hub",
-      wireguard: hubWireguard(spec),
-      firewall: firewall(hub.firewall, nft ? hubNftables(spec) : "", ipt),
+      wireguard: hubWireguard(spec, enrolling),
+      firewall: firewall(hub.firewall, nft ? hubNftables(spec, enrolling) : "", ipt),
       sysctl,
     };
   }

@@ -18,7 +18,10 @@ export interface WgPlan {
   mtu: number;
   /** "off" when the host routes the tunnel itself (transparent mode on a peer). */
   table: "auto" | "off";
+  /** Where the host keeps its private key; "" for a device, whose key porthole never holds. */
   privateKeyFile: string;
+  /** Only when the hub made a device's key: written into the config shown once to the user. */
+  privateKey?: string;
   peers: WgPeerPlan[];
 }
 
@@ -54,6 +57,13 @@ export interface HostPlan {
   firewall: FirewallPlan;
   sysctl: Record<string, string>;
   routing?: PolicyRouting;
+}
+
+/** A one-time enrollment key on the hub: its /32 may reach only the hub's API port. */
+export interface Enrolling {
+  id: string;
+  publicKey: string;
+  address: string;
 }
 
 export const KEY_FILE = "/etc/porthole/private.key";

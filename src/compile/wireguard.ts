@@ -1,11 +1,11 @@
 // WireGuard settings for a host, and the same as a wg-quick file.
 import { type Addr, formatAddr, formatCidr } from "../net/ip.ts";
 import type { Hub, Peer, Spec } from "../spec/types.ts";
-import { KEY_FILE, type WgPlan } from "./plan.ts";
+import { type Enrolling, KEY_FILE, type WgPlan } from "./plan.ts";
 
 const asHost = (a: Addr) => `${formatAddr(a)}/${a.family === 4 ? 32 : 128}`;
 
-export function hubWireguard(spec: Spec): WgPlan {
+export function hubWireguard(spec: Spec, enrolling: Enrolling[] = []): WgPlan {
   const { hub } = spec;
   return {
     interface: hub.interface,
@@ -15,11 +15,19 @@ export function hubWireguard(spec: Spec): WgPlan {
     mtu: hub.mtu,
     table: "auto",
     privateKeyFile: KEY_FILE,
-    peers: spec.peers.map((p) => ({
-      name: p.name,
-      publicKey: p.publicKey,
-      allowedIps: [asHost(p.address), ...(p.address6 ? [asHost(p.address6)] : [])],
-    })),
+    peers: spec.peers
+      .map((p) => ({
+        name: p.name,
+        publicKey: p.publicKey,
+        allowedIps: [asHost(p.address), ...(p.address6 ? [asHost(p.address6)] : [])],
+      }))
+      .concat(
+        enrolling.map((e) => ({
+          name: `enroll-${e.id}`,
+          publicKey: e.publicKey,
+          allowedIps: [`${e.address}/32`],
+        })),
+      ),
   };
 }
 
@@ -64,7 +72,9 @@ export function renderWgQuick(plan: WgPlan, host: string): string {
   if (plan.listenPort !== undefined) lines.push(`ListenPort = ${plan.listenPort}`);
   lines.push(`MTU = ${plan.mtu}`);
   if (plan.table === "off") lines.push("Table = off");
-  lines.push(`PostUp = wg set %i private-key ${plan.privateKeyFile}`);
+  if (plan.privateKey) lines.push(`PrivateKey = ${plan.privateKey}`);
+  else if (plan.privateKeyFile) lines.push(`PostUp = wg set %i private-key ${plan.privateKeyFile}`);
+  else lines.push("# PrivateKey = (this device's own key: porthole never had it)");
   for (const p of plan.peers) {
     lines.push(
       "",

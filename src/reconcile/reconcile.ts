@@ -1,7 +1,7 @@
 // observe -> diff -> apply -> verify, rolled back as a whole when any step or the verify fails.
 import { join } from "node:path";
 import { compile } from "../compile/compile.ts";
-import type { HostPlan } from "../compile/plan.ts";
+import type { Enrolling, HostPlan } from "../compile/plan.ts";
 import { renderSysctl, SYSCTL_FILE } from "../compile/render.ts";
 import { systemdUnit, unitName } from "../compile/systemd.ts";
 import type { Host, WgState } from "../host/types.ts";
@@ -25,6 +25,8 @@ export interface Context {
   /** How the systemd unit starts porthole. */
   bin: string;
   unitEnv?: Record<string, string>;
+  /** What the systemd unit runs: the saved state once ("oneshot"), or the hub/peer daemon. */
+  service?: "oneshot" | "daemon";
   log?: (line: string) => void;
 }
 
@@ -37,6 +39,8 @@ export interface ApplyRequest {
   sshConnection?: string;
   /** The caller accepts the SSH risk because the change reverts unless confirmed. */
   confirming?: boolean;
+  /** Pending enrollment keys (hub daemon). */
+  enrolling?: Enrolling[];
 }
 
 export interface ApplyResult {
@@ -72,7 +76,7 @@ async function observeAndDiff(
   const paths = filePaths(ctx, plan.role);
   const wantFiles: Record<string, string | null> = {
     [paths.sysctl]: Object.keys(plan.sysctl).length ? renderSysctl(plan.sysctl) : null,
-    [paths.unit]: systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv),
+    [paths.unit]: systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv, ctx.service),
   };
   const haveFiles: Record<string, string | null> = {};
   for (const p of Object.keys(wantFiles)) haveFiles[p] = await h.files.read(p);
@@ -104,7 +108,7 @@ function specOf(text: string): Spec | null {
 
 export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
   const log = ctx.log ?? (() => {});
-  const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile });
+  const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile, enrolling: req.enrolling });
   await checkKey(ctx, plan);
   const previous = await readApplied(ctx.host, ctx.stateDir);
   const { steps, wg, sysctl } = await observeAndDiff(ctx, req, plan, previous);

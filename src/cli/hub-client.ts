@@ -1,0 +1,64 @@
+// CLI commands on the hub talk to the daemon through its unix socket when it runs, or run the same
+// API in-process (editing the state directly) when it doesn't — one code path either way.
+import { request } from "node:http";
+import { join } from "node:path";
+import { hubApi } from "../hub/api.ts";
+import { socketPath } from "../hub/daemon.ts";
+import { HubService } from "../hub/service.ts";
+import { SpecStore } from "../hub/store.ts";
+import { hostContext } from "./context.ts";
+import { UserError } from "./errors.ts";
+import { configDir, stateDir } from "./paths.ts";
+
+export interface Reply {
+  status: number;
+  body: unknown;
+}
+
+export const hubStore = () => new SpecStore(join(configDir(), "porthole.yaml"), stateDir());
+
+function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: socketPath(stateDir()), method, path, headers: { "content-type": "application/json" } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString()) }),
+        );
+      },
+    );
+    req.on("error", (e: NodeJS.ErrnoException) =>
+      e.code === "ENOENT" || e.code === "ECONNREFUSED" ? resolve(null) : reject(e),
+    );
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+const parse = (text: string) => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
+
+/** Calls the hub API as root; throws a UserError with the API's message on failure. */
+export async function callHub(method: string, path: string, body?: unknown): Promise<unknown> {
+  let reply = await overSocket(method, path, body);
+  if (!reply) {
+    const app = hubApi(new HubService({ ...hostContext(), service: "daemon" }, hubStore()), "local");
+    const res = await app.request(path, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    reply = { status: res.status, body: parse(await res.text()) };
+  }
+  if (reply.status >= 400) {
+    const msg = (reply.body as { error?: string })?.error ?? JSON.stringify(reply.body);
+    throw new UserError(msg);
+  }
+  return reply.body;
+}

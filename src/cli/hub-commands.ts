@@ -1,0 +1,247 @@
+// On the hub: init, run (the daemon), peer add|rm|ls, forward add|rm|ls, status.
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import qrcode from "qrcode-terminal";
+import { compile } from "../compile/compile.ts";
+import { renderWgQuick } from "../compile/wireguard.ts";
+import { readText, writeAtomic } from "../host/files.ts";
+import { run } from "../host/run.ts";
+import { runHub } from "../hub/daemon.ts";
+import { RuntimeStore } from "../hub/runtime.ts";
+import { type HubStatus, renderStatus } from "../hub/status.ts";
+import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
+import { parseEndpoint } from "../spec/validate.ts";
+import { hostContext } from "./context.ts";
+import { EXIT, UserError } from "./errors.ts";
+import { callHub, hubStore } from "./hub-client.ts";
+import { keyFile, stateDir } from "./paths.ts";
+
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  if (!m)
+    throw new UserError(
+      `--expires: ${JSON.stringify(text)} is not accepted; use a duration like 30m, 1h or 2d`,
+      EXIT.usage,
+    );
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s"];
+}
+
+const hasSystemd = () => existsSync("/run/systemd/system");
+
+/** Enables the unit when systemd runs this host; says what to do when it does not. */
+export async function startService(unit: string, foreground: string): Promise<void> {
+  if (hasSystemd()) {
+    await run(["systemctl", "daemon-reload"]);
+    await run(["systemctl", "enable", "--now", unit]);
+    console.log(`systemd: ${unit} enabled and started`);
+  } else {
+    console.log(
+      `this host does not run systemd: the unit file is written, but start \`${foreground}\` under your own supervisor`,
+    );
+  }
+}
+
+interface InitOpts {
+  endpoint: string;
+  listenPort: string;
+  subnet: string;
+  firewall: string;
+  publicInterface: string;
+  webhook?: string;
+  name: string;
+}
+
+async function init(o: InitOpts): Promise<void> {
+  const store = hubStore();
+  if ((await readText(store.file)) !== null)
+    throw new UserError(`${store.file} exists already: this hub is initialized (see porthole status)`);
+  const port = Number(o.listenPort);
+  if (!parseEndpoint(o.endpoint, port))
+    throw new UserError(
+      `--endpoint: ${JSON.stringify(o.endpoint)} is not a host name or IP address (with an optional :port)`,
+    );
+  let key = (await readText(keyFile()))?.trim();
+  if (!key) {
+    key = generatePrivateKey();
+    await writeAtomic(keyFile(), `${key}\n`, 0o600);
+  }
+  const spec = [
+    "# porthole hub spec: edit with porthole peer/forward commands (or by hand, then porthole apply).",
+    "version: 1",
+    "hub:",
+    `  name: ${o.name}`,
+    `  endpoint: ${JSON.stringify(o.endpoint)}`,
+    `  listenPort: ${port}`,
+    `  publicKey: ${publicKeyOf(key)}`,
+    `  publicInterface: ${o.publicInterface}`,
+    `  subnet: ${o.subnet}`,
+    `  firewall: ${o.firewall}`,
+    "peers: []",
+    "forwards: []",
+    "",
+  ].join("\n");
+  try {
+    await store.create(spec);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  if (o.webhook) {
+    const rt = new RuntimeStore(stateDir());
+    await rt.save({ ...(await rt.load()), webhook: o.webhook });
+  }
+  const r = (await callHub("POST", "/v1/apply")) as { lines: string[] };
+  console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
+  await startService("porthole-hub.service", "porthole hub run");
+  console.log(`\nNext: porthole peer add NAME   (prints a one-time join token for the new peer)`);
+}
+
+function printStatus(s: HubStatus, json: boolean) {
+  console.log(json ? JSON.stringify(s, null, 2) : renderStatus(s));
+}
+
+export function registerHubCommands(program: Command): void {
+  const hub = program.command("hub").description("the hub (the VPS): init, run");
+  hub
+    .command("init")
+    .description("make this machine the hub: key, spec, tunnel, NAT, systemd unit; prints next steps")
+    .requiredOption("--endpoint <host>", "the public name or address peers use to reach this VPS")
+    .option("--listen-port <port>", "WireGuard UDP port", "51820")
+    .option("--subnet <cidr>", "tunnel subnet", "10.8.0.0/24")
+    .option("--firewall <backend>", "nftables or iptables", "nftables")
+    .option("--public-interface <name>", 'interface facing the internet ("auto": any but the tunnel)', "auto")
+    .option("--webhook <url>", "POST events (peer online/offline, failed applies) to this URL")
+    .option("--name <name>", "the hub's name", "hub")
+    .action(init);
+  hub
+    .command("run")
+    .description("the hub daemon: reconcile, serve the API (tunnel address + unix socket), repair drift")
+    .option("--interval <ms>", "how often to check the host", "2000")
+    .action(async (o: { interval: string }) => {
+      const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
+      const d = await runHub({ ...hostContext(log), service: "daemon" }, hubStore(), {
+        intervalMs: Number(o.interval),
+        log,
+      });
+      const stop = async () => {
+        await d.stop();
+        process.exit(0);
+      };
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+    });
+}
+
+export function registerHubPeerCommands(peer: Command): void {
+  peer
+    .command("add")
+    .description(
+      "add a peer: prints a one-time join token (or, with --device, a wg-quick config and QR code)",
+    )
+    .argument("<name>")
+    .option("--admin", "the peer may manage every peer and forward")
+    .option("--expires <duration>", "how long the token is valid", "1h")
+    .option("--device", "for a phone or laptop that cannot run porthole: the hub makes its key")
+    .action(async (name: string, o: { admin?: boolean; expires: string; device?: boolean }) => {
+      if (!o.device) {
+        const r = (await callHub("POST", "/v1/tokens", {
+          name,
+          admin: !!o.admin,
+          expiresSeconds: parseDuration(o.expires),
+        })) as { token: string; expires: string };
+        console.log(
+          `join token for "${name}" (works once, until ${r.expires}):\n\n  porthole join ${r.token}\n`,
+        );
+        return;
+      }
+      const r = (await callHub("POST", "/v1/peers", { name, admin: !!o.admin, device: true })) as {
+        privateKey: string;
+      };
+      const { spec } = await hubStore().load();
+      const plan = compile(spec, name);
+      const config = renderWgQuick({ ...plan.wireguard, privateKey: r.privateKey }, name);
+      console.log(
+        `device "${name}" added. The hub made its private key: it is shown once here and not stored.\n`,
+      );
+      console.log(config);
+      qrcode.generate(config, { small: true }, (q: string) => console.log(q));
+    });
+  peer
+    .command("rm")
+    .description("remove a peer and its forwards")
+    .argument("<name>")
+    .action(async (name: string) => {
+      const r = (await callHub("DELETE", `/v1/peers/${encodeURIComponent(name)}`)) as {
+        removedForwards: string[];
+      };
+      console.log(
+        `removed peer ${name}${r.removedForwards.length ? ` and its forwards ${r.removedForwards.join(", ")}` : ""}`,
+      );
+    });
+  peer
+    .command("ls")
+    .description("list peers")
+    .action(async () => {
+      for (const p of (await callHub("GET", "/v1/peers")) as HubStatus["peers"]) {
+        console.log(
+          `${p.name}\t${p.address}\t${p.online ? "online" : "offline"}\t${p.kind}${p.admin ? "\tadmin" : ""}`,
+        );
+      }
+    });
+}
+
+export function registerForwardCommands(program: Command): void {
+  const fwd = program.command("forward").description("forwards, from the hub (peers use expose)");
+  fwd
+    .command("add")
+    .description("forward a public port (or range) of the hub to a peer")
+    .requiredOption("--port <port>", "public port or range, e.g. 80 or 6000-6010")
+    .requiredOption("--peer <name>", "the peer that receives the traffic")
+    .option("--target-port <port>", "port (or range of equal length) on the peer; default: the same")
+    .option("--proto <proto>", "tcp, udp or tcp+udp", "tcp")
+    .option("--mode <mode>", "snat (default) or transparent (client IP preserved)")
+    .option("--allow <cidr...>", "only these sources may connect")
+    .option("--name <name>", "a name for the forward")
+    .action(
+      async (o: {
+        port: string;
+        peer: string;
+        targetPort?: string;
+        proto: string;
+        mode?: string;
+        allow?: string[];
+        name?: string;
+      }) => {
+        const f = await callHub("POST", "/v1/forwards", {
+          name: o.name,
+          proto: o.proto,
+          port: o.port,
+          peer: o.peer,
+          targetPort: o.targetPort,
+          mode: o.mode,
+          allowFrom: o.allow,
+        });
+        console.log(`+ forward ${JSON.stringify(f)}`);
+      },
+    );
+  fwd
+    .command("rm")
+    .argument("<name>")
+    .description("remove a forward")
+    .action(async (name: string) => {
+      await callHub("DELETE", `/v1/forwards/${encodeURIComponent(name)}`);
+      console.log(`- forward ${name}`);
+    });
+  fwd
+    .command("ls")
+    .description("list forwards")
+    .action(async () => {
+      for (const f of (await callHub("GET", "/v1/forwards")) as Record<string, unknown>[]) {
+        console.log(
+          `${f.name}\t${f.proto}/${f.port} → ${f.peer}:${f.targetPort}\t${f.mode}${(f.allowFrom as string[]).length ? `\tfrom ${(f.allowFrom as string[]).join(",")}` : ""}`,
+        );
+      }
+    });
+}
+
+export const hubStatusCommand = async (json: boolean) =>
+  printStatus((await callHub("GET", "/v1/status")) as HubStatus, json);

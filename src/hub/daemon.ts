@@ -1,0 +1,94 @@
+// `porthole hub run`: reconcile at start, serve the API on the tunnel address and a root-only unix
+// socket, and keep watch — repair drift (someone flushed the table, removed the interface), expire
+// join tokens, and tell a webhook when peers come and go or an apply fails.
+import { chmod, rm } from "node:fs/promises";
+import type { Server } from "node:http";
+import { join } from "node:path";
+import { createAdaptorServer } from "@hono/node-server";
+import { formatAddr } from "../net/ip.ts";
+import type { Context } from "../reconcile/reconcile.ts";
+import { hubApi } from "./api.ts";
+import { HubService } from "./service.ts";
+import type { SpecStore } from "./store.ts";
+
+export const socketPath = (stateDir: string) => join(stateDir, "api.sock");
+
+export interface Daemon {
+  service: HubService;
+  stop(): Promise<void>;
+}
+
+export async function runHub(
+  ctx: Context,
+  store: SpecStore,
+  opts: { intervalMs?: number; log: (l: string) => void },
+): Promise<Daemon> {
+  const log = opts.log;
+  const service = new HubService({ ...ctx, service: "daemon", log: (l) => log(`  ${l}`) }, store);
+  const webhook = async (event: string, detail: Record<string, unknown>) => {
+    const url = (await service.runtime.load()).webhook;
+    if (!url) return;
+    try {
+      await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ event, time: new Date().toISOString(), ...detail }),
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch (e) {
+      log(`webhook ${url}: ${(e as Error).message}`);
+    }
+  };
+  service.onApplyFailed = (message) => void webhook("apply_failed", { message });
+
+  log("reconciling the host to the spec");
+  const first = await service.reconcile();
+  log(first.changed ? `applied ${first.lines.length} changes` : "host already matches the spec");
+
+  const { spec } = await store.load();
+  const servers: Server[] = [];
+  const sock = socketPath(ctx.stateDir);
+  await rm(sock, { force: true });
+  const unix = createAdaptorServer({ fetch: hubApi(service, "unix").fetch }) as Server;
+  await new Promise<void>((res, rej) => unix.once("error", rej).listen(sock, res));
+  await chmod(sock, 0o600);
+  servers.push(unix);
+  const address = formatAddr(spec.hub.address);
+  const tcp = createAdaptorServer({ fetch: hubApi(service, "tcp").fetch }) as Server;
+  await new Promise<void>((res, rej) => tcp.once("error", rej).listen(spec.hub.apiPort, address, res));
+  servers.push(tcp);
+  log(`API on http://${address}:${spec.hub.apiPort} (tunnel only) and ${sock} (root)`);
+
+  const online = new Map<string, boolean>();
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      await service.pruneTokens();
+      const r = await service.reconcile();
+      if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+      for (const p of (await service.status(false)).peers) {
+        const was = online.get(p.name);
+        online.set(p.name, p.online);
+        if (was !== undefined && was !== p.online) {
+          log(`peer ${p.name} is ${p.online ? "online" : "offline"}`);
+          await webhook(p.online ? "peer_online" : "peer_offline", { peer: p.name, endpoint: p.endpoint });
+        }
+      }
+    } catch (e) {
+      log(`watch: ${(e as Error).message}`);
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(tick, opts.intervalMs ?? 2000);
+  return {
+    service,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      await rm(sock, { force: true });
+    },
+  };
+}
