@@ -5,13 +5,14 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { peerFile, readIdentity, specFile } from "../peer/local.ts";
 import { apply, down } from "../reconcile/reconcile.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
 import { loadSpec } from "../spec/load.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
-import { stateDir } from "./paths.ts";
+import { configDir, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 
 interface ApplyOpts {
@@ -152,7 +153,14 @@ export function registerApplyCommands(program: Command): void {
     )
     .action(async () => {
       const lines = await down(hostContext());
-      if (!lines.length) console.log("nothing of porthole's is on this host");
+      const id = await readIdentity(stateDir());
+      if (id) {
+        await removeFile(peerFile(stateDir()));
+        await removeFile(specFile(configDir()));
+        console.log(
+          `- left hub ${id.api} as "${id.name}" (ask the hub's admin to \`porthole peer rm ${id.name}\`)`,
+        );
+      } else if (!lines.length) console.log("nothing of porthole's is on this host");
     });
   program.command("confirm").description("keep the state applied with apply --confirm").action(confirmAction);
   program

@@ -1,6 +1,6 @@
 // lab up|status|down|ls: the seed's world in network namespaces on this machine.
 import type { Command } from "commander";
-import { DEFAULT_LAB, labDown, labHints, labStatus, labUp } from "../lab/lab.ts";
+import { DEFAULT_LAB, labDown, labHints, labStatus, labUp, labUpJoined } from "../lab/lab.ts";
 import { listWorlds } from "../lab/world.ts";
 import { EXIT, UserError } from "./errors.ts";
 
@@ -28,8 +28,9 @@ export function registerLabCommands(program: Command): void {
     .option("--name <name>", "lab name (several labs can run side by side)", DEFAULT_LAB)
     .option("--backend <backend>", "hub firewall: nftables or iptables", "nftables")
     .option("--mode <mode>", "snat (the blog post's) or transparent (client IP preserved)", "snat")
-    .action(async (o: { name: string; backend: string; mode: string }) => {
-      const world = await labUp({
+    .option("--static", "no daemons: write one spec and `porthole apply` it on hub and peer (issue-3 style)")
+    .action(async (o: { name: string; backend: string; mode: string; static?: boolean }) => {
+      const world = await (o.static ? labUp : labUpJoined)({
         name: o.name,
         backend: oneOf("--backend", o.backend, ["nftables", "iptables"] as const),
         mode: oneOf("--mode", o.mode, ["snat", "transparent"] as const),
@@ -43,7 +44,7 @@ export function registerLabCommands(program: Command): void {
     .description("WireGuard status of hub and peer, and the forwards")
     .option("--name <name>", "lab name", DEFAULT_LAB)
     .action(async (o: { name: string }) => {
-      console.log(await labStatus(o.name));
+      console.log(await labStatus(o.name, self()));
     });
   lab
     .command("down")

@@ -11,6 +11,7 @@ import {
 import { registerImportCommand } from "./import-command.ts";
 import { registerKeyCommands } from "./key-commands.ts";
 import { registerLabCommands } from "./lab-commands.ts";
+import { peerIdentity, peerStatus, registerPeerCommands } from "./peer-commands.ts";
 import { registerSpecCommands } from "./spec-commands.ts";
 
 const program = new Command("porthole")
@@ -29,9 +30,11 @@ registerImportCommand(program);
 registerApplyCommands(program);
 registerLabCommands(program);
 registerHubCommands(program);
-registerHubPeerCommands(
-  program.command("peer").description("peers: add|rm|ls on the hub; run (the agent) on a peer"),
-);
+const peerGroup = program
+  .command("peer")
+  .description("peers: add|rm|ls on the hub; run (the agent) on a peer");
+registerHubPeerCommands(peerGroup);
+registerPeerCommands(program, peerGroup);
 registerForwardCommands(program);
 program
   .command("status")
@@ -39,7 +42,10 @@ program
     "peers (online, handshake, endpoint, transfer) and forwards (counters, connections, reachable)",
   )
   .option("--json", "machine-readable")
-  .action((o: { json?: boolean }) => hubStatusCommand(!!o.json));
+  .action(async (o: { json?: boolean }) => {
+    const id = await peerIdentity();
+    await (id ? peerStatus(id, !!o.json) : hubStatusCommand(!!o.json));
+  });
 
 try {
   await program.parseAsync(process.argv);

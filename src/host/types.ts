@@ -37,6 +37,7 @@ export interface Host {
     setListenPort(iface: string, port: number | null): Promise<void>;
     setPeer(iface: string, peer: WgPeerState): Promise<void>;
     removePeer(iface: string, publicKey: string): Promise<void>;
+    setEndpoint(iface: string, publicKey: string, endpoint: string): Promise<void>;
     addAddress(iface: string, cidr: string): Promise<void>;
     removeAddress(iface: string, cidr: string): Promise<void>;
     setMtu(iface: string, mtu: number): Promise<void>;

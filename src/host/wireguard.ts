@@ -81,6 +81,9 @@ export const wireguardDriver: Host["wg"] = {
   removePeer: async (iface, key) => {
     await run(["wg", "set", iface, "peer", key, "remove"]);
   },
+  setEndpoint: async (iface, key, endpoint) => {
+    await run(["wg", "set", iface, "peer", key, "endpoint", endpoint]);
+  },
   addAddress: async (iface, cidr) => {
     await run(["ip", "addr", "add", cidr, "dev", iface]);
   },

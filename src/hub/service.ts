@@ -214,6 +214,7 @@ export class HubService {
         k: spec.hub.publicKey,
         x: ephemeral,
         a: pending.address,
+        m: spec.hub.subnet.prefix,
         s: formatAddr(spec.hub.address),
         p: spec.hub.apiPort,
         e: Math.floor(pending.expires / 1000),

@@ -14,8 +14,9 @@ export interface TokenPayload {
   k: string;
   /** The one-time enrollment private key (the hub keeps only its public key). */
   x: string;
-  /** The enrollment key's tunnel address. */
+  /** The enrollment key's tunnel address, and the subnet's prefix length (for the route to the hub). */
   a: string;
+  m: number;
   /** The hub's tunnel address and API port. */
   s: string;
   p: number;

@@ -1,8 +1,6 @@
 // `porthole lab`: the blog post's world on one machine, built with porthole's own commands.
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describeForward } from "../reconcile/summary.ts";
-import { loadSpec } from "../spec/load.ts";
 import type { Backend, Mode } from "../spec/types.ts";
 import { createWorld, destroyWorld, LAB, listWorlds, openWorld, startWebdav, type World } from "./world.ts";
 
@@ -44,6 +42,71 @@ forwards:
 async function porthole(world: World, o: LabOptions, host: "hub" | "peer", args: string[]): Promise<string> {
   const r = await world.exec(host, [...o.porthole, ...args]);
   return r.stdout.trim();
+}
+
+/**
+ * The newcomer's lab: the four commands of the quick tour, for real — hub init, the hub daemon,
+ * peer add (a token), join, the peer agent, expose — then WebDAV on the peer.
+ */
+export async function labUpJoined(o: LabOptions): Promise<World> {
+  const log = o.log ?? (() => {});
+  const world = await createWorld(o.name, o.name === DEFAULT_LAB ? { prefix: "porthole" } : {});
+  const say = async (host: "hub" | "peer", args: string[]) => {
+    log(`${host === "hub" ? "vps" : "rpi"}$ porthole ${args.join(" ")}`);
+    const out = await porthole(world, o, host, args);
+    if (out) log(indent(out));
+    return out;
+  };
+  try {
+    log(
+      `lab ${o.name}: namespaces ${(["client", "hub", "home", "peer"] as const).map((h) => world.netns(h)).join(", ")}`,
+    );
+    await say("hub", [
+      "hub",
+      "init",
+      "--endpoint",
+      LAB.hubPublic,
+      "--public-interface",
+      "ens3",
+      "--firewall",
+      o.backend,
+    ]);
+    await world.spawn("hub", [...o.porthole, "hub", "run"], { label: "hub-daemon" });
+    await waitUntil(() =>
+      world.exec("hub", [...o.porthole, "peer", "ls"], { allowFail: true }).then((r) => r.code === 0),
+    );
+    const added = await say("hub", ["peer", "add", WEBDAV.peer]);
+    const token = /porthole join (\S+)/.exec(added)?.[1];
+    if (!token) throw new Error(`no token in the output of peer add:\n${added}`);
+    await say("peer", ["join", token]);
+    await world.spawn("peer", [...o.porthole, "peer", "run"], { label: "peer-agent" });
+    const share = join(world.dir, "share");
+    await mkdir(share, { recursive: true });
+    await writeFile(join(share, "hello.txt"), "Hello from the Pi, through the hub.\n");
+    await startWebdav(world, share, WEBDAV.user, WEBDAV.pass, WEBDAV.port);
+    log(
+      `rpi$ rclone serve webdav --user ${WEBDAV.user} --pass ${WEBDAV.pass} --addr :${WEBDAV.port} ${share}`,
+    );
+    await say("peer", [
+      "expose",
+      "80",
+      "--to",
+      String(WEBDAV.port),
+      ...(o.mode === "transparent" ? ["--transparent"] : []),
+    ]);
+    return world;
+  } catch (e) {
+    await destroyWorld(o.name);
+    throw e;
+  }
+}
+
+async function waitUntil(ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the hub daemon");
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Builds the namespaces, makes each host's key on that host, applies the spec on hub and peer, starts WebDAV. */
@@ -100,7 +163,7 @@ export function labHints(world: World): string {
   ].join("\n");
 }
 
-export async function labStatus(name: string): Promise<string> {
+export async function labStatus(name: string, portholeArgv: string[]): Promise<string> {
   const world = openWorld(name);
   if (!world)
     throw new Error(
@@ -112,14 +175,10 @@ export async function labStatus(name: string): Promise<string> {
     );
   const out: string[] = [];
   for (const h of ["hub", "peer"] as const) {
-    const wg = await world.exec(h, ["wg", "show"], { allowFail: true });
+    const st = await world.exec(h, [...portholeArgv, "status"], { allowFail: true });
+    const wg = st.code === 0 ? st : await world.exec(h, ["wg", "show"], { allowFail: true });
     out.push(`== ${h} (${world.netns(h)}) ==`, wg.stdout.trim() || wg.stderr.trim());
   }
-  const spec = loadSpec(await readFile(join(world.hostRecord("hub").configDir, "porthole.yaml"), "utf8"));
-  out.push(
-    "== forwards ==",
-    ...(spec.ok ? spec.spec.forwards.map((f) => `  ${describeForward(f)}`) : [spec.report]),
-  );
   return out.join("\n");
 }
 

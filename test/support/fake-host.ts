@@ -84,6 +84,10 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       act(`wg rm-peer ${n}`);
       iface(n).peers = iface(n).peers.filter((x) => x.publicKey !== key);
     },
+    setEndpoint: async (n, key, endpoint) => {
+      act(`wg endpoint ${n}`);
+      for (const p of iface(n).peers) if (p.publicKey === key) p.endpoint = endpoint;
+    },
     addAddress: async (n, a) => {
       act(`ip addr add ${a}`);
       iface(n).addresses.push(a);

@@ -1,0 +1,168 @@
+// On a peer: join, run (the agent), expose, unexpose, exposed, status.
+import type { Command } from "commander";
+import type { HubStatus } from "../hub/status.ts";
+import { renderStatus } from "../hub/status.ts";
+import { formatAddr } from "../net/ip.ts";
+import { runPeer } from "../peer/agent.ts";
+import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
+import { JoinError, joinHub } from "../peer/join.ts";
+import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
+import { apply } from "../reconcile/reconcile.ts";
+import { hostContext } from "./context.ts";
+import { EXIT, UserError } from "./errors.ts";
+import { startService } from "./hub-commands.ts";
+import { configDir, stateDir } from "./paths.ts";
+
+export async function peerIdentity(): Promise<PeerIdentity | null> {
+  return readIdentity(stateDir());
+}
+
+async function requirePeer(): Promise<PeerIdentity> {
+  const id = await peerIdentity();
+  if (!id)
+    throw new UserError(
+      "this machine has not joined a hub: run `porthole join TOKEN` (get a token on the hub with `porthole peer add NAME`)",
+    );
+  return id;
+}
+
+async function ask(id: PeerIdentity, method: string, path: string, body?: unknown): Promise<unknown> {
+  try {
+    return await hubRequest(id.api, method, path, body);
+  } catch (e) {
+    if (e instanceof HubRefused || e instanceof HubUnreachable)
+      throw new UserError(e.message, e instanceof HubRefused ? EXIT.invalid : EXIT.host);
+    throw e;
+  }
+}
+
+/** Fetches the hub's spec and applies this peer's part (so transparent routing follows at once). */
+async function sync(id: PeerIdentity): Promise<void> {
+  const text = (await ask(id, "GET", "/v1/spec")) as string;
+  const ctx = hostContext(() => {});
+  await ctx.host.files.write(specFile(configDir()), text);
+  const local = await readLocalSpec(configDir());
+  if (local)
+    await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
+}
+
+/** "80", "80:udp", "6000-6010:tcp+udp" */
+export function parsePublic(text: string): { port: string; proto: string } {
+  const m = /^(\d+(?:-\d+)?)(?::(tcp|udp|tcp\+udp))?$/.exec(text.trim());
+  if (!m)
+    throw new UserError(
+      `PUBLIC: ${JSON.stringify(text)} is not accepted; give a port or range with an optional protocol, e.g. 80, 53:udp, 6000-6010:tcp+udp`,
+      EXIT.usage,
+    );
+  return { port: m[1] as string, proto: m[2] ?? "tcp" };
+}
+
+export function registerPeerCommands(program: Command, peerGroup: Command): void {
+  program
+    .command("join")
+    .description(
+      "join a hub with a token from `porthole peer add`: own key, tunnel, registration, systemd unit",
+    )
+    .argument("<token>")
+    .action(async (token: string) => {
+      const ctx = { ...hostContext((l) => console.log(l)), service: "daemon" as const };
+      try {
+        const r = await joinHub(token, { ctx, configDir: configDir(), log: (l) => console.log(l) });
+        console.log(`joined as "${r.name}" (${r.address})`);
+      } catch (e) {
+        if (e instanceof JoinError)
+          throw new UserError(`join: ${e.message}\nnothing was changed on this machine`);
+        throw e;
+      }
+      await startService("porthole-peer.service", "porthole peer run");
+      console.log(
+        "\nNext: porthole expose 80 --to 8080   (public :80 on the hub reaches this machine's :8080)",
+      );
+    });
+
+  peerGroup
+    .command("run")
+    .description("the peer agent: keeps the tunnel healthy and this peer's side in step with the hub")
+    .option("--interval <ms>", "how often to probe the hub", "2000")
+    .action(async (o: { interval: string }) => {
+      const id = await requirePeer();
+      const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
+      const agent = await runPeer(hostContext(log), configDir(), id, { intervalMs: Number(o.interval), log });
+      log(`peer agent for "${id.name}" running (hub API ${id.api})`);
+      const stop = () => {
+        agent.stop();
+        process.exit(0);
+      };
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+    });
+
+  program
+    .command("expose")
+    .description("make a public port of the hub reach a port of this machine")
+    .argument("<public>", "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)")
+    .requiredOption("--to <port>", "port (or range) on this machine")
+    .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)")
+    .option("--allow <cidr...>", "only these sources may connect")
+    .option("--name <name>", "a name for the forward")
+    .action(
+      async (pub: string, o: { to: string; transparent?: boolean; allow?: string[]; name?: string }) => {
+        const id = await requirePeer();
+        const p = parsePublic(pub);
+        const f = (await ask(id, "POST", "/v1/forwards", {
+          name: o.name,
+          proto: p.proto,
+          port: p.port,
+          targetPort: o.to,
+          mode: o.transparent ? "transparent" : "snat",
+          allowFrom: o.allow,
+        })) as Record<string, string>;
+        await sync(id);
+        const local = await readLocalSpec(configDir());
+        const hubAt = local ? local.spec.hub.endpoint.host : "the hub";
+        console.log(
+          `${f.proto}/${f.port} on ${hubAt} now reaches ${id.name}:${f.targetPort} (${f.mode}; forward "${f.name}")`,
+        );
+      },
+    );
+
+  program
+    .command("unexpose")
+    .description("stop forwarding a public port (or a forward by name) to this machine")
+    .argument("<public-or-name>")
+    .action(async (what: string) => {
+      const id = await requirePeer();
+      const mine = (await ask(id, "GET", "/v1/forwards")) as Record<string, string>[];
+      const p = /^\d/.test(what) ? parsePublic(what) : null;
+      const f = mine.find((x) => (p ? x.port === p.port && x.proto === p.proto : x.name === what));
+      if (!f) throw new UserError(`${what}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
+      await ask(id, "DELETE", `/v1/forwards/${encodeURIComponent(f.name as string)}`);
+      await sync(id);
+      console.log(`- ${f.proto}/${f.port} → ${id.name}:${f.targetPort} (forward "${f.name}")`);
+    });
+
+  program
+    .command("exposed")
+    .description("list the forwards that reach this machine")
+    .action(async () => {
+      const id = await requirePeer();
+      for (const f of (await ask(id, "GET", "/v1/forwards")) as Record<string, string | string[]>[]) {
+        console.log(
+          `${f.proto}/${f.port} → ${id.name}:${f.targetPort}\t${f.mode}\t${f.name}${(f.allowFrom as string[]).length ? `\tfrom ${(f.allowFrom as string[]).join(",")}` : ""}`,
+        );
+      }
+    });
+}
+
+export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void> {
+  const s = (await ask(id, "GET", "/v1/status")) as HubStatus;
+  const local = await readLocalSpec(configDir());
+  if (json) {
+    console.log(JSON.stringify(s, null, 2));
+    return;
+  }
+  const hub = local
+    ? `${local.spec.hub.endpoint.host}:${local.spec.hub.endpoint.port} (${formatAddr(local.spec.hub.address)})`
+    : id.api;
+  console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s)}`);
+}

@@ -1,0 +1,94 @@
+// `porthole peer run`: keeps the tunnel healthy and the peer's side in step with the hub.
+// - Every tick it asks the hub who it is: a tiny request whose packets also tell the hub where this
+//   peer is now, so after the home address changes traffic flows again within one tick instead of
+//   waiting for the next keepalive (up to 25 s).
+// - When the hub's spec changed, it fetches it and applies this peer's part (transparent routing).
+// - When the handshake goes stale and the hub's endpoint is a DNS name, it resolves it again
+//   (WireGuard itself never does).
+import { lookup } from "node:dns/promises";
+import { wgPeerStats } from "../host/stats.ts";
+import type { Host } from "../host/types.ts";
+import { specHash } from "../hub/store.ts";
+import { parseAddr } from "../net/ip.ts";
+import { apply, type Context } from "../reconcile/reconcile.ts";
+import { loadSpec } from "../spec/load.ts";
+import { HubUnreachable, hubRequest } from "./client.ts";
+import { type PeerIdentity, readLocalSpec, specFile } from "./local.ts";
+
+export const STALE_HANDSHAKE_S = 135;
+
+export interface Agent {
+  stop(): void;
+  tick(): Promise<void>;
+}
+
+export async function runPeer(
+  ctx: Context,
+  configDir: string,
+  id: PeerIdentity,
+  opts: { intervalMs?: number; log: (l: string) => void },
+): Promise<Agent> {
+  const log = opts.log;
+  const reconcile = async (why: string) => {
+    const local = await readLocalSpec(configDir);
+    if (!local) throw new Error(`no readable spec at ${specFile(configDir)}`);
+    const r = await apply(
+      { ...ctx, service: "daemon" },
+      { spec: local.spec, specText: local.text, hostName: id.name },
+    );
+    if (r.changed) log(`${why}:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+  };
+  await reconcile("applied");
+
+  let busy = false;
+  let ticks = 0;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    ticks++;
+    try {
+      const who = (await hubRequest(id.api, "GET", "/v1/whoami", undefined, 1500)) as { specHash?: string };
+      const local = await readLocalSpec(configDir);
+      if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
+        const text = (await hubRequest(id.api, "GET", "/v1/spec")) as string;
+        if (loadSpec(text).ok) {
+          await ctx.host.files.write(specFile(configDir), text);
+          await reconcile("the hub's spec changed; applied this peer's part");
+        }
+      } else if (ticks % 15 === 0) {
+        await reconcile("repaired drift");
+      }
+    } catch (e) {
+      if (!(e instanceof HubUnreachable)) log(`agent: ${(e as Error).message}`);
+      else
+        await maybeReResolve(ctx.host, configDir, log).catch((x) =>
+          log(`re-resolve: ${(x as Error).message}`),
+        );
+      if (ticks % 15 === 0)
+        await reconcile("repaired drift").catch((x) => log(`agent: ${(x as Error).message}`));
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(tick, opts.intervalMs ?? 2000);
+  return { stop: () => clearInterval(timer), tick };
+}
+
+async function maybeReResolve(host: Host, configDir: string, log: (l: string) => void): Promise<void> {
+  const local = await readLocalSpec(configDir);
+  if (!local) return;
+  const { hub } = local.spec;
+  if (parseAddr(hub.endpoint.host.replace(/^\[|\]$/g, ""))) return; // an address: nothing to resolve
+  const stats = (await wgPeerStats(hub.interface))?.find((p) => p.publicKey === hub.publicKey);
+  const age = stats?.latestHandshake ? Date.now() / 1000 - stats.latestHandshake : Number.POSITIVE_INFINITY;
+  if (age < STALE_HANDSHAKE_S) return;
+  const { address } = await lookup(hub.endpoint.host);
+  const endpoint = address.includes(":")
+    ? `[${address}]:${hub.endpoint.port}`
+    : `${address}:${hub.endpoint.port}`;
+  if (stats?.endpoint === endpoint) return;
+  await host.wg.setEndpoint(hub.interface, hub.publicKey, endpoint);
+  log(
+    `handshake stale for ${Math.round(age)} s: ${hub.endpoint.host} now resolves to ${endpoint}; endpoint updated`,
+  );
+}
