@@ -62,10 +62,16 @@ export function hubIptables(
       accept.push(`-A PORTHOLE-FORWARD -o ${wg} ${to} -m conntrack --ctstate DNAT -j ACCEPT`);
     }
     const enroll = f === 4 ? enrolling : [];
-    const input = enroll.flatMap((e) => [
-      `-A PORTHOLE-INPUT -i ${wg} -s ${e.address}/32 -p tcp -m tcp --dport ${hub.apiPort} -j ACCEPT`,
-      `-A PORTHOLE-INPUT -i ${wg} -s ${e.address}/32 -j DROP`,
-    ]);
+    // The hub's tunnel address (the API listens there) is reachable through the tunnel only.
+    const input = [
+      `-A PORTHOLE-INPUT -i lo -j RETURN`,
+      `-A PORTHOLE-INPUT ! -i ${wg} -d ${hubAddr}/${host} -j DROP`,
+    ].concat(
+      enroll.flatMap((e) => [
+        `-A PORTHOLE-INPUT -i ${wg} -s ${e.address}/32 -p tcp -m tcp --dport ${hub.apiPort} -j ACCEPT`,
+        `-A PORTHOLE-INPUT -i ${wg} -s ${e.address}/32 -j DROP`,
+      ]),
+    );
     const fwd = [
       ...enroll.map((e) => `-A PORTHOLE-FORWARD -i ${wg} -s ${e.address}/32 -j DROP`),
       `-A PORTHOLE-FORWARD -o ${wg} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
@@ -85,7 +91,7 @@ export function hubIptables(
       },
       nat: { chains: ["PORTHOLE-PREROUTING", "PORTHOLE-POSTROUTING"], rules: [...dnat, ...snat] },
       filter: {
-        chains: ["PORTHOLE-FORWARD", ...(input.length ? ["PORTHOLE-INPUT"] : [])],
+        chains: ["PORTHOLE-FORWARD", "PORTHOLE-INPUT"],
         rules: [...fwd, ...input],
       },
     };
@@ -95,7 +101,7 @@ export function hubIptables(
       { family: f, table: "nat", chain: "PREROUTING", target: "PORTHOLE-PREROUTING" },
       { family: f, table: "nat", chain: "POSTROUTING", target: "PORTHOLE-POSTROUTING" },
       { family: f, table: "filter", chain: "FORWARD", target: "PORTHOLE-FORWARD" },
-      ...(input.length ? [{ family: f, table: "filter", chain: "INPUT", target: "PORTHOLE-INPUT" }] : []),
+      { family: f, table: "filter", chain: "INPUT", target: "PORTHOLE-INPUT" },
     ];
     hooks.push(...fh);
     result[f] = render(tables, fh, f);

@@ -117,7 +117,24 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
           `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)}`,
       ),
     ),
-    ...enrollingRules(wg, hub.apiPort, enrolling),
+    ...(enrolling.length
+      ? set(
+          "enrolling",
+          "ipv4_addr",
+          enrolling.map((e) => e.address),
+        )
+      : []),
+    // The hub's tunnel addresses (the API listens there) are reachable through the tunnel only;
+    // enrollment keys may reach the API port and nothing else.
+    ...chain("input", "type filter hook input priority filter; policy accept;", [
+      ...families.map((f) => `iifname != { ${wg}, "lo" } ${ipk(f)} daddr ${hubAddr(f)} drop`),
+      ...(enrolling.length
+        ? [
+            `iifname ${wg} ip saddr @enrolling tcp dport ${hub.apiPort} accept`,
+            `iifname ${wg} ip saddr @enrolling drop`,
+          ]
+        : []),
+    ]),
     ...chain("forward", "type filter hook forward priority filter; policy accept;", [
       ...(enrolling.length ? [`iifname ${wg} ip saddr @enrolling drop`] : []),
       `oifname ${wg} tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu`,
@@ -139,22 +156,6 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
     "}",
   );
   return `${lines.join("\n")}\n`;
-}
-
-// Enrollment keys (present only while a join token is pending) may reach the API port and nothing else.
-function enrollingRules(wg: string, apiPort: number, enrolling: Enrolling[]): string[] {
-  if (!enrolling.length) return [];
-  return [
-    ...set(
-      "enrolling",
-      "ipv4_addr",
-      enrolling.map((e) => e.address),
-    ),
-    ...chain("input", "type filter hook input priority filter; policy accept;", [
-      `iifname ${wg} ip saddr @enrolling tcp dport ${apiPort} accept`,
-      `iifname ${wg} ip saddr @enrolling drop`,
-    ]),
-  ];
 }
 
 /** Transparent mode on a peer: replies to connections that came in through the tunnel go back through it. */
