@@ -46,6 +46,8 @@ async function sync(id: PeerIdentity): Promise<void> {
     await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
 }
 
+const asNumber = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
+
 /** "80", "80:udp", "6000-6010:tcp+udp" */
 export function parsePublic(text: string): { port: string; proto: string } {
   const m = /^(\d+(?:-\d+)?)(?::(tcp|udp|tcp\+udp))?$/.exec(text.trim());
@@ -112,8 +114,8 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         const f = (await ask(id, "POST", "/v1/forwards", {
           name: o.name,
           proto: p.proto,
-          port: p.port,
-          targetPort: o.to,
+          port: asNumber(p.port),
+          targetPort: asNumber(o.to),
           mode: o.transparent ? "transparent" : "snat",
           allowFrom: o.allow,
         })) as Record<string, string>;

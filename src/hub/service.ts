@@ -73,7 +73,7 @@ export class HubService {
       (p) => formatAddr(p.address) === addr || (p.address6 && formatAddr(p.address6) === addr),
     );
     if (peer) return { kind: "peer", name: peer.name, admin: peer.admin };
-    const token = (await this.runtime.load()).tokens.find((t) => t.address === addr && !t.usedAt);
+    const token = (await this.runtime.load()).tokens.find((t) => t.address === addr);
     if (token) return { kind: "enrolling", tokenId: token.id };
     return { kind: "stranger", address: addr };
   }

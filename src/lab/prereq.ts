@@ -17,6 +17,7 @@ export const LAB_TOOLS = [
   "wg",
   "wireguard-go",
   "rclone",
+  "ping",
 ] as const;
 
 export function findProgram(name: string, path = process.env.PATH ?? ""): string | undefined {

@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
 import type { RunResult } from "../../src/host/run.ts";
-import { labSpec, labUp, WEBDAV } from "../../src/lab/lab.ts";
+import { labSpec, labUp, labUpJoined, WEBDAV } from "../../src/lab/lab.ts";
 import { labProblems } from "../../src/lab/prereq.ts";
 import { destroyWorld, LAB, type World } from "../../src/lab/world.ts";
 import type { Backend, Mode } from "../../src/spec/types.ts";
@@ -46,16 +46,26 @@ export interface Lab {
   curl(args: string[], from?: string): Promise<RunResult>;
 }
 
-export async function withLab(
+/** The lab of the quick tour: hub init, the hub daemon, peer add, join, the peer agent, expose. */
+export async function withJoinedLab(
   t: TestContext,
   tag: string,
   opts: { backend?: Backend; mode?: Mode },
   fn: (lab: Lab) => Promise<void>,
 ): Promise<void> {
+  return withLab(t, tag, { ...opts, joined: true }, fn);
+}
+
+export async function withLab(
+  t: TestContext,
+  tag: string,
+  opts: { backend?: Backend; mode?: Mode; joined?: boolean },
+  fn: (lab: Lab) => Promise<void>,
+): Promise<void> {
   if (!requireLab(t)) return;
   const name = uniqueName(tag);
   try {
-    const world = await labUp({
+    const world = await (opts.joined ? labUpJoined : labUp)({
       name,
       backend: opts.backend ?? "nftables",
       mode: opts.mode ?? "snat",

@@ -1,0 +1,228 @@
+// The two-command story (issue 4): hub init, peer add, join with a token, expose — with the hub
+// daemon and the peer agent running, as a user would run them.
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { WEBDAV } from "../../src/lab/lab.ts";
+import { LAB } from "../../src/lab/world.ts";
+import { type Lab, PORTHOLE, SUPPORT, withJoinedLab } from "./lab-fixture.ts";
+
+const HELLO = "Hello from the Pi, through the hub.\n";
+const share = (lab: Lab) =>
+  lab.curl(["-u", `${WEBDAV.user}:${WEBDAV.pass}`, `http://${LAB.hubPublic}/hello.txt`]);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(v)} after ${ms} ms`);
+    await sleep(250);
+  }
+}
+
+async function token(lab: Lab, name: string, extra: string[] = []): Promise<string> {
+  const r = await lab.porthole("hub", ["peer", "add", name, ...extra]);
+  const tok = /porthole join (\S+)/.exec(r.stdout)?.[1];
+  assert.ok(tok, r.stdout);
+  return tok;
+}
+
+/** The home router doubles as a second peer ("nas"): it runs porthole like the Pi does. */
+const nas = (lab: Lab, args: string[], allowFail = false) =>
+  lab.world.exec("home", [...PORTHOLE, ...args], { allowFail });
+
+test("init, peer add, join, expose: the share is reachable; status and metrics tell the truth", async (t) => {
+  await withJoinedLab(t, "j1", {}, async (lab) => {
+    assert.equal((await share(lab)).stdout, HELLO);
+    const status = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout);
+    const rpi = status.peers.find((p: { name: string }) => p.name === "rpi");
+    assert.equal(rpi.online, true);
+    assert.equal(rpi.address, "10.8.0.2");
+    const fwd = status.forwards.find((f: { name: string }) => f.name === "rpi-tcp-80");
+    assert.equal(fwd.reachable, true);
+    assert.ok(fwd.connectionsTotal >= 1, JSON.stringify(fwd));
+    assert.ok(fwd.packets > 0 && fwd.bytes > 0);
+
+    const metrics = await lab.world.exec("peer", ["curl", "-sS", "-m", "5", "http://10.8.0.1:51821/metrics"]);
+    assert.match(metrics.stdout, /^porthole_peer_up\{peer="rpi"\} 1$/m);
+    assert.match(
+      metrics.stdout,
+      /^porthole_forward_connections_total\{forward="rpi-tcp-80",peer="rpi"\} [1-9]/m,
+    );
+    assert.match(metrics.stdout, /^porthole_apply_total \d+$/m);
+
+    // The peer's private key never left it: the hub has only the public one.
+    const peerKey = readFileSync(join(lab.world.hostRecord("peer").configDir, "private.key"), "utf8").trim();
+    const hubFiles = (
+      await lab.world.exec("hub", ["grep", "-rl", peerKey, lab.world.hostRecord("hub").root], {
+        allowFail: true,
+      })
+    ).stdout;
+    assert.equal(hubFiles, "");
+    const exposed = await lab.porthole("peer", ["exposed"]);
+    assert.match(exposed.stdout, /^tcp\/80 → rpi:8080\tsnat\trpi-tcp-80$/m);
+  });
+});
+
+test("a token works once; replayed, altered or expired tokens are refused and change nothing", async (t) => {
+  await withJoinedLab(t, "j2", {}, async (lab) => {
+    const tok = await token(lab, "nas");
+    const first = await nas(lab, ["join", tok]);
+    assert.match(first.stdout, /joined as "nas" \(10\.8\.0\.3\)/);
+    await nas(lab, ["down"]);
+    const homeDirs = lab.world.hostRecord("home");
+    const keyBefore = readFileSync(join(homeDirs.configDir, "private.key"), "utf8"); // kept by down, for a re-join
+    const replay = await nas(lab, ["join", tok], true);
+    assert.equal(replay.code, 1);
+    assert.match(replay.stderr, /token was used already|no answer from the hub/);
+    assert.match(replay.stderr, /nothing was changed/);
+    assert.equal(readFileSync(join(homeDirs.configDir, "private.key"), "utf8"), keyBefore);
+    assert.equal(existsSync(join(homeDirs.stateDir, "peer.json")), false);
+    assert.equal(existsSync(join(homeDirs.stateDir, "enroll.key")), false);
+    assert.notEqual(
+      (await lab.world.exec("home", ["ip", "link", "show", "wg0"], { allowFail: true })).code,
+      0,
+    );
+
+    const fresh = await token(lab, "nas2");
+    const [head, payload, , mac] = fresh.split(".");
+    const forged = JSON.parse(Buffer.from(payload as string, "base64url").toString());
+    forged.n = "admin-now";
+    const body = Buffer.from(JSON.stringify(forged)).toString("base64url");
+    const { createHash } = await import("node:crypto");
+    const sum = createHash("sha256").update(body).digest().subarray(0, 6).toString("base64url");
+    const altered = await nas(lab, ["join", `${head}.${body}.${sum}.${mac}`], true);
+    assert.match(
+      altered.stderr,
+      /the hub refused the token: this token was not made by this hub, or was altered/,
+    );
+    const damaged = await nas(lab, ["join", `${head}.${body}.AAAAAAAA.${mac}`], true);
+    assert.match(damaged.stderr, /damaged or was altered \(checksum mismatch\)/);
+    const expired = JSON.parse(Buffer.from(payload as string, "base64url").toString());
+    expired.e = 1_000_000_000;
+    const eb = Buffer.from(JSON.stringify(expired)).toString("base64url");
+    const es = createHash("sha256").update(eb).digest().subarray(0, 6).toString("base64url");
+    const old = await nas(lab, ["join", `${head}.${eb}.${es}.${mac}`], true);
+    assert.match(old.stderr, /the token expired at 2001-09-09/);
+    assert.equal(existsSync(join(homeDirs.stateDir, "peer.json")), false);
+    const ls = await lab.porthole("hub", ["peer", "ls"]);
+    assert.doesNotMatch(ls.stdout, /admin-now|nas2/);
+  });
+});
+
+test("mesh: a second peer reaches the first through the hub; isolate: it does not", async (t) => {
+  await withJoinedLab(t, "j3", {}, async (lab) => {
+    await nas(lab, ["join", await token(lab, "nas")]);
+    const ping = () =>
+      lab.world
+        .exec("home", ["ping", "-c", "1", "-W", "1", "10.8.0.2"], { allowFail: true })
+        .then((r) => r.code);
+    await eventually("nas pings rpi through the hub (mesh)", ping, (c) => c === 0);
+
+    const specPath = join(lab.world.hostRecord("hub").configDir, "porthole.yaml");
+    const text = readFileSync(specPath, "utf8").replace(/^(\s+firewall: \w+)$/m, "$1\n  mesh: false");
+    await lab.world.exec("hub", ["tee", specPath], { input: text });
+    await eventually("the hub daemon applies mesh: false", ping, (c) => c !== 0);
+    assert.equal((await share(lab)).stdout, HELLO, "forwards still work when peers are isolated");
+  });
+});
+
+test("the public side shows only the forwarded ports; the API is unreachable from the internet", async (t) => {
+  await withJoinedLab(t, "j4", {}, async (lab) => {
+    const sweep = await lab.world.exec(
+      "client",
+      [process.execPath, join(SUPPORT, "tcp-sweep.mjs"), LAB.hubPublic],
+      { timeoutMs: 300_000 },
+    );
+    assert.deepEqual(JSON.parse(sweep.stdout), [80]);
+    await lab.world.exec("client", ["ip", "route", "add", "10.8.0.0/24", "via", LAB.hubPublic]);
+    const api = await lab.curl(["-m", "3", "http://10.8.0.1:51821/v1/whoami"]);
+    assert.notEqual(api.code, 0, `the API answered the internet: ${api.stdout}`);
+    const direct = await lab.curl(["-m", "3", "http://10.8.0.2:8080/"]);
+    assert.notEqual(direct.code, 0);
+  });
+});
+
+test("a non-admin peer cannot touch another peer's forwards; refused ports say why", async (t) => {
+  await withJoinedLab(t, "j5", {}, async (lab) => {
+    await nas(lab, ["join", await token(lab, "nas")]);
+    const api = (args: string[]) =>
+      lab.world.exec("home", ["curl", "-sS", "-m", "5", ...args], { allowFail: true });
+    const del = await api(["-X", "DELETE", "http://10.8.0.1:51821/v1/forwards/rpi-tcp-80"]);
+    assert.match(del.stdout, /forward \\"rpi-tcp-80\\" belongs to rpi; peer nas may only remove its own/);
+    const steal = await api([
+      "-X",
+      "POST",
+      "-d",
+      '{"port":8443,"peer":"rpi","targetPort":8080}',
+      "http://10.8.0.1:51821/v1/forwards",
+    ]);
+    assert.match(steal.stdout, /peer nas may only expose its own ports, not rpi's/);
+    const taken = await nas(lab, ["expose", "80", "--to", "9000"], true);
+    assert.match(taken.stderr, /tcp\/80 is already forwarded by forwards\[0\]/);
+    const wgPort = await nas(lab, ["expose", "51820:udp", "--to", "9000"], true);
+    assert.match(wgPort.stderr, /port: 51820 is the hub's WireGuard listen port; pick another public port/);
+    assert.equal((await share(lab)).stdout, HELLO);
+  });
+});
+
+test("the hub daemon survives SIGKILL without losing anything, and repairs `nft flush ruleset`", async (t) => {
+  await withJoinedLab(t, "j6", {}, async (lab) => {
+    const before = (await lab.porthole("hub", ["forward", "ls"])).stdout;
+    const daemon = lab.world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
+    assert.ok(daemon);
+    process.kill(daemon.pid, "SIGKILL");
+    await eventually(
+      "the daemon is gone",
+      async () => lab.world.running().some((p) => p.pid === daemon.pid),
+      (v) => !v,
+    );
+    await lab.world.spawn("hub", [...PORTHOLE, "hub", "run"], { label: "hub-daemon" });
+    await eventually(
+      "the restarted daemon answers",
+      () => lab.porthole("hub", ["forward", "ls"], { allowFail: true }).then((r) => r.stdout),
+      (v) => v === before,
+    );
+    assert.equal((await share(lab)).stdout, HELLO);
+
+    await lab.world.exec("hub", ["nft", "flush", "ruleset"]);
+    const started = Date.now();
+    await eventually(
+      "service repaired",
+      () => share(lab).then((r) => r.stdout),
+      (v) => v === HELLO,
+      10_000,
+    );
+    assert.ok(Date.now() - started < 10_000);
+    const restarted = lab.world
+      .running()
+      .find((p) => p.host === "hub" && p.argv.includes("run") && p.pid !== daemon.pid);
+    assert.match(lab.world.logTail(restarted?.log ?? "", 40), /repaired drift/);
+  });
+});
+
+test("after the home address changes, the peer agent gets traffic flowing again", async (t) => {
+  await withJoinedLab(t, "j7", {}, async (lab) => {
+    assert.equal((await share(lab)).stdout, HELLO);
+    const { changeHomeAddress } = await import("../../src/lab/world.ts");
+    await changeHomeAddress(lab.world, "198.51.100.3");
+    const started = Date.now();
+    await eventually(
+      "share reachable after the address change",
+      () => share(lab).then((r) => r.stdout),
+      (v) => v === HELLO,
+      20_000,
+    );
+    t.diagnostic(`service back after ${Date.now() - started} ms (agent probes every 2 s)`);
+    const status = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout);
+    assert.match(status.peers[0].endpoint, /^198\.51\.100\.3:/);
+  });
+});
