@@ -1,76 +1,80 @@
 // Prometheus text exposition of the hub's status and apply counters.
 import type { ApplyStats } from "./service.ts";
-import type { HubStatus } from "./status.ts";
+import type { ForwardStatus, HubStatus, PeerStatus } from "./status.ts";
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-export function renderMetrics(s: HubStatus, a: ApplyStats): string {
-  const out: string[] = [];
-  const metric = (name: string, type: string, help: string, rows: [Record<string, string>, number][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of rows) {
-      const l = Object.entries(labels)
-        .map(([k, x]) => `${k}="${esc(x)}"`)
-        .join(",");
-      out.push(`${name}${l ? `{${l}}` : ""} ${v}`);
-    }
-  };
-  const peer = (p: HubStatus["peers"][number]) => ({ peer: p.name });
-  const fwd = (f: HubStatus["forwards"][number]) => ({ forward: f.name, peer: f.peer });
-  metric(
+type Def<T> = [name: string, type: "gauge" | "counter", help: string, value: (x: T) => number];
+
+const PEER: Def<PeerStatus>[] = [
+  [
     "porthole_peer_up",
     "gauge",
     "1 if the peer completed a handshake within 180 s.",
-    s.peers.map((p) => [peer(p), p.online ? 1 : 0]),
-  );
-  metric(
+    (p) => (p.online ? 1 : 0),
+  ],
+  [
     "porthole_peer_handshake_age_seconds",
     "gauge",
     "Seconds since the latest handshake (-1: never).",
-    s.peers.map((p) => [peer(p), p.handshakeAgeSeconds ?? -1]),
-  );
-  metric(
-    "porthole_peer_receive_bytes_total",
-    "counter",
-    "Bytes received from the peer.",
-    s.peers.map((p) => [peer(p), p.rxBytes]),
-  );
-  metric(
-    "porthole_peer_transmit_bytes_total",
-    "counter",
-    "Bytes sent to the peer.",
-    s.peers.map((p) => [peer(p), p.txBytes]),
-  );
-  metric(
-    "porthole_forward_connections_total",
-    "counter",
-    "New connections forwarded.",
-    s.forwards.map((f) => [fwd(f), f.connectionsTotal]),
-  );
-  metric(
+    (p) => p.handshakeAgeSeconds ?? -1,
+  ],
+  ["porthole_peer_receive_bytes_total", "counter", "Bytes received from the peer.", (p) => p.rxBytes],
+  ["porthole_peer_transmit_bytes_total", "counter", "Bytes sent to the peer.", (p) => p.txBytes],
+];
+const FORWARD: Def<ForwardStatus>[] = [
+  ["porthole_forward_connections_total", "counter", "New connections forwarded.", (f) => f.connectionsTotal],
+  [
     "porthole_forward_packets_total",
     "counter",
     "Packets of forwarded connections, both directions.",
-    s.forwards.map((f) => [fwd(f), f.packets]),
-  );
-  metric(
+    (f) => f.packets,
+  ],
+  [
     "porthole_forward_bytes_total",
     "counter",
     "Bytes of forwarded connections, both directions.",
-    s.forwards.map((f) => [fwd(f), f.bytes]),
-  );
-  metric(
+    (f) => f.bytes,
+  ],
+  [
     "porthole_forward_active_connections",
     "gauge",
     "Connections open now (conntrack).",
-    s.forwards.map((f) => [fwd(f), f.activeConnections]),
-  );
-  metric("porthole_apply_total", "counter", "Reconciles run by the hub daemon.", [[{}, a.total]]);
-  metric("porthole_apply_failures_total", "counter", "Reconciles that failed (and were rolled back).", [
-    [{}, a.failures],
+    (f) => f.activeConnections,
+  ],
+];
+const APPLY: Def<ApplyStats>[] = [
+  ["porthole_apply_total", "counter", "Reconciles run by the hub daemon.", (a) => a.total],
+  [
+    "porthole_apply_failures_total",
+    "counter",
+    "Reconciles that failed (and were rolled back).",
+    (a) => a.failures,
+  ],
+  [
+    "porthole_apply_duration_seconds",
+    "gauge",
+    "Duration of the latest reconcile.",
+    (a) => a.lastDurationSeconds,
+  ],
+];
+
+function family<T>(defs: Def<T>[], items: T[], labels: (x: T) => Record<string, string>): string[] {
+  return defs.flatMap(([name, type, help, value]) => [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...items.map((x) => {
+      const l = Object.entries(labels(x)).map(([k, v]) => `${k}="${esc(v)}"`);
+      return `${name}${l.length ? `{${l.join(",")}}` : ""} ${value(x)}`;
+    }),
   ]);
-  metric("porthole_apply_duration_seconds", "gauge", "Duration of the latest reconcile.", [
-    [{}, a.lastDurationSeconds],
-  ]);
+}
+
+export function renderMetrics(s: HubStatus, a: ApplyStats): string {
+  const out = [
+    ...family(PEER, s.peers, (p) => ({ peer: p.name })),
+    ...family(FORWARD, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
+    ...family(APPLY, [a], () => ({})),
+  ];
   return `${out.join("\n")}\n`;
 }

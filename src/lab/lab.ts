@@ -44,23 +44,47 @@ async function porthole(world: World, o: LabOptions, host: "hub" | "peer", args:
   return r.stdout.trim();
 }
 
-/**
- * The newcomer's lab: the four commands of the quick tour, for real — hub init, the hub daemon,
- * peer add (a token), join, the peer agent, expose — then WebDAV on the peer.
- */
-export async function labUpJoined(o: LabOptions): Promise<World> {
+/** Creates the lab's world and runs `build` in it; a failure removes the whole lab again. */
+async function newLab(
+  o: LabOptions,
+  build: (world: World, log: (l: string) => void) => Promise<void>,
+): Promise<World> {
   const log = o.log ?? (() => {});
+  // The default lab's namespaces are porthole-client, porthole-hub, ...; others get ph-NAME-*.
   const world = await createWorld(o.name, o.name === DEFAULT_LAB ? { prefix: "porthole" } : {});
-  const say = async (host: "hub" | "peer", args: string[]) => {
-    log(`${host === "hub" ? "vps" : "rpi"}$ porthole ${args.join(" ")}`);
-    const out = await porthole(world, o, host, args);
-    if (out) log(indent(out));
-    return out;
-  };
   try {
     log(
       `lab ${o.name}: namespaces ${(["client", "hub", "home", "peer"] as const).map((h) => world.netns(h)).join(", ")}`,
     );
+    await build(world, log);
+    return world;
+  } catch (e) {
+    await destroyWorld(o.name);
+    throw e;
+  }
+}
+
+/** The blog post's share: rclone serving a demo directory over WebDAV on the peer. */
+async function serveShare(world: World, log: (l: string) => void): Promise<void> {
+  const share = join(world.dir, "share");
+  await mkdir(share, { recursive: true });
+  await writeFile(join(share, "hello.txt"), "Hello from the Pi, through the hub.\n");
+  await startWebdav(world, share, WEBDAV.user, WEBDAV.pass, WEBDAV.port);
+  log(`rpi$ rclone serve webdav --user ${WEBDAV.user} --pass ${WEBDAV.pass} --addr :${WEBDAV.port} ${share}`);
+}
+
+/**
+ * The newcomer's lab: the four commands of the quick tour, for real — hub init, the hub daemon,
+ * peer add (a token), join, the peer agent, expose — then WebDAV on the peer.
+ */
+export function labUpJoined(o: LabOptions): Promise<World> {
+  return newLab(o, async (world, log) => {
+    const say = async (host: "hub" | "peer", args: string[]) => {
+      log(`${host === "hub" ? "vps" : "rpi"}$ porthole ${args.join(" ")}`);
+      const out = await porthole(world, o, host, args);
+      if (out) log(indent(out));
+      return out;
+    };
     await say("hub", [
       "hub",
       "init",
@@ -80,13 +104,7 @@ export async function labUpJoined(o: LabOptions): Promise<World> {
     if (!token) throw new Error(`no token in the output of peer add:\n${added}`);
     await say("peer", ["join", token]);
     await world.spawn("peer", [...o.porthole, "peer", "run"], { label: "peer-agent" });
-    const share = join(world.dir, "share");
-    await mkdir(share, { recursive: true });
-    await writeFile(join(share, "hello.txt"), "Hello from the Pi, through the hub.\n");
-    await startWebdav(world, share, WEBDAV.user, WEBDAV.pass, WEBDAV.port);
-    log(
-      `rpi$ rclone serve webdav --user ${WEBDAV.user} --pass ${WEBDAV.pass} --addr :${WEBDAV.port} ${share}`,
-    );
+    await serveShare(world, log);
     await say("peer", [
       "expose",
       "80",
@@ -94,11 +112,7 @@ export async function labUpJoined(o: LabOptions): Promise<World> {
       String(WEBDAV.port),
       ...(o.mode === "transparent" ? ["--transparent"] : []),
     ]);
-    return world;
-  } catch (e) {
-    await destroyWorld(o.name);
-    throw e;
-  }
+  });
 }
 
 async function waitUntil(ok: () => Promise<boolean>, ms = 15_000): Promise<void> {
@@ -109,44 +123,20 @@ async function waitUntil(ok: () => Promise<boolean>, ms = 15_000): Promise<void>
   }
 }
 
-/** Builds the namespaces, makes each host's key on that host, applies the spec on hub and peer, starts WebDAV. */
-export async function labUp(o: LabOptions): Promise<World> {
-  const log = o.log ?? (() => {});
-  // The default lab's namespaces are porthole-client, porthole-hub, ...; others get ph-NAME-*.
-  const world = await createWorld(o.name, o.name === DEFAULT_LAB ? { prefix: "porthole" } : {});
-  try {
-    log(
-      `lab ${o.name}: namespaces ${["client", "hub", "home", "peer"].map((h) => world.netns(h as "hub")).join(", ")}`,
-    );
-    const hubKey = await porthole(world, o, "hub", [
-      "keygen",
-      "--write",
-      join(world.hostRecord("hub").configDir, "private.key"),
-    ]);
-    const peerKey = await porthole(world, o, "peer", [
-      "keygen",
-      "--write",
-      join(world.hostRecord("peer").configDir, "private.key"),
-    ]);
-    const spec = labSpec(hubKey, peerKey, o);
+/** No daemons: makes each host's key on that host, applies one spec on hub and peer, starts WebDAV. */
+export function labUp(o: LabOptions): Promise<World> {
+  return newLab(o, async (world, log) => {
+    const key = (h: "hub" | "peer") =>
+      porthole(world, o, h, ["keygen", "--write", join(world.hostRecord(h).configDir, "private.key")]);
+    const spec = labSpec(await key("hub"), await key("peer"), o);
     for (const h of ["hub", "peer"] as const)
       await writeFile(join(world.hostRecord(h).configDir, "porthole.yaml"), spec);
     log("hub$ porthole apply --host hub");
     log(indent(await porthole(world, o, "hub", ["apply", "--host", "hub"])));
     log(`rpi$ porthole apply --host ${WEBDAV.peer}`);
     log(indent(await porthole(world, o, "peer", ["apply", "--host", WEBDAV.peer])));
-    const share = join(world.dir, "share");
-    await mkdir(share, { recursive: true });
-    await writeFile(join(share, "hello.txt"), "Hello from the Pi, through the hub.\n");
-    await startWebdav(world, share, WEBDAV.user, WEBDAV.pass, WEBDAV.port);
-    log(
-      `rpi$ rclone serve webdav --user ${WEBDAV.user} --pass ${WEBDAV.pass} --addr :${WEBDAV.port} ${share}`,
-    );
-    return world;
-  } catch (e) {
-    await destroyWorld(o.name);
-    throw e;
-  }
+    await serveShare(world, log);
+  });
 }
 
 const indent = (text: string) => text.replace(/^/gm, "    ");

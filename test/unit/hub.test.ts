@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import { renderMetrics } from "../../src/hub/metrics.ts";
+import type { HubStatus } from "../../src/hub/status.ts";
+import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/hub/tokens.ts";
+
+const payload: TokenPayload = {
+  i: "abc",
+  n: "rpi",
+  h: "vps.example.com:51820",
+  k: "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=",
+  x: "gJ3G1/8s3o9Li4utoFsFT4dR/fNAAruhBaIcRk9xr0Y=",
+  a: "10.8.0.254",
+  m: 24,
+  s: "10.8.0.1",
+  p: 51821,
+  e: 2_000_000_000,
+};
+
+test("a token reads back on the peer and verifies on the hub that made it", () => {
+  const secret = randomBytes(32);
+  const token = makeToken(secret, payload);
+  assert.match(token, /^ph1\.[\w-]+\.[\w-]+\.[\w-]+$/);
+  assert.deepEqual(readToken(token, 1_900_000_000), payload);
+  assert.equal(verifyToken(secret, token), true);
+  assert.equal(verifyToken(randomBytes(32), token), false, "another hub's secret");
+});
+
+test("damaged, altered and expired tokens are refused with a reason", () => {
+  const secret = randomBytes(32);
+  const token = makeToken(secret, payload);
+  const [head, body, sum, mac] = token.split(".");
+  assert.throws(() => readToken("hello", 0), /not a porthole join token/);
+  assert.throws(
+    () => readToken(`${head}.${body}x.${sum}.${mac}`, 0),
+    /damaged or was altered \(checksum mismatch\)/,
+  );
+  assert.throws(() => readToken(token, 2_000_000_001), /token expired at 2033-05-18T03:33:20.000Z/);
+  // An attacker who fixes the checksum still cannot make the hub's MAC.
+  const forged = makeToken(randomBytes(32), { ...payload, n: "admin" });
+  assert.equal(readToken(forged, 0).n, "admin");
+  assert.equal(verifyToken(secret, forged), false);
+});
+
+test("metrics are Prometheus text with one series per peer and forward", () => {
+  const status: HubStatus = {
+    hub: { name: "hub", interface: "wg0", listenPort: 51820, address: "10.8.0.1", up: true },
+    peers: [
+      {
+        name: "rpi",
+        address: "10.8.0.2",
+        online: true,
+        handshakeAgeSeconds: 7,
+        endpoint: "198.51.100.2:4000",
+        rxBytes: 10,
+        txBytes: 20,
+        admin: false,
+        kind: "agent",
+      },
+      {
+        name: 'odd"name',
+        address: "10.8.0.3",
+        online: false,
+        handshakeAgeSeconds: null,
+        endpoint: null,
+        rxBytes: 0,
+        txBytes: 0,
+        admin: false,
+        kind: "device",
+      },
+    ],
+    forwards: [
+      {
+        name: "web",
+        peer: "rpi",
+        summary: "",
+        mode: "snat",
+        connectionsTotal: 3,
+        packets: 40,
+        bytes: 5000,
+        activeConnections: 1,
+        reachable: true,
+      },
+    ],
+  };
+  const text = renderMetrics(status, { total: 5, failures: 1, lastDurationSeconds: 0.25 });
+  assert.match(text, /^# TYPE porthole_peer_up gauge$/m);
+  assert.match(text, /^porthole_peer_up\{peer="rpi"\} 1$/m);
+  assert.match(text, /^porthole_peer_up\{peer="odd\\"name"\} 0$/m);
+  assert.match(text, /^porthole_peer_handshake_age_seconds\{peer="odd\\"name"\} -1$/m);
+  assert.match(text, /^porthole_forward_bytes_total\{forward="web",peer="rpi"\} 5000$/m);
+  assert.match(text, /^porthole_apply_failures_total 1$/m);
+  assert.match(text, /^porthole_apply_duration_seconds 0.25$/m);
+});
