@@ -9,7 +9,9 @@ import { peerFile, readIdentity, specFile } from "../peer/local.ts";
 import { apply, down } from "../reconcile/reconcile.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
+import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
+import type { Spec } from "../spec/types.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { configDir, stateDir } from "./paths.ts";
@@ -25,6 +27,14 @@ interface ApplyOpts {
 
 const pendingFile = () => join(stateDir(), "pending-confirm.json");
 
+/** The host whose public key matches this machine's private key. */
+async function whoAmI(spec: Spec, keyFile: string): Promise<string | undefined> {
+  const key = (await readText(keyFile))?.trim();
+  if (!key || keyProblem(key)) return undefined;
+  const pub = publicKeyOf(key);
+  return spec.hub.publicKey === pub ? spec.hub.name : spec.peers.find((p) => p.publicKey === pub)?.name;
+}
+
 async function applyAction(o: ApplyOpts): Promise<void> {
   const ctx = hostContext();
   let specText: string;
@@ -39,13 +49,14 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     const { file } = readSpec(o.spec);
     specText = readFileSync(file, "utf8");
   }
+  const loaded = loadSpec(specText);
+  if (!loaded.ok) throw new UserError(loaded.report);
+  hostName ??= await whoAmI(loaded.spec, ctx.keyFile);
   if (!hostName)
     throw new UserError(
       '--host: which machine is this? give the hub\'s name (or "hub") or a peer name',
       EXIT.usage,
     );
-  const loaded = loadSpec(specText);
-  if (!loaded.ok) throw new UserError(loaded.report);
   const seconds = o.confirm === undefined ? undefined : Number(o.confirm);
   if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 5 && seconds <= 3600)) {
     throw new UserError(
@@ -140,7 +151,7 @@ export function registerApplyCommands(program: Command): void {
     .description(
       "make this host match the spec: observe, show the plan, apply, verify (rolled back on failure)",
     )
-    .option("--host <name>", 'which host this machine is: "hub" or a peer name')
+    .option("--host <name>", 'which host this machine is: "hub" or a peer name (default: the one whose key this machine holds)')
     .option("--spec <file>", "the spec")
     .option("--dry-run", "print the plan and change nothing")
     .option("--confirm <seconds>", "revert by itself unless `porthole confirm` runs within SECONDS")

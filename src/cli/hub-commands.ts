@@ -113,6 +113,20 @@ export function registerHubCommands(program: Command): void {
     .option("--name <name>", "the hub's name", "hub")
     .action(init);
   hub
+    .command("webhook")
+    .description("where to POST events (peer online/offline, failed applies); --off to stop")
+    .argument("[url]")
+    .option("--off", "send no more events")
+    .action(async (url: string | undefined, o: { off?: boolean }) => {
+      if (!url && !o.off) throw new UserError("webhook: give a URL (http:// or https://), or --off", EXIT.usage);
+      if (url && !/^https?:\/\/\S+$/.test(url)) {
+        throw new UserError(`webhook: ${JSON.stringify(url)} is not accepted; give an http:// or https:// URL`, EXIT.usage);
+      }
+      const rt = new RuntimeStore(stateDir());
+      await rt.save({ ...(await rt.load()), webhook: o.off ? undefined : url });
+      console.log(o.off ? "webhook off" : `events will be POSTed to ${url}`);
+    });
+  hub
     .command("run")
     .description("the hub daemon: reconcile, serve the API (tunnel address + unix socket), repair drift")
     .option("--interval <ms>", "how often to check the host", "2000")

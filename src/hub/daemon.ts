@@ -59,7 +59,9 @@ export async function runHub(
   servers.push(tcp);
   log(`API on http://${address}:${spec.hub.apiPort} (tunnel only) and ${sock} (root)`);
 
-  const online = new Map<string, boolean>();
+  // Peers known at start keep their state silently; a peer that appears later starts "offline",
+  // so its first handshake is announced as peer_online.
+  const online = new Map((await service.status(false)).peers.map((p) => [p.name, p.online]));
   let busy = false;
   const tick = async () => {
     if (busy) return;
@@ -69,9 +71,9 @@ export async function runHub(
       const r = await service.reconcile();
       if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
       for (const p of (await service.status(false)).peers) {
-        const was = online.get(p.name);
+        const was = online.get(p.name) ?? false;
         online.set(p.name, p.online);
-        if (was !== undefined && was !== p.online) {
+        if (was !== p.online) {
           log(`peer ${p.name} is ${p.online ? "online" : "offline"}`);
           await webhook(p.online ? "peer_online" : "peer_offline", { peer: p.name, endpoint: p.endpoint });
         }

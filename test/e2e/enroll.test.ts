@@ -226,3 +226,55 @@ test("after the home address changes, the peer agent gets traffic flowing again"
     assert.match(status.peers[0].endpoint, /^198\.51\.100\.3:/);
   });
 });
+
+test("webhook: a peer that joins is announced online; a device gets a config and a QR code", async (t) => {
+  await withJoinedLab(t, "j8", {}, async (lab) => {
+    const events = join(lab.world.dir, "events.jsonl");
+    const sink = await lab.world.spawn(
+      "hub",
+      [process.execPath, join(SUPPORT, "webhook-sink.mjs"), "9099", events],
+      { label: "sink" },
+    );
+    await eventually(
+      "sink listens",
+      async () => lab.world.logTail(sink.log),
+      (l) => l.includes("listening"),
+    );
+    await lab.porthole("hub", ["hub", "webhook", "http://127.0.0.1:9099/porthole"]);
+    await nas(lab, ["join", await token(lab, "nas")]);
+    const line = await eventually(
+      "a peer_online event for nas",
+      async () => (existsSync(events) ? readFileSync(events, "utf8") : ""),
+      (text) => text.includes('"peer_online"') && text.includes('"nas"'),
+    );
+    const event = JSON.parse(line.split("\n").find((l) => l.includes('"nas"')) as string);
+    assert.equal(event.event, "peer_online");
+    assert.match(event.endpoint, /^198\.51\.100\.2:\d+$/);
+
+    const device = await lab.porthole("hub", ["peer", "add", "phone", "--device"]);
+    assert.match(device.stdout, /The hub made its private key: it is shown once here and not stored/);
+    assert.match(device.stdout, /^PrivateKey = [A-Za-z0-9+/]{43}=$/m);
+    assert.match(device.stdout, /^Endpoint = 203\.0\.113\.1:51820$/m);
+    assert.match(device.stdout, /▄|█/, "a QR code");
+    const key = /^PrivateKey = (\S+)$/m.exec(device.stdout)?.[1] as string;
+    const hubFiles = await lab.world.exec("hub", ["grep", "-rl", key, lab.world.hostRecord("hub").root], {
+      allowFail: true,
+    });
+    assert.equal(hubFiles.stdout, "", "the device's private key is not stored on the hub");
+  });
+});
+
+test("expose --transparent: the service on the peer sees the client's own address", async (t) => {
+  await withJoinedLab(t, "j9", { mode: "transparent" }, async (lab) => {
+    const { startWhoami } = await import("./lab-fixture.ts");
+    await startWhoami(lab, ["tcp:9001"]);
+    await lab.porthole("peer", ["expose", "8001", "--to", "9001", "--transparent"]);
+    const r = await lab.curl([`http://${LAB.hubPublic}:8001/`]);
+    assert.equal(r.stdout, `${LAB.client} 9001\n`, r.stderr);
+    assert.equal((await share(lab)).stdout, HELLO);
+    const rules = await lab.world.exec("peer", ["ip", "rule", "show"]);
+    assert.match(rules.stdout, /fwmark 0x5180 lookup 5180/);
+    await lab.porthole("peer", ["unexpose", "8001"]);
+    assert.notEqual((await lab.curl(["-m", "2", `http://${LAB.hubPublic}:8001/`])).code, 0);
+  });
+});
