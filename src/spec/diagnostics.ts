@@ -22,8 +22,8 @@ export function formatPath(path: Path): string {
 /** Quotes a value the way the user wrote it, short enough for one line. */
 export function show(value: unknown): string {
   const text =
-    typeof value === "string"
-      ? JSON.stringify(value)
+    typeof value === "number"
+      ? String(value) // Infinity and NaN too (`.inf`, `.nan`), which JSON would call null
       : value === undefined
         ? "nothing"
         : JSON.stringify(value);

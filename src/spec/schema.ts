@@ -2,7 +2,9 @@
 import { z } from "zod";
 
 const name = z.string();
-const port = z.int();
+// Every number in a spec is a whole number: say so, whatever the value ("42069", 1.5, .inf, 1e300).
+const whole = () => z.int({ error: "expected a whole number" });
+const port = whole();
 
 export const HubShape = z.strictObject({
   name: name.optional(),
@@ -15,7 +17,7 @@ export const HubShape = z.strictObject({
   subnet6: z.string().optional(),
   address: z.string().optional(),
   address6: z.string().optional(),
-  mtu: z.int().optional(),
+  mtu: whole().optional(),
   firewall: z.enum(["nftables", "iptables"]).optional(),
   mesh: z.boolean().optional(),
   sshPort: port.optional(),
@@ -27,7 +29,7 @@ export const PeerShape = z.strictObject({
   publicKey: z.string(),
   address: z.string().optional(),
   address6: z.string().optional(),
-  keepalive: z.int().optional(),
+  keepalive: whole().optional(),
   admin: z.boolean().optional(),
   kind: z.enum(["agent", "device"]).optional(),
 });
@@ -35,9 +37,9 @@ export const PeerShape = z.strictObject({
 export const ForwardShape = z.strictObject({
   name,
   proto: z.enum(["tcp", "udp", "tcp+udp"]).optional(),
-  port: z.union([z.int(), z.string()]),
+  port: z.union([whole(), z.string()]),
   peer: name,
-  targetPort: z.union([z.int(), z.string()]).optional(),
+  targetPort: z.union([whole(), z.string()]).optional(),
   mode: z.enum(["snat", "transparent"]).optional(),
   allowFrom: z.array(z.string()).optional(),
 });

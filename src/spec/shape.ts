@@ -11,6 +11,9 @@ const EXPECTED: Record<string, string> = {
   object: "expected a mapping of fields",
 };
 
+/** Messages written in schema.ts (zod's own start with a capital letter). */
+const OWN = /^expected /;
+
 export function valueAt(root: unknown, path: Path): unknown {
   let v: unknown = root;
   for (const p of path)
@@ -89,11 +92,15 @@ function describe(issues: z.core.$ZodIssue[], input: unknown, base: Path, fields
       });
     } else if (issue.code === "invalid_type" && value === undefined) {
       problems.push({ path, message: "is required" });
-    } else if (issue.code === "invalid_type" || issue.code === "invalid_union") {
-      const expected =
-        issue.code === "invalid_union"
+    } else if (issue.code === "invalid_type" || issue.code === "invalid_union" || OWN.test(issue.message)) {
+      // A message of the schema's own ("expected a whole number") wins over the generic one.
+      const expected = OWN.test(issue.message)
+        ? issue.message
+        : issue.code === "invalid_union"
           ? "expected a port 1-65535 or a range like 6000-6010"
-          : EXPECTED[issue.expected];
+          : issue.code === "invalid_type"
+            ? EXPECTED[issue.expected]
+            : undefined;
       problems.push({ path, message: `${show(value)} is not accepted; ${expected ?? issue.message}` });
     } else {
       problems.push({ path, message: `${show(value)}: ${issue.message}` });

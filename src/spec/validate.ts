@@ -34,6 +34,8 @@ export const DEFAULTS = {
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
+/** A name as it appears in a message: bare when valid, else quoted (so a line stays one line). */
+const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 const HOST_RE =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -50,6 +52,10 @@ const NOWHERE6: Addr = { family: 6, value: -1n };
 export type ValidateResult = { ok: true; spec: Spec } | { ok: false; problems: Diagnostic[] };
 
 export function validate(input: unknown): ValidateResult {
+  if (input === null || input === undefined) {
+    const message = "the file is empty; a spec needs at least a hub section with endpoint and publicKey";
+    return { ok: false, problems: [{ path: [], message }] };
+  }
   const p = new Problems();
   const root = checkShape(RootShape, input, [], fields(RootShape));
   if (!root.value) return { ok: false, problems: root.problems };
@@ -88,6 +94,7 @@ function checkCidr(
   fallback: string | undefined,
   path: (string | number)[],
   p: Problems,
+  example: string,
 ) {
   const value = text ?? fallback;
   if (value === undefined) return undefined;
@@ -95,7 +102,7 @@ function checkCidr(
   if (!c || !value.includes("/")) {
     p.add(
       path,
-      `${show(value)} is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24`,
+      `${show(value)} is not a network prefix; expected an address with a prefix length, like ${example}`,
     );
     return undefined;
   }
@@ -149,10 +156,10 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
   checkPort(sshPort, at("sshPort"), p);
   const apiPort = h.apiPort ?? DEFAULTS.apiPort;
   checkPort(apiPort, at("apiPort"), p);
-  const endpoint = parseEndpoint(h.endpoint, listenPort);
-  if (!endpoint) {
-    p.add(at("endpoint"), `${show(h.endpoint)} is not a host name or IP address (with an optional :port)`);
-  }
+  // An endpoint without a port uses listenPort; when that is out of range, it is reported above only.
+  const inRange = listenPort >= 1 && listenPort <= 65535;
+  const endpoint = parseEndpoint(h.endpoint, inRange ? listenPort : DEFAULTS.listenPort);
+  if (!endpoint) p.add(at("endpoint"), `${show(h.endpoint)} ${endpointProblem(h.endpoint)}`);
   const kp = keyProblem(h.publicKey);
   if (kp) p.add(at("publicKey"), `${show(h.publicKey)} ${kp}`);
   const iface = h.interface ?? DEFAULTS.interface;
@@ -174,7 +181,7 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
   const mtu = h.mtu ?? DEFAULTS.mtu;
   if (mtu < 1280 || mtu > 9000) p.add(at("mtu"), `${mtu} is out of range; accepted: 1280-9000`);
 
-  const subnet = checkCidr(h.subnet, DEFAULTS.subnet, at("subnet"), p);
+  const subnet = checkCidr(h.subnet, DEFAULTS.subnet, at("subnet"), p, "10.8.0.0/24");
   if (subnet && subnet.family !== 4)
     p.add(at("subnet"), `${show(h.subnet)} is not IPv4; put IPv6 in hub.subnet6`);
   else if (subnet && subnet.prefix > 30) {
@@ -183,7 +190,7 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
       `${show(h.subnet)} is too small for a hub and peers; accepted: a prefix of /30 or larger`,
     );
   }
-  const subnet6 = checkCidr(h.subnet6, undefined, at("subnet6"), p);
+  const subnet6 = checkCidr(h.subnet6, undefined, at("subnet6"), p, "fd00:8::/64");
   if (subnet6 && (!isUla(subnet6) || subnet6.prefix > 120)) {
     p.add(
       at("subnet6"),
@@ -225,25 +232,41 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
   };
 }
 
+const ports = (n: number) => (n === 1 ? "1 port" : `${n} ports`);
+
 function checkPort(port: number, path: (string | number)[], p: Problems) {
   if (port < 1 || port > 65535) p.add(path, `${port} is out of range; accepted: 1-65535`);
 }
 
-/** "host", "host:port", "[v6]:port" or a bare IPv6 address. */
-export function parseEndpoint(text: string, defaultPort: number): Hub["endpoint"] | undefined {
-  let host = text;
-  let port = defaultPort;
+/** Splits "host", "host:port", "[v6]:port" or a bare IPv6 address. */
+function splitEndpoint(text: string): { host: string; port?: number } {
   const m =
     /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ??
     (text.split(":").length === 2 ? /^([^:]+):(\d+)$/.exec(text) : null);
-  if (m) {
-    host = m[1] as string;
-    if (m[2] !== undefined) port = Number(m[2]);
-  }
-  if (port < 1 || port > 65535) return undefined;
+  if (!m) return { host: text };
+  return { host: m[1] as string, port: m[2] === undefined ? undefined : Number(m[2]) };
+}
+
+function endpointHost(host: string): string | undefined {
   const addr = parseAddr(host);
-  if (addr) return { host: addr.family === 6 ? `[${formatAddr(addr)}]` : formatAddr(addr), port };
-  return HOST_RE.test(host) && !/^[\d.]+$/.test(host) ? { host, port } : undefined;
+  if (addr) return addr.family === 6 ? `[${formatAddr(addr)}]` : formatAddr(addr);
+  return HOST_RE.test(host) && !/^[\d.]+$/.test(host) ? host : undefined;
+}
+
+/** "host", "host:port", "[v6]:port" or a bare IPv6 address. */
+export function parseEndpoint(text: string, defaultPort: number): Hub["endpoint"] | undefined {
+  const { host, port = defaultPort } = splitEndpoint(text);
+  if (port < 1 || port > 65535) return undefined;
+  const h = endpointHost(host);
+  return h === undefined ? undefined : { host: h, port };
+}
+
+/** Why parseEndpoint refused `text` (the text of a diagnostic, after the value). */
+function endpointProblem(text: string): string {
+  const { host, port } = splitEndpoint(text);
+  if (endpointHost(host) !== undefined && port !== undefined && (port < 1 || port > 65535))
+    return `has port ${port}, which is out of range; accepted: 1-65535`;
+  return "is not a host name or IP address (with an optional :port)";
 }
 
 function checkPeers(
@@ -376,7 +399,12 @@ function checkForwards(
       why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
     },
   ];
-  const modes = new Map<string, { mode: string; index: number }>();
+  // The mode each target (peer, protocol, port) is sent with: key (slot * 2 + udp) * 65536 + port, value
+  // forward index * 2 + transparent. Numbers, not strings: this runs once per target port.
+  const modes = new Map<number, number>();
+  const slots = new Map(peers.map((x, k) => [x.name, k]));
+  // allowFrom lists repeat the same few prefixes, and parsing one is not cheap.
+  const cidrs = new Map<string, Cidr | null>();
   const out: Forward[] = [];
   inputs.forEach((f, i) => {
     if (!f) return;
@@ -396,7 +424,7 @@ function checkForwards(
     if (port.ok && target.ok && rangeLength(port.range) !== rangeLength(target.range)) {
       p.add(
         at("targetPort"),
-        `${show(f.targetPort)} spans ${rangeLength(target.range)} ports but port ${formatRange(port.range)} spans ${rangeLength(port.range)}; ranges map 1:1, so give one of equal length`,
+        `${show(f.targetPort)} spans ${ports(rangeLength(target.range))} but port ${formatRange(port.range)} spans ${rangeLength(port.range)}; ranges map 1:1, so give one of equal length`,
       );
     }
     if (port.ok) {
@@ -426,7 +454,7 @@ function checkForwards(
     const peer = byName.get(f.peer);
     const mode = f.mode ?? "snat";
     if (!peer) {
-      const known = [...byName.keys()].join(", ") || "none defined";
+      const known = [...byName.keys()].map(showName).join(", ") || "none defined";
       p.add(at("peer"), `${show(f.peer)} is not a peer in this spec; known peers: ${known}`);
     } else if (mode === "transparent" && peer.kind === "device") {
       p.add(
@@ -436,7 +464,11 @@ function checkForwards(
     }
     const allowFrom: Cidr[] = [];
     (f.allowFrom ?? []).forEach((text, j) => {
-      const c = parseCidr(text);
+      let c = cidrs.get(text);
+      if (c === undefined) {
+        c = parseCidr(text);
+        cidrs.set(text, c);
+      }
       if (!c)
         p.add(
           ["forwards", i, "allowFrom", j],
@@ -450,19 +482,21 @@ function checkForwards(
       } else allowFrom.push(c);
     });
     if (peer && target.ok) {
+      const transparent = mode === "transparent" ? 1 : 0;
       for (const proto of protos) {
+        const base = ((slots.get(peer.name) as number) * 2 + (proto === "udp" ? 1 : 0)) * 65536;
         for (let t = target.range.from; t <= target.range.to; t++) {
-          const key = `${peer.name}/${proto}/${t}`;
-          const prev = modes.get(key);
-          if (prev && prev.mode !== mode) {
-            const where = `${proto} ${peer.name}:${t}`;
+          const prev = modes.get(base + t);
+          if (prev !== undefined && (prev & 1) !== transparent) {
+            const where = `${proto} ${showName(peer.name)}:${t}`;
+            const prevMode = prev & 1 ? "transparent" : "snat";
             p.add(
               at("mode"),
-              `${show(mode)} differs from forwards[${prev.index}], which sends ${where} as ${show(prev.mode)}; one target takes one mode`,
+              `${show(mode)} differs from forwards[${prev >>> 1}], which sends ${where} as ${show(prevMode)}; one target takes one mode`,
             );
             break;
           }
-          modes.set(key, { mode, index: i });
+          modes.set(base + t, i * 2 + transparent);
         }
       }
     }

@@ -91,10 +91,10 @@ describe("porthole validate", () => {
     assert.equal(
       r.stderr,
       [
-        `porthole: ${file}:6:8 hub.mtu: 100 is out of range; accepted: 1280-9000`,
-        `${file}:9:16 peers[0].publicKey: "nope" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as \`wg pubkey\` prints`,
-        `${file}:13:11 forwards[0].port: 42069 is the hub's WireGuard listen port; pick another public port`,
-        `${file}:17:11 forwards[1].peer: "pi" is not a peer in this spec; known peers: rpi`,
+        `porthole: ${file}:6:3 hub.mtu: 100 is out of range; accepted: 1280-9000`,
+        `${file}:9:5 peers[0].publicKey: "nope" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as \`wg pubkey\` prints`,
+        `${file}:13:5 forwards[0].port: 42069 is the hub's WireGuard listen port; pick another public port`,
+        `${file}:17:5 forwards[1].peer: "pi" is not a peer in this spec; known peers: rpi`,
         `4 problems in ${file}; nothing was changed`,
         "",
       ].join("\n"),

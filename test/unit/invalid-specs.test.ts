@@ -76,68 +76,70 @@ const CASES: Case[] = [
   {
     name: "an empty document",
     text: "# nothing here\n",
-    expected: ["porthole.yaml (document): null is not accepted; expected a mapping of fields"],
+    expected: [
+      "porthole.yaml (document): the file is empty; a spec needs at least a hub section with endpoint and publicKey",
+    ],
   },
   {
     name: "an unsupported version",
     text: `${hub()}`.replace("version: 1", "version: 2"),
-    expected: ["porthole.yaml:1:10 version: 2 is not accepted; use one of: 1"],
+    expected: ["porthole.yaml:1:1 version: 2 is not accepted; use one of: 1"],
   },
   {
     name: "unknown top-level field, with did-you-mean",
     text: `${hub()}forward:\n  - name: share\n`,
     expected: [
-      "porthole.yaml:8:3 forward: unknown field; did you mean forwards? accepted fields: version, hub, peers, forwards",
+      "porthole.yaml:7:1 forward: unknown field; did you mean forwards? accepted fields: version, hub, peers, forwards",
     ],
   },
   {
     name: "unknown hub field, with did-you-mean",
     text: hub("\n  listenport: 42069"),
     expected: [
-      "porthole.yaml:7:15 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort",
+      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort",
     ],
   },
   {
     name: "unknown peer field, with did-you-mean",
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${RPI}\n    keepAlive: 25\n`,
     expected: [
-      "porthole.yaml:10:16 peers[0].keepAlive: unknown field; did you mean keepalive? accepted fields: name, publicKey, address, address6, keepalive, admin, kind",
+      "porthole.yaml:10:5 peers[0].keepAlive: unknown field; did you mean keepalive? accepted fields: name, publicKey, address, address6, keepalive, admin, kind",
     ],
   },
   {
     name: "unknown forward field, with did-you-mean",
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${RPI}\nforwards:\n  - name: share\n    port: 80\n    peer: rpi\n    allow_from: [198.51.100.0/24]\n`,
     expected: [
-      "porthole.yaml:14:17 forwards[0].allow_from: unknown field; did you mean allowFrom? accepted fields: name, proto, port, peer, targetPort, mode, allowFrom",
+      "porthole.yaml:14:5 forwards[0].allow_from: unknown field; did you mean allowFrom? accepted fields: name, proto, port, peer, targetPort, mode, allowFrom",
     ],
   },
   {
     name: "unknown field, nothing close to it",
     text: hub("\n  colour: blue"),
     expected: [
-      "porthole.yaml:7:11 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort",
+      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort",
     ],
   },
   {
     name: "wrong type: a port as text",
     text: hub().replace("listenPort: 42069", 'listenPort: "42069"'),
-    expected: ['porthole.yaml:4:15 hub.listenPort: "42069" is not accepted; expected a number'],
+    expected: ['porthole.yaml:4:3 hub.listenPort: "42069" is not accepted; expected a whole number'],
   },
   {
     name: "wrong type: a port with a fraction",
     text: hub().replace("listenPort: 42069", "listenPort: 42069.5"),
-    expected: ["porthole.yaml:4:15 hub.listenPort: 42069.5 is not accepted; expected a whole number"],
+    expected: ["porthole.yaml:4:3 hub.listenPort: 42069.5 is not accepted; expected a whole number"],
   },
   {
     name: "wrong type: mesh as text",
     text: hub("\n  mesh: sometimes"),
-    expected: ['porthole.yaml:7:9 hub.mesh: "sometimes" is not accepted; expected true or false'],
+    expected: ['porthole.yaml:7:3 hub.mesh: "sometimes" is not accepted; expected true or false'],
   },
   {
     name: "wrong type: peers as a mapping",
     text: `${hub()}peers:\n  rpi:\n    publicKey: ${RPI}\n`,
     expected: [
-      'porthole.yaml:8:3 peers: {"rpi":{"publicKey":"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4... is not accepted; expected a list',
+      'porthole.yaml:7:1 peers: {"rpi":{"publicKey":"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4... is not accepted; expected a list',
     ],
   },
   {
@@ -148,7 +150,7 @@ const CASES: Case[] = [
         - endpoint: 203.0.113.42
     `,
     expected: [
-      'porthole.yaml:3:3 hub: [{"endpoint":"203.0.113.42"}] is not accepted; expected a mapping of fields',
+      'porthole.yaml:2:1 hub: [{"endpoint":"203.0.113.42"}] is not accepted; expected a mapping of fields',
     ],
   },
   {
@@ -161,8 +163,8 @@ const CASES: Case[] = [
         - address: 10.8.0.2
     `,
     expected: [
-      "porthole.yaml:3:3 hub.endpoint: is required",
-      "porthole.yaml:3:3 hub.publicKey: is required",
+      "porthole.yaml:2:1 hub.endpoint: is required",
+      "porthole.yaml:2:1 hub.publicKey: is required",
       "porthole.yaml:5:5 peers[0].name: is required",
       "porthole.yaml:5:5 peers[0].publicKey: is required",
     ],
@@ -171,108 +173,108 @@ const CASES: Case[] = [
     name: "a value not in the accepted list",
     text: `${hub("\n  firewall: pf")}peers:\n  - name: rpi\n    publicKey: ${RPI}\n    kind: server\nforwards:\n  - name: share\n    proto: sctp\n    port: 80\n    peer: rpi\n    mode: masquerade\n`,
     expected: [
-      'porthole.yaml:7:13 hub.firewall: "pf" is not accepted; use one of: nftables, iptables',
-      'porthole.yaml:11:11 peers[0].kind: "server" is not accepted; use one of: agent, device',
-      'porthole.yaml:14:12 forwards[0].proto: "sctp" is not accepted; use one of: tcp, udp, tcp+udp',
-      'porthole.yaml:17:11 forwards[0].mode: "masquerade" is not accepted; use one of: snat, transparent',
+      'porthole.yaml:7:3 hub.firewall: "pf" is not accepted; use one of: nftables, iptables',
+      'porthole.yaml:11:5 peers[0].kind: "server" is not accepted; use one of: agent, device',
+      'porthole.yaml:14:5 forwards[0].proto: "sctp" is not accepted; use one of: tcp, udp, tcp+udp',
+      'porthole.yaml:17:5 forwards[0].mode: "masquerade" is not accepted; use one of: snat, transparent',
     ],
   },
   {
     name: "bad keys: not base64, wrong length, not canonical",
     text: `${hub().replace(HUB, "my-hub-key")}peers:\n  - name: rpi\n    publicKey: ${RPI.slice(0, 40)}=\n  - name: nas\n    publicKey: ${NAS.slice(0, 42)}h=\n`,
     expected: [
-      "porthole.yaml:5:14 hub.publicKey: \"my-hub-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
-      "porthole.yaml:9:16 peers[0].publicKey: \"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp=\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
-      'porthole.yaml:11:16 peers[1].publicKey: "2JG1PWVEz0KQu4ysL2AjVMNtrJ+wBkXAcYoCwK1Twgh=" is not canonical base64',
+      "porthole.yaml:5:3 hub.publicKey: \"my-hub-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
+      "porthole.yaml:9:5 peers[0].publicKey: \"xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp=\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
+      'porthole.yaml:11:5 peers[1].publicKey: "2JG1PWVEz0KQu4ysL2AjVMNtrJ+wBkXAcYoCwK1Twgh=" is not canonical base64',
     ],
   },
   {
     name: "duplicate keys: a peer with the hub's key, two peers with one key",
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${HUB}\n  - name: nas\n    publicKey: ${NAS}\n  - name: nas2\n    publicKey: ${NAS}\n`,
     expected: [
-      "porthole.yaml:9:16 peers[0].publicKey: is the same key as hub.publicKey; each peer needs its own key",
-      "porthole.yaml:13:16 peers[2].publicKey: is the same key as peers[1].publicKey; each peer needs its own key",
+      "porthole.yaml:9:5 peers[0].publicKey: is the same key as hub.publicKey; each peer needs its own key",
+      "porthole.yaml:13:5 peers[2].publicKey: is the same key as peers[1].publicKey; each peer needs its own key",
     ],
   },
   {
     name: "bad CIDRs",
     text: hub("\n  subnet: 10.8.0/24\n  subnet6: fd00::/129"),
     expected: [
-      'porthole.yaml:7:11 hub.subnet: "10.8.0/24" is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24',
-      'porthole.yaml:8:12 hub.subnet6: "fd00::/129" is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24',
+      'porthole.yaml:7:3 hub.subnet: "10.8.0/24" is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24',
+      'porthole.yaml:8:3 hub.subnet6: "fd00::/129" is not a network prefix; expected an address with a prefix length, like fd00:8::/64',
     ],
   },
   {
     name: "a subnet without a prefix length",
     text: hub("\n  subnet: 10.8.0.0"),
     expected: [
-      'porthole.yaml:7:11 hub.subnet: "10.8.0.0" is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24',
+      'porthole.yaml:7:3 hub.subnet: "10.8.0.0" is not a network prefix; expected an address with a prefix length, like 10.8.0.0/24',
     ],
   },
   {
     name: "host bits set in the subnets",
     text: hub("\n  subnet: 10.8.0.1/24\n  subnet6: fd00:8::1/64"),
     expected: [
-      'porthole.yaml:7:11 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
-      'porthole.yaml:8:12 hub.subnet6: "fd00:8::1/64" has host bits set; did you mean fd00:8::/64?',
+      'porthole.yaml:7:3 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
+      'porthole.yaml:8:3 hub.subnet6: "fd00:8::1/64" has host bits set; did you mean fd00:8::/64?',
     ],
   },
   {
     name: "a subnet too small for a hub and peers",
     text: hub("\n  subnet: 10.8.0.0/31"),
     expected: [
-      'porthole.yaml:7:11 hub.subnet: "10.8.0.0/31" is too small for a hub and peers; accepted: a prefix of /30 or larger',
+      'porthole.yaml:7:3 hub.subnet: "10.8.0.0/31" is too small for a hub and peers; accepted: a prefix of /30 or larger',
     ],
   },
   {
     name: "an IPv6 prefix in subnet",
     text: hub("\n  subnet: fd00:8::/64"),
-    expected: ['porthole.yaml:7:11 hub.subnet: "fd00:8::/64" is not IPv4; put IPv6 in hub.subnet6'],
+    expected: ['porthole.yaml:7:3 hub.subnet: "fd00:8::/64" is not IPv4; put IPv6 in hub.subnet6'],
   },
   {
     name: "a public (non-ULA) IPv6 subnet6",
     text: hub("\n  subnet6: 2001:db8::/64"),
     expected: [
-      'porthole.yaml:7:12 hub.subnet6: "2001:db8::/64" is not accepted; use a private (ULA) prefix inside fc00::/7, /120 or larger, like fd00:8::/64',
+      'porthole.yaml:7:3 hub.subnet6: "2001:db8::/64" is not accepted; use a private (ULA) prefix inside fc00::/7, /120 or larger, like fd00:8::/64',
     ],
   },
   {
     name: "an IPv6 subnet6 too small",
     text: hub("\n  subnet6: fd00:8::/124"),
     expected: [
-      'porthole.yaml:7:12 hub.subnet6: "fd00:8::/124" is not accepted; use a private (ULA) prefix inside fc00::/7, /120 or larger, like fd00:8::/64',
+      'porthole.yaml:7:3 hub.subnet6: "fd00:8::/124" is not accepted; use a private (ULA) prefix inside fc00::/7, /120 or larger, like fd00:8::/64',
     ],
   },
   {
     name: "two YAML documents in one file",
     text: `${hub()}---\n${hub()}`,
     expected: [
-      "porthole.yaml:7:1 (document): YAML syntax: Source contains multiple documents; please use YAML.parseAllDocuments()",
+      "porthole.yaml:7:1 (document): a second YAML document starts here; a spec is a single document, so remove it or merge it into the first",
     ],
   },
   {
     name: "addresses outside the subnet, network, broadcast, not an address",
     text: `${hub("\n  address: 10.9.0.1")}`,
-    expected: ['porthole.yaml:7:12 hub.address: "10.9.0.1" is outside hub.subnet 10.8.0.0/24'],
+    expected: ['porthole.yaml:7:3 hub.address: "10.9.0.1" is outside hub.subnet 10.8.0.0/24'],
   },
   {
     name: "peer addresses: outside, network, broadcast, not an address, the hub's, a duplicate",
     text: `${hub()}peers:\n  - name: a\n    publicKey: ${RPI}\n    address: 192.168.1.2\n  - name: b\n    publicKey: ${NAS}\n    address: 10.8.0.0\n  - name: c\n    publicKey: ${PHONE}\n    address: 10.8.0.255\n  - name: d\n    publicKey: Rk1X6ACbt875mXOQctiudjgIWvn+F2WzSt7BCztxyCs=\n    address: 10.8.0.300\n  - name: e\n    publicKey: PR4ZeS2sTcdHSYWHQGaWk/1I1NpXILWVafJPor9C6Uo=\n    address: 10.8.0.1\n  - name: f\n    publicKey: gPdNop/00cUn+l0RDuappeCVpM5nlGnTwyqyu45Pbjk=\n    address: 10.8.0.7\n  - name: g\n    publicKey: gToxYvriDgSPK9E0E1cZbzT0DaFJLwybq3t81dF5MGA=\n    address: 10.8.0.7\n`,
     expected: [
-      'porthole.yaml:10:14 peers[0].address: "192.168.1.2" is outside hub.subnet 10.8.0.0/24',
-      'porthole.yaml:13:14 peers[1].address: "10.8.0.0" is the network or broadcast address of 10.8.0.0/24; pick a host address',
-      'porthole.yaml:16:14 peers[2].address: "10.8.0.255" is the network or broadcast address of 10.8.0.0/24; pick a host address',
-      'porthole.yaml:19:14 peers[3].address: "10.8.0.300" is not an IPv4 address',
-      'porthole.yaml:22:14 peers[4].address: "10.8.0.1" is already taken by hub.address',
-      'porthole.yaml:28:14 peers[6].address: "10.8.0.7" is already taken by peers[5].address',
+      'porthole.yaml:10:5 peers[0].address: "192.168.1.2" is outside hub.subnet 10.8.0.0/24',
+      'porthole.yaml:13:5 peers[1].address: "10.8.0.0" is the network or broadcast address of 10.8.0.0/24; pick a host address',
+      'porthole.yaml:16:5 peers[2].address: "10.8.0.255" is the network or broadcast address of 10.8.0.0/24; pick a host address',
+      'porthole.yaml:19:5 peers[3].address: "10.8.0.300" is not an IPv4 address',
+      'porthole.yaml:22:5 peers[4].address: "10.8.0.1" is already taken by hub.address',
+      'porthole.yaml:28:5 peers[6].address: "10.8.0.7" is already taken by peers[5].address',
     ],
   },
   {
     name: "address6 without subnet6",
     text: `${hub("\n  address6: fd00:8::1")}peers:\n  - name: rpi\n    publicKey: ${RPI}\n    address6: fd00:8::2\n`,
     expected: [
-      "porthole.yaml:7:13 hub.address6: needs hub.subnet6",
-      "porthole.yaml:11:15 peers[0].address6: needs hub.subnet6",
+      "porthole.yaml:7:3 hub.address6: needs hub.subnet6",
+      "porthole.yaml:11:5 peers[0].address6: needs hub.subnet6",
     ],
   },
   {
@@ -284,16 +286,16 @@ const CASES: Case[] = [
     name: "duplicate and invalid peer names; a peer named like the hub",
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${RPI}\n  - name: rpi\n    publicKey: ${NAS}\n  - name: Pi_1\n    publicKey: ${PHONE}\n  - name: hub\n    publicKey: Rk1X6ACbt875mXOQctiudjgIWvn+F2WzSt7BCztxyCs=\n`,
     expected: [
-      'porthole.yaml:10:11 peers[1].name: "rpi" is already used by peers[0]',
-      "porthole.yaml:12:11 peers[2].name: \"Pi_1\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
-      'porthole.yaml:14:11 peers[3].name: "hub" is the hub\'s name; pick another',
+      'porthole.yaml:10:5 peers[1].name: "rpi" is already used by peers[0]',
+      "porthole.yaml:12:5 peers[2].name: \"Pi_1\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
+      'porthole.yaml:14:5 peers[3].name: "hub" is the hub\'s name; pick another',
     ],
   },
   {
     name: "keepalive out of range",
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${RPI}\n    keepalive: 70000\n`,
     expected: [
-      "porthole.yaml:10:16 peers[0].keepalive: 70000 is out of range; accepted: 0 (off) to 65535 seconds",
+      "porthole.yaml:10:5 peers[0].keepalive: 70000 is out of range; accepted: 0 (off) to 65535 seconds",
     ],
   },
   {
@@ -310,89 +312,89 @@ const CASES: Case[] = [
         mtu: 576
     `,
     expected: [
-      'porthole.yaml:3:13 hub.endpoint: "vpn..example.com" is not a host name or IP address (with an optional :port)',
-      "porthole.yaml:4:15 hub.listenPort: 0 is out of range; accepted: 1-65535",
-      "porthole.yaml:5:12 hub.sshPort: 70000 is out of range; accepted: 1-65535",
-      "porthole.yaml:7:14 hub.interface: \"wireguard-porthole0\" is not an interface name; use 1-15 letters, digits, '_', '.', '-'",
-      'porthole.yaml:8:20 hub.publicInterface: "eth 0" is not an interface name; use "auto" or a name like ens3',
-      "porthole.yaml:9:8 hub.mtu: 576 is out of range; accepted: 1280-9000",
+      'porthole.yaml:3:3 hub.endpoint: "vpn..example.com" is not a host name or IP address (with an optional :port)',
+      "porthole.yaml:4:3 hub.listenPort: 0 is out of range; accepted: 1-65535",
+      "porthole.yaml:5:3 hub.sshPort: 70000 is out of range; accepted: 1-65535",
+      "porthole.yaml:7:3 hub.interface: \"wireguard-porthole0\" is not an interface name; use 1-15 letters, digits, '_', '.', '-'",
+      'porthole.yaml:8:3 hub.publicInterface: "eth 0" is not an interface name; use "auto" or a name like ens3',
+      "porthole.yaml:9:3 hub.mtu: 576 is out of range; accepted: 1280-9000",
     ],
   },
   {
     name: "an endpoint with a port out of range",
     text: hub().replace("endpoint: 203.0.113.42", "endpoint: 203.0.113.42:99999"),
     expected: [
-      'porthole.yaml:3:13 hub.endpoint: "203.0.113.42:99999" is not a host name or IP address (with an optional :port)',
+      'porthole.yaml:3:3 hub.endpoint: "203.0.113.42:99999" has port 99999, which is out of range; accepted: 1-65535',
     ],
   },
   {
     name: "endpoint that looks like a truncated IPv4 address",
     text: hub().replace("endpoint: 203.0.113.42", "endpoint: 203.0.113"),
     expected: [
-      'porthole.yaml:3:13 hub.endpoint: "203.0.113" is not a host name or IP address (with an optional :port)',
+      'porthole.yaml:3:3 hub.endpoint: "203.0.113" is not a host name or IP address (with an optional :port)',
     ],
   },
   {
     name: "the public interface is the WireGuard interface",
     text: hub().replace("publicInterface: ens3", "publicInterface: wg0"),
     expected: [
-      'porthole.yaml:6:20 hub.publicInterface: "wg0" is the WireGuard interface; name the interface facing the internet',
+      'porthole.yaml:6:3 hub.publicInterface: "wg0" is the WireGuard interface; name the interface facing the internet',
     ],
   },
   {
     name: "an invalid hub name",
     text: hub("\n  name: -vps-"),
     expected: [
-      "porthole.yaml:7:9 hub.name: \"-vps-\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
+      "porthole.yaml:7:3 hub.name: \"-vps-\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
     ],
   },
   {
     name: "forward ports out of range",
     text: FW`  - name: a\n    port: 0\n    peer: rpi\n  - name: b\n    port: 70000\n    peer: rpi\n  - name: c\n    port: 8080\n    peer: rpi\n    targetPort: 65536\n`,
     expected: [
-      "porthole.yaml:16:11 forwards[0].port: 0 is out of range; expected a port 1-65535 or a range like 6000-6010",
-      "porthole.yaml:19:11 forwards[1].port: 70000 is out of range; expected a port 1-65535 or a range like 6000-6010",
-      "porthole.yaml:24:17 forwards[2].targetPort: 65536 is out of range; expected a port 1-65535 or a range like 6000-6010",
+      "porthole.yaml:16:5 forwards[0].port: 0 is out of range; expected a port 1-65535 or a range like 6000-6010",
+      "porthole.yaml:19:5 forwards[1].port: 70000 is out of range; expected a port 1-65535 or a range like 6000-6010",
+      "porthole.yaml:24:5 forwards[2].targetPort: 65536 is out of range; expected a port 1-65535 or a range like 6000-6010",
     ],
   },
   {
     name: "a port that is not a number or a range",
     text: FW`  - name: a\n    port: http\n    peer: rpi\n  - name: b\n    port: 6000-\n    peer: rpi\n  - name: c\n    port: [80]\n    peer: rpi\n`,
     expected: [
-      'porthole.yaml:16:11 forwards[0].port: "http" is not a port 1-65535 or a range like 6000-6010',
-      'porthole.yaml:19:11 forwards[1].port: "6000-" is not a port 1-65535 or a range like 6000-6010',
-      "porthole.yaml:22:11 forwards[2].port: [80] is not accepted; expected a port 1-65535 or a range like 6000-6010",
+      'porthole.yaml:16:5 forwards[0].port: "http" is not a port 1-65535 or a range like 6000-6010',
+      'porthole.yaml:19:5 forwards[1].port: "6000-" is not a port 1-65535 or a range like 6000-6010',
+      "porthole.yaml:22:5 forwards[2].port: [80] is not accepted; expected a port 1-65535 or a range like 6000-6010",
     ],
   },
   {
     name: "a reversed range",
     text: FW`  - name: a\n    proto: udp\n    port: 6010-6000\n    peer: rpi\n`,
     expected: [
-      'porthole.yaml:17:11 forwards[0].port: "6010-6000" is a reversed range; write it low-high, e.g. 6000-6010',
+      'porthole.yaml:17:5 forwards[0].port: "6010-6000" is a reversed range; write it low-high, e.g. 6000-6010',
     ],
   },
   {
     name: "ranges of unequal length",
     text: FW`  - name: a\n    proto: udp\n    port: 6000-6010\n    peer: rpi\n    targetPort: 7000-7005\n  - name: b\n    port: 8000-8001\n    peer: rpi\n    targetPort: 9000\n`,
     expected: [
-      'porthole.yaml:19:17 forwards[0].targetPort: "7000-7005" spans 6 ports but port 6000-6010 spans 11; ranges map 1:1, so give one of equal length',
-      "porthole.yaml:23:17 forwards[1].targetPort: 9000 spans 1 ports but port 8000-8001 spans 2; ranges map 1:1, so give one of equal length",
+      'porthole.yaml:19:5 forwards[0].targetPort: "7000-7005" spans 6 ports but port 6000-6010 spans 11; ranges map 1:1, so give one of equal length',
+      "porthole.yaml:23:5 forwards[1].targetPort: 9000 spans 1 port but port 8000-8001 spans 2; ranges map 1:1, so give one of equal length",
     ],
   },
   {
     name: "a forward on the hub's WireGuard port (udp), directly and inside a range",
     text: FW`  - name: a\n    proto: udp\n    port: 42069\n    peer: rpi\n  - name: b\n    proto: tcp+udp\n    port: 42060-42070\n    peer: rpi\n`,
     expected: [
-      "porthole.yaml:17:11 forwards[0].port: 42069 is the hub's WireGuard listen port; pick another public port",
-      'porthole.yaml:21:11 forwards[1].port: "42060-42070" includes 42069, the hub\'s WireGuard listen port; pick another public port',
+      "porthole.yaml:17:5 forwards[0].port: 42069 is the hub's WireGuard listen port; pick another public port",
+      'porthole.yaml:21:5 forwards[1].port: "42060-42070" includes 42069, the hub\'s WireGuard listen port; pick another public port',
     ],
   },
   {
     name: "the WireGuard port is udp only: tcp on the same number is fine, but ssh tcp/22 is not",
     text: FW`  - name: a\n    proto: tcp\n    port: 42069\n    peer: rpi\n  - name: ssh\n    port: 22\n    peer: rpi\n  - name: b\n    port: 20-30\n    peer: rpi\n`,
     expected: [
-      "porthole.yaml:20:11 forwards[1].port: 22 is the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
-      'porthole.yaml:23:11 forwards[2].port: "20-30" includes 22, the hub\'s SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)',
+      "porthole.yaml:20:5 forwards[1].port: 22 is the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
+      'porthole.yaml:23:5 forwards[2].port: "20-30" includes 22, the hub\'s SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)',
     ],
   },
   {
@@ -402,37 +404,45 @@ const CASES: Case[] = [
       "publicInterface: ens3\n  sshPort: 2222",
     ),
     expected: [
-      "porthole.yaml:20:11 forwards[1].port: 2222 is the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
+      "porthole.yaml:20:5 forwards[1].port: 2222 is the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
     ],
   },
   {
     name: "overlapping forwards, per protocol",
     text: FW`  - name: a\n    proto: udp\n    port: 6000-6010\n    peer: rpi\n  - name: b\n    proto: udp\n    port: 6005\n    peer: rpi\n  - name: c\n    proto: tcp+udp\n    port: 6010-6020\n    peer: rpi\n  - name: d\n    proto: tcp\n    port: 6015\n    peer: rpi\n`,
     expected: [
-      "porthole.yaml:21:11 forwards[1].port: udp/6005 is already forwarded by forwards[0] (udp/6000-6010); each public port and protocol can have one forward",
-      "porthole.yaml:25:11 forwards[2].port: udp/6010-6020 is already forwarded by forwards[0] (udp/6000-6010); each public port and protocol can have one forward",
-      "porthole.yaml:29:11 forwards[3].port: tcp/6015 is already forwarded by forwards[2] (tcp/6010-6020); each public port and protocol can have one forward",
+      "porthole.yaml:21:5 forwards[1].port: udp/6005 is already forwarded by forwards[0] (udp/6000-6010); each public port and protocol can have one forward",
+      "porthole.yaml:25:5 forwards[2].port: udp/6010-6020 is already forwarded by forwards[0] (udp/6000-6010); each public port and protocol can have one forward",
+      "porthole.yaml:29:5 forwards[3].port: tcp/6015 is already forwarded by forwards[2] (tcp/6010-6020); each public port and protocol can have one forward",
     ],
   },
   {
     name: "an unknown target peer",
     text: FW`  - name: a\n    port: 80\n    peer: rpi2\n`,
     expected: [
-      'porthole.yaml:17:11 forwards[0].peer: "rpi2" is not a peer in this spec; known peers: rpi, phone',
+      'porthole.yaml:17:5 forwards[0].peer: "rpi2" is not a peer in this spec; known peers: rpi, phone',
+    ],
+  },
+  {
+    name: "an unknown target peer, when a peer's own name is invalid (quoted in the list)",
+    text: FW`  - name: a\n    port: 80\n    peer: rpi2\n`.replace("name: phone", 'name: "my phone"'),
+    expected: [
+      "porthole.yaml:11:5 peers[1].name: \"my phone\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
+      'porthole.yaml:17:5 forwards[0].peer: "rpi2" is not a peer in this spec; known peers: rpi, "my phone"',
     ],
   },
   {
     name: "a transparent forward to a device",
     text: FW`  - name: a\n    port: 80\n    peer: phone\n    mode: transparent\n`,
     expected: [
-      'porthole.yaml:18:11 forwards[0].mode: "transparent" needs the target to run porthole (policy routing for replies), but "phone" is a device; use "snat"',
+      'porthole.yaml:18:5 forwards[0].mode: "transparent" needs the target to run porthole (policy routing for replies), but "phone" is a device; use "snat"',
     ],
   },
   {
     name: "two modes for one target",
     text: FW`  - name: a\n    port: 80\n    peer: rpi\n    targetPort: 8080\n  - name: b\n    port: 8080\n    peer: rpi\n    mode: transparent\n`,
     expected: [
-      'porthole.yaml:22:11 forwards[1].mode: "transparent" differs from forwards[0], which sends tcp rpi:8080 as "snat"; one target takes one mode',
+      'porthole.yaml:22:5 forwards[1].mode: "transparent" differs from forwards[0], which sends tcp rpi:8080 as "snat"; one target takes one mode',
     ],
   },
   {
@@ -448,15 +458,15 @@ const CASES: Case[] = [
     name: "allowFrom is not a list",
     text: FW`  - name: a\n    port: 80\n    peer: rpi\n    allowFrom: 198.51.100.0/24\n`,
     expected: [
-      'porthole.yaml:18:16 forwards[0].allowFrom: "198.51.100.0/24" is not accepted; expected a list',
+      'porthole.yaml:18:5 forwards[0].allowFrom: "198.51.100.0/24" is not accepted; expected a list',
     ],
   },
   {
     name: "duplicate and invalid forward names",
     text: FW`  - name: web\n    port: 80\n    peer: rpi\n  - name: web\n    port: 81\n    peer: rpi\n  - name: Web Site\n    port: 82\n    peer: rpi\n`,
     expected: [
-      'porthole.yaml:18:11 forwards[1].name: "web" is already used by forwards[0]',
-      "porthole.yaml:21:11 forwards[2].name: \"Web Site\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
+      'porthole.yaml:18:5 forwards[1].name: "web" is already used by forwards[0]',
+      "porthole.yaml:21:5 forwards[2].name: \"Web Site\" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'",
     ],
   },
 ];
@@ -519,20 +529,20 @@ test("a spec with many mistakes reports all of them at once, in file order", () 
   // The hub's subnet is unusable, yet the peers and forwards are checked too (a peer address is not
   // judged against a subnet that is not known, but a duplicate is still one).
   assert.deepEqual(r.report.split("\n"), [
-    'many.yaml:6:11 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
-    "many.yaml:7:8 hub.mtu: 100 is out of range; accepted: 1280-9000",
-    "many.yaml:8:12 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort",
-    "many.yaml:11:16 peers[0].publicKey: \"not-a-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
-    "many.yaml:13:16 peers[0].keepalive: 99999 is out of range; accepted: 0 (off) to 65535 seconds",
-    'many.yaml:14:11 peers[1].name: "rpi" is already used by peers[0]',
-    'many.yaml:16:14 peers[1].address: "10.8.0.2" is already taken by peers[0].address',
-    'many.yaml:17:11 peers[1].kind: "phone" is not accepted; use one of: agent, device',
-    'many.yaml:21:11 forwards[0].peer: "pi" is not a peer in this spec; known peers: rpi',
-    "many.yaml:24:11 forwards[1].port: 42069 is the hub's WireGuard listen port; pick another public port",
+    'many.yaml:6:3 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
+    "many.yaml:7:3 hub.mtu: 100 is out of range; accepted: 1280-9000",
+    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort",
+    "many.yaml:11:5 peers[0].publicKey: \"not-a-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
+    "many.yaml:13:5 peers[0].keepalive: 99999 is out of range; accepted: 0 (off) to 65535 seconds",
+    'many.yaml:14:5 peers[1].name: "rpi" is already used by peers[0]',
+    'many.yaml:16:5 peers[1].address: "10.8.0.2" is already taken by peers[0].address',
+    'many.yaml:17:5 peers[1].kind: "phone" is not accepted; use one of: agent, device',
+    'many.yaml:21:5 forwards[0].peer: "pi" is not a peer in this spec; known peers: rpi',
+    "many.yaml:24:5 forwards[1].port: 42069 is the hub's WireGuard listen port; pick another public port",
     'many.yaml:26:17 forwards[1].allowFrom[0]: "0.0.0.0/-1" is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32',
-    "many.yaml:28:11 forwards[2].port: 22 is the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
-    'many.yaml:30:17 forwards[2].targetPort: "22-23" spans 2 ports but port 22 spans 1; ranges map 1:1, so give one of equal length',
-    "many.yaml:31:8 extra: unknown field; accepted fields: version, hub, peers, forwards",
+    "many.yaml:28:5 forwards[2].port: 22 is the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
+    'many.yaml:30:5 forwards[2].targetPort: "22-23" spans 2 ports but port 22 spans 1; ranges map 1:1, so give one of equal length',
+    "many.yaml:31:1 extra: unknown field; accepted fields: version, hub, peers, forwards",
   ]);
 });
 

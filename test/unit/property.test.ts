@@ -1,11 +1,13 @@
 // Property test: random and mutated specs through loadSpec, compile (every host) and renderFiles never
 // throw; the result is either valid with rendered files for every host, or a non-empty list of
-// diagnostics, each with a path and a message.
+// diagnostics, each with a path and a message. And loadSpec's fast path (js-yaml) gives exactly what the
+// full parser (`yaml`) gives, for every one of these texts.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
+import { dump } from "js-yaml";
 import { parse, stringify } from "yaml";
 import { compile, hostNames } from "../../src/compile/compile.ts";
 import { renderFiles } from "../../src/compile/render.ts";
@@ -18,6 +20,7 @@ const SEED_DATA = SEEDS.map((t) => parse(t) as unknown);
 /** The property: whatever the text, a result or diagnostics, never an exception. */
 function check(text: string): "ok" | "invalid" {
   const r = loadSpec(text, "prop.yaml");
+  assert.deepStrictEqual(r, loadSpec(text, "prop.yaml", { parser: "full" }), "fast path = full parser");
   if (!r.ok) {
     assert.ok(r.problems.length > 0, "an invalid spec has at least one diagnostic");
     for (const d of r.problems) {
@@ -213,6 +216,79 @@ const damagedText = fc
     return lines.join("\n");
   });
 
+// The same valid specs written in other YAML styles (quoted, flow, other indents; by `yaml` or by
+// js-yaml), then maybe slightly damaged: the fast path must read each exactly as the full parser does.
+const STRING_STYLES = ["PLAIN", "QUOTE_DOUBLE", "QUOTE_SINGLE", "BLOCK_LITERAL", "BLOCK_FOLDED"] as const;
+const styledSpec = fc
+  .record({
+    seed: fc.nat({ max: SEED_DATA.length - 1 }),
+    strings: fc.constantFrom(...STRING_STYLES),
+    collections: fc.constantFrom("any", "block", "flow") as fc.Arbitrary<"any" | "block" | "flow">,
+    indent: fc.integer({ min: 1, max: 5 }),
+    indentSeq: fc.boolean(),
+    lineWidth: fc.integer({ min: 0, max: 60 }),
+    jsYaml: fc.boolean(),
+  })
+  .map((o) => {
+    const data = SEED_DATA[o.seed];
+    if (o.jsYaml) {
+      return dump(data, {
+        indent: o.indent,
+        flowLevel: o.collections === "flow" ? 1 : -1,
+        lineWidth: o.lineWidth || -1,
+        forceQuotes: o.strings.startsWith("QUOTE"),
+        quotingType: o.strings === "QUOTE_SINGLE" ? "'" : '"',
+      });
+    }
+    return stringify(data, {
+      defaultStringType: o.strings,
+      defaultKeyType: "PLAIN",
+      collectionStyle: o.collections,
+      indent: o.indent,
+      indentSeq: o.indentSeq,
+      lineWidth: o.lineWidth,
+      minContentWidth: 0,
+    });
+  });
+const styledText = fc
+  .tuple(
+    styledSpec,
+    fc.array(
+      fc.record({
+        at: fc.nat(),
+        remove: fc.nat({ max: 3 }),
+        text: fc.oneof(
+          fc.constantFrom(
+            ":",
+            "- ",
+            " ",
+            "\n",
+            "#",
+            "'",
+            '"',
+            "\\",
+            "[",
+            "]",
+            "{",
+            ",",
+            "? ",
+            "~",
+            "\r\n",
+            "\ufeff",
+          ),
+          fc.string({ maxLength: 3 }),
+        ),
+      }),
+      { maxLength: 3 },
+    ),
+  )
+  .map(([text, edits]) =>
+    edits.reduce((t, e) => {
+      const at = e.at % (t.length + 1);
+      return t.slice(0, at) + e.text + t.slice(at + e.remove);
+    }, text),
+  );
+
 // YAML-ish noise built from the language's own tokens (anchors, aliases, tags, merges, documents).
 const yamlNoise = fc
   .array(
@@ -275,6 +351,17 @@ test("mutated specs (fields deleted, replaced, retyped, duplicated, renamed): a 
   );
   // Some mutations keep the spec valid, so compile and render are exercised on unusual specs too.
   assert.ok(valid > 10, `only ${valid} mutated specs were valid`);
+});
+
+test("the valid specs in other YAML styles, and damaged: a result or diagnostics", () => {
+  let valid = 0;
+  fc.assert(
+    fc.property(styledText, (text) => {
+      if (check(text) === "ok") valid++;
+    }),
+    runs(1000),
+  );
+  assert.ok(valid > 100, `only ${valid} restyled specs were valid`);
 });
 
 test("damaged spec text: a result or diagnostics", () => {
