@@ -5,11 +5,11 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { peerFile, readIdentity, specFile } from "../peer/local.ts";
 import { apply, down } from "../reconcile/reconcile.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
-import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { hostContext } from "./context.ts";
@@ -151,7 +151,10 @@ export function registerApplyCommands(program: Command): void {
     .description(
       "make this host match the spec: observe, show the plan, apply, verify (rolled back on failure)",
     )
-    .option("--host <name>", 'which host this machine is: "hub" or a peer name (default: the one whose key this machine holds)')
+    .option(
+      "--host <name>",
+      'which host this machine is: "hub" or a peer name (default: the one whose key this machine holds)',
+    )
     .option("--spec <file>", "the spec")
     .option("--dry-run", "print the plan and change nothing")
     .option("--confirm <seconds>", "revert by itself unless `porthole confirm` runs within SECONDS")

@@ -118,9 +118,13 @@ export function registerHubCommands(program: Command): void {
     .argument("[url]")
     .option("--off", "send no more events")
     .action(async (url: string | undefined, o: { off?: boolean }) => {
-      if (!url && !o.off) throw new UserError("webhook: give a URL (http:// or https://), or --off", EXIT.usage);
+      if (!url && !o.off)
+        throw new UserError("webhook: give a URL (http:// or https://), or --off", EXIT.usage);
       if (url && !/^https?:\/\/\S+$/.test(url)) {
-        throw new UserError(`webhook: ${JSON.stringify(url)} is not accepted; give an http:// or https:// URL`, EXIT.usage);
+        throw new UserError(
+          `webhook: ${JSON.stringify(url)} is not accepted; give an http:// or https:// URL`,
+          EXIT.usage,
+        );
       }
       const rt = new RuntimeStore(stateDir());
       await rt.save({ ...(await rt.load()), webhook: o.off ? undefined : url });
