@@ -18,7 +18,9 @@ export function diffFirewall(
 ): Step[] {
   const steps: Step[] = [];
   const f = "firewall" as const;
-  const what = summary.length ? summary : ["~ firewall rules"];
+  const what = summary.length
+    ? summary
+    : [plan.nft ? "~ nftables table inet porthole" : "~ iptables PORTHOLE-* chains"];
   const restoreNft = async (h: Parameters<Step["run"]>[0]) => {
     if (previous?.nft) await h.firewall.loadNft(previous.nft, marker(previous.nft));
     else await h.firewall.removeNft();

@@ -56,9 +56,9 @@ const filePaths = (ctx: Context, role: "hub" | "peer") => ({
 
 async function observeAndDiff(
   ctx: Context,
-  req: ApplyRequest,
   plan: HostPlan,
   previous: AppliedRecord | null,
+  summary: string[],
 ) {
   const h = ctx.host;
   const wg = await h.wg.observe(plan.wireguard.interface);
@@ -81,8 +81,6 @@ async function observeAndDiff(
   const haveFiles: Record<string, string | null> = {};
   for (const p of Object.keys(wantFiles)) haveFiles[p] = await h.files.read(p);
 
-  const before = previous ? specOf(previous.specText) : null;
-  const summary = plan.role === "hub" ? forwardChanges(before, req.spec) : [];
   const steps: Step[] = [
     // The interface first: some sysctl keys (rp_filter) belong to it.
     ...diffWireguard(plan.wireguard, wg, previous?.endpoints),
@@ -106,12 +104,23 @@ function specOf(text: string): Spec | null {
   return r.ok ? r.spec : null;
 }
 
+/**
+ * The forward changes since the last apply ("+ forward web tcp/80 → rpi:8080"), computed once per apply
+ * (the verify pass reuses them): parsing the previously applied spec is the costly part with thousands
+ * of forwards, and needless when the text has not changed.
+ */
+function forwardSummary(previous: AppliedRecord | null, req: ApplyRequest): string[] {
+  if (previous && previous.specText === req.specText) return [];
+  return forwardChanges(previous ? specOf(previous.specText) : null, req.spec);
+}
+
 export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
   const log = ctx.log ?? (() => {});
   const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile, enrolling: req.enrolling });
   await checkKey(ctx, plan);
   const previous = await readApplied(ctx.host, ctx.stateDir);
-  const { steps, wg, sysctl } = await observeAndDiff(ctx, req, plan, previous);
+  const summary = plan.role === "hub" ? forwardSummary(previous, req) : [];
+  const { steps, wg, sysctl } = await observeAndDiff(ctx, plan, previous, summary);
   const lines = steps.map((s) => s.text);
   const endpoints = { ...previous?.endpoints, ...seenEndpoints(wg) };
   if (
@@ -134,7 +143,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
 
   for (const line of lines) log(line);
   await runSteps(ctx.host, steps, log);
-  const verify = await observeAndDiff(ctx, req, plan, previous);
+  const verify = await observeAndDiff(ctx, plan, previous, summary);
   // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
   if (verify.steps.length) {
     await undoAll(ctx.host, steps, log);

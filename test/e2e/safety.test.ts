@@ -140,3 +140,22 @@ test("after a reboot (interface, rules and sysctl gone), apply --from-state brin
     assert.equal(ok, "Hello from the Pi, through the hub.\n");
   });
 });
+
+test("switching the firewall backend replaces one ruleset with the other, both ways", async (t) => {
+  await withLab(t, "bk", {}, async (lab) => {
+    for (const backend of ["iptables", "nftables"] as const) {
+      await lab.writeSpec(specWith(lab, backend, "snat", []));
+      const r = await lab.porthole("hub", ["apply", "--host", "hub"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        (await share(lab)).stdout,
+        "Hello from the Pi, through the hub.\n",
+        `after switching to ${backend}`,
+      );
+      const nft = await lab.world.exec("hub", ["nft", "list", "tables"]);
+      const ipt = await lab.world.exec("hub", ["iptables-save"]);
+      assert.equal(nft.stdout.includes("inet porthole"), backend === "nftables");
+      assert.equal(ipt.stdout.includes("PORTHOLE-"), backend === "iptables");
+    }
+  });
+});

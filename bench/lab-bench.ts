@@ -1,0 +1,227 @@
+// Shared by the lab benchmarks (apply.bench.ts, connrate.bench.ts): specs with many real forwards to the
+// lab's peer, labs that are always torn down (also on Ctrl-C), timing, medians and markdown tables.
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { labProblems } from "../src/lab/prereq.ts";
+import { destroyWorld, type LabHost, type World } from "../src/lab/world.ts";
+
+export const REPO = resolve(import.meta.dirname, "..");
+export const PORTHOLE = [process.execPath, join(REPO, "bin/porthole.js")];
+/** How a bench runs a TypeScript helper inside a lab host (cwd must be the repo, for tsx). */
+export const TSX = [process.execPath, "--import", "tsx"];
+
+export type Backend = "nftables" | "iptables";
+export const BACKENDS: readonly Backend[] = ["nftables", "iptables"];
+
+export interface Fwd {
+  name: string;
+  port: number;
+  targetPort: number;
+}
+
+/** COUNT forwards, public port FROM+i to the peer's port FROM+i (distinct targets: the largest sets/chains). */
+export function forwardRange(from: number, count: number, prefix = "f"): Fwd[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `${prefix}${from + i}`,
+    port: from + i,
+    targetPort: from + i,
+  }));
+}
+
+/** The lab's hub and its one peer "rpi" (10.8.0.2), with these forwards, in snat mode. */
+export function labBenchSpec(hubKey: string, peerKey: string, backend: Backend, forwards: Fwd[]): string {
+  const lines = [
+    "version: 1",
+    "hub:",
+    "  endpoint: 203.0.113.1",
+    "  listenPort: 51820",
+    `  publicKey: ${hubKey}`,
+    "  publicInterface: ens3",
+    `  firewall: ${backend}`,
+    "peers:",
+    "  - name: rpi",
+    `    publicKey: ${peerKey}`,
+    "    address: 10.8.0.2",
+    "forwards:",
+  ];
+  for (const f of forwards) {
+    lines.push(
+      `  - name: ${f.name}`,
+      "    proto: tcp",
+      `    port: ${f.port}`,
+      "    peer: rpi",
+      `    targetPort: ${f.targetPort}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Public keys of the lab's hub and peer (each made on its host by labUp). */
+export async function labKeys(world: World): Promise<{ hub: string; peer: string }> {
+  const { readFile } = await import("node:fs/promises");
+  const pub = async (h: "hub" | "peer") => {
+    const key = await readFile(join(world.hostRecord(h).configDir, "private.key"), "utf8");
+    return (await world.exec(h, [...PORTHOLE, "pubkey"], { input: key, secretInput: true })).stdout.trim();
+  };
+  return { hub: await pub("hub"), peer: await pub("peer") };
+}
+
+/** Fails early, with the reason, when this machine cannot run the lab (root, tools, TUN). */
+export function requireLabMachine(extraTools: string[] = []): void {
+  const problems = [
+    ...labProblems(),
+    ...labProblems(extraTools).filter((p) => p.startsWith("missing programs")),
+  ];
+  const unique = [...new Set(problems)];
+  if (unique.length) {
+    console.error(`cannot run this benchmark here:\n  ${unique.join("\n  ")}`);
+    process.exit(2);
+  }
+}
+
+/**
+ * The benches run the built CLI (bin/porthole.js -> dist/porthole.js): build it when missing, and say so
+ * when it is older than the sources (the numbers would be those of older code).
+ */
+export function requireBuiltCli(): void {
+  const dist = join(REPO, "dist/porthole.js");
+  if (!existsSync(dist)) {
+    console.error("dist/porthole.js is missing: npm run build");
+    execFileSync("npm", ["run", "build"], { cwd: REPO, stdio: "ignore" });
+    return;
+  }
+  const built = statSync(dist).mtimeMs;
+  const newer = (dir: string): string | undefined => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      const found = e.isDirectory() ? newer(p) : statSync(p).mtimeMs > built ? p : undefined;
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const stale = newer(join(REPO, "src"));
+  if (stale)
+    console.error(
+      `warning: ${stale} is newer than dist/porthole.js: the CLI numbers are those of the last build (npm run build)`,
+    );
+}
+
+/** A lab name unique to this process (lab names: 1-16 lowercase letters, digits, '-'). */
+export const benchLabName = (tag: string) => `${tag}${process.pid.toString(36)}`.slice(0, 16);
+
+/**
+ * Runs fn, then destroys every lab in `names` (also when fn throws, and on SIGINT/SIGTERM/SIGHUP).
+ * `names` may grow while fn runs (a bench adds each lab's name before creating it).
+ */
+export async function withLabs<T>(names: string[], fn: () => Promise<T>): Promise<T> {
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      for (const n of names) {
+        try {
+          await destroyWorld(n);
+        } catch (e) {
+          console.error(`could not remove lab ${n}: ${(e as Error).message}`);
+          console.error(`  run: porthole lab down --name ${n}`);
+        }
+      }
+    })();
+    return cleaning;
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    console.error(`\n${sig}: removing the bench labs (${names.join(", ")})...`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    return await fn();
+  } finally {
+    await cleanup();
+    for (const s of signals) process.off(s, onSignal);
+  }
+}
+
+/** Wall time of one command inside a lab host, in ms (includes nsenter and the program's start-up). */
+export async function timeExec(
+  world: World,
+  host: LabHost,
+  argv: string[],
+  opts: Parameters<World["exec"]>[2] = {},
+): Promise<{ ms: number; stdout: string }> {
+  const t0 = performance.now();
+  const r = await world.exec(host, argv, opts);
+  return { ms: performance.now() - t0, stdout: r.stdout };
+}
+
+/** Waits until a process started with world.spawn has printed TEXT in its log (10 s at most). */
+export async function waitForLog(world: World, log: string, text: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (world.logTail(log).includes(text)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${log}: "${text}" did not appear:\n${world.logTail(log)}`);
+}
+
+export function median(xs: number[]): number {
+  if (!xs.length) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+export const fmtMs = (ms: number) =>
+  Number.isNaN(ms) ? "–" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`;
+
+/** "median (min–max)" of samples in ms. */
+export const spreadMs = (xs: number[]) =>
+  xs.length > 1
+    ? `${fmtMs(median(xs))} (${fmtMs(Math.min(...xs))}–${fmtMs(Math.max(...xs))})`
+    : fmtMs(median(xs));
+
+export function markdownTable(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Tiny argv parser: --name value, --flag. */
+export function cliArgs(argv = process.argv.slice(2)) {
+  const get = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  return {
+    number(name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+      const v = get(name);
+      if (v === undefined) return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        console.error(`${name}: ${JSON.stringify(v)} is not accepted; give a whole number ${min}-${max}`);
+        process.exit(2);
+      }
+      return n;
+    },
+    backends(): Backend[] {
+      const v = get("--backends");
+      if (v === undefined) return [...BACKENDS];
+      const list = v.split(",");
+      const bad = list.filter((b) => !BACKENDS.includes(b as Backend));
+      if (bad.length || !list.length) {
+        console.error(`--backends: ${JSON.stringify(v)} is not accepted; give nftables, iptables or both`);
+        process.exit(2);
+      }
+      return list as Backend[];
+    },
+    flag: (name: string) => argv.includes(name),
+  };
+}
+
+/** The machine's state, to print next to the numbers (a noisy machine explains noisy numbers). */
+export async function machineNote(): Promise<string> {
+  const { readFile } = await import("node:fs/promises");
+  const { cpus } = await import("node:os");
+  const load = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
+  const kernel = (await readFile("/proc/sys/kernel/osrelease", "utf8")).trim();
+  return `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), kernel ${kernel}, load average ${load}`;
+}
