@@ -1,14 +1,14 @@
 // What the hub can be asked to do — by the API, by the CLI on the hub, by the daemon's watch loop.
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
 import type { Enrolling } from "../compile/plan.ts";
-import { type Addr, addrAt, formatAddr, hostRange, offsetIn } from "../net/ip.ts";
+import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import { hubStatus } from "./status.ts";
 import { appendTo, removeFrom, SpecRejected, type SpecStore } from "./store.ts";
-import { makeToken, verifyToken } from "./tokens.ts";
+import { makeToken, tokenId, verifyToken } from "./tokens.ts";
 
 /** An error for the API caller: HTTP status, message, and the field it is about. */
 export class RequestError extends Error {
@@ -133,8 +133,8 @@ export class HubService {
   private async freeAddress(spec: Spec, fromTop: boolean): Promise<string> {
     const used = new Set<bigint>([spec.hub.address.value, ...spec.peers.map((p) => p.address.value)]);
     for (const t of (await this.runtime.load()).tokens) {
-      const a = addrAt(spec.hub.subnet, 0n);
-      used.add(a.value + offsetIn(spec.hub.subnet, { family: 4, value: ipv4(t.address) } as Addr));
+      const a = parseAddr(t.address);
+      if (a) used.add(a.value);
     }
     const { first, last } = hostRange(spec.hub.subnet);
     for (let i = 0n; i <= last - first; i++) {
@@ -230,7 +230,7 @@ export class HubService {
         throw new RequestError(403, "this token was not made by this hub, or was altered", "token");
       }
       const runtime = await this.runtime.load();
-      const id = JSON.parse(Buffer.from(input.token.split(".")[1] ?? "", "base64url").toString()).i as string;
+      const id = tokenId(input.token);
       const t = runtime.tokens.find((x) => x.id === id);
       if (!t)
         throw new RequestError(410, "this token is unknown here (revoked, or used and forgotten)", "token");
@@ -337,8 +337,4 @@ function fieldName(path: (string | number)[]): string {
   const i = path.findIndex((p) => p === "forwards" || p === "peers");
   const rest = i >= 0 ? path.slice(i + 2) : path;
   return rest.join(".") || path.join(".");
-}
-
-function ipv4(text: string): bigint {
-  return text.split(".").reduce((v, o) => (v << 8n) | BigInt(Number(o)), 0n);
 }

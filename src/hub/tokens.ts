@@ -72,3 +72,9 @@ export function verifyToken(secret: Buffer, token: string): boolean {
   const got = Buffer.from(given);
   return want.length === got.length && timingSafeEqual(want, got);
 }
+
+/** The id in a token the hub has verified. */
+export function tokenId(token: string): string {
+  const payload = token.trim().split(".")[1] ?? "";
+  return (JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as TokenPayload).i;
+}
