@@ -1,10 +1,11 @@
 // apply, down, confirm: change this host to match the spec, safely.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { socketPath } from "../hub/daemon.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { peerFile, readIdentity, specFile } from "../peer/local.ts";
 import { apply, down } from "../reconcile/reconcile.ts";
@@ -14,6 +15,7 @@ import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
+import { callHub } from "./hub-client.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 
@@ -36,6 +38,16 @@ async function whoAmI(spec: Spec, keyFile: string): Promise<string | undefined> 
 }
 
 async function applyAction(o: ApplyOpts): Promise<void> {
+  // A hub run by its daemon: the daemon applies (it also carries pending enrollment keys).
+  if (!o.spec && !o.fromState && !o.dryRun && !o.confirm && existsSync(socketPath(stateDir()))) {
+    const r = (await callHub("POST", "/v1/apply")) as { changed: boolean; lines: string[] };
+    console.log(
+      r.changed
+        ? `${r.lines.join("\n")}\nhub: applied ${r.lines.length} changes, verified`
+        : "hub: no changes",
+    );
+    return;
+  }
   const ctx = hostContext();
   let specText: string;
   let hostName = o.host;

@@ -1,5 +1,7 @@
 // The reconcile context for the machine this CLI runs on.
 
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { realHost } from "../host/real-host.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { keyFile, stateDir } from "./paths.ts";
@@ -17,6 +19,12 @@ export function hostContext(log: (line: string) => void = (l) => console.log(l))
     root: process.env.PORTHOLE_ROOT ?? "/",
     bin: process.env.PORTHOLE_BIN ?? "/usr/local/bin/porthole",
     unitEnv,
+    service: daemonManaged() ? "daemon" : "oneshot",
     log,
   };
+}
+
+/** Hosts set up with `hub init` or `join` run porthole's daemon; others re-apply saved state at boot. */
+export function daemonManaged(): boolean {
+  return existsSync(join(stateDir(), "hub-runtime.json")) || existsSync(join(stateDir(), "peer.json"));
 }

@@ -85,10 +85,9 @@ async function init(o: InitOpts): Promise<void> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  if (o.webhook) {
-    const rt = new RuntimeStore(stateDir());
-    await rt.save({ ...(await rt.load()), webhook: o.webhook });
-  }
+  // The runtime file also marks this host as run by the hub daemon (see hostContext).
+  const rt = new RuntimeStore(stateDir());
+  await rt.save({ ...(await rt.load()), webhook: o.webhook });
   const r = (await callHub("POST", "/v1/apply")) as { lines: string[] };
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
   await startService("porthole-hub.service", "porthole hub run");
