@@ -5,17 +5,41 @@ import { run } from "./run.ts";
 import type { FirewallState, Host } from "./types.ts";
 
 const MARK_RE = /porthole:([0-9a-f]{8,64})/;
+const MARK_RE_G = new RegExp(MARK_RE.source, "g");
 const PASS = "porthole-pass";
 const save = (f: 4 | 6) => (f === 4 ? "iptables-save" : "ip6tables-save");
 const tool = (f: 4 | 6) => (f === 4 ? "iptables" : "ip6tables");
 
-/** Puts the marker into the script as the table's comment. */
+/**
+ * The marker lives in a rule of chain `marker` (no hook, never jumped to): the kernel keeps a table's
+ * or chain's first comment when a later transaction sets another, but a rule can be flushed and added
+ * again, so an element-only update (patchNft) can move the marker in the same transaction.
+ */
+const markRule = (marker: string) => `counter comment "porthole:${marker}"`;
+
+/** Puts the marker into the script as chain `marker` of table inet porthole. */
 export function markNft(script: string, marker: string): string {
   return script.replace(
     /^table inet porthole \{\n/m,
-    `table inet porthole {\n\tcomment "porthole:${marker}"\n`,
+    `table inet porthole {\n\tchain marker {\n\t\t${markRule(marker)}\n\t}\n`,
   );
 }
+
+/** An element delta (nft commands) plus the moved marker, as one transaction. */
+export function markNftDelta(delta: string, marker: string): string {
+  return [
+    delta.trimEnd(),
+    "add chain inet porthole marker",
+    "flush chain inet porthole marker",
+    `add rule inet porthole marker ${markRule(marker)}`,
+  ]
+    .filter(Boolean)
+    .map((l) => `${l}\n`)
+    .join("");
+}
+
+/** The last marker in `text` (a table that predates chain `marker` also has one in its comment). */
+const lastMarker = (text: string) => [...text.matchAll(MARK_RE_G)].at(-1)?.[1] ?? null;
 
 /** Adds a no-op rule carrying the marker to the first chain the text declares. */
 export function markIptables(text: string, marker: string): string {
@@ -50,7 +74,7 @@ export function nftMarker(ruleset: string): string | null {
   const start = ruleset.search(/^table inet porthole \{$/m);
   if (start < 0) return null;
   const end = ruleset.indexOf("\n}", start);
-  return MARK_RE.exec(ruleset.slice(start, end < 0 ? undefined : end))?.[1] ?? "unmarked";
+  return lastMarker(ruleset.slice(start, end < 0 ? undefined : end)) ?? "unmarked";
 }
 
 /**
@@ -66,12 +90,11 @@ async function nftMarkerOf(iptablesRules: number): Promise<string | null> {
     if (r.code === 0) return nftMarker(r.stdout);
   }
   const r = await run(["nft", "-t", "list", "table", "inet", "porthole"], { allowFail: true });
-  return r.code === 0 ? (MARK_RE.exec(r.stdout)?.[1] ?? "unmarked") : null;
+  return r.code === 0 ? (lastMarker(r.stdout) ?? "unmarked") : null;
 }
 
 async function observe(): Promise<FirewallState> {
-  const save4 = await iptablesSave(4);
-  const save6 = await iptablesSave(6);
+  const [save4, save6] = await Promise.all([iptablesSave(4), iptablesSave(6)]);
   const rules = (save4.match(/^-A /gm)?.length ?? 0) + (save6.match(/^-A /gm)?.length ?? 0);
   const nft = await nftMarkerOf(rules);
   const v4 = parseSave(save4, 4);
@@ -126,6 +149,9 @@ export const firewallDriver: Host["firewall"] = {
   observe,
   loadNft: async (script, marker) => {
     await run(["nft", "-f", "-"], { input: markNft(script, marker) });
+  },
+  patchNft: async (delta, marker) => {
+    await run(["nft", "-f", "-"], { input: markNftDelta(delta, marker) });
   },
   removeNft: async () => {
     await run(["nft", "delete", "table", "inet", "porthole"], { allowFail: true });

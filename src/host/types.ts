@@ -46,6 +46,8 @@ export interface Host {
   firewall: {
     observe(): Promise<FirewallState>;
     loadNft(script: string, marker: string): Promise<void>;
+    /** Runs element changes (nft commands) on the loaded table inet porthole and moves its marker, atomically. */
+    patchNft(delta: string, marker: string): Promise<void>;
     removeNft(): Promise<void>;
     loadIptables(family: 4 | 6, text: string, marker: string): Promise<void>;
     removeIptables(family: 4 | 6): Promise<void>;

@@ -8,7 +8,10 @@ const userspaceImpl = () =>
   process.env.PORTHOLE_WG_USERSPACE ?? process.env.WG_QUICK_USERSPACE_IMPLEMENTATION ?? "wireguard-go";
 
 async function observe(iface: string): Promise<WgState> {
-  const link = await run(["ip", "-j", "addr", "show", "dev", iface], { allowFail: true });
+  const [link, dump] = await Promise.all([
+    run(["ip", "-j", "addr", "show", "dev", iface], { allowFail: true }),
+    run(["wg", "show", iface, "dump"], { allowFail: true }),
+  ]);
   const empty: WgState = {
     exists: false,
     publicKey: null,
@@ -27,7 +30,6 @@ async function observe(iface: string): Promise<WgState> {
     }[]
   )[0];
   if (!info) return empty;
-  const dump = await run(["wg", "show", iface, "dump"], { allowFail: true });
   if (dump.code !== 0) return empty; // an interface of that name that is not WireGuard
   const [head, ...rows] = dump.stdout.trim().split("\n");
   const h = (head ?? "").split("\t");

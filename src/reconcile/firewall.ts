@@ -1,8 +1,11 @@
 // Firewall: porthole's ruleset is loaded whole (one nft transaction, or one iptables-restore per
-// family) when its marker differs; hooks into built-in chains are added once.
+// family) when its marker differs, or, with nftables, patched (elements deleted and added) when the
+// kernel holds the previous ruleset and only set/map elements changed; hooks into built-in chains are
+// added once.
 import { createHash } from "node:crypto";
 import type { FirewallPlan } from "../compile/plan.ts";
 import type { FirewallState } from "../host/types.ts";
+import { nftDelta } from "./nft-delta.ts";
 import type { Step } from "./steps.ts";
 
 export const marker = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
@@ -27,10 +30,15 @@ export function diffFirewall(
   };
   if (plan.nft && have.nft !== marker(plan.nft)) {
     const text = plan.nft;
+    // The kernel holds the previous ruleset and only elements changed: delete and add just those.
+    const delta = previous?.nft && have.nft === marker(previous.nft) ? nftDelta(previous.nft, text) : null;
     steps.push({
       subsystem: f,
       text: what.join("\n"),
-      run: (h) => h.firewall.loadNft(text, marker(text)),
+      run:
+        delta === null
+          ? (h) => h.firewall.loadNft(text, marker(text))
+          : (h) => h.firewall.patchNft(delta, marker(text)),
       undo: restoreNft,
     });
   } else if (!plan.nft && have.nft !== null) {

@@ -61,25 +61,36 @@ async function observeAndDiff(
   summary: string[],
 ) {
   const h = ctx.host;
-  const wg = await h.wg.observe(plan.wireguard.interface);
-  const fw = await h.firewall.observe();
-  const foreignDrop =
-    plan.firewall.backend === "nftables" && plan.firewall.nft ? await h.firewall.foreignForwardDrop() : [];
-  const sysctl: Record<string, string | null> = {};
-  for (const k of Object.keys(plan.sysctl)) sysctl[k] = await h.sysctl.get(k);
   const staleRouting = previous?.routing;
-  const routingPresent = plan.routing
-    ? await h.routing.observe(plan.routing)
-    : staleRouting
-      ? await h.routing.observe(staleRouting)
-      : false;
   const paths = filePaths(ctx, plan.role);
   const wantFiles: Record<string, string | null> = {
     [paths.sysctl]: Object.keys(plan.sysctl).length ? renderSysctl(plan.sysctl) : null,
     [paths.unit]: systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv, ctx.service),
   };
-  const haveFiles: Record<string, string | null> = {};
-  for (const p of Object.keys(wantFiles)) haveFiles[p] = await h.files.read(p);
+  // Read-only and independent: observed side by side (each is a process or two; the sum was most of a
+  // small apply's time).
+  const sysctlKeys = Object.keys(plan.sysctl);
+  const filePathList = Object.keys(wantFiles);
+  const [wg, fw, foreignDrop, sysctlValues, routingPresent, fileTexts] = await Promise.all([
+    h.wg.observe(plan.wireguard.interface),
+    h.firewall.observe(),
+    plan.firewall.backend === "nftables" && plan.firewall.nft
+      ? h.firewall.foreignForwardDrop()
+      : Promise.resolve([] as string[]),
+    Promise.all(sysctlKeys.map((k) => h.sysctl.get(k))),
+    plan.routing
+      ? h.routing.observe(plan.routing)
+      : staleRouting
+        ? h.routing.observe(staleRouting)
+        : Promise.resolve(false),
+    Promise.all(filePathList.map((p) => h.files.read(p))),
+  ]);
+  const sysctl: Record<string, string | null> = Object.fromEntries(
+    sysctlKeys.map((k, i) => [k, sysctlValues[i] ?? null]),
+  );
+  const haveFiles: Record<string, string | null> = Object.fromEntries(
+    filePathList.map((p, i) => [p, fileTexts[i] ?? null]),
+  );
 
   const steps: Step[] = [
     // The interface first: some sysctl keys (rp_filter) belong to it.
@@ -111,8 +122,13 @@ function specOf(text: string): Spec | null {
  */
 function forwardSummary(previous: AppliedRecord | null, req: ApplyRequest): string[] {
   if (previous && previous.specText === req.specText) return [];
-  return forwardChanges(previous ? specOf(previous.specText) : null, req.spec);
+  if (!previous) return forwardChanges(null, req.spec);
+  const known = lastApplied?.text === previous.specText ? lastApplied.spec : specOf(previous.specText);
+  return forwardChanges(known, req.spec);
 }
+
+/** The spec this process applied last (a daemon applies again and again: no need to parse it back). */
+let lastApplied: { text: string; spec: Spec } | null = null;
 
 export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
   const log = ctx.log ?? (() => {});
@@ -167,6 +183,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     files: Object.values(paths),
     endpoints,
   });
+  lastApplied = { text: req.specText, spec: req.spec };
   return { lines, changed: true, plan };
 }
 

@@ -9,9 +9,19 @@ export function describeForward(f: Forward): string {
   return `${f.name} ${proto}/${formatRange(f.port)} → ${f.peer}:${formatRange(f.targetPort)} (${f.mode})${allow}`;
 }
 
+/** Descriptions by forward (a daemon compares each spec with the one before: describe each forward once). */
+const described = new WeakMap<Forward, string>();
+function describeOnce(f: Forward): string {
+  const known = described.get(f);
+  if (known !== undefined) return known;
+  const d = describeForward(f);
+  described.set(f, d);
+  return d;
+}
+
 export function forwardChanges(before: Spec | null, after: Spec): string[] {
-  const old = new Map((before?.forwards ?? []).map((f) => [f.name, describeForward(f)]));
-  const now = new Map(after.forwards.map((f) => [f.name, describeForward(f)]));
+  const old = new Map((before?.forwards ?? []).map((f) => [f.name, describeOnce(f)]));
+  const now = new Map(after.forwards.map((f) => [f.name, describeOnce(f)]));
   const lines: string[] = [];
   for (const [name, text] of now) {
     const was = old.get(name);

@@ -111,6 +111,11 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       act("nft load");
       h.fw.nft = m;
     },
+    patchNft: async (_d, m) => {
+      act("nft patch");
+      if (h.fw.nft === null) throw new Error("nft patch: no table inet porthole");
+      h.fw.nft = m;
+    },
     removeNft: async () => {
       act("nft delete");
       h.fw.nft = null;

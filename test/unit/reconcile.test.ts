@@ -63,7 +63,7 @@ test("first apply builds the hub; the second reports no changes and runs no muta
   assert.deepEqual(h.calls, []);
 });
 
-test("adding a forward reloads only the ruleset and says what it adds", async () => {
+test("adding a forward patches only the ruleset's elements and says what it adds", async () => {
   const h = fakeHost({ "/k": hubKey });
   await applyText(h, specText([WEB]));
   h.calls.length = 0;
@@ -71,8 +71,29 @@ test("adding a forward reloads only the ruleset and says what it adds", async ()
   assert.deepEqual(r.lines, ["+ forward dns udp/53 → nas:53 (snat)"]);
   assert.deepEqual(
     h.calls.filter((c) => !c.startsWith("write /state")),
+    ["nft patch"],
+  );
+});
+
+test("the ruleset is loaded whole when the kernel does not hold the previous one", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  h.fw.nft = "0000000000000000"; // someone else changed the table
+  h.calls.length = 0;
+  await applyText(h, specText([WEB, DNS]));
+  assert.deepEqual(
+    h.calls.filter((c) => !c.startsWith("write /state")),
     ["nft load"],
   );
+});
+
+test("a failing element patch restores the previous ruleset", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  const before = snapshot(h);
+  h.failOn = "nft patch";
+  await assert.rejects(applyText(h, specText([WEB, DNS])), /put back/);
+  assert.equal(snapshot(h), before);
 });
 
 test("removing a peer removes only that peer; the other keeps its session", async () => {
@@ -102,7 +123,7 @@ test("a failing change to a running hub restores the previous ruleset and peers"
   const h = fakeHost({ "/k": hubKey });
   await applyText(h, specText([WEB]));
   const before = snapshot(h);
-  h.failOn = "nft load"; // after the peer is removed
+  h.failOn = "nft patch"; // after the peer is removed (only elements change: a patch, not a load)
   await assert.rejects(
     applyText(h, specText([WEB, "{ name: git, port: 2222, peer: rpi, targetPort: 22 }"], ["rpi"])),
     /put back/,
