@@ -1,5 +1,5 @@
 // The host porthole runs on.
-import { readText, removeFile, writeAtomic } from "./files.ts";
+import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
 import { routingDriver, sysctlDriver } from "./system.ts";
 import type { Host } from "./types.ts";
@@ -10,5 +10,5 @@ export const realHost: Host = {
   firewall: firewallDriver,
   sysctl: sysctlDriver,
   routing: routingDriver,
-  files: { read: readText, write: writeAtomic, remove: removeFile },
+  files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },
 };

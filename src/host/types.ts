@@ -72,5 +72,10 @@ export interface Host {
     read(path: string): Promise<string | null>;
     write(path: string, text: string, mode?: number): Promise<void>;
     remove(path: string): Promise<void>;
+    /**
+     * Atomically replaces `to` with what `from` holds now, without copying the data (a hard link
+     * renamed into place); false if `from` does not exist. Optional: without it, read and write.
+     */
+    keep?(from: string, to: string): Promise<boolean>;
   };
 }

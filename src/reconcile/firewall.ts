@@ -8,7 +8,18 @@ import type { FirewallState } from "../host/types.ts";
 import { nftDelta } from "./nft-delta.ts";
 import type { Step } from "./steps.ts";
 
-export const marker = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
+/** Markers of the last few rulesets (each apply hashes the same megabyte-sized texts several times). */
+const markers = new Map<string, string>();
+
+export function marker(text: string): string {
+  let m = markers.get(text);
+  if (m === undefined) {
+    m = createHash("sha256").update(text).digest("hex").slice(0, 16);
+    if (markers.size >= 4) markers.delete(markers.keys().next().value as string);
+    markers.set(text, m);
+  }
+  return m;
+}
 
 /** `previous` is the plan porthole applied last (to restore on failure); null if none. */
 export function diffFirewall(

@@ -54,12 +54,23 @@ const filePaths = (ctx: Context, role: "hub" | "peer") => ({
   unit: join(ctx.root, "etc/systemd/system", unitName(role)),
 });
 
+type Subsystem = Step["subsystem"];
+
+/**
+ * Observes the host and diffs it against the plan. `only` (the verify pass) limits both to the
+ * subsystems the applied steps touched: the others were not changed by this apply, and were just
+ * found matching the plan. `foreignDrop` (the verify pass) reuses the first pass's look at other
+ * owners' chain policies, which porthole's steps do not change.
+ */
 async function observeAndDiff(
   ctx: Context,
   plan: HostPlan,
   previous: AppliedRecord | null,
   summary: string[],
+  only?: ReadonlySet<Subsystem>,
+  knownForeignDrop?: string[],
 ) {
+  const want = (s: Subsystem) => !only || only.has(s);
   const h = ctx.host;
   const staleRouting = previous?.routing;
   const paths = filePaths(ctx, plan.role);
@@ -69,20 +80,26 @@ async function observeAndDiff(
   };
   // Read-only and independent: observed side by side (each is a process or two; the sum was most of a
   // small apply's time).
-  const sysctlKeys = Object.keys(plan.sysctl);
-  const filePathList = Object.keys(wantFiles);
+  const sysctlKeys = want("sysctl") ? Object.keys(plan.sysctl) : [];
+  const filePathList = want("files") ? Object.keys(wantFiles) : [];
   const [wg, fw, foreignDrop, sysctlValues, routingPresent, fileTexts] = await Promise.all([
-    h.wg.observe(plan.wireguard.interface),
-    h.firewall.observe(),
-    plan.firewall.backend === "nftables" && plan.firewall.nft
-      ? h.firewall.foreignForwardDrop()
-      : Promise.resolve([] as string[]),
+    want("wireguard") ? h.wg.observe(plan.wireguard.interface) : Promise.resolve(null),
+    want("firewall") ? h.firewall.observe() : Promise.resolve(null),
+    !want("firewall")
+      ? Promise.resolve([] as string[])
+      : knownForeignDrop
+        ? Promise.resolve(knownForeignDrop)
+        : plan.firewall.backend === "nftables" && plan.firewall.nft
+          ? h.firewall.foreignForwardDrop()
+          : Promise.resolve([] as string[]),
     Promise.all(sysctlKeys.map((k) => h.sysctl.get(k))),
-    plan.routing
-      ? h.routing.observe(plan.routing)
-      : staleRouting
-        ? h.routing.observe(staleRouting)
-        : Promise.resolve(false),
+    !want("routing")
+      ? Promise.resolve(false)
+      : plan.routing
+        ? h.routing.observe(plan.routing)
+        : staleRouting
+          ? h.routing.observe(staleRouting)
+          : Promise.resolve(false),
     Promise.all(filePathList.map((p) => h.files.read(p))),
   ]);
   const sysctl: Record<string, string | null> = Object.fromEntries(
@@ -94,20 +111,29 @@ async function observeAndDiff(
 
   const steps: Step[] = [
     // The interface first: some sysctl keys (rp_filter) belong to it.
-    ...diffWireguard(plan.wireguard, wg, previous?.endpoints),
-    ...diffSysctl(plan.sysctl, sysctl),
-    ...diffFirewall(
-      plan.firewall,
-      fw,
-      previous?.firewall ?? null,
-      summary,
-      plan.wireguard.interface,
-      foreignDrop,
-    ),
-    ...diffRouting(plan.routing, routingPresent, staleRouting),
-    ...diffFiles(wantFiles, haveFiles),
+    ...(wg ? diffWireguard(plan.wireguard, wg, previous?.endpoints) : []),
+    ...(want("sysctl") ? diffSysctl(plan.sysctl, sysctl) : []),
+    ...(fw
+      ? diffFirewall(
+          plan.firewall,
+          fw,
+          previous?.firewall ?? null,
+          summary,
+          plan.wireguard.interface,
+          foreignDrop,
+        )
+      : []),
+    ...(want("routing") ? diffRouting(plan.routing, routingPresent, staleRouting) : []),
+    ...(want("files") ? diffFiles(wantFiles, haveFiles) : []),
   ];
-  return { steps, wg, sysctl };
+  return { steps, wg, sysctl, foreignDrop };
+}
+
+/** What the verify pass looks at again: the subsystems the steps touched (sysctl with the interface, whose keys it owns). */
+function touched(steps: Step[]): Set<Subsystem> {
+  const s = new Set(steps.map((x) => x.subsystem));
+  if (s.has("wireguard")) s.add("sysctl");
+  return s;
 }
 
 function specOf(text: string): Spec | null {
@@ -136,7 +162,9 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   await checkKey(ctx, plan);
   const previous = await readApplied(ctx.host, ctx.stateDir);
   const summary = plan.role === "hub" ? forwardSummary(previous, req) : [];
-  const { steps, wg, sysctl } = await observeAndDiff(ctx, plan, previous, summary);
+  const first = await observeAndDiff(ctx, plan, previous, summary);
+  const { steps, sysctl } = first;
+  const wg = first.wg as WgState; // the first pass observes every subsystem
   const lines = steps.map((s) => s.text);
   const endpoints = { ...previous?.endpoints, ...seenEndpoints(wg) };
   if (
@@ -159,7 +187,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
 
   for (const line of lines) log(line);
   await runSteps(ctx.host, steps, log);
-  const verify = await observeAndDiff(ctx, plan, previous, summary);
+  const verify = await observeAndDiff(ctx, plan, previous, summary, touched(steps), first.foreignDrop);
   // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
   if (verify.steps.length) {
     await undoAll(ctx.host, steps, log);

@@ -35,8 +35,13 @@ export async function writeApplied(
   stateDir: string,
   record: AppliedRecord | null,
 ): Promise<void> {
-  const current = await host.files.read(file(stateDir));
-  if (current) await host.files.write(`${file(stateDir)}.prev`, current, 0o600);
+  // The current record becomes the previous one: linked into place where the host can (no re-read
+  // and rewrite of a record that holds the whole spec and ruleset), else copied.
+  if (host.files.keep) await host.files.keep(file(stateDir), `${file(stateDir)}.prev`);
+  else {
+    const current = await host.files.read(file(stateDir));
+    if (current) await host.files.write(`${file(stateDir)}.prev`, current, 0o600);
+  }
   if (record) await host.files.write(file(stateDir), `${JSON.stringify(record, null, 2)}\n`, 0o600);
   else await host.files.remove(file(stateDir));
 }
