@@ -7,20 +7,17 @@ import type { Host, WgState } from "./types.ts";
 const userspaceImpl = () =>
   process.env.PORTHOLE_WG_USERSPACE ?? process.env.WG_QUICK_USERSPACE_IMPLEMENTATION ?? "wireguard-go";
 
+/** What observe reports for an interface that does not exist. */
+export function absentInterface(): WgState {
+  return { exists: false, publicKey: null, listenPort: null, addresses: [], mtu: null, up: false, peers: [] };
+}
+
 async function observe(iface: string): Promise<WgState> {
   const [link, dump] = await Promise.all([
     run(["ip", "-j", "addr", "show", "dev", iface], { allowFail: true }),
     run(["wg", "show", iface, "dump"], { allowFail: true }),
   ]);
-  const empty: WgState = {
-    exists: false,
-    publicKey: null,
-    listenPort: null,
-    addresses: [],
-    mtu: null,
-    up: false,
-    peers: [],
-  };
+  const empty = absentInterface();
   if (link.code !== 0) return empty;
   const info = (
     JSON.parse(link.stdout) as {

@@ -2,6 +2,7 @@
 // told to fail one of them.
 import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
 import type { FirewallState, Host, WgPeerState, WgState } from "../../src/host/types.ts";
+import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
 
 export interface FakeHost extends Host {
@@ -38,16 +39,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
   const sameHook = (a: IptablesHook) => (b: IptablesHook) =>
     a.family === b.family && a.table === b.table && a.chain === b.chain && a.target === b.target;
   h.wg = {
-    observe: async (n) =>
-      structuredClone(h.ifaces.get(n)) ?? {
-        exists: false,
-        publicKey: null,
-        listenPort: null,
-        addresses: [],
-        mtu: null,
-        up: false,
-        peers: [],
-      },
+    observe: async (n) => structuredClone(h.ifaces.get(n)) ?? absentInterface(),
     create: async (n) => {
       act(`wg create ${n}`);
       h.ifaces.set(n, {
