@@ -59,10 +59,24 @@ export interface NftElementChange {
   add: string[];
 }
 
+/**
+ * The last scripts split (a daemon's next apply diffs against the script it just loaded, and the
+ * verify pass against the same two again): by exact text, read-only.
+ */
+const recent: { script: string; parsed: NftCollections | null }[] = [];
+function parsedCollections(script: string): NftCollections | null {
+  const hit = recent.find((r) => r.script === script);
+  if (hit) return hit.parsed;
+  const parsed = parseNftCollections(script);
+  recent.unshift({ script, parsed });
+  recent.length = Math.min(recent.length, 3);
+  return parsed;
+}
+
 /** The element changes from `prev` to `next`; null unless they differ in set/map elements only. */
 export function nftElementChanges(prev: string, next: string): NftElementChange[] | null {
-  const a = parseNftCollections(prev);
-  const b = parseNftCollections(next);
+  const a = parsedCollections(prev);
+  const b = parsedCollections(next);
   if (!a || !b || a.skeleton !== b.skeleton) return null;
   const changes: NftElementChange[] = [];
   for (const [name, to] of b.collections) {

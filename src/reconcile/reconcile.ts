@@ -158,9 +158,12 @@ let lastApplied: { text: string; spec: Spec } | null = null;
 
 export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
   const log = ctx.log ?? (() => {});
+  // The state file is read while compile runs (its I/O overlaps the CPU work); awaited after the key check.
+  const previousRead = readApplied(ctx.host, ctx.stateDir);
+  previousRead.catch(() => {}); // a failure surfaces at the await below, not as an unhandled rejection
   const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile, enrolling: req.enrolling });
   await checkKey(ctx, plan);
-  const previous = await readApplied(ctx.host, ctx.stateDir);
+  const previous = await previousRead;
   const summary = plan.role === "hub" ? forwardSummary(previous, req) : [];
   const first = await observeAndDiff(ctx, plan, previous, summary);
   const { steps, sysctl } = first;

@@ -21,13 +21,30 @@ export interface AppliedRecord {
 
 const file = (stateDir: string) => join(stateDir, "applied.json");
 
+/**
+ * The records this process last read or wrote, by path, with their exact file text: a daemon applies
+ * again and again, and the record (the whole spec and ruleset, ~2 MB with 10,000 forwards) need not be
+ * parsed back while the file still holds that text. Any other text (edited, or written by another
+ * process) is parsed as before. Callers treat records as read-only (they copy before changing).
+ */
+const known = new Map<string, { text: string; record: AppliedRecord }>();
+
+function parsed(path: string, text: string): AppliedRecord {
+  const hit = known.get(path);
+  if (hit && hit.text === text) return hit.record;
+  const record = JSON.parse(text) as AppliedRecord;
+  known.set(path, { text, record });
+  return record;
+}
+
 export async function readApplied(
   host: Host,
   stateDir: string,
   which: "current" | "previous" = "current",
 ): Promise<AppliedRecord | null> {
-  const text = await host.files.read(which === "current" ? file(stateDir) : `${file(stateDir)}.prev`);
-  return text ? (JSON.parse(text) as AppliedRecord) : null;
+  const path = which === "current" ? file(stateDir) : `${file(stateDir)}.prev`;
+  const text = await host.files.read(path);
+  return text ? parsed(path, text) : null;
 }
 
 export async function writeApplied(
@@ -42,6 +59,17 @@ export async function writeApplied(
     const current = await host.files.read(file(stateDir));
     if (current) await host.files.write(`${file(stateDir)}.prev`, current, 0o600);
   }
-  if (record) await host.files.write(file(stateDir), `${JSON.stringify(record, null, 2)}\n`, 0o600);
-  else await host.files.remove(file(stateDir));
+  const path = file(stateDir);
+  const before = known.get(path);
+  if (before) known.set(`${path}.prev`, before); // checked against the file's text when read
+  if (record) {
+    const text = `${JSON.stringify(record, null, 2)}\n`;
+    await host.files.write(path, text, 0o600);
+    // Plain data (strings, numbers, arrays, records), so this reads back as JSON.parse(text) would,
+    // but for undefined fields, which readers treat as absent.
+    known.set(path, { text, record: { ...record } });
+  } else {
+    await host.files.remove(path);
+    known.delete(path);
+  }
 }
