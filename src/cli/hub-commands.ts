@@ -1,11 +1,10 @@
 // On the hub: init, run (the daemon), peer add|rm|ls, forward add|rm|ls, status.
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import qrcode from "qrcode-terminal";
 import { compile } from "../compile/compile.ts";
 import { renderWgQuick } from "../compile/wireguard.ts";
 import { readText, writeAtomic } from "../host/files.ts";
-import { run } from "../host/run.ts";
+import { enableNow, hasSystemd } from "../host/systemd.ts";
 import { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { type HubStatus, renderStatus } from "../hub/status.ts";
@@ -26,13 +25,10 @@ export function parseDuration(text: string): number {
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s"];
 }
 
-const hasSystemd = () => existsSync("/run/systemd/system");
-
 /** Enables the unit when systemd runs this host; says what to do when it does not. */
 export async function startService(unit: string, foreground: string): Promise<void> {
   if (hasSystemd()) {
-    await run(["systemctl", "daemon-reload"]);
-    await run(["systemctl", "enable", "--now", unit]);
+    await enableNow(unit);
     console.log(`systemd: ${unit} enabled and started`);
   } else {
     console.log(
