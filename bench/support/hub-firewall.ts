@@ -16,13 +16,13 @@
 import { readFileSync } from "node:fs";
 import { compile } from "../../src/compile/compile.ts";
 import { realHost } from "../../src/host/real-host.ts";
-import { diffFirewall } from "../../src/reconcile/firewall.ts";
+import { diffIptables, diffNft, observeFirewall } from "../../src/reconcile/firewall.ts";
 import { runSteps } from "../../src/reconcile/steps.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 
 async function clearIptables(): Promise<string[]> {
   const fw = realHost.firewall;
-  const have = await fw.observe();
+  const have = await observeFirewall(fw);
   const done: string[] = [];
   for (const hook of have.hooks) {
     await fw.removeHook(hook);
@@ -52,8 +52,11 @@ if (arg === "--clear-iptables") {
   }
   const plan = compile(loaded.spec, "hub");
   const cleared = plan.firewall.backend === "nftables" ? await clearIptables() : [];
-  const have = await realHost.firewall.observe();
-  const steps = diffFirewall(plan.firewall, have, null, [], plan.wireguard.interface, []);
+  const have = await observeFirewall(realHost.firewall);
+  const steps = [
+    ...diffNft(plan.firewall, have.nft, null, []),
+    ...diffIptables(plan.firewall, have, null, [], plan.wireguard.interface, []),
+  ];
   await runSteps(realHost, steps);
   console.log([...cleared, ...steps.map((s) => s.text.split("\n")[0])].join("\n") || "no changes");
 }

@@ -2,44 +2,58 @@
 // chains, and marks the ruleset it loaded so the next apply can tell whether anything must change.
 import type { IptablesHook } from "../compile/plan.ts";
 import { run } from "./run.ts";
-import type { FirewallState, Host } from "./types.ts";
+import type { Host, IptablesState, NftState } from "./types.ts";
 
 const MARK_RE = /porthole:([0-9a-f]{8,64})/;
-const MARK_RE_G = new RegExp(MARK_RE.source, "g");
 const PASS = "porthole-pass";
 const save = (f: 4 | 6) => (f === 4 ? "iptables-save" : "ip6tables-save");
 const tool = (f: 4 | 6) => (f === 4 ? "iptables" : "ip6tables");
 
 /**
- * The marker lives in a rule of chain `marker` (no hook, never jumped to): the kernel keeps a table's
- * or chain's first comment when a later transaction sets another, but a rule can be flushed and added
- * again, so an element-only update (patchNft) can move the marker in the same transaction.
+ * The nft marker lives in set `marker`: one element per ruleset porthole loaded or patched, keyed by a
+ * generation number, its comment the marker; the highest generation is current. An element patch only
+ * adds one: a transaction that deletes anything (an element, a rule) makes nft wait for an RCU grace
+ * period when it closes its socket (~15 ms, as much as the rest of a one-forward patch). So old
+ * generations are pruned only by patches that delete anyway, or once they pile up.
  */
-const markRule = (marker: string) => `counter comment "porthole:${marker}"`;
+const markerSet = (generation: number, marker: string) =>
+  `\tset marker {\n\t\ttype mark\n\t\telements = { ${generation} comment "porthole:${marker}" }\n\t}\n`;
+const PRUNE_AT = 32;
 
-/** Puts the marker into the script as chain `marker` of table inet porthole. */
+/** Puts the marker into the script as set `marker` of table inet porthole (generation 1). */
 export function markNft(script: string, marker: string): string {
-  return script.replace(
-    /^table inet porthole \{\n/m,
-    `table inet porthole {\n\tchain marker {\n\t\t${markRule(marker)}\n\t}\n`,
-  );
+  return script.replace(/^table inet porthole \{\n/m, `table inet porthole {\n${markerSet(1, marker)}`);
 }
 
-/** An element delta (nft commands) plus the moved marker, as one transaction. */
-export function markNftDelta(delta: string, marker: string): string {
+/** An element delta (nft commands) plus the next marker generation, as one transaction. */
+export function markNftDelta(delta: string, marker: string, generations: number[]): string {
+  const next = Math.max(0, ...generations) + 1;
+  const prune = /^delete /m.test(delta) || generations.length >= PRUNE_AT ? generations : [];
   return [
     delta.trimEnd(),
-    "add chain inet porthole marker",
-    "flush chain inet porthole marker",
-    `add rule inet porthole marker ${markRule(marker)}`,
+    prune.length ? `delete element inet porthole marker { ${prune.join(", ")} }` : "",
+    `add element inet porthole marker { ${next} comment "porthole:${marker}" }`,
   ]
     .filter(Boolean)
     .map((l) => `${l}\n`)
     .join("");
 }
 
-/** The last marker in `text` (a table that predates chain `marker` also has one in its comment). */
-const lastMarker = (text: string) => [...text.matchAll(MARK_RE_G)].at(-1)?.[1] ?? null;
+/** The marker set as `nft list set inet porthole marker` prints it ("unmarked" when it has no element). */
+export function parseMarkerSet(listing: string): NftState {
+  let best: NftState = { marker: "unmarked", generations: [] };
+  let top = -1;
+  const generations: number[] = [];
+  for (const m of listing.matchAll(/(0x[0-9a-f]+|\d+) comment "porthole:([0-9a-f]{8,64})"/g)) {
+    const g = Number(m[1]);
+    generations.push(g);
+    if (g > top) {
+      top = g;
+      best = { marker: m[2] as string, generations };
+    }
+  }
+  return { ...best, generations: generations.sort((a, b) => a - b) };
+}
 
 /** Adds a no-op rule carrying the marker to the first chain the text declares. */
 export function markIptables(text: string, marker: string): string {
@@ -69,38 +83,23 @@ function parseSave(text: string, f: 4 | 6) {
   return { marker, hooks, passes };
 }
 
-/** The marker in table inet porthole's part of `nft -t list ruleset` output; null without the table. */
-export function nftMarker(ruleset: string): string | null {
-  const start = ruleset.search(/^table inet porthole \{$/m);
-  if (start < 0) return null;
-  const end = ruleset.indexOf("\n}", start);
-  return lastMarker(ruleset.slice(start, end < 0 ? undefined : end)) ?? "unmarked";
-}
-
 /**
- * The marker of table inet porthole (null: no table). Two ways to read it, same answer, different costs
- * (nft 1.0.6): `-t list table inet porthole` still fetches every set and map element (~130 ms with
- * 10,000 forwards); `-t list ruleset` skips elements but fetches every rule of every table, and rules
- * made by iptables-nft are slow to list (~2.5 s for 30,000). So the ruleset, unless the iptables side
- * (ip/ip6 tables, as iptables-save showed them) has many rules.
+ * Table inet porthole's marker (null: no table). `nft list set` fetches that one set only, so it costs
+ * the same with any number of rules elsewhere (`nft -t list ruleset` took ~0.5 s beside 30,000
+ * iptables-nft rules). A table without the set (made by an older porthole) is "unmarked": reloaded whole.
  */
-async function nftMarkerOf(iptablesRules: number): Promise<string | null> {
-  if (iptablesRules < 500) {
-    const r = await run(["nft", "-t", "list", "ruleset"], { allowFail: true });
-    if (r.code === 0) return nftMarker(r.stdout);
-  }
-  const r = await run(["nft", "-t", "list", "table", "inet", "porthole"], { allowFail: true });
-  return r.code === 0 ? (lastMarker(r.stdout) ?? "unmarked") : null;
+async function observeNft(): Promise<NftState | null> {
+  const r = await run(["nft", "list", "set", "inet", "porthole", "marker"], { allowFail: true });
+  if (r.code === 0) return parseMarkerSet(r.stdout);
+  const tables = await run(["nft", "list", "tables", "inet"], { allowFail: true });
+  return /^table inet porthole$/m.test(tables.stdout) ? { marker: "unmarked", generations: [] } : null;
 }
 
-async function observe(): Promise<FirewallState> {
+async function observeIptables(): Promise<IptablesState> {
   const [save4, save6] = await Promise.all([iptablesSave(4), iptablesSave(6)]);
-  const rules = (save4.match(/^-A /gm)?.length ?? 0) + (save6.match(/^-A /gm)?.length ?? 0);
-  const nft = await nftMarkerOf(rules);
   const v4 = parseSave(save4, 4);
   const v6 = parseSave(save6, 6);
   return {
-    nft,
     iptables: { 4: v4.marker, 6: v6.marker },
     hooks: [...v4.hooks, ...v6.hooks],
     passes: [...v4.passes, ...v6.passes],
@@ -146,12 +145,13 @@ async function foreignForwardDrop(): Promise<string[]> {
 }
 
 export const firewallDriver: Host["firewall"] = {
-  observe,
+  observeNft,
+  observeIptables,
   loadNft: async (script, marker) => {
     await run(["nft", "-f", "-"], { input: markNft(script, marker) });
   },
-  patchNft: async (delta, marker) => {
-    await run(["nft", "-f", "-"], { input: markNftDelta(delta, marker) });
+  patchNft: async (delta, marker, generations) => {
+    await run(["nft", "-f", "-"], { input: markNftDelta(delta, marker, generations) });
   },
   removeNft: async () => {
     await run(["nft", "delete", "table", "inet", "porthole"], { allowFail: true });

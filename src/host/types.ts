@@ -19,13 +19,26 @@ export interface WgState {
   peers: WgPeerState[];
 }
 
-export interface FirewallState {
-  /** Marker of the ruleset porthole last loaded (null: porthole's table/chains are absent). */
-  nft: string | null;
+/** Table inet porthole as porthole marked it. */
+export interface NftState {
+  /** Marker of the ruleset porthole last loaded or patched ("unmarked" if the table has none). */
+  marker: string;
+  /** Marker generations present, ascending (the driver's bookkeeping, handed back to patchNft). */
+  generations: number[];
+}
+
+/** porthole's iptables side: its PORTHOLE-* chains (by marker), hooks, and pass rules. */
+export interface IptablesState {
+  /** Marker of the chains porthole last loaded, per family (null: no PORTHOLE-* chains). */
   iptables: { 4: string | null; 6: string | null };
   hooks: IptablesHook[];
   /** Rules porthole added to other chains (so a foreign DROP policy does not block its traffic). */
   passes: string[];
+}
+
+export interface FirewallState extends IptablesState {
+  /** null: no table inet porthole. */
+  nft: NftState | null;
 }
 
 export interface Host {
@@ -44,10 +57,14 @@ export interface Host {
     setUp(iface: string): Promise<void>;
   };
   firewall: {
-    observe(): Promise<FirewallState>;
+    observeNft(): Promise<NftState | null>;
+    observeIptables(): Promise<IptablesState>;
     loadNft(script: string, marker: string): Promise<void>;
-    /** Runs element changes (nft commands) on the loaded table inet porthole and moves its marker, atomically. */
-    patchNft(delta: string, marker: string): Promise<void>;
+    /**
+     * Runs element changes (nft commands) on the loaded table inet porthole and moves its marker,
+     * atomically; `generations` as observed.
+     */
+    patchNft(delta: string, marker: string, generations: number[]): Promise<void>;
     removeNft(): Promise<void>;
     loadIptables(family: 4 | 6, text: string, marker: string): Promise<void>;
     removeIptables(family: 4 | 6): Promise<void>;

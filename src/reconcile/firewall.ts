@@ -4,7 +4,7 @@
 // added once.
 import { createHash } from "node:crypto";
 import type { FirewallPlan } from "../compile/plan.ts";
-import type { FirewallState } from "../host/types.ts";
+import type { FirewallState, Host, IptablesState, NftState } from "../host/types.ts";
 import { nftDelta } from "./nft-delta.ts";
 import type { Step } from "./steps.ts";
 
@@ -21,10 +21,66 @@ export function marker(text: string): string {
   return m;
 }
 
-/** `previous` is the plan porthole applied last (to restore on failure); null if none. */
-export function diffFirewall(
+/** Both halves of the firewall as the host has them (for `down` and tools that want the whole picture). */
+export async function observeFirewall(fw: Host["firewall"]): Promise<FirewallState> {
+  const [nft, iptables] = await Promise.all([fw.observeNft(), fw.observeIptables()]);
+  return { nft, ...iptables };
+}
+
+/** What the firewall steps say: the forward changes when there are any, else which ruleset changes. */
+const describe = (plan: FirewallPlan, summary: string[]) =>
+  summary.length
+    ? summary.join("\n")
+    : plan.nft
+      ? "~ nftables table inet porthole"
+      : "~ iptables PORTHOLE-* chains";
+
+/** Table inet porthole. `previous` is the plan porthole applied last (to restore on failure); null if none. */
+export function diffNft(
   plan: FirewallPlan,
-  have: FirewallState,
+  have: NftState | null,
+  previous: FirewallPlan | null,
+  summary: string[],
+): Step[] {
+  const s = "nftables" as const;
+  const restore = async (h: Host) => {
+    if (previous?.nft) await h.firewall.loadNft(previous.nft, marker(previous.nft));
+    else await h.firewall.removeNft();
+  };
+  if (plan.nft && have?.marker !== marker(plan.nft)) {
+    const text = plan.nft;
+    // The kernel holds the previous ruleset and only elements changed: delete and add just those.
+    const delta =
+      have && previous?.nft && have.marker === marker(previous.nft) ? nftDelta(previous.nft, text) : null;
+    const generations = have?.generations ?? [];
+    return [
+      {
+        subsystem: s,
+        text: describe(plan, summary),
+        run:
+          delta === null
+            ? (h) => h.firewall.loadNft(text, marker(text))
+            : (h) => h.firewall.patchNft(delta, marker(text), generations),
+        undo: restore,
+      },
+    ];
+  }
+  if (!plan.nft && have !== null)
+    return [
+      {
+        subsystem: s,
+        text: "- nftables table inet porthole",
+        run: (h) => h.firewall.removeNft(),
+        undo: restore,
+      },
+    ];
+  return [];
+}
+
+/** porthole's iptables chains, their hooks, and pass rules. `previous` as for diffNft. */
+export function diffIptables(
+  plan: FirewallPlan,
+  have: IptablesState,
   previous: FirewallPlan | null,
   summary: string[],
   wgInterface: string,
@@ -32,38 +88,10 @@ export function diffFirewall(
 ): Step[] {
   const steps: Step[] = [];
   const f = "firewall" as const;
-  const what = summary.length
-    ? summary
-    : [plan.nft ? "~ nftables table inet porthole" : "~ iptables PORTHOLE-* chains"];
-  const restoreNft = async (h: Parameters<Step["run"]>[0]) => {
-    if (previous?.nft) await h.firewall.loadNft(previous.nft, marker(previous.nft));
-    else await h.firewall.removeNft();
-  };
-  if (plan.nft && have.nft !== marker(plan.nft)) {
-    const text = plan.nft;
-    // The kernel holds the previous ruleset and only elements changed: delete and add just those.
-    const delta = previous?.nft && have.nft === marker(previous.nft) ? nftDelta(previous.nft, text) : null;
-    steps.push({
-      subsystem: f,
-      text: what.join("\n"),
-      run:
-        delta === null
-          ? (h) => h.firewall.loadNft(text, marker(text))
-          : (h) => h.firewall.patchNft(delta, marker(text)),
-      undo: restoreNft,
-    });
-  } else if (!plan.nft && have.nft !== null) {
-    steps.push({
-      subsystem: f,
-      text: "- nftables table inet porthole",
-      run: (h) => h.firewall.removeNft(),
-      undo: restoreNft,
-    });
-  }
   for (const fam of [4, 6] as const) {
     const text = plan.iptables[fam];
     const prev = previous?.iptables[fam] ?? "";
-    const restore = async (h: Parameters<Step["run"]>[0]) => {
+    const restore = async (h: Host) => {
       if (prev) await h.firewall.loadIptables(fam, prev, marker(prev));
       else await h.firewall.removeIptables(fam);
     };
@@ -71,7 +99,7 @@ export function diffFirewall(
     if (text && have.iptables[fam] !== marker(text)) {
       steps.push({
         subsystem: f,
-        text: plan.nft || fam === 6 ? `~ ${name} PORTHOLE-* chains` : what.join("\n"),
+        text: plan.nft || fam === 6 ? `~ ${name} PORTHOLE-* chains` : describe(plan, summary),
         run: (h) => h.firewall.loadIptables(fam, text, marker(text)),
         undo: restore,
       });

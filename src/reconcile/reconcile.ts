@@ -8,7 +8,7 @@ import type { Host, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
-import { diffFirewall } from "./firewall.ts";
+import { diffIptables, diffNft, observeFirewall } from "./firewall.ts";
 import { checkSshPath } from "./ssh-guard.ts";
 import { type AppliedRecord, readApplied, writeApplied } from "./state.ts";
 import { ApplyError, runSteps, type Step, undoAll } from "./steps.ts";
@@ -82,9 +82,10 @@ async function observeAndDiff(
   // small apply's time).
   const sysctlKeys = want("sysctl") ? Object.keys(plan.sysctl) : [];
   const filePathList = want("files") ? Object.keys(wantFiles) : [];
-  const [wg, fw, foreignDrop, sysctlValues, routingPresent, fileTexts] = await Promise.all([
+  const [wg, nft, iptables, foreignDrop, sysctlValues, routingPresent, fileTexts] = await Promise.all([
     want("wireguard") ? h.wg.observe(plan.wireguard.interface) : Promise.resolve(null),
-    want("firewall") ? h.firewall.observe() : Promise.resolve(null),
+    want("nftables") ? h.firewall.observeNft() : Promise.resolve(undefined),
+    want("firewall") ? h.firewall.observeIptables() : Promise.resolve(null),
     !want("firewall")
       ? Promise.resolve([] as string[])
       : knownForeignDrop
@@ -113,10 +114,11 @@ async function observeAndDiff(
     // The interface first: some sysctl keys (rp_filter) belong to it.
     ...(wg ? diffWireguard(plan.wireguard, wg, previous?.endpoints) : []),
     ...(want("sysctl") ? diffSysctl(plan.sysctl, sysctl) : []),
-    ...(fw
-      ? diffFirewall(
+    ...(nft !== undefined ? diffNft(plan.firewall, nft, previous?.firewall ?? null, summary) : []),
+    ...(iptables
+      ? diffIptables(
           plan.firewall,
-          fw,
+          iptables,
           previous?.firewall ?? null,
           summary,
           plan.wireguard.interface,
@@ -246,7 +248,7 @@ export async function down(ctx: Context): Promise<string[]> {
   const log = ctx.log ?? (() => {});
   const record = await readApplied(h, ctx.stateDir);
   const lines: string[] = [];
-  const fw = await h.firewall.observe();
+  const fw = await observeFirewall(h.firewall);
   if (fw.nft !== null) {
     await h.firewall.removeNft();
     lines.push("- nftables table inet porthole");

@@ -1,6 +1,6 @@
 // What changed in the forwards, in the words a user thinks in: "+ forward web tcp/80 → rpi:8080".
-import { formatCidr } from "../net/ip.ts";
-import { formatRange } from "../net/ports.ts";
+import { type Cidr, formatCidr } from "../net/ip.ts";
+import { formatRange, type PortRange } from "../net/ports.ts";
 import type { Forward, Spec } from "../spec/types.ts";
 
 export function describeForward(f: Forward): string {
@@ -9,25 +9,35 @@ export function describeForward(f: Forward): string {
   return `${f.name} ${proto}/${formatRange(f.port)} → ${f.peer}:${formatRange(f.targetPort)} (${f.mode})${allow}`;
 }
 
-/** Descriptions by forward (a daemon compares each spec with the one before: describe each forward once). */
-const described = new WeakMap<Forward, string>();
-function describeOnce(f: Forward): string {
-  const known = described.get(f);
-  if (known !== undefined) return known;
-  const d = describeForward(f);
-  described.set(f, d);
-  return d;
+const sameRange = (a: PortRange, b: PortRange) => a.from === b.from && a.to === b.to;
+
+/** Field by field: cheap enough to run over 10,000 forwards on every apply (describing each is not). */
+function sameForward(a: Forward, b: Forward): boolean {
+  return (
+    a.peer === b.peer &&
+    a.mode === b.mode &&
+    sameRange(a.port, b.port) &&
+    sameRange(a.targetPort, b.targetPort) &&
+    a.protos.length === b.protos.length &&
+    a.protos.every((p, i) => p === b.protos[i]) &&
+    a.allowFrom.length === b.allowFrom.length &&
+    a.allowFrom.every((c, i) => {
+      const d = b.allowFrom[i] as Cidr;
+      return c.family === d.family && c.base === d.base && c.prefix === d.prefix;
+    })
+  );
 }
 
 export function forwardChanges(before: Spec | null, after: Spec): string[] {
-  const old = new Map((before?.forwards ?? []).map((f) => [f.name, describeOnce(f)]));
-  const now = new Map(after.forwards.map((f) => [f.name, describeOnce(f)]));
+  const old = new Map((before?.forwards ?? []).map((f) => [f.name, f]));
   const lines: string[] = [];
-  for (const [name, text] of now) {
-    const was = old.get(name);
-    if (was === undefined) lines.push(`+ forward ${text}`);
-    else if (was !== text) lines.push(`~ forward ${text} (was ${was.slice(name.length + 1)})`);
+  for (const f of after.forwards) {
+    const was = old.get(f.name);
+    if (was === undefined) lines.push(`+ forward ${describeForward(f)}`);
+    else if (!sameForward(was, f))
+      lines.push(`~ forward ${describeForward(f)} (was ${describeForward(was).slice(f.name.length + 1)})`);
+    old.delete(f.name);
   }
-  for (const [name, text] of old) if (!now.has(name)) lines.push(`- forward ${text}`);
+  for (const f of old.values()) lines.push(`- forward ${describeForward(f)}`);
   return lines;
 }

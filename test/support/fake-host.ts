@@ -98,15 +98,19 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     },
   };
   h.firewall = {
-    observe: async () => structuredClone(h.fw),
+    observeNft: async () => structuredClone(h.fw.nft),
+    observeIptables: async () => {
+      const { nft: _, ...iptables } = structuredClone(h.fw);
+      return iptables;
+    },
     loadNft: async (_s, m) => {
       act("nft load");
-      h.fw.nft = m;
+      h.fw.nft = { marker: m, generations: [1] };
     },
-    patchNft: async (_d, m) => {
+    patchNft: async (_d, m, generations) => {
       act("nft patch");
       if (h.fw.nft === null) throw new Error("nft patch: no table inet porthole");
-      h.fw.nft = m;
+      h.fw.nft = { marker: m, generations: [...generations, Math.max(0, ...generations) + 1] };
     },
     removeNft: async () => {
       act("nft delete");

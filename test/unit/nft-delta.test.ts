@@ -9,7 +9,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { bigSpecYaml } from "../../bench/spec-gen.ts";
 import { compile } from "../../src/compile/compile.ts";
-import { markNft, markNftDelta, nftMarker } from "../../src/host/firewall.ts";
+import { markNft, markNftDelta, parseMarkerSet } from "../../src/host/firewall.ts";
 import { marker } from "../../src/reconcile/firewall.ts";
 import {
   mapKey,
@@ -172,13 +172,14 @@ test("nft: a delta (3,000 forwards, IPv4 and IPv6) leaves the kernel where a ful
   const out = (name: string) => readFileSync(join(dir, name), "utf8");
   const files = [
     file("a.nft", markNft(a, marker(a))),
-    file("delta.nft", markNftDelta(delta, marker(b))),
+    file("delta.nft", markNftDelta(delta, marker(b), [1])),
     file("b.nft", markNft(b, marker(b))),
   ];
   const script = [
     'nft -f "$1"; nft -f "$2"',
-    'nft -s list table inet porthole > "$4/patched"; nft -t list ruleset > "$4/ruleset"',
+    'nft -s list table inet porthole > "$4/patched"; nft list set inet porthole marker > "$4/marker"',
     'nft delete table inet porthole; nft -f "$3"; nft -s list table inet porthole > "$4/full"',
+    'nft list set inet porthole marker > "$4/full-marker"',
   ].join("\n");
   const r = inNetns("sh", ["-ec", script, "sh", ...files, dir]);
   assert.equal(r.status, 0, r.output);
@@ -191,22 +192,42 @@ test("nft: a delta (3,000 forwards, IPv4 and IPv6) leaves the kernel where a ful
         .sort()
         .join("\n"),
     );
-  assert.equal(norm(out("patched")), norm(out("full")));
-  assert.equal(nftMarker(out("ruleset")), marker(b), "the marker moved with the delta");
-  assert.equal(nftMarker(out("full")), marker(b), "a full load reads back the same way");
+  // The marker set is the one place they differ: a patch adds a generation, a full load starts at 1.
+  const withoutMarker = (listing: string) => listing.replace(/\tset marker \{[^}]*\}\n\t\}\n/, "");
+  assert.equal(norm(withoutMarker(out("patched"))), norm(withoutMarker(out("full"))));
+  // This delta deletes elements, so it also pruned generation 1.
+  assert.deepEqual(
+    parseMarkerSet(out("marker")),
+    { marker: marker(b), generations: [2] },
+    "the marker moved with the delta",
+  );
+  assert.deepEqual(parseMarkerSet(out("full-marker")), { marker: marker(b), generations: [1] });
 });
 
-test("the marker: written by a full load and a delta alike, last one wins over an old table comment", () => {
+test("the marker: a full load starts at generation 1, a patch adds the next, the highest wins", () => {
   const m = "0123456789abcdef";
-  const full = markNft("table inet porthole {\n}\n", m);
-  assert.equal(nftMarker(full), m);
-  const old =
-    'table inet porthole {\n\tcomment "porthole:aaaaaaaaaaaaaaaa"\n\n\tchain marker {\n\t\tcounter packets 0 bytes 0 comment "porthole:0123456789abcdef"\n\t}\n}\n';
-  assert.equal(nftMarker(old), m);
-  assert.match(
-    markNftDelta("", m),
-    /^add chain inet porthole marker\nflush chain inet porthole marker\nadd rule inet porthole marker counter comment "porthole:0123456789abcdef"\n$/,
+  assert.equal(
+    markNft("table inet porthole {\n}\n", m),
+    `table inet porthole {\n\tset marker {\n\t\ttype mark\n\t\telements = { 1 comment "porthole:${m}" }\n\t}\n}\n`,
   );
+  assert.equal(
+    markNftDelta("add element inet porthole dnat4 { tcp . 81 : 10.8.0.2 . 81 }\n", m, [1, 2]),
+    `add element inet porthole dnat4 { tcp . 81 : 10.8.0.2 . 81 }\nadd element inet porthole marker { 3 comment "porthole:${m}" }\n`,
+  );
+  // A patch that deletes anyway also prunes the old generations (it pays for the deletion already).
+  assert.match(
+    markNftDelta("delete element inet porthole dnat4 { tcp . 81 }\n", m, [1, 2]),
+    /\ndelete element inet porthole marker \{ 1, 2 \}\nadd element inet porthole marker \{ 3 comment/,
+  );
+  const many = Array.from({ length: 32 }, (_, i) => i + 1);
+  assert.match(markNftDelta("", m, many), /^delete element inet porthole marker \{ 1, 2, .*, 32 \}\n/);
+  // As `nft list set` prints it: hex keys, several per line, in no particular order.
+  const listing = `table inet porthole {\n\tset marker {\n\t\ttype mark\n\t\telements = { 0x0000000a comment "porthole:bbbbbbbbbbbbbbbb",\n\t\t\t     0x00000002 comment "porthole:aaaaaaaaaaaaaaaa" }\n\t}\n}\n`;
+  assert.deepEqual(parseMarkerSet(listing), { marker: "bbbbbbbbbbbbbbbb", generations: [2, 10] });
+  assert.deepEqual(parseMarkerSet("table inet porthole {\n\tset marker {\n\t\ttype mark\n\t}\n}\n"), {
+    marker: "unmarked",
+    generations: [],
+  });
 });
 
 test("property: any two element lists, in any order, with prefixes and suffixes in common", () => {

@@ -78,7 +78,7 @@ test("adding a forward patches only the ruleset's elements and says what it adds
 test("the ruleset is loaded whole when the kernel does not hold the previous one", async () => {
   const h = fakeHost({ "/k": hubKey });
   await applyText(h, specText([WEB]));
-  h.fw.nft = "0000000000000000"; // someone else changed the table
+  h.fw.nft = { marker: "0000000000000000", generations: [7] }; // someone else changed the table
   h.calls.length = 0;
   await applyText(h, specText([WEB, DNS]));
   assert.deepEqual(
