@@ -82,8 +82,9 @@ async function init(o: InitOpts): Promise<void> {
     throw new UserError((e as Error).message);
   }
   // The runtime file also marks this host as run by the hub daemon (see hostContext).
-  const rt = new RuntimeStore(stateDir());
-  await rt.save({ ...(await rt.load()), webhook: o.webhook });
+  await new RuntimeStore(stateDir()).update((r) => {
+    r.webhook = o.webhook;
+  });
   const r = (await callHub("POST", "/v1/apply")) as { lines: string[] };
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
   await startService("porthole-hub.service", "porthole hub run");
@@ -121,8 +122,9 @@ export function registerHubCommands(program: Command): void {
           EXIT.usage,
         );
       }
-      const rt = new RuntimeStore(stateDir());
-      await rt.save({ ...(await rt.load()), webhook: o.off ? undefined : url });
+      await new RuntimeStore(stateDir()).update((r) => {
+        r.webhook = o.off ? undefined : url;
+      });
       console.log(o.off ? "webhook off" : `events will be POSTed to ${url}`);
     });
   hub

@@ -1,5 +1,5 @@
-// One writer at a time for the hub's state: a lock file holding the owner's PID. A lock whose
-// owner is gone (killed, crashed) is taken over.
+// One writer at a time for the hub's state: a lock file holding the owner's PID, and within one
+// process a queue per lock file. A lock whose owner is gone (killed, crashed) is taken over.
 import { open, readFile, rm } from "node:fs/promises";
 
 const alive = (pid: number) => {
@@ -11,7 +11,22 @@ const alive = (pid: number) => {
   }
 };
 
-export async function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+/** The last holder queued in this process, per lock file. */
+const queued = new Map<string, Promise<unknown>>();
+
+export function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const next = (queued.get(path) ?? Promise.resolve()).then(() => lockFile(path, fn, timeoutMs));
+  const settled = next.catch(() => {});
+  queued.set(path, settled);
+  void settled.then(() => queued.get(path) === settled && queued.delete(path));
+  return next;
+}
+
+/**
+ * The file lock. A file that names this process is stale (the queue above lets one holder in at a
+ * time): left by an earlier process that had the same PID, before a reboot.
+ */
+async function lockFile<T>(path: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { Enrolling } from "../compile/plan.ts";
 import { readText, writeAtomic } from "../host/files.ts";
+import { withLock } from "./lock.ts";
 
 export interface PendingToken extends Enrolling {
   name: string;
@@ -32,8 +33,17 @@ export class RuntimeStore {
     return text ? (JSON.parse(text) as Runtime) : { tokens: [] };
   }
 
-  async save(r: Runtime): Promise<void> {
-    await writeAtomic(this.file, `${JSON.stringify(r, null, 2)}\n`, 0o600);
+  /**
+   * Changes the runtime file under its lock, re-read inside it: the daemon (tokens) and the CLI
+   * (`hub webhook`) write it from different processes, and neither may lose the other's change.
+   */
+  async update(edit: (r: Runtime) => void): Promise<Runtime> {
+    return withLock(join(this.dir, "hub-runtime.lock"), async () => {
+      const r = await this.load();
+      edit(r);
+      await writeAtomic(this.file, `${JSON.stringify(r, null, 2)}\n`, 0o600);
+      return r;
+    });
   }
 
   async secret(): Promise<Buffer> {

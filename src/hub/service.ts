@@ -204,8 +204,9 @@ export class HubService {
         publicKey: publicKeyOf(ephemeral),
         address: await this.freeAddress(spec, true),
       };
-      runtime.tokens.push(pending);
-      await this.runtime.save(runtime);
+      await this.runtime.update((r) => {
+        r.tokens.push(pending);
+      });
       await this.reconcileNow();
       const token = makeToken(await this.runtime.secret(), {
         i: id,
@@ -246,12 +247,11 @@ export class HubService {
       const address = await this.freeAddress(spec, false);
       const entry: Record<string, unknown> = { name: t.name, publicKey: input.publicKey, address };
       if (t.admin) entry.admin = true;
-      t.usedAt = this.now();
-      const next = await this.change((doc) => appendTo(doc, "peers", entry)).catch(async (e) => {
-        t.usedAt = undefined;
-        throw e;
+      const next = await this.change((doc) => appendTo(doc, "peers", entry));
+      const usedAt = this.now();
+      await this.runtime.update((r) => {
+        for (const x of r.tokens) if (x.id === t.id) x.usedAt = usedAt;
       });
-      await this.runtime.save(runtime);
       return { name: t.name, address, spec: (await this.store.load()).text, peers: next.peers.length };
     });
   }
@@ -266,7 +266,12 @@ export class HubService {
         (t) => t.expires > now && (t.usedAt === undefined || now - t.usedAt < 60_000),
       );
       const changed = kept.length !== runtime.tokens.length;
-      if (changed) await this.runtime.save({ ...runtime, tokens: kept });
+      if (changed) {
+        const gone = new Set(runtime.tokens.filter((t) => !kept.includes(t)).map((t) => t.id));
+        await this.runtime.update((r) => {
+          r.tokens = r.tokens.filter((t) => !gone.has(t.id));
+        });
+      }
       if (changed || before !== JSON.stringify(activeEnrolling(runtime, now))) {
         await this.reconcileNow();
         return true;

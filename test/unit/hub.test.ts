@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { renderMetrics } from "../../src/hub/metrics.ts";
+import { RuntimeStore } from "../../src/hub/runtime.ts";
 import type { HubStatus } from "../../src/hub/status.ts";
 import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/hub/tokens.ts";
 
@@ -92,4 +97,37 @@ test("metrics are Prometheus text with one series per peer and forward", () => {
   assert.match(text, /^porthole_forward_bytes_total\{forward="web",peer="rpi"\} 5000$/m);
   assert.match(text, /^porthole_apply_failures_total 1$/m);
   assert.match(text, /^porthole_apply_duration_seconds 0.25$/m);
+});
+
+test("runtime updates from two processes at once all land (tokens from one, the webhook from the other)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "porthole-runtime-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new RuntimeStore(dir);
+  const token = (i: number) => ({
+    id: `t${i}`,
+    name: `p${i}`,
+    admin: false,
+    expires: 2_000_000_000_000,
+    publicKey: payload.k,
+    address: `10.8.0.${100 + i}`,
+  });
+  // The other process sets the webhook 20 times while this one adds 20 tokens, each concurrently.
+  const script = `import { RuntimeStore } from ${JSON.stringify(new URL("../../src/hub/runtime.ts", import.meta.url).href)};
+const s = new RuntimeStore(${JSON.stringify(dir)});
+await Promise.all(Array.from({ length: 20 }, (_, i) => s.update((r) => { r.webhook = "http://127.0.0.1:9/" + i; })));`;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    stdio: "inherit",
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      store.update((r) => {
+        r.tokens.push(token(i));
+      }),
+    ),
+  );
+  assert.equal(await exited, 0);
+  const r = await store.load();
+  assert.deepEqual(r.tokens.map((x) => x.id).sort(), Array.from({ length: 20 }, (_, i) => `t${i}`).sort());
+  assert.match(r.webhook ?? "", /^http:\/\/127\.0\.0\.1:9\/\d+$/);
 });
