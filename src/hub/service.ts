@@ -6,8 +6,9 @@ import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
+import type { SpecEdit } from "./spec-edit.ts";
 import { hubStatus } from "./status.ts";
-import { appendTo, removeFrom, SpecRejected, type SpecStore } from "./store.ts";
+import { SpecRejected, type SpecStore } from "./store.ts";
 import { makeToken, tokenId, verifyToken } from "./tokens.ts";
 
 /** An error for the API caller: HTTP status, message, and the field it is about. */
@@ -102,9 +103,9 @@ export class HubService {
     }
   }
 
-  private async change(edit: Parameters<SpecStore["update"]>[0]): Promise<Spec> {
+  private async change(edits: SpecEdit[]): Promise<Spec> {
     try {
-      const { spec } = await this.store.update(edit);
+      const { spec } = await this.store.update(edits);
       await this.reconcileNow();
       return spec;
     } catch (e) {
@@ -164,7 +165,7 @@ export class HubService {
       const entry: Record<string, unknown> = { name: input.name, publicKey, address };
       if (input.admin) entry.admin = true;
       if (input.device) entry.kind = "device";
-      const next = await this.change((doc) => appendTo(doc, "peers", entry));
+      const next = await this.change([{ append: "peers", item: entry }]);
       return { spec: next, privateKey, address };
     });
   }
@@ -176,10 +177,10 @@ export class HubService {
       if (!spec.peers.some((p) => p.name === name))
         throw new RequestError(404, `no peer named "${name}"`, "name");
       const forwards = spec.forwards.filter((f) => f.peer === name).map((f) => f.name);
-      await this.change((doc) => {
-        removeFrom(doc, "forwards", (f) => f.peer === name);
-        removeFrom(doc, "peers", (p) => p.name === name);
-      });
+      await this.change([
+        { remove: "forwards", where: (f) => f.peer === name },
+        { remove: "peers", where: (p) => p.name === name },
+      ]);
       return { removedForwards: forwards };
     });
   }
@@ -247,7 +248,7 @@ export class HubService {
       const address = await this.freeAddress(spec, false);
       const entry: Record<string, unknown> = { name: t.name, publicKey: input.publicKey, address };
       if (t.admin) entry.admin = true;
-      const next = await this.change((doc) => appendTo(doc, "peers", entry));
+      const next = await this.change([{ append: "peers", item: entry }]);
       const usedAt = this.now();
       await this.runtime.update((r) => {
         for (const x of r.tokens) if (x.id === t.id) x.usedAt = usedAt;
@@ -296,7 +297,7 @@ export class HubService {
       if (input.targetPort !== undefined) entry.targetPort = input.targetPort;
       if (input.mode) entry.mode = input.mode;
       if (input.allowFrom?.length) entry.allowFrom = input.allowFrom;
-      const spec = await this.change((doc) => appendTo(doc, "forwards", entry));
+      const spec = await this.change([{ append: "forwards", item: entry }]);
       return spec.forwards.find((f) => f.name === name);
     });
   }
@@ -315,7 +316,7 @@ export class HubService {
       }
       if (who.kind !== "root" && who.kind !== "peer")
         throw new RequestError(403, "only peers may remove forwards");
-      await this.change((doc) => removeFrom(doc, "forwards", (x) => x.name === name));
+      await this.change([{ remove: "forwards", where: (x) => x.name === name }]);
       return f;
     });
   }

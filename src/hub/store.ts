@@ -3,12 +3,16 @@
 // (atomically, under a lock, the previous version kept as porthole.yaml.prev).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { isSeq, parseDocument } from "yaml";
+import { isDeepStrictEqual } from "node:util";
+import { parseDocument } from "yaml";
 import { readText, writeAtomic } from "../host/files.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import { loadSpec } from "../spec/load.ts";
+import { parseFast } from "../spec/parse.ts";
 import type { Spec } from "../spec/types.ts";
+import { validate } from "../spec/validate.ts";
 import { withLock } from "./lock.ts";
+import { editData, editDocument, editText, type SpecEdit } from "./spec-edit.ts";
 
 export const specHash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
 
@@ -32,7 +36,8 @@ export class SpecStore {
     readonly stateDir: string,
   ) {}
 
-  private cached?: Loaded & { hash: string };
+  /** The spec last read or written, with its plain data once an edit needed it. */
+  private cached?: Loaded & { hash: string; data?: unknown };
 
   /** The current spec; parsed again only when the file's text changed. */
   async load(): Promise<Loaded & { hash: string }> {
@@ -45,17 +50,38 @@ export class SpecStore {
     return this.cached;
   }
 
-  /** Edits the document; writes it only if the result is a valid spec. */
-  async update(edit: (doc: ReturnType<typeof parseDocument>, spec: Spec) => void): Promise<Loaded> {
+  /**
+   * Applies the edits and writes the result only if it is a valid spec. The text is edited line by line
+   * when its layout allows and the result reads back as meant; otherwise through the YAML document.
+   * Either way a person's comments and layout survive.
+   */
+  async update(edits: SpecEdit[]): Promise<Loaded> {
     return withLock(join(this.stateDir, "spec.lock"), async () => {
       const current = await this.load();
-      const doc = parseDocument(current.text);
-      edit(doc, current.spec);
-      const text = doc.toString();
-      const r = loadSpec(text, this.file);
+      const data =
+        this.cached?.text === current.text && "data" in this.cached
+          ? this.cached.data
+          : parseFast(current.text)?.data;
+      let text: string | undefined;
+      let parsed: unknown;
+      if (isRecord(data)) {
+        const want = editData(data, edits);
+        text = editText(current.text, data, edits);
+        parsed = text === undefined ? undefined : parseFast(text)?.data;
+        if (!isDeepStrictEqual(parsed, want)) text = undefined;
+      }
+      if (text === undefined) {
+        const doc = parseDocument(current.text);
+        editDocument(doc, edits);
+        text = doc.toString();
+        parsed = undefined;
+      }
+      const valid = parsed === undefined ? undefined : validate(parsed);
+      const r = valid?.ok ? valid : loadSpec(text, this.file);
       if (!r.ok) throw new SpecRejected(r.problems, r.report);
       await writeAtomic(`${this.file}.prev`, current.text);
       await writeAtomic(this.file, text);
+      this.cached = { text, spec: r.spec, hash: specHash(text), data: parsed };
       return { text, spec: r.spec };
     });
   }
@@ -68,26 +94,5 @@ export class SpecStore {
   }
 }
 
-/** Appends `item` to the top-level list `key`, creating the list if needed. */
-export function appendTo(
-  doc: ReturnType<typeof parseDocument>,
-  key: string,
-  item: Record<string, unknown>,
-): void {
-  const list = doc.get(key);
-  if (isSeq(list)) list.add(doc.createNode(item));
-  else doc.set(key, doc.createNode([item]));
-}
-
-/** Removes the items of top-level list `key` for which `match` holds; returns how many. */
-export function removeFrom(
-  doc: ReturnType<typeof parseDocument>,
-  key: string,
-  match: (item: Record<string, unknown>) => boolean,
-): number {
-  const list = doc.get(key);
-  if (!isSeq(list)) return 0;
-  const before = list.items.length;
-  list.items = list.items.filter((n) => !match((n as { toJSON(): Record<string, unknown> }).toJSON()));
-  return before - list.items.length;
-}
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
