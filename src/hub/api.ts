@@ -64,7 +64,7 @@ export function hubApi(service: HubService, transport: "unix" | "tcp" | "local")
   });
   app.get("/v1/peers", async (c) => {
     service.requireAdmin(c.get("who"));
-    return c.json((await service.status(false)).peers);
+    return c.json(await service.peers());
   });
   app.post("/v1/peers", async (c) => {
     const b = await body(c);

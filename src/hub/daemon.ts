@@ -61,7 +61,7 @@ export async function runHub(
 
   // Peers known at start keep their state silently; a peer that appears later starts "offline",
   // so its first handshake is announced as peer_online.
-  const online = new Map((await service.status(false)).peers.map((p) => [p.name, p.online]));
+  const online = new Map((await service.peers()).map((p) => [p.name, p.online]));
   let busy = false;
   const tick = async () => {
     if (busy) return;
@@ -70,7 +70,7 @@ export async function runHub(
       await service.pruneTokens();
       const r = await service.reconcile();
       if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
-      for (const p of (await service.status(false)).peers) {
+      for (const p of await service.peers()) {
         const was = online.get(p.name) ?? false;
         online.set(p.name, p.online);
         if (was !== p.online) {

@@ -7,7 +7,7 @@ import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts
 import type { Spec } from "../spec/types.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
-import { hubStatus } from "./status.ts";
+import { hubStatus, peerStatus } from "./status.ts";
 import { SpecRejected, type SpecStore } from "./store.ts";
 import { makeToken, tokenId, verifyToken } from "./tokens.ts";
 
@@ -332,6 +332,12 @@ export class HubService {
   async status(probe = true) {
     const { spec } = await this.store.load();
     return hubStatus(spec, Math.floor(this.now() / 1000), probe);
+  }
+
+  /** Who is online (without the forwards' counters). */
+  async peers() {
+    const { spec } = await this.store.load();
+    return (await peerStatus(spec, Math.floor(this.now() / 1000))).peers;
   }
 
   enrollingNow(): Promise<Enrolling[]> {

@@ -35,6 +35,9 @@ export function editDocument(doc: ReturnType<typeof parseDocument>, edits: SpecE
   for (const e of edits) {
     if ("append" in e) {
       const list = doc.get(e.append);
+      // An empty list (`forwards: []`, as `hub init` writes it) becomes a block list: one item a few
+      // lines, where a flow list would grow into one line of thousands of items.
+      if (isSeq(list) && list.items.length === 0) list.flow = false;
       if (isSeq(list)) list.add(doc.createNode(e.item));
       else doc.set(e.append, doc.createNode([e.item]));
     } else {

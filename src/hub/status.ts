@@ -1,6 +1,6 @@
 // `porthole status`: like `wg`, but about the service — who is online, what is forwarded, and
 // whether it works right now.
-import { expandTargets } from "../compile/targets.ts";
+import { expandTargets, type Target } from "../compile/targets.ts";
 import { dnatConnections, nftElementCounters, tcpReachable, wgPeerStats } from "../host/stats.ts";
 import { formatAddr } from "../net/ip.ts";
 import { describeForward } from "../reconcile/summary.ts";
@@ -40,11 +40,11 @@ export interface HubStatus {
   forwards: ForwardStatus[];
 }
 
-export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise<HubStatus> {
-  const { hub } = spec;
-  const wg = await wgPeerStats(hub.interface);
+/** The peers' side of the status (the daemon asks every 2 s who is online: no forwards needed). */
+export async function peerStatus(spec: Spec, nowS: number): Promise<{ up: boolean; peers: PeerStatus[] }> {
+  const wg = await wgPeerStats(spec.hub.interface);
   const byKey = new Map((wg ?? []).map((p) => [p.publicKey, p]));
-  const peers: PeerStatus[] = spec.peers.map((p) => {
+  const peers = spec.peers.map((p) => {
     const s = byKey.get(p.publicKey);
     const age = s?.latestHandshake ? Math.max(0, nowS - s.latestHandshake) : null;
     return {
@@ -59,39 +59,72 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
       kind: p.kind,
     };
   });
+  return { up: wg !== null, peers };
+}
 
+/** Sums of counters by key: each forward looks its ports and targets up (linear in forwards). */
+function sumsBy<T extends { packets: number; bytes: number }>(xs: T[], key: (x: T) => string) {
+  const out = new Map<string, { packets: number; bytes: number }>();
+  for (const x of xs) {
+    const k = key(x);
+    const a = out.get(k) ?? { packets: 0, bytes: 0 };
+    out.set(k, { packets: a.packets + x.packets, bytes: a.bytes + x.bytes });
+  }
+  return out;
+}
+
+/** Probes at most this many targets at once (each is a TCP connect with a 1 s timeout). */
+const PROBES_AT_ONCE = 64;
+
+export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise<HubStatus> {
+  const { hub } = spec;
   const families = hub.address6 ? [4, 6] : [4];
-  const dnat = (await Promise.all(families.map((f) => nftElementCounters("map", `dnat${f}`)))).flat();
-  const traffic = (await Promise.all(families.map((f) => nftElementCounters("set", `traffic${f}`)))).flat();
-  const conns = await dnatConnections();
-  const targets = expandTargets(spec);
-  const forwards: ForwardStatus[] = [];
-  for (const f of spec.forwards) {
-    const mine = targets.filter((t) => t.forward === f.name);
-    const ports = new Set(mine.map((t) => `${t.proto}/${t.port}`));
+  const [{ up, peers }, dnat, traffic, conns] = await Promise.all([
+    peerStatus(spec, nowS),
+    Promise.all(families.map((f) => nftElementCounters("map", `dnat${f}`))).then((x) => x.flat()),
+    Promise.all(families.map((f) => nftElementCounters("set", `traffic${f}`))).then((x) => x.flat()),
+    dnatConnections(),
+  ]);
+  const opened = sumsBy(dnat, (c) => `${c.key[0]}/${c.key[1]}`);
+  const moved = sumsBy(traffic, (c) => `${c.key[1]}/${c.key[0]}/${c.key[2]}`);
+  const connsByPort = groupBy(conns, (c) => `${c.proto}/${c.origDport}`);
+  const targetsOf = groupBy(expandTargets(spec), (t) => t.forward);
+  const none = { packets: 0, bytes: 0 };
+  const forwards: ForwardStatus[] = spec.forwards.map((f) => {
+    const mine = targetsOf.get(f.name) ?? [];
+    const ports = [...new Set(mine.map((t) => `${t.proto}/${t.port}`))];
     const dests = new Set(mine.map((t) => `${t.proto}/${t.addr}/${t.targetPort}`));
-    const sum = (xs: { packets: number; bytes: number }[]) =>
-      xs.reduce((a, x) => ({ packets: a.packets + x.packets, bytes: a.bytes + x.bytes }), {
-        packets: 0,
-        bytes: 0,
-      });
-    const opened = sum(dnat.filter((c) => ports.has(`${c.key[0]}/${c.key[1]}`)));
-    const moved = sum(traffic.filter((c) => dests.has(`${c.key[1]}/${c.key[0]}/${c.key[2]}`)));
-    const active = conns.filter(
-      (c) => ports.has(`${c.proto}/${c.origDport}`) && dests.has(`${c.proto}/${c.replySrc}/${c.replySport}`),
-    );
-    const first = mine.find((t) => t.proto === "tcp" && t.family === 4);
-    forwards.push({
+    const total = (keys: Iterable<string>, sums: typeof opened) => {
+      let packets = 0;
+      let bytes = 0;
+      for (const k of keys) {
+        const s = sums.get(k) ?? none;
+        packets += s.packets;
+        bytes += s.bytes;
+      }
+      return { packets, bytes };
+    };
+    const active = ports
+      .flatMap((p) => connsByPort.get(p) ?? [])
+      .filter((c) => dests.has(`${c.proto}/${c.replySrc}/${c.replySport}`));
+    return {
       name: f.name,
       peer: f.peer,
       summary: describeForward(f),
       mode: f.mode,
-      connectionsTotal: opened.packets,
-      packets: moved.packets,
-      bytes: moved.bytes,
+      connectionsTotal: total(ports, opened).packets,
+      packets: total(dests, moved).packets,
+      bytes: total(dests, moved).bytes,
       activeConnections: active.length,
-      reachable: first && probe ? await tcpReachable(first.addr, first.targetPort) : null,
-    });
+      reachable: null,
+    };
+  });
+  if (probe) {
+    const firsts = spec.forwards.map((f) =>
+      targetsOf.get(f.name)?.find((t) => t.proto === "tcp" && t.family === 4),
+    );
+    for (const [i, ok] of (await probeTargets(firsts)).entries())
+      (forwards[i] as ForwardStatus).reachable = ok;
   }
   return {
     hub: {
@@ -99,11 +132,36 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
       interface: hub.interface,
       listenPort: hub.listenPort,
       address: formatAddr(hub.address),
-      up: wg !== null,
+      up,
     },
     peers,
     forwards,
   };
+}
+
+/** Whether each target answers a TCP connect from the hub: a few at a time, each address:port once. */
+async function probeTargets(targets: (Target | undefined)[]): Promise<(boolean | null)[]> {
+  const key = (t: Target) => `${t.addr}:${t.targetPort}`;
+  const unique = [...new Map(targets.flatMap((t) => (t ? [[key(t), t] as const] : []))).values()];
+  const answers = new Map<string, boolean>();
+  let next = 0;
+  const worker = async () => {
+    for (let t = unique[next++]; t; t = unique[next++])
+      answers.set(key(t), await tcpReachable(t.addr, t.targetPort));
+  };
+  await Promise.all(Array.from({ length: Math.min(PROBES_AT_ONCE, unique.length) }, worker));
+  return targets.map((t) => (t ? (answers.get(key(t)) ?? null) : null));
+}
+
+function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const list = out.get(k);
+    if (list) list.push(x);
+    else out.set(k, [x]);
+  }
+  return out;
 }
 
 const bytes = (n: number) => {

@@ -137,12 +137,14 @@ test("the hub's spec store: edits keep comments, keep the previous version, and 
   );
   assert.equal(readFileSync(file, "utf8"), before);
 
-  // A flow list goes through the document, comments still there.
+  // An empty flow list (as `hub init` writes it) goes through the document and becomes a block list,
+  // which the line editor handles from then on; comments still there.
   writeFileSync(file, SPEC.replace(/forwards:[\s\S]*$/, "forwards: [] # none yet\n"));
   await store.update([{ append: "forwards", item: DNS }]);
   const flow = readFileSync(file, "utf8");
   assert.match(flow, /^# my hub\n/);
   assert.match(flow, /rpi # the Pi in the hall/);
+  assert.match(flow, /\nforwards:\n {2}- name: dns\n {4}proto: udp\n {4}port: 53\n {4}peer: rpi\n {2}# none yet\n$/);
   assert.deepEqual(
     (await store.load()).spec.forwards.map((f) => f.name),
     ["dns"],
