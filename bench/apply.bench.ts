@@ -43,7 +43,6 @@ import {
 
 const FIRST_PORT = 10_000;
 const GOAL = { big: 1000, plus: 100 };
-const HUB_FIREWALL = join(REPO, "bench/support/hub-firewall.ts");
 
 const args = cliArgs();
 const N = args.number("--forwards", 10_000, 1, 40_000);
@@ -120,10 +119,6 @@ await withLabs(names, async () => {
     for (const b of order) {
       const f = files.get(b) as { base: string; big: string; plus: string };
       const row = results.get(b) as Record<Step, Row>;
-      // Work around a reconciler bug (see bench/support/hub-firewall.ts): iptables -> nftables needs the
-      // iptables side cleared first. Not timed.
-      if (b === "nftables")
-        await world.exec("hub", [...TSX, HUB_FIREWALL, "--clear-iptables"], { cwd: REPO });
       await cli(f.base);
       const tBig = await cli(f.big);
       if (rep === 0) await expectThrough(world, lastPort, `the last of ${N} forwards (${b})`);

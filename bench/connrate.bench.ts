@@ -157,12 +157,7 @@ await withLabs([...names.wg, ...names.veth], async () => {
       const wg = at("wg", c, swapped);
       const wgSpec = specFile.get(`${labs.wg.indexOf(wg)}-${b}-${c}`) as string;
       jobs.push(
-        (async () => {
-          // Works around a reconciler bug (see bench/support/hub-firewall.ts): iptables -> nftables
-          // needs the iptables side cleared first.
-          if (b === "nftables") await wg.exec("hub", [...HUB_FIREWALL, "--clear-iptables"], { cwd: REPO });
-          await wg.exec("hub", [...PORTHOLE, "apply", "--host", "hub", "--spec", wgSpec], { cwd: REPO });
-        })(),
+        wg.exec("hub", [...PORTHOLE, "apply", "--host", "hub", "--spec", wgSpec], { cwd: REPO }),
         at("veth", c, swapped).exec("hub", [...HUB_FIREWALL, specFile.get(`0-${b}-${c}`) as string], {
           cwd: REPO,
         }),

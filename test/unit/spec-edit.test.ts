@@ -144,7 +144,10 @@ test("the hub's spec store: edits keep comments, keep the previous version, and 
   const flow = readFileSync(file, "utf8");
   assert.match(flow, /^# my hub\n/);
   assert.match(flow, /rpi # the Pi in the hall/);
-  assert.match(flow, /\nforwards:\n {2}- name: dns\n {4}proto: udp\n {4}port: 53\n {4}peer: rpi\n {2}# none yet\n$/);
+  assert.match(
+    flow,
+    /\nforwards:\n {2}- name: dns\n {4}proto: udp\n {4}port: 53\n {4}peer: rpi\n {2}# none yet\n$/,
+  );
   assert.deepEqual(
     (await store.load()).spec.forwards.map((f) => f.name),
     ["dns"],
