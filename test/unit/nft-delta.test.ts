@@ -279,3 +279,28 @@ test("property: any two element lists, in any order, with prefixes and suffixes 
     { numRuns: 300 },
   );
 });
+
+test("nft: the driver reads the marker back: no table, a table without the marker set, a marked table", (t) => {
+  if (!needTools(t, ["nft", "unshare"], { netns: true })) return;
+  // The driver itself, run in a scratch network namespace, after each state is set up with nft.
+  const driver = new URL("../../src/host/firewall.ts", import.meta.url).href;
+  const script = `import { firewallDriver } from ${JSON.stringify(driver)};
+import { execFileSync } from "node:child_process";
+const nft = (text) => execFileSync("nft", ["-f", "-"], { input: text });
+const out = [await firewallDriver.observeNft()];
+nft("table inet porthole {\\n\\tchain c {\\n\\t}\\n}\\n");
+out.push(await firewallDriver.observeNft());
+nft("delete table inet porthole\\n" + ${JSON.stringify(markNft("table inet porthole {\n}\n", "0123456789abcdef"))});
+out.push(await firewallDriver.observeNft());
+nft(${JSON.stringify(markNftDelta("", "fedcba9876543210", [1]))});
+out.push(await firewallDriver.observeNft());
+console.log(JSON.stringify(out));`;
+  const r = inNetns(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script]);
+  assert.equal(r.status, 0, r.output);
+  assert.deepEqual(JSON.parse(r.output.trim().split("\n").pop() as string), [
+    null,
+    { marker: "unmarked", generations: [] },
+    { marker: "0123456789abcdef", generations: [1] },
+    { marker: "fedcba9876543210", generations: [1, 2] },
+  ]);
+});
