@@ -32,7 +32,9 @@ export function markNftDelta(delta: string, marker: string, generations: number[
   return [
     delta.trimEnd(),
     prune.length ? `delete element inet porthole marker { ${prune.join(", ")} }` : "",
-    `add element inet porthole marker { ${next} comment "porthole:${marker}" }`,
+    // `create`, not `add`: if another writer took this generation since we looked, the whole
+    // transaction fails instead of leaving that writer's marker on this ruleset.
+    `create element inet porthole marker { ${next} comment "porthole:${marker}" }`,
   ]
     .filter(Boolean)
     .map((l) => `${l}\n`)

@@ -212,12 +212,12 @@ test("the marker: a full load starts at generation 1, a patch adds the next, the
   );
   assert.equal(
     markNftDelta("add element inet porthole dnat4 { tcp . 81 : 10.8.0.2 . 81 }\n", m, [1, 2]),
-    `add element inet porthole dnat4 { tcp . 81 : 10.8.0.2 . 81 }\nadd element inet porthole marker { 3 comment "porthole:${m}" }\n`,
+    `add element inet porthole dnat4 { tcp . 81 : 10.8.0.2 . 81 }\ncreate element inet porthole marker { 3 comment "porthole:${m}" }\n`,
   );
   // A patch that deletes anyway also prunes the old generations (it pays for the deletion already).
   assert.match(
     markNftDelta("delete element inet porthole dnat4 { tcp . 81 }\n", m, [1, 2]),
-    /\ndelete element inet porthole marker \{ 1, 2 \}\nadd element inet porthole marker \{ 3 comment/,
+    /\ndelete element inet porthole marker \{ 1, 2 \}\ncreate element inet porthole marker \{ 3 comment/,
   );
   const many = Array.from({ length: 32 }, (_, i) => i + 1);
   assert.match(markNftDelta("", m, many), /^delete element inet porthole marker \{ 1, 2, .*, 32 \}\n/);
@@ -280,7 +280,7 @@ test("property: any two element lists, in any order, with prefixes and suffixes 
   );
 });
 
-test("nft: the driver reads the marker back: no table, a table without the marker set, a marked table", (t) => {
+test("nft: the driver reads the marker back (no table, unmarked, marked, patched); a stale patch changes nothing", (t) => {
   if (!needTools(t, ["nft", "unshare"], { netns: true })) return;
   // The driver itself, run in a scratch network namespace, after each state is set up with nft.
   const driver = new URL("../../src/host/firewall.ts", import.meta.url).href;
@@ -290,10 +290,13 @@ const nft = (text) => execFileSync("nft", ["-f", "-"], { input: text });
 const out = [await firewallDriver.observeNft()];
 nft("table inet porthole {\\n\\tchain c {\\n\\t}\\n}\\n");
 out.push(await firewallDriver.observeNft());
-nft("delete table inet porthole\\n" + ${JSON.stringify(markNft("table inet porthole {\n}\n", "0123456789abcdef"))});
+nft("delete table inet porthole\\n" + ${JSON.stringify(markNft("table inet porthole {\n\tset s {\n\t\ttype inet_service\n\t}\n}\n", "0123456789abcdef"))});
 out.push(await firewallDriver.observeNft());
 nft(${JSON.stringify(markNftDelta("", "fedcba9876543210", [1]))});
 out.push(await firewallDriver.observeNft());
+// Another writer patched since generation 1 was seen: generation 2 is taken, the transaction fails whole.
+const stale = await firewallDriver.patchNft("add element inet porthole s { 80 }\\n", "1111111111111111", [1]).then(() => "applied", () => "refused");
+out.push(stale, await firewallDriver.observeNft(), execFileSync("nft", ["list", "set", "inet", "porthole", "s"], { encoding: "utf8" }).includes("80"));
 console.log(JSON.stringify(out));`;
   const r = inNetns(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script]);
   assert.equal(r.status, 0, r.output);
@@ -302,5 +305,8 @@ console.log(JSON.stringify(out));`;
     { marker: "unmarked", generations: [] },
     { marker: "0123456789abcdef", generations: [1] },
     { marker: "fedcba9876543210", generations: [1, 2] },
+    "refused",
+    { marker: "fedcba9876543210", generations: [1, 2] },
+    false,
   ]);
 });
