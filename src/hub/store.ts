@@ -36,7 +36,7 @@ export class SpecStore {
     readonly stateDir: string,
   ) {}
 
-  /** The spec last read or written, with its plain data once an edit needed it. */
+  /** The spec last read or written, with its plain data once an edit read it (undefined: not yet). */
   private cached?: Loaded & { hash: string; data?: unknown };
 
   /** The current spec; parsed again only when the file's text changed. */
@@ -58,10 +58,8 @@ export class SpecStore {
   async update(edits: SpecEdit[]): Promise<Loaded> {
     return withLock(join(this.stateDir, "spec.lock"), async () => {
       const current = await this.load();
-      const data =
-        this.cached?.text === current.text && "data" in this.cached
-          ? this.cached.data
-          : parseFast(current.text)?.data;
+      const known = this.cached?.text === current.text ? this.cached.data : undefined;
+      const data = known ?? parseFast(current.text)?.data;
       let text: string | undefined;
       let parsed: unknown;
       if (isRecord(data)) {
@@ -81,6 +79,7 @@ export class SpecStore {
       if (!r.ok) throw new SpecRejected(r.problems, r.report);
       await writeAtomic(`${this.file}.prev`, current.text);
       await writeAtomic(this.file, text);
+      // The data is kept only when this edit read it back (a document edit leaves it to the next one).
       this.cached = { text, spec: r.spec, hash: specHash(text), data: parsed };
       return { text, spec: r.spec };
     });
