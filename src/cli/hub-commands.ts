@@ -11,7 +11,7 @@ import { type HubStatus, renderStatus } from "../hub/status.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { parseEndpoint } from "../spec/validate.ts";
 import { hostContext } from "./context.ts";
-import { EXIT, UserError } from "./errors.ts";
+import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { callHub, hubStore } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
 
@@ -130,11 +130,12 @@ export function registerHubCommands(program: Command): void {
   hub
     .command("run")
     .description("the hub daemon: reconcile, serve the API (tunnel address + unix socket), repair drift")
-    .option("--interval <ms>", "how often to check the host", "2000")
+    .option("--interval <ms>", "how often to check the host (100-60000)", "2000")
     .action(async (o: { interval: string }) => {
+      const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
       const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
       const d = await runHub({ ...hostContext(log), service: "daemon" }, hubStore(), {
-        intervalMs: Number(o.interval),
+        intervalMs,
         log,
       });
       const stop = async () => {

@@ -3,13 +3,13 @@ import type { Command } from "commander";
 import type { HubStatus } from "../hub/status.ts";
 import { renderStatus } from "../hub/status.ts";
 import { formatAddr } from "../net/ip.ts";
-import { runPeer } from "../peer/agent.ts";
+import { runPeer, STALE_HANDSHAKE_S } from "../peer/agent.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { JoinError, joinHub } from "../peer/join.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { apply } from "../reconcile/reconcile.ts";
 import { hostContext } from "./context.ts";
-import { EXIT, UserError } from "./errors.ts";
+import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { startService } from "./hub-commands.ts";
 import { configDir, stateDir } from "./paths.ts";
 
@@ -85,11 +85,18 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   peerGroup
     .command("run")
     .description("the peer agent: keeps the tunnel healthy and this peer's side in step with the hub")
-    .option("--interval <ms>", "how often to probe the hub", "2000")
-    .action(async (o: { interval: string }) => {
+    .option("--interval <ms>", "how often to probe the hub (100-60000)", "2000")
+    .option(
+      "--stale-after <seconds>",
+      "re-resolve the hub's name when the hub is unreachable and the last handshake is this old (5-3600)",
+      String(STALE_HANDSHAKE_S),
+    )
+    .action(async (o: { interval: string; staleAfter: string }) => {
+      const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
+      const staleAfterS = wholeNumber("--stale-after", o.staleAfter, 5, 3600);
       const id = await requirePeer();
       const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
-      const agent = await runPeer(hostContext(log), configDir(), id, { intervalMs: Number(o.interval), log });
+      const agent = await runPeer(hostContext(log), configDir(), id, { intervalMs, staleAfterS, log });
       log(`peer agent for "${id.name}" running (hub API ${id.api})`);
       const stop = () => {
         agent.stop();

@@ -11,6 +11,11 @@ export interface LabOptions {
   /** How to run porthole inside a lab host, e.g. [process.execPath, "/path/to/bin/porthole.js"]. */
   porthole: string[];
   log?: (line: string) => void;
+  /**
+   * The hub's endpoint as a name instead of its address (labUpJoined): the peer resolves it through
+   * its /etc/hosts, as a real peer would through DNS.
+   */
+  hubName?: string;
 }
 
 export const DEFAULT_LAB = "porthole";
@@ -85,11 +90,12 @@ export function labUpJoined(o: LabOptions): Promise<World> {
       if (out) log(indent(out));
       return out;
     };
+    if (o.hubName) world.setHostsEntry("peer", o.hubName, LAB.hubPublic);
     await say("hub", [
       "hub",
       "init",
       "--endpoint",
-      LAB.hubPublic,
+      o.hubName ?? LAB.hubPublic,
       "--public-interface",
       "ens3",
       "--firewall",

@@ -12,7 +12,7 @@
 // Everything created is recorded in /run/porthole-lab/NAME.json before or right after it exists, so
 // destroyWorld(NAME) cleans up from the record alone, even after the creator crashed.
 import { spawn as spawnChild } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve, sep } from "node:path";
 import { type RunOptions, type RunResult, run } from "../host/run.ts";
 import { parseAddr } from "../net/ip.ts";
@@ -105,7 +105,11 @@ const MOUNTPOINTS = {
   wireguard: "/run/wireguard",
   config: "/etc/porthole",
   state: "/var/lib/porthole",
+  hosts: "/etc/hosts",
 } as const;
+
+/** A lab host's own /etc/hosts (the lab has no DNS server; names resolve through this file). */
+const hostsFile = (rec: HostRecord) => join(rec.root, "etc/hosts");
 
 export class World {
   readonly statePath: string;
@@ -140,6 +144,18 @@ export class World {
 
   netns(host: LabHost): string {
     return this.hostRecord(host).netns;
+  }
+
+  /**
+   * Makes NAME resolve to ADDR on HOST (its own /etc/hosts, rewritten in place: the bind mount follows
+   * the file's inode). What a DNS record change looks like to the programs on that host.
+   */
+  setHostsEntry(host: LabHost, name: string, addr: string): void {
+    const file = hostsFile(this.hostRecord(host));
+    const kept = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l && l.split(/\s+/)[1] !== name);
+    writeFileSync(file, `${[...kept, `${addr}\t${name}`].join("\n")}\n`);
   }
 
   hostRecord(host: LabHost): HostRecord {
@@ -399,6 +415,11 @@ async function startHolder(world: World, host: LabHost): Promise<void> {
   ]);
   await inMnt(["mount", "--bind", rec.configDir, MOUNTPOINTS.config]);
   await inMnt(["mount", "--bind", rec.stateDir, MOUNTPOINTS.state]);
+  writeFileSync(
+    hostsFile(rec),
+    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${host}\n`,
+  );
+  await inMnt(["mount", "--bind", hostsFile(rec), MOUNTPOINTS.hosts]);
   await run(["nsenter", "-t", String(holder.pid), "-u", "--", "hostname", host]);
   await run(["nsenter", "-t", String(holder.pid), "-n", "--", "ip", "link", "set", "lo", "up"]);
 }
@@ -699,6 +720,26 @@ export async function startWebdav(
  * IP would: the old address disappears, the default route is put back, and home's connection tracking is
  * flushed so existing NAT mappings die. The new address must be in 198.51.100.0/24 (the client's link).
  */
+/**
+ * Moves the hub to another public address on the client's link (203.0.113.4-254), as a VPS that gets a
+ * new IP. Peers that reach it by name need the name to follow (setHostsEntry).
+ */
+export async function changeHubAddress(world: World, from: string, to: string): Promise<void> {
+  const last = Number(to.split(".")[3]);
+  if (parseAddr(to)?.family !== 4 || !to.startsWith("203.0.113.") || !(last >= 4 && last <= 254)) {
+    throw new Error(`new hub address ${to}: expected 203.0.113.4-254 (.2 and .3 are the client's)`);
+  }
+  await run(["ip", "-n", world.netns("hub"), "-batch", "-"], {
+    input: [
+      `address del ${from}/24 dev ${LAB_IFACES.hub.public}`,
+      `address add ${to}/24 dev ${LAB_IFACES.hub.public}`,
+      `route replace default via ${LAB.client} dev ${LAB_IFACES.hub.public}`,
+      "",
+    ].join("\n"),
+  });
+  await run(["ip", "-n", world.netns("client"), "neigh", "flush", "dev", LAB_IFACES.client.toHub]);
+}
+
 export async function changeHomeAddress(world: World, newAddr: string): Promise<void> {
   const last = Number(newAddr.split(".")[3]);
   if (parseAddr(newAddr)?.family !== 4 || !newAddr.startsWith("198.51.100.") || !(last >= 2 && last <= 254)) {

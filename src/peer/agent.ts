@@ -15,6 +15,7 @@ import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, hubRequest } from "./client.ts";
 import { type PeerIdentity, readLocalSpec, specFile } from "./local.ts";
 
+/** Past WireGuard's 2-minute rekey: a handshake this old means the hub has not answered for a while. */
 export const STALE_HANDSHAKE_S = 135;
 
 export interface Agent {
@@ -26,7 +27,7 @@ export async function runPeer(
   ctx: Context,
   configDir: string,
   id: PeerIdentity,
-  opts: { intervalMs?: number; log: (l: string) => void },
+  opts: { intervalMs?: number; staleAfterS?: number; log: (l: string) => void },
 ): Promise<Agent> {
   const log = opts.log;
   const reconcile = async (why: string) => {
@@ -61,7 +62,7 @@ export async function runPeer(
     } catch (e) {
       if (!(e instanceof HubUnreachable)) log(`agent: ${(e as Error).message}`);
       else
-        await maybeReResolve(ctx.host, configDir, log).catch((x) =>
+        await maybeReResolve(ctx.host, configDir, opts.staleAfterS ?? STALE_HANDSHAKE_S, log).catch((x) =>
           log(`re-resolve: ${(x as Error).message}`),
         );
       if (ticks % 15 === 0)
@@ -74,14 +75,19 @@ export async function runPeer(
   return { stop: () => clearInterval(timer), tick };
 }
 
-async function maybeReResolve(host: Host, configDir: string, log: (l: string) => void): Promise<void> {
+async function maybeReResolve(
+  host: Host,
+  configDir: string,
+  staleAfterS: number,
+  log: (l: string) => void,
+): Promise<void> {
   const local = await readLocalSpec(configDir);
   if (!local) return;
   const { hub } = local.spec;
   if (parseAddr(hub.endpoint.host.replace(/^\[|\]$/g, ""))) return; // an address: nothing to resolve
   const stats = (await wgPeerStats(hub.interface))?.find((p) => p.publicKey === hub.publicKey);
   const age = stats?.latestHandshake ? Date.now() / 1000 - stats.latestHandshake : Number.POSITIVE_INFINITY;
-  if (age < STALE_HANDSHAKE_S) return;
+  if (age < staleAfterS) return;
   const { address } = await lookup(hub.endpoint.host);
   const endpoint = address.includes(":")
     ? `[${address}]:${hub.endpoint.port}`

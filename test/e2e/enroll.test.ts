@@ -233,6 +233,36 @@ test("after the home address changes, the peer agent gets traffic flowing again"
   });
 });
 
+test("the hub moves to a new address: the peer agent resolves the hub's name again and traffic flows", async (t) => {
+  const NAME = "vps.porthole.test";
+  const MOVED = "203.0.113.9";
+  await withJoinedLab(t, "j10", { hubName: NAME }, async (lab) => {
+    assert.equal((await share(lab)).stdout, HELLO);
+    const endpoint = async () =>
+      (await lab.world.exec("peer", ["wg", "show", "wg0", "endpoints"])).stdout.trim().split("\t")[1];
+    assert.equal(await endpoint(), `${LAB.hubPublic}:51820`, "the peer resolved the name it joined with");
+    // The agent again, told to re-resolve after 5 s without an answer instead of 135 s.
+    const agent = lab.world.running().find((p) => p.host === "peer" && p.argv.includes("run"));
+    assert.ok(agent, "the lab runs the peer agent");
+    await lab.world.stop(agent.pid);
+    const again = await lab.world.spawn("peer", [...PORTHOLE, "peer", "run", "--stale-after", "5"], {
+      label: "peer-agent",
+    });
+    const { changeHubAddress } = await import("../../src/lab/world.ts");
+    await changeHubAddress(lab.world, LAB.hubPublic, MOVED);
+    lab.world.setHostsEntry("peer", NAME, MOVED);
+    const moved = () =>
+      lab.curl(["-u", `${WEBDAV.user}:${WEBDAV.pass}`, `http://${MOVED}/hello.txt`]).then((r) => r.stdout);
+    // The hub's packets cannot reach the peer by themselves: the home NAT lets in only the old address.
+    await eventually("share reachable at the hub's new address", moved, (v) => v === HELLO, 40_000);
+    assert.equal(await endpoint(), `${MOVED}:51820`);
+    assert.match(
+      lab.world.logTail(again.log),
+      new RegExp(`${NAME} now resolves to ${MOVED}:51820; endpoint updated`),
+    );
+  });
+});
+
 test("webhook: a peer that joins is announced online; a device gets a config and a QR code", async (t) => {
   await withJoinedLab(t, "j8", {}, async (lab) => {
     const events = join(lab.world.dir, "events.jsonl");

@@ -50,7 +50,7 @@ export interface Lab {
 export async function withJoinedLab(
   t: TestContext,
   tag: string,
-  opts: { backend?: Backend; mode?: Mode },
+  opts: { backend?: Backend; mode?: Mode; hubName?: string },
   fn: (lab: Lab) => Promise<void>,
 ): Promise<void> {
   return withLab(t, tag, { ...opts, joined: true }, fn);
@@ -59,7 +59,7 @@ export async function withJoinedLab(
 export async function withLab(
   t: TestContext,
   tag: string,
-  opts: { backend?: Backend; mode?: Mode; joined?: boolean },
+  opts: { backend?: Backend; mode?: Mode; joined?: boolean; hubName?: string },
   fn: (lab: Lab) => Promise<void>,
 ): Promise<void> {
   if (!requireLab(t)) return;
@@ -70,6 +70,7 @@ export async function withLab(
       backend: opts.backend ?? "nftables",
       mode: opts.mode ?? "snat",
       porthole: PORTHOLE,
+      hubName: opts.hubName,
     });
     const pub = async (h: "hub" | "peer") =>
       (await world.exec(h, [...PORTHOLE, "pubkey"], { input: await readKey(world, h) })).stdout.trim();

@@ -278,4 +278,12 @@ describe("help and usage", () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /unknown command 'frobnicate'/);
   });
+  test("the peer agent's timings must be whole numbers in range (exit 2, naming the option)", () => {
+    const r = porthole(["peer", "run", "--stale-after", "soon"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--stale-after: "soon" is not accepted; give a whole number 5-3600/);
+    const i = porthole(["peer", "run", "--interval", "0"]);
+    assert.equal(i.status, 2);
+    assert.match(i.stderr, /--interval: "0" is not accepted; give a whole number 100-60000/);
+  });
 });
