@@ -14,7 +14,7 @@ import { ApplyError } from "../reconcile/steps.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { hostContext } from "./context.ts";
-import { EXIT, UserError } from "./errors.ts";
+import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { callHub } from "./hub-client.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
@@ -69,13 +69,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
       '--host: which machine is this? give the hub\'s name (or "hub") or a peer name',
       EXIT.usage,
     );
-  const seconds = o.confirm === undefined ? undefined : Number(o.confirm);
-  if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 5 && seconds <= 3600)) {
-    throw new UserError(
-      `--confirm: ${JSON.stringify(o.confirm)} is not accepted; give whole seconds, 5-3600`,
-      EXIT.usage,
-    );
-  }
+  const seconds = o.confirm === undefined ? undefined : wholeNumber("--confirm", o.confirm, 5, 3600);
   try {
     const r = await apply(ctx, {
       spec: loaded.spec,

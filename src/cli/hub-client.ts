@@ -6,6 +6,7 @@ import { hubApi } from "../hub/api.ts";
 import { socketPath } from "../hub/daemon.ts";
 import { HubService } from "../hub/service.ts";
 import { SpecStore } from "../hub/store.ts";
+import { jsonOrText } from "../peer/client.ts";
 import { hostContext } from "./context.ts";
 import { UserError } from "./errors.ts";
 import { configDir, stateDir } from "./paths.ts";
@@ -25,7 +26,7 @@ function overSocket(method: string, path: string, body?: unknown): Promise<Reply
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(chunks).toString()) }),
+          resolve({ status: res.statusCode ?? 0, body: jsonOrText(Buffer.concat(chunks).toString()) }),
         );
       },
     );
@@ -35,14 +36,6 @@ function overSocket(method: string, path: string, body?: unknown): Promise<Reply
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
-
-const parse = (text: string) => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-};
 
 /** Calls the hub API as root; throws a UserError with the API's message on failure. */
 export async function callHub(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -54,7 +47,7 @@ export async function callHub(method: string, path: string, body?: unknown): Pro
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    reply = { status: res.status, body: parse(await res.text()) };
+    reply = { status: res.status, body: jsonOrText(await res.text()) };
   }
   if (reply.status >= 400) {
     const msg = (reply.body as { error?: string })?.error ?? JSON.stringify(reply.body);

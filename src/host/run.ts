@@ -41,11 +41,7 @@ function hintFor(stderr: string, code: number): string | undefined {
   return undefined;
 }
 
-/** Every command porthole ran, for tests and --verbose (inputs are never recorded). */
-export const runLog: string[][] = [];
-
 export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-  runLog.push(argv);
   const [cmd, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {

@@ -2,34 +2,12 @@
 // whether a target answers a TCP connect.
 import { connect } from "node:net";
 import { run } from "./run.ts";
+import { dumpPeers, type WgDumpPeer } from "./wireguard.ts";
 
-export interface WgPeerStats {
-  publicKey: string;
-  endpoint: string | null;
-  /** Unix seconds; 0 = never. */
-  latestHandshake: number;
-  rxBytes: number;
-  txBytes: number;
-}
-
-export async function wgPeerStats(iface: string): Promise<WgPeerStats[] | null> {
+/** The interface's peers with their handshakes and byte counts; null when it does not exist. */
+export async function wgPeerStats(iface: string): Promise<WgDumpPeer[] | null> {
   const r = await run(["wg", "show", iface, "dump"], { allowFail: true });
-  if (r.code !== 0) return null;
-  return r.stdout
-    .trim()
-    .split("\n")
-    .slice(1)
-    .filter(Boolean)
-    .map((line) => {
-      const [publicKey, , endpoint, , handshake, rx, tx] = line.split("\t");
-      return {
-        publicKey: publicKey as string,
-        endpoint: endpoint && endpoint !== "(none)" ? endpoint : null,
-        latestHandshake: Number(handshake ?? 0),
-        rxBytes: Number(rx ?? 0),
-        txBytes: Number(tx ?? 0),
-      };
-    });
+  return r.code === 0 ? dumpPeers(r.stdout) : null;
 }
 
 export interface ElementCounter {

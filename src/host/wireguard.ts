@@ -2,7 +2,7 @@
 // (wireguard-go by default; $WG_QUICK_USERSPACE_IMPLEMENTATION or $PORTHOLE_WG_USERSPACE to change).
 
 import { run } from "./run.ts";
-import type { Host, WgState } from "./types.ts";
+import type { Host, WgPeerState, WgState } from "./types.ts";
 
 const userspaceImpl = () =>
   process.env.PORTHOLE_WG_USERSPACE ?? process.env.WG_QUICK_USERSPACE_IMPLEMENTATION ?? "wireguard-go";
@@ -28,8 +28,7 @@ async function observe(iface: string): Promise<WgState> {
   )[0];
   if (!info) return empty;
   if (dump.code !== 0) return empty; // an interface of that name that is not WireGuard
-  const [head, ...rows] = dump.stdout.trim().split("\n");
-  const h = (head ?? "").split("\t");
+  const h = (dump.stdout.split("\n")[0] ?? "").split("\t");
   return {
     exists: true,
     publicKey: h[1] && h[1] !== "(none)" ? h[1] : null,
@@ -37,16 +36,41 @@ async function observe(iface: string): Promise<WgState> {
     addresses: info.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
     mtu: info.mtu,
     up: info.flags.includes("UP"),
-    peers: rows.map((r) => {
-      const [publicKey, , endpoint, allowed, , , , keepalive] = r.split("\t");
+    peers: dumpPeers(dump.stdout).map(({ publicKey, endpoint, allowedIps, keepalive }) => ({
+      publicKey,
+      endpoint,
+      allowedIps,
+      keepalive,
+    })),
+  };
+}
+
+export interface WgDumpPeer extends WgPeerState {
+  /** Unix seconds; 0 = never. */
+  latestHandshake: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+/** The peer lines of `wg show IFACE dump` (the first line is the interface's own). */
+export function dumpPeers(dump: string): WgDumpPeer[] {
+  return dump
+    .trim()
+    .split("\n")
+    .slice(1)
+    .filter(Boolean)
+    .map((line) => {
+      const [publicKey, , endpoint, allowed, handshake, rx, tx, keepalive] = line.split("\t");
       return {
         publicKey: publicKey as string,
         endpoint: endpoint && endpoint !== "(none)" ? endpoint : null,
         allowedIps: allowed && allowed !== "(none)" ? allowed.split(",") : [],
         keepalive: keepalive && keepalive !== "off" ? Number(keepalive) : 0,
+        latestHandshake: Number(handshake ?? 0),
+        rxBytes: Number(rx ?? 0),
+        txBytes: Number(tx ?? 0),
       };
-    }),
-  };
+    });
 }
 
 /** Creates the interface; returns which implementation carries it. */

@@ -63,14 +63,27 @@ export async function peerStatus(spec: Spec, nowS: number): Promise<{ up: boolea
 }
 
 /** Sums of counters by key: each forward looks its ports and targets up (linear in forwards). */
-function sumsBy<T extends { packets: number; bytes: number }>(xs: T[], key: (x: T) => string) {
-  const out = new Map<string, { packets: number; bytes: number }>();
+function sumsBy<T extends Counts>(xs: T[], key: (x: T) => string): Map<string, Counts> {
+  const out = new Map<string, Counts>();
   for (const x of xs) {
     const k = key(x);
     const a = out.get(k) ?? { packets: 0, bytes: 0 };
     out.set(k, { packets: a.packets + x.packets, bytes: a.bytes + x.bytes });
   }
   return out;
+}
+
+type Counts = { packets: number; bytes: number };
+
+/** The counts of these keys together. */
+function total(keys: Iterable<string>, sums: Map<string, Counts>): Counts {
+  let packets = 0;
+  let bytes = 0;
+  for (const k of keys) {
+    packets += sums.get(k)?.packets ?? 0;
+    bytes += sums.get(k)?.bytes ?? 0;
+  }
+  return { packets, bytes };
 }
 
 /** Probes at most this many targets at once (each is a TCP connect with a 1 s timeout). */
@@ -89,21 +102,11 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
   const moved = sumsBy(traffic, (c) => `${c.key[1]}/${c.key[0]}/${c.key[2]}`);
   const connsByPort = groupBy(conns, (c) => `${c.proto}/${c.origDport}`);
   const targetsOf = groupBy(expandTargets(spec), (t) => t.forward);
-  const none = { packets: 0, bytes: 0 };
   const forwards: ForwardStatus[] = spec.forwards.map((f) => {
     const mine = targetsOf.get(f.name) ?? [];
     const ports = [...new Set(mine.map((t) => `${t.proto}/${t.port}`))];
     const dests = new Set(mine.map((t) => `${t.proto}/${t.addr}/${t.targetPort}`));
-    const total = (keys: Iterable<string>, sums: typeof opened) => {
-      let packets = 0;
-      let bytes = 0;
-      for (const k of keys) {
-        const s = sums.get(k) ?? none;
-        packets += s.packets;
-        bytes += s.bytes;
-      }
-      return { packets, bytes };
-    };
+    const traffic = total(dests, moved);
     const active = ports
       .flatMap((p) => connsByPort.get(p) ?? [])
       .filter((c) => dests.has(`${c.proto}/${c.replySrc}/${c.replySport}`));
@@ -113,8 +116,8 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
       summary: describeForward(f),
       mode: f.mode,
       connectionsTotal: total(ports, opened).packets,
-      packets: total(dests, moved).packets,
-      bytes: total(dests, moved).bytes,
+      packets: traffic.packets,
+      bytes: traffic.bytes,
       activeConnections: active.length,
       reachable: null,
     };

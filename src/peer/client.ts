@@ -30,12 +30,16 @@ export async function hubRequest(
     );
   }
   const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // plain text (the spec)
-  }
+  const parsed = jsonOrText(text);
   if (!res.ok) throw new HubRefused(res.status, (parsed as { error?: string })?.error ?? text);
   return parsed;
+}
+
+/** The API answers JSON, except for the spec (plain text). */
+export function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }

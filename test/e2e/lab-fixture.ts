@@ -11,6 +11,7 @@ import { labSpec, labUp, labUpJoined, WEBDAV } from "../../src/lab/lab.ts";
 import { labProblems } from "../../src/lab/prereq.ts";
 import { destroyWorld, LAB, type World } from "../../src/lab/world.ts";
 import type { Backend, Mode } from "../../src/spec/types.ts";
+import { inCI } from "../unit/helpers/tools.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 export const PORTHOLE = [process.execPath, join(repo, "bin/porthole.js")];
@@ -22,7 +23,7 @@ export function requireLab(t: TestContext): boolean {
     execFileSync("npm", ["run", "build"], { cwd: repo, stdio: "ignore" });
   const problems = labProblems();
   if (!problems.length) return true;
-  if (process.env.CI === "true") assert.fail(`e2e prerequisites missing in CI: ${problems.join("; ")}`);
+  if (inCI()) assert.fail(`e2e prerequisites missing in CI: ${problems.join("; ")}`);
   t.skip(problems.join("; "));
   return false;
 }

@@ -22,10 +22,10 @@ import {
   type World,
 } from "../../src/lab/world.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { inCI } from "../unit/helpers/tools.ts";
 
 const problems = labProblems();
-const inCI = process.env.CI === "true";
-const skip = problems.length > 0 && !inCI ? `the lab needs: ${problems.join("; ")}` : false;
+const skip = problems.length > 0 && !inCI() ? `the lab needs: ${problems.join("; ")}` : false;
 const runId = randomBytes(2).toString("hex");
 const WG_ENV = { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" };
 
