@@ -4,7 +4,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
+import { unitName } from "../compile/systemd.ts";
+import { stopDaemon } from "../host/daemon-pid.ts";
 import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { disableNow, hasSystemd } from "../host/systemd.ts";
 import { socketPath } from "../hub/daemon.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { peerFile, readIdentity, specFile } from "../peer/local.ts";
@@ -151,6 +154,39 @@ async function confirmAction(): Promise<void> {
   console.log("confirmed: the applied state stays");
 }
 
+/**
+ * `porthole down`: the daemons stand down first (a running agent or hub daemon would repair what is
+ * being removed), then everything porthole made goes. A peer's identity goes first of all, so an agent
+ * that cannot be signalled stops at its next tick.
+ */
+async function downAction(): Promise<void> {
+  const ctx = hostContext();
+  const id = await readIdentity(stateDir());
+  if (id) await removeFile(peerFile(stateDir()));
+  const stopped: string[] = [];
+  for (const role of ["peer", "hub"] as const) {
+    if (hasSystemd() && existsSync(join(ctx.root, "etc/systemd/system", unitName(role))))
+      await disableNow(unitName(role));
+    const pid = await stopDaemon(stateDir(), role);
+    if (pid !== null)
+      stopped.push(`- stopped the ${role === "hub" ? "hub daemon" : "peer agent"} (pid ${pid})`);
+  }
+  for (const l of stopped) console.log(l);
+  let lines: string[];
+  try {
+    lines = await down(ctx);
+  } catch (e) {
+    if (e instanceof ApplyError) throw new UserError(e.message, EXIT.host);
+    throw e;
+  }
+  if (id) {
+    await removeFile(specFile(configDir()));
+    console.log(
+      `- left hub ${id.api} as "${id.name}" (ask the hub's admin to \`porthole peer rm ${id.name}\`)`,
+    );
+  } else if (!lines.length && !stopped.length) console.log("nothing of porthole's is on this host");
+}
+
 export function registerApplyCommands(program: Command): void {
   program
     .command("apply")
@@ -171,17 +207,7 @@ export function registerApplyCommands(program: Command): void {
     .description(
       "remove everything porthole created on this host (interface, rules, routes, files), and nothing else",
     )
-    .action(async () => {
-      const lines = await down(hostContext());
-      const id = await readIdentity(stateDir());
-      if (id) {
-        await removeFile(peerFile(stateDir()));
-        await removeFile(specFile(configDir()));
-        console.log(
-          `- left hub ${id.api} as "${id.name}" (ask the hub's admin to \`porthole peer rm ${id.name}\`)`,
-        );
-      } else if (!lines.length) console.log("nothing of porthole's is on this host");
-    });
+    .action(downAction);
   program.command("confirm").description("keep the state applied with apply --confirm").action(confirmAction);
   program
     .command("revert-unconfirmed", { hidden: true })

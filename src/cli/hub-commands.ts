@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import qrcode from "qrcode-terminal";
 import { compile } from "../compile/compile.ts";
 import { renderWgQuick } from "../compile/wireguard.ts";
+import { claimDaemon, DaemonRunning } from "../host/daemon-pid.ts";
 import { readText, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
 import { runHub } from "../hub/daemon.ts";
@@ -95,6 +96,17 @@ function printStatus(s: HubStatus, json: boolean) {
   console.log(json ? JSON.stringify(s, null, 2) : renderStatus(s));
 }
 
+/** Claims the daemon's pid file, or fails at once naming the one already running. */
+export async function claimOrExit(role: "hub" | "peer"): Promise<() => Promise<void>> {
+  try {
+    return await claimDaemon(stateDir(), role);
+  } catch (e) {
+    if (e instanceof DaemonRunning)
+      throw new UserError(`${e.message}; stop it first (\`porthole down\` stops it and removes everything)`);
+    throw e;
+  }
+}
+
 export function registerHubCommands(program: Command): void {
   const hub = program.command("hub").description("the hub (the VPS): init, run");
   hub
@@ -134,12 +146,17 @@ export function registerHubCommands(program: Command): void {
     .action(async (o: { interval: string }) => {
       const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
       const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
-      const d = await runHub({ ...hostContext(log), service: "daemon" }, hubStore(), {
-        intervalMs,
-        log,
-      });
+      const release = await claimOrExit("hub");
+      let d: Awaited<ReturnType<typeof runHub>>;
+      try {
+        d = await runHub({ ...hostContext(log), service: "daemon" }, hubStore(), { intervalMs, log });
+      } catch (e) {
+        await release();
+        throw e;
+      }
       const stop = async () => {
         await d.stop();
+        await release();
         process.exit(0);
       };
       process.on("SIGTERM", stop);

@@ -10,7 +10,7 @@ import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../pee
 import { apply } from "../reconcile/reconcile.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
-import { startService } from "./hub-commands.ts";
+import { claimOrExit, startService } from "./hub-commands.ts";
 import { configDir, stateDir } from "./paths.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
@@ -96,10 +96,17 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const staleAfterS = wholeNumber("--stale-after", o.staleAfter, 5, 3600);
       const id = await requirePeer();
       const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
-      const agent = await runPeer(hostContext(log), configDir(), id, { intervalMs, staleAfterS, log });
+      const release = await claimOrExit("peer");
+      const agent = await runPeer(hostContext(log), configDir(), id, {
+        intervalMs,
+        staleAfterS,
+        log,
+        onLeft: () => void release().then(() => process.exit(0)),
+      });
       log(`peer agent for "${id.name}" running (hub API ${id.api})`);
-      const stop = () => {
+      const stop = async () => {
         agent.stop();
+        await release();
         process.exit(0);
       };
       process.on("SIGTERM", stop);

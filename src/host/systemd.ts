@@ -8,3 +8,8 @@ export async function enableNow(unit: string): Promise<void> {
   await run(["systemctl", "daemon-reload"]);
   await run(["systemctl", "enable", "--now", unit]);
 }
+
+/** Stops and disables a unit (so `Restart=always` does not bring it back); a unit systemd does not know is fine. */
+export async function disableNow(unit: string): Promise<void> {
+  await run(["systemctl", "disable", "--now", unit], { allowFail: true });
+}

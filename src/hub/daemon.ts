@@ -55,7 +55,14 @@ export async function runHub(
   servers.push(unix);
   const address = formatAddr(spec.hub.address);
   const tcp = createAdaptorServer({ fetch: hubApi(service, "tcp").fetch }) as Server;
-  await new Promise<void>((res, rej) => tcp.once("error", rej).listen(spec.hub.apiPort, address, res));
+  try {
+    await new Promise<void>((res, rej) => tcp.once("error", rej).listen(spec.hub.apiPort, address, res));
+  } catch (e) {
+    // Close what is open, or the process would hang on the unix socket after e.g. EADDRINUSE.
+    await new Promise((r) => unix.close(r));
+    await rm(sock, { force: true });
+    throw new Error(`the API cannot listen on ${address}:${spec.hub.apiPort}: ${(e as Error).message}`);
+  }
   servers.push(tcp);
   log(`API on http://${address}:${spec.hub.apiPort} (tunnel only) and ${sock} (root)`);
 

@@ -13,7 +13,7 @@ import { parseAddr } from "../net/ip.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, hubRequest } from "./client.ts";
-import { type PeerIdentity, readLocalSpec, specFile } from "./local.ts";
+import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
 
 /** Past WireGuard's 2-minute rekey: a handshake this old means the hub has not answered for a while. */
 export const STALE_HANDSHAKE_S = 135;
@@ -27,7 +27,13 @@ export async function runPeer(
   ctx: Context,
   configDir: string,
   id: PeerIdentity,
-  opts: { intervalMs?: number; staleAfterS?: number; log: (l: string) => void },
+  opts: {
+    intervalMs?: number;
+    staleAfterS?: number;
+    log: (l: string) => void;
+    /** Called when this machine left its hub (`porthole down` removed peer.json): the agent has stopped. */
+    onLeft?: () => void;
+  },
 ): Promise<Agent> {
   const log = opts.log;
   const reconcile = async (why: string) => {
@@ -48,6 +54,13 @@ export async function runPeer(
     busy = true;
     ticks++;
     try {
+      // `porthole down` removes the identity first: stand down instead of re-creating what it removes.
+      if (!(await readIdentity(ctx.stateDir))) {
+        clearInterval(timer);
+        log("this machine left its hub (peer.json is gone): the agent stands down");
+        opts.onLeft?.();
+        return;
+      }
       const who = (await hubRequest(id.api, "GET", "/v1/whoami", undefined, 1500)) as { specHash?: string };
       const local = await readLocalSpec(configDir);
       if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {

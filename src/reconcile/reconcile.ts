@@ -10,7 +10,14 @@ import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { diffIptables, diffNft, observeFirewall } from "./firewall.ts";
 import { checkSshPath } from "./ssh-guard.ts";
-import { type AppliedRecord, readApplied, writeApplied } from "./state.ts";
+import {
+  type AppliedRecord,
+  clearIntent,
+  readApplied,
+  readIntent,
+  writeApplied,
+  writeIntent,
+} from "./state.ts";
 import { ApplyError, runSteps, type Step, undoAll } from "./steps.ts";
 import { forwardChanges } from "./summary.ts";
 import { diffFiles, diffRouting, diffSysctl } from "./system.ts";
@@ -163,6 +170,9 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   // The state file is read while compile runs (its I/O overlaps the CPU work); awaited after the key check.
   const previousRead = readApplied(ctx.host, ctx.stateDir);
   previousRead.catch(() => {}); // a failure surfaces at the await below, not as an unhandled rejection
+  // What an apply killed midway had started (its sysctl values from before porthole, for `down`).
+  const leftoverRead = readIntent(ctx.host, ctx.stateDir);
+  leftoverRead.catch(() => {});
   const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile, enrolling: req.enrolling });
   await checkKey(ctx, plan);
   const previous = await previousRead;
@@ -190,21 +200,11 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     );
   }
 
-  for (const line of lines) log(line);
-  await runSteps(ctx.host, steps, log);
-  const verify = await observeAndDiff(ctx, plan, previous, summary, touched(steps), first.foreignDrop);
-  // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
-  if (verify.steps.length) {
-    await undoAll(ctx.host, steps, log);
-    throw new ApplyError(
-      `verify failed, the host does not match the plan after applying:\n${verify.steps.map((s) => `  ${s.text}`).join("\n")}\nthe host was put back as it was before this apply`,
-      true,
-    );
-  }
-  const sysctlBefore = { ...previous?.sysctlBefore };
+  const leftover = await leftoverRead;
+  const sysctlBefore = { ...leftover?.sysctlBefore, ...previous?.sysctlBefore };
   for (const [k, v] of Object.entries(sysctl)) if (v !== null && !(k in sysctlBefore)) sysctlBefore[k] = v;
   const paths = filePaths(ctx, plan.role);
-  await writeApplied(ctx.host, ctx.stateDir, {
+  const record: AppliedRecord = {
     host: plan.host,
     role: plan.role,
     specText: req.specText,
@@ -215,7 +215,30 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     sysctlBefore,
     files: Object.values(paths),
     endpoints,
-  });
+  };
+  // Steps that create the interface or routing: `down` must find them even if this process dies midway.
+  const intent = steps.some((s) => s.subsystem === "wireguard" || s.subsystem === "routing");
+  if (intent) await writeIntent(ctx.host, ctx.stateDir, { ...record, specText: "" });
+
+  for (const line of lines) log(line);
+  try {
+    await runSteps(ctx.host, steps, log);
+  } catch (e) {
+    if (intent && !leftover) await clearIntent(ctx.host, ctx.stateDir);
+    throw e;
+  }
+  const verify = await observeAndDiff(ctx, plan, previous, summary, touched(steps), first.foreignDrop);
+  // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
+  if (verify.steps.length) {
+    await undoAll(ctx.host, steps, log);
+    if (intent && !leftover) await clearIntent(ctx.host, ctx.stateDir);
+    throw new ApplyError(
+      `verify failed, the host does not match the plan after applying:\n${verify.steps.map((s) => `  ${s.text}`).join("\n")}\nthe host was put back as it was before this apply`,
+      true,
+    );
+  }
+  await writeApplied(ctx.host, ctx.stateDir, record);
+  if (intent || leftover) await clearIntent(ctx.host, ctx.stateDir);
   lastApplied = { text: req.specText, spec: req.spec };
   return { lines, changed: true, plan };
 }
@@ -242,51 +265,97 @@ async function checkKey(ctx: Context, plan: HostPlan): Promise<void> {
   }
 }
 
-/** Removes everything porthole created on this host, and nothing else. */
+/**
+ * Removes everything porthole created on this host, and nothing else, from any state porthole can
+ * leave a host in: applied, half-applied (a killed apply leaves its intent record), interface already
+ * gone, a previous `down` cut short. Every part is tried; the record is kept (so `down` can run again)
+ * only when a part failed, and then the error names each failed part. Returns the lines done.
+ */
 export async function down(ctx: Context): Promise<string[]> {
   const h = ctx.host;
   const log = ctx.log ?? (() => {});
-  const record = await readApplied(h, ctx.stateDir);
+  const records = [await readApplied(h, ctx.stateDir), await readIntent(h, ctx.stateDir)].filter(
+    (r): r is AppliedRecord => r !== null,
+  );
   const lines: string[] = [];
+  const failed: string[] = [];
+  const part = async (what: string, fn: () => Promise<string | null>) => {
+    try {
+      const line = await fn();
+      if (line) lines.push(line);
+    } catch (e) {
+      failed.push(`${what}: ${(e as Error).message}`);
+    }
+  };
   const fw = await observeFirewall(h.firewall);
-  if (fw.nft !== null) {
-    await h.firewall.removeNft();
-    lines.push("- nftables table inet porthole");
-  }
-  for (const hook of fw.hooks) await h.firewall.removeHook(hook);
+  if (fw.nft !== null)
+    await part("nftables table inet porthole", async () => {
+      await h.firewall.removeNft();
+      return "- nftables table inet porthole";
+    });
+  for (const hook of fw.hooks)
+    await part(`iptables hook ${hook.chain}`, async () => {
+      await h.firewall.removeHook(hook);
+      return null;
+    });
   for (const fam of [4, 6] as const) {
-    if (fw.iptables[fam] !== null || fw.hooks.some((x) => x.family === fam)) {
-      await h.firewall.removeIptables(fam);
-      lines.push(`- ${fam === 4 ? "iptables" : "ip6tables"} PORTHOLE-* chains and hooks`);
-    }
+    if (fw.iptables[fam] !== null || fw.hooks.some((x) => x.family === fam))
+      await part(`${fam === 4 ? "iptables" : "ip6tables"} chains`, async () => {
+        await h.firewall.removeIptables(fam);
+        return `- ${fam === 4 ? "iptables" : "ip6tables"} PORTHOLE-* chains and hooks`;
+      });
   }
-  if (fw.passes.length) {
-    await h.firewall.removePasses();
-    lines.push("- porthole-pass rules in FORWARD");
+  if (fw.passes.length)
+    await part("porthole-pass rules", async () => {
+      await h.firewall.removePasses();
+      return "- porthole-pass rules in FORWARD";
+    });
+  const seen = new Set<string>();
+  const once = (key: string) => !seen.has(key) && !!seen.add(key);
+  for (const record of records) {
+    const { routing } = record;
+    if (routing && once(`routing ${routing.table}`))
+      await part(`policy routing table ${routing.table}`, async () => {
+        if (!(await h.routing.observe(routing))) return null;
+        await h.routing.remove(routing);
+        return `- policy routing table ${routing.table}`;
+      });
+    if (once(`interface ${record.wgInterface}`))
+      await part(`interface ${record.wgInterface}`, async () => {
+        if (!(await h.wg.observe(record.wgInterface)).exists) return null;
+        await h.wg.destroy(record.wgInterface);
+        return `- interface ${record.wgInterface}`;
+      });
   }
-  if (record) {
-    if (record.routing && (await h.routing.observe(record.routing))) {
-      await h.routing.remove(record.routing);
-      lines.push(`- policy routing table ${record.routing.table}`);
-    }
-    if ((await h.wg.observe(record.wgInterface)).exists) {
-      await h.wg.destroy(record.wgInterface);
-      lines.push(`- interface ${record.wgInterface}`);
-    }
+  for (const record of records) {
     for (const [k, v] of Object.entries(record.sysctlBefore)) {
-      if ((await h.sysctl.get(k)) !== v) {
+      if (!once(`sysctl ${k}`)) continue;
+      await part(`sysctl ${k}`, async () => {
+        const now = await h.sysctl.get(k);
+        // null: the key went away with its interface (rp_filter of wg0): nothing to restore.
+        if (now === null || now === v) return null;
         await h.sysctl.set(k, v);
-        lines.push(`~ sysctl ${k} = ${v} (as before porthole)`);
-      }
+        return `~ sysctl ${k} = ${v} (as before porthole)`;
+      });
     }
     for (const f of record.files) {
-      if ((await h.files.read(f)) !== null) {
+      if (!once(`file ${f}`)) continue;
+      await part(`file ${f}`, async () => {
+        if ((await h.files.read(f)) === null) return null;
         await h.files.remove(f);
-        lines.push(`- file ${f}`);
-      }
+        return `- file ${f}`;
+      });
     }
-    await writeApplied(h, ctx.stateDir, null);
   }
   for (const l of lines) log(l);
+  if (failed.length)
+    throw new ApplyError(
+      `down could not remove everything (run it again once fixed):\n${failed.map((f) => `  ${f}`).join("\n")}`,
+      false,
+    );
+  if (records.length) {
+    await writeApplied(h, ctx.stateDir, null);
+    await clearIntent(h, ctx.stateDir);
+  }
   return lines;
 }

@@ -73,3 +73,28 @@ export async function writeApplied(
     known.delete(path);
   }
 }
+
+/**
+ * What an apply is about to create (interface, routing, files), written before its steps run when they
+ * touch the interface or routing: a process killed mid-apply leaves no applied record, and `down`
+ * still finds what the interrupted apply made. Removed once the apply is recorded or undone.
+ */
+const intentFile = (stateDir: string) => join(stateDir, "applying.json");
+
+export async function writeIntent(host: Host, stateDir: string, record: AppliedRecord): Promise<void> {
+  await host.files.write(intentFile(stateDir), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+}
+
+export async function readIntent(host: Host, stateDir: string): Promise<AppliedRecord | null> {
+  const text = await host.files.read(intentFile(stateDir));
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as AppliedRecord;
+  } catch {
+    return null; // cut short by the same crash: what it named is in the applied record or nowhere
+  }
+}
+
+export async function clearIntent(host: Host, stateDir: string): Promise<void> {
+  if ((await host.files.read(intentFile(stateDir))) !== null) await host.files.remove(intentFile(stateDir));
+}

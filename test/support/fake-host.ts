@@ -56,6 +56,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     destroy: async (n) => {
       act(`wg destroy ${n}`);
       h.ifaces.delete(n);
+      for (const k of h.sysctls.keys()) if (k.includes(`.conf.${n}.`)) h.sysctls.delete(k);
     },
     setPrivateKey: async (n, file) => {
       act(`wg key ${n}`);
@@ -142,10 +143,19 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       h.fw.passes = [];
     },
   };
+  // Per-interface keys (net.ipv4.conf.wg0.rp_filter) exist only while the interface does, as in /proc/sys;
+  // a new interface starts with the kernel's default.
+  const ifaceOf = (k: string) => /^net\.ipv[46]\.conf\.([^.]+)\./.exec(k)?.[1];
+  const present = (k: string) => {
+    const i = ifaceOf(k);
+    return i === undefined || i === "all" || i === "default" || h.ifaces.has(i);
+  };
   h.sysctl = {
-    get: async (k) => h.sysctls.get(k) ?? null,
+    get: async (k) => (present(k) ? (h.sysctls.get(k) ?? (ifaceOf(k) ? "0" : null)) : null),
     set: async (k, v) => {
       act(`sysctl ${k}=${v}`);
+      if (!present(k))
+        throw new Error(`ENOENT: no such file or directory, open '/proc/sys/${k.replaceAll(".", "/")}'`);
       h.sysctls.set(k, v);
     },
   };

@@ -1,0 +1,54 @@
+// No dead ends (issue 9 §1, §2): `down` works from the states porthole leaves a real host in — a
+// transparent peer whose rp_filter key goes away with wg0, its agent still running — and the daemons
+// stand down instead of bringing back what `down` removed; a second hub daemon refuses at once.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { withJoinedLab } from "./lab-fixture.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("down on a transparent peer with its agent running: exit 0, the agent stands down, wg0 stays gone", async (t) => {
+  await withJoinedLab(t, "de1", { mode: "transparent" }, async (lab) => {
+    const agents = () => lab.world.running().filter((p) => p.host === "peer" && p.argv.includes("run"));
+    assert.equal(agents().length, 1, "the lab runs the peer agent");
+    const hasWg0 = async (host: "hub" | "peer") =>
+      (await lab.world.exec(host, ["ip", "link", "show", "wg0"], { allowFail: true })).code === 0;
+    assert.ok(await hasWg0("peer"));
+
+    const r = await lab.porthole("peer", ["down"], { allowFail: true });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^- stopped the peer agent \(pid \d+\)$/m);
+    assert.match(r.stdout, /^- interface wg0$/m);
+    assert.match(r.stdout, /^- left hub http:\/\/10\.8\.0\.1:51821 as "rpi"/m);
+    assert.doesNotMatch(r.stderr, /ENOENT|rp_filter/);
+    assert.equal(agents().length, 0, "the agent is gone");
+    await sleep(5000); // two and a half agent ticks: nothing brings wg0 back
+    assert.equal(await hasWg0("peer"), false, "wg0 came back after down");
+    const ip = await lab.world.exec("peer", ["ip", "rule", "show"]);
+    assert.doesNotMatch(ip.stdout, /fwmark 0x5180/, "policy routing left behind");
+
+    const again = await lab.porthole("peer", ["down"], { allowFail: true });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), "nothing of porthole's is on this host");
+  });
+});
+
+test("a second hub daemon refuses at once; down on the hub stops the daemon so it repairs nothing", async (t) => {
+  await withJoinedLab(t, "de2", {}, async (lab) => {
+    const started = Date.now();
+    const second = await lab.porthole("hub", ["hub", "run"], { allowFail: true });
+    assert.ok(Date.now() - started < 10_000, "the second daemon hung");
+    assert.equal(second.code, 1, second.stdout + second.stderr);
+    assert.match(second.stderr, /the hub daemon is already running, pid \d+/);
+    // The first daemon still serves (its socket was not taken away).
+    const ls = await lab.porthole("hub", ["peer", "ls"]);
+    assert.match(ls.stdout, /rpi/);
+
+    const down = await lab.porthole("hub", ["down"], { allowFail: true });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /^- stopped the hub daemon \(pid \d+\)$/m);
+    await sleep(5000); // the daemon's drift repair runs every 2 s
+    const wg = await lab.world.exec("hub", ["ip", "link", "show", "wg0"], { allowFail: true });
+    assert.notEqual(wg.code, 0, "wg0 came back on the hub after down");
+  });
+});
