@@ -1,5 +1,6 @@
 // import wg-quick FILE: start a spec from a hand-built hub.
 import { readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { importWgQuick } from "../spec/import-wgquick.ts";
 import { UserError } from "./errors.ts";
@@ -12,17 +13,28 @@ export function registerImportCommand(program: Command): void {
     .description("read a hub's wg-quick config (e.g. /etc/wireguard/wg0.conf) and print a porthole.yaml")
     .argument("<file>", "the wg-quick config")
     .option("--endpoint <host>", "the hub's public name or address, which the config does not hold")
-    .action((file: string, o: { endpoint?: string }) => {
+    .option(
+      "--interface <name>",
+      "the tunnel's name (default: NAME for /etc/wireguard/NAME.conf, as wg-quick names it; else wg0)",
+    )
+    .action((file: string, o: { endpoint?: string; interface?: string }) => {
       let text: string;
       try {
         text = readFileSync(file, "utf8");
       } catch (e) {
         throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`);
       }
+      // wg-quick names the tunnel after the file; a copy elsewhere (a backup) keeps the usual wg0.
+      const stem = basename(file).replace(/\.conf$/, "");
+      const interfaceName = o.interface ?? (resolve(dirname(file)) === "/etc/wireguard" ? stem : undefined);
       try {
-        const r = importWgQuick(text, o);
+        const r = importWgQuick(text, { endpoint: o.endpoint, interfaceName });
+        if (!interfaceName && stem !== "wg0" && /^[\w=+.-]{1,15}$/.test(stem))
+          r.notes.push(
+            `the tunnel is wg0; if ${file} is a copy of /etc/wireguard/${stem}.conf, pass --interface ${stem}`,
+          );
         process.stdout.write(r.yaml);
-        for (const w of r.warnings) console.error(`porthole: note: ${w}`);
+        for (const n of r.notes) console.error(`porthole: note: ${n}`);
       } catch (e) {
         throw new UserError(`${file}: ${(e as Error).message}`);
       }

@@ -32,7 +32,7 @@ export const DEFAULTS = {
   apiPort: 51821,
 } as const;
 
-const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
 /** A name as it appears in a message: bare when valid, else quoted (so a line stays one line). */
 const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));
