@@ -57,7 +57,7 @@ export function hubIptables(
       const to = `-d ${t.addr}/${host} -p ${t.proto} -m ${t.proto} --dport ${t.targetPort}`;
       if (t.mode === "snat")
         snat.push(
-          `-A PORTHOLE-POSTROUTING -o ${wg} ${to} -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr}`,
+          `-A PORTHOLE-POSTROUTING -o ${wg} ${to} -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr} --random-fully`,
         );
       accept.push(`-A PORTHOLE-FORWARD -o ${wg} ${to} -m conntrack --ctstate DNAT -j ACCEPT`);
     }

@@ -134,12 +134,15 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
           `${fromPublic} meta nfproto ipv${f} meta l4proto { tcp, udp } dnat ${ipk(f)} to meta l4proto . th dport map @dnat${f}`,
       ),
     ),
+    // fully-random: every client shares the hub's address at the peer, so a kept client source port
+    // can land on the peer's TIME_WAIT socket of another client's flow (PAWS drops the SYN) once the
+    // hub's conntrack no longer holds the old flow; a random port makes that a rare collision.
     ...chain(
       "postrouting",
       "type nat hook postrouting priority srcnat; policy accept;",
       families.map(
         (f) =>
-          `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)}`,
+          `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)} fully-random`,
       ),
     ),
     ...(enrolling.length
