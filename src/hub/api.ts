@@ -1,18 +1,49 @@
 // The hub's HTTP API (JSON). It listens on the hub's tunnel address and on a root-only unix socket,
 // never on the public interface. Identity is the WireGuard source address: cryptokey routing
 // guarantees that a request from 10.8.0.2 comes from the holder of that peer's key.
+//
+// Every body is checked against its schema in src/protocol/requests.ts (unknown fields refused), is at
+// most BODY_LIMIT bytes, and one source has at most PER_SOURCE requests in flight. What a peer that is
+// not an admin receives is its own: its part of the spec, its forwards, its status and metrics.
 
 import type { HttpBindings } from "@hono/node-server";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
 import { formatCidr } from "../net/ip.ts";
 import { formatRange } from "../net/ports.ts";
+import {
+  AddForwardRequest,
+  AddPeerRequest,
+  CreateTokenRequest,
+  checkRequest,
+  EnrollRequest,
+} from "../protocol/requests.ts";
+import type { ErrorReply, ForwardView } from "../protocol/responses.ts";
 import type { Forward } from "../spec/types.ts";
+import { Conflict, Forbidden, Gone, type HubError, Invalid, NotFound } from "./errors.ts";
+import { ConcurrencyLimiter } from "./limiter.ts";
 import { renderMetrics } from "./metrics.ts";
-import { type HubService, type Identity, RequestError } from "./service.ts";
+import type { HubService, Identity } from "./service.ts";
 
 type Env = { Bindings: HttpBindings; Variables: { who: Identity } };
 
-export const forwardJson = (f: Forward) => ({
+/** The largest request body accepted, in bytes: the biggest real one (a forward) is a few hundred. */
+export const BODY_LIMIT = 8 * 1024;
+/** Requests one source (a tunnel address) may have in flight at once; more get 429. */
+export const PER_SOURCE = 4;
+
+/** The one place a domain error becomes an HTTP status. */
+const STATUS: [new (...a: never[]) => HubError, ContentfulStatusCode][] = [
+  [Invalid, 400],
+  [Forbidden, 403],
+  [NotFound, 404],
+  [Conflict, 409],
+  [Gone, 410],
+];
+
+export const forwardJson = (f: Forward): ForwardView => ({
   name: f.name,
   proto: f.protos.join("+"),
   port: formatRange(f.port),
@@ -22,132 +53,115 @@ export const forwardJson = (f: Forward) => ({
   allowFrom: f.allowFrom.map(formatCidr),
 });
 
-async function body(c: { req: { json(): Promise<unknown> } }): Promise<Record<string, unknown>> {
+/** The request's JSON body, checked against `schema`; Invalid naming the field otherwise. */
+async function body<T>(c: Context<Env>, schema: z.ZodType<T>): Promise<T> {
+  let data: unknown;
   try {
-    const b = await c.req.json();
-    if (b && typeof b === "object" && !Array.isArray(b)) return b as Record<string, unknown>;
+    data = await c.req.json();
   } catch {
-    // fall through
+    throw new Invalid("the request body must be a JSON object");
   }
-  throw new RequestError(400, "the request body must be a JSON object");
+  const r = checkRequest(schema, data);
+  if (!r.ok) throw new Invalid(r.message, r.field || undefined);
+  return r.value;
 }
 
-function str(b: Record<string, unknown>, field: string, required = true): string | undefined {
-  const v = b[field];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== "string" || !v)
-    throw new RequestError(400, `${field}: ${JSON.stringify(v)} is not accepted; expected text`, field);
-  return v;
-}
-
-export function hubApi(service: HubService, transport: "unix" | "tcp" | "local"): Hono<Env> {
+export function hubApi(
+  service: HubService,
+  transport: "unix" | "tcp" | "local",
+  opts: { perSource?: number } = {},
+): Hono<Env> {
   const app = new Hono<Env>();
+  const limiter = new ConcurrencyLimiter(opts.perSource ?? PER_SOURCE);
   app.onError((e, c) => {
-    if (e instanceof RequestError) return c.json({ error: e.message, field: e.field }, e.status);
-    return c.json({ error: e.message }, 500);
+    const status = STATUS.find(([kind]) => e instanceof kind)?.[1];
+    if (status) return c.json<ErrorReply>({ error: e.message, field: (e as HubError).field }, status);
+    return c.json<ErrorReply>({ error: e.message }, 500);
   });
+  const source = (c: Context<Env>) =>
+    transport === "tcp" ? (c.env?.incoming?.socket?.remoteAddress ?? "").replace(/^::ffff:/, "") : undefined;
+  // Over TCP (peers), a bound on requests in flight per tunnel address. Root's socket is not limited.
   app.use(async (c, next) => {
-    const address = transport === "tcp" ? c.env?.incoming?.socket?.remoteAddress : undefined;
-    const who = await service.identify(address, transport);
-    if (who.kind === "stranger") return c.json({ error: `${who.address} is not a peer of this hub` }, 403);
+    const from = source(c);
+    if (from === undefined) return next();
+    if (!limiter.acquire(from)) {
+      c.header("retry-after", "1");
+      return c.json<ErrorReply>(
+        { error: `${from} has ${limiter.perSource} requests in flight already; retry after 1 s` },
+        429,
+      );
+    }
+    try {
+      await next();
+    } finally {
+      limiter.release(from);
+    }
+  });
+  app.use(
+    bodyLimit({
+      maxSize: BODY_LIMIT,
+      onError: (c) =>
+        c.json<ErrorReply>({ error: `the request body is larger than ${BODY_LIMIT} bytes` }, 413),
+    }),
+  );
+  app.use(async (c, next) => {
+    const who = await service.identify(source(c), transport);
+    if (who.kind === "stranger")
+      return c.json<ErrorReply>({ error: `${who.address} is not a peer of this hub` }, 403);
     c.set("who", who);
     await next();
   });
 
-  // Peers poll this (it doubles as their liveness probe) and fetch the spec when the hash changes.
-  app.get("/v1/whoami", async (c) =>
-    c.json({ ...c.get("who"), specHash: (await service.store.load()).hash }),
-  );
-  app.get("/v1/spec", async (c) => {
-    if (c.get("who").kind === "enrolling") throw new RequestError(403, "enroll first");
-    return c.text((await service.store.load()).text);
+  // Peers poll this (it doubles as their liveness probe) and fetch the spec when the hash changes: the
+  // hash of the spec as they see it, so only a change to their own part makes them fetch.
+  app.get("/v1/whoami", async (c) => {
+    const who = c.get("who");
+    if (who.kind === "enrolling") return c.json(who);
+    return c.json({ ...who, specHash: (await service.specFor(who)).hash });
   });
+  app.get("/v1/spec", async (c) => c.text((await service.specFor(c.get("who"))).text));
   app.get("/v1/peers", async (c) => {
     service.requireAdmin(c.get("who"));
     return c.json(await service.peers());
   });
   app.post("/v1/peers", async (c) => {
-    const b = await body(c);
-    const r = await service.addPeer(c.get("who"), {
-      name: str(b, "name") as string,
-      admin: b.admin === true,
-      device: b.device === true,
-      publicKey: str(b, "publicKey", false),
-    });
+    const b = await body(c, AddPeerRequest);
+    const r = await service.addPeer(c.get("who"), b);
     return c.json({ name: b.name, address: r.address, privateKey: r.privateKey }, 201);
   });
   app.delete("/v1/peers/:name", async (c) =>
     c.json(await service.removePeer(c.get("who"), c.req.param("name"))),
   );
   app.post("/v1/tokens", async (c) => {
-    const b = await body(c);
-    const expires = b.expiresSeconds ?? 3600;
-    if (typeof expires !== "number" || expires < 60 || expires > 7 * 86400) {
-      throw new RequestError(
-        400,
-        `expiresSeconds: ${JSON.stringify(expires)} is not accepted; 60 to 604800 seconds`,
-        "expiresSeconds",
-      );
-    }
+    const b = await body(c, CreateTokenRequest);
     return c.json(
-      await service.createToken(c.get("who"), {
-        name: str(b, "name") as string,
-        admin: b.admin === true,
-        expiresSeconds: expires,
-      }),
+      await service.createToken(c.get("who"), { ...b, expiresSeconds: b.expiresSeconds ?? 3600 }),
       201,
     );
   });
   app.post("/v1/enroll", async (c) => {
-    const b = await body(c);
-    return c.json(
-      await service.enroll(c.get("who"), {
-        token: str(b, "token") as string,
-        publicKey: str(b, "publicKey") as string,
-      }),
-      201,
-    );
+    const b = await body(c, EnrollRequest);
+    return c.json(await service.enroll(c.get("who"), b), 201);
   });
   app.get("/v1/forwards", async (c) => c.json((await service.forwards(c.get("who"))).map(forwardJson)));
   app.post("/v1/forwards", async (c) => {
-    const b = await body(c);
-    const f = await service.addForward(c.get("who"), {
-      name: str(b, "name", false),
-      proto: str(b, "proto", false),
-      port: b.port as number | string,
-      targetPort: b.targetPort as number | string | undefined,
-      peer: str(b, "peer", false),
-      mode: str(b, "mode", false),
-      allowFrom: Array.isArray(b.allowFrom) ? (b.allowFrom as string[]) : undefined,
-    });
+    const f = await service.addForward(c.get("who"), await body(c, AddForwardRequest));
     return c.json(f ? forwardJson(f) : {}, 201);
   });
   app.delete("/v1/forwards/:name", async (c) =>
     c.json(forwardJson(await service.removeForward(c.get("who"), c.req.param("name")))),
   );
-  app.get("/v1/status", async (c) => {
-    const who = c.get("who");
-    if (who.kind === "enrolling") throw new RequestError(403, "enroll first");
-    const s = await service.status();
-    if (who.kind === "peer" && !who.admin) {
-      return c.json({
-        ...s,
-        peers: s.peers.filter((p) => p.name === who.name),
-        forwards: s.forwards.filter((f) => f.peer === who.name),
-      });
-    }
-    return c.json(s);
-  });
+  app.get("/v1/status", async (c) => c.json(await service.statusFor(c.get("who"))));
   app.post("/v1/apply", async (c) => {
     service.requireAdmin(c.get("who"));
     const r = await service.reconcile();
     return c.json({ changed: r.changed, lines: r.lines });
   });
-  app.get("/metrics", async (c) => {
-    if (c.get("who").kind === "enrolling") throw new RequestError(403, "enroll first");
-    return c.text(renderMetrics(await service.status(false), service.stats), 200, {
+  // A peer that is not an admin gets its own series, and the hub's apply counters (no names in them).
+  app.get("/metrics", async (c) =>
+    c.text(renderMetrics(await service.statusFor(c.get("who"), false), service.stats), 200, {
       "content-type": "text/plain; version=0.0.4",
-    });
-  });
+    }),
+  );
   return app;
 }

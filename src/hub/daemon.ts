@@ -55,6 +55,10 @@ export async function runHub(
   servers.push(unix);
   const address = formatAddr(spec.hub.address);
   const tcp = createAdaptorServer({ fetch: hubApi(service, "tcp").fetch }) as Server;
+  // A peer has this long to send a request's headers, and its whole request (a slow sender holds no
+  // slot for long); the answer may take as long as the apply does.
+  tcp.headersTimeout = 10_000;
+  tcp.requestTimeout = 15_000;
   try {
     await new Promise<void>((res, rej) => tcp.once("error", rej).listen(spec.hub.apiPort, address, res));
   } catch (e) {

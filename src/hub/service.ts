@@ -2,25 +2,18 @@
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
 import type { Enrolling } from "../compile/plan.ts";
 import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
+import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
-import type { Spec } from "../spec/types.ts";
+import type { Diagnostic } from "../spec/diagnostics.ts";
+import type { Forward, Spec } from "../spec/types.ts";
+import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
-import { hubStatus, peerStatus } from "./status.ts";
-import { SpecRejected, type SpecStore } from "./store.ts";
+import { peerSpecView } from "./spec-view.ts";
+import { type HubStatus, hubStatus, peerStatus } from "./status.ts";
+import { SpecRejected, type SpecStore, specHash } from "./store.ts";
 import { makeToken, tokenId, verifyToken } from "./tokens.ts";
-
-/** An error for the API caller: HTTP status, message, and the field it is about. */
-export class RequestError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 409 | 410,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
 
 export type Identity =
   | { kind: "root" }
@@ -103,31 +96,56 @@ export class HubService {
     }
   }
 
-  private async change(edits: SpecEdit[]): Promise<Spec> {
+  /**
+   * Writes the edited spec and applies it. A refused edit is an Invalid naming the field; for a peer
+   * that is not an admin, only the problems of its own new item, with other peers' forwards unnamed.
+   */
+  private async change(edits: SpecEdit[], who: Identity = { kind: "root" }): Promise<Spec> {
+    const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
     try {
       const { spec } = await this.store.update(edits);
       await this.reconcileNow();
       return spec;
     } catch (e) {
-      if (e instanceof SpecRejected) {
-        const first = e.problems[0];
-        const field = first?.path.filter((p) => typeof p === "string").at(-1) as string | undefined;
-        throw new RequestError(
-          400,
-          e.problems.map((p) => `${fieldName(p.path)}: ${p.message}`).join("; "),
-          field,
-        );
-      }
-      throw e;
+      if (!(e instanceof SpecRejected)) throw e;
+      const problems =
+        before && who.kind === "peer" ? e.problems.flatMap((p) => redact(p, before, who.name)) : e.problems;
+      const first = problems[0];
+      if (!first) throw new Invalid("the hub's spec does not accept this change");
+      const field = first.path.filter((p) => typeof p === "string").at(-1) as string | undefined;
+      throw new Invalid(problems.map((p) => `${fieldName(p.path)}: ${p.message}`).join("; "), field);
     }
   }
 
   requireAdmin(who: Identity): void {
-    if (who.kind === "root" || (who.kind === "peer" && who.admin)) return;
-    throw new RequestError(
-      403,
-      who.kind === "peer" ? `peer ${who.name} is not an admin` : "only admins may do this",
-    );
+    if (isAdmin(who)) return;
+    throw new Forbidden(who.kind === "peer" ? `peer ${who.name} is not an admin` : "only admins may do this");
+  }
+
+  /** Refuses callers that have not finished enrolling (or are no peer at all). */
+  requirePeer(who: Identity): void {
+    if (who.kind === "enrolling") throw new Forbidden("enroll first");
+    if (who.kind === "stranger") throw new Forbidden(`${who.address} is not a peer of this hub`);
+  }
+
+  /** Last view handed out per peer, for the spec text it was made from (peers ask every 2 s). */
+  private views = new Map<string, { from: string; text: string; hash: string }>();
+
+  /**
+   * The spec as this caller may see it, and its hash (what /v1/whoami reports, so a peer refetches
+   * only when its own part changed): all of it for admins and root, a peer's own part otherwise.
+   */
+  async specFor(who: Identity): Promise<{ text: string; hash: string }> {
+    this.requirePeer(who);
+    const loaded = await this.store.load();
+    if (isAdmin(who) || who.kind !== "peer") return { text: loaded.text, hash: loaded.hash };
+    const hit = this.views.get(who.name);
+    if (hit?.from === loaded.hash) return hit;
+    const text = peerSpecView(loaded.text, loaded.spec, who.name);
+    const view = { from: loaded.hash, text, hash: specHash(text) };
+    if (this.views.size > 1000) this.views.clear();
+    this.views.set(who.name, view);
+    return view;
   }
 
   /** A free tunnel address: the lowest (peers) or highest (enrollment keys) not in use. */
@@ -142,7 +160,7 @@ export class HubService {
       const a = addrAt(spec.hub.subnet, fromTop ? last - i : first + i);
       if (!used.has(a.value)) return formatAddr(a);
     }
-    throw new RequestError(409, `no free address left in the hub's subnet`, "address");
+    throw new Conflict(`no free address left in the hub's subnet`, "address");
   }
 
   async addPeer(
@@ -153,7 +171,7 @@ export class HubService {
     return this.serial(async () => {
       const { spec } = await this.store.load();
       if ((await this.runtime.load()).tokens.some((t) => t.name === input.name && !t.usedAt)) {
-        throw new RequestError(409, `"${input.name}" has a pending join token already`, "name");
+        throw new Conflict(`"${input.name}" has a pending join token already`, "name");
       }
       let privateKey: string | undefined;
       let publicKey = input.publicKey;
@@ -174,8 +192,7 @@ export class HubService {
     this.requireAdmin(who);
     return this.serial(async () => {
       const { spec } = await this.store.load();
-      if (!spec.peers.some((p) => p.name === name))
-        throw new RequestError(404, `no peer named "${name}"`, "name");
+      if (!spec.peers.some((p) => p.name === name)) throw new NotFound(`no peer named "${name}"`, "name");
       const forwards = spec.forwards.filter((f) => f.peer === name).map((f) => f.name);
       await this.change([
         { remove: "forwards", where: (f) => f.peer === name },
@@ -190,10 +207,10 @@ export class HubService {
     return this.serial(async () => {
       const { spec } = await this.store.load();
       if (spec.peers.some((p) => p.name === input.name))
-        throw new RequestError(409, `a peer named "${input.name}" exists already`, "name");
+        throw new Conflict(`a peer named "${input.name}" exists already`, "name");
       const runtime = await this.runtime.load();
       if (runtime.tokens.some((t) => t.name === input.name && !t.usedAt && t.expires > this.now())) {
-        throw new RequestError(409, `"${input.name}" has a pending join token already`, "name");
+        throw new Conflict(`"${input.name}" has a pending join token already`, "name");
       }
       const ephemeral = generatePrivateKey();
       const id = Math.floor(this.now()).toString(36) + Math.random().toString(36).slice(2, 6);
@@ -229,21 +246,19 @@ export class HubService {
   async enroll(who: Identity, input: { token: string; publicKey: string }) {
     return this.serial(async () => {
       if (!verifyToken(await this.runtime.secret(), input.token ?? "")) {
-        throw new RequestError(403, "this token was not made by this hub, or was altered", "token");
+        throw new Forbidden("this token was not made by this hub, or was altered", "token");
       }
       const runtime = await this.runtime.load();
       const id = tokenId(input.token);
       const t = runtime.tokens.find((x) => x.id === id);
-      if (!t)
-        throw new RequestError(410, "this token is unknown here (revoked, or used and forgotten)", "token");
-      if (t.usedAt) throw new RequestError(409, "this token was used already; ask for a new one", "token");
-      if (t.expires <= this.now())
-        throw new RequestError(410, "this token has expired; ask for a new one", "token");
+      if (!t) throw new Gone("this token is unknown here (revoked, or used and forgotten)", "token");
+      if (t.usedAt) throw new Conflict("this token was used already; ask for a new one", "token");
+      if (t.expires <= this.now()) throw new Gone("this token has expired; ask for a new one", "token");
       if (who.kind !== "enrolling" || who.tokenId !== t.id) {
-        throw new RequestError(403, "enroll through the tunnel opened with this token's key", "token");
+        throw new Forbidden("enroll through the tunnel opened with this token's key", "token");
       }
       const problem = keyProblem(input.publicKey);
-      if (problem) throw new RequestError(400, `publicKey: ${problem}`, "publicKey");
+      if (problem) throw new Invalid(`publicKey: ${problem}`, "publicKey");
       const { spec } = await this.store.load();
       const address = await this.freeAddress(spec, false);
       const entry: Record<string, unknown> = { name: t.name, publicKey: input.publicKey, address };
@@ -253,7 +268,8 @@ export class HubService {
       await this.runtime.update((r) => {
         for (const x of r.tokens) if (x.id === t.id) x.usedAt = usedAt;
       });
-      return { name: t.name, address, spec: (await this.store.load()).text, peers: next.peers.length };
+      const self: Identity = { kind: "peer", name: t.name, admin: t.admin };
+      return { name: t.name, address, spec: (await this.specFor(self)).text, peers: next.peers.length };
     });
   }
 
@@ -282,56 +298,62 @@ export class HubService {
   }
 
   async addForward(who: Identity, input: ForwardInput) {
-    if (who.kind !== "root" && who.kind !== "peer")
-      throw new RequestError(403, "only peers may expose ports");
+    if (who.kind !== "root" && who.kind !== "peer") throw new Forbidden("only peers may expose ports");
     const peer = input.peer ?? (who.kind === "peer" ? who.name : undefined);
-    if (!peer) throw new RequestError(400, "peer: which peer should receive the traffic?", "peer");
+    if (!peer) throw new Invalid("peer: which peer should receive the traffic?", "peer");
     if (who.kind === "peer" && !who.admin && peer !== who.name) {
-      throw new RequestError(403, `peer ${who.name} may only expose its own ports, not ${peer}'s`, "peer");
+      throw new Forbidden(`peer: ${who.name} is not an admin, so it may only expose its own ports`, "peer");
     }
     return this.serial(async () => {
       const proto = input.proto ?? "tcp";
       const name =
         input.name ?? `${peer}-${proto.replace("+", "-")}-${String(input.port).replace(/[^0-9]+/g, "-")}`;
+      if (!isAdmin(who)) checkQuota((await this.store.load()).spec, peer, proto, input.port);
       const entry: Record<string, unknown> = { name, proto, port: input.port, peer };
       if (input.targetPort !== undefined) entry.targetPort = input.targetPort;
       if (input.mode) entry.mode = input.mode;
       if (input.allowFrom?.length) entry.allowFrom = input.allowFrom;
-      const spec = await this.change([{ append: "forwards", item: entry }]);
+      const spec = await this.change([{ append: "forwards", item: entry }], who);
       return spec.forwards.find((f) => f.name === name);
     });
   }
 
   async removeForward(who: Identity, name: string) {
+    if (who.kind !== "root" && who.kind !== "peer") throw new Forbidden("only peers may remove forwards");
     return this.serial(async () => {
       const { spec } = await this.store.load();
       const f = spec.forwards.find((x) => x.name === name);
-      if (!f) throw new RequestError(404, `no forward named "${name}"`, "name");
-      if (who.kind === "peer" && !who.admin && f.peer !== who.name) {
-        throw new RequestError(
-          403,
-          `forward "${name}" belongs to ${f.peer}; peer ${who.name} may only remove its own`,
-          "name",
-        );
-      }
-      if (who.kind !== "root" && who.kind !== "peer")
-        throw new RequestError(403, "only peers may remove forwards");
-      await this.change([{ remove: "forwards", where: (x) => x.name === name }]);
+      // "Not yours" and "no such" are one answer: a peer learns nothing of the others' forwards.
+      if (!f || (who.kind === "peer" && !who.admin && f.peer !== who.name))
+        throw new NotFound(`no forward named "${name}"`, "name");
+      await this.change([{ remove: "forwards", where: (x) => x.name === name }], who);
       return f;
     });
   }
 
   async forwards(who: Identity) {
+    this.requirePeer(who);
     const { spec } = await this.store.load();
     if (who.kind === "peer" && !who.admin) return spec.forwards.filter((f) => f.peer === who.name);
-    if (who.kind === "enrolling" || who.kind === "stranger")
-      throw new RequestError(403, "only peers may list forwards");
     return spec.forwards;
   }
 
-  async status(probe = true) {
+  /** The hub's status (probe: TCP-connect each forward's target). */
+  async status(probe = true): Promise<HubStatus> {
     const { spec } = await this.store.load();
     return hubStatus(spec, Math.floor(this.now() / 1000), probe);
+  }
+
+  /** The status as this caller may see it: a peer that is not an admin sees itself and its forwards. */
+  async statusFor(who: Identity, probe = true): Promise<HubStatus> {
+    this.requirePeer(who);
+    const s = await this.status(probe);
+    if (who.kind !== "peer" || who.admin) return s;
+    return {
+      ...s,
+      peers: s.peers.filter((p) => p.name === who.name),
+      forwards: s.forwards.filter((f) => f.peer === who.name),
+    };
   }
 
   /** Who is online (without the forwards' counters). */
@@ -343,6 +365,60 @@ export class HubService {
   enrollingNow(): Promise<Enrolling[]> {
     return this.runtime.load().then((r) => activeEnrolling(r, this.now()));
   }
+}
+
+const isAdmin = (who: Identity) => who.kind === "root" || (who.kind === "peer" && who.admin);
+
+const countPorts = (f: Pick<Forward, "protos" | "port">) => f.protos.length * rangeLength(f.port);
+
+/**
+ * The hub's limits (hub.limits) on what a peer that is not an admin may ask for: forwards per peer,
+ * public ports per peer (per protocol), and the span of one range. An invalid port is left to the spec's
+ * own check. Throws Forbidden naming the limit.
+ */
+function checkQuota(spec: Spec, peer: string, proto: string, port: number | string): void {
+  const { limits } = spec.hub;
+  const mine = spec.forwards.filter((f) => f.peer === peer);
+  if (mine.length + 1 > limits.forwardsPerPeer) {
+    throw new Forbidden(
+      `${peer} has ${mine.length} forwards, as many as hub.limits.forwardsPerPeer (${limits.forwardsPerPeer}) allows a peer that is not an admin; remove one (porthole unexpose) or ask an admin`,
+      "name",
+    );
+  }
+  const parsed = parsePortRange(port);
+  if (!parsed.ok) return;
+  const range = parsed.range;
+  if (rangeLength(range) > limits.maxRangeWithoutAdmin) {
+    throw new Forbidden(
+      `port: ${formatRange(range)} spans ${rangeLength(range)} ports; a peer that is not an admin may forward ranges of up to ${limits.maxRangeWithoutAdmin} (hub.limits.maxRangeWithoutAdmin); ask an admin for more`,
+      "port",
+    );
+  }
+  const protos = proto === "tcp+udp" ? ["tcp", "udp"] : [proto];
+  const used = mine.reduce((n, f) => n + countPorts(f), 0);
+  const asked = protos.length * rangeLength(range);
+  if (used + asked > limits.portsPerPeer) {
+    throw new Forbidden(
+      `port: ${proto}/${formatRange(range)} would bring ${peer} to ${used + asked} public ports (counted per protocol); hub.limits.portsPerPeer allows a peer that is not an admin ${limits.portsPerPeer}; remove a forward or ask an admin`,
+      "port",
+    );
+  }
+}
+
+/**
+ * A problem of a refused edit, as a peer that is not an admin may read it: only problems of the new
+ * item (the last forward), its own forwards named by name, another peer's as "another peer".
+ */
+function redact(problem: Diagnostic, before: Spec, self: string): Diagnostic[] {
+  const [list, index] = problem.path;
+  if (list !== "forwards" || index !== before.forwards.length) return [];
+  const message = problem.message
+    .replace(/forwards\[(\d+)\]( \([^)]*\))?/g, (_, k: string, detail: string | undefined) => {
+      const f = before.forwards[Number(k)];
+      return f?.peer === self ? `your forward "${f.name}"${detail ?? ""}` : "another peer";
+    })
+    .replace(/; known peers: .*$/, "");
+  return [{ ...problem, message }];
 }
 
 function fieldName(path: (string | number)[]): string {

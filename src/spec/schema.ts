@@ -22,6 +22,14 @@ export const HubShape = z.strictObject({
   mesh: z.boolean().optional(),
   sshPort: port.optional(),
   apiPort: port.optional(),
+  limits: z.unknown().optional(),
+});
+
+/** hub.limits: what a peer that is not an admin may ask of the API (checked on its own, see checkLimits). */
+export const LimitsShape = z.strictObject({
+  forwardsPerPeer: whole().optional(),
+  portsPerPeer: whole().optional(),
+  maxRangeWithoutAdmin: whole().optional(),
 });
 
 export const PeerShape = z.strictObject({

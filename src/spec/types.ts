@@ -24,6 +24,17 @@ export interface Hub {
   mesh: boolean;
   sshPort: number;
   apiPort: number;
+  limits: Limits;
+}
+
+/** What a peer that is not an admin may ask of the hub's API (admins, and edits of the file, may exceed it). */
+export interface Limits {
+  /** Forwards per peer. */
+  forwardsPerPeer: number;
+  /** Public ports per peer, counted per protocol (tcp+udp 6000-6009 counts 20). */
+  portsPerPeer: number;
+  /** The longest port range one forward may span. */
+  maxRangeWithoutAdmin: number;
 }
 
 export interface Peer {

@@ -18,9 +18,9 @@ import { containsPort, formatRange, type PortRange, parsePortRange, rangeLength 
 import { keyProblem } from "../net/wgkey.ts";
 import { allocateAddresses } from "./allocate.ts";
 import { type Diagnostic, Problems, show } from "./diagnostics.ts";
-import { ForwardShape, HubShape, PeerShape, RootShape } from "./schema.ts";
+import { ForwardShape, HubShape, LimitsShape, PeerShape, RootShape } from "./schema.ts";
 import { checkShape } from "./shape.ts";
-import type { Forward, Hub, Peer, Proto, Spec } from "./types.ts";
+import type { Forward, Hub, Limits, Peer, Proto, Spec } from "./types.ts";
 
 export const DEFAULTS = {
   listenPort: 51820,
@@ -30,6 +30,7 @@ export const DEFAULTS = {
   keepalive: 25,
   sshPort: 22,
   apiPort: 51821,
+  limits: { forwardsPerPeer: 20, portsPerPeer: 100, maxRangeWithoutAdmin: 16 },
 } as const;
 
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
@@ -229,7 +230,31 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
     mesh: h.mesh ?? true,
     sshPort,
     apiPort,
+    limits: checkLimits(h.limits, p),
   };
+}
+
+/** The largest value of each limit: every port of both protocols, every port in one range. */
+const LIMIT_MAX: Limits = {
+  forwardsPerPeer: 65535 * 2,
+  portsPerPeer: 65535 * 2,
+  maxRangeWithoutAdmin: 65535,
+};
+
+function checkLimits(raw: unknown, p: Problems): Limits {
+  const out: Limits = { ...DEFAULTS.limits };
+  if (raw === undefined) return out;
+  const r = checkShape(LimitsShape, raw, ["hub", "limits"], fields(LimitsShape));
+  p.push(...r.problems);
+  for (const [k, max] of Object.entries(LIMIT_MAX) as [keyof Limits, number][]) {
+    const v = r.value?.[k];
+    if (v === undefined) continue;
+    // A range of one port is a single port: below that a peer could expose nothing, which is forwardsPerPeer: 0.
+    const min = k === "maxRangeWithoutAdmin" ? 1 : 0;
+    if (v < min || v > max) p.add(["hub", "limits", k], `${v} is out of range; accepted: ${min}-${max}`);
+    else out[k] = v;
+  }
+  return out;
 }
 
 const ports = (n: number) => (n === 1 ? "1 port" : `${n} ports`);

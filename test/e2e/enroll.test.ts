@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
 import { LAB } from "../../src/lab/world.ts";
+import { loadSpec } from "../../src/spec/load.ts";
 import { type Lab, PORTHOLE, SUPPORT, withJoinedLab } from "./lab-fixture.ts";
 
 const HELLO = "Hello from the Pi, through the hub.\n";
@@ -151,13 +152,30 @@ test("the public side shows only the forwarded ports; the API is unreachable fro
   });
 });
 
-test("a non-admin peer cannot touch another peer's forwards; refused ports say why", async (t) => {
+test("a non-admin peer sees only its own part and cannot touch another peer's forwards; refusals name no other peer", async (t) => {
   await withJoinedLab(t, "j5", {}, async (lab) => {
     await nas(lab, ["join", await token(lab, "nas")]);
     const api = (args: string[]) =>
       lab.world.exec("home", ["curl", "-sS", "-m", "5", ...args], { allowFail: true });
+    // Through nas's tunnel: the spec holds nas and the hub, nothing of rpi (key, address, forward).
+    const hubSpec = loadSpec(
+      readFileSync(join(lab.world.hostRecord("hub").configDir, "porthole.yaml"), "utf8"),
+    );
+    assert.ok(hubSpec.ok);
+    const rpi = hubSpec.spec.peers.find((p) => p.name === "rpi");
+    assert.ok(rpi);
+    const spec = (await api(["http://10.8.0.1:51821/v1/spec"])).stdout;
+    assert.match(spec, /name: nas/);
+    assert.ok(spec.includes(hubSpec.spec.hub.publicKey), spec);
+    for (const other of [rpi.publicKey, "10.8.0.2", "rpi"])
+      assert.ok(!spec.includes(other), `${other} in\n${spec}`);
+    const metrics = (await api(["http://10.8.0.1:51821/metrics"])).stdout;
+    assert.match(metrics, /^porthole_peer_up\{peer="nas"\} 1$/m);
+    assert.doesNotMatch(metrics, /rpi/);
+
+    // "Not yours" is "no such"; a clash does not say whose.
     const del = await api(["-X", "DELETE", "http://10.8.0.1:51821/v1/forwards/rpi-tcp-80"]);
-    assert.match(del.stdout, /forward \\"rpi-tcp-80\\" belongs to rpi; peer nas may only remove its own/);
+    assert.equal(del.stdout, '{"error":"no forward named \\"rpi-tcp-80\\"","field":"name"}');
     const steal = await api([
       "-X",
       "POST",
@@ -165,9 +183,10 @@ test("a non-admin peer cannot touch another peer's forwards; refused ports say w
       '{"port":8443,"peer":"rpi","targetPort":8080}',
       "http://10.8.0.1:51821/v1/forwards",
     ]);
-    assert.match(steal.stdout, /peer nas may only expose its own ports, not rpi's/);
+    assert.match(steal.stdout, /peer: nas is not an admin, so it may only expose its own ports/);
     const taken = await nas(lab, ["expose", "80", "--to", "9000"], true);
-    assert.match(taken.stderr, /tcp\/80 is already forwarded by forwards\[0\]/);
+    assert.match(taken.stderr, /port: tcp\/80 is already forwarded by another peer;/);
+    assert.doesNotMatch(taken.stderr, /rpi|forwards\[/);
     const wgPort = await nas(lab, ["expose", "51820:udp", "--to", "9000"], true);
     assert.match(wgPort.stderr, /port: 51820 is the hub's WireGuard listen port; pick another public port/);
     assert.equal((await share(lab)).stdout, HELLO);

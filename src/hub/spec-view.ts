@@ -1,0 +1,36 @@
+// What a peer that is not an admin gets of the hub's spec: the hub section (it compiles its own side
+// against it: endpoint, key, subnet, interface, MTU, firewall backend), its own entry, and its own
+// forwards (transparent ones need its policy routing). No other peer's key, address or forwards, and
+// none of the file's comments. Pure.
+import { stringify } from "yaml";
+import { formatAddr } from "../net/ip.ts";
+import { parseFast, parseYaml } from "../spec/parse.ts";
+import type { Spec } from "../spec/types.ts";
+
+type Item = Record<string, unknown>;
+const isRecord = (v: unknown): v is Item => typeof v === "object" && v !== null && !Array.isArray(v);
+const list = (v: unknown): Item[] => (Array.isArray(v) ? v.filter(isRecord) : []);
+
+/**
+ * The spec text peer `name` sees: `text` (a valid spec) with only that peer and its forwards. Its
+ * addresses are written out, since an allocated address depends on the other peers (see allocate.ts).
+ * Reads back (loadSpec) as a valid spec that compiles to the same plan for that peer.
+ */
+export function peerSpecView(text: string, spec: Spec, name: string): string {
+  const data = parseFast(text)?.data ?? parseYaml(text).data;
+  if (!isRecord(data)) throw new Error("the hub's spec is not a mapping");
+  const peer = spec.peers.find((p) => p.name === name);
+  const entry = list(data.peers).find((p) => p.name === name);
+  const view: Item = { ...(data.version === undefined ? {} : { version: data.version }), hub: data.hub };
+  if (peer && entry) {
+    view.peers = [
+      {
+        ...entry,
+        address: formatAddr(peer.address),
+        ...(peer.address6 ? { address6: formatAddr(peer.address6) } : {}),
+      },
+    ];
+  } else view.peers = [];
+  view.forwards = list(data.forwards).filter((f) => f.peer === name);
+  return `# The part of hub ${spec.hub.name}'s spec that peer ${name} needs (its own entry and forwards).\n${stringify(view, { lineWidth: 0 })}`;
+}

@@ -1,0 +1,67 @@
+// The bodies the hub's API accepts, as zod schemas: the one definition the API validates against and
+// callers (CLI, peer agent) build from. Unknown fields are refused, so a typo is an error, not a no-op.
+// The meaning of a value (is this name free, is this port forwardable) is the hub's to check; these
+// check the shape.
+import { z } from "zod";
+import { formatPath } from "../spec/diagnostics.ts";
+import { checkShape } from "../spec/shape.ts";
+
+const text = z.string().min(1, { error: "expected text" });
+const portOrRange = z.union([z.int({ error: "expected a whole number" }), z.string()]);
+
+/** POST /v1/peers: add a peer directly (an existing key, or a device whose key the hub makes). */
+export const AddPeerRequest = z.strictObject({
+  name: text,
+  admin: z.boolean().optional(),
+  device: z.boolean().optional(),
+  publicKey: text.optional(),
+});
+
+/** POST /v1/tokens: a one-time join token for a new peer. */
+export const CreateTokenRequest = z.strictObject({
+  name: text,
+  admin: z.boolean().optional(),
+  /** Seconds until the token expires: 60 to 604800 (a week); 3600 when left out. */
+  expiresSeconds: z
+    .int({ error: "expected a whole number of seconds" })
+    .min(60, { error: "expected 60 to 604800 seconds" })
+    .max(7 * 86400, { error: "expected 60 to 604800 seconds" })
+    .optional(),
+});
+
+/** POST /v1/enroll: a new peer, through its enrollment tunnel, registers its own public key. */
+export const EnrollRequest = z.strictObject({ token: text, publicKey: text });
+
+/** POST /v1/forwards: a public port of the hub to a port of a peer (as in the spec's forwards). */
+export const AddForwardRequest = z.strictObject({
+  name: text.optional(),
+  proto: z.enum(["tcp", "udp", "tcp+udp"]).optional(),
+  port: portOrRange,
+  targetPort: portOrRange.optional(),
+  /** Which peer receives the traffic: the caller itself when left out (only admins name another). */
+  peer: text.optional(),
+  mode: z.enum(["snat", "transparent"]).optional(),
+  allowFrom: z.array(z.string()).optional(),
+});
+
+export type AddPeerRequest = z.infer<typeof AddPeerRequest>;
+export type CreateTokenRequest = z.infer<typeof CreateTokenRequest>;
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+export type AddForwardRequest = z.infer<typeof AddForwardRequest>;
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; field: string; message: string };
+
+/**
+ * Checks a request body against its schema. The first problem comes back as "field: value is not
+ * accepted; what is" (the spec's diagnostics), with the field's path ("allowFrom[0]").
+ */
+export function checkRequest<T>(schema: z.ZodType<T>, body: unknown): Checked<T> {
+  if (body === null || typeof body !== "object" || Array.isArray(body))
+    return { ok: false, field: "", message: "the request body must be a JSON object" };
+  const fields = Object.keys((schema as unknown as { shape: object }).shape ?? {});
+  const r = checkShape(schema, body, [], fields);
+  const first = r.problems[0];
+  if (!first) return { ok: true, value: r.value as T };
+  const field = formatPath(first.path);
+  return { ok: false, field, message: `${field}: ${first.message}` };
+}

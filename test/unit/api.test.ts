@@ -1,0 +1,483 @@
+// The hub's API in-process (app.request) over the fake host: who may do what, what each caller sees,
+// body and concurrency limits, and the per-peer quotas (issue 9 items 12-14).
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { compile } from "../../src/compile/compile.ts";
+import { BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
+import { HubService } from "../../src/hub/service.ts";
+import type { HubStatus } from "../../src/hub/status.ts";
+import { SpecStore, specHash } from "../../src/hub/store.ts";
+import { parseCidr } from "../../src/net/ip.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { allocateAddresses } from "../../src/spec/allocate.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+import { fakeHost } from "../support/fake-host.ts";
+
+const hubKey = generatePrivateKey();
+const key = () => publicKeyOf(generatePrivateKey());
+const KEYS = { rpi: key(), nas: key(), boss: key() };
+
+const SPEC = (extraHub = "") => `# the home network; nas is grandma's
+hub:
+  endpoint: 203.0.113.1
+  publicKey: ${publicKeyOf(hubKey)}
+${extraHub}peers:
+  - name: rpi
+    publicKey: "${KEYS.rpi}"
+    address: 10.8.0.2
+  - name: nas
+    publicKey: "${KEYS.nas}"
+    address: 10.8.0.3
+  - name: boss
+    publicKey: "${KEYS.boss}"
+    address: 10.8.0.4
+    admin: true
+forwards:
+  - name: web
+    port: 80
+    peer: rpi
+    targetPort: 8080
+  - name: secret-cam
+    port: 8443
+    peer: nas
+    allowFrom: [198.51.100.7/32]
+`;
+
+type Who = "stranger" | "enrolling" | "peer" | "admin" | "root";
+const WHO: Who[] = ["stranger", "enrolling", "peer", "admin", "root"];
+const ADDRESS: Record<Who, string | undefined> = {
+  stranger: "10.8.0.77",
+  enrolling: "10.8.0.254", // the first join token's enrollment address (highest free)
+  peer: "10.8.0.3", // nas: not an admin
+  admin: "10.8.0.4", // boss
+  root: undefined,
+};
+
+interface Hub {
+  service: HubService;
+  /** A join token for "newbie" (not an admin); its enrollment address is ADDRESS.enrolling. */
+  token: string;
+  specFile: string;
+  /** A request as `who` (a tunnel address over TCP, or root's unix socket). */
+  as(who: Who | string, method: string, path: string, body?: unknown, raw?: string): Promise<Response>;
+}
+
+async function hub(t: TestContext, text = SPEC(), opts: { perSource?: number } = {}): Promise<Hub> {
+  const dir = mkdtempSync(join(tmpdir(), "porthole-api-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const specFile = join(dir, "porthole.yaml");
+  writeFileSync(specFile, text);
+  const host = fakeHost({ "/k": hubKey });
+  const ctx = { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
+  const service = new HubService(ctx, new SpecStore(specFile, dir));
+  await service.reconcile();
+  const { token } = await service.createToken({ kind: "root" }, { name: "newbie", expiresSeconds: 3600 });
+  const tcp = hubApi(service, "tcp", opts);
+  const unix = hubApi(service, "unix", opts);
+  return {
+    service,
+    token,
+    specFile,
+    as: async (who, method, path, body, raw) => {
+      const address = who in ADDRESS ? ADDRESS[who as Who] : who;
+      const init = {
+        method,
+        headers: { "content-type": "application/json" },
+        body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      };
+      return address === undefined
+        ? unix.request(path, init)
+        : tcp.request(path, init, { incoming: { socket: { remoteAddress: address } } });
+    },
+  };
+}
+
+const STATUS: HubStatus = {
+  hub: { name: "hub", interface: "wg0", listenPort: 51820, address: "10.8.0.1", up: true },
+  peers: ["rpi", "nas", "boss"].map((name, i) => ({
+    name,
+    address: `10.8.0.${i + 2}`,
+    online: true,
+    handshakeAgeSeconds: 3,
+    endpoint: `198.51.100.${i + 2}:4000`,
+    rxBytes: 1,
+    txBytes: 2,
+    admin: name === "boss",
+    kind: "agent",
+  })),
+  forwards: [
+    ["web", "rpi"],
+    ["secret-cam", "nas"],
+  ].map(([name, peer]) => ({
+    name: name as string,
+    peer: peer as string,
+    summary: `${name} summary`,
+    mode: "snat",
+    connectionsTotal: 1,
+    packets: 2,
+    bytes: 3,
+    activeConnections: 0,
+    reachable: true,
+  })),
+};
+
+/** The status without probing the machine's real interfaces (host/stats.ts is not behind the Host). */
+const stubStatus = (h: Hub) => {
+  h.service.status = async () => structuredClone(STATUS);
+};
+
+// Every route, and what each caller gets. A write is made with a name of its own per caller.
+const ROUTES: {
+  route: string;
+  request: (who: Who) => [method: string, path: string, body?: unknown];
+  expect: Record<Who, number>;
+}[] = [
+  {
+    route: "GET /v1/whoami",
+    request: () => ["GET", "/v1/whoami"],
+    expect: { stranger: 403, enrolling: 200, peer: 200, admin: 200, root: 200 },
+  },
+  {
+    route: "GET /v1/spec",
+    request: () => ["GET", "/v1/spec"],
+    expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 200 },
+  },
+  {
+    route: "GET /v1/peers",
+    request: () => ["GET", "/v1/peers"],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
+  },
+  {
+    route: "POST /v1/peers",
+    request: (who) => ["POST", "/v1/peers", { name: `p-${who}`, publicKey: key() }],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 201, root: 201 },
+  },
+  {
+    route: "DELETE /v1/peers/:name",
+    request: (who) => ["DELETE", `/v1/peers/${who === "admin" ? "rpi" : "nas"}`],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
+  },
+  {
+    route: "POST /v1/tokens",
+    request: (who) => ["POST", "/v1/tokens", { name: `t-${who}` }],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 201, root: 201 },
+  },
+  {
+    route: "GET /v1/forwards",
+    request: () => ["GET", "/v1/forwards"],
+    expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 200 },
+  },
+  {
+    route: "POST /v1/forwards",
+    request: (who) => [
+      "POST",
+      "/v1/forwards",
+      { port: 9000 + WHO.indexOf(who), ...(who === "root" ? { peer: "rpi" } : {}) },
+    ],
+    expect: { stranger: 403, enrolling: 403, peer: 201, admin: 201, root: 201 },
+  },
+  {
+    // nas (peer) removes its own; the admin removes rpi's; root removes nas's after the peer did: 404.
+    route: "DELETE /v1/forwards/:name",
+    request: (who) => ["DELETE", `/v1/forwards/${who === "admin" ? "web" : "secret-cam"}`],
+    expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 404 },
+  },
+  {
+    route: "GET /v1/status",
+    request: () => ["GET", "/v1/status"],
+    expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 200 },
+  },
+  {
+    route: "POST /v1/apply",
+    request: () => ["POST", "/v1/apply"],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
+  },
+  {
+    route: "GET /metrics",
+    request: () => ["GET", "/metrics"],
+    expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 200 },
+  },
+];
+
+test("authorization: every route answers each kind of caller as it should", async (t) => {
+  for (const { route, request, expect } of ROUTES) {
+    await t.test(route, async (t) => {
+      const h = await hub(t);
+      stubStatus(h);
+      const got: Record<string, number> = {};
+      for (const who of WHO) {
+        const [method, path, body] = request(who);
+        got[who] = (await h.as(who, method, path, body)).status;
+      }
+      assert.deepEqual(got, expect);
+    });
+  }
+});
+
+test("a peer that is not an admin gets its own part of the spec, which compiles to the same plan", async (t) => {
+  // "early" takes rpi's hashed address slot, so rpi's allocated address depends on another peer.
+  const subnet = parseCidr("10.8.0.0/24");
+  assert.ok(subnet);
+  const taken = new Set([1n + subnet.base]);
+  const alone = allocateAddresses(subnet, ["rpi"], taken)[0]?.value;
+  let early = "";
+  for (let i = 0; !early; i++)
+    if (allocateAddresses(subnet, [`p${i}`], taken)[0]?.value === alone) early = `p${i}`;
+  const text = `hub:
+  endpoint: vps.example.com
+  publicKey: ${publicKeyOf(hubKey)}
+  subnet6: fd00:8::/64
+peers:
+  - { name: ${early}, publicKey: "${KEYS.nas}" }
+  - { name: rpi, publicKey: "${KEYS.rpi}" }
+forwards:
+  - { name: web, port: 80, peer: rpi, targetPort: 8080, mode: transparent }
+  - { name: theirs, port: 81, peer: ${early}, allowFrom: [192.0.2.0/24] }
+`;
+  const h = await hub(t, text);
+  const full = loadSpec(text);
+  assert.ok(full.ok);
+  const res = await h.as("10.8.0.2", "GET", "/v1/whoami");
+  assert.equal(res.status, 403, "rpi is not at the address it would have alone");
+  const rpi = full.spec.peers.find((p) => p.name === "rpi");
+  assert.ok(rpi);
+  const from = `10.8.0.${Number(rpi.address.value & 0xffn)}`;
+  const view = await (await h.as(from, "GET", "/v1/spec")).text();
+  for (const secret of [KEYS.nas, early, "theirs", "192.0.2.0"]) assert.ok(!view.includes(secret), secret);
+  const mine = loadSpec(view);
+  assert.ok(mine.ok, mine.ok ? "" : mine.report);
+  assert.deepEqual(
+    mine.spec.peers.map((p) => p.name),
+    ["rpi"],
+  );
+  assert.deepEqual(compile(mine.spec, "rpi"), compile(full.spec, "rpi"));
+  const who = (await (await h.as(from, "GET", "/v1/whoami")).json()) as { specHash: string };
+  assert.equal(who.specHash, specHash(view), "the peer agent compares the hash with its copy");
+});
+
+test("a peer's spec hash changes with its own part only; enrollment hands out the own part", async (t) => {
+  const h = await hub(t);
+  const hash = async () =>
+    ((await (await h.as("10.8.0.2", "GET", "/v1/whoami")).json()) as { specHash: string }).specHash;
+  const before = await hash();
+  assert.equal((await h.as("peer", "POST", "/v1/forwards", { port: 9100 })).status, 201);
+  assert.equal(await hash(), before, "nas's new forward is none of rpi's business");
+  assert.equal((await h.as("10.8.0.2", "POST", "/v1/forwards", { port: 9101 })).status, 201);
+  assert.notEqual(await hash(), before);
+  // A new peer gets its own part from enrollment: no other peer's key, no forward, no comment.
+  const body = { token: h.token, publicKey: key() };
+  assert.equal((await h.as("peer", "POST", "/v1/enroll", body)).status, 403, "only through its own tunnel");
+  const enrolled = await h.as("enrolling", "POST", "/v1/enroll", body);
+  assert.equal(enrolled.status, 201);
+  const { spec } = (await enrolled.json()) as { spec: string };
+  const loaded = loadSpec(spec);
+  assert.ok(loaded.ok, loaded.ok ? "" : loaded.report);
+  assert.deepEqual(
+    loaded.spec.peers.map((p) => p.name),
+    ["newbie"],
+  );
+  assert.deepEqual(loaded.spec.forwards, []);
+  for (const secret of [...Object.values(KEYS), "grandma", "secret-cam"]) assert.ok(!spec.includes(secret));
+  assert.equal((await h.as("enrolling", "POST", "/v1/enroll", body)).status, 409, "a token works once");
+  // The admin sees everything, comments included.
+  assert.equal(await (await h.as("admin", "GET", "/v1/spec")).text(), readFileSync(h.specFile, "utf8"));
+});
+
+test("status and metrics of a peer that is not an admin hold only its own peer and forwards", async (t) => {
+  const h = await hub(t);
+  stubStatus(h);
+  const s = (await (await h.as("peer", "GET", "/v1/status")).json()) as HubStatus;
+  assert.deepEqual(
+    s.peers.map((p) => p.name),
+    ["nas"],
+  );
+  assert.deepEqual(
+    s.forwards.map((f) => f.name),
+    ["secret-cam"],
+  );
+  const metrics = await (await h.as("peer", "GET", "/metrics")).text();
+  assert.match(metrics, /^porthole_peer_up\{peer="nas"\} 1$/m);
+  assert.match(metrics, /^porthole_forward_bytes_total\{forward="secret-cam",peer="nas"\} 3$/m);
+  assert.doesNotMatch(metrics, /rpi|boss|web/);
+  const all = await (await h.as("admin", "GET", "/metrics")).text();
+  assert.match(all, /^porthole_forward_bytes_total\{forward="web",peer="rpi"\} 3$/m);
+  const forwards = (await (await h.as("peer", "GET", "/v1/forwards")).json()) as { name: string }[];
+  assert.deepEqual(
+    forwards.map((f) => f.name),
+    ["secret-cam"],
+  );
+});
+
+test("errors tell a peer nothing about other peers' forwards", async (t) => {
+  const h = await hub(t);
+  // "Not yours" and "no such" are one answer.
+  const notMine = await h.as("peer", "DELETE", "/v1/forwards/web");
+  const noSuch = await h.as("peer", "DELETE", "/v1/forwards/nope");
+  assert.equal(notMine.status, 404);
+  assert.equal(noSuch.status, 404);
+  assert.deepEqual(
+    await notMine.json(),
+    JSON.parse(JSON.stringify(await noSuch.json()).replace("nope", "web")),
+  );
+  assert.match(readFileSync(h.specFile, "utf8"), /name: web/, "rpi's forward is still there");
+  // A port or name another peer has: refused, without naming that forward, its peer or its place.
+  for (const body of [{ port: 80 }, { name: "web", port: 9200 }, { port: "75-85", targetPort: "75-85" }]) {
+    const r = await h.as("peer", "POST", "/v1/forwards", body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    const { error } = (await r.json()) as { error: string };
+    assert.match(error, /already (forwarded|used) by another peer[;]?/);
+    assert.doesNotMatch(error, /rpi|forwards\[|\(tcp\/80\)/, error);
+  }
+  // Clashing with its own forward, a peer is told which one, by name.
+  const own = await h.as("peer", "POST", "/v1/forwards", { port: 8443, name: "again" });
+  assert.match(((await own.json()) as { error: string }).error, /your forward "secret-cam" \(tcp\/8443\)/);
+  // Naming another peer as the target is refused the same way whether it exists or not.
+  const a = (await (await h.as("peer", "POST", "/v1/forwards", { port: 9300, peer: "rpi" })).json()) as {
+    error: string;
+  };
+  const b = (await (await h.as("peer", "POST", "/v1/forwards", { port: 9300, peer: "ghost" })).json()) as {
+    error: string;
+  };
+  assert.equal(a.error, b.error);
+  assert.doesNotMatch(a.error, /rpi|ghost/);
+});
+
+test("bodies are checked against the schema: unknown fields and wrong types are refused by name", async (t) => {
+  const h = await hub(t);
+  const cases: [unknown, RegExp, string][] = [
+    [{ port: 9400, prot: "udp" }, /^prot: unknown field; did you mean proto\? accepted fields: /, "prot"],
+    [
+      { port: 9400, proto: "sctp" },
+      /^proto: "sctp" is not accepted; use one of: tcp, udp, tcp\+udp$/,
+      "proto",
+    ],
+    [
+      { port: 9400, allowFrom: "10.0.0.0/8" },
+      /^allowFrom: "10.0.0.0\/8" is not accepted; expected a list$/,
+      "allowFrom",
+    ],
+    [{ port: 9400, allowFrom: [5] }, /^allowFrom\[0\]: 5 is not accepted; expected text$/, "allowFrom[0]"],
+    [{}, /^port: nothing is not accepted; expected a port 1-65535 or a range like 6000-6010$/, "port"],
+    [[1, 2], /^the request body must be a JSON object$/, ""],
+  ];
+  for (const [body, message, field] of cases) {
+    const r = await h.as("peer", "POST", "/v1/forwards", body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    const reply = (await r.json()) as { error: string; field?: string };
+    assert.match(reply.error, message);
+    assert.equal(reply.field ?? "", field);
+  }
+  const bad = await h.as("peer", "POST", "/v1/forwards", undefined, "{not json");
+  assert.equal(bad.status, 400);
+  const token = await h.as("root", "POST", "/v1/tokens", { name: "x", expiresSeconds: 10 });
+  assert.equal(token.status, 400);
+  assert.match(
+    ((await token.json()) as { error: string }).error,
+    /^expiresSeconds: 10 is not accepted; expected 60 to 604800 seconds$/,
+  );
+  assert.doesNotMatch(readFileSync(h.specFile, "utf8"), /9400/);
+});
+
+test("a body over the limit is refused with 413 and changes nothing", async (t) => {
+  const h = await hub(t);
+  const before = readFileSync(h.specFile, "utf8");
+  const big = { port: 9500, allowFrom: Array.from({ length: BODY_LIMIT / 8 }, () => "10.0.0.0/8") };
+  for (const who of ["peer", "admin", "root"] as Who[]) {
+    const r = await h.as(who, "POST", "/v1/forwards", big);
+    assert.equal(r.status, 413, who);
+    assert.match(((await r.json()) as { error: string }).error, /larger than 8192 bytes/);
+  }
+  // Without a content-length (streamed), too.
+  const stream = new ReadableStream({
+    start(c) {
+      for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode(" ".repeat(1024)));
+      c.close();
+    },
+  });
+  const app = hubApi(h.service, "unix");
+  const r = await app.request("/v1/forwards", {
+    method: "POST",
+    body: stream,
+    duplex: "half",
+  } as RequestInit);
+  assert.equal(r.status, 413);
+  assert.equal(readFileSync(h.specFile, "utf8"), before);
+});
+
+test("more requests in flight from one peer than allowed get 429 with Retry-After; others are served", async (t) => {
+  const h = await hub(t);
+  let release = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  h.service.status = async () => {
+    await gate;
+    return structuredClone(STATUS);
+  };
+  const held = Array.from({ length: PER_SOURCE }, () => h.as("peer", "GET", "/v1/status"));
+  await new Promise((r) => setTimeout(r, 20));
+  const over = await h.as("peer", "GET", "/v1/whoami");
+  assert.equal(over.status, 429);
+  assert.equal(over.headers.get("retry-after"), "1");
+  assert.match(((await over.json()) as { error: string }).error, /10\.8\.0\.3 has 4 requests in flight/);
+  assert.equal((await h.as("10.8.0.2", "GET", "/v1/whoami")).status, 200, "another peer is served");
+  assert.equal((await h.as("root", "GET", "/v1/whoami")).status, 200, "root's socket is not limited");
+  release();
+  for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+  assert.equal((await h.as("peer", "GET", "/v1/whoami")).status, 200, "slots are given back");
+});
+
+test("quotas: forwards, public ports and range size per peer; admins and root may exceed them", async (t) => {
+  const limits = "  limits: { forwardsPerPeer: 3, portsPerPeer: 12, maxRangeWithoutAdmin: 8 }\n";
+  const h = await hub(t, SPEC(limits));
+  const add = async (who: Who, body: Record<string, unknown>) => {
+    const r = await h.as(who, "POST", "/v1/forwards", body);
+    return { status: r.status, ...((await r.json()) as { error?: string; field?: string }) };
+  };
+  // nas has 1 forward (1 port). A range of 9 is over maxRangeWithoutAdmin.
+  const wide = await add("peer", { port: "7000-7008" });
+  assert.equal(wide.status, 403);
+  assert.equal(
+    wide.error,
+    "port: 7000-7008 spans 9 ports; a peer that is not an admin may forward ranges of up to 8 (hub.limits.maxRangeWithoutAdmin); ask an admin for more",
+  );
+  assert.equal(wide.field, "port");
+  // tcp+udp 7000-7005 is 12 ports: with the 1 it has, 13 > 12.
+  const ports = await add("peer", { port: "7000-7005", proto: "tcp+udp" });
+  assert.equal(ports.status, 403);
+  assert.match(
+    ports.error ?? "",
+    /^port: tcp\+udp\/7000-7005 would bring nas to 13 public ports \(counted per protocol\); hub\.limits\.portsPerPeer allows a peer that is not an admin 12;/,
+  );
+  assert.equal((await add("peer", { port: "7000-7004", proto: "tcp+udp" })).status, 201);
+  assert.equal((await add("peer", { port: 7100 })).status, 201);
+  const many = await add("peer", { port: 7101 });
+  assert.equal(many.status, 403);
+  assert.match(
+    many.error ?? "",
+    /^nas has 3 forwards, as many as hub\.limits\.forwardsPerPeer \(3\) allows a peer that is not an admin;/,
+  );
+  // An admin may exceed them, for itself or for nas; so may root.
+  assert.equal((await add("admin", { port: "7200-7299", peer: "nas" })).status, 201);
+  assert.equal((await add("admin", { port: "7300-7399" })).status, 201);
+  assert.equal((await add("root", { port: 7400, peer: "nas" })).status, 201);
+});
+
+test("hub.limits: defaults, and exact diagnostics for bad values", () => {
+  const ok = loadSpec(SPEC());
+  assert.ok(ok.ok);
+  assert.deepEqual(ok.spec.hub.limits, { forwardsPerPeer: 20, portsPerPeer: 100, maxRangeWithoutAdmin: 16 });
+  const bad = loadSpec(
+    SPEC("  limits: { forwardsPerPeer: -1, portsPerPeer: 1.5, maxRangeWithoutAdmin: 0, portz: 3 }\n"),
+  );
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.report.split("\n"), [
+    "porthole.yaml:5:13 hub.limits.forwardsPerPeer: -1 is out of range; accepted: 0-131070",
+    "porthole.yaml:5:34 hub.limits.portsPerPeer: 1.5 is not accepted; expected a whole number",
+    "porthole.yaml:5:53 hub.limits.maxRangeWithoutAdmin: 0 is out of range; accepted: 1-65535",
+    "porthole.yaml:5:78 hub.limits.portz: unknown field; accepted fields: forwardsPerPeer, portsPerPeer, maxRangeWithoutAdmin",
+  ]);
+});
