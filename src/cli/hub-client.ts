@@ -37,9 +37,24 @@ function overSocket(method: string, path: string, body?: unknown): Promise<Reply
   });
 }
 
-/** Calls the hub API as root; throws a UserError with the API's message on failure. */
-export async function callHub(method: string, path: string, body?: unknown): Promise<unknown> {
+/** What to run when the hub daemon is needed and not running. */
+export const START_DAEMON =
+  "start it with `systemctl start porthole-hub` (or run `porthole hub run` under your own supervisor)";
+
+/**
+ * Calls the hub API as root; throws a UserError with the API's message on failure. Without the
+ * daemon the same API runs in-process, except for what only a running daemon can do (`needsDaemon`:
+ * a join token is useless unless the daemon's API answers through the tunnel).
+ */
+export async function callHub(
+  method: string,
+  path: string,
+  body?: unknown,
+  opts: { needsDaemon?: boolean } = {},
+): Promise<unknown> {
   let reply = await overSocket(method, path, body);
+  if (!reply && opts.needsDaemon)
+    throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`);
   if (!reply) {
     const app = hubApi(new HubService({ ...hostContext(), service: "daemon" }, hubStore()), "local");
     const res = await app.request(path, {

@@ -1,19 +1,20 @@
 // On the hub: init, run (the daemon), peer add|rm|ls, forward add|rm|ls, status.
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import qrcode from "qrcode-terminal";
 import { compile } from "../compile/compile.ts";
 import { renderWgQuick } from "../compile/wireguard.ts";
-import { claimDaemon, DaemonRunning } from "../host/daemon-pid.ts";
+import { claimDaemon, DaemonRunning, runningDaemon } from "../host/daemon-pid.ts";
 import { readText, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
-import { runHub } from "../hub/daemon.ts";
+import { runHub, socketPath } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { type HubStatus, renderStatus } from "../hub/status.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { parseEndpoint } from "../spec/validate.ts";
-import { hostContext } from "./context.ts";
+import { daemonManaged, hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
-import { callHub, hubStore } from "./hub-client.ts";
+import { callHub, hubStore, START_DAEMON } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
 
 export function parseDuration(text: string): number {
@@ -90,10 +91,6 @@ async function init(o: InitOpts): Promise<void> {
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
   await startService("porthole-hub.service", "porthole hub run");
   console.log(`\nNext: porthole peer add NAME   (prints a one-time join token for the new peer)`);
-}
-
-function printStatus(s: HubStatus, json: boolean) {
-  console.log(json ? JSON.stringify(s, null, 2) : renderStatus(s));
 }
 
 /** Claims the daemon's pid file, or fails at once naming the one already running. */
@@ -176,11 +173,12 @@ export function registerHubPeerCommands(peer: Command): void {
     .option("--device", "for a phone or laptop that cannot run porthole: the hub makes its key")
     .action(async (name: string, o: { admin?: boolean; expires: string; device?: boolean }) => {
       if (!o.device) {
-        const r = (await callHub("POST", "/v1/tokens", {
-          name,
-          admin: !!o.admin,
-          expiresSeconds: parseDuration(o.expires),
-        })) as { token: string; expires: string };
+        const r = (await callHub(
+          "POST",
+          "/v1/tokens",
+          { name, admin: !!o.admin, expiresSeconds: parseDuration(o.expires) },
+          { needsDaemon: true },
+        )) as { token: string; expires: string };
         console.log(
           `join token for "${name}" (works once, until ${r.expires}):\n\n  porthole join ${r.token}\n`,
         );
@@ -276,5 +274,42 @@ export function registerForwardCommands(program: Command): void {
     });
 }
 
-export const hubStatusCommand = async (json: boolean) =>
-  printStatus((await callHub("GET", "/v1/status")) as HubStatus, json);
+/** The hub daemon's state for `status`: running (pid, since when) or not, and what to do about it. */
+export interface DaemonState {
+  running: boolean;
+  /** Its API socket is there (false while it makes its first reconcile). */
+  listening?: boolean;
+  pid?: number;
+  startedAt?: string;
+  uptimeSeconds?: number;
+}
+
+export async function hubDaemonState(): Promise<DaemonState> {
+  const info = await runningDaemon(stateDir(), "hub");
+  if (!info) return { running: false };
+  const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(info.startedAt)) / 1000));
+  const listening = existsSync(socketPath(stateDir()));
+  return { running: true, listening, pid: info.pid, startedAt: info.startedAt, uptimeSeconds };
+}
+
+const uptime = (s: number) =>
+  s < 120 ? `${s} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : `${Math.round(s / 3600)} hours`;
+
+export function renderDaemon(d: DaemonState): string {
+  if (d.running && !d.listening) return `daemon: starting (pid ${d.pid}): its first reconcile runs`;
+  if (d.running) return `daemon: running (pid ${d.pid}, up ${uptime(d.uptimeSeconds ?? 0)})`;
+  return daemonManaged()
+    ? `daemon: NOT running — ${START_DAEMON}; join tokens and peers' requests need it`
+    : "daemon: not used (this hub is managed with `porthole apply`)";
+}
+
+export async function hubStatusCommand(json: boolean): Promise<void> {
+  const daemon = await hubDaemonState();
+  const s = (await callHub("GET", "/v1/status")) as HubStatus;
+  if (json) {
+    console.log(JSON.stringify({ ...s, daemon }, null, 2));
+    return;
+  }
+  const [first, ...rest] = renderStatus(s).split("\n");
+  console.log([first, renderDaemon(daemon), ...rest].join("\n"));
+}

@@ -102,8 +102,15 @@ export function labUpJoined(o: LabOptions): Promise<World> {
       o.backend,
     ]);
     await world.spawn("hub", [...o.porthole, "hub", "run"], { label: "hub-daemon" });
+    // Ready when the daemon's API answers on its socket (`status` says so).
     await waitUntil(() =>
-      world.exec("hub", [...o.porthole, "peer", "ls"], { allowFail: true }).then((r) => r.code === 0),
+      world
+        .exec("hub", [...o.porthole, "status", "--json"], { allowFail: true })
+        .then(
+          (r) =>
+            r.code === 0 &&
+            (JSON.parse(r.stdout) as { daemon?: { listening?: boolean } }).daemon?.listening === true,
+        ),
     );
     const added = await say("hub", ["peer", "add", WEBDAV.peer]);
     const token = /porthole join (\S+)/.exec(added)?.[1];

@@ -25,8 +25,14 @@ export async function hubRequest(
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
+    const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
+    // Refused: the tunnel carried the request and the hub's kernel answered, but nothing listens.
+    const why =
+      cause?.code === "ECONNREFUSED"
+        ? "the hub answered through the tunnel, but its API is not listening: the hub daemon is not running"
+        : "the hub did not answer through the tunnel; its daemon may be down, or the tunnel is";
     throw new HubUnreachable(
-      `the hub's API at ${base} did not answer (${(e as Error).cause ?? (e as Error).message})`,
+      `${why} (${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}); on the hub, \`porthole status\` shows the daemon's state`,
     );
   }
   const text = await res.text();

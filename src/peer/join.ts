@@ -77,9 +77,12 @@ export async function joinHub(
         )) as typeof reply;
       } catch (e) {
         if (e instanceof HubRefused) throw new JoinError(`the hub refused the token: ${e.message}`);
+        // Refused at the port: the tunnel works and the hub's kernel answered, but no daemon listens.
+        if (e instanceof HubUnreachable && /API is not listening/.test(e.message))
+          throw new JoinError(e.message);
         if (Date.now() > deadline) {
           throw new JoinError(
-            `no answer from the hub through the tunnel (${t.h}): the token was used already or revoked (the hub forgets a token's key once used), or udp/${t.h.split(":").pop()} is blocked`,
+            `no answer from the hub through the tunnel (${t.h}): the hub daemon may be down (on the hub: \`porthole status\`), the token was used already or revoked (the hub forgets a token's key once used), or udp/${t.h.split(":").pop()} is blocked`,
           );
         }
         if (!(e instanceof HubUnreachable)) throw e;

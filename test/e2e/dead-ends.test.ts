@@ -3,7 +3,7 @@
 // stand down instead of bringing back what `down` removed; a second hub daemon refuses at once.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { withJoinedLab } from "./lab-fixture.ts";
+import { PORTHOLE, withJoinedLab } from "./lab-fixture.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,9 +40,33 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
     assert.ok(Date.now() - started < 10_000, "the second daemon hung");
     assert.equal(second.code, 1, second.stdout + second.stderr);
     assert.match(second.stderr, /the hub daemon is already running, pid \d+/);
-    // The first daemon still serves (its socket was not taken away).
-    const ls = await lab.porthole("hub", ["peer", "ls"]);
-    assert.match(ls.stdout, /rpi/);
+    // The first daemon still serves (its socket was not taken away), and status says it runs.
+    const running = await lab.porthole("hub", ["status"]);
+    assert.match(running.stdout, /^daemon: running \(pid \d+, up \d+ seconds\)$/m);
+
+    // The daemon stops: every command that needs it says so, and what to run.
+    const daemon = lab.world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
+    assert.ok(daemon);
+    await lab.world.stop(daemon.pid);
+    const stopped = await lab.porthole("hub", ["status"]);
+    assert.match(stopped.stdout, /^daemon: NOT running — start it with `systemctl start porthole-hub`/m);
+    const json = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout);
+    assert.equal(json.daemon.running, false);
+    const add = await lab.porthole("hub", ["peer", "add", "nas"], { allowFail: true });
+    assert.equal(add.code, 1);
+    assert.match(add.stderr, /the hub daemon is not running — start it with/);
+    assert.doesNotMatch(add.stdout, /porthole join/);
+    const expose = await lab.porthole("peer", ["expose", "81", "--to", "8081"], { allowFail: true });
+    assert.notEqual(expose.code, 0);
+    assert.match(expose.stderr, /the hub daemon is not running|its daemon may be down/);
+    assert.doesNotMatch(expose.stderr, /^porthole: [^\n]*ECONNREFUSED$/m);
+
+    await lab.world.spawn("hub", [...PORTHOLE, "hub", "run"], { label: "hub-daemon-2" });
+    for (let i = 0; i < 100; i++) {
+      const st = await lab.porthole("hub", ["status", "--json"], { allowFail: true });
+      if (st.code === 0 && JSON.parse(st.stdout).daemon.listening) break;
+      await sleep(200);
+    }
 
     const down = await lab.porthole("hub", ["down"], { allowFail: true });
     assert.equal(down.code, 0, down.stderr);
