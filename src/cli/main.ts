@@ -12,6 +12,7 @@ import { registerImportCommand } from "./import-command.ts";
 import { registerKeyCommands } from "./key-commands.ts";
 import { registerLabCommands } from "./lab-commands.ts";
 import { peerIdentity, peerStatus, registerPeerCommands } from "./peer-commands.ts";
+import { checkSide } from "./side.ts";
 import { registerSpecCommands } from "./spec-commands.ts";
 
 const program = new Command("porthole")
@@ -24,6 +25,7 @@ const program = new Command("porthole")
     "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored).",
   );
 
+checkSide(program);
 registerSpecCommands(program);
 registerKeyCommands(program);
 registerImportCommand(program);

@@ -94,3 +94,46 @@ describe("the hub daemon is not running", () => {
     assert.deepEqual(m.files(), before);
   });
 });
+
+describe("a command on the wrong side says what to run instead and writes nothing", () => {
+  const cases: { on: "hub" | "peer" | "none"; args: string[]; says: RegExp }[] = [
+    {
+      on: "peer",
+      args: ["peer", "add", "nas"],
+      says: /`porthole peer add` runs on the hub, and this machine is a peer: run it there/,
+    },
+    {
+      on: "peer",
+      args: ["forward", "add", "--port", "80", "--peer", "rpi"],
+      says: /runs on the hub.*the equivalent is `porthole expose PUBLIC --to PORT`/,
+    },
+    { on: "peer", args: ["forward", "ls"], says: /the equivalent is `porthole exposed`/ },
+    { on: "peer", args: ["hub", "init", "--endpoint", "x.example"], says: /run `porthole down` first/ },
+    {
+      on: "hub",
+      args: ["expose", "80", "--to", "8080"],
+      says: /`porthole expose` runs on a peer, and this machine is the hub: .*`porthole forward add --port PUBLIC --peer NAME --target-port PORT`/,
+    },
+    { on: "hub", args: ["unexpose", "80"], says: /`porthole forward rm NAME`/ },
+    { on: "hub", args: ["exposed"], says: /the equivalent is `porthole forward ls`/ },
+    { on: "hub", args: ["join", "ph1.x"], says: /`porthole peer add NAME` here, then `porthole join TOKEN`/ },
+    { on: "hub", args: ["peer", "run"], says: /`porthole hub run` \(the hub daemon\)/ },
+    { on: "none", args: ["peer", "add", "rpi"], says: /make it the hub with `porthole hub init/ },
+    {
+      on: "none",
+      args: ["expose", "80", "--to", "8080"],
+      says: /has not joined a hub: run `porthole join TOKEN`/,
+    },
+  ];
+  for (const c of cases) {
+    test(`porthole ${c.args.join(" ")} on ${c.on === "none" ? "a machine that is neither" : `the ${c.on}`}`, () => {
+      const m = machine(c.on);
+      const before = m.files();
+      const r = m.run(c.args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, c.says);
+      if (c.on === "hub") assert.doesNotMatch(r.stderr, /has not joined/);
+      assert.deepEqual(m.files(), before, "something was written");
+    });
+  }
+});

@@ -2,7 +2,16 @@
 // import wg-quick. Builds dist/ first when it is missing or older than the sources.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -38,8 +47,13 @@ const work = mkdtempSync(join(tmpdir(), "porthole-cli-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PORTHOLE_")));
 
-function porthole(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: work, env, input, encoding: "utf8" });
+function porthole(args: string[], input?: string, extraEnv: Record<string, string> = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: work,
+    env: { ...env, ...extraEnv },
+    input,
+    encoding: "utf8",
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -279,10 +293,15 @@ describe("help and usage", () => {
     assert.match(r.stderr, /unknown command 'frobnicate'/);
   });
   test("the peer agent's timings must be whole numbers in range (exit 2, naming the option)", () => {
-    const r = porthole(["peer", "run", "--stale-after", "soon"]);
+    // On a peer (the agent refuses to run anywhere else).
+    const state = join(work, "peer-state");
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, "peer.json"), '{ "name": "rpi", "api": "http://127.0.0.1:9" }\n');
+    const onPeer = { PORTHOLE_STATE_DIR: state, PORTHOLE_CONFIG_DIR: state };
+    const r = porthole(["peer", "run", "--stale-after", "soon"], undefined, onPeer);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--stale-after: "soon" is not accepted; give a whole number 5-3600/);
-    const i = porthole(["peer", "run", "--interval", "0"]);
+    const i = porthole(["peer", "run", "--interval", "0"], undefined, onPeer);
     assert.equal(i.status, 2);
     assert.match(i.stderr, /--interval: "0" is not accepted; give a whole number 100-60000/);
   });
