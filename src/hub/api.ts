@@ -34,6 +34,17 @@ export const BODY_LIMIT = 8 * 1024;
 /** Requests one source (a tunnel address) may have in flight at once; more get 429. */
 export const PER_SOURCE = 4;
 
+/**
+ * Node's limits on the TCP listener (ms): a peer has 10 s to send a request's headers and 15 s for the
+ * whole request, checked every second, so a slow sender holds a connection (or, sending its body, one
+ * of its PER_SOURCE slots) that long at most. The answer may take as long as the apply does.
+ */
+export const API_SERVER_OPTIONS = {
+  headersTimeout: 10_000,
+  requestTimeout: 15_000,
+  connectionsCheckingInterval: 1_000,
+};
+
 /** The one place a domain error becomes an HTTP status. */
 const STATUS: [new (...a: never[]) => HubError, ContentfulStatusCode][] = [
   [Invalid, 400],

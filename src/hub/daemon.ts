@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
-import { hubApi } from "./api.ts";
+import { API_SERVER_OPTIONS, hubApi } from "./api.ts";
 import { HubService } from "./service.ts";
 import type { SpecStore } from "./store.ts";
 
@@ -54,11 +54,10 @@ export async function runHub(
   await chmod(sock, 0o600);
   servers.push(unix);
   const address = formatAddr(spec.hub.address);
-  const tcp = createAdaptorServer({ fetch: hubApi(service, "tcp").fetch }) as Server;
-  // A peer has this long to send a request's headers, and its whole request (a slow sender holds no
-  // slot for long); the answer may take as long as the apply does.
-  tcp.headersTimeout = 10_000;
-  tcp.requestTimeout = 15_000;
+  const tcp = createAdaptorServer({
+    fetch: hubApi(service, "tcp").fetch,
+    serverOptions: API_SERVER_OPTIONS,
+  }) as Server;
   try {
     await new Promise<void>((res, rej) => tcp.once("error", rej).listen(spec.hub.apiPort, address, res));
   } catch (e) {

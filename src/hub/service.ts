@@ -4,6 +4,8 @@ import type { Enrolling } from "../compile/plan.ts";
 import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
+import { specHash } from "../protocol/spec-hash.ts";
+import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Forward, Spec } from "../spec/types.ts";
@@ -12,8 +14,7 @@ import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
 import { peerSpecView } from "./spec-view.ts";
 import { type HubStatus, hubStatus, peerStatus } from "./status.ts";
-import { SpecRejected, type SpecStore, specHash } from "./store.ts";
-import { makeToken, tokenId, verifyToken } from "./tokens.ts";
+import { SpecRejected, type SpecStore } from "./store.ts";
 
 export type Identity =
   | { kind: "root" }

@@ -1,11 +1,11 @@
 // The hub's desired state: porthole.yaml, edited through the YAML document so a person's comments
 // and layout survive. Every change is validated with the spec's rules before it is written
 // (atomically, under a lock, the previous version kept as porthole.yaml.prev).
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parseDocument } from "yaml";
 import { readText, writeAtomic } from "../host/files.ts";
+import { specHash } from "../protocol/spec-hash.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import { loadSpec } from "../spec/load.ts";
 import { parseFast } from "../spec/parse.ts";
@@ -13,8 +13,6 @@ import type { Spec } from "../spec/types.ts";
 import { validate } from "../spec/validate.ts";
 import { withLock } from "./lock.ts";
 import { editData, editDocument, editText, type SpecEdit } from "./spec-edit.ts";
-
-export const specHash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 16);
 
 export class SpecRejected extends Error {
   constructor(

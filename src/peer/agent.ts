@@ -8,8 +8,8 @@
 import { lookup } from "node:dns/promises";
 import { wgPeerStats } from "../host/stats.ts";
 import type { Host } from "../host/types.ts";
-import { specHash } from "../hub/store.ts";
 import { parseAddr } from "../net/ip.ts";
+import { specHash } from "../protocol/spec-hash.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, hubRequest } from "./client.ts";

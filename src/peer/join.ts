@@ -2,8 +2,8 @@
 // with the token's one-time key, registers its real public key over the hub's API, then switches to
 // its own key. Any failure leaves the machine as it was.
 import { join } from "node:path";
-import { readToken, type TokenPayload } from "../hub/tokens.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
+import { readToken, type TokenPayload } from "../protocol/tokens.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "./client.ts";

@@ -2,16 +2,20 @@
 // body and concurrency limits, and the per-peer quotas (issue 9 items 12-14).
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { createAdaptorServer } from "@hono/node-server";
 import { compile } from "../../src/compile/compile.ts";
-import { BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
+import { API_SERVER_OPTIONS, BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
 import { HubService } from "../../src/hub/service.ts";
 import type { HubStatus } from "../../src/hub/status.ts";
-import { SpecStore, specHash } from "../../src/hub/store.ts";
+import { SpecStore } from "../../src/hub/store.ts";
 import { parseCidr } from "../../src/net/ip.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { specHash } from "../../src/protocol/spec-hash.ts";
 import { allocateAddresses } from "../../src/spec/allocate.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { fakeHost } from "../support/fake-host.ts";
@@ -480,4 +484,41 @@ test("hub.limits: defaults, and exact diagnostics for bad values", () => {
     "porthole.yaml:5:53 hub.limits.maxRangeWithoutAdmin: 0 is out of range; accepted: 1-65535",
     "porthole.yaml:5:78 hub.limits.portz: unknown field; accepted fields: forwardsPerPeer, portsPerPeer, maxRangeWithoutAdmin",
   ]);
+});
+
+test("over TCP, a peer's request that trickles in is cut off (408) once the request time is up", async (t) => {
+  // The tunnel on loopback addresses, so a real connection comes from a peer's address (nas: 127.0.0.3).
+  const h = await hub(t, SPEC("  subnet: 127.0.0.0/24\n").replaceAll("10.8.0.", "127.0.0."));
+  // The daemon's options with shorter times, so the test takes a second, not fifteen.
+  const opts = {
+    ...API_SERVER_OPTIONS,
+    headersTimeout: 300,
+    requestTimeout: 600,
+    connectionsCheckingInterval: 100,
+  };
+  const server = createAdaptorServer({
+    fetch: hubApi(h.service, "tcp").fetch,
+    serverOptions: opts,
+  }) as Server;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => new Promise((r) => server.close(r)));
+  const { port } = server.address() as AddressInfo;
+  const answer = await new Promise<string>((resolve) => {
+    const s = connect({ port, host: "127.0.0.1", localAddress: "127.0.0.3" }, () => {
+      s.write(
+        "POST /v1/forwards HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+      );
+    });
+    const drip = setInterval(() => s.writable && s.write(" "), 50);
+    let got = "";
+    s.on("data", (d) => {
+      got += d;
+    });
+    s.on("close", () => {
+      clearInterval(drip);
+      resolve(got);
+    });
+    s.on("error", () => {});
+  });
+  assert.match(answer, /^HTTP\/1\.1 408 /);
 });

@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { renderMetrics } from "../../src/hub/metrics.ts";
 import { RuntimeStore } from "../../src/hub/runtime.ts";
 import type { HubStatus } from "../../src/hub/status.ts";
-import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/hub/tokens.ts";
+import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/protocol/tokens.ts";
 
 const payload: TokenPayload = {
   i: "abc",
