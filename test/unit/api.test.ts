@@ -69,14 +69,18 @@ interface Hub {
   as(who: Who | string, method: string, path: string, body?: unknown, raw?: string): Promise<Response>;
 }
 
-async function hub(t: TestContext, text = SPEC(), opts: { perSource?: number } = {}): Promise<Hub> {
+async function hub(
+  t: TestContext,
+  text = SPEC(),
+  opts: { perSource?: number; now?: () => number } = {},
+): Promise<Hub> {
   const dir = mkdtempSync(join(tmpdir(), "porthole-api-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const specFile = join(dir, "porthole.yaml");
   writeFileSync(specFile, text);
   const host = fakeHost({ "/k": hubKey });
   const ctx = { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
-  const service = new HubService(ctx, new SpecStore(specFile, dir));
+  const service = new HubService(ctx, new SpecStore(specFile, dir), opts.now);
   await service.reconcile();
   const { token } = await service.createToken({ kind: "root" }, { name: "newbie", expiresSeconds: 3600 });
   const tcp = hubApi(service, "tcp", opts);
@@ -288,6 +292,42 @@ test("a peer's spec hash changes with its own part only; enrollment hands out th
   assert.equal((await h.as("enrolling", "POST", "/v1/enroll", body)).status, 409, "a token works once");
   // The admin sees everything, comments included.
   assert.equal(await (await h.as("admin", "GET", "/v1/spec")).text(), readFileSync(h.specFile, "utf8"));
+});
+
+test("enrollment: an altered, expired or forgotten token is refused with a reason, and nothing changes", async (t) => {
+  let now = Date.now();
+  const h = await hub(t, SPEC(), { now: () => now });
+  const before = readFileSync(h.specFile, "utf8");
+  const enroll = async (token: string) => {
+    const r = await h.as("enrolling", "POST", "/v1/enroll", { token, publicKey: key() });
+    return { status: r.status, ...((await r.json()) as { error?: string; field?: string }) };
+  };
+  const [head, payload, sum, mac] = h.token.split(".");
+  const altered = await enroll(
+    `${head}.${payload}.${sum}.${mac?.replace(/^./, (c) => (c === "A" ? "B" : "A"))}`,
+  );
+  assert.deepEqual(altered, {
+    status: 403,
+    error: "this token was not made by this hub, or was altered",
+    field: "token",
+  });
+  now += 3601_000;
+  assert.deepEqual(await enroll(h.token), {
+    status: 410,
+    error: "this token has expired; ask for a new one",
+    field: "token",
+  });
+  assert.equal(readFileSync(h.specFile, "utf8"), before);
+  // Once pruned, the hub has forgotten it (and its enrollment address is a stranger again).
+  await h.service.pruneTokens();
+  assert.equal(
+    (await h.as("enrolling", "POST", "/v1/enroll", { token: h.token, publicKey: key() })).status,
+    403,
+  );
+  assert.deepEqual(
+    await (await h.as("root", "POST", "/v1/enroll", { token: h.token, publicKey: key() })).json(),
+    { error: "this token is unknown here (revoked, or used and forgotten)", field: "token" },
+  );
 });
 
 test("status and metrics of a peer that is not an admin hold only its own peer and forwards", async (t) => {
