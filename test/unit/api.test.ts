@@ -238,11 +238,13 @@ test("a peer that is not an admin gets its own part of the spec, which compiles 
   endpoint: vps.example.com
   publicKey: ${publicKeyOf(hubKey)}
   subnet6: fd00:8::/64
+  sshPort: 2222
 peers:
   - { name: ${early}, publicKey: "${KEYS.nas}" }
   - { name: rpi, publicKey: "${KEYS.rpi}" }
 forwards:
   - { name: web, port: 80, peer: rpi, targetPort: 8080, mode: transparent }
+  - { name: ssh, port: 22, peer: rpi }
   - { name: theirs, port: 81, peer: ${early}, allowFrom: [192.0.2.0/24] }
 `;
   const h = await hub(t, text);
