@@ -2,11 +2,12 @@
 import type { Command } from "commander";
 import type { HubStatus } from "../hub/status.ts";
 import { renderStatus } from "../hub/status.ts";
-import { formatAddr } from "../net/ip.ts";
+import { formatAddr, formatCidr } from "../net/ip.ts";
 import { runPeer, STALE_HANDSHAKE_S } from "../peer/agent.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { JoinError, joinHub } from "../peer/join.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
+import { transparentNeeds } from "../peer/transparent.ts";
 import { apply } from "../reconcile/reconcile.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
@@ -139,6 +140,16 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         console.log(
           `${f.proto}/${f.port} on ${hubAt} now reaches ${id.name}:${f.targetPort} (${f.mode}; forward "${f.name}")`,
         );
+        if (f.mode === "transparent" && local) {
+          const { hub } = local.spec;
+          const needs = transparentNeeds(
+            String(f.proto),
+            String(f.targetPort),
+            hub.interface,
+            formatCidr(hub.subnet),
+          );
+          console.log(needs.join("\n"));
+        }
       },
     );
 

@@ -109,13 +109,15 @@ export function hubIptables(
   return { ...result, hooks };
 }
 
-/** Transparent mode on a peer, iptables flavour: CONNMARK in, MARK on the way out. */
+/** Transparent mode on a peer, iptables flavour of peerNftables: CONNMARK in, MARK on replies (forwarded or local). */
 export function peerIptables(
   spec: Spec,
   families: (4 | 6)[],
 ): { 4: string; 6: string; hooks: IptablesHook[] } {
   const wg = spec.hub.interface;
   const mark = `0x${TRANSPARENT.fwmark.toString(16)}`;
+  const masked = `${mark}/0x${TRANSPARENT.mask.toString(16)}`;
+  const restore = `-m conntrack --ctdir REPLY -m connmark --mark ${masked} -j MARK --or-mark ${mark}`;
   const hooks: IptablesHook[] = [];
   const result = { 4: "", 6: "" };
   for (const f of families) {
@@ -129,8 +131,9 @@ export function peerIptables(
         mangle: {
           chains: ["PORTHOLE-PREROUTING", "PORTHOLE-OUTPUT"],
           rules: [
-            `-A PORTHOLE-PREROUTING -i ${wg} -m conntrack --ctstate NEW -j CONNMARK --set-mark ${mark}`,
-            `-A PORTHOLE-OUTPUT -m connmark --mark ${mark} -j MARK --set-mark ${mark}`,
+            `-A PORTHOLE-PREROUTING -i ${wg} -m conntrack --ctstate NEW -j CONNMARK --or-mark ${mark}`,
+            `-A PORTHOLE-PREROUTING ${restore}`,
+            `-A PORTHOLE-OUTPUT ${restore}`,
           ],
         },
       },

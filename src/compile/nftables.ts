@@ -188,20 +188,26 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Transparent mode on a peer: replies to connections that came in through the tunnel go back through it. */
+/**
+ * Transparent mode on a peer: replies to connections that came in through the tunnel go back through it,
+ * whether this host answers (output) or forwards the answer of a container, VM or LAN host behind a DNAT
+ * here (prerouting, reply direction only: the request itself must still be routed to the container).
+ * Masked: only porthole's bits of the ct mark and the packet mark are set, never cleared.
+ */
 export function peerNftables(spec: Spec): string {
   const wg = JSON.stringify(spec.hub.interface);
+  const bits = `0x${TRANSPARENT.mask.toString(16)}`;
   const mark = `0x${TRANSPARENT.fwmark.toString(16)}`;
+  const restore = `ct direction reply ct mark & ${bits} == ${mark} meta mark set meta mark | ${mark}`;
   const lines = [
     HEADER,
     ...REPLACE,
     "table inet porthole {",
     ...chain("prerouting", "type filter hook prerouting priority mangle; policy accept;", [
-      `iifname ${wg} ct state new ct mark set ${mark}`,
+      `iifname ${wg} ct state new ct mark set ct mark | ${mark}`,
+      restore,
     ]),
-    ...chain("output", "type route hook output priority mangle; policy accept;", [
-      `ct mark ${mark} meta mark set ${mark}`,
-    ]),
+    ...chain("output", "type route hook output priority mangle; policy accept;", [restore]),
     "}",
   ];
   return `${lines.join("\n")}\n`;

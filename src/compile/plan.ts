@@ -44,6 +44,8 @@ export interface FirewallPlan {
 
 export interface PolicyRouting {
   fwmark: number;
+  /** The fwmark bits porthole owns: it sets and matches only these, other software's bits are kept. */
+  mask: number;
   table: number;
   priority: number;
   families: (4 | 6)[];
@@ -67,4 +69,12 @@ export interface Enrolling {
 }
 
 export const KEY_FILE = "/etc/porthole/private.key";
-export const TRANSPARENT = { fwmark: 0x5180, table: 5180, priority: 5180 } as const;
+/**
+ * Transparent mode's policy routing on a peer. The mask is the value itself: porthole ORs its bits into
+ * marks and matches `fwmark 0x5180/0x5180`, so it never clears or depends on another program's bits.
+ */
+export const TRANSPARENT = { fwmark: 0x5180, mask: 0x5180, table: 5180, priority: 5180 } as const;
+
+/** "0x5180/0x5180", as `ip rule` takes and shows a masked fwmark. */
+export const markText = (r: { fwmark: number; mask: number }) =>
+  `0x${r.fwmark.toString(16)}/0x${r.mask.toString(16)}`;

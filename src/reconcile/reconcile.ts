@@ -97,7 +97,8 @@ async function observeAndDiff(
       ? Promise.resolve([] as string[])
       : knownForeignDrop
         ? Promise.resolve(knownForeignDrop)
-        : plan.firewall.backend === "nftables" && plan.firewall.nft
+        : // Only the hub forwards through its own filter; a peer's forwarding (Docker's) is not porthole's.
+          plan.role === "hub" && plan.firewall.backend === "nftables" && plan.firewall.nft
           ? h.firewall.foreignForwardDrop()
           : Promise.resolve([] as string[]),
     Promise.all(sysctlKeys.map((k) => h.sysctl.get(k))),

@@ -1,5 +1,5 @@
 // sysctl values, policy routing and the files that make the setup survive a reboot.
-import type { PolicyRouting } from "../compile/plan.ts";
+import { markText, type PolicyRouting } from "../compile/plan.ts";
 import type { Step } from "./steps.ts";
 
 export function diffSysctl(want: Record<string, string>, have: Record<string, string | null>): Step[] {
@@ -26,7 +26,7 @@ export function diffRouting(
     return [
       {
         subsystem: r,
-        text: `+ policy routing: fwmark 0x${want.fwmark.toString(16)} -> table ${want.table} (default dev ${want.device}) for replies of transparent forwards`,
+        text: `+ policy routing: fwmark ${markText(want)} -> table ${want.table} (default dev ${want.device}) for replies of transparent forwards`,
         run: (h) => h.routing.apply(want),
         undo: (h) => h.routing.remove(want),
       },

@@ -323,12 +323,17 @@ test("expose --transparent: the service on the peer sees the client's own addres
   await withJoinedLab(t, "j9", { mode: "transparent" }, async (lab) => {
     const { startWhoami } = await import("./lab-fixture.ts");
     await startWhoami(lab, ["tcp:9001"]);
-    await lab.porthole("peer", ["expose", "8001", "--to", "9001", "--transparent"]);
+    const exposed = await lab.porthole("peer", ["expose", "8001", "--to", "9001", "--transparent"]);
+    assert.match(
+      exposed.stdout,
+      /the firewall must accept tcp\/9001 on wg0 from any address \(not only 10\.8\.0\.0\/24\)/,
+    );
+    assert.match(exposed.stdout, /forwarding between wg0 and its bridge/);
     const r = await lab.curl([`http://${LAB.hubPublic}:8001/`]);
     assert.equal(r.stdout, `${LAB.client} 9001\n`, r.stderr);
     assert.equal((await share(lab)).stdout, HELLO);
     const rules = await lab.world.exec("peer", ["ip", "rule", "show"]);
-    assert.match(rules.stdout, /fwmark 0x5180 lookup 5180/);
+    assert.match(rules.stdout, /fwmark 0x5180\/0x5180 lookup 5180/);
     await lab.porthole("peer", ["unexpose", "8001"]);
     assert.notEqual((await lab.curl(["-m", "2", `http://${LAB.hubPublic}:8001/`])).code, 0);
   });
