@@ -161,6 +161,24 @@ export function registerHubCommands(program: Command): void {
     });
 }
 
+interface PendingTokenJson {
+  name: string;
+  admin: boolean;
+  expires: string;
+  expired: boolean;
+}
+
+/** Columns padded to their widest cell, a header first. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
 export function registerHubPeerCommands(peer: Command): void {
   peer
     .command("add")
@@ -198,12 +216,17 @@ export function registerHubPeerCommands(peer: Command): void {
     });
   peer
     .command("rm")
-    .description("remove a peer and its forwards")
+    .description("remove a peer and its forwards, or revoke a pending join token")
     .argument("<name>")
     .action(async (name: string) => {
       const r = (await callHub("DELETE", `/v1/peers/${encodeURIComponent(name)}`)) as {
         removedForwards: string[];
+        revokedToken?: boolean;
       };
+      if (r.revokedToken) {
+        console.log(`revoked the pending join token for "${name}" (it can no longer be used)`);
+        return;
+      }
       console.log(
         `removed peer ${name}${r.removedForwards.length ? ` and its forwards ${r.removedForwards.join(", ")}` : ""}`,
       );
@@ -211,12 +234,29 @@ export function registerHubPeerCommands(peer: Command): void {
   peer
     .command("ls")
     .description("list peers")
-    .action(async () => {
-      for (const p of (await callHub("GET", "/v1/peers")) as HubStatus["peers"]) {
-        console.log(
-          `${p.name}\t${p.address}\t${p.online ? "online" : "offline"}\t${p.kind}${p.admin ? "\tadmin" : ""}`,
-        );
+    .option("--json", "machine-readable: { peers, tokens }")
+    .action(async (o: { json?: boolean }) => {
+      const peers = (await callHub("GET", "/v1/peers")) as HubStatus["peers"];
+      const tokens = (await callHub("GET", "/v1/tokens")) as PendingTokenJson[];
+      if (o.json) {
+        console.log(JSON.stringify({ peers, tokens }, null, 2));
+        return;
       }
+      const rows = peers.map((p) => [
+        p.name,
+        p.address,
+        p.online ? "online" : "offline",
+        `${p.kind}${p.admin ? ", admin" : ""}`,
+      ]);
+      for (const t of tokens)
+        rows.push([
+          t.name,
+          "-",
+          t.expired ? `token expired ${t.expires}` : `join token pending, expires ${t.expires}`,
+          `agent${t.admin ? ", admin" : ""}`,
+        ]);
+      console.log(table(["NAME", "ADDRESS", "STATE", "KIND"], rows));
+      if (!rows.length) console.log("(no peers yet: porthole peer add NAME)");
     });
 }
 

@@ -1,4 +1,5 @@
 // On a peer: join, run (the agent), expose, unexpose, exposed, status.
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { HubStatus } from "../hub/status.ts";
 import { renderStatus } from "../hub/status.ts";
@@ -60,14 +61,40 @@ export function parsePublic(text: string): { port: string; proto: string } {
   return { port: m[1] as string, proto: m[2] ?? "tcp" };
 }
 
+/** The token from the argument, stdin ("-") or a file; a usage error when none or both are given. */
+async function readTokenArg(given: string | undefined, file: string | undefined): Promise<string> {
+  if ((given === undefined) === (file === undefined))
+    throw new UserError(
+      "join: give the token once: `porthole join -` (then paste it), `porthole join --token-file FILE`, or `porthole join TOKEN`",
+      EXIT.usage,
+    );
+  let text = given ?? "";
+  if (file !== undefined) {
+    try {
+      text = await readFile(file, "utf8");
+    } catch (e) {
+      throw new UserError(`--token-file: ${(e as Error).message}`, EXIT.usage);
+    }
+  } else if (given === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    text = Buffer.concat(chunks).toString("utf8");
+  }
+  const token = text.trim();
+  if (!token) throw new UserError("join: the token is empty", EXIT.usage);
+  return token;
+}
+
 export function registerPeerCommands(program: Command, peerGroup: Command): void {
   program
     .command("join")
     .description(
       "join a hub with a token from `porthole peer add`: own key, tunnel, registration, systemd unit",
     )
-    .argument("<token>")
-    .action(async (token: string) => {
+    .argument("[token]", 'the token, or "-" to read it from stdin (so it is not in the process list)')
+    .option("--token-file <file>", "read the token from this file")
+    .action(async (given: string | undefined, o: { tokenFile?: string }) => {
+      const token = await readTokenArg(given, o.tokenFile);
       const ctx = { ...hostContext((l) => console.log(l)), service: "daemon" as const };
       try {
         const r = await joinHub(token, { ctx, configDir: configDir(), log: (l) => console.log(l) });

@@ -143,6 +143,7 @@ export function hubApi(
   app.delete("/v1/peers/:name", async (c) =>
     c.json(await service.removePeer(c.get("who"), c.req.param("name"))),
   );
+  app.get("/v1/tokens", async (c) => c.json(await service.pendingTokens(c.get("who"))));
   app.post("/v1/tokens", async (c) => {
     const b = await body(c, CreateTokenRequest);
     return c.json(

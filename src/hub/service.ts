@@ -9,6 +9,7 @@ import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Forward, Spec } from "../spec/types.ts";
+import { NAME_RE, NAME_RULE } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
@@ -189,11 +190,24 @@ export class HubService {
     });
   }
 
-  async removePeer(who: Identity, name: string) {
+  async removePeer(
+    who: Identity,
+    name: string,
+  ): Promise<{ removedForwards: string[]; revokedToken?: boolean }> {
     this.requireAdmin(who);
     return this.serial(async () => {
       const { spec } = await this.store.load();
-      if (!spec.peers.some((p) => p.name === name)) throw new NotFound(`no peer named "${name}"`, "name");
+      if (!spec.peers.some((p) => p.name === name)) {
+        // Not a peer yet: revoke its pending join token (its enrollment key leaves the interface now).
+        const runtime = await this.runtime.load();
+        if (!runtime.tokens.some((t) => t.name === name && !t.usedAt))
+          throw new NotFound(`no peer or pending join token named "${name}"`, "name");
+        await this.runtime.update((r) => {
+          r.tokens = r.tokens.filter((t) => !(t.name === name && !t.usedAt));
+        });
+        await this.reconcileNow();
+        return { removedForwards: [], revokedToken: true };
+      }
       const forwards = spec.forwards.filter((f) => f.peer === name).map((f) => f.name);
       await this.change([
         { remove: "forwards", where: (f) => f.peer === name },
@@ -203,10 +217,32 @@ export class HubService {
     });
   }
 
+  /** Join tokens not used yet: name, admin, expiry (ISO 8601) and whether it has expired. */
+  async pendingTokens(who: Identity) {
+    this.requireAdmin(who);
+    const now = this.now();
+    return (await this.runtime.load()).tokens
+      .filter((t) => !t.usedAt)
+      .map((t) => ({
+        name: t.name,
+        admin: t.admin,
+        expires: new Date(t.expires).toISOString(),
+        expired: t.expires <= now,
+      }));
+  }
+
   async createToken(who: Identity, input: { name: string; admin?: boolean; expiresSeconds: number }) {
     this.requireAdmin(who);
     return this.serial(async () => {
       const { spec } = await this.store.load();
+      // The name the hub will accept at enrollment, checked now: a token for a refused name cannot work.
+      if (!NAME_RE.test(input.name))
+        throw new Invalid(
+          `name: ${JSON.stringify(input.name)} is not a valid name; use ${NAME_RULE}`,
+          "name",
+        );
+      if (input.name === spec.hub.name)
+        throw new Conflict(`name: "${input.name}" is the hub's name; pick another`, "name");
       if (spec.peers.some((p) => p.name === input.name))
         throw new Conflict(`a peer named "${input.name}" exists already`, "name");
       const runtime = await this.runtime.load();

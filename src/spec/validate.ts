@@ -34,7 +34,7 @@ export const DEFAULTS = {
 } as const;
 
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
-const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
+export const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
 /** A name as it appears in a message: bare when valid, else quoted (so a line stays one line). */
 const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;

@@ -15,6 +15,26 @@ test("down on a transparent peer with its agent running: exit 0, the agent stand
       (await lab.world.exec(host, ["ip", "link", "show", "wg0"], { allowFail: true })).code === 0;
     assert.ok(await hasWg0("peer"));
 
+    // Tokens: listed while pending (with expiry), revoked by peer rm, read from a file by join.
+    const tokenFor = async (name: string) =>
+      /porthole join (\S+)/.exec((await lab.porthole("hub", ["peer", "add", name])).stdout)?.[1] ?? "";
+    await tokenFor("nas");
+    const pending = await lab.porthole("hub", ["peer", "ls"]);
+    assert.match(pending.stdout, /^NAME +ADDRESS +STATE +KIND$/m);
+    assert.match(pending.stdout, /^nas +- +join token pending, expires \d{4}-\d\d-\d\dT/m);
+    const revoked = await lab.porthole("hub", ["peer", "rm", "nas"]);
+    assert.match(revoked.stdout, /revoked the pending join token for "nas"/);
+    assert.doesNotMatch((await lab.porthole("hub", ["peer", "ls"])).stdout, /^nas /m);
+    const tokenFile = `/tmp/${lab.world.name}-nas-token`;
+    await lab.world.exec("home", ["sh", "-c", `umask 077; cat > ${tokenFile}`], {
+      input: await tokenFor("nas"),
+    });
+    const joined = await lab.world.exec("home", [...PORTHOLE, "join", "--token-file", tokenFile]);
+    assert.match(joined.stdout, /joined as "nas"/);
+    assert.match((await lab.porthole("hub", ["peer", "ls"])).stdout, /^nas +10\.8\.0\.\d+ /m);
+    await lab.world.exec("home", [...PORTHOLE, "down"]);
+    await lab.world.exec("home", ["rm", "-f", tokenFile]);
+
     const r = await lab.porthole("peer", ["down"], { allowFail: true });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^- stopped the peer agent \(pid \d+\)$/m);

@@ -137,3 +137,23 @@ describe("a command on the wrong side says what to run instead and writes nothin
     });
   }
 });
+
+describe("join reads the token from stdin or a file, so it need not be in the process list", () => {
+  test("`join -` reads stdin; `--token-file` reads the file; both or neither is a usage error", () => {
+    const m = machine("none");
+    const stdin = m.run(["join", "-"], "  not-a-token\n");
+    assert.equal(stdin.status, 1, stdin.stderr);
+    assert.match(stdin.stderr, /not a porthole join token/);
+    const file = join(m.config, "token.txt");
+    writeFileSync(file, "still-not-a-token\n");
+    const fromFile = m.run(["join", "--token-file", file]);
+    assert.equal(fromFile.status, 1, fromFile.stderr);
+    assert.match(fromFile.stderr, /not a porthole join token/);
+    for (const args of [["join"], ["join", "x", "--token-file", file]]) {
+      const r = m.run(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /give the token once: `porthole join -`/);
+    }
+    assert.ok(!existsSync(join(m.state, "peer.json")));
+  });
+});
