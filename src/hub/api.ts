@@ -13,6 +13,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
 import { formatCidr } from "../net/ip.ts";
 import { formatRange } from "../net/ports.ts";
+import { openApiDocument } from "../protocol/openapi.ts";
 import {
   AddForwardRequest,
   AddPeerRequest,
@@ -169,6 +170,7 @@ export function hubApi(
     const r = await service.reconcile();
     return c.json({ changed: r.changed, lines: r.lines });
   });
+  app.get("/v1/openapi.json", (c) => c.json(openApiDocument()));
   // A peer that is not an admin gets its own series, and the hub's apply counters (no names in them).
   app.get("/metrics", async (c) =>
     c.text(renderMetrics(await service.statusFor(c.get("who"), false), service.stats), 200, {

@@ -140,7 +140,12 @@ const stubStatus = (h: Hub) => {
 // Every route, and what each caller gets. A write is made with a name of its own per caller.
 const ROUTES: {
   route: string;
-  request: (who: Who) => [method: string, path: string, body?: unknown];
+  request: (
+    who: Who,
+    h: Hub,
+  ) =>
+    | [method: string, path: string, body?: unknown]
+    | Promise<[method: string, path: string, body?: unknown]>;
   expect: Record<Who, number>;
 }[] = [
   {
@@ -169,9 +174,31 @@ const ROUTES: {
     expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
   },
   {
+    route: "GET /v1/tokens",
+    request: () => ["GET", "/v1/tokens"],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
+  },
+  {
     route: "POST /v1/tokens",
     request: (who) => ["POST", "/v1/tokens", { name: `t-${who}` }],
     expect: { stranger: 403, enrolling: 403, peer: 403, admin: 201, root: 201 },
+  },
+  {
+    // Only through the tunnel of the token's own enrollment key (the others try a fresh token).
+    route: "POST /v1/enroll",
+    request: async (who, h) => [
+      "POST",
+      "/v1/enroll",
+      {
+        token:
+          who === "enrolling"
+            ? h.token
+            : (await h.service.createToken({ kind: "root" }, { name: `e-${who}`, expiresSeconds: 600 }))
+                .token,
+        publicKey: key(),
+      },
+    ],
+    expect: { stranger: 403, enrolling: 201, peer: 403, admin: 403, root: 403 },
   },
   {
     route: "GET /v1/forwards",
@@ -204,6 +231,11 @@ const ROUTES: {
     expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
   },
   {
+    route: "GET /v1/openapi.json",
+    request: () => ["GET", "/v1/openapi.json"],
+    expect: { stranger: 403, enrolling: 200, peer: 200, admin: 200, root: 200 },
+  },
+  {
     route: "GET /metrics",
     request: () => ["GET", "/metrics"],
     expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 200 },
@@ -211,13 +243,18 @@ const ROUTES: {
 ];
 
 test("authorization: every route answers each kind of caller as it should", async (t) => {
+  const h = await hub(t);
+  const served = hubApi(h.service, "tcp")
+    .routes.filter((r) => r.method !== "ALL")
+    .map((r) => `${r.method} ${r.path}`);
+  assert.deepEqual(ROUTES.map((r) => r.route).sort(), served.sort(), "the matrix covers every route");
   for (const { route, request, expect } of ROUTES) {
     await t.test(route, async (t) => {
       const h = await hub(t);
       stubStatus(h);
       const got: Record<string, number> = {};
       for (const who of WHO) {
-        const [method, path, body] = request(who);
+        const [method, path, body] = await request(who, h);
         got[who] = (await h.as(who, method, path, body)).status;
       }
       assert.deepEqual(got, expect);
