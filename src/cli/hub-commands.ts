@@ -9,7 +9,7 @@ import { readText, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
 import { runHub, socketPath } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
-import { type HubStatus, renderStatus } from "../hub/status.ts";
+import { type HubStatus, renderStatus } from "../hub/status-view.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { parseEndpoint } from "../spec/validate.ts";
 import { daemonManaged, hostContext } from "./context.ts";

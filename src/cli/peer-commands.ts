@@ -1,8 +1,8 @@
 // On a peer: join, run (the agent), expose, unexpose, exposed, status.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import type { HubStatus } from "../hub/status.ts";
-import { renderStatus } from "../hub/status.ts";
+import type { HubStatus } from "../hub/status-view.ts";
+import { renderStatus } from "../hub/status-view.ts";
 import { formatAddr, formatCidr } from "../net/ip.ts";
 import { runPeer, STALE_HANDSHAKE_S } from "../peer/agent.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";

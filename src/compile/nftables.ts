@@ -33,21 +33,30 @@ function chain(name: string, hook: string | null, rules: string[]): string[] {
 /** The elements of one family's sets and maps, in target order (see expandTargets), sets deduplicated. */
 interface FamilyElements {
   dnat: string[];
-  traffic: Set<string>;
+  targets: Set<string>;
   allow: Set<string>;
   snat: Set<string>;
 }
+
+/** The protocols with a traffic counter set each (`traffic_tcp`, `traffic_udp`). */
+const COUNTED = ["tcp", "udp"] as const;
 
 /**
  * One pass over the forwards, in the order of expandTargets (forward, peer address, protocol, port),
  * straight to element strings: no object per port, no intermediate lists.
  */
-function hubElements(spec: Spec): { fam: Record<4 | 6, FamilyElements>; restricted: Set<string> } {
+function hubElements(spec: Spec): {
+  fam: Record<4 | 6, FamilyElements>;
+  restricted: Set<string>;
+  traffic: Record<(typeof COUNTED)[number], string[]>;
+} {
   const fam: Record<4 | 6, FamilyElements> = {
-    4: { dnat: [], traffic: new Set(), allow: new Set(), snat: new Set() },
-    6: { dnat: [], traffic: new Set(), allow: new Set(), snat: new Set() },
+    4: { dnat: [], targets: new Set(), allow: new Set(), snat: new Set() },
+    6: { dnat: [], targets: new Set(), allow: new Set(), snat: new Set() },
   };
   const restricted = new Set<string>();
+  // Public ports by protocol: a public port belongs to one forward, so its counter is that forward's.
+  const traffic = { tcp: [] as string[], udp: [] as string[] };
   // Each peer's addresses, formatted once (a peer usually has many forwards).
   const peers = new Map(
     spec.peers.map((p) => {
@@ -61,6 +70,8 @@ function hubElements(spec: Spec): { fam: Record<4 | 6, FamilyElements>; restrict
     const allowFrom = f.allowFrom.map((c) => ({ family: c.family, text: formatCidr(c) }));
     const snat = f.mode === "snat";
     const span = f.port.to - f.port.from;
+    for (const proto of f.protos)
+      for (let i = 0; i <= span; i++) traffic[proto].push(String(f.port.from + i));
     for (const a of addrs) {
       const addr = a.text;
       const e = fam[a.family];
@@ -70,7 +81,7 @@ function hubElements(spec: Spec): { fam: Record<4 | 6, FamilyElements>; restrict
           const targetPort = f.targetPort.from + i;
           e.dnat.push(`${pub} : ${addr} . ${targetPort}`);
           const tgt = `${addr} . ${proto} . ${targetPort}`;
-          e.traffic.add(tgt);
+          e.targets.add(tgt);
           if (snat) e.snat.add(tgt);
           if (allowFrom.length) {
             for (const c of allowFrom) fam[c.family].allow.add(`${pub} . ${c.text}`);
@@ -80,13 +91,13 @@ function hubElements(spec: Spec): { fam: Record<4 | 6, FamilyElements>; restrict
       }
     }
   }
-  return { fam, restricted };
+  return { fam, restricted, traffic };
 }
 
 export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
   const { hub } = spec;
   const wg = JSON.stringify(hub.interface);
-  const { fam, restricted } = hubElements(spec);
+  const { fam, restricted, traffic } = hubElements(spec);
   const v6 = hub.address6 !== undefined;
   // Traffic from the internet: a named interface, or ("auto") anything but the tunnel addressed to the hub.
   const fromPublic =
@@ -103,17 +114,19 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
   const lines = [HEADER, ...REPLACE, "table inet porthole {"];
   for (const f of families) {
     const e = fam[f];
-    const traffic = [...e.traffic];
     lines.push(
-      // Element counters: new connections per public port (dnat) and packets per target (traffic).
+      // Element counters: new connections per public port.
       map(`dnat${f}`, `inet_proto . inet_service : ${addrType(f)} . inet_service`, e.dnat, ["counter"]),
-      set(`traffic${f}`, `${addrType(f)} . inet_proto . inet_service`, traffic, ["counter"]),
-      set(`targets${f}`, `${addrType(f)} . inet_proto . inet_service`, traffic),
+      set(`targets${f}`, `${addrType(f)} . inet_proto . inet_service`, e.targets),
       set(`allow${f}`, `inet_proto . inet_service . ${addrType(f)}`, e.allow, ["flags interval"]),
       // snat is chosen per target (validation keeps one mode per peer address, protocol and port).
       set(`snat${f}`, `${addrType(f)} . inet_proto . inet_service`, e.snat),
     );
   }
+  // Element counters: packets and bytes per public port, both directions, both families. Keyed by the
+  // connection's original destination port (`ct original proto-dst`, which nft takes alone but not in a
+  // concatenation), so two forwards to one target count apart.
+  for (const p of COUNTED) lines.push(set(`traffic_${p}`, "inet_service", traffic[p], ["counter"]));
   lines.push(set("restricted", "inet_proto . inet_service", restricted));
 
   // Sources outside a forward's allow-list are dropped before DNAT.
@@ -168,10 +181,8 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
     ...chain("forward", "type filter hook forward priority filter; policy accept;", [
       ...(enrolling.length ? [`iifname ${wg} ip saddr @enrolling drop`] : []),
       `oifname ${wg} tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu`,
-      ...families.flatMap((f) => [
-        `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @traffic${f}`,
-        `iifname ${wg} ct status dnat ${ipk(f)} saddr . meta l4proto . th sport @traffic${f}`,
-      ]),
+      // Each packet of a forwarded connection, either direction, counts once for its public port.
+      ...COUNTED.map((p) => `ct status dnat meta l4proto ${p} ct original proto-dst @traffic_${p}`),
       `oifname ${wg} goto into_tunnel`,
       `iifname ${wg} goto out_of_tunnel`,
     ]),

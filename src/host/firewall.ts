@@ -2,6 +2,7 @@
 // chains, and marks the ruleset it loaded so the next apply can tell whether anything must change.
 import type { IptablesHook } from "../compile/plan.ts";
 import { run } from "./run.ts";
+import { type Count, nftElementCounters, parseDnatCounters } from "./stats.ts";
 import type { Host, IptablesState, NftState } from "./types.ts";
 
 const MARK_RE = /porthole:([0-9a-f]{8,64})/;
@@ -62,6 +63,58 @@ export function markIptables(text: string, marker: string): string {
   const chain = /^:(\S+) /m.exec(text)?.[1];
   if (!chain) return text;
   return text.replace(/^COMMIT$/m, `-A ${chain} -m comment --comment "porthole:${marker}"\nCOMMIT`);
+}
+
+/** The sets and maps that count (see compile/nftables.ts): their counters outlive a reload. */
+const COUNTING = [
+  ["map", "dnat4"],
+  ["map", "dnat6"],
+  ["set", "traffic_tcp"],
+  ["set", "traffic_udp"],
+] as const;
+
+/**
+ * Gives the script's elements the counts the loaded table holds for the same keys
+ * (`80 counter packets 5 bytes 300`), so replacing the table does not reset the counters Prometheus
+ * reads. `counts` maps a set or map's name to its counters by key ("80", "tcp . 80").
+ */
+export function carryNftCounters(script: string, counts: Map<string, Map<string, Count>>): string {
+  let current: Map<string, Count> | undefined;
+  return script
+    .split("\n")
+    .map((line) => {
+      const open = /^\t(?:set|map) (\S+) \{$/.exec(line);
+      if (open) current = counts.get(open[1] as string);
+      else if (line === "\t}") current = undefined;
+      const elem = current && /^\t\t\t(.+),$/.exec(line);
+      if (!current || !elem) return line;
+      const [key, value] = (elem[1] as string).split(" : ");
+      const c = current.get(key as string);
+      if (!c || (!c.packets && !c.bytes)) return line;
+      const counter = `counter packets ${c.packets} bytes ${c.bytes}`;
+      return `\t\t\t${key} ${counter}${value === undefined ? "" : ` : ${value}`},`;
+    })
+    .join("\n");
+}
+
+/** The counters of porthole's counting sets and maps as loaded now (none when there is no table). */
+async function loadedNftCounters(): Promise<Map<string, Map<string, Count>>> {
+  const lists = await Promise.all(COUNTING.map(([kind, name]) => nftElementCounters(kind, name)));
+  return new Map(COUNTING.map(([, name], i) => [name, new Map((lists[i] ?? []).map((c) => [c.key, c]))]));
+}
+
+/**
+ * Prefixes porthole's DNAT rules with the counts the loaded rules have for the same protocol and
+ * port (`[5:300] -A PORTHOLE-PREROUTING ...`), for `iptables-restore --counters`.
+ */
+export function carryIptablesCounters(text: string, counts: Map<string, Count>): string {
+  return text.replace(
+    /^-A PORTHOLE-PREROUTING .*?-p (tcp|udp) .*?--dport (\d+) .*-j DNAT.*$/gm,
+    (rule, proto: string, port: string) => {
+      const c = counts.get(`${proto} . ${port}`);
+      return c ? `[${c.packets}:${c.bytes}] ${rule}` : rule;
+    },
+  );
 }
 
 async function iptablesSave(f: 4 | 6): Promise<string> {
@@ -152,7 +205,9 @@ export const firewallDriver: Host["firewall"] = {
   observeNft,
   observeIptables,
   loadNft: async (script, marker) => {
-    await run(["nft", "-f", "-"], { input: markNft(script, marker) });
+    // Between reading the counters and the reload, packets may pass uncounted; counts never go back.
+    const carried = carryNftCounters(script, await loadedNftCounters());
+    await run(["nft", "-f", "-"], { input: markNft(carried, marker) });
   },
   patchNft: async (delta, marker, generations) => {
     await run(["nft", "-f", "-"], { input: markNftDelta(delta, marker, generations) });
@@ -161,7 +216,12 @@ export const firewallDriver: Host["firewall"] = {
     await run(["nft", "delete", "table", "inet", "porthole"], { allowFail: true });
   },
   loadIptables: async (f, text, marker) => {
-    await run([`${tool(f)}-restore`, "-w", "--noflush"], { input: markIptables(text, marker) });
+    const saved = await run([save(f), "-c", "-t", "nat"], { allowFail: true });
+    const counts = new Map(parseDnatCounters(saved.stdout).map((c) => [c.key, c]));
+    const carried = carryIptablesCounters(text, counts);
+    await run([`${tool(f)}-restore`, "-w", "--noflush", "--counters"], {
+      input: markIptables(carried, marker),
+    });
   },
   removeIptables,
   addHook: async (h) => {

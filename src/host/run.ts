@@ -75,3 +75,34 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     child.stdin.end(opts.input ?? "");
   });
 }
+
+/**
+ * Runs a program and hands its stdout to `onLine` line by line as it arrives, so a long listing
+ * (a conntrack table) is never held in memory whole. Resolves with the exit code (127: not installed).
+ */
+export function runLines(
+  argv: string[],
+  onLine: (line: string) => void,
+  timeoutMs = 60_000,
+): Promise<number> {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"], timeout: timeoutMs });
+    let rest = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      const text = rest + chunk;
+      let start = 0;
+      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+        onLine(text.slice(start, nl));
+        start = nl + 1;
+      }
+      rest = text.slice(start);
+    });
+    child.on("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ENOENT" ? 127 : 1));
+    child.on("close", (code) => {
+      if (rest) onLine(rest);
+      resolve(code ?? 128);
+    });
+  });
+}

@@ -1,7 +1,7 @@
 // Live numbers from the kernel: WireGuard peers, nftables element counters, conntrack entries, and
 // whether a target answers a TCP connect.
 import { connect } from "node:net";
-import { run } from "./run.ts";
+import { run, runLines } from "./run.ts";
 import { dumpPeers, type WgDumpPeer } from "./wireguard.ts";
 
 /** The interface's peers with their handshakes and byte counts; null when it does not exist. */
@@ -10,58 +10,104 @@ export async function wgPeerStats(iface: string): Promise<WgDumpPeer[] | null> {
   return r.code === 0 ? dumpPeers(r.stdout) : null;
 }
 
-export interface ElementCounter {
-  key: (string | number)[];
+export interface Count {
   packets: number;
   bytes: number;
+}
+
+export interface ElementCounter extends Count {
+  /** The element's key as nft writes it in a ruleset: "80", "tcp . 80". */
+  key: string;
 }
 
 /** Per-element counters of a set or map in table inet porthole ([] when it does not exist). */
 export async function nftElementCounters(kind: "set" | "map", name: string): Promise<ElementCounter[]> {
   const r = await run(["nft", "-j", "list", kind, "inet", "porthole", name], { allowFail: true });
-  if (r.code !== 0) return [];
-  type Elem = {
-    elem?: { val: { concat: (string | number)[] } | unknown[]; counter?: { packets: number; bytes: number } };
-  };
+  return r.code === 0 ? parseNftCounters(r.stdout, kind) : [];
+}
+
+/** The counters in `nft -j list set|map` output. */
+export function parseNftCounters(json: string, kind: "set" | "map"): ElementCounter[] {
+  type Val = string | number | { concat: (string | number)[] };
+  type Elem = { elem?: { val: Val; counter?: Count } };
   const out: ElementCounter[] = [];
-  for (const item of (JSON.parse(r.stdout) as { nftables: Record<string, { elem?: unknown[] }>[] })
-    .nftables) {
-    const body = item[kind];
-    for (const e of (body?.elem ?? []) as (Elem | unknown[])[]) {
+  for (const item of (JSON.parse(json) as { nftables: Record<string, { elem?: unknown[] }>[] }).nftables) {
+    for (const e of (item[kind]?.elem ?? []) as (Elem | unknown[])[]) {
       // map elements are [key, value] pairs; set elements are {elem: {val, counter}}
       const node = (Array.isArray(e) ? e[0] : e) as Elem;
-      const val = node.elem?.val as { concat?: (string | number)[] } | undefined;
-      if (!val?.concat || !node.elem?.counter) continue;
-      out.push({ key: val.concat, packets: node.elem.counter.packets, bytes: node.elem.counter.bytes });
+      const val = node.elem?.val;
+      const counter = node.elem?.counter;
+      if (val === undefined || !counter) continue;
+      const key = typeof val === "object" ? val.concat.join(" . ") : String(val);
+      out.push({ key, packets: counter.packets, bytes: counter.bytes });
     }
   }
   return out;
 }
 
-export interface ConntrackEntry {
-  proto: string;
-  /** Destination port the client used (before DNAT). */
-  origDport: number;
-  /** Where the connection really goes (after DNAT). */
-  replySrc: string;
-  replySport: number;
+/**
+ * The packet and byte counters of the DNAT rules in porthole's iptables chain PORTHOLE-PREROUTING
+ * (the nat table sees the first packet of a connection only: packets = connections), by "tcp . 80".
+ */
+export async function iptablesDnatCounters(family: 4 | 6): Promise<ElementCounter[]> {
+  const save = family === 4 ? "iptables-save" : "ip6tables-save";
+  const r = await run([save, "-c", "-t", "nat"], { allowFail: true });
+  return r.code === 0 ? parseDnatCounters(r.stdout) : [];
 }
 
-/** Connections currently tracked whose destination was rewritten (DNAT'd). */
-export async function dnatConnections(): Promise<ConntrackEntry[]> {
-  const r = await run(["conntrack", "-L"], { allowFail: true });
-  if (r.code !== 0) return [];
-  const out: ConntrackEntry[] = [];
-  for (const line of r.stdout.split("\n")) {
-    const proto = line.split(/\s+/)[0];
-    const dst = [...line.matchAll(/\bdst=(\S+)/g)].map((m) => m[1]);
-    const src = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]);
-    const dport = [...line.matchAll(/\bdport=(\d+)/g)].map((m) => Number(m[1]));
-    const sport = [...line.matchAll(/\bsport=(\d+)/g)].map((m) => Number(m[1]));
-    if (!proto || dst.length < 2 || dst[0] === src[1]) continue;
-    out.push({ proto, origDport: dport[0] ?? 0, replySrc: src[1] as string, replySport: sport[1] ?? 0 });
-  }
+/** `[packets:bytes] -A PORTHOLE-PREROUTING ... -p tcp ... --dport 80 -j DNAT ...` lines, by "tcp . 80". */
+export function parseDnatCounters(save: string): ElementCounter[] {
+  const out: ElementCounter[] = [];
+  for (const m of save.matchAll(
+    /^\[(\d+):(\d+)\] -A PORTHOLE-PREROUTING .*?-p (tcp|udp) .*?--dport (\d+) .*-j DNAT/gm,
+  ))
+    out.push({ key: `${m[3]} . ${m[4]}`, packets: Number(m[1]), bytes: Number(m[2]) });
   return out;
+}
+
+/**
+ * Connections open now whose destination was rewritten (DNAT), counted by
+ * "proto/public port/target address/target port": TCP connections in state ESTABLISHED (not those
+ * closing or in TIME_WAIT), and every UDP flow conntrack tracks. conntrack filters by state before
+ * anything reaches porthole, and lines are counted as they stream by, so memory does not grow with
+ * the table. null: conntrack is not installed or failed.
+ */
+export async function openConnections(
+  families: (4 | 6)[],
+  protos: ("tcp" | "udp")[],
+): Promise<Map<string, number> | null> {
+  const counts = new Map<string, number>();
+  const onLine = (line: string) => {
+    const key = openConnectionKey(line);
+    if (key) counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  for (const f of families) {
+    for (const p of protos) {
+      const state = p === "tcp" ? ["--state", "ESTABLISHED"] : [];
+      const argv = ["conntrack", "-L", "-f", f === 4 ? "ipv4" : "ipv6", "-p", p, ...state];
+      if ((await runLines(argv, onLine)) !== 0) return null;
+    }
+  }
+  return counts;
+}
+
+/**
+ * "tcp/80/10.8.0.2/8080" for a conntrack -L line of a DNAT'd connection (tcp to public port 80, really
+ * going to 10.8.0.2:8080); null for any other line.
+ */
+export function openConnectionKey(line: string): string | null {
+  const proto = line.slice(0, 3);
+  if (proto !== "tcp" && proto !== "udp") return null;
+  // The original direction's fields come first, then the reply direction's.
+  const seen: Record<string, string[]> = { src: [], dst: [], sport: [], dport: [] };
+  for (const w of line.split(" ")) {
+    const eq = w.indexOf("=");
+    if (eq > 0) seen[w.slice(0, eq)]?.push(w.slice(eq + 1));
+  }
+  const [origDst, replySrc] = [seen.dst?.[0], seen.src?.[1]];
+  const [origDport, replySport] = [seen.dport?.[0], seen.sport?.[1]];
+  if (!replySrc || !origDport || !replySport || replySrc === origDst) return null;
+  return `${proto}/${origDport}/${replySrc}/${replySport}`;
 }
 
 export function tcpReachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {

@@ -1,10 +1,14 @@
-// Prometheus text exposition of the hub's status and apply counters.
+// Prometheus text exposition of the hub's status and apply counters. Hand-written rather than
+// prom-client: the counters' values come from the kernel at each scrape (prom-client's Counter can
+// only be incremented), and what is left is a few lines of text.
+import pkg from "../../package.json" with { type: "json" };
 import type { ApplyStats } from "./service.ts";
-import type { ForwardStatus, HubStatus, PeerStatus } from "./status.ts";
+import type { ForwardStatus, HubStatus, PeerStatus } from "./status-view.ts";
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-type Def<T> = [name: string, type: "gauge" | "counter", help: string, value: (x: T) => number];
+/** A value of null leaves the series out (unknown is absent, never a sentinel like -1). */
+type Def<T> = [name: string, type: "gauge" | "counter", help: string, value: (x: T) => number | null];
 
 const PEER: Def<PeerStatus>[] = [
   [
@@ -16,8 +20,8 @@ const PEER: Def<PeerStatus>[] = [
   [
     "porthole_peer_handshake_age_seconds",
     "gauge",
-    "Seconds since the latest handshake (-1: never).",
-    (p) => p.handshakeAgeSeconds ?? -1,
+    "Seconds since the latest handshake (absent: never).",
+    (p) => p.handshakeAgeSeconds,
   ],
   ["porthole_peer_receive_bytes_total", "counter", "Bytes received from the peer.", (p) => p.rxBytes],
   ["porthole_peer_transmit_bytes_total", "counter", "Bytes sent to the peer.", (p) => p.txBytes],
@@ -27,20 +31,20 @@ const FORWARD: Def<ForwardStatus>[] = [
   [
     "porthole_forward_packets_total",
     "counter",
-    "Packets of forwarded connections, both directions.",
+    "Packets of forwarded connections, both directions (absent: the backend does not count them).",
     (f) => f.packets,
   ],
   [
     "porthole_forward_bytes_total",
     "counter",
-    "Bytes of forwarded connections, both directions.",
+    "Bytes of forwarded connections, both directions (absent: the backend does not count them).",
     (f) => f.bytes,
   ],
   [
-    "porthole_forward_active_connections",
+    "porthole_forward_established_connections",
     "gauge",
-    "Connections open now (conntrack).",
-    (f) => f.activeConnections,
+    "TCP connections established now, plus tracked UDP flows (conntrack).",
+    (f) => f.establishedConnections,
   ],
 ];
 const APPLY: Def<ApplyStats>[] = [
@@ -51,30 +55,66 @@ const APPLY: Def<ApplyStats>[] = [
     "Reconciles that failed (and were rolled back).",
     (a) => a.failures,
   ],
-  [
-    "porthole_apply_duration_seconds",
-    "gauge",
-    "Duration of the latest reconcile.",
-    (a) => a.lastDurationSeconds,
-  ],
 ];
 
 function family<T>(defs: Def<T>[], items: T[], labels: (x: T) => Record<string, string>): string[] {
   return defs.flatMap(([name, type, help, value]) => [
     `# HELP ${name} ${help}`,
     `# TYPE ${name} ${type}`,
-    ...items.map((x) => {
-      const l = Object.entries(labels(x)).map(([k, v]) => `${k}="${esc(v)}"`);
-      return `${name}${l.length ? `{${l.join(",")}}` : ""} ${value(x)}`;
+    ...items.flatMap((x) => {
+      const v = value(x);
+      return v === null ? [] : [`${name}${labelText(labels(x))} ${v}`];
     }),
   ]);
 }
 
+const labelText = (labels: Record<string, string>) => {
+  const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`);
+  return l.length ? `{${l.join(",")}}` : "";
+};
+
+/** Upper bounds (seconds) of the apply duration histogram: a patch takes ~20 ms, a reload up to seconds. */
+export const APPLY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A Prometheus histogram: counts per bucket (not cumulative), sum and count. */
+export class Histogram {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(readonly buckets: number[]) {
+    this.counts = buckets.map(() => 0);
+  }
+  observe(v: number): void {
+    const i = this.buckets.findIndex((b) => v <= b);
+    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1;
+    this.sum += v;
+    this.count++;
+  }
+  render(name: string, help: string): string[] {
+    let cumulative = 0;
+    return [
+      `# HELP ${name} ${help}`,
+      `# TYPE ${name} histogram`,
+      ...this.buckets.map((b, i) => {
+        cumulative += this.counts[i] ?? 0;
+        return `${name}_bucket{le="${b}"} ${cumulative}`;
+      }),
+      `${name}_bucket{le="+Inf"} ${this.count}`,
+      `${name}_sum ${this.sum}`,
+      `${name}_count ${this.count}`,
+    ];
+  }
+}
+
 export function renderMetrics(s: HubStatus, a: ApplyStats): string {
   const out = [
+    "# HELP porthole_build_info The running porthole's version (always 1).",
+    "# TYPE porthole_build_info gauge",
+    `porthole_build_info${labelText({ version: pkg.version, nodejs: process.version })} 1`,
     ...family(PEER, s.peers, (p) => ({ peer: p.name })),
     ...family(FORWARD, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
     ...family(APPLY, [a], () => ({})),
+    ...a.durations.render("porthole_apply_duration_seconds", "How long reconciles took."),
   ];
   return `${out.join("\n")}\n`;
 }

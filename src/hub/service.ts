@@ -11,10 +11,12 @@ import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Forward, Spec } from "../spec/types.ts";
 import { NAME_RE, NAME_RULE } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
+import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
 import { peerSpecView } from "./spec-view.ts";
-import { type HubStatus, hubStatus, peerStatus } from "./status.ts";
+import { hubStatus, peerStatus } from "./status.ts";
+import type { HubStatus } from "./status-view.ts";
 import { SpecRejected, type SpecStore } from "./store.ts";
 
 export type Identity =
@@ -27,6 +29,8 @@ export interface ApplyStats {
   total: number;
   failures: number;
   lastDurationSeconds: number;
+  /** Every reconcile's duration, in seconds. */
+  durations: Histogram;
   lastError?: string;
 }
 
@@ -42,7 +46,12 @@ export interface ForwardInput {
 
 export class HubService {
   readonly runtime: RuntimeStore;
-  readonly stats: ApplyStats = { total: 0, failures: 0, lastDurationSeconds: 0 };
+  readonly stats: ApplyStats = {
+    total: 0,
+    failures: 0,
+    lastDurationSeconds: 0,
+    durations: new Histogram(APPLY_BUCKETS),
+  };
   private queue: Promise<unknown> = Promise.resolve();
   onApplyFailed?: (message: string) => void;
 
@@ -95,6 +104,7 @@ export class HubService {
       throw e;
     } finally {
       this.stats.lastDurationSeconds = (this.now() - started) / 1000;
+      this.stats.durations.observe(this.stats.lastDurationSeconds);
     }
   }
 

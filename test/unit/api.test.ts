@@ -11,7 +11,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { compile } from "../../src/compile/compile.ts";
 import { API_SERVER_OPTIONS, BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
 import { HubService } from "../../src/hub/service.ts";
-import type { HubStatus } from "../../src/hub/status.ts";
+import type { HubStatus } from "../../src/hub/status-view.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { parseCidr } from "../../src/net/ip.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
@@ -127,7 +127,7 @@ const STATUS: HubStatus = {
     connectionsTotal: 1,
     packets: 2,
     bytes: 3,
-    activeConnections: 0,
+    establishedConnections: 0,
     reachable: true,
   })),
 };

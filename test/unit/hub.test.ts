@@ -5,10 +5,21 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { renderMetrics } from "../../src/hub/metrics.ts";
+import { APPLY_BUCKETS, Histogram, renderMetrics } from "../../src/hub/metrics.ts";
 import { RuntimeStore } from "../../src/hub/runtime.ts";
-import type { HubStatus } from "../../src/hub/status.ts";
+import { forwardStatuses, type HubStatus } from "../../src/hub/status-view.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/protocol/tokens.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+import type { Spec } from "../../src/spec/types.ts";
+
+const HUB_KEY = publicKeyOf(generatePrivateKey());
+const PEER_KEY = publicKeyOf(generatePrivateKey());
+function specOf(text: string): Spec {
+  const r = loadSpec(text);
+  if (!r.ok) throw new Error(r.report);
+  return r.spec;
+}
 
 const payload: TokenPayload = {
   i: "abc",
@@ -84,19 +95,86 @@ test("metrics are Prometheus text with one series per peer and forward", () => {
         connectionsTotal: 3,
         packets: 40,
         bytes: 5000,
-        activeConnections: 1,
+        establishedConnections: 1,
         reachable: true,
+      },
+      {
+        name: "legacy",
+        peer: "rpi",
+        summary: "",
+        mode: "snat",
+        connectionsTotal: 2,
+        packets: null,
+        bytes: null,
+        establishedConnections: null,
+        reachable: null,
       },
     ],
   };
-  const text = renderMetrics(status, { total: 5, failures: 1, lastDurationSeconds: 0.25 });
+  const durations = new Histogram(APPLY_BUCKETS);
+  for (const s of [0.02, 0.25, 3]) durations.observe(s);
+  const text = renderMetrics(status, { total: 5, failures: 1, lastDurationSeconds: 3, durations });
+  assert.match(text, /^porthole_build_info\{version="\d+\.\d+\.\d+",nodejs="v[\d.]+"\} 1$/m);
   assert.match(text, /^# TYPE porthole_peer_up gauge$/m);
   assert.match(text, /^porthole_peer_up\{peer="rpi"\} 1$/m);
   assert.match(text, /^porthole_peer_up\{peer="odd\\"name"\} 0$/m);
-  assert.match(text, /^porthole_peer_handshake_age_seconds\{peer="odd\\"name"\} -1$/m);
+  // Unknown is absent, never a sentinel: no handshake yet, no traffic counted by iptables.
+  assert.match(text, /^porthole_peer_handshake_age_seconds\{peer="rpi"\} 7$/m);
+  assert.doesNotMatch(text, /^porthole_peer_handshake_age_seconds\{peer="odd/m);
+  assert.doesNotMatch(text, / -1$/m);
   assert.match(text, /^porthole_forward_bytes_total\{forward="web",peer="rpi"\} 5000$/m);
+  assert.doesNotMatch(text, /^porthole_forward_(bytes|packets)_total\{forward="legacy"/m);
+  assert.match(text, /^porthole_forward_connections_total\{forward="legacy",peer="rpi"\} 2$/m);
+  assert.match(text, /^porthole_forward_established_connections\{forward="web",peer="rpi"\} 1$/m);
   assert.match(text, /^porthole_apply_failures_total 1$/m);
-  assert.match(text, /^porthole_apply_duration_seconds 0.25$/m);
+  // The apply duration is a histogram: cumulative buckets, sum and count.
+  assert.match(text, /^# TYPE porthole_apply_duration_seconds histogram$/m);
+  assert.match(text, /^porthole_apply_duration_seconds_bucket\{le="0.025"\} 1$/m);
+  assert.match(text, /^porthole_apply_duration_seconds_bucket\{le="0.25"\} 2$/m);
+  assert.match(text, /^porthole_apply_duration_seconds_bucket\{le="\+Inf"\} 3$/m);
+  assert.match(text, /^porthole_apply_duration_seconds_count 3$/m);
+  assert.match(text, /^porthole_apply_duration_seconds_sum 3.27$/m);
+});
+
+test("forwards to one target count apart: each forward sums its own public ports", () => {
+  const spec = specOf(`
+version: 1
+hub: { endpoint: 203.0.113.1, publicKey: ${HUB_KEY} }
+peers: [{ name: rpi, publicKey: ${PEER_KEY}, address: 10.8.0.2 }]
+forwards:
+  - { name: old, port: 80, peer: rpi, targetPort: 8080 }
+  - { name: new, port: 8080, peer: rpi }
+  - { name: range, proto: tcp+udp, port: 6000-6001, peer: rpi, targetPort: 7000-7001 }
+`);
+  const [old, fresh, range] = forwardStatuses(spec, {
+    opened: new Map([
+      ["tcp . 80", 3],
+      ["tcp . 6000", 1],
+      ["udp . 6001", 2],
+    ]),
+    traffic: new Map([
+      ["tcp . 80", { packets: 30, bytes: 3000 }],
+      ["udp . 6001", { packets: 4, bytes: 400 }],
+    ]),
+    open: new Map([
+      ["tcp/80/10.8.0.2/8080", 2],
+      ["tcp/8080/10.8.0.2/8080", 0],
+      ["udp/6001/10.8.0.2/7001", 1],
+      // a connection to public port 80 that did not go to this forward's target is not its
+      ["tcp/80/10.8.0.9/8080", 5],
+    ]),
+  });
+  assert.deepEqual(
+    [old, fresh, range].map((f) => [f?.connectionsTotal, f?.packets, f?.bytes, f?.establishedConnections]),
+    [
+      [3, 30, 3000, 2],
+      [0, 0, 0, 0],
+      [3, 4, 400, 1],
+    ],
+  );
+  const uncounted = forwardStatuses(spec, { opened: new Map(), traffic: null, open: null })[0];
+  assert.equal(uncounted?.packets, null);
+  assert.equal(uncounted?.establishedConnections, null);
 });
 
 test("runtime updates from two processes at once all land (tokens from one, the webhook from the other)", async (t) => {

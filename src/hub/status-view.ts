@@ -1,0 +1,136 @@
+// The status as data and as text: what `porthole status`, the API and /metrics show. Pure: the
+// probing that fills it in lives in status.ts.
+import { expandTargets } from "../compile/targets.ts";
+import { describeForward } from "../reconcile/summary.ts";
+import type { Spec } from "../spec/types.ts";
+
+export interface PeerStatus {
+  name: string;
+  address: string;
+  online: boolean;
+  handshakeAgeSeconds: number | null;
+  endpoint: string | null;
+  rxBytes: number;
+  txBytes: number;
+  admin: boolean;
+  kind: string;
+}
+
+export interface ForwardStatus {
+  name: string;
+  peer: string;
+  summary: string;
+  mode: string;
+  /** Connections opened through this forward: never decreases while the hub runs (see design notes). */
+  connectionsTotal: number;
+  /** Packets and bytes of its connections, both directions; null: not counted (iptables backend). */
+  packets: number | null;
+  bytes: number | null;
+  /** TCP connections ESTABLISHED now plus tracked UDP flows (not TIME_WAIT); null: unknown. */
+  establishedConnections: number | null;
+  /** TCP connect from the hub to the target succeeds (null: UDP, not probed). */
+  reachable: boolean | null;
+}
+
+export interface HubStatus {
+  hub: { name: string; interface: string; listenPort: number; address: string; up: boolean };
+  peers: PeerStatus[];
+  forwards: ForwardStatus[];
+}
+
+export interface Count {
+  packets: number;
+  bytes: number;
+}
+
+/** What the kernel counted, keyed by public port ("tcp . 80") and, for open connections, by target. */
+export interface ForwardCounters {
+  /** New connections per public port. */
+  opened: Map<string, number>;
+  /** Packets and bytes per public port; null when the backend does not count them. */
+  traffic: Map<string, Count> | null;
+  /** Open connections by "proto/public port/target address/target port"; null when unknown. */
+  open: Map<string, number> | null;
+}
+
+/**
+ * Each forward's numbers: the sums over its own public ports (a public port belongs to one forward,
+ * so forwards that share a target never see each other's traffic). Linear in forwards and ports.
+ */
+export function forwardStatuses(spec: Spec, c: ForwardCounters): ForwardStatus[] {
+  const targetsOf = new Map<string, ReturnType<typeof expandTargets>>();
+  for (const t of expandTargets(spec)) {
+    const list = targetsOf.get(t.forward);
+    if (list) list.push(t);
+    else targetsOf.set(t.forward, [t]);
+  }
+  return spec.forwards.map((f) => {
+    const mine = targetsOf.get(f.name) ?? [];
+    const ports = new Set(mine.map((t) => `${t.proto} . ${t.port}`));
+    let opened = 0;
+    let packets = 0;
+    let bytes = 0;
+    for (const p of ports) {
+      opened += c.opened.get(p) ?? 0;
+      packets += c.traffic?.get(p)?.packets ?? 0;
+      bytes += c.traffic?.get(p)?.bytes ?? 0;
+    }
+    let open = 0;
+    for (const t of mine) open += c.open?.get(`${t.proto}/${t.port}/${t.addr}/${t.targetPort}`) ?? 0;
+    return {
+      name: f.name,
+      peer: f.peer,
+      summary: describeForward(f),
+      mode: f.mode,
+      connectionsTotal: opened,
+      packets: c.traffic ? packets : null,
+      bytes: c.traffic ? bytes : null,
+      establishedConnections: c.open ? open : null,
+      reachable: null,
+    };
+  });
+}
+
+const bytes = (n: number) => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i ? v.toFixed(2) : v} ${units[i]}`;
+};
+
+const ago = (s: number | null) =>
+  s === null ? "never" : s < 120 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`;
+
+export function renderStatus(s: HubStatus): string {
+  const out = [
+    `hub: ${s.hub.name} (${s.hub.address}, ${s.hub.interface} ${s.hub.up ? `up, listening on udp/${s.hub.listenPort}` : "DOWN: not listening"})`,
+    "",
+    "peers:",
+  ];
+  for (const p of s.peers) {
+    out.push(
+      `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${p.admin ? " (admin)" : ""}${p.kind === "device" ? " (device)" : ""}`,
+      `    latest handshake: ${ago(p.handshakeAgeSeconds)}; endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
+    );
+  }
+  if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
+  out.push("", "forwards:");
+  for (const f of s.forwards) {
+    const reach = f.reachable === null ? "not probed (udp)" : f.reachable ? "yes" : "NO";
+    const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
+    const traffic =
+      f.packets === null || f.bytes === null
+        ? "not counted (iptables backend)"
+        : `${f.packets} packets, ${bytes(f.bytes)}`;
+    out.push(
+      `  ${f.summary}`,
+      `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; target reachable from hub: ${reach}`,
+    );
+  }
+  if (!s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");
+  return out.join("\n");
+}
