@@ -391,10 +391,22 @@ export class HubService {
     return hubStatus(spec, Math.floor(this.now() / 1000), probe);
   }
 
-  /** The status as this caller may see it: a peer that is not an admin sees itself and its forwards. */
+  /** Status computations under way (with probes, without), shared by the requests that arrive meanwhile. */
+  private statusRuns = new Map<boolean, Promise<HubStatus>>();
+
+  /**
+   * The status as this caller may see it: a peer that is not an admin sees itself and its forwards.
+   * Requests that arrive while one is being computed get that one: however many peers ask at once, the
+   * hub reads its counters and probes the targets once at a time.
+   */
   async statusFor(who: Identity, probe = true): Promise<HubStatus> {
     this.requirePeer(who);
-    const s = await this.status(probe);
+    let run = this.statusRuns.get(probe);
+    if (!run) {
+      run = this.status(probe).finally(() => this.statusRuns.delete(probe));
+      this.statusRuns.set(probe, run);
+    }
+    const s = await run;
     if (who.kind !== "peer" || who.admin) return s;
     return {
       ...s,

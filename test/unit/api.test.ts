@@ -496,7 +496,9 @@ test("more requests in flight from one peer than allowed get 429 with Retry-Afte
   const gate = new Promise<void>((r) => {
     release = r;
   });
+  let runs = 0;
   h.service.status = async () => {
+    runs++;
     await gate;
     return structuredClone(STATUS);
   };
@@ -510,6 +512,7 @@ test("more requests in flight from one peer than allowed get 429 with Retry-Afte
   assert.equal((await h.as("root", "GET", "/v1/whoami")).status, 200, "root's socket is not limited");
   release();
   for (const r of await Promise.all(held)) assert.equal(r.status, 200);
+  assert.equal(runs, 1, "the four requests shared one status computation");
   assert.equal((await h.as("peer", "GET", "/v1/whoami")).status, 200, "slots are given back");
 });
 
