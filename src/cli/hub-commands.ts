@@ -10,6 +10,7 @@ import { enableNow, hasSystemd } from "../host/systemd.ts";
 import { runHub, socketPath } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { type HubStatus, renderStatus } from "../hub/status-view.ts";
+import { SpecRejected } from "../hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { parseEndpoint } from "../spec/validate.ts";
 import { daemonManaged, hostContext } from "./context.ts";
@@ -237,6 +238,7 @@ export function registerHubPeerCommands(peer: Command): void {
     .option("--json", "machine-readable: { peers, tokens }")
     .action(async (o: { json?: boolean }) => {
       const peers = (await callHub("GET", "/v1/peers")) as HubStatus["peers"];
+      warnSpec(await specProblem());
       const tokens = (await callHub("GET", "/v1/tokens")) as PendingTokenJson[];
       if (o.json) {
         console.log(JSON.stringify({ peers, tokens }, null, 2));
@@ -343,13 +345,32 @@ export function renderDaemon(d: DaemonState): string {
     : "daemon: not used (this hub is managed with `porthole apply`)";
 }
 
+/** What is wrong with the hub's spec file (a hand edit), or null; said next to the live state it does not stop. */
+async function specProblem(): Promise<string | null> {
+  try {
+    await hubStore().load();
+    return null;
+  } catch (e) {
+    return e instanceof SpecRejected ? e.message : null;
+  }
+}
+
+function warnSpec(problem: string | null): void {
+  if (problem)
+    console.error(
+      `warning: the hub's spec file has errors; the hub runs on its last valid spec and refuses changes until it is fixed:\n${problem}\n`,
+    );
+}
+
 export async function hubStatusCommand(json: boolean): Promise<void> {
   const daemon = await hubDaemonState();
   const s = (await callHub("GET", "/v1/status")) as HubStatus;
+  const problem = await specProblem();
   if (json) {
-    console.log(JSON.stringify({ ...s, daemon }, null, 2));
+    console.log(JSON.stringify({ ...s, daemon, specProblem: problem }, null, 2));
     return;
   }
+  warnSpec(problem);
   const [first, ...rest] = renderStatus(s).split("\n");
   console.log([first, renderDaemon(daemon), ...rest].join("\n"));
 }

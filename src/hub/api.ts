@@ -25,8 +25,9 @@ import type { ErrorReply, ForwardView } from "../protocol/responses.ts";
 import type { Forward } from "../spec/types.ts";
 import { Conflict, Forbidden, Gone, type HubError, Invalid, NotFound } from "./errors.ts";
 import { ConcurrencyLimiter } from "./limiter.ts";
-import { renderMetrics } from "./metrics.ts";
+import { renderMetrics, specValidMetric } from "./metrics.ts";
 import type { HubService, Identity } from "./service.ts";
+import { SpecRejected } from "./store.ts";
 
 type Env = { Bindings: HttpBindings; Variables: { who: Identity } };
 
@@ -88,6 +89,14 @@ export function hubApi(
   app.onError((e, c) => {
     const status = STATUS.find(([kind]) => e instanceof kind)?.[1];
     if (status) return c.json<ErrorReply>({ error: e.message, field: (e as HubError).field }, status);
+    // A hand edit broke porthole.yaml: nothing can change until it is fixed (only root sees why).
+    if (e instanceof SpecRejected)
+      return c.json<ErrorReply>(
+        {
+          error: `the hub's spec file has errors, so no change is possible until it is fixed${transport === "tcp" ? " (on the hub: `porthole validate`)" : `:\n${e.message}`}`,
+        },
+        409,
+      );
     return c.json<ErrorReply>({ error: e.message }, 500);
   });
   const source = (c: Context<Env>) =>
@@ -173,9 +182,12 @@ export function hubApi(
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument()));
   // A peer that is not an admin gets its own series, and the hub's apply counters (no names in them).
   app.get("/metrics", async (c) =>
-    c.text(renderMetrics(await service.statusFor(c.get("who"), false), service.stats), 200, {
-      "content-type": "text/plain; version=0.0.4",
-    }),
+    c.text(
+      renderMetrics(await service.statusFor(c.get("who"), false), service.stats) +
+        specValidMetric((await service.specProblem()) === null),
+      200,
+      { "content-type": "text/plain; version=0.0.4" },
+    ),
   );
   return app;
 }

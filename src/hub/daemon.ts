@@ -41,11 +41,17 @@ export async function runHub(
   };
   service.onApplyFailed = (message) => void webhook("apply_failed", { message });
 
-  log("reconciling the host to the spec");
-  const first = await service.reconcile();
-  log(first.changed ? `applied ${first.lines.length} changes` : "host already matches the spec");
+  const { spec, problem } = await store.live();
+  if (problem) {
+    log(
+      `${store.file} has errors: running on the last valid spec, applying nothing until it is fixed:\n${problem}`,
+    );
+  } else {
+    log("reconciling the host to the spec");
+    const first = await service.reconcile();
+    log(first.changed ? `applied ${first.lines.length} changes` : "host already matches the spec");
+  }
 
-  const { spec } = await store.load();
   const servers: Server[] = [];
   const sock = socketPath(ctx.stateDir);
   await rm(sock, { force: true });
@@ -69,17 +75,51 @@ export async function runHub(
   servers.push(tcp);
   log(`API on http://${address}:${spec.hub.apiPort} (tunnel only) and ${sock} (root)`);
 
+  const tick = await watchLoop(service, log, webhook, problem);
+  const timer = setInterval(tick, opts.intervalMs ?? 2000);
+  return {
+    service,
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      await rm(sock, { force: true });
+    },
+  };
+}
+
+/**
+ * One round of the daemon's watch: prune tokens, repair drift, announce peers coming and going. A spec
+ * file with errors is reported once per change (not every round) and nothing is applied meanwhile.
+ */
+export async function watchLoop(
+  service: HubService,
+  log: (l: string) => void,
+  webhook: (event: string, detail: Record<string, unknown>) => Promise<void>,
+  startProblem: string | null = null,
+): Promise<() => Promise<void>> {
   // Peers known at start keep their state silently; a peer that appears later starts "offline",
   // so its first handshake is announced as peer_online.
   const online = new Map((await service.peers()).map((p) => [p.name, p.online]));
+  let reported = startProblem;
   let busy = false;
-  const tick = async () => {
+  return async () => {
     if (busy) return;
     busy = true;
     try {
-      await service.pruneTokens();
-      const r = await service.reconcile();
-      if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+      const problem = await service.specProblem();
+      if (problem !== reported) {
+        log(
+          problem
+            ? `${service.store.file} has errors: running on the last valid spec, applying nothing until it is fixed:\n${problem}`
+            : `${service.store.file} is valid again`,
+        );
+        reported = problem;
+      }
+      if (problem === null) {
+        await service.pruneTokens();
+        const r = await service.reconcile();
+        if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+      }
       for (const p of await service.peers()) {
         const was = online.get(p.name) ?? false;
         online.set(p.name, p.online);
@@ -93,14 +133,5 @@ export async function runHub(
     } finally {
       busy = false;
     }
-  };
-  const timer = setInterval(tick, opts.intervalMs ?? 2000);
-  return {
-    service,
-    stop: async () => {
-      clearInterval(timer);
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-      await rm(sock, { force: true });
-    },
   };
 }

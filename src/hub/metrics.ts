@@ -118,3 +118,7 @@ export function renderMetrics(s: HubStatus, a: ApplyStats): string {
   ];
   return `${out.join("\n")}\n`;
 }
+
+/** porthole_spec_valid: 0 while a hand edit left porthole.yaml invalid (the hub runs on its last valid spec). */
+export const specValidMetric = (valid: boolean) =>
+  `# HELP porthole_spec_valid 1 if the hub's spec file is valid; 0 while it has errors (the hub keeps the last valid spec).\n# TYPE porthole_spec_valid gauge\nporthole_spec_valid ${valid ? 1 : 0}\n`;

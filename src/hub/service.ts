@@ -7,6 +7,7 @@ import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
+import { readApplied } from "../reconcile/state.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Forward, Spec } from "../spec/types.ts";
 import { NAME_RE, NAME_RULE } from "../spec/validate.ts";
@@ -73,7 +74,7 @@ export class HubService {
   async identify(address: string | undefined, transport: "unix" | "tcp" | "local"): Promise<Identity> {
     if (transport !== "tcp") return { kind: "root" };
     const addr = (address ?? "").replace(/^::ffff:/, "");
-    const { spec } = await this.store.load();
+    const { spec } = await this.live();
     const peer = spec.peers.find(
       (p) => formatAddr(p.address) === addr || (p.address6 && formatAddr(p.address6) === addr),
     );
@@ -88,11 +89,24 @@ export class HubService {
     return this.serial(() => this.reconcileNow());
   }
 
+  /** The spec the hub runs on: the file, or while it has errors the last valid one (see SpecStore.live). */
+  private live() {
+    return this.store.live(
+      async () => (await readApplied(this.ctx.host, this.ctx.stateDir))?.specText ?? null,
+    );
+  }
+
+  /** What is wrong with the spec file now (null: nothing); the hub runs on its last valid spec meanwhile. */
+  async specProblem(): Promise<string | null> {
+    return (await this.live()).problem;
+  }
+
   private async reconcileNow(): Promise<ApplyResult> {
+    // An invalid spec is not a failed apply: nothing is tried, the host stays as applied last.
+    const { spec, text } = await this.store.load();
     const started = this.now();
     this.stats.total++;
     try {
-      const { spec, text } = await this.store.load();
       const enrolling = activeEnrolling(await this.runtime.load(), this.now());
       const r = await apply(this.ctx, { spec, specText: text, hostName: spec.hub.name, enrolling });
       this.stats.lastError = undefined;
@@ -113,6 +127,14 @@ export class HubService {
    * that is not an admin, only the problems of its own new item, with other peers' forwards unnamed.
    */
   private async change(edits: SpecEdit[], who: Identity = { kind: "root" }): Promise<Spec> {
+    // A spec file broken by hand: the edit would be refused for problems that are not the caller's.
+    const { problem } = await this.live();
+    if (problem)
+      throw new Conflict(
+        isAdmin(who)
+          ? `the hub's spec file has errors, so no change is possible until it is fixed:\n${problem}`
+          : "the hub's spec file has errors, so no change is possible until it is fixed (on the hub: `porthole validate`)",
+      );
     const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
     try {
       const { spec } = await this.store.update(edits);
@@ -149,7 +171,7 @@ export class HubService {
    */
   async specFor(who: Identity): Promise<{ text: string; hash: string }> {
     this.requirePeer(who);
-    const loaded = await this.store.load();
+    const loaded = await this.live();
     if (isAdmin(who) || who.kind !== "peer") return { text: loaded.text, hash: loaded.hash };
     const hit = this.views.get(who.name);
     if (hit?.from === loaded.hash) return hit;
@@ -380,14 +402,14 @@ export class HubService {
 
   async forwards(who: Identity) {
     this.requirePeer(who);
-    const { spec } = await this.store.load();
+    const { spec } = await this.live();
     if (who.kind === "peer" && !who.admin) return spec.forwards.filter((f) => f.peer === who.name);
     return spec.forwards;
   }
 
   /** The hub's status (probe: TCP-connect each forward's target). */
   async status(probe = true): Promise<HubStatus> {
-    const { spec } = await this.store.load();
+    const { spec } = await this.live();
     return hubStatus(spec, Math.floor(this.now() / 1000), probe);
   }
 
@@ -417,7 +439,7 @@ export class HubService {
 
   /** Who is online (without the forwards' counters). */
   async peers() {
-    const { spec } = await this.store.load();
+    const { spec } = await this.live();
     return (await peerStatus(spec, Math.floor(this.now() / 1000))).peers;
   }
 

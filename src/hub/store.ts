@@ -37,15 +37,43 @@ export class SpecStore {
   /** The spec last read or written, with its plain data once an edit read it (undefined: not yet). */
   private cached?: Loaded & { hash: string; data?: unknown };
 
-  /** The current spec; parsed again only when the file's text changed. */
+  /** The file's text that failed to load last, and why (a hand edit with an error is read every 2 s). */
+  private failed?: { text: string; error: SpecRejected };
+
+  /** The current spec; parsed again only when the file's text changed. Throws SpecRejected when invalid. */
   async load(): Promise<Loaded & { hash: string }> {
     const text = await readText(this.file);
     if (text === null) throw new Error(`no spec at ${this.file}: run \`porthole hub init\` first`);
     if (this.cached?.text === text) return this.cached;
+    if (this.failed?.text === text) throw this.failed.error;
     const r = loadSpec(text, this.file);
-    if (!r.ok) throw new SpecRejected(r.problems, r.report);
+    if (!r.ok) {
+      this.failed = { text, error: new SpecRejected(r.problems, r.report) };
+      throw this.failed.error;
+    }
+    this.failed = undefined;
     this.cached = { text, spec: r.spec, hash: specHash(text) };
     return this.cached;
+  }
+
+  /**
+   * The spec the hub runs on, for what shows the live state (status, peers, identities, metrics): the
+   * file when it is valid; else the last valid one this process read, or `fallback`'s text (the spec
+   * applied last), with `problem` saying what is wrong with the file. Throws when no valid spec is known.
+   */
+  async live(
+    fallback: () => Promise<string | null> = async () => null,
+  ): Promise<Loaded & { hash: string; problem: string | null }> {
+    try {
+      return { ...(await this.load()), problem: null };
+    } catch (e) {
+      if (!(e instanceof SpecRejected)) throw e;
+      if (this.cached) return { ...this.cached, problem: e.message };
+      const text = await fallback();
+      const r = text ? loadSpec(text) : null;
+      if (!text || !r?.ok) throw e;
+      return { text, spec: r.spec, hash: specHash(text), problem: e.message };
+    }
   }
 
   /**

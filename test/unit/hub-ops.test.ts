@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { hubApi } from "../../src/hub/api.ts";
+import { watchLoop } from "../../src/hub/daemon.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
@@ -83,4 +84,68 @@ test("a token is refused for a name the hub would refuse at enrollment, and noth
     assert.match(r.body.error, why);
   }
   assert.deepEqual((await call("GET", "/v1/tokens")).body, []);
+});
+
+test("a hand edit with a YAML error: live state stays visible, metrics serve with porthole_spec_valid 0, changes are refused, the watch logs it once", async (t) => {
+  const { call, service, host, specFile } = await hub(t);
+  const logs: string[] = [];
+  const tick = await watchLoop(
+    service,
+    (l) => logs.push(l),
+    async () => {},
+  );
+  writeFileSync(specFile, `${SPEC}  - name: [broken\n`);
+  const before = JSON.stringify([...host.ifaces]);
+  host.calls.length = 0;
+
+  const status = await call("GET", "/v1/status");
+  assert.equal(status.status, 200, JSON.stringify(status.body));
+  assert.deepEqual(
+    status.body.forwards.map((f: { name: string }) => f.name),
+    ["web"],
+  );
+  const peers = await call("GET", "/v1/peers");
+  assert.equal(peers.status, 200);
+  assert.deepEqual(
+    peers.body.map((p: { name: string }) => p.name),
+    ["rpi"],
+  );
+  const metrics = await hubApi(service, "unix").request("/metrics");
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  assert.match(text, /^porthole_spec_valid 0$/m);
+  assert.match(text, /^porthole_forward_connections_total\{forward="web",peer="rpi"\} /m);
+
+  const add = await call("POST", "/v1/forwards", { name: "dns", proto: "udp", port: 53, peer: "rpi" });
+  assert.equal(add.status, 409);
+  assert.match(add.body.error, /the hub's spec file has errors, so no change is possible until it is fixed/);
+
+  for (let i = 0; i < 3; i++) await tick();
+  assert.equal(logs.filter((l) => /has errors/.test(l)).length, 1, logs.join("\n"));
+  assert.deepEqual(
+    host.calls.filter((c) => !c.startsWith("write")),
+    [],
+    "nothing applied while the spec is invalid",
+  );
+  assert.equal(JSON.stringify([...host.ifaces]), before);
+
+  writeFileSync(specFile, SPEC);
+  await tick();
+  await tick();
+  assert.equal(logs.filter((l) => /is valid again/.test(l)).length, 1);
+  assert.match(await (await hubApi(service, "unix").request("/metrics")).text(), /^porthole_spec_valid 1$/m);
+});
+
+test("a daemon started on an invalid spec file runs on the spec applied last", async (t) => {
+  const { call, specFile, service } = await hub(t);
+  writeFileSync(specFile, "hub: [\n");
+  // A fresh process (the in-process CLI, a restarted daemon) has no valid spec of its own in memory.
+  const fresh = new HubService(service.ctx, new SpecStore(specFile, service.ctx.stateDir));
+  const s = await fresh.statusFor({ kind: "root" }, false);
+  assert.deepEqual(
+    s.peers.map((p) => p.name),
+    ["rpi"],
+  );
+  assert.match((await fresh.specProblem()) ?? "", /porthole\.yaml/);
+  assert.equal((await call("GET", "/v1/peers")).status, 200);
 });
