@@ -1,4 +1,5 @@
 // The host porthole runs on.
+import { forgetFlows } from "./conntrack.ts";
 import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
 import { routingDriver, sysctlDriver } from "./system.ts";
@@ -8,6 +9,7 @@ import { wireguardDriver } from "./wireguard.ts";
 export const realHost: Host = {
   wg: wireguardDriver,
   firewall: firewallDriver,
+  conntrack: { forget: forgetFlows },
   sysctl: sysctlDriver,
   routing: routingDriver,
   files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },

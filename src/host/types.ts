@@ -41,6 +41,13 @@ export interface FirewallState extends IptablesState {
   nft: NftState | null;
 }
 
+/** A public port of the hub: what tracked flows are forgotten by (see Host.conntrack). */
+export interface PublicPort {
+  family: 4 | 6;
+  proto: "tcp" | "udp";
+  port: number;
+}
+
 export interface Host {
   wg: {
     observe(iface: string): Promise<WgState>;
@@ -75,6 +82,14 @@ export interface Host {
     /** Accepts the tunnel's traffic in the given foreign chains ("ip filter FORWARD"), marked as porthole's. */
     addPass(iface: string, chains: string[]): Promise<void>;
     removePasses(): Promise<void>;
+  };
+  conntrack: {
+    /**
+     * Deletes the tracked flows to these public ports on the host's own addresses (all but loopback
+     * and `except`), so their next packet meets the rules as they are now. Never throws: returns a
+     * line for the user (how many were deleted, or why they could not be), "" when there were none.
+     */
+    forget(ports: PublicPort[], except: string[]): Promise<string>;
   };
   sysctl: {
     get(key: string): Promise<string | null>;

@@ -27,6 +27,29 @@ export async function observeFirewall(fw: Host["firewall"]): Promise<FirewallSta
   return { nft, ...iptables };
 }
 
+/**
+ * Whether the kernel holds the ruleset porthole applied last (`previous`; null: none known), hooks
+ * included. If not, the rules were missing or different for a while (`nft flush ruleset`, a deleted
+ * hook, a reboot) and flows tracked meanwhile may have taken another path.
+ */
+export function heldPrevious(
+  previous: FirewallPlan | null,
+  nft: NftState | null | undefined,
+  iptables: IptablesState | null,
+): boolean {
+  if (!previous) return false;
+  if (previous.nft && nft !== undefined && nft?.marker !== marker(previous.nft)) return false;
+  if (!iptables) return true;
+  for (const fam of [4, 6] as const) {
+    const text = previous.iptables[fam];
+    if (text && iptables.iptables[fam] !== marker(text)) return false;
+  }
+  const key = (h: { family: number; table: string; chain: string; target: string }) =>
+    `${h.family} ${h.table} ${h.chain} ${h.target}`;
+  const present = new Set(iptables.hooks.map(key));
+  return previous.hooks.every((h) => present.has(key(h)));
+}
+
 /** What the firewall steps say: the forward changes when there are any, else which ruleset changes. */
 const describe = (plan: FirewallPlan, summary: string[]) =>
   summary.length

@@ -8,7 +8,8 @@ import type { Host, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
-import { diffIptables, diffNft, observeFirewall } from "./firewall.ts";
+import { diffIptables, diffNft, heldPrevious, observeFirewall } from "./firewall.ts";
+import { describePorts, forgetStep, portsToForget } from "./flows.ts";
 import { checkSshPath } from "./ssh-guard.ts";
 import {
   type AppliedRecord,
@@ -136,7 +137,7 @@ async function observeAndDiff(
     ...(want("routing") ? diffRouting(plan.routing, routingPresent, staleRouting) : []),
     ...(want("files") ? diffFiles(wantFiles, haveFiles) : []),
   ];
-  return { steps, wg, sysctl, foreignDrop };
+  return { steps, wg, sysctl, foreignDrop, nft, iptables };
 }
 
 /** What the verify pass looks at again: the subsystems the steps touched (sysctl with the interface, whose keys it owns). */
@@ -158,9 +159,29 @@ function specOf(text: string): Spec | null {
  */
 function forwardSummary(previous: AppliedRecord | null, req: ApplyRequest): string[] {
   if (previous && previous.specText === req.specText) return [];
-  if (!previous) return forwardChanges(null, req.spec);
-  const known = lastApplied?.text === previous.specText ? lastApplied.spec : specOf(previous.specText);
-  return forwardChanges(known, req.spec);
+  return forwardChanges(previousSpec(previous), req.spec);
+}
+
+/** The spec applied last (null: none, or it no longer parses). */
+function previousSpec(previous: AppliedRecord | null): Spec | null {
+  if (!previous) return null;
+  return lastApplied?.text === previous.specText ? lastApplied.spec : specOf(previous.specText);
+}
+
+/**
+ * The step that forgets tracked flows of public ports whose forward changed (see flows.ts), if any
+ * (hub only). `held`: the kernel held the ruleset applied last.
+ */
+function flowStep(
+  plan: HostPlan,
+  previous: AppliedRecord | null,
+  req: ApplyRequest,
+  held: boolean,
+): Step | null {
+  if (plan.role !== "hub" || (held && previous?.specText === req.specText)) return null;
+  const ports = portsToForget(previousSpec(previous), req.spec, held);
+  const tunnel = plan.wireguard.addresses.map((a) => a.split("/")[0] as string);
+  return ports.length ? forgetStep(ports, tunnel) : null;
 }
 
 /** The spec this process applied last (a daemon applies again and again: no need to parse it back). */
@@ -179,7 +200,15 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   const previous = await previousRead;
   const summary = plan.role === "hub" ? forwardSummary(previous, req) : [];
   const first = await observeAndDiff(ctx, plan, previous, summary);
-  const { steps, sysctl } = first;
+  const { sysctl } = first;
+  // Last: flows are forgotten once every rule they should meet is in place.
+  const forget = flowStep(
+    plan,
+    previous,
+    req,
+    heldPrevious(previous?.firewall ?? null, first.nft, first.iptables),
+  );
+  const steps = forget ? [...first.steps, forget] : first.steps;
   const wg = first.wg as WgState; // the first pass observes every subsystem
   const lines = steps.map((s) => s.text);
   const endpoints = { ...previous?.endpoints, ...seenEndpoints(wg) };
@@ -222,9 +251,15 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   if (intent) await writeIntent(ctx.host, ctx.stateDir, { ...record, specText: "" });
 
   for (const line of lines) log(line);
+  // After a rollback, flows tracked while the new rules held are forgotten again.
+  const forgetAgain = async () => {
+    const note = forget ? await forget.run(ctx.host) : "";
+    if (note) log(`  ${note}`);
+  };
   try {
     await runSteps(ctx.host, steps, log);
   } catch (e) {
+    await forgetAgain();
     if (intent && !leftover) await clearIntent(ctx.host, ctx.stateDir);
     throw e;
   }
@@ -232,6 +267,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
   if (verify.steps.length) {
     await undoAll(ctx.host, steps, log);
+    await forgetAgain();
     if (intent && !leftover) await clearIntent(ctx.host, ctx.stateDir);
     throw new ApplyError(
       `verify failed, the host does not match the plan after applying:\n${verify.steps.map((s) => `  ${s.text}`).join("\n")}\nthe host was put back as it was before this apply`,
@@ -310,6 +346,14 @@ export async function down(ctx: Context): Promise<string[]> {
     await part("porthole-pass rules", async () => {
       await h.firewall.removePasses();
       return "- porthole-pass rules in FORWARD";
+    });
+  // Flows still translated by the rules just removed would otherwise keep their path until idle.
+  const hubSpec = records[0]?.role === "hub" ? specOf(records[0].specText) : null;
+  const ports = hubSpec ? portsToForget(null, hubSpec, false) : [];
+  if (ports.length)
+    await part("conntrack", async () => {
+      const note = await h.conntrack.forget(ports, []);
+      return `- conntrack: flows to ${describePorts(ports)}${note ? ` (${note})` : ""}`;
     });
   const seen = new Set<string>();
   const once = (key: string) => !seen.has(key) && !!seen.add(key);

@@ -2,8 +2,11 @@
 import type { Host } from "../host/types.ts";
 
 export interface Step {
-  /** "firewall": the iptables side (chains, hooks, pass rules); "nftables": table inet porthole. */
-  subsystem: "sysctl" | "wireguard" | "nftables" | "firewall" | "routing" | "files";
+  /**
+   * "firewall": the iptables side (chains, hooks, pass rules); "nftables": table inet porthole;
+   * "conntrack": tracked flows forgotten after a forward change.
+   */
+  subsystem: "sysctl" | "wireguard" | "nftables" | "firewall" | "routing" | "files" | "conntrack";
   /** One readable line: "+ peer rpi 10.8.0.2/32", "~ sysctl net.ipv4.ip_forward = 1 (was 0)". */
   text: string;
   /** May return a note worth showing (e.g. which WireGuard implementation carries the interface). */

@@ -14,6 +14,8 @@ export interface FakeHost extends Host {
   sysctls: Map<string, string>;
   routes: boolean;
   foreignDrop: string[];
+  /** Public ports whose tracked flows were forgotten, per call ("udp/27015"; IPv6 as "udp6/27015"). */
+  forgotten: string[][];
 }
 
 export function fakeHost(files: Record<string, string> = {}): FakeHost {
@@ -26,6 +28,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     sysctls: new Map([["net.ipv4.ip_forward", "0"]]),
     routes: false,
     foreignDrop: [] as string[],
+    forgotten: [] as string[][],
   } as FakeHost;
   const act = (name: string) => {
     h.calls.push(name);
@@ -141,6 +144,13 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     removePasses: async () => {
       act("pass remove");
       h.fw.passes = [];
+    },
+  };
+  h.conntrack = {
+    forget: async (ports) => {
+      act("conntrack forget");
+      h.forgotten.push(ports.map((p) => `${p.proto}${p.family === 6 ? "6" : ""}/${p.port}`).sort());
+      return "";
     },
   };
   // Per-interface keys (net.ipv4.conf.wg0.rp_filter) exist only while the interface does, as in /proc/sys;

@@ -68,10 +68,13 @@ test("adding a forward patches only the ruleset's elements and says what it adds
   await applyText(h, specText([WEB]));
   h.calls.length = 0;
   const r = await applyText(h, specText([WEB, DNS]));
-  assert.deepEqual(r.lines, ["+ forward dns udp/53 → nas:53 (snat)"]);
+  assert.deepEqual(r.lines, [
+    "+ forward dns udp/53 → nas:53 (snat)",
+    "~ conntrack: forget flows to udp/53 (tracked before this change, they would keep their old path)",
+  ]);
   assert.deepEqual(
     h.calls.filter((c) => !c.startsWith("write /state")),
-    ["nft patch"],
+    ["nft patch", "conntrack forget"],
   );
 });
 
@@ -83,7 +86,7 @@ test("the ruleset is loaded whole when the kernel does not hold the previous one
   await applyText(h, specText([WEB, DNS]));
   assert.deepEqual(
     h.calls.filter((c) => !c.startsWith("write /state")),
-    ["nft load"],
+    ["nft load", "conntrack forget"],
   );
 });
 

@@ -1,0 +1,99 @@
+// Tracked flows (conntrack) that a forward change leaves on an old path: NAT is decided on a flow's
+// first packet, so a flow to a public port keeps going where it went (to the hub itself, or to an old
+// target) until it is deleted. One dump of the table, matched here, then one `conntrack -R` batch of
+// deletes: every `conntrack -D` walks the whole table (~30 ms per walk with 262,144 buckets), so
+// deleting per forward does not scale to thousands of ports.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run } from "./run.ts";
+import type { PublicPort } from "./types.ts";
+
+export interface TrackedFlow {
+  family: 4 | 6;
+  proto: string;
+  /** Original direction: where the client sent it (before DNAT). */
+  origDst: string;
+  origDport: number;
+}
+
+/** `conntrack -L -o extended` lines as flows ("ipv4 2 udp 17 29 src=… dst=… sport=… dport=… …"); others skipped. */
+export function parseConntrack(listing: string): TrackedFlow[] {
+  const out: TrackedFlow[] = [];
+  for (const line of listing.split("\n")) {
+    const m = /^(ipv4|ipv6)\s+\d+\s+(\S+)\s.*?\bdst=(\S+) .*?\bdport=(\d+)/.exec(line);
+    if (!m) continue;
+    out.push({
+      family: m[1] === "ipv4" ? 4 : 6,
+      proto: m[2] as string,
+      origDst: m[3] as string,
+      origDport: Number(m[4]),
+    });
+  }
+  return out;
+}
+
+const portKey = (family: number, proto: string, port: number) => `${family} ${proto} ${port}`;
+
+/**
+ * The `conntrack -R` lines that delete the flows to `ports` on one of `publicAddrs` (the hub's own
+ * addresses, where clients reach forwards), one line per (address, protocol, port) that has any:
+ * flows to other hosts on the same port (the hub's own outgoing connections, masqueraded containers)
+ * are left alone. Pure.
+ */
+export function staleFlowDeletes(flows: TrackedFlow[], ports: PublicPort[], publicAddrs: string[]): string[] {
+  const wanted = new Set(ports.map((p) => portKey(p.family, p.proto, p.port)));
+  const local = new Set(publicAddrs);
+  const lines = new Set<string>();
+  for (const f of flows) {
+    if (!wanted.has(portKey(f.family, f.proto, f.origDport)) || !local.has(f.origDst)) continue;
+    lines.add(`-D -f ipv${f.family} -p ${f.proto} --orig-dst ${f.origDst} --orig-port-dst ${f.origDport}`);
+  }
+  return [...lines];
+}
+
+/** The host's addresses but loopback and `except` (e.g. the tunnel's), from `ip -j addr show`. */
+export function publicAddresses(ipJson: string, except: string[]): string[] {
+  const skip = new Set(except);
+  const out: string[] = [];
+  for (const link of JSON.parse(ipJson) as { addr_info?: { local?: string; scope?: string }[] }[])
+    for (const a of link.addr_info ?? [])
+      if (a.local && a.scope !== "host" && !skip.has(a.local)) out.push(a.local);
+  return out;
+}
+
+/**
+ * Deletes the tracked flows to `ports` on the hub's own addresses (all but loopback and `except`),
+ * so their next packet meets the rules as they are now. Returns a line for the user: how many flows
+ * were deleted, or why none could be (conntrack missing or failing: the rules stand, only flows
+ * tracked before the change keep their old path until they go idle).
+ */
+export async function forgetFlows(ports: PublicPort[], except: string[]): Promise<string> {
+  if (ports.length === 0) return "";
+  const [addrs, listing] = await Promise.all([
+    run(["ip", "-j", "addr", "show"], { allowFail: true }),
+    run(["conntrack", "-L", "-o", "extended"], { allowFail: true }),
+  ]);
+  const failed = [addrs, listing].find((r) => r.code !== 0);
+  if (failed) return unforgotten(failed.stderr);
+  const deletes = staleFlowDeletes(
+    parseConntrack(listing.stdout),
+    ports,
+    publicAddresses(addrs.stdout, except),
+  );
+  if (deletes.length === 0) return "";
+  // From a file: conntrack opens "-" as /dev/stdin, which fails on the socket node gives a child.
+  const dir = await mkdtemp(join(tmpdir(), "porthole-conntrack-"));
+  const file = join(dir, "deletes");
+  await writeFile(file, `${deletes.join("\n")}\n`);
+  const r = await run(["conntrack", "-R", file], { allowFail: true }).finally(() =>
+    rm(dir, { recursive: true, force: true }),
+  );
+  if (r.code !== 0) return unforgotten(r.stderr);
+  // `conntrack -R` prints each entry it deletes, one line each.
+  const n = r.stdout.split("\n").filter((l) => l.trim()).length;
+  return `deleted ${n} tracked flow${n === 1 ? "" : "s"} that predate this change`;
+}
+
+const unforgotten = (stderr: string) =>
+  `could not delete the flows tracked before this change (${stderr.trim().split("\n")[0] || "no output"}; is the conntrack tool installed?): they keep their old path until idle (UDP: 30 s without packets)`;
