@@ -1,10 +1,15 @@
-// One ESM bundle so the CLI starts without resolving hundreds of modules.
+// An ESM bundle so the CLI starts without resolving hundreds of modules, split at the dynamic imports
+// of src/cli/commands.ts: a run evaluates the entry (commander) and the chunks of its one command.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
+rmSync("dist", { recursive: true, force: true });
 await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/porthole.js",
+  entryPoints: { porthole: "src/cli/main.ts" },
+  outdir: "dist",
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
+  splitting: true,
   platform: "node",
   format: "esm",
   target: "node18",

@@ -8,7 +8,7 @@ import { unitName } from "../compile/systemd.ts";
 import { stopDaemon } from "../host/daemon-pid.ts";
 import { readText, removeFile, writeAtomic } from "../host/files.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
-import { socketPath } from "../hub/daemon.ts";
+import { socketPath } from "../hub/socket-path.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { peerFile, readIdentity, specFile } from "../peer/local.ts";
 import { apply, down } from "../reconcile/reconcile.ts";

@@ -2,10 +2,8 @@
 // API in-process (editing the state directly) when it doesn't — one code path either way.
 import { request } from "node:http";
 import { join } from "node:path";
-import { hubApi } from "../hub/api.ts";
-import { socketPath } from "../hub/daemon.ts";
-import { HubService } from "../hub/service.ts";
-import { SpecStore } from "../hub/store.ts";
+import { socketPath } from "../hub/socket-path.ts";
+import type { SpecStore } from "../hub/store.ts";
 import { jsonOrText } from "../peer/client.ts";
 import { hostContext } from "./context.ts";
 import { UserError } from "./errors.ts";
@@ -16,7 +14,11 @@ export interface Reply {
   body: unknown;
 }
 
-export const hubStore = () => new SpecStore(join(configDir(), "porthole.yaml"), stateDir());
+/** The hub's spec store (loaded on demand: `status` through the daemon needs no spec code). */
+export async function hubStore(): Promise<SpecStore> {
+  const { SpecStore } = await import("../hub/store.ts");
+  return new SpecStore(join(configDir(), "porthole.yaml"), stateDir());
+}
 
 function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
   return new Promise((resolve, reject) => {
@@ -56,7 +58,12 @@ export async function callHub(
   if (!reply && opts.needsDaemon)
     throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`);
   if (!reply) {
-    const app = hubApi(new HubService({ ...hostContext(), service: "daemon" }, hubStore()), "local");
+    // No daemon: the API in-process (loaded only here; the usual path is the socket).
+    const [{ hubApi }, { HubService }] = await Promise.all([
+      import("../hub/api.ts"),
+      import("../hub/service.ts"),
+    ]);
+    const app = hubApi(new HubService({ ...hostContext(), service: "daemon" }, await hubStore()), "local");
     const res = await app.request(path, {
       method,
       headers: { "content-type": "application/json" },

@@ -1,18 +1,15 @@
 // On the hub: init, run (the daemon), peer add|rm|ls, forward add|rm|ls, status.
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import qrcode from "qrcode-terminal";
-import { compile } from "../compile/compile.ts";
-import { renderWgQuick } from "../compile/wireguard.ts";
 import { claimDaemon, DaemonRunning, runningDaemon } from "../host/daemon-pid.ts";
 import { readText, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
-import { runHub, socketPath } from "../hub/daemon.ts";
+import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
+import { socketPath } from "../hub/socket-path.ts";
 import { type HubStatus, renderStatus } from "../hub/status-view.ts";
 import { SpecRejected } from "../hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
-import { parseEndpoint } from "../spec/validate.ts";
 import { daemonManaged, hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { callHub, hubStore, START_DAEMON } from "./hub-client.ts";
@@ -51,7 +48,9 @@ interface InitOpts {
 }
 
 async function init(o: InitOpts): Promise<void> {
-  const store = hubStore();
+  const store = await hubStore();
+  // Loaded per command (not at start): `porthole status` runs from this module too.
+  const { parseEndpoint } = await import("../spec/validate.ts");
   if ((await readText(store.file)) !== null)
     throw new UserError(`${store.file} exists already: this hub is initialized (see porthole status)`);
   const port = Number(o.listenPort);
@@ -147,7 +146,8 @@ export function registerHubCommands(program: Command): void {
       const release = await claimOrExit("hub");
       let d: Awaited<ReturnType<typeof runHub>>;
       try {
-        d = await runHub({ ...hostContext(log), service: "daemon" }, hubStore(), { intervalMs, log });
+        const { runHub } = await import("../hub/daemon.ts");
+        d = await runHub({ ...hostContext(log), service: "daemon" }, await hubStore(), { intervalMs, log });
       } catch (e) {
         await release();
         throw e;
@@ -206,7 +206,12 @@ export function registerHubPeerCommands(peer: Command): void {
       const r = (await callHub("POST", "/v1/peers", { name, admin: !!o.admin, device: true })) as {
         privateKey: string;
       };
-      const { spec } = await hubStore().load();
+      const { spec } = await (await hubStore()).load();
+      const [{ compile }, { renderWgQuick }, { default: qrcode }] = await Promise.all([
+        import("../compile/compile.ts"),
+        import("../compile/wireguard.ts"),
+        import("qrcode-terminal"),
+      ]);
       const plan = compile(spec, name);
       const config = renderWgQuick({ ...plan.wireguard, privateKey: r.privateKey }, name);
       console.log(
@@ -348,7 +353,7 @@ export function renderDaemon(d: DaemonState): string {
 /** What is wrong with the hub's spec file (a hand edit), or null; said next to the live state it does not stop. */
 async function specProblem(): Promise<string | null> {
   try {
-    await hubStore().load();
+    await (await hubStore()).load();
     return null;
   } catch (e) {
     return e instanceof SpecRejected ? e.message : null;

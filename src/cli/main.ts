@@ -1,23 +1,21 @@
-// porthole's command line: one small module per group of commands.
-import { Command, CommanderError } from "commander";
-import { registerApplyCommands } from "./apply-commands.ts";
-import { EXIT, UserError } from "./errors.ts";
-import {
-  hubStatusCommand,
-  registerForwardCommands,
-  registerHubCommands,
-  registerHubPeerCommands,
-} from "./hub-commands.ts";
-import { registerImportCommand } from "./import-command.ts";
-import { registerKeyCommands } from "./key-commands.ts";
-import { registerLabCommands } from "./lab-commands.ts";
-import { peerIdentity, peerStatus, registerPeerCommands } from "./peer-commands.ts";
-import { checkSide } from "./side.ts";
-import { registerSpecCommands } from "./spec-commands.ts";
+// porthole's command line: one small module per group of commands, loaded when its command runs.
+
+const VERSION = "0.1.0";
+
+// `porthole --version` answers before anything else is loaded (the bundle splits at each import()).
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  console.log(VERSION);
+  process.exit(0);
+}
+const { Command, CommanderError } = await import("commander");
+const { EXIT, UserError } = await import("./errors.ts");
+const { groupsFor, registerGroup } = await import("./commands.ts");
+const { checkSide } = await import("./side.ts");
 
 const program = new Command("porthole")
   .description("Serve home machines on the public internet through a VPS, over WireGuard with kernel NAT.")
-  .version("0.1.0")
+  .version(VERSION)
   .exitOverride()
   .showHelpAfterError("(run with --help for usage)")
   .addHelpText(
@@ -26,28 +24,8 @@ const program = new Command("porthole")
   );
 
 checkSide(program);
-registerSpecCommands(program);
-registerKeyCommands(program);
-registerImportCommand(program);
-registerApplyCommands(program);
-registerLabCommands(program);
-registerHubCommands(program);
-const peerGroup = program
-  .command("peer")
-  .description("peers: add|rm|ls on the hub; run (the agent) on a peer");
-registerHubPeerCommands(peerGroup);
-registerPeerCommands(program, peerGroup);
-registerForwardCommands(program);
-program
-  .command("status")
-  .description(
-    "peers (online, handshake, endpoint, transfer) and forwards (counters, connections, reachable)",
-  )
-  .option("--json", "machine-readable")
-  .action(async (o: { json?: boolean }) => {
-    const id = await peerIdentity();
-    await (id ? peerStatus(id, !!o.json) : hubStatusCommand(!!o.json));
-  });
+// Only the module of the command being run is loaded (src/cli/commands.ts).
+for (const g of groupsFor(argv)) await registerGroup(program, g);
 
 try {
   await program.parseAsync(process.argv);

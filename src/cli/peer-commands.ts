@@ -4,15 +4,12 @@ import type { Command } from "commander";
 import type { HubStatus } from "../hub/status-view.ts";
 import { renderStatus } from "../hub/status-view.ts";
 import { formatAddr, formatCidr } from "../net/ip.ts";
-import { runPeer, STALE_HANDSHAKE_S } from "../peer/agent.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
-import { JoinError, joinHub } from "../peer/join.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
+import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { transparentNeeds } from "../peer/transparent.ts";
-import { apply } from "../reconcile/reconcile.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
-import { claimOrExit, startService } from "./hub-commands.ts";
 import { configDir, stateDir } from "./paths.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
@@ -44,6 +41,8 @@ async function sync(id: PeerIdentity): Promise<void> {
   const ctx = hostContext(() => {});
   await ctx.host.files.write(specFile(configDir()), text);
   const local = await readLocalSpec(configDir());
+  // Loaded here, not at start: only the commands that change the machine need the reconciler.
+  const { apply } = await import("../reconcile/reconcile.ts");
   if (local)
     await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
 }
@@ -96,6 +95,8 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .action(async (given: string | undefined, o: { tokenFile?: string }) => {
       const token = await readTokenArg(given, o.tokenFile);
       const ctx = { ...hostContext((l) => console.log(l)), service: "daemon" as const };
+      const { JoinError, joinHub } = await import("../peer/join.ts");
+      const { startService } = await import("./hub-commands.ts");
       try {
         const r = await joinHub(token, { ctx, configDir: configDir(), log: (l) => console.log(l) });
         console.log(`joined as "${r.name}" (${r.address})`);
@@ -124,6 +125,8 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const staleAfterS = wholeNumber("--stale-after", o.staleAfter, 5, 3600);
       const id = await requirePeer();
       const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
+      const { claimOrExit } = await import("./hub-commands.ts");
+      const { runPeer } = await import("../peer/agent.ts");
       const release = await claimOrExit("peer");
       const agent = await runPeer(hostContext(log), configDir(), id, {
         intervalMs,

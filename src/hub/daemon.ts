@@ -3,15 +3,15 @@
 // join tokens, and tell a webhook when peers come and go or an apply fails.
 import { chmod, rm } from "node:fs/promises";
 import type { Server } from "node:http";
-import { join } from "node:path";
 import { createAdaptorServer } from "@hono/node-server";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { API_SERVER_OPTIONS, hubApi } from "./api.ts";
 import { HubService } from "./service.ts";
+import { socketPath } from "./socket-path.ts";
 import type { SpecStore } from "./store.ts";
 
-export const socketPath = (stateDir: string) => join(stateDir, "api.sock");
+export { socketPath };
 
 export interface Daemon {
   service: HubService;

@@ -14,9 +14,9 @@ import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, hubRequest } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
+import { STALE_HANDSHAKE_S } from "./stale.ts";
 
-/** Past WireGuard's 2-minute rekey: a handshake this old means the hub has not answered for a while. */
-export const STALE_HANDSHAKE_S = 135;
+export { STALE_HANDSHAKE_S };
 
 export interface Agent {
   stop(): void;

@@ -1,7 +1,6 @@
 // What a joined peer keeps: its name and the hub's API address (peer.json), and a copy of the spec.
 import { join } from "node:path";
 import { readText, writeAtomic } from "../host/files.ts";
-import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 
 export interface PeerIdentity {
@@ -24,6 +23,8 @@ export async function writeIdentity(stateDir: string, id: PeerIdentity): Promise
 export async function readLocalSpec(configDir: string): Promise<{ text: string; spec: Spec } | null> {
   const text = await readText(specFile(configDir));
   if (!text) return null;
+  // The parser and validator load only when a spec is read (not for `porthole --version`, `exposed`...).
+  const { loadSpec } = await import("../spec/load.ts");
   const r = loadSpec(text, specFile(configDir));
   return r.ok ? { text, spec: r.spec } : null;
 }
