@@ -1,0 +1,542 @@
+// Benchmark: porthole against the physical limit and the rivals, side by side in one lab and one run.
+//
+//   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000]
+//
+// Configurations (the hub's data plane is switched between "states"; each state also measures the
+// direct tunnel, so every ratio pairs two runs made minutes, not rounds, apart):
+//   direct        a client on the hub itself to the peer's tunnel address (the limit: wireguard-go)
+//   snat, transp. porthole's forwards (snat and transparent), 1 forward set, then with N more forwards
+//   seed          the blog post's hand-written iptables lines (DNAT, SNAT, FORWARD), no porthole table
+//   nftmap        a minimal nft ruleset: one verdict map for DNAT, one SNAT rule, nothing else
+//   haproxy/socat userspace relays on the hub (mode tcp / fork per connection), the frp/rathole class
+// Metrics: new connections/s (wrk -H "Connection: close" against bench/support/fast-http.c), keep-alive
+// latency p50/p99 (wrk --latency, 4 connections), throughput both ways (iperf3), 50 MB download (curl).
+// Multi-client: the client's source address alternates between two addresses every connection-rate run
+// (a route's src), and the peer's TcpExt PAWS* counters are read around each run (refused SYNs).
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { labUp } from "../src/lab/lab.ts";
+import { findProgram } from "../src/lab/prereq.ts";
+import { LAB, type LabHost, type World } from "../src/lab/world.ts";
+import {
+  benchLabName,
+  cliArgs,
+  labKeys,
+  machineNote,
+  markdownTable,
+  median,
+  PORTHOLE,
+  REPO,
+  requireBuiltCli,
+  requireLabMachine,
+  waitForLog,
+  withLabs,
+} from "./lab-bench.ts";
+
+const args = cliArgs();
+const rounds = args.number("--rounds", 2, 1, 10);
+const duration = args.number("--duration", 2, 1, 30);
+const N = args.number("--forwards", 10_000, 1, 40_000);
+const command = ["npm run bench:relay --", ...process.argv.slice(2)].join(" ");
+requireLabMachine(["wrk", "iperf3", "haproxy", "socat", "conntrack"]);
+requireBuiltCli();
+
+// Target ports on the peer: snat targets, transparent targets (one mode per target).
+const T = {
+  snat: { conn: 9001, http: 9101, iperf: 5301 },
+  transparent: { conn: 9002, http: 9102, iperf: 5302 },
+} as const;
+type Ports = { conn: number; http: number; iperf: number };
+/**
+ * Each configuration's own connection-rate port on the peer: all of them reach the peer from the hub's
+ * tunnel address, and the peer's TIME_WAIT sockets of one (60 s) must not meet another's new SYNs.
+ */
+const CONN_TARGET: Record<string, number> = {
+  snat: 9001,
+  transparent: 9002,
+  seed: 9003,
+  nftmap: 9004,
+  haproxy: 9005,
+  socat: 9006,
+  direct: 9007,
+};
+/** The peer port CONFIG reaches for metric K. */
+const tgt = (config: string, k: keyof Ports): number =>
+  k === "conn" ? (CONN_TARGET[config] as number) : T[config === "transparent" ? "transparent" : "snat"][k];
+/** Public ports on the hub that each configuration listens on. */
+const PUB: Record<string, Ports> = {
+  snat: { conn: 8001, http: 8101, iperf: 5201 },
+  transparent: { conn: 8002, http: 8102, iperf: 5202 },
+  seed: { conn: 8001, http: 8101, iperf: 5201 },
+  nftmap: { conn: 8001, http: 8101, iperf: 5201 },
+  haproxy: { conn: 18001, http: 18101, iperf: 15201 },
+  socat: { conn: 28001, http: 28101, iperf: 25201 },
+};
+type State = "porthole" | "porthole-many" | "seed" | "nftmap";
+const STATES: State[] = ["porthole", "porthole-many", "seed", "nftmap"];
+const CONFIGS: Record<State, string[]> = {
+  porthole: ["direct", "snat", "transparent"],
+  "porthole-many": ["direct", "snat", "transparent"],
+  seed: ["direct", "seed"],
+  nftmap: ["direct", "nftmap", "haproxy", "socat"],
+};
+const CLIENTS = [LAB.client, LAB.client2];
+
+interface Sample {
+  state: State;
+  config: string;
+  round: number;
+  conn: number;
+  paws: number;
+  up: number;
+  down: number;
+  p50: number;
+  p99: number;
+  dl: number;
+}
+const samples: Sample[] = [];
+const lab = benchLabName("rly");
+
+await withLabs([lab], async () => {
+  console.error(`building lab ${lab}...`);
+  const w = await labUp({ name: lab, backend: "nftables", mode: "snat", porthole: PORTHOLE });
+  const keys = await labKeys(w);
+  const dir = join(w.dir, "relay");
+  await mkdir(dir, { recursive: true });
+  const specs = {
+    one: join(dir, "one.yaml"),
+    many: join(dir, "many.yaml"),
+  };
+  await writeFile(specs.one, spec(keys.hub, keys.peer, 0));
+  await writeFile(specs.many, spec(keys.hub, keys.peer, N));
+  await w.exec("peer", [...PORTHOLE, "apply", "--host", "rpi", "--spec", specs.one], { cwd: REPO });
+
+  // Servers on the peer.
+  const fast = await buildFastHttp(dir);
+  const conn = await w.spawn("peer", [...fast, ...Object.values(CONN_TARGET).map(String)], {
+    label: "fast-http",
+  });
+  await waitForLog(w, conn.log, "listening");
+  const blob = await w.spawn(
+    "peer",
+    [
+      process.execPath,
+      join(REPO, "bench/support/blob-http.mjs"),
+      String(T.snat.http),
+      String(T.transparent.http),
+    ],
+    { label: "blob-http" },
+  );
+  await waitForLog(w, blob.log, "listening");
+  for (const p of [T.snat.iperf, T.transparent.iperf])
+    await w.spawn("peer", ["iperf3", "-s", "-p", String(p)], { label: `iperf3-${p}` });
+  // Userspace relays on the hub, always running (they listen on ports no ruleset touches).
+  const haCfg = join(dir, "haproxy.cfg");
+  await writeFile(haCfg, haproxyConfig());
+  await w.spawn("hub", ["haproxy", "-db", "-f", haCfg], { label: "haproxy" });
+  for (const k of ["conn", "http", "iperf"] as const)
+    await w.spawn(
+      "hub",
+      [
+        "socat",
+        `TCP-LISTEN:${PUB.socat?.[k]},fork,reuseaddr,backlog=4096`,
+        `TCP:10.8.0.2:${tgt("socat", k)}`,
+      ],
+      { label: `socat-${k}` },
+    );
+  for (const h of ["client", "hub"] as LabHost[])
+    await w.exec(h, ["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000", "net.ipv4.tcp_tw_reuse=1"]);
+  await new Promise((r) => setTimeout(r, 500));
+
+  let clientTurn = 0;
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 ? [...STATES].reverse() : STATES;
+    for (const state of order) {
+      await install(w, state, specs);
+      for (const config of CONFIGS[state]) {
+        const src = CLIENTS[clientTurn++ % CLIENTS.length] as string;
+        const s = await measure(w, config, src);
+        samples.push({ state, config, round: r, ...s });
+        console.error(
+          `round ${r} ${state.padEnd(13)} ${config.padEnd(11)} ${Math.round(s.conn)} conn/s (paws ${s.paws}), ` +
+            `${(s.up / 1e6).toFixed(0)}/${(s.down / 1e6).toFixed(0)} Mbit/s, p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, 50 MB ${s.dl.toFixed(2)} s`,
+        );
+      }
+    }
+  }
+});
+
+// ------------------------------------------------------------------------------------------------
+// report: per configuration, the median over rounds of (config / direct of the same state and round)
+
+type Metric = "conn" | "up" | "down" | "p50" | "p99" | "dl";
+const METRICS: [Metric, string][] = [
+  ["conn", "new connections/s"],
+  ["up", "throughput client→peer"],
+  ["down", "throughput peer→client"],
+  ["p50", "keep-alive latency p50"],
+  ["p99", "keep-alive latency p99"],
+  ["dl", "50 MB download time"],
+];
+const COLUMNS: [State, string, string][] = [
+  ["porthole", "snat", "porthole snat"],
+  ["porthole", "transparent", "porthole transparent"],
+  ["porthole-many", "snat", `porthole snat, ${N.toLocaleString("en-US")} forwards`],
+  ["porthole-many", "transparent", `porthole transparent, ${N.toLocaleString("en-US")} forwards`],
+  ["seed", "seed", "seed's iptables lines"],
+  ["nftmap", "nftmap", "minimal nft map"],
+  ["nftmap", "haproxy", "haproxy (tcp)"],
+  ["nftmap", "socat", "socat"],
+];
+const ratio = (state: State, config: string, m: Metric) => {
+  const xs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const a = samples.find((s) => s.state === state && s.config === config && s.round === r);
+    const d = samples.find((s) => s.state === state && s.config === "direct" && s.round === r);
+    if (a && d && d[m] > 0) xs.push(a[m] / d[m]);
+  }
+  return median(xs);
+};
+const rows = METRICS.map(([m, label]) => [label, ...COLUMNS.map(([st, c]) => ratio(st, c, m).toFixed(2))]);
+const directRow = (m: Metric) => median(samples.filter((s) => s.config === "direct").map((s) => s[m]));
+const pawsRow = [
+  "PAWS-refused SYNs at the peer (sum)",
+  ...COLUMNS.map(([st, c]) =>
+    String(samples.filter((s) => s.state === st && s.config === c).reduce((a, s) => a + s.paws, 0)),
+  ),
+];
+const pair = (a: [State, string], b: [State, string]) => {
+  const xs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const x = samples.find((s) => s.state === a[0] && s.config === a[1] && s.round === r);
+    const y = samples.find((s) => s.state === b[0] && s.config === b[1] && s.round === r);
+    if (x && y) xs.push(x.conn / y.conn);
+  }
+  return median(xs).toFixed(2);
+};
+
+console.log(`
+### Relay: porthole against the direct tunnel and the rivals (ratios to the direct tunnel)
+
+\`${command}\`
+
+${rounds} rounds, states in alternating order (porthole with 1 forward set, with ${N.toLocaleString("en-US")} more,
+the seed's lines, a minimal nft map with haproxy and socat beside it); each state measures the direct tunnel
+too and each cell is the median over rounds of config / direct of the same state and round. ${duration} s per
+wrk/iperf3 run; wrk -t2 -c32 \`Connection: close\` (fast-http.c) for new connections, wrk -t1 -c4 keep-alive
+for latency (node:http), iperf3 -t ${duration} both ways, curl of 50 MB (node:http). The client's source
+address alternates between ${CLIENTS.join(" and ")} each run. ${await machineNote()}
+
+Direct tunnel (medians): ${Math.round(directRow("conn"))} connections/s, ${(directRow("up") / 1e6).toFixed(0)} / ${(directRow("down") / 1e6).toFixed(0)} Mbit/s,
+latency p50 ${directRow("p50").toFixed(2)} ms / p99 ${directRow("p99").toFixed(2)} ms, 50 MB in ${directRow("dl").toFixed(2)} s.
+
+${markdownTable(["metric (config / direct)", ...COLUMNS.map(([, , l]) => l)], [...rows, pawsRow])}
+
+New connections, pairs in the same round: porthole snat / seed's lines ${pair(["porthole", "snat"], ["seed", "seed"])},
+porthole snat / minimal nft map ${pair(["porthole", "snat"], ["nftmap", "nftmap"])}, porthole snat ${N.toLocaleString("en-US")} / 1 ${pair(["porthole-many", "snat"], ["porthole", "snat"])}.
+`);
+
+// ------------------------------------------------------------------------------------------------
+
+function spec(hubKey: string, peerKey: string, extra: number): string {
+  const lines = [
+    "version: 1",
+    "hub:",
+    `  endpoint: ${LAB.hubPublic}`,
+    "  listenPort: 51820",
+    `  publicKey: ${hubKey}`,
+    "  publicInterface: ens3",
+    "  firewall: nftables",
+    "peers:",
+    "  - name: rpi",
+    `    publicKey: ${peerKey}`,
+    "    address: 10.8.0.2",
+    "forwards:",
+  ];
+  const fwd = (name: string, port: number, target: number, mode: string) =>
+    lines.push(`  - { name: ${name}, port: ${port}, peer: rpi, targetPort: ${target}, mode: ${mode} }`);
+  // The extra forwards come first, so the measured ones are the last elements added.
+  for (let i = 0; i < extra; i++) fwd(`x${i}`, 30_000 + i, 30_000 + i, "snat");
+  for (const mode of ["snat", "transparent"] as const)
+    for (const k of ["conn", "http", "iperf"] as const)
+      fwd(`${mode}-${k}`, PUB[mode]?.[k] as number, tgt(mode, k), mode);
+  return `${lines.join("\n")}\n`;
+}
+
+function seedRules(): string[][] {
+  const out: string[][] = [];
+  for (const k of ["conn", "http", "iperf"] as const) {
+    const pub = String(PUB.seed?.[k]);
+    const to = String(tgt("seed", k));
+    // The blog post's lines, for each port: DNAT, SNAT, and its strict FORWARD rules.
+    out.push(
+      [
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-i",
+        "ens3",
+        "-p",
+        "tcp",
+        "--dport",
+        pub,
+        "-j",
+        "DNAT",
+        "--to-destination",
+        `10.8.0.2:${to}`,
+      ],
+      [
+        "-t",
+        "nat",
+        "-A",
+        "POSTROUTING",
+        "-o",
+        "wg0",
+        "-p",
+        "tcp",
+        "-d",
+        "10.8.0.2",
+        "--dport",
+        to,
+        "-j",
+        "SNAT",
+        "--to-source",
+        "10.8.0.1",
+      ],
+      [
+        "-A",
+        "FORWARD",
+        "-i",
+        "ens3",
+        "-o",
+        "wg0",
+        "-d",
+        "10.8.0.2",
+        "-p",
+        "tcp",
+        "--dport",
+        to,
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-j",
+        "ACCEPT",
+      ],
+    );
+  }
+  out.push(
+    [
+      "-A",
+      "FORWARD",
+      "-i",
+      "ens3",
+      "-o",
+      "wg0",
+      "-m",
+      "conntrack",
+      "--ctstate",
+      "ESTABLISHED,RELATED",
+      "-j",
+      "ACCEPT",
+    ],
+    [
+      "-A",
+      "FORWARD",
+      "-i",
+      "wg0",
+      "-o",
+      "ens3",
+      "-m",
+      "conntrack",
+      "--ctstate",
+      "ESTABLISHED,RELATED",
+      "-j",
+      "ACCEPT",
+    ],
+  );
+  return out;
+}
+
+function nftMap(): string {
+  const el = (["conn", "http", "iperf"] as const).map(
+    (k) => `${PUB.nftmap?.[k]} : 10.8.0.2 . ${tgt("nftmap", k)}`,
+  );
+  return `table ip relaymap {
+  map ports {
+    type inet_service : ipv4_addr . inet_service
+    elements = { ${el.join(", ")} }
+  }
+  chain to_peer {
+    type nat hook prerouting priority dstnat;
+    iifname "ens3" meta l4proto tcp dnat ip to tcp dport map @ports
+  }
+  chain from_hub {
+    type nat hook postrouting priority srcnat;
+    oifname "wg0" ct status dnat snat ip to 10.8.0.1
+  }
+}
+`;
+}
+
+function haproxyConfig(): string {
+  const out = [
+    "global",
+    "  maxconn 8000",
+    "defaults",
+    "  mode tcp",
+    "  timeout connect 5s",
+    "  timeout client 60s",
+    "  timeout server 60s",
+  ];
+  for (const k of ["conn", "http", "iperf"] as const)
+    out.push(
+      `listen l${k}`,
+      `  bind ${LAB.hubPublic}:${PUB.haproxy?.[k]}`,
+      `  server s 10.8.0.2:${tgt("haproxy", k)}`,
+    );
+  return `${out.join("\n")}\n`;
+}
+
+/** Puts the hub's data plane into STATE (porthole's table, the seed's lines, or the minimal map). */
+async function install(w: World, state: State, specs: { one: string; many: string }): Promise<void> {
+  const hub = (argv: string[], allowFail = false) => w.exec("hub", argv, { allowFail, cwd: REPO });
+  // Remove the others' rules (iptables-nft keeps them in tables ip nat / ip filter).
+  await hub(["nft", "delete", "table", "ip", "relaymap"], true);
+  await hub(["iptables", "-w", "-t", "nat", "-F"], true);
+  await hub(["iptables", "-w", "-F", "FORWARD"], true);
+  if (state === "porthole" || state === "porthole-many") {
+    await hub([
+      ...PORTHOLE,
+      "apply",
+      "--host",
+      "hub",
+      "--spec",
+      state === "porthole" ? specs.one : specs.many,
+    ]);
+  } else {
+    await hub(["nft", "delete", "table", "inet", "porthole"], true);
+    if (state === "seed") for (const rule of seedRules()) await hub(["iptables", "-w", ...rule]);
+    else await w.exec("hub", ["nft", "-f", "-"], { input: nftMap() });
+  }
+  // Every configuration of the state answers before it is measured.
+  for (const config of CONFIGS[state]) {
+    const url = `http://${target(config).addr}:${target(config).ports.conn}/`;
+    const r = await w.exec(config === "direct" ? "hub" : "client", ["curl", "-sS", "-m", "5", url], {
+      allowFail: true,
+    });
+    if (r.stdout.trim() !== "ok") throw new Error(`${state} ${config}: no answer from ${url}: ${r.stderr}`);
+  }
+}
+
+function target(config: string): { addr: string; ports: Ports } {
+  if (config === "direct")
+    return {
+      addr: "10.8.0.2",
+      ports: { conn: tgt("direct", "conn"), http: T.snat.http, iperf: T.snat.iperf },
+    };
+  return { addr: LAB.hubPublic, ports: PUB[config] as Ports };
+}
+
+async function pawsCount(w: World): Promise<number> {
+  const text = (await w.exec("peer", ["cat", "/proc/net/netstat"])).stdout;
+  const [names, values] = text.split("\n").filter((l) => l.startsWith("TcpExt:"));
+  const n = (names ?? "").split(/\s+/);
+  const v = (values ?? "").split(/\s+/).map(Number);
+  return n.reduce((sum, name, i) => (name.startsWith("PAWS") ? sum + (v[i] ?? 0) : sum), 0);
+}
+
+async function measure(
+  w: World,
+  config: string,
+  src: string,
+): Promise<Omit<Sample, "state" | "config" | "round">> {
+  const { addr, ports } = target(config);
+  const host: LabHost = config === "direct" ? "hub" : "client";
+  const exec = (argv: string[]) => w.exec(host, argv, { timeoutMs: (duration + 60) * 1000 });
+  if (host === "client")
+    await w.exec("client", ["ip", "route", "replace", `${LAB.hubPublic}/32`, "dev", "to-hub", "src", src]);
+  const p0 = await pawsCount(w);
+  const c = (
+    await exec([
+      "wrk",
+      "-t2",
+      "-c32",
+      `-d${duration}s`,
+      "-H",
+      "Connection: close",
+      `http://${addr}:${ports.conn}/`,
+    ])
+  ).stdout;
+  const paws = (await pawsCount(w)) - p0;
+  const lat = (
+    await exec(["wrk", "-t1", "-c4", `-d${duration}s`, "--latency", `http://${addr}:${ports.http}/`])
+  ).stdout;
+  const iperf = async (reverse: boolean) => {
+    const out = (
+      await exec([
+        "iperf3",
+        "-J",
+        "-c",
+        addr,
+        "-p",
+        String(ports.iperf),
+        "-t",
+        String(duration),
+        ...(reverse ? ["-R"] : []),
+      ])
+    ).stdout;
+    return Number(JSON.parse(out).end?.sum_received?.bits_per_second ?? Number.NaN);
+  };
+  const up = await iperf(false);
+  const down = await iperf(true);
+  const dl = Number(
+    (
+      await exec([
+        "curl",
+        "-sS",
+        "-m",
+        "60",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_total}",
+        `http://${addr}:${ports.http}/50m`,
+      ])
+    ).stdout,
+  );
+  return {
+    conn: Number(/Requests\/sec:\s*([\d.]+)/.exec(c)?.[1]),
+    paws,
+    up,
+    down,
+    p50: latencyMs(lat, "50%"),
+    p99: latencyMs(lat, "99%"),
+    dl,
+  };
+}
+
+/** A percentile line of wrk --latency ("50%  312.00us"), in ms. */
+function latencyMs(out: string, pct: string): number {
+  const m = new RegExp(`${pct.replace("%", "\\%")}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+  if (!m) return Number.NaN;
+  const v = Number(m[1]);
+  return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
+}
+
+async function buildFastHttp(dir: string): Promise<string[]> {
+  const cc = findProgram("cc") ?? findProgram("gcc");
+  if (cc) {
+    const out = join(dir, "fast-http");
+    try {
+      await promisify(execFile)(cc, ["-O2", "-o", out, join(REPO, "bench/support/fast-http.c")]);
+      return [out];
+    } catch {
+      // fall through to the node server
+    }
+  }
+  return [process.execPath, join(REPO, "bench/support/fast-http.mjs")];
+}
