@@ -279,8 +279,13 @@ export function registerForwardCommands(program: Command): void {
     .option("--mode <mode>", "snat (default) or transparent (client IP preserved)")
     .option("--allow <cidr...>", "only these sources may connect")
     .option("--name <name>", "a name for the forward")
+    .option(
+      "--shadow-hub-service",
+      "take the public port even if a service on the hub listens on it (admins only)",
+    )
     .action(
       async (o: {
+        shadowHubService?: boolean;
         port: string;
         peer: string;
         targetPort?: string;
@@ -297,6 +302,7 @@ export function registerForwardCommands(program: Command): void {
           targetPort: o.targetPort,
           mode: o.mode,
           allowFrom: o.allow,
+          shadowHubService: o.shadowHubService,
         });
         console.log(`+ forward ${JSON.stringify(f)}`);
       },

@@ -152,8 +152,15 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)")
     .option("--allow <cidr...>", "only these sources may connect")
     .option("--name <name>", "a name for the forward")
+    .option(
+      "--shadow-hub-service",
+      "take the public port even if a service on the hub listens on it (admins only)",
+    )
     .action(
-      async (pub: string, o: { to: string; transparent?: boolean; allow?: string[]; name?: string }) => {
+      async (
+        pub: string,
+        o: { to: string; transparent?: boolean; allow?: string[]; name?: string; shadowHubService?: boolean },
+      ) => {
         const id = await requirePeer();
         const p = parsePublic(pub);
         const f = (await ask(id, "POST", "/v1/forwards", {
@@ -163,6 +170,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
           targetPort: asNumber(o.to),
           mode: o.transparent ? "transparent" : "snat",
           allowFrom: o.allow,
+          shadowHubService: o.shadowHubService,
         })) as Record<string, string>;
         await sync(id);
         const local = await readLocalSpec(configDir());

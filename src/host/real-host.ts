@@ -2,6 +2,7 @@
 import { forgetFlows } from "./conntrack.ts";
 import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
+import { listeningSockets } from "./listeners.ts";
 import { routingDriver, sysctlDriver } from "./system.ts";
 import type { Host } from "./types.ts";
 import { wireguardDriver } from "./wireguard.ts";
@@ -10,6 +11,7 @@ export const realHost: Host = {
   wg: wireguardDriver,
   firewall: firewallDriver,
   conntrack: { forget: forgetFlows },
+  sockets: { listening: listeningSockets },
   sysctl: sysctlDriver,
   routing: routingDriver,
   files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },

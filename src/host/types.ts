@@ -48,6 +48,18 @@ export interface PublicPort {
   port: number;
 }
 
+/** A socket that serves on the host: a listening TCP socket or a bound UDP one (`ss -l`). */
+export interface Listener {
+  proto: "tcp" | "udp";
+  /** "0.0.0.0", "::", "*" (both families), or the address it is bound to. */
+  address: string;
+  /** The device it is bound to (SO_BINDTODEVICE), e.g. "lo". */
+  device?: string;
+  port: number;
+  /** "python3 (pid 1234)", when known (`ss -p`, as root). */
+  processes: string[];
+}
+
 export interface Host {
   wg: {
     observe(iface: string): Promise<WgState>;
@@ -90,6 +102,10 @@ export interface Host {
      * line for the user (how many were deleted, or why they could not be), "" when there were none.
      */
     forget(ports: PublicPort[], except: string[]): Promise<string>;
+  };
+  sockets: {
+    /** Listening TCP and bound UDP sockets; `processes` also names their programs (slower). */
+    listening(processes: boolean): Promise<Listener[]>;
   };
   sysctl: {
     get(key: string): Promise<string | null>;

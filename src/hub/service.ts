@@ -1,15 +1,17 @@
 // What the hub can be asked to do — by the API, by the CLI on the hub, by the daemon's watch loop.
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
 import type { Enrolling } from "../compile/plan.ts";
+import type { Listener } from "../host/types.ts";
 import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
+import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
 import { readApplied } from "../reconcile/state.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
-import type { Forward, Spec } from "../spec/types.ts";
+import type { Forward, Proto, Spec } from "../spec/types.ts";
 import { NAME_RE, NAME_RULE } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
@@ -43,6 +45,8 @@ export interface ForwardInput {
   peer?: string;
   mode?: string;
   allowFrom?: string[];
+  /** Take the public port even though a service on the hub listens on it (admins only). */
+  shadowHubService?: boolean;
 }
 
 export class HubService {
@@ -101,14 +105,21 @@ export class HubService {
     return (await this.live()).problem;
   }
 
-  private async reconcileNow(): Promise<ApplyResult> {
+  /** `listeners`: the hub's listening sockets as a change just read them (apply need not look again). */
+  private async reconcileNow(listeners?: Listener[]): Promise<ApplyResult> {
     // An invalid spec is not a failed apply: nothing is tried, the host stays as applied last.
     const { spec, text } = await this.store.load();
     const started = this.now();
     this.stats.total++;
     try {
       const enrolling = activeEnrolling(await this.runtime.load(), this.now());
-      const r = await apply(this.ctx, { spec, specText: text, hostName: spec.hub.name, enrolling });
+      const r = await apply(this.ctx, {
+        spec,
+        specText: text,
+        hostName: spec.hub.name,
+        enrolling,
+        listeners,
+      });
       this.stats.lastError = undefined;
       return r;
     } catch (e) {
@@ -126,7 +137,11 @@ export class HubService {
    * Writes the edited spec and applies it. A refused edit is an Invalid naming the field; for a peer
    * that is not an admin, only the problems of its own new item, with other peers' forwards unnamed.
    */
-  private async change(edits: SpecEdit[], who: Identity = { kind: "root" }): Promise<Spec> {
+  private async change(
+    edits: SpecEdit[],
+    who: Identity = { kind: "root" },
+    listeners?: Listener[],
+  ): Promise<Spec> {
     // A spec file broken by hand: the edit would be refused for problems that are not the caller's.
     const { problem } = await this.live();
     if (problem)
@@ -138,7 +153,7 @@ export class HubService {
     const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
     try {
       const { spec } = await this.store.update(edits);
-      await this.reconcileNow();
+      await this.reconcileNow(listeners);
       return spec;
     } catch (e) {
       if (!(e instanceof SpecRejected)) throw e;
@@ -382,9 +397,52 @@ export class HubService {
       if (input.targetPort !== undefined) entry.targetPort = input.targetPort;
       if (input.mode) entry.mode = input.mode;
       if (input.allowFrom?.length) entry.allowFrom = input.allowFrom;
-      const spec = await this.change([{ append: "forwards", item: entry }], who);
+      const listeners = await this.refuseShadowing(
+        who,
+        { name, proto, port: input.port },
+        input.shadowHubService === true,
+      );
+      if (input.shadowHubService) entry.shadowHubService = true;
+      const spec = await this.change([{ append: "forwards", item: entry }], who, listeners);
       return spec.forwards.find((f) => f.name === name);
     });
+  }
+
+  /**
+   * A public port that a service on the hub listens on is refused before the spec is touched: always for
+   * peers that are not admins, for admins unless they force it (shadowHubService). Returns the sockets
+   * it saw, for apply to reuse (undefined when it did not look).
+   */
+  private async refuseShadowing(
+    who: Identity,
+    f: { name: string; proto: string; port: number | string },
+    force: boolean,
+  ): Promise<Listener[] | undefined> {
+    if (force && !isAdmin(who)) {
+      throw new Forbidden(
+        "shadowHubService: only an admin may forward a port that a service on the hub uses",
+        "shadowHubService",
+      );
+    }
+    const port = parsePortRange(f.port);
+    if (force || !port.ok) return undefined; // a bad port is reported by the spec's own check
+    const protos = (f.proto === "tcp+udp" ? ["tcp", "udp"] : [f.proto]) as Proto[];
+    const { spec } = await this.live();
+    const seen = await this.ctx.host.sockets.listening(false);
+    const [s] = await findShadows(
+      this.ctx.host,
+      spec.hub,
+      [{ name: f.name, protos, port: port.range }],
+      seen,
+    );
+    if (!s) return seen;
+    const fix = isAdmin(who)
+      ? `pick another public port, or, if the forward should take the port over, force it: ${FORCE_HOW}`
+      : "pick another public port (only an admin can force a forward over a service of the hub)";
+    throw new Conflict(
+      `port: ${describeShadow(s)}; a forward would cut that service off from the internet. ${fix}`,
+      "port",
+    );
   }
 
   async removeForward(who: Identity, name: string) {

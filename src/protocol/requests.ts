@@ -42,6 +42,8 @@ export const AddForwardRequest = z.strictObject({
   peer: text.optional(),
   mode: z.enum(["snat", "transparent"]).optional(),
   allowFrom: z.array(z.string()).optional(),
+  /** Take the public port even though a service on the hub listens on it (admins only). */
+  shadowHubService: z.boolean().optional(),
 });
 
 export type AddPeerRequest = z.infer<typeof AddPeerRequest>;

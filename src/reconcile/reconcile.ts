@@ -4,12 +4,13 @@ import { compile } from "../compile/compile.ts";
 import type { Enrolling, HostPlan } from "../compile/plan.ts";
 import { renderSysctl, SYSCTL_FILE } from "../compile/render.ts";
 import { systemdUnit, unitName } from "../compile/systemd.ts";
-import type { Host, WgState } from "../host/types.ts";
+import type { Host, Listener, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { diffIptables, diffNft, heldPrevious, observeFirewall } from "./firewall.ts";
 import { describePorts, forgetStep, portsToForget } from "./flows.ts";
+import { describeShadow, findShadows, newClaims } from "./shadowed.ts";
 import { checkSshPath } from "./ssh-guard.ts";
 import {
   type AppliedRecord,
@@ -49,6 +50,8 @@ export interface ApplyRequest {
   confirming?: boolean;
   /** Pending enrollment keys (hub daemon). */
   enrolling?: Enrolling[];
+  /** The hub's listening sockets, as the hub daemon just read them (saves apply a second look). */
+  listeners?: Listener[];
 }
 
 export interface ApplyResult {
@@ -162,11 +165,17 @@ function forwardSummary(previous: AppliedRecord | null, req: ApplyRequest): stri
   return forwardChanges(previousSpec(previous), req.spec);
 }
 
-/** The spec applied last (null: none, or it no longer parses). */
+/** The spec applied last (null: none, or it no longer parses); parsed at most once per text. */
 function previousSpec(previous: AppliedRecord | null): Spec | null {
   if (!previous) return null;
-  return lastApplied?.text === previous.specText ? lastApplied.spec : specOf(previous.specText);
+  if (lastApplied?.text === previous.specText) return lastApplied.spec;
+  if (lastParsed?.text !== previous.specText)
+    lastParsed = { text: previous.specText, spec: specOf(previous.specText) };
+  return lastParsed.spec;
 }
+
+/** The previously applied spec as last parsed (an apply asks for it up to three times). */
+let lastParsed: { text: string; spec: Spec | null } | null = null;
 
 /**
  * The step that forgets tracked flows of public ports whose forward changed (see flows.ts), if any
@@ -184,6 +193,21 @@ function flowStep(
   return ports.length ? forgetStep(ports, tunnel) : null;
 }
 
+/** A forward newly claiming a public port that a service on the hub listens on fails the apply, unless forced. */
+async function refuseShadowing(
+  host: Host,
+  spec: Spec,
+  claims: Spec["forwards"],
+  seen: Listener[] | undefined,
+): Promise<void> {
+  const shadows = await findShadows(host, spec.hub, claims, seen);
+  if (!shadows.length) return;
+  throw new ApplyError(
+    `refusing to apply: a service on the hub listens on a forward's public port:\n${shadows.map((s) => `  forward "${s.forward}": ${describeShadow(s)}`).join("\n")}\nthe forward would cut that service off from the internet. Pick another public port, stop the service, or, if the forward should take the port over, set shadowHubService: true on the forward`,
+    false,
+  );
+}
+
 /** The spec this process applied last (a daemon applies again and again: no need to parse it back). */
 let lastApplied: { text: string; spec: Spec } | null = null;
 
@@ -199,7 +223,14 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   await checkKey(ctx, plan);
   const previous = await previousRead;
   const summary = plan.role === "hub" ? forwardSummary(previous, req) : [];
+  // Read-only like observing, so the two run side by side; nothing changes before both are done.
+  const shadowing =
+    plan.role !== "hub" || previous?.specText === req.specText
+      ? Promise.resolve()
+      : refuseShadowing(ctx.host, req.spec, newClaims(previousSpec(previous), req.spec), req.listeners);
+  shadowing.catch(() => {}); // surfaces at the await below
   const first = await observeAndDiff(ctx, plan, previous, summary);
+  await shadowing;
   const { sysctl } = first;
   // Last: flows are forgotten once every rule they should meet is in place.
   const forget = flowStep(

@@ -21,6 +21,8 @@ export const HubShape = z.strictObject({
   firewall: z.enum(["nftables", "iptables"]).optional(),
   mesh: z.boolean().optional(),
   sshPort: port.optional(),
+  /** Ports (or ranges) the hub keeps for its own services: no forward may take them (tcp and udp). */
+  reservedPorts: z.array(z.union([whole(), z.string()])).optional(),
   apiPort: port.optional(),
   limits: z.unknown().optional(),
 });
@@ -50,6 +52,8 @@ export const ForwardShape = z.strictObject({
   targetPort: z.union([whole(), z.string()]).optional(),
   mode: z.enum(["snat", "transparent"]).optional(),
   allowFrom: z.array(z.string()).optional(),
+  /** Take the public port even though a service on the hub listens on it (admins only). */
+  shadowHubService: z.boolean().optional(),
 });
 
 export const RootShape = z.strictObject({

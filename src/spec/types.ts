@@ -23,6 +23,8 @@ export interface Hub {
   firewall: Backend;
   mesh: boolean;
   sshPort: number;
+  /** Public ports no forward may take (both protocols). */
+  reservedPorts: PortRange[];
   apiPort: number;
   limits: Limits;
 }
@@ -55,6 +57,8 @@ export interface Forward {
   targetPort: PortRange;
   mode: Mode;
   allowFrom: Cidr[];
+  /** The forward takes its public port even though a service on the hub listens on it. */
+  shadowHubService: boolean;
 }
 
 export interface Spec {

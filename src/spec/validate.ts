@@ -14,7 +14,7 @@ import {
   parseAddr,
   parseCidr,
 } from "../net/ip.ts";
-import { containsPort, formatRange, type PortRange, parsePortRange, rangeLength } from "../net/ports.ts";
+import { formatRange, overlaps, type PortRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { allocateAddresses } from "./allocate.ts";
 import { type Diagnostic, Problems, show } from "./diagnostics.ts";
@@ -157,6 +157,12 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
   checkPort(sshPort, at("sshPort"), p);
   const apiPort = h.apiPort ?? DEFAULTS.apiPort;
   checkPort(apiPort, at("apiPort"), p);
+  const reservedPorts: PortRange[] = [];
+  (h.reservedPorts ?? []).forEach((v, i) => {
+    const r = parsePortRange(v);
+    if (r.ok) reservedPorts.push(r.range);
+    else p.add(["hub", "reservedPorts", i], `${show(v)} ${r.reason}`);
+  });
   // An endpoint without a port uses listenPort; when that is out of range, it is reported above only.
   const inRange = listenPort >= 1 && listenPort <= 65535;
   const endpoint = parseEndpoint(h.endpoint, inRange ? listenPort : DEFAULTS.listenPort);
@@ -229,6 +235,7 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
     firewall: h.firewall ?? "nftables",
     mesh: h.mesh ?? true,
     sshPort,
+    reservedPorts,
     apiPort,
     limits: checkLimits(h.limits, p),
   };
@@ -416,13 +423,23 @@ function checkForwards(
   // clash costs the length of the range, not the number of forwards before it.
   const owner: Record<Proto, Int32Array> = { tcp: new Int32Array(65536), udp: new Int32Array(65536) };
   const claimed: PortRange[] = [];
-  const reserved: { proto: Proto; port: number; why: string }[] = [
-    { proto: "udp", port: hub.listenPort, why: "the hub's WireGuard listen port; pick another public port" },
+  const one = (port: number): PortRange => ({ from: port, to: port });
+  const reserved: { protos: Proto[]; range: PortRange; why: string }[] = [
     {
-      proto: "tcp",
-      port: hub.sshPort,
+      protos: ["udp"],
+      range: one(hub.listenPort),
+      why: "the hub's WireGuard listen port; pick another public port",
+    },
+    {
+      protos: ["tcp"],
+      range: one(hub.sshPort),
       why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
     },
+    ...hub.reservedPorts.map((range) => ({
+      protos: ["tcp", "udp"] as Proto[],
+      range,
+      why: `reserved for the hub's own services (hub.reservedPorts${range.from === range.to ? "" : `: ${formatRange(range)}`}); pick another public port`,
+    })),
   ];
   // The mode each target (peer, protocol, port) is sent with: key (slot * 2 + udp) * 65536 + port, value
   // forward index * 2 + transparent. Numbers, not strings: this runs once per target port.
@@ -454,13 +471,13 @@ function checkForwards(
     }
     if (port.ok) {
       claimed[i] = port.range;
+      for (const r of reserved) {
+        if (!r.protos.some((x) => protos.includes(x)) || !overlaps(port.range, r.range)) continue;
+        const first = Math.max(port.range.from, r.range.from);
+        const verb = port.range.from === port.range.to ? "is" : `includes ${first},`;
+        p.add(at("port"), `${show(f.port)} ${verb} ${r.why}`);
+      }
       for (const proto of protos) {
-        for (const r of reserved) {
-          if (r.proto === proto && containsPort(port.range, r.port)) {
-            const verb = port.range.from === port.range.to ? "is" : `includes ${r.port},`;
-            p.add(at("port"), `${show(f.port)} ${verb} ${r.why}`);
-          }
-        }
         const own = owner[proto];
         let clash = 0;
         for (let q = port.range.from; q <= port.range.to; q++) {
@@ -534,6 +551,7 @@ function checkForwards(
       targetPort: target.range,
       mode,
       allowFrom,
+      shadowHubService: f.shadowHubService ?? false,
     });
   });
   return out;

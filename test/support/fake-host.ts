@@ -1,7 +1,7 @@
 // An in-memory host for unit tests of the reconciler: it records every mutating call and can be
 // told to fail one of them.
 import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
-import type { FirewallState, Host, WgPeerState, WgState } from "../../src/host/types.ts";
+import type { FirewallState, Host, Listener, WgPeerState, WgState } from "../../src/host/types.ts";
 import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
 
@@ -16,6 +16,8 @@ export interface FakeHost extends Host {
   foreignDrop: string[];
   /** Public ports whose tracked flows were forgotten, per call ("udp/27015"; IPv6 as "udp6/27015"). */
   forgotten: string[][];
+  /** What `ss -l` would show (processes are named only when asked for). */
+  listeners: Listener[];
 }
 
 export function fakeHost(files: Record<string, string> = {}): FakeHost {
@@ -27,6 +29,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     fileMap: new Map(Object.entries(files)),
     sysctls: new Map([["net.ipv4.ip_forward", "0"]]),
     routes: false,
+    listeners: [] as Listener[],
     foreignDrop: [] as string[],
     forgotten: [] as string[][],
   } as FakeHost;
@@ -159,6 +162,10 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
   const present = (k: string) => {
     const i = ifaceOf(k);
     return i === undefined || i === "all" || i === "default" || h.ifaces.has(i);
+  };
+  h.sockets = {
+    listening: async (processes) =>
+      h.listeners.map((l) => ({ ...structuredClone(l), processes: processes ? l.processes : [] })),
   };
   h.sysctl = {
     get: async (k) => (present(k) ? (h.sysctls.get(k) ?? (ifaceOf(k) ? "0" : null)) : null),

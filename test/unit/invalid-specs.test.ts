@@ -96,7 +96,7 @@ const CASES: Case[] = [
     name: "unknown hub field, with did-you-mean",
     text: hub("\n  listenport: 42069"),
     expected: [
-      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort, limits",
+      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits",
     ],
   },
   {
@@ -110,14 +110,14 @@ const CASES: Case[] = [
     name: "unknown forward field, with did-you-mean",
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${RPI}\nforwards:\n  - name: share\n    port: 80\n    peer: rpi\n    allow_from: [198.51.100.0/24]\n`,
     expected: [
-      "porthole.yaml:14:5 forwards[0].allow_from: unknown field; did you mean allowFrom? accepted fields: name, proto, port, peer, targetPort, mode, allowFrom",
+      "porthole.yaml:14:5 forwards[0].allow_from: unknown field; did you mean allowFrom? accepted fields: name, proto, port, peer, targetPort, mode, allowFrom, shadowHubService",
     ],
   },
   {
     name: "unknown field, nothing close to it",
     text: hub("\n  colour: blue"),
     expected: [
-      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort, limits",
+      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits",
     ],
   },
   {
@@ -408,6 +408,20 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: "hub.reservedPorts: ports and ranges, tcp and udp alike; a bad entry is named by index",
+    text: FW`  - name: a\n    port: 8443\n    peer: rpi\n  - name: b\n    proto: udp\n    port: 9000-9010\n    peer: rpi\n  - name: c\n    proto: tcp+udp\n    port: 7000-7100\n    peer: rpi\n  - name: d\n    port: 8444\n    peer: rpi\n`.replace(
+      "publicInterface: ens3",
+      'publicInterface: ens3\n  reservedPorts: [8443, "9005-9006", 70000, "7050", http]',
+    ),
+    expected: [
+      "porthole.yaml:7:38 hub.reservedPorts[2]: 70000 is out of range; expected a port 1-65535 or a range like 6000-6010",
+      'porthole.yaml:7:53 hub.reservedPorts[4]: "http" is not a port 1-65535 or a range like 6000-6010',
+      "porthole.yaml:17:5 forwards[0].port: 8443 is reserved for the hub's own services (hub.reservedPorts); pick another public port",
+      'porthole.yaml:21:5 forwards[1].port: "9000-9010" includes 9005, reserved for the hub\'s own services (hub.reservedPorts: 9005-9006); pick another public port',
+      'porthole.yaml:25:5 forwards[2].port: "7000-7100" includes 7050, reserved for the hub\'s own services (hub.reservedPorts); pick another public port',
+    ],
+  },
+  {
     name: "overlapping forwards, per protocol",
     text: FW`  - name: a\n    proto: udp\n    port: 6000-6010\n    peer: rpi\n  - name: b\n    proto: udp\n    port: 6005\n    peer: rpi\n  - name: c\n    proto: tcp+udp\n    port: 6010-6020\n    peer: rpi\n  - name: d\n    proto: tcp\n    port: 6015\n    peer: rpi\n`,
     expected: [
@@ -531,7 +545,7 @@ test("a spec with many mistakes reports all of them at once, in file order", () 
   assert.deepEqual(r.report.split("\n"), [
     'many.yaml:6:3 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
     "many.yaml:7:3 hub.mtu: 100 is out of range; accepted: 1280-9000",
-    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, apiPort, limits",
+    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits",
     "many.yaml:11:5 peers[0].publicKey: \"not-a-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
     "many.yaml:13:5 peers[0].keepalive: 99999 is out of range; accepted: 0 (off) to 65535 seconds",
     'many.yaml:14:5 peers[1].name: "rpi" is already used by peers[0]',

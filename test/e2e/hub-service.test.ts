@@ -1,0 +1,42 @@
+// A service on the hub itself listens on a public port (issue 8 §5): a peer cannot forward that port
+// over it, an admin only when forcing it, and the service keeps answering the internet until then.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { waitFor } from "../../src/lab/procs.ts";
+import { LAB } from "../../src/lab/world.ts";
+import { SUPPORT, startWhoami, withJoinedLab } from "./lab-fixture.ts";
+
+test("a port a hub service listens on: a peer's expose is refused naming it; an admin must force it", async (t) => {
+  await withJoinedLab(t, "hs", {}, async (lab) => {
+    // The hub's own service (the test server, which answers with the client's address and its port).
+    await lab.world.spawn("hub", [process.execPath, join(SUPPORT, "whoami.mjs"), "tcp:8443"], {
+      label: "hub-service",
+    });
+    const fromInternet = () => lab.curl([`http://${LAB.hubPublic}:8443/`]);
+    await waitFor("the hub's service", async () => ((await fromInternet()).code === 0 ? true : undefined));
+    await startWhoami(lab, ["tcp:9443"]);
+
+    const peer = await lab.porthole("peer", ["expose", "8443", "--to", "9443"], { allowFail: true });
+    assert.notEqual(peer.code, 0);
+    assert.match(
+      peer.stderr,
+      /port: tcp\/8443 is in use on the hub: node \(pid \d+\) listens on 0\.0\.0\.0:8443; a forward would cut that service off from the internet\. pick another public port \(only an admin can force a forward over a service of the hub\)/,
+    );
+    const forced = await lab.porthole("peer", ["expose", "8443", "--to", "9443", "--shadow-hub-service"], {
+      allowFail: true,
+    });
+    assert.match(forced.stderr, /only an admin may forward a port that a service on the hub uses/);
+    assert.equal((await fromInternet()).stdout, `${LAB.client} 8443\n`, "the hub's service still answers");
+    assert.doesNotMatch((await lab.porthole("hub", ["forward", "ls"])).stdout, /8443/);
+
+    const add = ["forward", "add", "--port", "8443", "--peer", "rpi", "--target-port", "9443"];
+    const admin = await lab.porthole("hub", add, { allowFail: true });
+    assert.notEqual(admin.code, 0);
+    assert.match(admin.stderr, /force it: --shadow-hub-service/);
+    assert.equal((await fromInternet()).stdout, `${LAB.client} 8443\n`);
+
+    await lab.porthole("hub", [...add, "--shadow-hub-service"]);
+    assert.equal((await fromInternet()).stdout, "10.8.0.1 9443\n", "forced: the forward took the port over");
+  });
+});
