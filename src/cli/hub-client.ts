@@ -1,5 +1,6 @@
 // CLI commands on the hub talk to the daemon through its unix socket when it runs, or run the same
 // API in-process (editing the state directly) when it doesn't — one code path either way.
+import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { join } from "node:path";
 import { socketPath } from "../hub/socket-path.ts";
@@ -23,7 +24,16 @@ export async function hubStore(): Promise<SpecStore> {
 function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { socketPath: socketPath(stateDir()), method, path, headers: { "content-type": "application/json" } },
+      {
+        socketPath: socketPath(stateDir()),
+        method,
+        path,
+        // No timeout: the answer comes when the apply is done. The id makes a repeated change happen once.
+        headers: {
+          "content-type": "application/json",
+          ...(method === "GET" ? {} : { "x-request-id": randomUUID() }),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

@@ -26,6 +26,7 @@ import type { Forward } from "../spec/types.ts";
 import { Conflict, Forbidden, Gone, type HubError, Invalid, NotFound } from "./errors.ts";
 import { ConcurrencyLimiter } from "./limiter.ts";
 import { renderMetrics, specValidMetric } from "./metrics.ts";
+import { REQUEST_ID } from "./request-log.ts";
 import type { HubService, Identity } from "./service.ts";
 import { SpecRejected } from "./store.ts";
 
@@ -85,6 +86,7 @@ export function hubApi(
   opts: { perSource?: number } = {},
 ): Hono<Env> {
   const app = new Hono<Env>();
+  const requests = service.requests;
   const limiter = new ConcurrencyLimiter(opts.perSource ?? PER_SOURCE);
   app.onError((e, c) => {
     const status = STATUS.find(([kind]) => e instanceof kind)?.[1];
@@ -132,6 +134,25 @@ export function hubApi(
     c.set("who", who);
     await next();
   });
+
+  // Changes with a request id happen once; the same id gets the first answer (see request-log.ts).
+  const callerKey = (c: Context<Env>, id: string) => `${JSON.stringify(c.get("who"))} ${id}`;
+  app.use(async (c, next) => {
+    const id = c.req.header("x-request-id");
+    if (id === undefined || c.req.method === "GET") return next();
+    if (!REQUEST_ID.test(id))
+      return c.json<ErrorReply>({ error: "x-request-id: 8-64 letters, digits, '-' or '_'" }, 400);
+    const { outcome, replayed } = await requests.once(callerKey(c, id), async () => {
+      await next();
+      return { status: c.res.status, body: await c.res.clone().text() };
+    });
+    if (replayed)
+      c.res = new Response(outcome.body, {
+        status: outcome.status,
+        headers: { "content-type": "application/json", "x-request-replayed": "1" },
+      });
+  });
+  app.get("/v1/requests/:id", (c) => c.json(requests.state(callerKey(c, c.req.param("id")))));
 
   // Peers poll this (it doubles as their liveness probe) and fetch the spec when the hash changes: the
   // hash of the spec as they see it, so only a change to their own part makes them fetch.

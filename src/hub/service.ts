@@ -15,6 +15,7 @@ import type { Forward, Proto, Spec } from "../spec/types.ts";
 import { NAME_RE, NAME_RULE } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
+import { RequestLog } from "./request-log.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
 import { peerSpecView } from "./spec-view.ts";
@@ -51,6 +52,8 @@ export interface ForwardInput {
 
 export class HubService {
   readonly runtime: RuntimeStore;
+  /** Outcomes of changes by request id (shared by the API's unix and TCP listeners). */
+  readonly requests = new RequestLog();
   readonly stats: ApplyStats = {
     total: 0,
     failures: 0,

@@ -1,5 +1,10 @@
 // A peer talks to the hub's API through the tunnel; the hub knows it by its tunnel address.
-export class HubUnreachable extends Error {}
+import { randomUUID } from "node:crypto";
+
+export class HubUnreachable extends Error {
+  /** The hub's kernel refused the connection: the request never reached the daemon. */
+  refused = false;
+}
 export class HubRefused extends Error {
   constructor(
     readonly status: number,
@@ -9,18 +14,81 @@ export class HubRefused extends Error {
   }
 }
 
+/** How long a change whose answer was lost is followed up while the hub does not answer at all. */
+export const RECOVER_MS = 60_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One request to the hub's API. A change (not GET) carries a request id: when its answer is lost or
+ * slow (a long apply), the client asks the hub what became of it (`GET /v1/requests/ID`) for as long
+ * as the hub says it runs, and sends it again (same id: it happens once) if it never arrived, so a
+ * change that happened is never reported as failed. `recover: false` leaves retrying to the caller
+ * (who passes its own `requestId` for every attempt).
+ */
 export async function hubRequest(
   base: string,
   method: string,
   path: string,
   body?: unknown,
   timeoutMs = 5000,
+  opts: { requestId?: string; recover?: boolean } = {},
+): Promise<unknown> {
+  if (method === "GET") return send(base, method, path, body, timeoutMs);
+  const id = opts.requestId ?? randomUUID();
+  const again = () => send(base, method, path, body, timeoutMs, id);
+  try {
+    return await again();
+  } catch (e) {
+    if (!(e instanceof HubUnreachable) || e.refused || opts.recover === false) throw e;
+  }
+  let deadline = Date.now() + RECOVER_MS;
+  for (;;) {
+    await sleep(1000);
+    let st: { state: string; status?: number; body?: unknown };
+    try {
+      st = (await send(base, "GET", `/v1/requests/${id}`, undefined, timeoutMs)) as typeof st;
+    } catch (e) {
+      if (e instanceof HubUnreachable && Date.now() < deadline) continue;
+      throw e instanceof HubUnreachable
+        ? new HubUnreachable(`${e.message}; whether the change (request ${id}) happened is unknown`)
+        : e;
+    }
+    deadline = Date.now() + RECOVER_MS; // the hub answers: wait for as long as the change takes
+    if (st.state === "done") {
+      if ((st.status ?? 500) >= 400)
+        throw new HubRefused(
+          st.status ?? 500,
+          (st.body as { error?: string })?.error ?? JSON.stringify(st.body),
+        );
+      return st.body;
+    }
+    if (st.state === "unknown") {
+      try {
+        return await again();
+      } catch (e) {
+        if (!(e instanceof HubUnreachable) || e.refused) throw e;
+      }
+    }
+  }
+}
+
+async function send(
+  base: string,
+  method: string,
+  path: string,
+  body: unknown,
+  timeoutMs: number,
+  requestId?: string,
 ): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(requestId ? { "x-request-id": requestId } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -31,9 +99,11 @@ export async function hubRequest(
       cause?.code === "ECONNREFUSED"
         ? "the hub answered through the tunnel, but its API is not listening: the hub daemon is not running"
         : "the hub did not answer through the tunnel; its daemon may be down, or the tunnel is";
-    throw new HubUnreachable(
+    const err = new HubUnreachable(
       `${why} (${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}); on the hub, \`porthole status\` shows the daemon's state`,
     );
+    err.refused = cause?.code === "ECONNREFUSED";
+    throw err;
   }
   const text = await res.text();
   const parsed = jsonOrText(text);

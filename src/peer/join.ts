@@ -1,6 +1,7 @@
 // `porthole join TOKEN`: the peer makes its own key (it never leaves this machine), opens the tunnel
 // with the token's one-time key, registers its real public key over the hub's API, then switches to
 // its own key. Any failure leaves the machine as it was.
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { readToken, type TokenPayload } from "../protocol/tokens.ts";
@@ -66,15 +67,14 @@ export async function joinHub(
     const api = `http://${t.s}:${t.p}`;
     const deadline = Date.now() + (o.waitMs ?? 20_000);
     let reply: { name: string; address: string; spec: string } | undefined;
+    // One request id for every attempt: an enrollment whose answer was lost is answered again, not refused.
+    const requestId = randomUUID();
     while (!reply) {
       try {
-        reply = (await hubRequest(
-          api,
-          "POST",
-          "/v1/enroll",
-          { token, publicKey: publicKeyOf(own) },
-          3000,
-        )) as typeof reply;
+        reply = (await hubRequest(api, "POST", "/v1/enroll", { token, publicKey: publicKeyOf(own) }, 3000, {
+          requestId,
+          recover: false,
+        })) as typeof reply;
       } catch (e) {
         if (e instanceof HubRefused) throw new JoinError(`the hub refused the token: ${e.message}`);
         // Refused at the port: the tunnel works and the hub's kernel answered, but no daemon listens.

@@ -120,6 +120,14 @@ export const ROUTES: Route[] = [
   { method: "post", path: "/v1/apply", summary: "Reconcile the hub now", who: ["admins"], ok: 200 },
   {
     method: "get",
+    path: "/v1/requests/{id}",
+    summary:
+      "What became of the caller's change sent with x-request-id: done (with its answer), running, or unknown",
+    who: ["peers", "enrolling"],
+    ok: 200,
+  },
+  {
+    method: "get",
     path: "/metrics",
     summary: "Prometheus text (filtered like /v1/status, plus the hub's apply counters)",
     who: ["peers"],

@@ -174,6 +174,11 @@ const ROUTES: {
     expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
   },
   {
+    route: "GET /v1/requests/:id",
+    request: () => ["GET", "/v1/requests/req-0123456789"],
+    expect: { stranger: 403, enrolling: 200, peer: 200, admin: 200, root: 200 },
+  },
+  {
     route: "GET /v1/tokens",
     request: () => ["GET", "/v1/tokens"],
     expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },

@@ -3,6 +3,8 @@
 // live state visible; a change is idempotent by request id.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
@@ -11,6 +13,7 @@ import { watchLoop } from "../../src/hub/daemon.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { hubRequest } from "../../src/peer/client.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
@@ -148,4 +151,65 @@ test("a daemon started on an invalid spec file runs on the spec applied last", a
   );
   assert.match((await fresh.specProblem()) ?? "", /porthole\.yaml/);
   assert.equal((await call("GET", "/v1/peers")).status, 200);
+});
+
+test("a change with a request id happens once: the same id gets the first answer, and the hub says what became of it", async (t) => {
+  const { call, service } = await hub(t);
+  const dns = { name: "dns", proto: "udp", port: 53, peer: "rpi" };
+  const id = { "x-request-id": "req-0123456789" };
+  const [a, b] = await Promise.all([
+    call("POST", "/v1/forwards", dns, id),
+    call("POST", "/v1/forwards", dns, id),
+  ]);
+  assert.equal(a.status, 201);
+  assert.deepEqual(b, a);
+  const c = await call("POST", "/v1/forwards", dns, id);
+  assert.deepEqual(c, a, "a repeat after the change is answered as the first time");
+  assert.equal((await service.forwards({ kind: "root" })).filter((f) => f.name === "dns").length, 1);
+  assert.deepEqual((await call("GET", "/v1/requests/req-0123456789")).body, {
+    state: "done",
+    status: 201,
+    body: a.body,
+  });
+  assert.deepEqual((await call("GET", "/v1/requests/req-never-sent")).body, { state: "unknown" });
+  // Without an id a repeat is a new request, refused because the forward exists.
+  const repeat = await call("POST", "/v1/forwards", dns);
+  assert.equal(repeat.status, 400);
+  assert.match(repeat.body.error, /dns/);
+});
+
+test("the client does not report a change as failed when its answer is slow or lost: it asks the hub", async (t) => {
+  const outcomes = new Map<string, string>();
+  let posts = 0;
+  const server = createServer((req, res) => {
+    const id = String(req.headers["x-request-id"] ?? "");
+    if (req.method === "GET" && req.url?.startsWith("/v1/requests/")) {
+      const done = outcomes.get(req.url.slice("/v1/requests/".length));
+      res.end(
+        JSON.stringify(done ? { state: "done", status: 201, body: JSON.parse(done) } : { state: "unknown" }),
+      );
+      return;
+    }
+    posts++;
+    if (posts === 1) {
+      req.socket.destroy(); // lost before the hub saw it: the client sends it again, same id
+      return;
+    }
+    // A slow apply: the answer comes after the client's timeout; the change happens all the same.
+    setTimeout(() => {
+      const body = JSON.stringify({ name: "web", id });
+      outcomes.set(id, body);
+      if (!res.destroyed) res.end(body);
+    }, 700);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const r = (await hubRequest(`http://127.0.0.1:${port}`, "POST", "/v1/forwards", { port: 80 }, 300)) as {
+    name: string;
+    id: string;
+  };
+  assert.equal(r.name, "web");
+  assert.match(r.id, /^[0-9a-f-]{36}$/);
+  assert.equal(posts, 2, "sent again once after it was lost, with the same id");
 });
