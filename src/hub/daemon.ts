@@ -4,9 +4,11 @@
 import { chmod, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
+import { Hono } from "hono";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { API_SERVER_OPTIONS, hubApi } from "./api.ts";
+import { renderMetrics } from "./metrics.ts";
 import { HubService } from "./service.ts";
 import { socketPath } from "./socket-path.ts";
 import type { SpecStore } from "./store.ts";
@@ -74,6 +76,8 @@ export async function runHub(
   }
   servers.push(tcp);
   log(`API on http://${address}:${spec.hub.apiPort} (tunnel only) and ${sock} (root)`);
+  const metrics = spec.hub.metricsListen ? await serveMetrics(service, spec.hub.metricsListen, log) : null;
+  if (metrics) servers.push(metrics);
 
   const tick = await watchLoop(service, log, webhook, problem);
   const timer = setInterval(tick, opts.intervalMs ?? 2000);
@@ -134,4 +138,32 @@ export async function watchLoop(
       busy = false;
     }
   };
+}
+
+/**
+ * /metrics, and nothing else, for a Prometheus on the hub itself (the API answers only peers through
+ * the tunnel). Whoever can connect reads every peer's and forward's numbers: loopback by default.
+ * A listener that cannot start is logged; the daemon runs on without it.
+ */
+async function serveMetrics(
+  service: HubService,
+  at: { host: string; port: number },
+  log: (l: string) => void,
+): Promise<Server | null> {
+  const app = new Hono();
+  app.get("/metrics", async (c) =>
+    c.text(renderMetrics(await service.statusFor({ kind: "root" }, false), service.stats), 200, {
+      "content-type": "text/plain; version=0.0.4",
+    }),
+  );
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+  const url = `http://${at.host.includes(":") ? `[${at.host}]` : at.host}:${at.port}/metrics`;
+  try {
+    await new Promise<void>((res, rej) => server.once("error", rej).listen(at.port, at.host, res));
+  } catch (e) {
+    log(`metrics: cannot listen on ${url}: ${(e as Error).message} (hub.metricsListen)`);
+    return null;
+  }
+  log(`metrics on ${url} (hub.metricsListen)`);
+  return server;
 }

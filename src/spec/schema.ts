@@ -25,6 +25,7 @@ export const HubShape = z.strictObject({
   reservedPorts: z.array(z.union([whole(), z.string()])).optional(),
   apiPort: port.optional(),
   limits: z.unknown().optional(),
+  metricsListen: z.string().optional(),
 });
 
 /** hub.limits: what a peer that is not an admin may ask of the API (checked on its own, see checkLimits). */

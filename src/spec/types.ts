@@ -27,6 +27,8 @@ export interface Hub {
   reservedPorts: PortRange[];
   apiPort: number;
   limits: Limits;
+  /** Where the daemon serves /metrics to anyone who can connect (a local Prometheus); null: off. */
+  metricsListen: { host: string; port: number } | null;
 }
 
 /** What a peer that is not an admin may ask of the hub's API (admins, and edits of the file, may exceed it). */

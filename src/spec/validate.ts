@@ -30,6 +30,7 @@ export const DEFAULTS = {
   keepalive: 25,
   sshPort: 22,
   apiPort: 51821,
+  metricsListen: "127.0.0.1:9851",
   limits: { forwardsPerPeer: 20, portsPerPeer: 100, maxRangeWithoutAdmin: 16 },
 } as const;
 
@@ -238,7 +239,24 @@ function checkHub(raw: unknown, p: Problems): Hub | undefined {
     reservedPorts,
     apiPort,
     limits: checkLimits(h.limits, p),
+    metricsListen: checkListen(h.metricsListen ?? DEFAULTS.metricsListen, at("metricsListen"), p),
   };
+}
+
+/** "127.0.0.1:9851", "[::1]:9851" or "off": an IP address literal (no name to resolve) and a port. */
+function checkListen(text: string, path: (string | number)[], p: Problems): Hub["metricsListen"] {
+  if (text === "off") return null;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !host || !parseAddr(host) || port < 1 || port > 65535) {
+    p.add(
+      path,
+      `${show(text)} is not accepted; give an IP address and port like 127.0.0.1:9851 or [::1]:9851, or "off"`,
+    );
+    return null;
+  }
+  return { host, port };
 }
 
 /** The largest value of each limit: every port of both protocols, every port in one range. */

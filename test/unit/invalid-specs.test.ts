@@ -96,7 +96,7 @@ const CASES: Case[] = [
     name: "unknown hub field, with did-you-mean",
     text: hub("\n  listenport: 42069"),
     expected: [
-      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits",
+      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits, metricsListen",
     ],
   },
   {
@@ -117,7 +117,7 @@ const CASES: Case[] = [
     name: "unknown field, nothing close to it",
     text: hub("\n  colour: blue"),
     expected: [
-      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits",
+      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits, metricsListen",
     ],
   },
   {
@@ -296,6 +296,32 @@ const CASES: Case[] = [
     text: `${hub()}peers:\n  - name: rpi\n    publicKey: ${RPI}\n    keepalive: 70000\n`,
     expected: [
       "porthole.yaml:10:5 peers[0].keepalive: 70000 is out of range; accepted: 0 (off) to 65535 seconds",
+    ],
+  },
+  {
+    name: "hub.metricsListen: a name instead of an address, a port out of range",
+    text: yaml`
+      version: 1
+      hub:
+        endpoint: 203.0.113.42
+        publicKey: ${HUB}
+        metricsListen: localhost:9851
+    `,
+    expected: [
+      'porthole.yaml:5:3 hub.metricsListen: "localhost:9851" is not accepted; give an IP address and port like 127.0.0.1:9851 or [::1]:9851, or "off"',
+    ],
+  },
+  {
+    name: "hub.metricsListen: port out of range",
+    text: yaml`
+      version: 1
+      hub:
+        endpoint: 203.0.113.42
+        publicKey: ${HUB}
+        metricsListen: "[::1]:70000"
+    `,
+    expected: [
+      'porthole.yaml:5:3 hub.metricsListen: "[::1]:70000" is not accepted; give an IP address and port like 127.0.0.1:9851 or [::1]:9851, or "off"',
     ],
   },
   {
@@ -545,7 +571,7 @@ test("a spec with many mistakes reports all of them at once, in file order", () 
   assert.deepEqual(r.report.split("\n"), [
     'many.yaml:6:3 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
     "many.yaml:7:3 hub.mtu: 100 is out of range; accepted: 1280-9000",
-    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits",
+    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits, metricsListen",
     "many.yaml:11:5 peers[0].publicKey: \"not-a-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
     "many.yaml:13:5 peers[0].keepalive: 99999 is out of range; accepted: 0 (off) to 65535 seconds",
     'many.yaml:14:5 peers[1].name: "rpi" is already used by peers[0]',
