@@ -38,6 +38,13 @@ export function hubIptables(
     const mine = targets.filter((t) => t.family === f);
     const gate: string[] = [];
     const dnat: string[] = [];
+    // Clients on the hub itself: DNAT in output for the hub's local addresses but loopback and the
+    // tunnel's (see nftables.ts); everything else leaves the chain after three rules.
+    const local = [
+      `-A PORTHOLE-OUTPUT -d ${f === 4 ? "127.0.0.0/8" : "::1/128"} -j RETURN`,
+      `-A PORTHOLE-OUTPUT -d ${hubAddr}/${host} -j RETURN`,
+      "-A PORTHOLE-OUTPUT -m addrtype ! --dst-type LOCAL -j RETURN",
+    ];
     const snat: string[] = [];
     const accept: string[] = [];
     const seen = new Set<string>();
@@ -48,18 +55,21 @@ export function hubIptables(
           gate.push(`-A PORTHOLE-GATE ${fromPublic} -s ${formatCidr(c)} ${match} -j RETURN`);
         gate.push(`-A PORTHOLE-GATE ${fromPublic} ${match} -j DROP`);
       }
-      dnat.push(
-        `-A PORTHOLE-PREROUTING ${fromPublic} ${match} -j DNAT --to-destination ${dest(t.addr, t.targetPort)}`,
-      );
+      const to = `${match} -j DNAT --to-destination ${dest(t.addr, t.targetPort)}`;
+      dnat.push(`-A PORTHOLE-PREROUTING ${fromPublic} ${to}`);
+      const allowed = t.allowFrom.filter((x) => x.family === f);
+      if (t.allowFrom.length)
+        for (const c of allowed) local.push(`-A PORTHOLE-OUTPUT -s ${formatCidr(c)} ${to}`);
+      else local.push(`-A PORTHOLE-OUTPUT ${to}`);
       const key = `${t.addr} ${t.proto} ${t.targetPort}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const to = `-d ${t.addr}/${host} -p ${t.proto} -m ${t.proto} --dport ${t.targetPort}`;
+      const target = `-d ${t.addr}/${host} -p ${t.proto} -m ${t.proto} --dport ${t.targetPort}`;
       if (t.mode === "snat")
         snat.push(
-          `-A PORTHOLE-POSTROUTING -o ${wg} ${to} -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr} --random-fully`,
+          `-A PORTHOLE-POSTROUTING -o ${wg} ${target} -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr} --random-fully`,
         );
-      accept.push(`-A PORTHOLE-FORWARD -o ${wg} ${to} -m conntrack --ctstate DNAT -j ACCEPT`);
+      accept.push(`-A PORTHOLE-FORWARD -o ${wg} ${target} -m conntrack --ctstate DNAT -j ACCEPT`);
     }
     const enroll = f === 4 ? enrolling : [];
     // The hub's tunnel address (the API listens there) is reachable through the tunnel only.
@@ -89,7 +99,16 @@ export function hubIptables(
           `-A PORTHOLE-MSS -o ${wg} -p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu`,
         ],
       },
-      nat: { chains: ["PORTHOLE-PREROUTING", "PORTHOLE-POSTROUTING"], rules: [...dnat, ...snat] },
+      nat: {
+        chains: ["PORTHOLE-PREROUTING", "PORTHOLE-OUTPUT", "PORTHOLE-POSTROUTING"],
+        rules: [
+          ...dnat,
+          ...local,
+          ...snat,
+          // A client on the hub has a public source address: always SNAT, in transparent mode too.
+          `-A PORTHOLE-POSTROUTING -o ${wg} -m addrtype --src-type LOCAL -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr}`,
+        ],
+      },
       filter: {
         chains: ["PORTHOLE-FORWARD", "PORTHOLE-INPUT"],
         rules: [...fwd, ...input],
@@ -99,6 +118,7 @@ export function hubIptables(
       { family: f, table: "mangle", chain: "PREROUTING", target: "PORTHOLE-GATE" },
       { family: f, table: "mangle", chain: "FORWARD", target: "PORTHOLE-MSS" },
       { family: f, table: "nat", chain: "PREROUTING", target: "PORTHOLE-PREROUTING" },
+      { family: f, table: "nat", chain: "OUTPUT", target: "PORTHOLE-OUTPUT" },
       { family: f, table: "nat", chain: "POSTROUTING", target: "PORTHOLE-POSTROUTING" },
       { family: f, table: "filter", chain: "FORWARD", target: "PORTHOLE-FORWARD" },
       { family: f, table: "filter", chain: "INPUT", target: "PORTHOLE-INPUT" },

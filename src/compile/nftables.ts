@@ -147,16 +147,39 @@ export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): string {
           `${fromPublic} meta nfproto ipv${f} meta l4proto { tcp, udp } dnat ${ipk(f)} to meta l4proto . th dport map @dnat${f}`,
       ),
     ),
+    // Clients on the hub itself (a probe, a container, a reverse proxy calling the public name): their
+    // packets to the hub's own addresses skip prerouting, so DNAT them in output too. Local addresses
+    // but loopback and the tunnel's (whatever publicInterface names: such packets never cross it).
+    ...chain(
+      "output",
+      "type nat hook output priority -100; policy accept;",
+      families.flatMap((f) => {
+        const toHub = `meta nfproto ipv${f} fib daddr type local ${ipk(f)} daddr != { ${f === 4 ? "127.0.0.0/8" : "::1"}, ${hubAddr(f)} }`;
+        return [
+          `${toHub} meta l4proto . th dport @restricted meta l4proto . th dport . ${ipk(f)} saddr != @allow${f} return`,
+          `${toHub} meta l4proto { tcp, udp } dnat ${ipk(f)} to meta l4proto . th dport map @dnat${f}`,
+        ];
+      }),
+    ),
     // fully-random: every client shares the hub's address at the peer, so a kept client source port
     // can land on the peer's TIME_WAIT socket of another client's flow (PAWS drops the SYN) once the
     // hub's conntrack no longer holds the old flow; a random port makes that a rare collision.
     ...chain(
       "postrouting",
       "type nat hook postrouting priority srcnat; policy accept;",
-      families.map(
-        (f) =>
-          `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)} fully-random`,
-      ),
+      families
+        .map(
+          (f) =>
+            `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)} fully-random`,
+        )
+        .concat(
+          // A client on the hub has a public source address (the peer would answer it by its own
+          // route): always SNAT, in transparent mode too.
+          families.map(
+            (f) =>
+              `oifname ${wg} ct status dnat fib saddr type local ${ipk(f)} daddr . meta l4proto . th dport @targets${f} snat ${ipk(f)} to ${hubAddr(f)}`,
+          ),
+        ),
     ),
     ...(enrolling.length
       ? [
