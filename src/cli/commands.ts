@@ -65,10 +65,17 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
           "peers (online, handshake, endpoint, transfer) and forwards (counters, connections, reachable)",
         )
         .option("--json", "machine-readable")
-        .action(async (o: { json?: boolean }) => {
-          const { peerIdentity, peerStatus } = await import("./peer-commands.ts");
+        .option(
+          "--spec <file>",
+          "the spec, as for apply (default: $PORTHOLE_SPEC, ./porthole.yaml, the config directory's)",
+        )
+        .action(async (o: { json?: boolean; spec?: string }) => {
+          // One way to find the spec for every command: --spec here is $PORTHOLE_SPEC for the rest.
+          if (o.spec) process.env.PORTHOLE_SPEC = o.spec;
+          const { peerIdentity, peerStatus, staticPeerStatus } = await import("./peer-commands.ts");
           const id = await peerIdentity();
           if (id) return peerStatus(id, !!o.json);
+          if (await staticPeerStatus(!!o.json)) return;
           return (await import("./hub-commands.ts")).hubStatusCommand(!!o.json);
         });
       return;

@@ -8,7 +8,7 @@ import { keyFile, stateDir } from "./paths.ts";
 
 export function hostContext(log: (line: string) => void = (l) => console.log(l)): Context {
   const unitEnv: Record<string, string> = {};
-  for (const k of ["PORTHOLE_CONFIG_DIR", "PORTHOLE_STATE_DIR", "PORTHOLE_ROOT"]) {
+  for (const k of ["PORTHOLE_CONFIG_DIR", "PORTHOLE_STATE_DIR", "PORTHOLE_ROOT", "PORTHOLE_SPEC"]) {
     const v = process.env[k];
     if (v) unitEnv[k] = v;
   }

@@ -2,23 +2,22 @@
 // API in-process (editing the state directly) when it doesn't — one code path either way.
 import { randomUUID } from "node:crypto";
 import { request } from "node:http";
-import { join } from "node:path";
 import { socketPath } from "../hub/socket-path.ts";
 import type { SpecStore } from "../hub/store.ts";
 import { jsonOrText } from "../peer/client.ts";
 import { hostContext } from "./context.ts";
 import { UserError } from "./errors.ts";
-import { configDir, stateDir } from "./paths.ts";
+import { specPath, stateDir } from "./paths.ts";
 
 export interface Reply {
   status: number;
   body: unknown;
 }
 
-/** The hub's spec store (loaded on demand: `status` through the daemon needs no spec code). */
+/** The hub's spec store, at the spec every command finds (see specPath; loaded on demand: `status` through the daemon needs no spec code). */
 export async function hubStore(): Promise<SpecStore> {
   const { SpecStore } = await import("../hub/store.ts");
-  return new SpecStore(join(configDir(), "porthole.yaml"), stateDir());
+  return new SpecStore(specPath(), stateDir());
 }
 
 function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {

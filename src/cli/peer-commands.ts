@@ -231,3 +231,31 @@ export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void>
     : id.api;
   console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s)}`);
 }
+
+/**
+ * `status` on a peer set up with `porthole apply` (no peer.json): found by its key in the same spec
+ * apply uses. false when this machine is not such a peer (or the spec cannot be read).
+ */
+export async function staticPeerStatus(json: boolean): Promise<boolean> {
+  const { readFileSync } = await import("node:fs");
+  const { loadSpec } = await import("../spec/load.ts");
+  const { readText } = await import("../host/files.ts");
+  const { keyProblem, publicKeyOf } = await import("../net/wgkey.ts");
+  const { specPath, keyFile } = await import("./paths.ts");
+  let text: string;
+  try {
+    text = readFileSync(specPath(), "utf8");
+  } catch {
+    return false;
+  }
+  const r = loadSpec(text, specPath());
+  const key = (await readText(keyFile()))?.trim();
+  if (!r.ok || !key || keyProblem(key)) return false;
+  const me = r.spec.peers.find((p) => p.publicKey === publicKeyOf(key));
+  if (!me) return false;
+  const { localPeerStatus } = await import("../hub/status.ts");
+  const { renderLocalPeerStatus } = await import("../hub/status-view.ts");
+  const s = await localPeerStatus(r.spec, me.name, Math.floor(Date.now() / 1000));
+  console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s));
+  return true;
+}

@@ -134,3 +134,25 @@ export function renderStatus(s: HubStatus): string {
   if (!s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");
   return out.join("\n");
 }
+
+/** A peer set up with `porthole apply` (no agent, no hub API): what it can see of itself. */
+export interface LocalPeerStatus {
+  name: string;
+  address: string;
+  interface: string;
+  up: boolean;
+  hub: { online: boolean; handshakeAgeSeconds: number | null; endpoint: string | null };
+  forwards: string[];
+}
+
+export function renderLocalPeerStatus(s: LocalPeerStatus): string {
+  return [
+    `peer ${s.name} (${s.address}, ${s.interface} ${s.up ? "up" : "DOWN"}; set up with porthole apply, not joined)`,
+    "",
+    `hub: ${s.hub.online ? "online" : "offline"}`,
+    `  latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`,
+    "",
+    "forwards to this peer (from the spec; counters are on the hub):",
+    ...(s.forwards.length ? s.forwards.map((f) => `  ${f}`) : ["  (none)"]),
+  ].join("\n");
+}

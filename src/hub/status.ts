@@ -9,17 +9,39 @@ import {
   wgPeerStats,
 } from "../host/stats.ts";
 import { formatAddr } from "../net/ip.ts";
+import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 import {
   type ForwardCounters,
   type ForwardStatus,
   forwardStatuses,
   type HubStatus,
+  type LocalPeerStatus,
   type PeerStatus,
 } from "./status-view.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;
+
+/** A peer set up with `porthole apply`: its interface and its handshake with the hub, from `wg`. */
+export async function localPeerStatus(spec: Spec, name: string, nowS: number): Promise<LocalPeerStatus> {
+  const me = spec.peers.find((p) => p.name === name);
+  const wg = await wgPeerStats(spec.hub.interface);
+  const hub = wg?.find((p) => p.publicKey === spec.hub.publicKey);
+  const age = hub?.latestHandshake ? Math.max(0, nowS - hub.latestHandshake) : null;
+  return {
+    name,
+    address: me ? formatAddr(me.address) : "?",
+    interface: spec.hub.interface,
+    up: wg !== null,
+    hub: {
+      online: age !== null && age < ONLINE_WITHIN_S,
+      handshakeAgeSeconds: age,
+      endpoint: hub?.endpoint ?? null,
+    },
+    forwards: spec.forwards.filter((f) => f.peer === name).map(describeForward),
+  };
+}
 
 /** The peers' side of the status (the daemon asks every 2 s who is online: no forwards needed). */
 export async function peerStatus(spec: Spec, nowS: number): Promise<{ up: boolean; peers: PeerStatus[] }> {

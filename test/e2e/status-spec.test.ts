@@ -1,0 +1,42 @@
+// `status` finds the spec and the host's state the way every command does: --spec/$PORTHOLE_SPEC, a
+// peer set up with `porthole apply` sees the hub, and a hub after `down` does not claim to listen.
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { WEBDAV } from "../../src/lab/lab.ts";
+import { LAB } from "../../src/lab/world.ts";
+import { specWith, withLab } from "./lab-fixture.ts";
+
+test("status honours --spec and $PORTHOLE_SPEC, a static peer sees the hub online, down is not listening", async (t) => {
+  await withLab(t, "st", {}, async (lab) => {
+    const get = await lab.curl(["-u", `${WEBDAV.user}:${WEBDAV.pass}`, `http://${LAB.hubPublic}/hello.txt`]);
+    assert.match(get.stdout, /Hello from the Pi/, get.stderr);
+
+    // The peer (no agent, no peer.json) shows its own view: the hub online, not itself offline.
+    const peer = await lab.porthole("peer", ["status"]);
+    assert.match(peer.stdout, /^peer rpi \(10\.8\.0\.2, wg0 up; set up with porthole apply/m, peer.stdout);
+    assert.match(peer.stdout, /^hub: online$/m);
+    assert.match(peer.stdout, /tcp\/80 → rpi:8080/);
+
+    // Another spec, named by --spec or $PORTHOLE_SPEC, is the one status reads (as validate and apply do).
+    const other = join(lab.world.dir, "other.yaml");
+    await writeFile(
+      other,
+      specWith(lab, "nftables", "snat", ["{ name: elsewhere, port: 8088, peer: rpi, targetPort: 8080 }"]),
+    );
+    for (const [args, env] of [
+      [["status", "--json", "--spec", other], {}],
+      [["status", "--json"], { PORTHOLE_SPEC: other }],
+    ] as const) {
+      const r = await lab.porthole("hub", [...args], { env });
+      const names = (JSON.parse(r.stdout) as { forwards: { name: string }[] }).forwards.map((f) => f.name);
+      assert.deepEqual(names, ["share", "elsewhere"], `${args.join(" ")} ${JSON.stringify(env)}`);
+    }
+
+    await lab.porthole("hub", ["down"]);
+    const after = await lab.porthole("hub", ["status"]);
+    assert.match(after.stdout, /wg0 DOWN: not listening/);
+    assert.doesNotMatch(after.stdout, /listening on udp/);
+  });
+});
