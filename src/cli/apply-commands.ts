@@ -18,7 +18,7 @@ import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
-import { callHub } from "./hub-client.ts";
+import { hub } from "./hub-client.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 
@@ -43,7 +43,7 @@ async function whoAmI(spec: Spec, keyFile: string): Promise<string | undefined> 
 async function applyAction(o: ApplyOpts): Promise<void> {
   // A hub run by its daemon: the daemon applies (it also carries pending enrollment keys).
   if (!o.spec && !o.fromState && !o.dryRun && !o.confirm && existsSync(socketPath(stateDir()))) {
-    const r = (await callHub("POST", "/v1/apply")) as { changed: boolean; lines: string[] };
+    const r = await hub().apply();
     console.log(
       r.changed
         ? `${r.lines.join("\n")}\nhub: applied ${r.lines.length} changes, verified`

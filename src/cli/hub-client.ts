@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { socketPath } from "../hub/socket-path.ts";
 import type { SpecStore } from "../hub/store.ts";
-import { jsonOrText } from "../peer/client.ts";
+import { errorMessage, hubClient, jsonOrText } from "../protocol/client.ts";
 import { hostContext } from "./context.ts";
 import { UserError } from "./errors.ts";
 import { specPath, stateDir } from "./paths.ts";
@@ -81,8 +81,11 @@ export async function callHub(
     reply = { status: res.status, body: jsonOrText(await res.text()) };
   }
   if (reply.status >= 400) {
-    const msg = (reply.body as { error?: string })?.error ?? JSON.stringify(reply.body);
-    throw new UserError(msg);
+    throw new UserError(errorMessage(reply.body, JSON.stringify(reply.body)));
   }
   return reply.body;
 }
+
+/** The hub's API as root, typed route by route (see `callHub`). */
+export const hub = (opts: { needsDaemon?: boolean } = {}) =>
+  hubClient((method, path, body) => callHub(method, path, body, opts));

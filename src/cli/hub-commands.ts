@@ -7,12 +7,13 @@ import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { socketPath } from "../hub/socket-path.ts";
-import { type HubStatus, renderStatus } from "../hub/status-view.ts";
+import { renderStatus } from "../hub/status-view.ts";
 import { SpecRejected } from "../hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
+import type { AddForwardRequest } from "../protocol/requests.ts";
 import { daemonManaged, hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
-import { callHub, hubStore, START_DAEMON } from "./hub-client.ts";
+import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
 
 export function parseDuration(text: string): number {
@@ -87,7 +88,7 @@ async function init(o: InitOpts): Promise<void> {
   await new RuntimeStore(stateDir()).update((r) => {
     r.webhook = o.webhook;
   });
-  const r = (await callHub("POST", "/v1/apply")) as { lines: string[] };
+  const r = await hub().apply();
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
   await startService("porthole-hub.service", "porthole hub run");
   console.log(`\nNext: porthole peer add NAME   (prints a one-time join token for the new peer)`);
@@ -162,13 +163,6 @@ export function registerHubCommands(program: Command): void {
     });
 }
 
-interface PendingTokenJson {
-  name: string;
-  admin: boolean;
-  expires: string;
-  expired: boolean;
-}
-
 /** Columns padded to their widest cell, a header first. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -192,20 +186,17 @@ export function registerHubPeerCommands(peer: Command): void {
     .option("--device", "for a phone or laptop that cannot run porthole: the hub makes its key")
     .action(async (name: string, o: { admin?: boolean; expires: string; device?: boolean }) => {
       if (!o.device) {
-        const r = (await callHub(
-          "POST",
-          "/v1/tokens",
-          { name, admin: !!o.admin, expiresSeconds: parseDuration(o.expires) },
-          { needsDaemon: true },
-        )) as { token: string; expires: string };
+        const r = await hub({ needsDaemon: true }).createToken({
+          name,
+          admin: !!o.admin,
+          expiresSeconds: parseDuration(o.expires),
+        });
         console.log(
           `join token for "${name}" (works once, until ${r.expires}):\n\n  porthole join ${r.token}\n`,
         );
         return;
       }
-      const r = (await callHub("POST", "/v1/peers", { name, admin: !!o.admin, device: true })) as {
-        privateKey: string;
-      };
+      const r = await hub().addPeer({ name, admin: !!o.admin, device: true });
       const { spec } = await (await hubStore()).load();
       const [{ compile }, { renderWgQuick }, { default: qrcode }] = await Promise.all([
         import("../compile/compile.ts"),
@@ -225,10 +216,7 @@ export function registerHubPeerCommands(peer: Command): void {
     .description("remove a peer and its forwards, or revoke a pending join token")
     .argument("<name>")
     .action(async (name: string) => {
-      const r = (await callHub("DELETE", `/v1/peers/${encodeURIComponent(name)}`)) as {
-        removedForwards: string[];
-        revokedToken?: boolean;
-      };
+      const r = await hub().removePeer(name);
       if (r.revokedToken) {
         console.log(`revoked the pending join token for "${name}" (it can no longer be used)`);
         return;
@@ -242,9 +230,9 @@ export function registerHubPeerCommands(peer: Command): void {
     .description("list peers")
     .option("--json", "machine-readable: { peers, tokens }")
     .action(async (o: { json?: boolean }) => {
-      const peers = (await callHub("GET", "/v1/peers")) as HubStatus["peers"];
+      const peers = await hub().peers();
       warnSpec(await specProblem());
-      const tokens = (await callHub("GET", "/v1/tokens")) as PendingTokenJson[];
+      const tokens = await hub().tokens();
       if (o.json) {
         console.log(JSON.stringify({ peers, tokens }, null, 2));
         return;
@@ -289,12 +277,13 @@ export function registerForwardCommands(program: Command): void {
         port: string;
         peer: string;
         targetPort?: string;
-        proto: string;
-        mode?: string;
+        // Passed on as given: the hub checks them (AddForwardRequest) and names what it accepts.
+        proto: AddForwardRequest["proto"];
+        mode?: AddForwardRequest["mode"];
         allow?: string[];
         name?: string;
       }) => {
-        const f = await callHub("POST", "/v1/forwards", {
+        const f = await hub().addForward({
           name: o.name,
           proto: o.proto,
           port: o.port,
@@ -312,16 +301,16 @@ export function registerForwardCommands(program: Command): void {
     .argument("<name>")
     .description("remove a forward")
     .action(async (name: string) => {
-      await callHub("DELETE", `/v1/forwards/${encodeURIComponent(name)}`);
+      await hub().removeForward(name);
       console.log(`- forward ${name}`);
     });
   fwd
     .command("ls")
     .description("list forwards")
     .action(async () => {
-      for (const f of (await callHub("GET", "/v1/forwards")) as Record<string, unknown>[]) {
+      for (const f of await hub().forwards()) {
         console.log(
-          `${f.name}\t${f.proto}/${f.port} → ${f.peer}:${f.targetPort}\t${f.mode}${(f.allowFrom as string[]).length ? `\tfrom ${(f.allowFrom as string[]).join(",")}` : ""}`,
+          `${f.name}\t${f.proto}/${f.port} → ${f.peer}:${f.targetPort}\t${f.mode}${f.allowFrom.length ? `\tfrom ${f.allowFrom.join(",")}` : ""}`,
         );
       }
     });
@@ -375,7 +364,7 @@ function warnSpec(problem: string | null): void {
 
 export async function hubStatusCommand(json: boolean): Promise<void> {
   const daemon = await hubDaemonState();
-  const s = (await callHub("GET", "/v1/status")) as HubStatus;
+  const s = await hub().status();
   const problem = await specProblem();
   if (json) {
     console.log(JSON.stringify({ ...s, daemon, specProblem: problem }, null, 2));

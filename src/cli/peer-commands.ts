@@ -1,13 +1,14 @@
 // On a peer: join, run (the agent), expose, unexpose, exposed, status.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import type { HubStatus } from "../hub/status-view.ts";
 import { renderStatus } from "../hub/status-view.ts";
 import { formatAddr, formatCidr } from "../net/ip.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { transparentNeeds } from "../peer/transparent.ts";
+import { hubClient } from "../protocol/client.ts";
+import type { AddForwardRequest } from "../protocol/requests.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { configDir, stateDir } from "./paths.ts";
@@ -25,19 +26,21 @@ async function requirePeer(): Promise<PeerIdentity> {
   return id;
 }
 
-async function ask(id: PeerIdentity, method: string, path: string, body?: unknown): Promise<unknown> {
-  try {
-    return await hubRequest(id.api, method, path, body);
-  } catch (e) {
-    if (e instanceof HubRefused || e instanceof HubUnreachable)
-      throw new UserError(e.message, e instanceof HubRefused ? EXIT.invalid : EXIT.host);
-    throw e;
-  }
-}
+/** The hub's API for this peer; a refusal or no answer becomes a UserError with the hub's words. */
+const ask = (id: PeerIdentity) =>
+  hubClient(async (method, path, body) => {
+    try {
+      return await hubRequest(id.api, method, path, body);
+    } catch (e) {
+      if (e instanceof HubRefused || e instanceof HubUnreachable)
+        throw new UserError(e.message, e instanceof HubRefused ? EXIT.invalid : EXIT.host);
+      throw e;
+    }
+  });
 
 /** Fetches the hub's spec and applies this peer's part (so transparent routing follows at once). */
 async function sync(id: PeerIdentity): Promise<void> {
-  const text = (await ask(id, "GET", "/v1/spec")) as string;
+  const text = await ask(id).spec();
   const ctx = hostContext(() => {});
   await ctx.host.files.write(specFile(configDir()), text);
   const local = await readLocalSpec(configDir());
@@ -50,15 +53,17 @@ async function sync(id: PeerIdentity): Promise<void> {
 const asNumber = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
 
 /** "80", "80:udp", "6000-6010:tcp+udp" */
-export function parsePublic(text: string): { port: string; proto: string } {
+export function parsePublic(text: string): { port: string; proto: Proto } {
   const m = /^(\d+(?:-\d+)?)(?::(tcp|udp|tcp\+udp))?$/.exec(text.trim());
   if (!m)
     throw new UserError(
       `PUBLIC: ${JSON.stringify(text)} is not accepted; give a port or range with an optional protocol, e.g. 80, 53:udp, 6000-6010:tcp+udp`,
       EXIT.usage,
     );
-  return { port: m[1] as string, proto: m[2] ?? "tcp" };
+  return { port: m[1] as string, proto: (m[2] as Proto | undefined) ?? "tcp" };
 }
+
+type Proto = NonNullable<AddForwardRequest["proto"]>;
 
 /** The token from the argument, stdin ("-") or a file; a usage error when none or both are given. */
 async function readTokenArg(given: string | undefined, file: string | undefined): Promise<string> {
@@ -163,7 +168,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       ) => {
         const id = await requirePeer();
         const p = parsePublic(pub);
-        const f = (await ask(id, "POST", "/v1/forwards", {
+        const f = await ask(id).addForward({
           name: o.name,
           proto: p.proto,
           port: asNumber(p.port),
@@ -171,7 +176,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
           mode: o.transparent ? "transparent" : "snat",
           allowFrom: o.allow,
           shadowHubService: o.shadowHubService,
-        })) as Record<string, string>;
+        });
         await sync(id);
         const local = await readLocalSpec(configDir());
         const hubAt = local ? local.spec.hub.endpoint.host : "the hub";
@@ -180,12 +185,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         );
         if (f.mode === "transparent" && local) {
           const { hub } = local.spec;
-          const needs = transparentNeeds(
-            String(f.proto),
-            String(f.targetPort),
-            hub.interface,
-            formatCidr(hub.subnet),
-          );
+          const needs = transparentNeeds(f.proto, f.targetPort, hub.interface, formatCidr(hub.subnet));
           console.log(needs.join("\n"));
         }
       },
@@ -197,11 +197,11 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .argument("<public-or-name>")
     .action(async (what: string) => {
       const id = await requirePeer();
-      const mine = (await ask(id, "GET", "/v1/forwards")) as Record<string, string>[];
+      const mine = await ask(id).forwards();
       const p = /^\d/.test(what) ? parsePublic(what) : null;
       const f = mine.find((x) => (p ? x.port === p.port && x.proto === p.proto : x.name === what));
       if (!f) throw new UserError(`${what}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
-      await ask(id, "DELETE", `/v1/forwards/${encodeURIComponent(f.name as string)}`);
+      await ask(id).removeForward(f.name);
       await sync(id);
       console.log(`- ${f.proto}/${f.port} → ${id.name}:${f.targetPort} (forward "${f.name}")`);
     });
@@ -211,16 +211,16 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .description("list the forwards that reach this machine")
     .action(async () => {
       const id = await requirePeer();
-      for (const f of (await ask(id, "GET", "/v1/forwards")) as Record<string, string | string[]>[]) {
+      for (const f of await ask(id).forwards()) {
         console.log(
-          `${f.proto}/${f.port} → ${id.name}:${f.targetPort}\t${f.mode}\t${f.name}${(f.allowFrom as string[]).length ? `\tfrom ${(f.allowFrom as string[]).join(",")}` : ""}`,
+          `${f.proto}/${f.port} → ${id.name}:${f.targetPort}\t${f.mode}\t${f.name}${f.allowFrom.length ? `\tfrom ${f.allowFrom.join(",")}` : ""}`,
         );
       }
     });
 }
 
 export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void> {
-  const s = (await ask(id, "GET", "/v1/status")) as HubStatus;
+  const s = await ask(id).status();
   const local = await readLocalSpec(configDir());
   if (json) {
     console.log(JSON.stringify(s, null, 2));

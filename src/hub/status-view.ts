@@ -1,42 +1,12 @@
 // The status as data and as text: what `porthole status`, the API and /metrics show. Pure: the
 // probing that fills it in lives in status.ts.
 import { expandTargets } from "../compile/targets.ts";
+import type { ForwardStatus, HubStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 
-export interface PeerStatus {
-  name: string;
-  address: string;
-  online: boolean;
-  handshakeAgeSeconds: number | null;
-  endpoint: string | null;
-  rxBytes: number;
-  txBytes: number;
-  admin: boolean;
-  kind: string;
-}
-
-export interface ForwardStatus {
-  name: string;
-  peer: string;
-  summary: string;
-  mode: string;
-  /** Connections opened through this forward: never decreases while the hub runs (see design notes). */
-  connectionsTotal: number;
-  /** Packets and bytes of its connections, both directions; null: not counted (iptables backend). */
-  packets: number | null;
-  bytes: number | null;
-  /** TCP connections ESTABLISHED now plus tracked UDP flows (not TIME_WAIT); null: unknown. */
-  establishedConnections: number | null;
-  /** TCP connect from the hub to the target succeeds (null: UDP, not probed). */
-  reachable: boolean | null;
-}
-
-export interface HubStatus {
-  hub: { name: string; interface: string; listenPort: number; address: string; up: boolean };
-  peers: PeerStatus[];
-  forwards: ForwardStatus[];
-}
+// The status types are part of the wire contract (the API answers them): they live in src/protocol.
+export type { ForwardStatus, HubStatus, PeerStatus } from "../protocol/status.ts";
 
 export interface Count {
   packets: number;

@@ -12,7 +12,7 @@ import { parseAddr } from "../net/ip.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
-import { HubUnreachable, hubRequest } from "./client.ts";
+import { HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
 import { STALE_HANDSHAKE_S } from "./stale.ts";
 
@@ -61,10 +61,10 @@ export async function runPeer(
         opts.onLeft?.();
         return;
       }
-      const who = (await hubRequest(id.api, "GET", "/v1/whoami", undefined, 1500)) as { specHash?: string };
+      const who = await peerClient(id.api).whoami(1500);
       const local = await readLocalSpec(configDir);
       if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
-        const text = (await hubRequest(id.api, "GET", "/v1/spec")) as string;
+        const text = await peerClient(id.api).spec();
         if (loadSpec(text).ok) {
           await ctx.host.files.write(specFile(configDir), text);
           await reconcile("the hub's spec changed; applied this peer's part");

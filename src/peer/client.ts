@@ -1,5 +1,7 @@
 // A peer talks to the hub's API through the tunnel; the hub knows it by its tunnel address.
 import { randomUUID } from "node:crypto";
+import { errorMessage, hubClient, jsonOrText } from "../protocol/client.ts";
+import type { RequestStateReply } from "../protocol/responses.ts";
 
 export class HubUnreachable extends Error {
   /** The hub's kernel refused the connection: the request never reached the daemon. */
@@ -45,9 +47,9 @@ export async function hubRequest(
   let deadline = Date.now() + RECOVER_MS;
   for (;;) {
     await sleep(1000);
-    let st: { state: string; status?: number; body?: unknown };
+    let st: RequestStateReply;
     try {
-      st = (await send(base, "GET", `/v1/requests/${id}`, undefined, timeoutMs)) as typeof st;
+      st = await hubClient((m, p) => send(base, m, p, undefined, timeoutMs)).requestState(id);
     } catch (e) {
       if (e instanceof HubUnreachable && Date.now() < deadline) continue;
       throw e instanceof HubUnreachable
@@ -57,10 +59,7 @@ export async function hubRequest(
     deadline = Date.now() + RECOVER_MS; // the hub answers: wait for as long as the change takes
     if (st.state === "done") {
       if ((st.status ?? 500) >= 400)
-        throw new HubRefused(
-          st.status ?? 500,
-          (st.body as { error?: string })?.error ?? JSON.stringify(st.body),
-        );
+        throw new HubRefused(st.status ?? 500, errorMessage(st.body, JSON.stringify(st.body)));
       return st.body;
     }
     if (st.state === "unknown") {
@@ -107,15 +106,10 @@ async function send(
   }
   const text = await res.text();
   const parsed = jsonOrText(text);
-  if (!res.ok) throw new HubRefused(res.status, (parsed as { error?: string })?.error ?? text);
+  if (!res.ok) throw new HubRefused(res.status, errorMessage(parsed, text));
   return parsed;
 }
 
-/** The API answers JSON, except for the spec (plain text). */
-export function jsonOrText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
+/** The hub's API at `base` (http://ADDRESS:PORT inside the tunnel), typed route by route. */
+export const peerClient = (base: string, opts: { requestId?: string; recover?: boolean } = {}) =>
+  hubClient((method, path, body, timeoutMs) => hubRequest(base, method, path, body, timeoutMs, opts));

@@ -4,10 +4,11 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
+import type { EnrollReply } from "../protocol/responses.ts";
 import { readToken, type TokenPayload } from "../protocol/tokens.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
-import { HubRefused, HubUnreachable, hubRequest } from "./client.ts";
+import { HubRefused, HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, specFile, writeIdentity } from "./local.ts";
 
 export class JoinError extends Error {}
@@ -66,15 +67,13 @@ export async function joinHub(
 
     const api = `http://${t.s}:${t.p}`;
     const deadline = Date.now() + (o.waitMs ?? 20_000);
-    let reply: { name: string; address: string; spec: string } | undefined;
+    let reply: EnrollReply | undefined;
     // One request id for every attempt: an enrollment whose answer was lost is answered again, not refused.
     const requestId = randomUUID();
+    const hub = peerClient(api, { requestId, recover: false });
     while (!reply) {
       try {
-        reply = (await hubRequest(api, "POST", "/v1/enroll", { token, publicKey: publicKeyOf(own) }, 3000, {
-          requestId,
-          recover: false,
-        })) as typeof reply;
+        reply = await hub.enroll({ token, publicKey: publicKeyOf(own) }, 3000);
       } catch (e) {
         if (e instanceof HubRefused) throw new JoinError(`the hub refused the token: ${e.message}`);
         // Refused at the port: the tunnel works and the hub's kernel answered, but no daemon listens.
@@ -89,7 +88,7 @@ export async function joinHub(
         await sleep(500);
       }
     }
-    const registered = reply as NonNullable<typeof reply>;
+    const registered = reply;
     log(`registered as "${registered.name}" with address ${registered.address}`);
     // Registered: from here on the hub knows this key, so a failure keeps it (and says so).
     undo.length = 0;
@@ -118,7 +117,7 @@ export async function waitForHub(api: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
-      await hubRequest(api, "GET", "/v1/whoami", undefined, 2000);
+      await peerClient(api).whoami(2000);
       return;
     } catch (e) {
       if (Date.now() > deadline)

@@ -1,18 +1,81 @@
-// What the hub's API answers, as types both sides use (the hub builds these; CLI and peer read them).
+// What the hub's API answers, as zod schemas and types both sides use: the hub builds these, the CLI
+// and the peer parse them (src/protocol/client.ts), so a reply that does not match is an error naming
+// the route, not an undefined field later. Objects are not strict: a newer hub may add fields.
+import { z } from "zod";
 
 /** A forward as the API shows it (GET/POST/DELETE /v1/forwards). */
-export interface ForwardView {
-  name: string;
+export const ForwardView = z.object({
+  name: z.string(),
   /** "tcp", "udp" or "tcp+udp". */
-  proto: string;
+  proto: z.string(),
   /** Public port or range on the hub, e.g. "80" or "6000-6010". */
-  port: string;
-  peer: string;
-  targetPort: string;
-  mode: "snat" | "transparent";
+  port: z.string(),
+  peer: z.string(),
+  targetPort: z.string(),
+  mode: z.enum(["snat", "transparent"]),
   /** Sources allowed to connect (empty: everyone). */
-  allowFrom: string[];
-}
+  allowFrom: z.array(z.string()),
+});
+export type ForwardView = z.infer<typeof ForwardView>;
+
+/** GET /v1/whoami: who the hub takes the caller for; a peer also gets the hash of its view of the spec. */
+export const WhoamiReply = z.object({
+  kind: z.enum(["root", "peer", "enrolling"]),
+  name: z.string().optional(),
+  admin: z.boolean().optional(),
+  /** The hash of the spec as this caller sees it (not while enrolling): fetch the spec when it changes. */
+  specHash: z.string().optional(),
+});
+export type WhoamiReply = z.infer<typeof WhoamiReply>;
+
+/** POST /v1/peers: the peer's address, and its private key when the hub made it (shown once). */
+export const AddPeerReply = z.object({
+  name: z.string(),
+  address: z.string(),
+  privateKey: z.string().optional(),
+});
+export type AddPeerReply = z.infer<typeof AddPeerReply>;
+
+/** DELETE /v1/peers/NAME: the forwards removed with the peer, or that a pending token was revoked. */
+export const RemovePeerReply = z.object({
+  removedForwards: z.array(z.string()),
+  revokedToken: z.boolean().optional(),
+});
+export type RemovePeerReply = z.infer<typeof RemovePeerReply>;
+
+/** GET /v1/tokens: join tokens not used yet; `expires` is ISO 8601. */
+export const PendingTokenView = z.object({
+  name: z.string(),
+  admin: z.boolean(),
+  expires: z.string(),
+  expired: z.boolean(),
+});
+export type PendingTokenView = z.infer<typeof PendingTokenView>;
+
+/** POST /v1/tokens: the token (works once) and when it expires (ISO 8601). */
+export const CreateTokenReply = z.object({ token: z.string(), expires: z.string() });
+export type CreateTokenReply = z.infer<typeof CreateTokenReply>;
+
+/** POST /v1/enroll: the new peer's name and address, and its view of the spec (YAML text). */
+export const EnrollReply = z.object({
+  name: z.string(),
+  address: z.string(),
+  spec: z.string(),
+  peers: z.number().optional(),
+});
+export type EnrollReply = z.infer<typeof EnrollReply>;
+
+/** POST /v1/apply: whether anything changed, and one line per change. */
+export const ApplyReply = z.object({ changed: z.boolean(), lines: z.array(z.string()) });
+export type ApplyReply = z.infer<typeof ApplyReply>;
+
+/** GET /v1/requests/ID: what became of a change sent with that x-request-id (and, once done, its answer). */
+export const RequestStateReply = z.object({
+  state: z.string(),
+  status: z.number().optional(),
+  body: z.unknown().optional(),
+});
+export type RequestStateReply = z.infer<typeof RequestStateReply>;
 
 /** An error answer: the message, and the request field it is about when there is one. */
 export interface ErrorReply {
