@@ -6,11 +6,12 @@ import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { unitName } from "../compile/systemd.ts";
 import { stopDaemon } from "../host/daemon-pid.ts";
-import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { readText, removeFile } from "../host/files.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { peerFile, readIdentity, specFile } from "../peer/local.ts";
+import { armPending, confirmPending, revertUnconfirmed } from "../reconcile/confirm.ts";
 import { apply, down } from "../reconcile/reconcile.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
@@ -29,8 +30,6 @@ interface ApplyOpts {
   confirm?: string;
   fromState?: boolean;
 }
-
-const pendingFile = () => join(stateDir(), "pending-confirm.json");
 
 /** The host whose public key matches this machine's private key. */
 async function whoAmI(spec: Spec, keyFile: string): Promise<string | undefined> {
@@ -113,41 +112,25 @@ async function armRevert(seconds: number): Promise<void> {
     },
   );
   child.unref();
-  await writeAtomic(
-    pendingFile(),
-    `${JSON.stringify({ token, pid: child.pid, deadline: Date.now() + seconds * 1000 })}\n`,
-    0o600,
-  );
+  const { host } = hostContext();
+  await armPending(host, stateDir(), { token, pid: child.pid, deadline: Date.now() + seconds * 1000 });
   console.log(`will revert in ${seconds} s unless you run \`porthole confirm\``);
 }
 
-async function revertUnconfirmed(token: string, seconds: string): Promise<void> {
+/** The detached waiter started by armRevert: sleeps, then reverts unless confirmed meanwhile. */
+async function revertAction(token: string, seconds: string): Promise<void> {
   await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
-  const pending = await readText(pendingFile());
-  if (!pending || (JSON.parse(pending) as { token: string }).token !== token) return;
-  const ctx = hostContext();
-  const previous = await readApplied(ctx.host, ctx.stateDir, "previous");
-  const loaded = previous ? loadSpec(previous.specText) : null;
-  if (previous && loaded?.ok) {
-    await apply(ctx, {
-      spec: loaded.spec,
-      specText: previous.specText,
-      hostName: previous.host,
-      confirming: true,
-    });
-  } else {
-    await down(ctx);
-  }
-  await removeFile(pendingFile());
+  await revertUnconfirmed(hostContext(), token);
 }
 
 async function confirmAction(): Promise<void> {
-  const pending = await readText(pendingFile());
+  const pending = await confirmPending(hostContext().host, stateDir());
   if (!pending) throw new UserError("nothing to confirm: no apply --confirm is waiting");
-  const { pid } = JSON.parse(pending) as { pid: number };
-  await removeFile(pendingFile());
+  const { pid } = pending;
   try {
-    if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("revert-unconfirmed")) process.kill(pid);
+    // The waiter, if it still runs (a recycled pid running something else is left alone).
+    if (pid !== undefined && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("revert-unconfirmed"))
+      process.kill(pid);
   } catch {
     // already gone
   }
@@ -213,5 +196,5 @@ export function registerApplyCommands(program: Command): void {
     .command("revert-unconfirmed", { hidden: true })
     .argument("<token>")
     .argument("<seconds>")
-    .action(revertUnconfirmed);
+    .action(revertAction);
 }
