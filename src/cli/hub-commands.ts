@@ -15,6 +15,7 @@ import { daemonManaged, hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
+import { table } from "./table.ts";
 
 export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
@@ -120,12 +121,15 @@ export function registerHubCommands(program: Command): void {
     .action(init);
   hub
     .command("webhook")
-    .description("where to POST events (peer online/offline, failed applies); --off to stop")
+    .description("where to POST events (peer online/offline, failed applies); no URL: show it; --off to stop")
     .argument("[url]")
     .option("--off", "send no more events")
     .action(async (url: string | undefined, o: { off?: boolean }) => {
-      if (!url && !o.off)
-        throw new UserError("webhook: give a URL (http:// or https://), or --off", EXIT.usage);
+      if (!url && !o.off) {
+        const current = (await new RuntimeStore(stateDir()).load()).webhook;
+        console.log(current ? `events are POSTed to ${current}` : "no webhook: events are not sent anywhere");
+        return;
+      }
       if (url && !/^https?:\/\/\S+$/.test(url)) {
         throw new UserError(
           `webhook: ${JSON.stringify(url)} is not accepted; give an http:// or https:// URL`,
@@ -161,17 +165,6 @@ export function registerHubCommands(program: Command): void {
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
     });
-}
-
-/** Columns padded to their widest cell, a header first. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join("\n");
 }
 
 export function registerHubPeerCommands(peer: Command): void {
@@ -293,7 +286,18 @@ export function registerForwardCommands(program: Command): void {
           allowFrom: o.allow,
           shadowHubService: o.shadowHubService,
         });
-        console.log(`+ forward ${JSON.stringify(f)}`);
+        const x = f as {
+          name: string;
+          proto: string;
+          port: string;
+          peer: string;
+          targetPort: string;
+          mode: string;
+          allowFrom: string[];
+        };
+        console.log(
+          `+ forward ${x.name}: ${x.proto}/${x.port} → ${x.peer}:${x.targetPort} (${x.mode}${x.allowFrom.length ? `; from ${x.allowFrom.join(", ")}` : ""})`,
+        );
       },
     );
   fwd
@@ -307,12 +311,22 @@ export function registerForwardCommands(program: Command): void {
   fwd
     .command("ls")
     .description("list forwards")
-    .action(async () => {
-      for (const f of await hub().forwards()) {
-        console.log(
-          `${f.name}\t${f.proto}/${f.port} → ${f.peer}:${f.targetPort}\t${f.mode}${f.allowFrom.length ? `\tfrom ${f.allowFrom.join(",")}` : ""}`,
-        );
+    .option("--json", "machine-readable")
+    .action(async (o: { json?: boolean }) => {
+      const list = await hub().forwards();
+      if (o.json) {
+        console.log(JSON.stringify(list, null, 2));
+        return;
       }
+      const rows = list.map((f) => [
+        String(f.name),
+        `${f.proto}/${f.port}`,
+        `${f.peer}:${f.targetPort}`,
+        String(f.mode),
+        (f.allowFrom as string[]).join(",") || "anywhere",
+      ]);
+      console.log(table(["NAME", "PUBLIC", "TARGET", "MODE", "FROM"], rows));
+      if (!rows.length) console.log("(no forwards yet)");
     });
 }
 

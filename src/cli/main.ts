@@ -27,6 +27,13 @@ checkSide(program);
 // Only the module of the command being run is loaded (src/cli/commands.ts).
 for (const g of groupsFor(argv)) await registerGroup(program, g);
 
+// `porthole` alone and `porthole help` ask for help: it goes to stdout with exit 0.
+const args = process.argv.slice(2);
+if (args.length === 0 || (args.length === 1 && args[0] === "help")) {
+  console.log(program.helpInformation());
+  process.exit(EXIT.ok);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

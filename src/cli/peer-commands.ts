@@ -12,6 +12,7 @@ import type { AddForwardRequest } from "../protocol/requests.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { configDir, stateDir } from "./paths.ts";
+import { table } from "./table.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
   return readIdentity(stateDir());
@@ -50,7 +51,22 @@ async function sync(id: PeerIdentity): Promise<void> {
     await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
 }
 
-const asNumber = (v: string) => (/^\d+$/.test(v) ? Number(v) : v);
+const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim());
+
+/**
+ * The forwards `unexpose WHAT` means: by name; by port and protocol ("80:udp"); or by port alone ("80"),
+ * whatever its protocols (tcp, udp, tcp+udp).
+ */
+export function matchForwards<F extends { name: string; port: string; proto: string }>(
+  mine: F[],
+  what: string,
+): F[] {
+  const text = what.trim();
+  if (!/^\d/.test(text)) return mine.filter((f) => f.name === text);
+  const p = parsePublic(text);
+  const explicit = text.includes(":");
+  return mine.filter((f) => f.port === p.port && (!explicit || f.proto === p.proto));
+}
 
 /** "80", "80:udp", "6000-6010:tcp+udp" */
 export function parsePublic(text: string): { port: string; proto: Proto } {
@@ -198,9 +214,15 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .action(async (what: string) => {
       const id = await requirePeer();
       const mine = await ask(id).forwards();
-      const p = /^\d/.test(what) ? parsePublic(what) : null;
-      const f = mine.find((x) => (p ? x.port === p.port && x.proto === p.proto : x.name === what));
-      if (!f) throw new UserError(`${what}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
+      const found = matchForwards(mine, what);
+      if (!found.length)
+        throw new UserError(`${what}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
+      if (found.length > 1)
+        throw new UserError(
+          `${what}: ${found.length} forwards match; name one: ${found.map((x) => `\`porthole unexpose ${x.name}\` (${x.proto}/${x.port})`).join(", ")}`,
+          EXIT.usage,
+        );
+      const f = found[0] as (typeof found)[number];
       await ask(id).removeForward(f.name);
       await sync(id);
       console.log(`- ${f.proto}/${f.port} → ${id.name}:${f.targetPort} (forward "${f.name}")`);
@@ -209,13 +231,22 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   program
     .command("exposed")
     .description("list the forwards that reach this machine")
-    .action(async () => {
+    .option("--json", "machine-readable")
+    .action(async (o: { json?: boolean }) => {
       const id = await requirePeer();
-      for (const f of await ask(id).forwards()) {
-        console.log(
-          `${f.proto}/${f.port} → ${id.name}:${f.targetPort}\t${f.mode}\t${f.name}${f.allowFrom.length ? `\tfrom ${f.allowFrom.join(",")}` : ""}`,
-        );
+      const list = await ask(id).forwards();
+      if (o.json) {
+        console.log(JSON.stringify(list, null, 2));
       }
+      const rows = list.map((f) => [
+        `${f.proto}/${f.port}`,
+        `${id.name}:${f.targetPort}`,
+        String(f.mode),
+        String(f.name),
+        (f.allowFrom as string[]).join(",") || "anywhere",
+      ]);
+      console.log(table(["PUBLIC", "TARGET", "MODE", "NAME", "FROM"], rows));
+      if (!rows.length) console.log("(nothing exposed yet: porthole expose PORT --to PORT)");
     });
 }
 

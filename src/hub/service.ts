@@ -384,8 +384,16 @@ export class HubService {
     });
   }
 
-  async addForward(who: Identity, input: ForwardInput) {
+  async addForward(who: Identity, given: ForwardInput) {
     if (who.kind !== "root" && who.kind !== "peer") throw new Forbidden("only peers may expose ports");
+    // " 80" is 80: surrounding whitespace must not end up in the port or the generated name.
+    const trim = <T>(v: T) => (typeof v === "string" ? (v.trim() as T) : v);
+    const input = {
+      ...given,
+      port: trim(given.port),
+      targetPort: trim(given.targetPort),
+      proto: trim(given.proto),
+    };
     const peer = input.peer ?? (who.kind === "peer" ? who.name : undefined);
     if (!peer) throw new Invalid("peer: which peer should receive the traffic?", "peer");
     if (who.kind === "peer" && !who.admin && peer !== who.name) {

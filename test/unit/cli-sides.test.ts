@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { matchForwards } from "../../src/cli/peer-commands.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -155,5 +156,52 @@ describe("join reads the token from stdin or a file, so it need not be in the pr
       assert.match(r.stderr, /give the token once: `porthole join -`/);
     }
     assert.ok(!existsSync(join(m.state, "peer.json")));
+  });
+});
+
+describe("small things users hit", () => {
+  test("`porthole` alone and `porthole help` print the help and exit 0", () => {
+    const m = machine("none");
+    for (const args of [[], ["help"]]) {
+      const r = m.run(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: porthole /m);
+    }
+  });
+
+  test("`hub webhook` without a URL shows the current one", () => {
+    const m = machine("hub");
+    assert.equal(m.run(["hub", "webhook"]).stdout.trim(), "no webhook: events are not sent anywhere");
+    assert.equal(m.run(["hub", "webhook", "https://example.com/hook"]).status, 0);
+    assert.equal(m.run(["hub", "webhook"]).stdout.trim(), "events are POSTed to https://example.com/hook");
+  });
+
+  test("unexpose PORT finds a forward on that port whatever its protocol, and lists candidates when several match", () => {
+    const mine = [
+      { name: "game", proto: "tcp+udp", port: "8089" },
+      { name: "dns", proto: "udp", port: "53" },
+      { name: "web", proto: "tcp", port: "80" },
+      { name: "web-udp", proto: "udp", port: "80" },
+    ];
+    assert.deepEqual(
+      matchForwards(mine, "8089").map((f) => f.name),
+      ["game"],
+    );
+    assert.deepEqual(
+      matchForwards(mine, " 53 ").map((f) => f.name),
+      ["dns"],
+    );
+    assert.deepEqual(
+      matchForwards(mine, "80").map((f) => f.name),
+      ["web", "web-udp"],
+    );
+    assert.deepEqual(
+      matchForwards(mine, "80:udp").map((f) => f.name),
+      ["web-udp"],
+    );
+    assert.deepEqual(
+      matchForwards(mine, "dns").map((f) => f.name),
+      ["dns"],
+    );
   });
 });

@@ -213,3 +213,12 @@ test("the client does not report a change as failed when its answer is slow or l
   assert.match(r.id, /^[0-9a-f-]{36}$/);
   assert.equal(posts, 2, "sent again once after it was lost, with the same id");
 });
+
+test("a port with surrounding whitespace is that port (not part of a generated name)", async (t) => {
+  const { call } = await hub(t);
+  const r = await call("POST", "/v1/forwards", { port: " 8081 ", peer: "rpi", targetPort: " 9081" });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.name, "rpi-tcp-8081");
+  assert.equal(r.body.port, "8081");
+  assert.equal(r.body.targetPort, "9081");
+});
