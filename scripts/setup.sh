@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 packages=(wireguard-tools wireguard-go nftables iptables iproute2 rclone curl conntrack wrk procps util-linux kmod iputils-ping
-  haproxy socat iperf3 hyperfine)
+  haproxy socat iperf3 hyperfine debootstrap systemd-container)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then

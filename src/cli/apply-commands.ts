@@ -142,8 +142,14 @@ async function confirmAction(): Promise<void> {
  * being removed), then everything porthole made goes. A peer's identity goes first of all, so an agent
  * that cannot be signalled stops at its next tick.
  */
-async function downAction(): Promise<void> {
+async function downAction(o: { keepFiles?: boolean }): Promise<void> {
   const ctx = hostContext();
+  if (o.keepFiles) {
+    // Run by porthole's own unit as it stops: no systemctl here (it would wait for this very stop).
+    const lines = await down(ctx, { keepFiles: true });
+    if (!lines.length) console.log("nothing of porthole's is running on this host");
+    return;
+  }
   const id = await readIdentity(stateDir());
   if (id) await removeFile(peerFile(stateDir()));
   const stopped: string[] = [];
@@ -189,6 +195,10 @@ export function registerApplyCommands(program: Command): void {
     .command("down")
     .description(
       "remove everything porthole created on this host (interface, rules, routes, files), and nothing else",
+    )
+    .option(
+      "--keep-files",
+      "take the running state down but keep the unit and sysctl files, the identity and the records (what stopping porthole's unit runs: a start restores)",
     )
     .action(downAction);
   program.command("confirm").description("keep the state applied with apply --confirm").action(confirmAction);

@@ -4,7 +4,18 @@ import { Command } from "commander";
 
 // "agent" is the peer's own commands without the hub's `peer add|rm|ls` (which load the hub's code);
 // "peer" registers both.
-type Group = "spec" | "key" | "import" | "apply" | "lab" | "hub" | "peer" | "agent" | "forward" | "status";
+type Group =
+  | "spec"
+  | "key"
+  | "import"
+  | "apply"
+  | "lab"
+  | "hub"
+  | "peer"
+  | "agent"
+  | "forward"
+  | "status"
+  | "uninstall";
 
 /** Top-level command name -> its group (test/unit/cli-commands.test.ts checks this against the modules). */
 export const COMMAND_GROUP: Record<string, Group> = {
@@ -26,10 +37,22 @@ export const COMMAND_GROUP: Record<string, Group> = {
   exposed: "agent",
   forward: "forward",
   status: "status",
+  uninstall: "uninstall",
 };
 
 /** The order `porthole --help` lists the groups in. */
-export const GROUPS: Group[] = ["spec", "key", "import", "apply", "lab", "hub", "peer", "forward", "status"];
+export const GROUPS: Group[] = [
+  "spec",
+  "key",
+  "import",
+  "apply",
+  "lab",
+  "hub",
+  "peer",
+  "forward",
+  "status",
+  "uninstall",
+];
 
 /** Registers one group's commands on PROGRAM, loading its module. */
 export async function registerGroup(program: Command, group: Group): Promise<void> {
@@ -58,6 +81,8 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
       return (await import("./peer-commands.ts")).registerPeerCommands(program, new Command("peer"));
     case "forward":
       return (await import("./hub-commands.ts")).registerForwardCommands(program);
+    case "uninstall":
+      return (await import("./uninstall-command.ts")).registerUninstallCommand(program);
     case "status":
       program
         .command("status")

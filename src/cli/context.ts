@@ -20,6 +20,8 @@ export function hostContext(log: (line: string) => void = (l) => console.log(l))
     bin: process.env.PORTHOLE_BIN ?? "/usr/local/bin/porthole",
     unitEnv,
     service: daemonManaged() ? "daemon" : "oneshot",
+    // Set by the daemon's unit (see compile/systemd.ts): its file system is read-only there.
+    leaveUnit: !!process.env.PORTHOLE_UNIT,
     log,
   };
 }

@@ -12,6 +12,7 @@ import { SpecRejected } from "../hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import type { AddForwardRequest } from "../protocol/requests.ts";
 import { daemonManaged, hostContext } from "./context.ts";
+import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
@@ -37,6 +38,19 @@ export async function startService(unit: string, foreground: string): Promise<vo
       `this host does not run systemd: the unit file is written, but start \`${foreground}\` under your own supervisor`,
     );
   }
+}
+
+export const STOP_HELP =
+  "on SIGTERM/SIGINT take the tunnel and forwarding down (files kept: the next start restores them); the systemd unit sets it";
+
+/** What `--down-on-stop` does when the daemon is told to stop. */
+export async function stopForwarding(log: (l: string) => void): Promise<void> {
+  const { down } = await import("../reconcile/reconcile.ts");
+  const lines = await down(
+    hostContext(() => {}),
+    { keepFiles: true },
+  );
+  log(`stopped: ${lines.length ? lines.join("; ") : "nothing of porthole's was running"}`);
 }
 
 interface InitOpts {
@@ -145,9 +159,10 @@ export function registerHubCommands(program: Command): void {
     .command("run")
     .description("the hub daemon: reconcile, serve the API (tunnel address + unix socket), repair drift")
     .option("--interval <ms>", "how often to check the host (100-60000)", "2000")
-    .action(async (o: { interval: string }) => {
+    .option("--down-on-stop", STOP_HELP)
+    .action(async (o: { interval: string; downOnStop?: boolean }) => {
       const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
-      const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
+      const log = daemonLogger();
       const release = await claimOrExit("hub");
       let d: Awaited<ReturnType<typeof runHub>>;
       try {
@@ -159,6 +174,7 @@ export function registerHubCommands(program: Command): void {
       }
       const stop = async () => {
         await d.stop();
+        if (o.downOnStop) await stopForwarding(log);
         await release();
         process.exit(0);
       };

@@ -10,6 +10,7 @@ import { transparentNeeds } from "../peer/transparent.ts";
 import { hubClient } from "../protocol/client.ts";
 import type { AddForwardRequest } from "../protocol/requests.ts";
 import { hostContext } from "./context.ts";
+import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { table } from "./table.ts";
@@ -141,12 +142,16 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       "re-resolve the hub's name when the hub is unreachable and the last handshake is this old (5-3600)",
       String(STALE_HANDSHAKE_S),
     )
-    .action(async (o: { interval: string; staleAfter: string }) => {
+    .option(
+      "--down-on-stop",
+      "on SIGTERM/SIGINT take the tunnel and forwarding down (the systemd unit sets it)",
+    )
+    .action(async (o: { interval: string; staleAfter: string; downOnStop?: boolean }) => {
       const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
       const staleAfterS = wholeNumber("--stale-after", o.staleAfter, 5, 3600);
       const id = await requirePeer();
-      const log = (l: string) => console.log(`${new Date().toISOString()} ${l}`);
-      const { claimOrExit } = await import("./hub-commands.ts");
+      const log = daemonLogger();
+      const { claimOrExit, stopForwarding } = await import("./hub-commands.ts");
       const { runPeer } = await import("../peer/agent.ts");
       const release = await claimOrExit("peer");
       const agent = await runPeer(hostContext(log), configDir(), id, {
@@ -158,6 +163,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       log(`peer agent for "${id.name}" running (hub API ${id.api})`);
       const stop = async () => {
         agent.stop();
+        if (o.downOnStop) await stopForwarding(log);
         await release();
         process.exit(0);
       };

@@ -1,6 +1,6 @@
 // Files porthole owns: written atomically (temp file, fsync, rename), private ones 0600 from the start.
-import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
 
 export async function readText(path: string): Promise<string | null> {
   try {
@@ -50,5 +50,29 @@ export async function keepCopy(from: string, to: string): Promise<boolean> {
     throw e;
   }
   await rename(tmp, to);
+  return true;
+}
+
+/**
+ * Removes a directory and everything in it (or a file); false if it was not there. A directory that
+ * is a mount point (the lab bind-mounts each host's own) is emptied and left in place.
+ */
+export async function removeTree(path: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return false;
+    if (code !== "ENOTDIR") throw e;
+    await rm(path, { force: true }); // a file: just that
+    return true;
+  }
+  for (const n of names) await rm(join(path, n), { recursive: true, force: true });
+  try {
+    await rmdir(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EBUSY") throw e;
+  }
   return true;
 }

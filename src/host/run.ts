@@ -44,16 +44,16 @@ function hintFor(stderr: string, code: number): string | undefined {
 export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [cmd, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
-      stdio: ["pipe", "pipe", "pipe"],
-      timeout: opts.timeoutMs ?? 60_000,
-    });
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    // Our own timer, not spawn's `timeout`: that one is cleared only on "exit", which a program that
+    // is not installed never emits, so a missing tool kept the CLI alive for the whole timeout.
+    const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 60_000);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       const result = {
         code: e.code === "ENOENT" ? 127 : 1,
         stdout: "",
@@ -63,6 +63,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       else reject(new CommandError(argv, result));
     });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       const result = {
         code: code ?? 128,
         stdout: Buffer.concat(out).toString("utf8"),

@@ -13,3 +13,17 @@ export async function enableNow(unit: string): Promise<void> {
 export async function disableNow(unit: string): Promise<void> {
   await run(["systemctl", "disable", "--now", unit], { allowFail: true });
 }
+
+/** Whether systemd knows the unit as running (active, activating, ...) or enabled at boot. */
+export async function unitInUse(unit: string): Promise<{ active: boolean; enabled: boolean }> {
+  const [active, enabled] = await Promise.all([
+    run(["systemctl", "is-active", "--quiet", unit], { allowFail: true }),
+    run(["systemctl", "is-enabled", "--quiet", unit], { allowFail: true }),
+  ]);
+  return { active: active.code === 0, enabled: enabled.code === 0 };
+}
+
+/** Makes systemd forget unit files that were removed. */
+export async function daemonReload(): Promise<void> {
+  await run(["systemctl", "daemon-reload"]);
+}

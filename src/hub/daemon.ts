@@ -85,7 +85,17 @@ export async function runHub(
     service,
     stop: async () => {
       clearInterval(timer);
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      // close() alone waits for keep-alive connections (a peer agent polling keeps one busy), and
+      // Node 18 does not end idle ones by itself: a stop under systemd then hung until SIGKILL.
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise((r) => {
+              s.close(r);
+              s.closeAllConnections();
+            }),
+        ),
+      );
       await rm(sock, { force: true });
     },
   };

@@ -1,6 +1,7 @@
 // One writer at a time for the hub's state: a lock file holding the owner's PID, and within one
 // process a queue per lock file. A lock whose owner is gone (killed, crashed) is taken over.
-import { open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 
 const alive = (pid: number) => {
   try {
@@ -28,6 +29,8 @@ export function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 10_0
  */
 async function lockFile<T>(path: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  // A fresh machine has no state directory yet (`hub init` right after installing).
+  await mkdir(dirname(path), { recursive: true });
   for (;;) {
     try {
       const fh = await open(path, "wx", 0o600);

@@ -36,6 +36,11 @@ export interface Context {
   unitEnv?: Record<string, string>;
   /** What the systemd unit runs: the saved state once ("oneshot"), or the hub/peer daemon. */
   service?: "oneshot" | "daemon";
+  /**
+   * The daemon runs inside its own (sandboxed, read-only) unit: it leaves the unit file to the
+   * commands that set the host up (`hub init`, `join`, `apply`) instead of rewriting it.
+   */
+  leaveUnit?: boolean;
   log?: (line: string) => void;
 }
 
@@ -87,8 +92,9 @@ async function observeAndDiff(
   const paths = filePaths(ctx, plan.role);
   const wantFiles: Record<string, string | null> = {
     [paths.sysctl]: Object.keys(plan.sysctl).length ? renderSysctl(plan.sysctl) : null,
-    [paths.unit]: systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv, ctx.service),
   };
+  if (!ctx.leaveUnit)
+    wantFiles[paths.unit] = systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv, ctx.service);
   // Read-only and independent: observed side by side (each is a process or two; the sum was most of a
   // small apply's time).
   const sysctlKeys = want("sysctl") ? Object.keys(plan.sysctl) : [];
@@ -338,8 +344,11 @@ async function checkKey(ctx: Context, plan: HostPlan): Promise<void> {
  * leave a host in: applied, half-applied (a killed apply leaves its intent record), interface already
  * gone, a previous `down` cut short. Every part is tried; the record is kept (so `down` can run again)
  * only when a part failed, and then the error names each failed part. Returns the lines done.
+ * `keepFiles` (porthole's unit stopping) takes the running state down (interface, rules, routes,
+ * sysctl values) but keeps the unit and sysctl files and the records, so the next start or boot
+ * restores it and a later `down` still knows the files.
  */
-export async function down(ctx: Context): Promise<string[]> {
+export async function down(ctx: Context, opts: { keepFiles?: boolean } = {}): Promise<string[]> {
   const h = ctx.host;
   const log = ctx.log ?? (() => {});
   const records = [await readApplied(h, ctx.stateDir), await readIntent(h, ctx.stateDir)].filter(
@@ -414,7 +423,7 @@ export async function down(ctx: Context): Promise<string[]> {
         return `~ sysctl ${k} = ${v} (as before porthole)`;
       });
     }
-    for (const f of record.files) {
+    for (const f of opts.keepFiles ? [] : record.files) {
       if (!once(`file ${f}`)) continue;
       await part(`file ${f}`, async () => {
         if ((await h.files.read(f)) === null) return null;
@@ -429,7 +438,7 @@ export async function down(ctx: Context): Promise<string[]> {
       `down could not remove everything (run it again once fixed):\n${failed.map((f) => `  ${f}`).join("\n")}`,
       false,
     );
-  if (records.length) {
+  if (records.length && !opts.keepFiles) {
     await writeApplied(h, ctx.stateDir, null);
     await clearIntent(h, ctx.stateDir);
   }

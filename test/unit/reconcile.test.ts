@@ -184,3 +184,39 @@ test("down removes what porthole made and restores sysctl; a second down finds n
   assert.deepEqual([...h.fileMap.keys()].sort(), ["/k", "/state/applied.json.prev", "/unrelated"]);
   assert.deepEqual(await down(ctx(h)), []);
 });
+
+test("down --keep-files (a stopping unit): running state goes, files and record stay, the next apply restores", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  const files = [...h.fileMap.keys()].sort();
+  const lines = await down(ctx(h), { keepFiles: true });
+  assert.ok(
+    lines.includes("- interface wg0") && lines.includes("- nftables table inet porthole"),
+    lines.join("\n"),
+  );
+  assert.equal(h.ifaces.size, 0);
+  assert.equal(h.fw.nft, null);
+  assert.equal(h.sysctls.get("net.ipv4.ip_forward"), "0");
+  assert.deepEqual([...h.fileMap.keys()].sort(), files, "unit, sysctl file and record kept");
+  const again = await applyText(h, specText([WEB]));
+  assert.ok(again.lines.includes("+ interface wg0"), again.lines.join("\n"));
+  assert.equal(h.sysctls.get("net.ipv4.ip_forward"), "1");
+  // The record still knows the files and the sysctl values from before porthole: a full down works.
+  await down(ctx(h));
+  assert.equal(h.sysctls.get("net.ipv4.ip_forward"), "0");
+  assert.ok(![...h.fileMap.keys()].some((f) => f.startsWith("/root/etc/")), "unit and sysctl files removed");
+});
+
+test("an apply inside porthole's own unit (leaveUnit) does not write the unit file", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  const text = specText([WEB]);
+  const r = loadSpec(text);
+  assert.ok(r.ok);
+  const res = await apply({ ...ctx(h), leaveUnit: true }, { spec: r.spec, specText: text, hostName: "hub" });
+  assert.ok(!res.lines.some((l) => l.includes("porthole-hub.service")), res.lines.join("\n"));
+  assert.ok(![...h.fileMap.keys()].some((f) => f.endsWith(".service")));
+  assert.ok(
+    [...h.fileMap.keys()].some((f) => f.endsWith("99-porthole.conf")),
+    "the sysctl file is still written",
+  );
+});
