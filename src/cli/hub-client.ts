@@ -48,6 +48,19 @@ function overSocket(method: string, path: string, body?: unknown): Promise<Reply
   });
 }
 
+/**
+ * Waits until the daemon's API answers on its socket (a daemon just started by systemd needs a few
+ * seconds); true when it did within `timeoutMs`.
+ */
+export async function waitForDaemon(timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await overSocket("GET", "/v1/peers").catch(() => null)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** What to run when the hub daemon is needed and not running. */
 export const START_DAEMON =
   "start it with `systemctl start porthole-hub` (or run `porthole hub run` under your own supervisor)";

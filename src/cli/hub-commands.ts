@@ -14,7 +14,7 @@ import type { AddForwardRequest } from "../protocol/requests.ts";
 import { daemonManaged, hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
-import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
+import { hub, hubStore, START_DAEMON, waitForDaemon } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
 import { table } from "./table.ts";
 
@@ -106,6 +106,9 @@ async function init(o: InitOpts): Promise<void> {
   const r = await hub().apply();
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
   await startService("porthole-hub.service", "porthole hub run");
+  // `peer add` needs the daemon: say it is ready only once its API answers.
+  if (hasSystemd() && !(await waitForDaemon(30_000)))
+    console.log("the hub daemon's API did not answer within 30 s: see `journalctl -u porthole-hub`");
   console.log(`\nNext: porthole peer add NAME   (prints a one-time join token for the new peer)`);
 }
 
