@@ -14,7 +14,7 @@ import {
   parseCidr,
 } from "../net/ip.ts";
 import { publicKeyOf } from "../net/wgkey.ts";
-import { NAME_RE } from "./validate.ts";
+import { NAME_RE } from "./defaults.ts";
 import { classifyHook, type Dnat, splitHook } from "./wgquick-hooks.ts";
 import { lastValue, listValues, peerNameOf, readWgQuick, type Section } from "./wgquick-read.ts";
 

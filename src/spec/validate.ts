@@ -17,30 +17,17 @@ import {
 import { formatRange, overlaps, type PortRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { allocateAddresses } from "./allocate.ts";
+import { DEFAULTS, HOST_RE, IFNAME_RE, LIMIT_MAX, NAME_RE, NAME_RULE } from "./defaults.ts";
 import { type Diagnostic, Problems, show } from "./diagnostics.ts";
 import { ForwardShape, HubShape, LimitsShape, PeerShape, RootShape } from "./schema.ts";
 import { checkShape } from "./shape.ts";
 import type { Forward, Hub, Limits, Peer, Proto, Spec } from "./types.ts";
 
-export const DEFAULTS = {
-  listenPort: 51820,
-  interface: "wg0",
-  subnet: "10.8.0.0/24",
-  mtu: 1420,
-  keepalive: 25,
-  sshPort: 22,
-  apiPort: 51821,
-  metricsListen: "127.0.0.1:9851",
-  limits: { forwardsPerPeer: 20, portsPerPeer: 100, maxRangeWithoutAdmin: 16 },
-} as const;
+// Read by other modules from here before the defaults had a module of their own.
+export { DEFAULTS, NAME_RE, NAME_RULE } from "./defaults.ts";
 
-export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
-export const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
 /** A name as it appears in a message: bare when valid, else quoted (so a line stays one line). */
 const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));
-const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
-const HOST_RE =
-  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const fields = (shape: { shape: object }) => Object.keys(shape.shape);
 
 // Fills a required key whose problem is already reported, so the rest of the section is still checked.
@@ -91,6 +78,10 @@ export function validate(input: unknown): ValidateResult {
   return { ok: true, spec: { hub, peers: peerList, forwards: forwardList } };
 }
 
+/** The diagnostic of a prefix written with host bits set, naming the prefix meant. */
+const hostBits = (text: string, c: Cidr) =>
+  `${show(text)} has host bits set; did you mean ${formatCidr({ ...c, base: networkOf(c) })}?`;
+
 function checkCidr(
   text: string | undefined,
   fallback: string | undefined,
@@ -109,8 +100,7 @@ function checkCidr(
     return undefined;
   }
   if (!isNetworkAddress(c)) {
-    const fixed = formatCidr({ ...c, base: networkOf(c) });
-    p.add(path, `${show(value)} has host bits set; did you mean ${fixed}?`);
+    p.add(path, hostBits(value, c));
     return undefined;
   }
   return c;
@@ -258,13 +248,6 @@ function checkListen(text: string, path: (string | number)[], p: Problems): Hub[
   }
   return { host, port };
 }
-
-/** The largest value of each limit: every port of both protocols, every port in one range. */
-const LIMIT_MAX: Limits = {
-  forwardsPerPeer: 65535 * 2,
-  portsPerPeer: 65535 * 2,
-  maxRangeWithoutAdmin: 65535,
-};
 
 function checkLimits(raw: unknown, p: Problems): Limits {
   const out: Limits = { ...DEFAULTS.limits };
@@ -429,137 +412,225 @@ function claim(
   return a;
 }
 
+type ForwardInput = NonNullable<ReturnType<typeof ForwardShape.parse>>;
+type At = (field: string) => (string | number)[];
+
+/** What the forward rules remember while they walk the list, so each check costs its own ports. */
+interface ForwardsSeen {
+  byName: Map<string, Peer>;
+  /** Forward names taken so far, with the index that took them. */
+  names: Map<string, number>;
+  /**
+   * The first forward to claim each public port, per protocol (its index + 1; 0 = free): finding a
+   * clash costs the length of the range, not the number of forwards before it.
+   */
+  owner: Record<Proto, Int32Array>;
+  claimed: PortRange[];
+  /** Public ports the hub keeps for itself, and why. */
+  reserved: { protos: Proto[]; range: PortRange; why: string }[];
+  /**
+   * The mode each target (peer, protocol, port) is sent with: key (slot * 2 + udp) * 65536 + port,
+   * value forward index * 2 + transparent. Numbers, not strings: this runs once per target port.
+   */
+  modes: Map<number, number>;
+  slots: Map<string, number>;
+  /** allowFrom lists repeat the same few prefixes, and parsing one is not cheap. */
+  cidrs: Map<string, Cidr | null>;
+}
+
+function forwardsSeen(hub: Hub, peers: Peer[]): ForwardsSeen {
+  const one = (port: number): PortRange => ({ from: port, to: port });
+  return {
+    byName: new Map(peers.map((x) => [x.name, x])),
+    names: new Map(),
+    owner: { tcp: new Int32Array(65536), udp: new Int32Array(65536) },
+    claimed: [],
+    reserved: [
+      {
+        protos: ["udp"],
+        range: one(hub.listenPort),
+        why: "the hub's WireGuard listen port; pick another public port",
+      },
+      {
+        protos: ["tcp"],
+        range: one(hub.sshPort),
+        why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
+      },
+      ...hub.reservedPorts.map((range) => ({
+        protos: ["tcp", "udp"] as Proto[],
+        range,
+        why: `reserved for the hub's own services (hub.reservedPorts${range.from === range.to ? "" : `: ${formatRange(range)}`}); pick another public port`,
+      })),
+    ],
+    modes: new Map(),
+    slots: new Map(peers.map((x, k) => [x.name, k])),
+    cidrs: new Map(),
+  };
+}
+
+/** A forward's name is valid and used once. */
+function checkForwardName(seen: ForwardsSeen, f: ForwardInput, i: number, at: At, p: Problems): void {
+  if (!NAME_RE.test(f.name)) p.add(at("name"), `${show(f.name)} is not a valid name; use ${NAME_RULE}`);
+  else if (seen.names.has(f.name))
+    p.add(at("name"), `${show(f.name)} is already used by forwards[${seen.names.get(f.name)}]`);
+  else seen.names.set(f.name, i);
+}
+
+/** The public port and the target port are ports or ranges, and ranges of equal length (they map 1:1). */
+function checkForwardPorts(f: ForwardInput, at: At, p: Problems) {
+  const port = parsePortRange(f.port);
+  if (!port.ok) p.add(at("port"), `${show(f.port)} ${port.reason}`);
+  const target = parsePortRange(f.targetPort ?? f.port);
+  if (!target.ok && f.targetPort !== undefined)
+    p.add(at("targetPort"), `${show(f.targetPort)} ${target.reason}`);
+  if (port.ok && target.ok && rangeLength(port.range) !== rangeLength(target.range)) {
+    p.add(
+      at("targetPort"),
+      `${show(f.targetPort)} spans ${ports(rangeLength(target.range))} but port ${formatRange(port.range)} spans ${rangeLength(port.range)}; ranges map 1:1, so give one of equal length`,
+    );
+  }
+  return { port, target };
+}
+
+/** A public port is none the hub keeps for itself (WireGuard, SSH, hub.reservedPorts). */
+function checkReservedPorts(
+  seen: ForwardsSeen,
+  f: ForwardInput,
+  range: PortRange,
+  protos: Proto[],
+  at: At,
+  p: Problems,
+): void {
+  for (const r of seen.reserved) {
+    if (!r.protos.some((x) => protos.includes(x)) || !overlaps(range, r.range)) continue;
+    const first = Math.max(range.from, r.range.from);
+    const verb = range.from === range.to ? "is" : `includes ${first},`;
+    p.add(at("port"), `${show(f.port)} ${verb} ${r.why}`);
+  }
+}
+
+/** Each public port and protocol has one forward: the first claim wins, a later one is named against it. */
+function checkPortClaims(
+  seen: ForwardsSeen,
+  i: number,
+  range: PortRange,
+  protos: Proto[],
+  at: At,
+  p: Problems,
+): void {
+  seen.claimed[i] = range;
+  for (const proto of protos) {
+    const own = seen.owner[proto];
+    let clash = 0;
+    for (let q = range.from; q <= range.to; q++) {
+      const o = own[q] as number;
+      if (o === 0) own[q] = i + 1;
+      else if (clash === 0 || o < clash) clash = o;
+    }
+    if (clash) {
+      p.add(
+        at("port"),
+        `${proto}/${formatRange(range)} is already forwarded by forwards[${clash - 1}] (${proto}/${formatRange(seen.claimed[clash - 1] as PortRange)}); each public port and protocol can have one forward`,
+      );
+    }
+  }
+}
+
+/** The target is a peer of this spec, and a device (no porthole on it) is not sent traffic transparently. */
+function checkForwardPeer(
+  seen: ForwardsSeen,
+  f: ForwardInput,
+  mode: Forward["mode"],
+  at: At,
+  p: Problems,
+): Peer | undefined {
+  const peer = seen.byName.get(f.peer);
+  if (!peer) {
+    const known = [...seen.byName.keys()].map(showName).join(", ") || "none defined";
+    p.add(at("peer"), `${show(f.peer)} is not a peer in this spec; known peers: ${known}`);
+  } else if (mode === "transparent" && peer.kind === "device") {
+    p.add(
+      at("mode"),
+      `"transparent" needs the target to run porthole (policy routing for replies), but ${show(peer.name)} is a device; use "snat"`,
+    );
+  }
+  return peer;
+}
+
+/** allowFrom holds addresses or prefixes without host bits; returns the valid ones. */
+function checkAllowList(seen: ForwardsSeen, f: ForwardInput, i: number, p: Problems): Cidr[] {
+  const allowFrom: Cidr[] = [];
+  (f.allowFrom ?? []).forEach((text, j) => {
+    let c = seen.cidrs.get(text);
+    if (c === undefined) {
+      c = parseCidr(text);
+      seen.cidrs.set(text, c);
+    }
+    if (!c)
+      p.add(
+        ["forwards", i, "allowFrom", j],
+        `${show(text)} is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32`,
+      );
+    else if (!isNetworkAddress(c)) p.add(["forwards", i, "allowFrom", j], hostBits(text, c));
+    else allowFrom.push(c);
+  });
+  return allowFrom;
+}
+
+/** One target (peer, protocol, port) takes one mode: snat and transparent replies cannot both hold. */
+function checkForwardModes(
+  seen: ForwardsSeen,
+  i: number,
+  peer: Peer,
+  protos: Proto[],
+  target: PortRange,
+  mode: Forward["mode"],
+  at: At,
+  p: Problems,
+): void {
+  const transparent = mode === "transparent" ? 1 : 0;
+  for (const proto of protos) {
+    const base = ((seen.slots.get(peer.name) as number) * 2 + (proto === "udp" ? 1 : 0)) * 65536;
+    for (let t = target.from; t <= target.to; t++) {
+      const prev = seen.modes.get(base + t);
+      if (prev !== undefined && (prev & 1) !== transparent) {
+        const where = `${proto} ${showName(peer.name)}:${t}`;
+        const prevMode = prev & 1 ? "transparent" : "snat";
+        p.add(
+          at("mode"),
+          `${show(mode)} differs from forwards[${prev >>> 1}], which sends ${where} as ${show(prevMode)}; one target takes one mode`,
+        );
+        break;
+      }
+      seen.modes.set(base + t, i * 2 + transparent);
+    }
+  }
+}
+
+/** The forwards, rule by rule in the order their diagnostics appear; only a forward with none is kept. */
 function checkForwards(
   hub: Hub,
   peers: Peer[],
-  inputs: (ReturnType<typeof ForwardShape.parse> | undefined)[],
+  inputs: (ForwardInput | undefined)[],
   p: Problems,
 ): Forward[] {
-  const byName = new Map(peers.map((x) => [x.name, x]));
-  const names = new Map<string, number>();
-  // The first forward to claim each public port, per protocol (its index + 1; 0 = free): finding a
-  // clash costs the length of the range, not the number of forwards before it.
-  const owner: Record<Proto, Int32Array> = { tcp: new Int32Array(65536), udp: new Int32Array(65536) };
-  const claimed: PortRange[] = [];
-  const one = (port: number): PortRange => ({ from: port, to: port });
-  const reserved: { protos: Proto[]; range: PortRange; why: string }[] = [
-    {
-      protos: ["udp"],
-      range: one(hub.listenPort),
-      why: "the hub's WireGuard listen port; pick another public port",
-    },
-    {
-      protos: ["tcp"],
-      range: one(hub.sshPort),
-      why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
-    },
-    ...hub.reservedPorts.map((range) => ({
-      protos: ["tcp", "udp"] as Proto[],
-      range,
-      why: `reserved for the hub's own services (hub.reservedPorts${range.from === range.to ? "" : `: ${formatRange(range)}`}); pick another public port`,
-    })),
-  ];
-  // The mode each target (peer, protocol, port) is sent with: key (slot * 2 + udp) * 65536 + port, value
-  // forward index * 2 + transparent. Numbers, not strings: this runs once per target port.
-  const modes = new Map<number, number>();
-  const slots = new Map(peers.map((x, k) => [x.name, k]));
-  // allowFrom lists repeat the same few prefixes, and parsing one is not cheap.
-  const cidrs = new Map<string, Cidr | null>();
+  const seen = forwardsSeen(hub, peers);
   const out: Forward[] = [];
   inputs.forEach((f, i) => {
     if (!f) return;
     const before = p.list.length;
-    const at = (field: string) => ["forwards", i, field];
-    if (!NAME_RE.test(f.name)) p.add(at("name"), `${show(f.name)} is not a valid name; use ${NAME_RULE}`);
-    else if (names.has(f.name))
-      p.add(at("name"), `${show(f.name)} is already used by forwards[${names.get(f.name)}]`);
-    else names.set(f.name, i);
-
+    const at: At = (field) => ["forwards", i, field];
+    checkForwardName(seen, f, i, at, p);
     const protos: Proto[] = f.proto === "tcp+udp" ? ["tcp", "udp"] : [f.proto ?? "tcp"];
-    const port = parsePortRange(f.port);
-    if (!port.ok) p.add(at("port"), `${show(f.port)} ${port.reason}`);
-    const target = parsePortRange(f.targetPort ?? f.port);
-    if (!target.ok && f.targetPort !== undefined)
-      p.add(at("targetPort"), `${show(f.targetPort)} ${target.reason}`);
-    if (port.ok && target.ok && rangeLength(port.range) !== rangeLength(target.range)) {
-      p.add(
-        at("targetPort"),
-        `${show(f.targetPort)} spans ${ports(rangeLength(target.range))} but port ${formatRange(port.range)} spans ${rangeLength(port.range)}; ranges map 1:1, so give one of equal length`,
-      );
-    }
+    const { port, target } = checkForwardPorts(f, at, p);
     if (port.ok) {
-      claimed[i] = port.range;
-      for (const r of reserved) {
-        if (!r.protos.some((x) => protos.includes(x)) || !overlaps(port.range, r.range)) continue;
-        const first = Math.max(port.range.from, r.range.from);
-        const verb = port.range.from === port.range.to ? "is" : `includes ${first},`;
-        p.add(at("port"), `${show(f.port)} ${verb} ${r.why}`);
-      }
-      for (const proto of protos) {
-        const own = owner[proto];
-        let clash = 0;
-        for (let q = port.range.from; q <= port.range.to; q++) {
-          const o = own[q] as number;
-          if (o === 0) own[q] = i + 1;
-          else if (clash === 0 || o < clash) clash = o;
-        }
-        if (clash) {
-          p.add(
-            at("port"),
-            `${proto}/${formatRange(port.range)} is already forwarded by forwards[${clash - 1}] (${proto}/${formatRange(claimed[clash - 1] as PortRange)}); each public port and protocol can have one forward`,
-          );
-        }
-      }
+      checkReservedPorts(seen, f, port.range, protos, at, p);
+      checkPortClaims(seen, i, port.range, protos, at, p);
     }
-    const peer = byName.get(f.peer);
     const mode = f.mode ?? "snat";
-    if (!peer) {
-      const known = [...byName.keys()].map(showName).join(", ") || "none defined";
-      p.add(at("peer"), `${show(f.peer)} is not a peer in this spec; known peers: ${known}`);
-    } else if (mode === "transparent" && peer.kind === "device") {
-      p.add(
-        at("mode"),
-        `"transparent" needs the target to run porthole (policy routing for replies), but ${show(peer.name)} is a device; use "snat"`,
-      );
-    }
-    const allowFrom: Cidr[] = [];
-    (f.allowFrom ?? []).forEach((text, j) => {
-      let c = cidrs.get(text);
-      if (c === undefined) {
-        c = parseCidr(text);
-        cidrs.set(text, c);
-      }
-      if (!c)
-        p.add(
-          ["forwards", i, "allowFrom", j],
-          `${show(text)} is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32`,
-        );
-      else if (!isNetworkAddress(c)) {
-        p.add(
-          ["forwards", i, "allowFrom", j],
-          `${show(text)} has host bits set; did you mean ${formatCidr({ ...c, base: networkOf(c) })}?`,
-        );
-      } else allowFrom.push(c);
-    });
-    if (peer && target.ok) {
-      const transparent = mode === "transparent" ? 1 : 0;
-      for (const proto of protos) {
-        const base = ((slots.get(peer.name) as number) * 2 + (proto === "udp" ? 1 : 0)) * 65536;
-        for (let t = target.range.from; t <= target.range.to; t++) {
-          const prev = modes.get(base + t);
-          if (prev !== undefined && (prev & 1) !== transparent) {
-            const where = `${proto} ${showName(peer.name)}:${t}`;
-            const prevMode = prev & 1 ? "transparent" : "snat";
-            p.add(
-              at("mode"),
-              `${show(mode)} differs from forwards[${prev >>> 1}], which sends ${where} as ${show(prevMode)}; one target takes one mode`,
-            );
-            break;
-          }
-          modes.set(base + t, i * 2 + transparent);
-        }
-      }
-    }
+    const peer = checkForwardPeer(seen, f, mode, at, p);
+    const allowFrom = checkAllowList(seen, f, i, p);
+    if (peer && target.ok) checkForwardModes(seen, i, peer, protos, target.range, mode, at, p);
     if (p.list.length > before || !port.ok || !target.ok) return;
     out.push({
       name: f.name,
