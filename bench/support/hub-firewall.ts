@@ -24,9 +24,6 @@ if (!loaded.ok) {
 }
 const plan = compile(loaded.spec, "hub");
 const have = await observeFirewall(realHost.firewall);
-const steps = [
-  ...diffNft(plan.firewall, have.nft, null, []),
-  ...diffIptables(plan.firewall, have, null, [], plan.wireguard.interface, []),
-];
+const steps = [...diffNft(plan.firewall, have.nft, null, []), ...diffIptables(plan.firewall, have, null, [])];
 await runSteps(realHost, steps);
 console.log(steps.map((s) => s.text.split("\n")[0]).join("\n") || "no changes");

@@ -48,6 +48,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
         ? `${r.lines.join("\n")}\nhub: applied ${r.lines.length} changes, verified`
         : "hub: no changes",
     );
+    printWarnings(r.warnings ?? []);
     return;
   }
   const ctx = hostContext();
@@ -84,19 +85,27 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     if (o.dryRun) {
       console.log(r.lines.length ? r.lines.join("\n") : "no changes");
       console.log(r.lines.length ? `(dry run: ${r.lines.length} changes not applied)` : "");
+      printWarnings(r.warnings);
       return;
     }
     if (!r.changed) {
       console.log(`${r.plan.host}: no changes`);
+      printWarnings(r.warnings);
       return;
     }
     console.log(`${r.plan.host}: applied ${r.lines.length} change${r.lines.length > 1 ? "s" : ""}, verified`);
+    printWarnings(r.warnings);
     if (seconds !== undefined) await armRevert(seconds);
   } catch (e) {
     if (e instanceof UnknownHostError) throw new UserError(`--host: ${e.message}`);
     if (e instanceof ApplyError) throw new UserError(e.message, e.rolledBack ? EXIT.host : EXIT.invalid);
     throw e;
   }
+}
+
+/** Drops in other owners' firewalls that porthole cannot override, with their fixes (stdout: part of the result). */
+export function printWarnings(warnings: string[]): void {
+  if (warnings.length) console.log(warnings.join("\n"));
 }
 
 /** Starts a detached process that reverts to the previous state unless `porthole confirm` runs first. */

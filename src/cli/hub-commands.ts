@@ -105,6 +105,7 @@ async function init(o: InitOpts): Promise<void> {
   });
   const r = await hub().apply();
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
+  if (r.warnings?.length) console.log(r.warnings.join("\n"));
   await startService("porthole-hub.service", "porthole hub run");
   // `peer add` needs the daemon: say it is ready only once its API answers.
   if (hasSystemd() && !(await waitForDaemon(30_000)))

@@ -1,12 +1,12 @@
 // nftables and iptables: porthole loads only its own table (inet porthole) or its own PORTHOLE-*
 // chains, and marks the ruleset it loaded so the next apply can tell whether anything must change.
 import type { IptablesHook } from "../compile/plan.ts";
+import { addPass, observeForeign, removePasses } from "./foreign.ts";
 import { run } from "./run.ts";
 import { type Count, nftElementCounters, parseDnatCounters } from "./stats.ts";
 import type { Host, IptablesState, NftState } from "./types.ts";
 
 const MARK_RE = /porthole:([0-9a-f]{8,64})/;
-const PASS = "porthole-pass";
 const save = (f: 4 | 6) => (f === 4 ? "iptables-save" : "ip6tables-save");
 const tool = (f: 4 | 6) => (f === 4 ? "iptables" : "ip6tables");
 
@@ -126,16 +126,14 @@ function parseSave(text: string, f: 4 | 6) {
   let table = "";
   let marker: string | null = null;
   const hooks: IptablesHook[] = [];
-  const passes: string[] = [];
   for (const line of text.split("\n")) {
     if (line.startsWith("*")) table = line.slice(1);
     const hook = /^-A (\S+) -j (PORTHOLE-\S+)$/.exec(line);
     if (hook && !hook[1]?.startsWith("PORTHOLE-"))
       hooks.push({ family: f, table, chain: hook[1] as string, target: hook[2] as string });
     if (/^-A PORTHOLE-/.test(line)) marker = MARK_RE.exec(line)?.[1] ?? marker;
-    if (line.includes(PASS)) passes.push(`${f === 4 ? "iptables" : "ip6tables"} ${line}`);
   }
-  return { marker, hooks, passes };
+  return { marker, hooks };
 }
 
 /**
@@ -159,7 +157,6 @@ async function observeIptables(): Promise<IptablesState> {
   return {
     iptables: { 4: v4.marker, 6: v6.marker },
     hooks: [...v4.hooks, ...v6.hooks],
-    passes: [...v4.passes, ...v6.passes],
   };
 }
 
@@ -185,20 +182,6 @@ async function removeIptables(f: 4 | 6): Promise<void> {
   }
   for (const [t, c] of chains) await run([tool(f), "-w", "-t", t, "-F", c]);
   for (const [t, c] of chains) await run([tool(f), "-w", "-t", t, "-X", c]);
-}
-
-/** Forward-hook chains owned by others whose policy is drop (Docker sets iptables FORWARD to DROP). */
-async function foreignForwardDrop(): Promise<string[]> {
-  const r = await run(["nft", "-j", "list", "chains"], { allowFail: true });
-  if (r.code !== 0) return [];
-  const items = (JSON.parse(r.stdout) as { nftables: { chain?: Record<string, string> }[] }).nftables;
-  return items
-    .map((i) => i.chain)
-    .filter(
-      (c): c is Record<string, string> =>
-        !!c && c.hook === "forward" && c.policy === "drop" && c.table !== "porthole",
-    )
-    .map((c) => `${c.family} ${c.table} ${c.name}`);
 }
 
 export const firewallDriver: Host["firewall"] = {
@@ -232,27 +215,7 @@ export const firewallDriver: Host["firewall"] = {
       await run([tool(h.family), "-w", "-t", h.table, "-I", h.chain, "1", "-j", h.target]);
   },
   removeHook,
-  foreignForwardDrop,
-  addPass: async (iface, chains) => {
-    const families = [4, 6].filter((f) => chains.includes(`${f === 4 ? "ip" : "ip6"} filter FORWARD`)) as (
-      | 4
-      | 6
-    )[];
-    for (const f of families) {
-      for (const dir of ["-i", "-o"]) {
-        const rule = ["FORWARD", dir, iface, "-m", "comment", "--comment", PASS, "-j", "ACCEPT"];
-        const present = await run([tool(f), "-w", "-C", ...rule], { allowFail: true });
-        if (present.code !== 0) await run([tool(f), "-w", "-I", ...rule.slice(0, 1), "1", ...rule.slice(1)]);
-      }
-    }
-  },
-  removePasses: async () => {
-    for (const f of [4, 6] as const) {
-      for (const line of parseSave(await iptablesSave(f), f).passes) {
-        const args = line.split(" ").slice(1);
-        const del = args.map((a, i) => (i === 0 ? "-D" : a.replace(/^"|"$/g, "")));
-        await run([tool(f), "-w", ...del], { allowFail: true });
-      }
-    }
-  },
+  observeForeign,
+  addPass,
+  removePasses,
 };

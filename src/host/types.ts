@@ -1,6 +1,8 @@
 // What the reconciler sees of a host, and the operations it may ask for. The real host runs
 // `wg`, `ip`, `nft`, `iptables-restore`, `sysctl`; tests can substitute a fake.
 import type { IptablesHook, PolicyRouting } from "../compile/plan.ts";
+import type { ForeignSnapshot } from "../foreign/findings.ts";
+import type { PassTarget } from "./foreign.ts";
 
 export interface WgPeerState {
   publicKey: string;
@@ -27,13 +29,11 @@ export interface NftState {
   generations: number[];
 }
 
-/** porthole's iptables side: its PORTHOLE-* chains (by marker), hooks, and pass rules. */
+/** porthole's iptables side: its PORTHOLE-* chains (by marker) and hooks. */
 export interface IptablesState {
   /** Marker of the chains porthole last loaded, per family (null: no PORTHOLE-* chains). */
   iptables: { 4: string | null; 6: string | null };
   hooks: IptablesHook[];
-  /** Rules porthole added to other chains (so a foreign DROP policy does not block its traffic). */
-  passes: string[];
 }
 
 export interface FirewallState extends IptablesState {
@@ -89,11 +89,12 @@ export interface Host {
     removeIptables(family: 4 | 6): Promise<void>;
     addHook(hook: IptablesHook): Promise<void>;
     removeHook(hook: IptablesHook): Promise<void>;
-    /** Chains of other owners whose policy drops forwarded traffic (e.g. Docker's FORWARD DROP). */
-    foreignForwardDrop(): Promise<string[]>;
-    /** Accepts the tunnel's traffic in the given foreign chains ("ip filter FORWARD"), marked as porthole's. */
-    addPass(iface: string, chains: string[]): Promise<void>;
-    removePasses(): Promise<void>;
+    /** Other owners' rulesets, read only: nft tables with input/forward base chains, each iptables flavour's filter table. */
+    observeForeign(): Promise<ForeignSnapshot>;
+    /** Accepts the tunnel's traffic (in and out) at the top of FORWARD in one iptables flavour and family, marked "porthole-pass". */
+    addPass(iface: string, at: PassTarget): Promise<void>;
+    /** Deletes porthole's marked accepts (in one flavour and family, or everywhere); returns the rules deleted. */
+    removePasses(at?: PassTarget): Promise<string[]>;
   };
   conntrack: {
     /**

@@ -198,7 +198,7 @@ export function hubApi(
   app.post("/v1/apply", async (c) => {
     service.requireAdmin(c.get("who"));
     const r = await service.reconcile();
-    return c.json({ changed: r.changed, lines: r.lines });
+    return c.json({ changed: r.changed, lines: r.lines, warnings: r.warnings });
   });
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument()));
   // A peer that is not an admin gets its own series, and the hub's apply counters (no names in them).

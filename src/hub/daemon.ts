@@ -43,6 +43,14 @@ export async function runHub(
   };
   service.onApplyFailed = (message) => void webhook("apply_failed", { message });
 
+  // Other owners' drops are logged when they change, not on every tick.
+  let warned = "";
+  const tellWarnings = (warnings: string[]) => {
+    const now = warnings.join("\n");
+    if (now === warned) return;
+    log(now || "firewall: nothing on the hub drops porthole's traffic any more");
+    warned = now;
+  };
   const { spec, problem } = await store.live();
   if (problem) {
     log(
@@ -52,6 +60,7 @@ export async function runHub(
     log("reconciling the host to the spec");
     const first = await service.reconcile();
     log(first.changed ? `applied ${first.lines.length} changes` : "host already matches the spec");
+    tellWarnings(first.warnings);
   }
 
   const servers: Server[] = [];
@@ -79,7 +88,7 @@ export async function runHub(
   const metrics = spec.hub.metricsListen ? await serveMetrics(service, spec.hub.metricsListen, log) : null;
   if (metrics) servers.push(metrics);
 
-  const tick = await watchLoop(service, log, webhook, problem);
+  const tick = await watchLoop(service, log, webhook, problem, tellWarnings);
   const timer = setInterval(tick, opts.intervalMs ?? 2000);
   return {
     service,
@@ -110,6 +119,8 @@ export async function watchLoop(
   log: (l: string) => void,
   webhook: (event: string, detail: Record<string, unknown>) => Promise<void>,
   startProblem: string | null = null,
+  /** Told each round's findings about other owners' firewalls (it logs them when they change). */
+  tellWarnings: (warnings: string[]) => void = () => {},
 ): Promise<() => Promise<void>> {
   // Peers known at start keep their state silently; a peer that appears later starts "offline",
   // so its first handshake is announced as peer_online.
@@ -133,6 +144,7 @@ export async function watchLoop(
         await service.pruneTokens();
         const r = await service.reconcile();
         if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+        tellWarnings(r.warnings);
       }
       for (const p of await service.peers()) {
         const was = online.get(p.name) ?? false;

@@ -66,7 +66,12 @@ export const EnrollReply = z.object({
 export type EnrollReply = z.infer<typeof EnrollReply>;
 
 /** POST /v1/apply: whether anything changed, and one line per change. */
-export const ApplyReply = z.object({ changed: z.boolean(), lines: z.array(z.string()) });
+export const ApplyReply = z.object({
+  changed: z.boolean(),
+  lines: z.array(z.string()),
+  /** Drops in other owners' firewalls porthole cannot override, with their fixes (older hubs: absent). */
+  warnings: z.array(z.string()).optional(),
+});
 export type ApplyReply = z.infer<typeof ApplyReply>;
 
 /** GET /v1/requests/ID: what became of a change sent with that x-request-id (and, once done, its answer). */

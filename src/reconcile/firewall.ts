@@ -100,14 +100,12 @@ export function diffNft(
   return [];
 }
 
-/** porthole's iptables chains, their hooks, and pass rules. `previous` as for diffNft. */
+/** porthole's iptables chains and their hooks. `previous` as for diffNft. */
 export function diffIptables(
   plan: FirewallPlan,
   have: IptablesState,
   previous: FirewallPlan | null,
   summary: string[],
-  wgInterface: string,
-  foreignDrop: string[],
 ): Step[] {
   const steps: Step[] = [];
   const f = "firewall" as const;
@@ -153,16 +151,6 @@ export function diffIptables(
       text: `- hook ${hook.family === 4 ? "iptables" : "ip6tables"} -t ${hook.table} ${hook.chain} -j ${hook.target}`,
       run: (h) => h.firewall.removeHook(hook),
       undo: (h) => h.firewall.addHook(hook),
-    });
-  }
-  // With nftables, an accept in porthole's table does not overrule another table's drop policy.
-  const passable = foreignDrop.filter((c) => /^ip6? filter FORWARD$/.test(c));
-  if (plan.backend === "nftables" && plan.nft && passable.length && have.passes.length === 0) {
-    steps.push({
-      subsystem: f,
-      text: `+ pass: ${passable.join(", ")} drops forwarded traffic by policy (Docker?); inserted ACCEPT for ${wgInterface} into iptables FORWARD, marked "porthole-pass" (porthole's own chain still filters)`,
-      run: (h) => h.firewall.addPass(wgInterface, passable),
-      undo: (h) => h.firewall.removePasses(),
     });
   }
   return steps;

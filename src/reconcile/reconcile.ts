@@ -4,12 +4,14 @@ import { compile } from "../compile/compile.ts";
 import type { Enrolling, HostPlan } from "../compile/plan.ts";
 import { renderSysctl, SYSCTL_FILE } from "../compile/render.ts";
 import { systemdUnit, unitName } from "../compile/systemd.ts";
+import type { ForeignSnapshot } from "../foreign/findings.ts";
 import type { Host, Listener, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { diffIptables, diffNft, heldPrevious, observeFirewall } from "./firewall.ts";
 import { describePorts, forgetStep, portsToForget } from "./flows.ts";
+import { diffForeign, warningLines } from "./passes.ts";
 import { describeShadow, findShadows, newClaims } from "./shadowed.ts";
 import { checkSshPath } from "./ssh-guard.ts";
 import {
@@ -61,6 +63,11 @@ export interface ApplyRequest {
 
 export interface ApplyResult {
   lines: string[];
+  /**
+   * Drops in other owners' firewalls that porthole cannot override, each with its fix ("warning: …"
+   * lines, then "    fix: …" lines); observed whether or not anything changed.
+   */
+  warnings: string[];
   changed: boolean;
   plan: HostPlan;
 }
@@ -75,16 +82,17 @@ type Subsystem = Step["subsystem"];
 /**
  * Observes the host and diffs it against the plan. `only` (the verify pass) limits both to the
  * subsystems the applied steps touched: the others were not changed by this apply, and were just
- * found matching the plan. `foreignDrop` (the verify pass) reuses the first pass's look at other
- * owners' chain policies, which porthole's steps do not change.
+ * found matching the plan. `knownForeign` (the verify pass) reuses the first pass's look at other
+ * owners' rulesets when no pass rule changed (porthole's other steps do not touch them).
  */
 async function observeAndDiff(
   ctx: Context,
+  spec: Spec,
   plan: HostPlan,
   previous: AppliedRecord | null,
   summary: string[],
   only?: ReadonlySet<Subsystem>,
-  knownForeignDrop?: string[],
+  knownForeign?: ForeignSnapshot,
 ) {
   const want = (s: Subsystem) => !only || only.has(s);
   const h = ctx.host;
@@ -99,18 +107,13 @@ async function observeAndDiff(
   // small apply's time).
   const sysctlKeys = want("sysctl") ? Object.keys(plan.sysctl) : [];
   const filePathList = want("files") ? Object.keys(wantFiles) : [];
-  const [wg, nft, iptables, foreignDrop, sysctlValues, routingPresent, fileTexts] = await Promise.all([
+  const [wg, nft, iptables, foreign, sysctlValues, routingPresent, fileTexts] = await Promise.all([
     want("wireguard") ? h.wg.observe(plan.wireguard.interface) : Promise.resolve(null),
     want("nftables") ? h.firewall.observeNft() : Promise.resolve(undefined),
     want("firewall") ? h.firewall.observeIptables() : Promise.resolve(null),
-    !want("firewall")
-      ? Promise.resolve([] as string[])
-      : knownForeignDrop
-        ? Promise.resolve(knownForeignDrop)
-        : // Only the hub forwards through its own filter; a peer's forwarding (Docker's) is not porthole's.
-          plan.role === "hub" && plan.firewall.backend === "nftables" && plan.firewall.nft
-          ? h.firewall.foreignForwardDrop()
-          : Promise.resolve([] as string[]),
+    knownForeign && !(only?.has("passes") ?? true)
+      ? Promise.resolve(knownForeign)
+      : h.firewall.observeForeign(),
     Promise.all(sysctlKeys.map((k) => h.sysctl.get(k))),
     !want("routing")
       ? Promise.resolve(false)
@@ -128,25 +131,18 @@ async function observeAndDiff(
     filePathList.map((p, i) => [p, fileTexts[i] ?? null]),
   );
 
+  const { steps: foreignSteps, findings } = diffForeign(plan, spec, foreign);
   const steps: Step[] = [
     // The interface first: some sysctl keys (rp_filter) belong to it.
     ...(wg ? diffWireguard(plan.wireguard, wg, previous?.endpoints) : []),
     ...(want("sysctl") ? diffSysctl(plan.sysctl, sysctl) : []),
     ...(nft !== undefined ? diffNft(plan.firewall, nft, previous?.firewall ?? null, summary) : []),
-    ...(iptables
-      ? diffIptables(
-          plan.firewall,
-          iptables,
-          previous?.firewall ?? null,
-          summary,
-          plan.wireguard.interface,
-          foreignDrop,
-        )
-      : []),
+    ...(iptables ? diffIptables(plan.firewall, iptables, previous?.firewall ?? null, summary) : []),
+    ...foreignSteps,
     ...(want("routing") ? diffRouting(plan.routing, routingPresent, staleRouting) : []),
     ...(want("files") ? diffFiles(wantFiles, haveFiles) : []),
   ];
-  return { steps, wg, sysctl, foreignDrop, nft, iptables };
+  return { steps, wg, sysctl, foreign, findings, nft, iptables };
 }
 
 /** What the verify pass looks at again: the subsystems the steps touched (sysctl with the interface, whose keys it owns). */
@@ -235,7 +231,8 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
       ? Promise.resolve()
       : refuseShadowing(ctx.host, req.spec, newClaims(previousSpec(previous), req.spec), req.listeners);
   shadowing.catch(() => {}); // surfaces at the await below
-  const first = await observeAndDiff(ctx, plan, previous, summary);
+  const first = await observeAndDiff(ctx, req.spec, plan, previous, summary);
+  const warnings = warningLines(first.findings, req.spec);
   await shadowing;
   const { sysctl } = first;
   // Last: flows are forgotten once every rule they should meet is in place.
@@ -257,7 +254,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   ) {
     await writeApplied(ctx.host, ctx.stateDir, { ...previous, endpoints }); // only porthole's own state file
   }
-  if (req.dryRun || steps.length === 0) return { lines, changed: false, plan };
+  if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan };
 
   const cut = checkSshPath(req.sshConnection, req.spec, plan, wg);
   if (cut && !req.confirming) {
@@ -300,8 +297,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     if (intent && !leftover) await clearIntent(ctx.host, ctx.stateDir);
     throw e;
   }
-  const verify = await observeAndDiff(ctx, plan, previous, summary, touched(steps), first.foreignDrop);
-  // Notes such as "+ pass" stay once applied; anything else left over means the host did not take the plan.
+  const verify = await observeAndDiff(ctx, req.spec, plan, previous, summary, touched(steps), first.foreign);
   if (verify.steps.length) {
     await undoAll(ctx.host, steps, log);
     await forgetAgain();
@@ -314,7 +310,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   await writeApplied(ctx.host, ctx.stateDir, record);
   if (intent || leftover) await clearIntent(ctx.host, ctx.stateDir);
   lastApplied = { text: req.specText, spec: req.spec };
-  return { lines, changed: true, plan };
+  return { lines, warnings, changed: true, plan };
 }
 
 const seenEndpoints = (wg: WgState) =>
@@ -382,11 +378,9 @@ export async function down(ctx: Context, opts: { keepFiles?: boolean } = {}): Pr
         return `- ${fam === 4 ? "iptables" : "ip6tables"} PORTHOLE-* chains and hooks`;
       });
   }
-  if (fw.passes.length)
-    await part("porthole-pass rules", async () => {
-      await h.firewall.removePasses();
-      return "- porthole-pass rules in FORWARD";
-    });
+  await part("porthole-pass rules", async () =>
+    (await h.firewall.removePasses()).length ? "- porthole-pass rules in FORWARD" : null,
+  );
   // Flows still translated by the rules just removed would otherwise keep their path until idle.
   const hubSpec = records[0]?.role === "hub" ? specOf(records[0].specText) : null;
   const ports = hubSpec ? portsToForget(null, hubSpec, false) : [];

@@ -3,10 +3,11 @@ import type { Host } from "../host/types.ts";
 
 export interface Step {
   /**
-   * "firewall": the iptables side (chains, hooks, pass rules); "nftables": table inet porthole;
-   * "conntrack": tracked flows forgotten after a forward change.
+   * "firewall": the iptables side (chains, hooks); "nftables": table inet porthole; "passes": porthole's
+   * marked accepts in other owners' iptables FORWARD chains; "conntrack": tracked flows forgotten after
+   * a forward change.
    */
-  subsystem: "sysctl" | "wireguard" | "nftables" | "firewall" | "routing" | "files" | "conntrack";
+  subsystem: "sysctl" | "wireguard" | "nftables" | "firewall" | "passes" | "routing" | "files" | "conntrack";
   /** One readable line: "+ peer rpi 10.8.0.2/32", "~ sysctl net.ipv4.ip_forward = 1 (was 0)". */
   text: string;
   /** May return a note worth showing (e.g. which WireGuard implementation carries the interface). */

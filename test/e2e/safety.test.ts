@@ -109,7 +109,7 @@ test("foreign rules survive apply and down; a Docker-like FORWARD DROP does not 
     const before = await foreign();
 
     const applied = await lab.porthole("hub", ["apply", "--host", "hub"]);
-    assert.match(applied.stdout, /\+ pass: ip filter FORWARD drops forwarded traffic by policy/);
+    assert.match(applied.stdout, /\+ pass: iptables-nft filter FORWARD drops forwarded traffic by policy/);
     await lab.porthole("peer", ["apply", "--host", WEBDAV.peer]);
     assert.equal((await share(lab)).stdout, "Hello from the Pi, through the hub.\n");
     assert.equal(await foreign(), before);

@@ -1,6 +1,7 @@
 // An in-memory host for unit tests of the reconciler: it records every mutating call and can be
 // told to fail one of them.
 import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
+import type { ForeignSnapshot } from "../../src/foreign/findings.ts";
 import type { FirewallState, Host, Listener, WgPeerState, WgState } from "../../src/host/types.ts";
 import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
@@ -13,7 +14,8 @@ export interface FakeHost extends Host {
   fileMap: Map<string, string>;
   sysctls: Map<string, string>;
   routes: boolean;
-  foreignDrop: string[];
+  /** Other owners' rulesets as observeForeign returns them; addPass/removePasses edit its iptables text. */
+  foreign: ForeignSnapshot;
   /** Public ports whose tracked flows were forgotten, per call ("udp/27015"; IPv6 as "udp6/27015"). */
   forgotten: string[][];
   /** What `ss -l` would show (processes are named only when asked for). */
@@ -25,12 +27,12 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     calls: [] as string[],
     failOn: undefined as string | undefined,
     ifaces: new Map<string, WgState>(),
-    fw: { nft: null, iptables: { 4: null, 6: null }, hooks: [], passes: [] } as FirewallState,
+    fw: { nft: null, iptables: { 4: null, 6: null }, hooks: [] } as FirewallState,
     fileMap: new Map(Object.entries(files)),
     sysctls: new Map([["net.ipv4.ip_forward", "0"]]),
     routes: false,
     listeners: [] as Listener[],
-    foreignDrop: [] as string[],
+    foreign: { nft: [], xtables: [], iptables: "nft" } as ForeignSnapshot,
     forgotten: [] as string[][],
   } as FakeHost;
   const act = (name: string) => {
@@ -139,14 +141,27 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       act(`iptables unhook ${hook.table} ${hook.chain}`);
       h.fw.hooks = h.fw.hooks.filter((x) => !sameHook(hook)(x));
     },
-    foreignForwardDrop: async () => h.foreignDrop,
-    addPass: async () => {
-      act("pass add");
-      h.fw.passes = ["-A FORWARD -i wg0 porthole-pass"];
+    observeForeign: async () => structuredClone(h.foreign),
+    addPass: async (iface, at) => {
+      act(`pass add ${at.flavour} ${at.family}`);
+      const x = h.foreign.xtables.find((t) => t.flavour === at.flavour && t.family === at.family);
+      if (!x) throw new Error(`no ${at.flavour} filter table for family ${at.family}`);
+      const pass = (d: string) => `-A FORWARD ${d} ${iface} -m comment --comment porthole-pass -j ACCEPT`;
+      const lines = x.text.split("\n");
+      const at1 = lines.findIndex((l) => l.startsWith("-A FORWARD ") || l === "COMMIT");
+      lines.splice(at1, 0, pass("-o"), pass("-i"));
+      x.text = lines.join("\n");
     },
-    removePasses: async () => {
-      act("pass remove");
-      h.fw.passes = [];
+    removePasses: async (at) => {
+      act(`pass remove${at ? ` ${at.flavour} ${at.family}` : ""}`);
+      const removed: string[] = [];
+      for (const x of h.foreign.xtables) {
+        if (at && (x.flavour !== at.flavour || x.family !== at.family)) continue;
+        const lines = x.text.split("\n");
+        removed.push(...lines.filter((l) => l.includes("porthole-pass")));
+        x.text = lines.filter((l) => !l.includes("porthole-pass")).join("\n");
+      }
+      return removed;
     },
   };
   h.conntrack = {

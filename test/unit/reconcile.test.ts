@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { apply, type Context, down } from "../../src/reconcile/reconcile.ts";
@@ -165,12 +167,78 @@ test("a plan that cuts the caller's SSH session through the tunnel is refused un
   await applyText(h, specText([WEB]), { sshConnection: "198.51.100.7 50000 203.0.113.1 22" });
 });
 
-test("a foreign FORWARD drop policy gets a marked pass, once", async () => {
+const fixture = (name: string) =>
+  readFileSync(join(import.meta.dirname, "../fixtures/foreign", name), "utf8");
+const dockerSave = fixture("docker-legacy.save");
+
+test("Docker's FORWARD DROP gets marked passes in each iptables flavour that has it, once; removed when it goes", async () => {
   const h = fakeHost({ "/k": hubKey });
-  h.foreignDrop = ["ip filter FORWARD"];
+  h.foreign.xtables = [
+    { flavour: "legacy", family: 4, text: dockerSave },
+    { flavour: "nft", family: 4, text: dockerSave },
+  ];
   const r = await applyText(h, specText([WEB]));
-  assert.ok(r.lines.some((l) => l.startsWith("+ pass: ip filter FORWARD drops forwarded traffic")));
+  const passes = r.lines.filter((l) => l.startsWith("+ pass: "));
+  assert.deepEqual(
+    passes.map((l) => l.split(" drops")[0]),
+    ["+ pass: iptables-legacy filter FORWARD", "+ pass: iptables-nft filter FORWARD"],
+  );
+  assert.match(passes[0] as string, /drops forwarded traffic by policy/);
+  assert.deepEqual(r.warnings, [], "handled: nothing left for the user");
   assert.equal((await applyText(h, specText([WEB]))).changed, false);
+  assert.equal(h.foreign.xtables[0]?.text.match(/porthole-pass/g)?.length, 2);
+
+  // Docker removed (policy back to ACCEPT): the passes go, and only porthole's.
+  for (const x of h.foreign.xtables) x.text = x.text.replace(":FORWARD DROP", ":FORWARD ACCEPT");
+  const gone = await applyText(h, specText([WEB]));
+  assert.equal(gone.lines.filter((l) => l.startsWith("- pass: ")).length, 2);
+  assert.doesNotMatch(JSON.stringify(h.foreign.xtables), /porthole-pass/);
+  assert.match(JSON.stringify(h.foreign.xtables), /DOCKER-USER/);
+
+  const lines = await down(ctx(h));
+  assert.equal(lines.includes("- porthole-pass rules in FORWARD"), false, "none left to remove");
+});
+
+test("iptables backend: no pass where porthole's own chains live, a pass in the other flavour", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  h.foreign.iptables = "legacy";
+  h.foreign.xtables = [{ flavour: "legacy", family: 4, text: dockerSave }];
+  const text = specText([WEB]).replace("hub:\n", "hub:\n  firewall: iptables\n");
+  const r = await applyText(h, text);
+  assert.equal(r.lines.filter((l) => l.startsWith("+ pass")).length, 0, r.lines.join("\n"));
+  h.foreign.xtables.push({ flavour: "nft", family: 4, text: dockerSave });
+  const again = await applyText(h, text);
+  assert.deepEqual(
+    again.lines.filter((l) => l.startsWith("+ pass")).map((l) => l.split(" drops")[0]),
+    ["+ pass: iptables-nft filter FORWARD"],
+  );
+  const lines = await down(ctx(h));
+  assert.ok(lines.includes("- porthole-pass rules in FORWARD"));
+  assert.doesNotMatch(JSON.stringify(h.foreign.xtables), /porthole-pass/);
+});
+
+test("a drop in another nft table is not worked around: apply warns with the fix, changes or not", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  h.foreign.nft = (
+    JSON.parse(fixture("nftables-conf.json")) as { nftables: FakeHost["foreign"]["nft"] }
+  ).nftables;
+  const r = await applyText(h, specText([WEB]));
+  assert.ok(r.changed);
+  assert.ok(
+    r.warnings.includes(
+      "warning: forward web is dropped by nft table inet filter chain forward (policy drop); porthole cannot override another owner's chain",
+    ),
+    r.warnings.join("\n"),
+  );
+  assert.ok(r.warnings.includes('    fix: nft insert rule inet filter forward oifname "wg0" accept'));
+  assert.ok(r.warnings.some((l) => l.startsWith("warning: the WireGuard port udp/51820 is dropped")));
+  assert.equal(
+    r.lines.some((l) => l.includes("pass")),
+    false,
+  );
+  const again = await applyText(h, specText([WEB]));
+  assert.equal(again.changed, false);
+  assert.deepEqual(again.warnings, r.warnings);
 });
 
 test("down removes what porthole made and restores sysctl; a second down finds nothing", async () => {

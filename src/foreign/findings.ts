@@ -1,0 +1,291 @@
+// Which other owners' rules drop porthole's traffic on this host, and the fix for each: pure, over an
+// observed snapshot of their rulesets (host/foreign.ts reads it).
+import { expandTargets } from "../compile/targets.ts";
+import { formatAddr } from "../net/ip.ts";
+import type { Spec } from "../spec/types.ts";
+import { evaluate } from "./evaluate.ts";
+import { parseIptablesSave } from "./iptables-save.ts";
+import type { Probe, Ruleset, Source } from "./model.ts";
+import { parseNftJson } from "./nft-json.ts";
+
+export type Flavour = "legacy" | "nft";
+
+/** Other owners' firewalls as read from the host. */
+export interface ForeignSnapshot {
+  /** Items of `nft -j list table ...` for the foreign tables that have base chains (porthole's own excluded). */
+  nft: Record<string, Record<string, unknown>>[];
+  /** `iptables-save` / `ip6tables-save` text of each flavour ("" when the flavour holds no table). */
+  xtables: { flavour: Flavour; family: 4 | 6; text: string }[];
+  /** What plain `iptables` is (porthole's iptables backend writes there); null: not installed. */
+  iptables: Flavour | null;
+}
+
+/** What a finding stops. */
+export type PathKind = "wireguard" | "api" | "forward" | "mesh";
+
+export interface FirewallFinding {
+  path: PathKind;
+  /** Forward names it stops (path "forward"). */
+  forwards: string[];
+  source: Source;
+  /** nft family (inet, ip, ip6); iptables: ip or ip6. */
+  family: string;
+  table: string;
+  /** The base chain (on the input or forward hook) that drops. */
+  chain: string;
+  /** The chain the dropping rule is in (the base chain, or one it jumps to). */
+  ruleChain: string;
+  /** The dropping rule as its owner's tool shows it; null: the base chain's policy. */
+  rule: string | null;
+  /** The chains the dropping path went through (base chain first). */
+  via: string[];
+  /** Every path through the rules drops it (false: a test porthole cannot decide could let it pass). */
+  certain: boolean;
+  /** A drop in iptables FORWARD (either flavour): porthole inserts marked accepts ("porthole-pass"). */
+  passable: boolean;
+  /** Commands that admit porthole's traffic, for the owner of the rule to run. */
+  fix: string[];
+}
+
+/** Every foreign ruleset in the snapshot. */
+export function foreignRulesets(s: ForeignSnapshot): Ruleset[] {
+  const out = parseNftJson(s.nft);
+  for (const x of s.xtables) {
+    const rs = parseIptablesSave(
+      x.text,
+      x.flavour === "legacy" ? "iptables-legacy" : "iptables-nft",
+      x.family,
+    );
+    if (rs) out.push(rs);
+  }
+  return out;
+}
+
+interface Labeled {
+  path: PathKind;
+  forward?: string;
+  probe: Probe;
+}
+
+/** The packets the hub needs to pass: its WireGuard port, its API through the tunnel, each forward both ways, mesh. */
+export function hubProbes(spec: Spec): Labeled[] {
+  const { hub } = spec;
+  const wg = { name: hub.interface };
+  const pub = hub.publicInterface === "auto" ? { not: [hub.interface, "lo"] } : { name: hub.publicInterface };
+  const none = { name: "" };
+  const base = { family: 4 as const, dnat: false };
+  const out: Labeled[] = [
+    {
+      path: "wireguard",
+      probe: {
+        ...base,
+        hook: "input",
+        iif: pub,
+        oif: none,
+        proto: "udp",
+        dport: hub.listenPort,
+        daddr: null,
+        ctstate: "new",
+      },
+    },
+    {
+      path: "api",
+      probe: {
+        ...base,
+        hook: "input",
+        iif: wg,
+        oif: none,
+        proto: "tcp",
+        dport: hub.apiPort,
+        daddr: formatAddr(hub.address),
+        ctstate: "new",
+      },
+    },
+  ];
+  const seen = new Set<string>();
+  for (const t of expandTargets(spec)) {
+    const key = `${t.forward}/${t.proto}`;
+    if (t.family !== 4 || seen.has(key)) continue;
+    seen.add(key);
+    const fwd = { ...base, dnat: true, hook: "forward" as const, proto: t.proto };
+    out.push(
+      {
+        path: "forward",
+        forward: t.forward,
+        probe: { ...fwd, iif: pub, oif: wg, dport: t.targetPort, daddr: t.addr, ctstate: "new" },
+      },
+      {
+        path: "forward",
+        forward: t.forward,
+        probe: { ...fwd, iif: wg, oif: pub, dport: null, daddr: null, ctstate: "established" },
+      },
+    );
+  }
+  if (hub.mesh && spec.peers.length > 1) {
+    out.push({
+      path: "mesh",
+      probe: {
+        ...base,
+        hook: "forward",
+        iif: wg,
+        oif: wg,
+        proto: "tcp",
+        dport: null,
+        daddr: null,
+        ctstate: "new",
+      },
+    });
+  }
+  return out;
+}
+
+/** On a peer: traffic forwarded into and out of the tunnel (to a container, a VM, a LAN host). */
+export function tunnelProbes(iface: string): Labeled[] {
+  const other = { not: [iface, "lo"] };
+  const p = { family: 4 as const, hook: "forward" as const, proto: "tcp" as const, dport: null, daddr: null };
+  return [
+    { path: "forward", probe: { ...p, iif: { name: iface }, oif: other, ctstate: "new", dnat: false } },
+    { path: "forward", probe: { ...p, iif: other, oif: { name: iface }, ctstate: "new", dnat: false } },
+  ];
+}
+
+const familyOk = (rsFamily: string, f: 4 | 6) =>
+  rsFamily === "inet" || (rsFamily === "ip" && f === 4) || (rsFamily === "ip6" && f === 6);
+
+/**
+ * The foreign rules and policies that drop the probes, one finding per dropping place (its forwards
+ * listed together). `ignorePasses`: as if porthole's marked accepts were not there (to decide whether
+ * they are needed).
+ */
+export function analyze(
+  rulesets: Ruleset[],
+  probes: Labeled[],
+  ctx: { wgInterface: string; listenPort: number; apiPort: number; ignorePasses?: boolean },
+): FirewallFinding[] {
+  const found = new Map<string, FirewallFinding>();
+  for (const raw of rulesets) {
+    const rs = ctx.ignorePasses ? withoutPasses(raw) : raw;
+    for (const chain of Object.values(rs.chains)) {
+      if (!chain.hook) continue;
+      for (const { path, forward, probe } of probes) {
+        if (probe.hook !== chain.hook || !familyOk(rs.family, probe.family)) continue;
+        const o = evaluate(rs, chain, probe);
+        if (!o.drops) continue;
+        const rule = o.rule?.text ?? null;
+        const key = [path, rs.source, rs.family, rs.table, chain.name, o.chain, rule].join("\u0000");
+        let f = found.get(key);
+        if (!f) {
+          f = {
+            path,
+            forwards: [],
+            source: rs.source,
+            family: rs.family,
+            table: rs.table,
+            chain: chain.name,
+            ruleChain: o.chain ?? chain.name,
+            rule,
+            via: o.via ?? [chain.name],
+            certain: o.certain,
+            passable: rs.source !== "nft" && chain.hook === "forward",
+            fix: [],
+          };
+          f.fix = fixFor(f, rs, ctx);
+          found.set(key, f);
+        }
+        f.certain &&= o.certain;
+        if (forward && !f.forwards.includes(forward)) f.forwards.push(forward);
+      }
+    }
+  }
+  return [...found.values()];
+}
+
+function withoutPasses(rs: Ruleset): Ruleset {
+  const chains = Object.fromEntries(
+    Object.entries(rs.chains).map(([k, c]) => [k, { ...c, rules: c.rules.filter((r) => !r.pass) }]),
+  );
+  return { ...rs, chains };
+}
+
+/** The iptables command of a finding's flavour and family. */
+export const xtablesCommand = (source: Source, family: string) =>
+  `${family === "ip6" ? "ip6tables" : "iptables"}${source === "iptables-legacy" ? "-legacy" : "-nft"}`;
+
+function fixFor(
+  f: FirewallFinding,
+  rs: Ruleset,
+  ctx: { wgInterface: string; listenPort: number; apiPort: number },
+): string[] {
+  const wg = ctx.wgInterface;
+  if (f.source !== "nft") {
+    if (f.passable) return [];
+    const ufw = Object.keys(rs.chains).some((c) => c.startsWith("ufw"));
+    const cmd = xtablesCommand(f.source, f.family);
+    if (f.path === "wireguard")
+      return [
+        ufw
+          ? `ufw allow ${ctx.listenPort}/udp`
+          : `${cmd} -I INPUT -p udp --dport ${ctx.listenPort} -j ACCEPT`,
+      ];
+    return [
+      ufw
+        ? `ufw allow in on ${wg} to any port ${ctx.apiPort} proto tcp`
+        : `${cmd} -I INPUT -i ${wg} -p tcp --dport ${ctx.apiPort} -j ACCEPT`,
+    ];
+  }
+  const nft = (what: string) => `nft insert rule ${f.family} ${f.table} ${f.chain} ${what} accept`;
+  const now =
+    f.path === "wireguard"
+      ? [nft(`udp dport ${ctx.listenPort}`)]
+      : f.path === "api"
+        ? [nft(`iifname "${wg}" tcp dport ${ctx.apiPort}`)]
+        : f.path === "mesh"
+          ? [nft(`iifname "${wg}" oifname "${wg}"`)]
+          : [nft(`oifname "${wg}"`), nft(`iifname "${wg}"`)];
+  if (f.table !== "firewalld") return now;
+  // firewalld rewrites its table on reload: the lasting fix goes through firewall-cmd.
+  const zone = f.via
+    .map((c) => /^filter_IN_(.+?)(?:_(?:pre|log|deny|allow|post))?$/.exec(c)?.[1])
+    .find((z) => z !== undefined);
+  const lasting =
+    f.path === "wireguard"
+      ? `firewall-cmd --permanent${zone ? ` --zone=${zone}` : ""} --add-port=${ctx.listenPort}/udp && firewall-cmd --reload`
+      : f.path === "api" || f.path === "mesh"
+        ? `firewall-cmd --permanent --zone=trusted --add-interface=${wg} && firewall-cmd --reload`
+        : `firewall-cmd --permanent --zone=trusted --add-interface=${wg} && firewall-cmd --permanent --new-policy porthole && firewall-cmd --permanent --policy porthole --add-ingress-zone=ANY --add-egress-zone=trusted --set-target=ACCEPT && firewall-cmd --reload`;
+  return [lasting, ...now.map((l) => `${l}   (at once, until firewalld reloads)`)];
+}
+
+/** "table inet firewalld chain filter_FORWARD" / "iptables-legacy filter INPUT". */
+export function where(f: FirewallFinding): string {
+  if (f.source === "nft") return `nft table ${f.family} ${f.table} chain ${f.chain}`;
+  return `${xtablesCommand(f.source, f.family)} ${f.table} ${f.chain}`;
+}
+
+/** Which rule drops: "policy drop" or the rule (and the chain it is in when not the base chain). */
+export function droppedBy(f: FirewallFinding): string {
+  if (f.rule === null) return "policy drop";
+  return `rule \`${f.rule}\`${f.ruleChain !== f.chain ? ` in chain ${f.ruleChain}` : ""}`;
+}
+
+const WHAT: Record<PathKind, (f: FirewallFinding, c: { listenPort: number; apiPort: number }) => string> = {
+  wireguard: (_f, c) => `the WireGuard port udp/${c.listenPort}`,
+  api: (_f, c) => `the hub's API through the tunnel (tcp/${c.apiPort})`,
+  forward: (f) =>
+    f.forwards.length
+      ? `forward${f.forwards.length > 1 ? "s" : ""} ${f.forwards.join(", ")}`
+      : "traffic through the tunnel",
+  mesh: () => "traffic between peers (mesh)",
+};
+
+/** One line saying what is dropped, where and by what. */
+export function describeFinding(f: FirewallFinding, c: { listenPort: number; apiPort: number }): string {
+  const are = f.path === "forward" && f.forwards.length > 1;
+  const is = f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped";
+  return `${WHAT[f.path](f, c)} ${is} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
+}
+
+/** The finding and its fix, as lines for apply's output, the daemon's log and status. */
+export function findingLines(f: FirewallFinding, c: { listenPort: number; apiPort: number }): string[] {
+  return [describeFinding(f, c), ...f.fix.map((l) => `  fix: ${l}`)];
+}

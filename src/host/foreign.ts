@@ -1,0 +1,142 @@
+// Reads other owners' firewalls (read-only) and keeps porthole's marked accepts in their iptables
+// FORWARD chains: nft tables with input/forward base chains, and the filter table of each iptables
+// flavour (legacy and nft: Debian ships both, and Docker may use either).
+import { readFile } from "node:fs/promises";
+import type { Flavour, ForeignSnapshot } from "../foreign/findings.ts";
+import { PASS } from "../foreign/iptables-save.ts";
+import { skipTable } from "../foreign/nft-json.ts";
+import { run } from "./run.ts";
+
+/** One iptables flavour and family: where a pass goes. */
+export interface PassTarget {
+  flavour: Flavour;
+  family: 4 | 6;
+}
+
+const bin = (t: PassTarget, suffix = "") =>
+  `${t.family === 4 ? "iptables" : "ip6tables"}-${t.flavour}${suffix}`;
+
+type Items = ForeignSnapshot["nft"];
+
+/** nft's foreign tables with a filter base chain on input or forward, whole; and which iptables-nft filter tables exist. */
+async function observeNftTables(): Promise<{ items: Items; xtablesNft: Set<4 | 6> }> {
+  const r = await run(["nft", "-j", "list", "chains"], { allowFail: true });
+  const xtablesNft = new Set<4 | 6>();
+  if (r.code !== 0) return { items: [], xtablesNft };
+  const chains = (JSON.parse(r.stdout) as { nftables: { chain?: Record<string, string> }[] }).nftables
+    .map((i) => i.chain)
+    .filter((c): c is Record<string, string> => !!c);
+  const byTable = new Map<string, { family: string; name: string; chains: string[]; hooked: boolean }>();
+  for (const c of chains) {
+    const k = `${c.family} ${c.table}`;
+    const t = byTable.get(k) ?? {
+      family: c.family as string,
+      name: c.table as string,
+      chains: [],
+      hooked: false,
+    };
+    t.chains.push(c.name as string);
+    if (c.type === "filter" && (c.hook === "input" || c.hook === "forward")) t.hooked = true;
+    byTable.set(k, t);
+  }
+  const wanted = [...byTable.values()].filter((t) => {
+    if (
+      t.name === "filter" &&
+      (t.family === "ip" || t.family === "ip6") &&
+      skipTable(t.family, t.name, t.chains)
+    )
+      xtablesNft.add(t.family === "ip" ? 4 : 6);
+    return t.hooked && !skipTable(t.family, t.name, t.chains);
+  });
+  const listed = await Promise.all(
+    wanted.map((t) => run(["nft", "-j", "list", "table", t.family, t.name], { allowFail: true })),
+  );
+  const items = listed.flatMap((l) =>
+    l.code === 0 ? (JSON.parse(l.stdout) as { nftables: Items }).nftables : [],
+  );
+  return { items, xtablesNft };
+}
+
+/**
+ * Legacy tables the kernel holds now. Read from /proc: `iptables-legacy-save -t filter` would load the
+ * module and create the table, and plain `iptables-legacy-save` prints nothing without it anyway.
+ */
+async function legacyTables(family: 4 | 6): Promise<boolean> {
+  const names = await readFile(`/proc/net/${family === 4 ? "ip" : "ip6"}_tables_names`, "utf8").catch(
+    () => "",
+  );
+  return names.split("\n").includes("filter");
+}
+
+async function save(t: PassTarget): Promise<string> {
+  const r = await run([bin(t, "-save")], { allowFail: true });
+  return r.code === 0 ? r.stdout : "";
+}
+
+let flavourOfIptables: Promise<Flavour | null> | undefined;
+
+/** What plain `iptables` is, from `iptables --version` ("(nf_tables)" or "(legacy)"); asked once. */
+function iptablesFlavour(): Promise<Flavour | null> {
+  flavourOfIptables ??= run(["iptables", "--version"], { allowFail: true }).then((r) =>
+    r.code !== 0 ? null : /nf_tables/.test(r.stdout) ? "nft" : "legacy",
+  );
+  return flavourOfIptables;
+}
+
+/** Other owners' rulesets as the host has them now (each part empty when the tool or table is missing). */
+export async function observeForeign(): Promise<ForeignSnapshot> {
+  const [{ items, xtablesNft }, legacy4, legacy6, iptables] = await Promise.all([
+    observeNftTables(),
+    legacyTables(4),
+    legacyTables(6),
+    iptablesFlavour(),
+  ]);
+  const targets: PassTarget[] = [
+    ...(legacy4 ? [{ flavour: "legacy" as const, family: 4 as const }] : []),
+    ...(legacy6 ? [{ flavour: "legacy" as const, family: 6 as const }] : []),
+    ...[...xtablesNft].map((family) => ({ flavour: "nft" as const, family })),
+  ];
+  const texts = await Promise.all(targets.map(save));
+  return { nft: items, xtables: targets.map((t, i) => ({ ...t, text: texts[i] ?? "" })), iptables };
+}
+
+const passRule = (iface: string, dir: "-i" | "-o") => [
+  "FORWARD",
+  dir,
+  iface,
+  "-m",
+  "comment",
+  "--comment",
+  PASS,
+  "-j",
+  "ACCEPT",
+];
+
+/** Inserts ACCEPT for the tunnel, in and out, at the top of FORWARD (each once), marked "porthole-pass". */
+export async function addPass(iface: string, t: PassTarget): Promise<void> {
+  for (const dir of ["-o", "-i"] as const) {
+    const rule = passRule(iface, dir);
+    const present = await run([bin(t), "-w", "-C", ...rule], { allowFail: true });
+    if (present.code !== 0) await run([bin(t), "-w", "-I", "FORWARD", "1", ...rule.slice(1)]);
+  }
+}
+
+/** Deletes porthole's marked accepts (in one flavour and family, or everywhere); returns what it deleted. */
+export async function removePasses(t?: PassTarget): Promise<string[]> {
+  const all: PassTarget[] = t
+    ? [t]
+    : (["legacy", "nft"] as const).flatMap((flavour) =>
+        [4, 6].map((family) => ({ flavour, family }) as PassTarget),
+      );
+  const removed: string[] = [];
+  for (const target of all) {
+    if (target.flavour === "legacy" && !(await legacyTables(target.family))) continue;
+    for (const line of (await save(target)).split("\n")) {
+      if (!line.startsWith("-A ") || !line.includes(PASS)) continue;
+      const args = [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2]) as string);
+      await run([bin(target), "-w", "-D", ...args.slice(1)], { allowFail: true });
+      removed.push(`${bin(target)} ${line}`);
+    }
+  }
+  return removed;
+}
