@@ -1,51 +1,17 @@
 // Which other owners' rules drop porthole's traffic on this host, and the fix for each: pure, over an
 // observed snapshot of their rulesets (host/foreign.ts reads it).
 import { expandTargets } from "../compile/targets.ts";
+import type { ForeignSnapshot } from "../host/foreign.ts";
 import { formatAddr } from "../net/ip.ts";
+import type { FirewallFinding, PathKind, Source } from "../protocol/status.ts";
 import type { Spec } from "../spec/types.ts";
 import { evaluate } from "./evaluate.ts";
 import { parseIptablesSave } from "./iptables-save.ts";
-import type { Probe, Ruleset, Source } from "./model.ts";
+import type { Probe, Ruleset } from "./model.ts";
 import { parseNftJson } from "./nft-json.ts";
 
-export type Flavour = "legacy" | "nft";
-
-/** Other owners' firewalls as read from the host. */
-export interface ForeignSnapshot {
-  /** Items of `nft -j list table ...` for the foreign tables that have base chains (porthole's own excluded). */
-  nft: Record<string, Record<string, unknown>>[];
-  /** `iptables-save` / `ip6tables-save` text of each flavour ("" when the flavour holds no table). */
-  xtables: { flavour: Flavour; family: 4 | 6; text: string }[];
-  /** What plain `iptables` is (porthole's iptables backend writes there); null: not installed. */
-  iptables: Flavour | null;
-}
-
-/** What a finding stops. */
-export type PathKind = "wireguard" | "api" | "forward" | "mesh";
-
-export interface FirewallFinding {
-  path: PathKind;
-  /** Forward names it stops (path "forward"). */
-  forwards: string[];
-  source: Source;
-  /** nft family (inet, ip, ip6); iptables: ip or ip6. */
-  family: string;
-  table: string;
-  /** The base chain (on the input or forward hook) that drops. */
-  chain: string;
-  /** The chain the dropping rule is in (the base chain, or one it jumps to). */
-  ruleChain: string;
-  /** The dropping rule as its owner's tool shows it; null: the base chain's policy. */
-  rule: string | null;
-  /** The chains the dropping path went through (base chain first). */
-  via: string[];
-  /** Every path through the rules drops it (false: a test porthole cannot decide could let it pass). */
-  certain: boolean;
-  /** A drop in iptables FORWARD (either flavour): porthole inserts marked accepts ("porthole-pass"). */
-  passable: boolean;
-  /** Commands that admit porthole's traffic, for the owner of the rule to run. */
-  fix: string[];
-}
+export type { Flavour, ForeignSnapshot } from "../host/foreign.ts";
+export type { FirewallFinding, PathKind } from "../protocol/status.ts";
 
 /** Every foreign ruleset in the snapshot. */
 export function foreignRulesets(s: ForeignSnapshot): Ruleset[] {
@@ -139,16 +105,6 @@ export function hubProbes(spec: Spec): Labeled[] {
   return out;
 }
 
-/** On a peer: traffic forwarded into and out of the tunnel (to a container, a VM, a LAN host). */
-export function tunnelProbes(iface: string): Labeled[] {
-  const other = { not: [iface, "lo"] };
-  const p = { family: 4 as const, hook: "forward" as const, proto: "tcp" as const, dport: null, daddr: null };
-  return [
-    { path: "forward", probe: { ...p, iif: { name: iface }, oif: other, ctstate: "new", dnat: false } },
-    { path: "forward", probe: { ...p, iif: other, oif: { name: iface }, ctstate: "new", dnat: false } },
-  ];
-}
-
 const familyOk = (rsFamily: string, f: 4 | 6) =>
   rsFamily === "inet" || (rsFamily === "ip" && f === 4) || (rsFamily === "ip6" && f === 6);
 
@@ -177,6 +133,7 @@ export function analyze(
         if (!f) {
           f = {
             path,
+            what: "",
             forwards: [],
             source: rs.source,
             family: rs.family,
@@ -197,7 +154,9 @@ export function analyze(
       }
     }
   }
-  return [...found.values()];
+  const out = [...found.values()];
+  for (const f of out) f.what = WHAT[f.path](f, ctx);
+  return out;
 }
 
 function withoutPasses(rs: Ruleset): Ruleset {
@@ -218,7 +177,7 @@ function fixFor(
 ): string[] {
   const wg = ctx.wgInterface;
   if (f.source !== "nft") {
-    if (f.passable) return [];
+    if (f.passable) return ["porthole apply   (inserts porthole's marked accepts at the top of FORWARD)"];
     const ufw = Object.keys(rs.chains).some((c) => c.startsWith("ufw"));
     const cmd = xtablesCommand(f.source, f.family);
     if (f.path === "wireguard")
@@ -256,6 +215,14 @@ function fixFor(
   return [lasting, ...now.map((l) => `${l}   (at once, until firewalld reloads)`)];
 }
 
+/** The finding as a peer that owns only `forwards` may see it: its own forwards' part, or null. */
+export function narrowFinding(f: FirewallFinding, forwards: string[]): FirewallFinding | null {
+  const mine = f.forwards.filter((n) => forwards.includes(n));
+  if (f.path !== "forward" || !mine.length) return null;
+  const narrowed = { ...f, forwards: mine };
+  return { ...narrowed, what: WHAT.forward(narrowed) };
+}
+
 /** "table inet firewalld chain filter_FORWARD" / "iptables-legacy filter INPUT". */
 export function where(f: FirewallFinding): string {
   if (f.source === "nft") return `nft table ${f.family} ${f.table} chain ${f.chain}`;
@@ -268,9 +235,9 @@ export function droppedBy(f: FirewallFinding): string {
   return `rule \`${f.rule}\`${f.ruleChain !== f.chain ? ` in chain ${f.ruleChain}` : ""}`;
 }
 
-const WHAT: Record<PathKind, (f: FirewallFinding, c: { listenPort: number; apiPort: number }) => string> = {
-  wireguard: (_f, c) => `the WireGuard port udp/${c.listenPort}`,
-  api: (_f, c) => `the hub's API through the tunnel (tcp/${c.apiPort})`,
+const WHAT: Record<PathKind, (f: FirewallFinding, c?: { listenPort: number; apiPort: number }) => string> = {
+  wireguard: (_f, c) => `the WireGuard port udp/${c?.listenPort}`,
+  api: (_f, c) => `the hub's API through the tunnel (tcp/${c?.apiPort})`,
   forward: (f) =>
     f.forwards.length
       ? `forward${f.forwards.length > 1 ? "s" : ""} ${f.forwards.join(", ")}`
@@ -279,13 +246,13 @@ const WHAT: Record<PathKind, (f: FirewallFinding, c: { listenPort: number; apiPo
 };
 
 /** One line saying what is dropped, where and by what. */
-export function describeFinding(f: FirewallFinding, c: { listenPort: number; apiPort: number }): string {
+export function describeFinding(f: FirewallFinding): string {
   const are = f.path === "forward" && f.forwards.length > 1;
   const is = f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped";
-  return `${WHAT[f.path](f, c)} ${is} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
+  return `${f.what} ${is} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
 }
 
 /** The finding and its fix, as lines for apply's output, the daemon's log and status. */
-export function findingLines(f: FirewallFinding, c: { listenPort: number; apiPort: number }): string[] {
-  return [describeFinding(f, c), ...f.fix.map((l) => `  fix: ${l}`)];
+export function findingLines(f: FirewallFinding): string[] {
+  return [describeFinding(f), ...f.fix.map((l) => `  fix: ${l}`)];
 }

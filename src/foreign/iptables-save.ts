@@ -1,9 +1,9 @@
 // iptables-save text → the filter table's chains as data (either flavour: legacy or nft, same text).
+import { PASS } from "../host/foreign.ts";
 import type { Family } from "../net/ip.ts";
 import type { Chain, Cond, Rule, Ruleset, Source, Verdict } from "./model.ts";
 
-/** The comment porthole puts on the accepts it inserts into other owners' chains. */
-export const PASS = "porthole-pass";
+export { PASS };
 
 /** Splits an iptables-save rule into words, honouring double quotes. */
 function words(line: string): string[] {

@@ -2,8 +2,9 @@
 // what decides whether porthole's traffic passes (interfaces, protocol, ports, addresses, conntrack).
 import type { Family } from "../net/ip.ts";
 
-/** Where a ruleset lives: an nftables table, or the filter table of one iptables flavour. */
-export type Source = "nft" | "iptables-legacy" | "iptables-nft";
+import type { Source } from "../protocol/status.ts";
+
+export type { Source };
 
 /** What one rule tests, as data (`neg`: the rule matches when the test fails). Unknown tests are kept as "unknown". */
 export type Cond =

@@ -1,19 +1,12 @@
 // `nft -j list ...` output → rulesets of other owners' nftables tables (porthole's own table and the
 // tables iptables-nft manages are left out: the latter are read from iptables-nft-save).
+import { skipTable } from "../host/foreign.ts";
 import type { Chain, Cond, Rule, Ruleset, Verdict } from "./model.ts";
+
+export { skipTable };
 
 type Json = Record<string, unknown>;
 type Item = Record<string, Json>;
-
-/** Tables iptables-nft creates (family ip/ip6, classic table name, upper-case built-in chains). */
-const XTABLES = new Set(["filter", "nat", "mangle", "raw", "security"]);
-const BUILTIN = new Set(["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"]);
-
-/** True for tables porthole must not read as "foreign nftables": its own, and iptables-nft's. */
-export function skipTable(family: string, name: string, chainNames: string[]): boolean {
-  if (family === "inet" && name === "porthole") return true;
-  return (family === "ip" || family === "ip6") && XTABLES.has(name) && chainNames.some((c) => BUILTIN.has(c));
-}
 
 /**
  * Every foreign table in the listing (items of one or more `nft -j list` outputs), with its chains

@@ -2,10 +2,33 @@
 // FORWARD chains: nft tables with input/forward base chains, and the filter table of each iptables
 // flavour (legacy and nft: Debian ships both, and Docker may use either).
 import { readFile } from "node:fs/promises";
-import type { Flavour, ForeignSnapshot } from "../foreign/findings.ts";
-import { PASS } from "../foreign/iptables-save.ts";
-import { skipTable } from "../foreign/nft-json.ts";
 import { run } from "./run.ts";
+
+/** An iptables flavour: Debian ships both (xtables-legacy-multi and xtables-nft-multi). */
+export type Flavour = "legacy" | "nft";
+
+/** Other owners' firewalls as read from the host (src/foreign judges them). */
+export interface ForeignSnapshot {
+  /** Items of `nft -j list table ...` for the foreign tables that have base chains (porthole's own excluded). */
+  nft: Record<string, Record<string, unknown>>[];
+  /** `iptables-save` / `ip6tables-save` text of each flavour ("" when the flavour holds no table). */
+  xtables: { flavour: Flavour; family: 4 | 6; text: string }[];
+  /** What plain `iptables` is (porthole's iptables backend writes there); null: not installed. */
+  iptables: Flavour | null;
+}
+
+/** The comment porthole puts on the accepts it inserts into other owners' chains. */
+export const PASS = "porthole-pass";
+
+/** Tables iptables-nft creates (family ip/ip6, classic table name, upper-case built-in chains). */
+const XTABLES = new Set(["filter", "nat", "mangle", "raw", "security"]);
+const BUILTIN = new Set(["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"]);
+
+/** True for tables porthole must not read as "foreign nftables": its own, and iptables-nft's. */
+export function skipTable(family: string, name: string, chainNames: string[]): boolean {
+  if (family === "inet" && name === "porthole") return true;
+  return (family === "ip" || family === "ip6") && XTABLES.has(name) && chainNames.some((c) => BUILTIN.has(c));
+}
 
 /** One iptables flavour and family: where a pass goes. */
 export interface PassTarget {

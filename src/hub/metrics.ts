@@ -2,6 +2,7 @@
 // prom-client: the counters' values come from the kernel at each scrape (prom-client's Counter can
 // only be incremented), and what is left is a few lines of text.
 import pkg from "../../package.json" with { type: "json" };
+import { droppedBy, type FirewallFinding, where } from "../foreign/findings.ts";
 import type { ApplyStats } from "./service.ts";
 import type { ForwardStatus, HubStatus, PeerStatus } from "./status-view.ts";
 
@@ -45,6 +46,22 @@ const FORWARD: Def<ForwardStatus>[] = [
     "gauge",
     "TCP connections established now, plus tracked UDP flows (conntrack).",
     (f) => f.establishedConnections,
+  ],
+];
+const BLOCKED: Def<ForwardStatus>[] = [
+  [
+    "porthole_forward_blocked",
+    "gauge",
+    "1 if a firewall rule on the hub that porthole does not own drops the forward (or may), else 0.",
+    (f) => (f.blockedBy?.length ? 1 : 0),
+  ],
+];
+const FIREWALL: Def<FirewallFinding>[] = [
+  [
+    "porthole_firewall_drop",
+    "gauge",
+    "1 per rule or policy porthole does not own that drops its traffic on the hub (path: wireguard, api, forward, mesh; certain: no when a test porthole cannot decide might let it pass).",
+    () => 1,
   ],
 ];
 const APPLY: Def<ApplyStats>[] = [
@@ -113,6 +130,14 @@ export function renderMetrics(s: HubStatus, a: ApplyStats): string {
     `porthole_build_info${labelText({ version: pkg.version, nodejs: process.version })} 1`,
     ...family(PEER, s.peers, (p) => ({ peer: p.name })),
     ...family(FORWARD, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
+    ...family(BLOCKED, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
+    ...family(FIREWALL, s.firewall ?? [], (f) => ({
+      path: f.path,
+      where: where(f),
+      by: droppedBy(f),
+      certain: f.certain ? "yes" : "no",
+      forwards: f.forwards.join(","),
+    })),
     ...family(APPLY, [a], () => ({})),
     ...a.durations.render("porthole_apply_duration_seconds", "How long reconciles took."),
   ];

@@ -1,6 +1,8 @@
 // What the hub can be asked to do — by the API, by the CLI on the hub, by the daemon's watch loop.
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
+
 import type { Enrolling } from "../compile/plan.ts";
+import { type FirewallFinding, narrowFinding } from "../foreign/findings.ts";
 import type { Listener } from "../host/types.ts";
 import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
@@ -503,6 +505,10 @@ export class HubService {
       ...s,
       peers: s.peers.filter((p) => p.name === who.name),
       forwards: s.forwards.filter((f) => f.peer === who.name),
+      firewall: narrowFindings(
+        s.firewall,
+        s.forwards.filter((f) => f.peer === who.name).map((f) => f.name),
+      ),
     };
   }
 
@@ -516,6 +522,10 @@ export class HubService {
     return this.runtime.load().then((r) => activeEnrolling(r, this.now()));
   }
 }
+
+/** Other owners' drops as a non-admin peer sees them: only those of its own forwards. */
+const narrowFindings = (all: FirewallFinding[], forwards: string[]) =>
+  all.flatMap((f) => narrowFinding(f, forwards) ?? []);
 
 const isAdmin = (who: Identity) => who.kind === "root" || (who.kind === "peer" && who.admin);
 

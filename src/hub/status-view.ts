@@ -1,7 +1,8 @@
 // The status as data and as text: what `porthole status`, the API and /metrics show. Pure: the
 // probing that fills it in lives in status.ts.
 import { expandTargets } from "../compile/targets.ts";
-import type { ForwardStatus, HubStatus } from "../protocol/status.ts";
+import { describeFinding, droppedBy, where } from "../foreign/findings.ts";
+import type { FirewallFinding, ForwardStatus, HubStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 
@@ -57,8 +58,35 @@ export function forwardStatuses(spec: Spec, c: ForwardCounters): ForwardStatus[]
       bytes: c.traffic ? bytes : null,
       establishedConnections: c.open ? open : null,
       reachable: null,
+      blockedBy: [],
+      working: null,
     };
   });
+}
+
+/** The forwards with what blocks each on the hub, and whether each works as far as the hub can tell. */
+export function withFindings(forwards: ForwardStatus[], firewall: FirewallFinding[]): ForwardStatus[] {
+  return forwards.map((f) => {
+    const mine = firewall.filter((x) => x.path === "forward" && x.forwards.includes(f.name));
+    const blockedBy = mine.map((x) => `${where(x)} (${droppedBy(x)})${x.certain ? "" : ", maybe"}`);
+    const working =
+      mine.some((x) => x.certain) || f.reachable === false
+        ? false
+        : mine.length || f.reachable === null
+          ? null
+          : true;
+    return { ...f, blockedBy, working };
+  });
+}
+
+/** "yes (…)" only when the target answers and nothing on the hub drops the forward; else what is wrong. */
+function workingText(f: ForwardStatus): string {
+  const blocked = f.blockedBy?.join("; ");
+  if (f.working === false && blocked) return `NO, blocked on the hub by ${blocked} (fix below)`;
+  if (f.working === false) return "NO, the target does not answer from the hub (tunnel or service down)";
+  if (blocked) return `unknown, ${blocked} may drop it (see below)`;
+  if (f.reachable === null) return "not probed (udp); no firewall on the hub drops it";
+  return "yes (the target answers from the hub; no firewall on the hub drops it)";
 }
 
 const bytes = (n: number) => {
@@ -90,7 +118,7 @@ export function renderStatus(s: HubStatus): string {
   if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
   out.push("", "forwards:");
   for (const f of s.forwards) {
-    const reach = f.reachable === null ? "not probed (udp)" : f.reachable ? "yes" : "NO";
+    const reach = workingText(f);
     const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
     const traffic =
       f.packets === null || f.bytes === null
@@ -98,10 +126,14 @@ export function renderStatus(s: HubStatus): string {
         : `${f.packets} packets, ${bytes(f.bytes)}`;
     out.push(
       `  ${f.summary}`,
-      `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; target reachable from hub: ${reach}`,
+      `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; working: ${reach}`,
     );
   }
   if (!s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");
+  if (s.firewall?.length) {
+    out.push("", "firewall on the hub (rules porthole does not own):");
+    for (const x of s.firewall) out.push(`  ${describeFinding(x)}`, ...x.fix.map((l) => `    fix: ${l}`));
+  }
   return out.join("\n");
 }
 

@@ -1,6 +1,8 @@
 // `porthole status`: like `wg`, but about the service — who is online, what is forwarded, and
 // whether it works right now.
 import { expandTargets, type Target } from "../compile/targets.ts";
+import { analyze, foreignRulesets, hubProbes } from "../foreign/findings.ts";
+import { observeForeign } from "../host/foreign.ts";
 import {
   iptablesDnatCounters,
   nftElementCounters,
@@ -18,6 +20,7 @@ import {
   type HubStatus,
   type LocalPeerStatus,
   type PeerStatus,
+  withFindings,
 } from "./status-view.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
@@ -71,7 +74,16 @@ const PROBES_AT_ONCE = 64;
 /** The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack. */
 export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise<HubStatus> {
   const { hub } = spec;
-  const [{ up, peers }, counters] = await Promise.all([peerStatus(spec, nowS), forwardCounters(spec)]);
+  const [{ up, peers }, counters, foreign] = await Promise.all([
+    peerStatus(spec, nowS),
+    forwardCounters(spec),
+    observeForeign(),
+  ]);
+  const firewall = analyze(foreignRulesets(foreign), hubProbes(spec), {
+    wgInterface: hub.interface,
+    listenPort: hub.listenPort,
+    apiPort: hub.apiPort,
+  });
   const forwards = forwardStatuses(spec, counters);
   if (probe) {
     const firstTcp = new Map<string, Target>();
@@ -90,7 +102,8 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
       up,
     },
     peers,
-    forwards,
+    forwards: withFindings(forwards, firewall),
+    firewall,
   };
 }
 

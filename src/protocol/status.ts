@@ -27,10 +27,53 @@ export interface ForwardStatus {
   establishedConnections: number | null;
   /** TCP connect from the hub to the target succeeds (null: UDP, not probed). */
   reachable: boolean | null;
+  /** Other owners' firewall rules on the hub that drop it: "nft table inet firewalld chain filter_FORWARD (policy drop)". */
+  blockedBy: string[];
+  /**
+   * Works as far as the hub can tell: nothing on the hub drops it and the target answers through the
+   * tunnel. false: something drops it or the target does not answer; null: cannot tell (not probed, or a
+   * rule that may drop it).
+   */
+  working: boolean | null;
 }
 
 export interface HubStatus {
   hub: { name: string; interface: string; listenPort: number; address: string; up: boolean };
   peers: PeerStatus[];
   forwards: ForwardStatus[];
+  /** Other owners' rules on the hub that drop porthole's traffic, each with its fix. */
+  firewall: FirewallFinding[];
+}
+
+/** Where a foreign ruleset lives: an nftables table, or the filter table of one iptables flavour. */
+export type Source = "nft" | "iptables-legacy" | "iptables-nft";
+
+/** What a finding stops. */
+export type PathKind = "wireguard" | "api" | "forward" | "mesh";
+
+/** A rule or policy porthole does not own that drops its traffic on the hub (src/foreign finds them). */
+export interface FirewallFinding {
+  path: PathKind;
+  /** What it stops, in words: "the WireGuard port udp/51820", "forwards web, game". */
+  what: string;
+  /** Forward names it stops (path "forward"). */
+  forwards: string[];
+  source: Source;
+  /** nft family (inet, ip, ip6); iptables: ip or ip6. */
+  family: string;
+  table: string;
+  /** The base chain (on the input or forward hook) that drops. */
+  chain: string;
+  /** The chain the dropping rule is in (the base chain, or one it jumps to). */
+  ruleChain: string;
+  /** The dropping rule as its owner's tool shows it; null: the base chain's policy. */
+  rule: string | null;
+  /** The chains the dropping path went through (base chain first). */
+  via: string[];
+  /** Every path through the rules drops it (false: a test porthole cannot decide could let it pass). */
+  certain: boolean;
+  /** A drop in iptables FORWARD (either flavour): porthole inserts marked accepts ("porthole-pass"). */
+  passable: boolean;
+  /** Commands that admit porthole's traffic, for the owner of the rule to run. */
+  fix: string[];
 }

@@ -8,7 +8,6 @@ import {
   findingLines,
   foreignRulesets,
   hubProbes,
-  tunnelProbes,
   xtablesCommand,
 } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
@@ -29,17 +28,16 @@ export interface ForeignResult {
 }
 
 /**
- * Pass rules to add or remove, and what is left for the user. Needed in a flavour and family whose
- * FORWARD drops the tunnel's traffic without them; never in the flavour porthole's own iptables chains
- * live in (its hook accepts its traffic there). Findings are the hub's (a peer only gets passes).
+ * Pass rules to add or remove, and what is left for the user (on the hub: only the hub forwards
+ * through its own filter; a peer's forwarding, Docker's, is not porthole's). Needed in a flavour and
+ * family whose FORWARD drops the tunnel's traffic without them; never in the flavour porthole's own
+ * iptables chains live in (its hook accepts its traffic there).
  */
 export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): ForeignResult {
   const iface = plan.wireguard.interface;
-  const hub = plan.role === "hub";
-  const usesNft = plan.firewall.backend === "nftables" && !!plan.firewall.nft;
-  if (!hub && !usesNft) return { steps: [], findings: [] };
+  if (plan.role !== "hub") return { steps: [], findings: [] };
   const rulesets = foreignRulesets(snap);
-  const probes = hub ? hubProbes(spec) : tunnelProbes(iface);
+  const probes = hubProbes(spec);
   const ctx = { wgInterface: iface, listenPort: spec.hub.listenPort, apiPort: spec.hub.apiPort };
   const own = plan.firewall.backend === "iptables" ? snap.iptables : null;
   const needed = new Map<string, { target: PassTarget; finding: FirewallFinding }>();
@@ -75,12 +73,11 @@ export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): 
       undo: (h) => h.firewall.addPass(iface, target),
     });
   }
-  const findings = hub ? analyze(rulesets, probes, ctx).filter((f) => !f.passable) : [];
+  const findings = analyze(rulesets, probes, ctx).filter((f) => !f.passable);
   return { steps, findings };
 }
 
 /** The findings as warning lines (apply's output, the daemon's log). */
-export function warningLines(findings: FirewallFinding[], spec: Spec): string[] {
-  const c = { listenPort: spec.hub.listenPort, apiPort: spec.hub.apiPort };
-  return findings.flatMap((f) => findingLines(f, c).map((l, i) => (i ? `  ${l}` : `warning: ${l}`)));
+export function warningLines(findings: FirewallFinding[]): string[] {
+  return findings.flatMap((f) => findingLines(f).map((l, i) => (i ? `  ${l}` : `warning: ${l}`)));
 }

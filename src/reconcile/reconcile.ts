@@ -79,6 +79,8 @@ const filePaths = (ctx: Context, role: "hub" | "peer") => ({
 
 type Subsystem = Step["subsystem"];
 
+const NO_FOREIGN: ForeignSnapshot = { nft: [], xtables: [], iptables: null };
+
 /**
  * Observes the host and diffs it against the plan. `only` (the verify pass) limits both to the
  * subsystems the applied steps touched: the others were not changed by this apply, and were just
@@ -111,9 +113,12 @@ async function observeAndDiff(
     want("wireguard") ? h.wg.observe(plan.wireguard.interface) : Promise.resolve(null),
     want("nftables") ? h.firewall.observeNft() : Promise.resolve(undefined),
     want("firewall") ? h.firewall.observeIptables() : Promise.resolve(null),
-    knownForeign && !(only?.has("passes") ?? true)
-      ? Promise.resolve(knownForeign)
-      : h.firewall.observeForeign(),
+    // Only the hub's path is judged (and passed); a peer's forwarding (Docker's) is not porthole's.
+    plan.role !== "hub"
+      ? Promise.resolve(NO_FOREIGN)
+      : knownForeign && !(only?.has("passes") ?? true)
+        ? Promise.resolve(knownForeign)
+        : h.firewall.observeForeign(),
     Promise.all(sysctlKeys.map((k) => h.sysctl.get(k))),
     !want("routing")
       ? Promise.resolve(false)
@@ -232,7 +237,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
       : refuseShadowing(ctx.host, req.spec, newClaims(previousSpec(previous), req.spec), req.listeners);
   shadowing.catch(() => {}); // surfaces at the await below
   const first = await observeAndDiff(ctx, req.spec, plan, previous, summary);
-  const warnings = warningLines(first.findings, req.spec);
+  const warnings = warningLines(first.findings);
   await shadowing;
   const { sysctl } = first;
   // Last: flows are forgotten once every rule they should meet is in place.

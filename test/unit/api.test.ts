@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { createAdaptorServer } from "@hono/node-server";
 import { compile } from "../../src/compile/compile.ts";
+import type { FirewallFinding } from "../../src/foreign/findings.ts";
 import { API_SERVER_OPTIONS, BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
 import { HubService } from "../../src/hub/service.ts";
 import type { HubStatus } from "../../src/hub/status-view.ts";
@@ -103,6 +104,22 @@ async function hub(
   };
 }
 
+const FORWARD_DROP: FirewallFinding = {
+  path: "forward",
+  what: "forwards web, secret-cam",
+  forwards: ["web", "secret-cam"],
+  source: "nft",
+  family: "inet",
+  table: "firewalld",
+  chain: "filter_FORWARD",
+  ruleChain: "filter_FORWARD",
+  rule: null,
+  via: ["filter_FORWARD"],
+  certain: true,
+  passable: false,
+  fix: ['nft insert rule inet firewalld filter_FORWARD oifname "wg0" accept'],
+};
+
 const STATUS: HubStatus = {
   hub: { name: "hub", interface: "wg0", listenPort: 51820, address: "10.8.0.1", up: true },
   peers: ["rpi", "nas", "boss"].map((name, i) => ({
@@ -129,7 +146,19 @@ const STATUS: HubStatus = {
     bytes: 3,
     establishedConnections: 0,
     reachable: true,
+    blockedBy: ["nft table inet firewalld chain filter_FORWARD (policy drop)"],
+    working: false,
   })),
+  firewall: [
+    FORWARD_DROP,
+    {
+      ...FORWARD_DROP,
+      path: "wireguard",
+      what: "the WireGuard port udp/51820",
+      forwards: [],
+      chain: "boss-only",
+    },
+  ],
 };
 
 /** The status without probing the machine's real interfaces (host/stats.ts is not behind the Host). */
@@ -390,6 +419,12 @@ test("status and metrics of a peer that is not an admin hold only its own peer a
   assert.match(metrics, /^porthole_peer_up\{peer="nas"\} 1$/m);
   assert.match(metrics, /^porthole_forward_bytes_total\{forward="secret-cam",peer="nas"\} 3$/m);
   assert.doesNotMatch(metrics, /rpi|boss|web/);
+  assert.match(metrics, /^porthole_firewall_drop\{path="forward",.*forwards="secret-cam"\} 1$/m);
+  assert.deepEqual(
+    s.firewall.map((f) => [f.what, f.forwards]),
+    [["forward secret-cam", ["secret-cam"]]],
+    "only the part about its own forward",
+  );
   const all = await (await h.as("admin", "GET", "/metrics")).text();
   assert.match(all, /^porthole_forward_bytes_total\{forward="web",peer="rpi"\} 3$/m);
   const forwards = (await (await h.as("peer", "GET", "/v1/forwards")).json()) as { name: string }[];

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { APPLY_BUCKETS, Histogram, renderMetrics } from "../../src/hub/metrics.ts";
 import { RuntimeStore } from "../../src/hub/runtime.ts";
-import { forwardStatuses, type HubStatus } from "../../src/hub/status-view.ts";
+import { forwardStatuses, type HubStatus, renderStatus, withFindings } from "../../src/hub/status-view.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/protocol/tokens.ts";
 import { loadSpec } from "../../src/spec/load.ts";
@@ -97,6 +97,8 @@ test("metrics are Prometheus text with one series per peer and forward", () => {
         bytes: 5000,
         establishedConnections: 1,
         reachable: true,
+        blockedBy: ["nft table inet filter chain forward (policy drop)"],
+        working: false,
       },
       {
         name: "legacy",
@@ -108,6 +110,25 @@ test("metrics are Prometheus text with one series per peer and forward", () => {
         bytes: null,
         establishedConnections: null,
         reachable: null,
+        blockedBy: [],
+        working: null,
+      },
+    ],
+    firewall: [
+      {
+        path: "forward",
+        what: "forward web",
+        forwards: ["web"],
+        source: "nft",
+        family: "inet",
+        table: "filter",
+        chain: "forward",
+        ruleChain: "forward",
+        rule: null,
+        via: ["forward"],
+        certain: true,
+        passable: false,
+        fix: ['nft insert rule inet filter forward oifname "wg0" accept'],
       },
     ],
   };
@@ -127,6 +148,22 @@ test("metrics are Prometheus text with one series per peer and forward", () => {
   assert.match(text, /^porthole_forward_connections_total\{forward="legacy",peer="rpi"\} 2$/m);
   assert.match(text, /^porthole_forward_established_connections\{forward="web",peer="rpi"\} 1$/m);
   assert.match(text, /^porthole_apply_failures_total 1$/m);
+  assert.match(text, /^porthole_forward_blocked\{forward="web",peer="rpi"\} 1$/m);
+  assert.match(text, /^porthole_forward_blocked\{forward="legacy",peer="rpi"\} 0$/m);
+  assert.match(
+    text,
+    /^porthole_firewall_drop\{path="forward",where="nft table inet filter chain forward",by="policy drop",certain="yes",forwards="web"\} 1$/m,
+  );
+  const rendered = renderStatus(status);
+  assert.match(
+    rendered,
+    /^ {4}.*working: NO, blocked on the hub by nft table inet filter chain forward \(policy drop\) \(fix below\)$/m,
+  );
+  assert.match(rendered, /^ {4}fix: nft insert rule inet filter forward oifname "wg0" accept$/m);
+  assert.doesNotMatch(rendered, /working: yes/);
+  const clear = renderStatus({ ...status, firewall: [], forwards: withFindings(status.forwards, []) });
+  assert.match(clear, /working: yes \(the target answers from the hub; no firewall on the hub drops it\)/);
+  assert.match(clear, /working: not probed \(udp\); no firewall on the hub drops it/);
   // The apply duration is a histogram: cumulative buckets, sum and count.
   assert.match(text, /^# TYPE porthole_apply_duration_seconds histogram$/m);
   assert.match(text, /^porthole_apply_duration_seconds_bucket\{le="0.025"\} 1$/m);

@@ -14,9 +14,10 @@ const ALLOWED: Record<string, string[]> = {
   spec: ["net"],
   compile: ["spec", "net"],
   host: ["net"],
-  reconcile: ["compile", "host", "spec", "net"],
+  reconcile: ["foreign", "compile", "host", "spec", "net"],
+  foreign: ["protocol", "compile", "host", "spec", "net"],
   protocol: ["spec", "net"],
-  hub: ["protocol", "reconcile", "compile", "host", "spec", "net"],
+  hub: ["protocol", "reconcile", "foreign", "compile", "host", "spec", "net"],
   peer: ["protocol", "reconcile", "host", "spec", "net"],
   lab: ["host", "spec", "net"],
 };
