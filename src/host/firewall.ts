@@ -1,6 +1,6 @@
 // nftables and iptables: porthole loads only its own table (inet porthole) or its own PORTHOLE-*
 // chains, and marks the ruleset it loaded so the next apply can tell whether anything must change.
-import type { IptablesHook } from "../compile/plan.ts";
+import type { IptablesHook } from "../plan/plan.ts";
 import { addPass, observeForeign, removePasses } from "./foreign.ts";
 import { run } from "./run.ts";
 import { type Count, nftElementCounters, parseDnatCounters } from "./stats.ts";

@@ -1,6 +1,6 @@
 // sysctl (through /proc/sys) and policy routing for transparent mode.
 import { readFile, writeFile } from "node:fs/promises";
-import { markText, type PolicyRouting } from "../compile/plan.ts";
+import { markText, type PolicyRouting } from "../plan/plan.ts";
 import { run } from "./run.ts";
 import type { Host } from "./types.ts";
 

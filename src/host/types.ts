@@ -1,6 +1,6 @@
 // What the reconciler sees of a host, and the operations it may ask for. The real host runs
 // `wg`, `ip`, `nft`, `iptables-restore`, `sysctl`; tests can substitute a fake.
-import type { IptablesHook, PolicyRouting } from "../compile/plan.ts";
+import type { IptablesHook, PolicyRouting } from "../plan/plan.ts";
 import type { ForeignSnapshot, PassTarget } from "./foreign.ts";
 
 export interface WgPeerState {

@@ -1,5 +1,5 @@
 // What a peer must allow for a transparent forward, said once when it is exposed.
-import { markText, TRANSPARENT } from "../compile/plan.ts";
+import { markText, TRANSPARENT } from "../plan/plan.ts";
 
 /**
  * Lines for `expose --transparent`: `proto` "tcp" | "udp" | "tcp+udp", `target` the port (or range)

@@ -1,0 +1,80 @@
+// What one host needs, as data (for the apply step) and as files (for `render` and for people).
+import type { Backend } from "../spec/types.ts";
+
+export interface WgPeerPlan {
+  name: string;
+  publicKey: string;
+  allowedIps: string[];
+  endpoint?: string;
+  keepalive?: number;
+}
+
+export interface WgPlan {
+  interface: string;
+  /** This host's own public key: its private key file must match it. */
+  publicKey: string;
+  listenPort?: number;
+  addresses: string[];
+  mtu: number;
+  /** "off" when the host routes the tunnel itself (transparent mode on a peer). */
+  table: "auto" | "off";
+  /** Where the host keeps its private key; "" for a device, whose key porthole never holds. */
+  privateKeyFile: string;
+  /** Only when the hub made a device's key: written into the config shown once to the user. */
+  privateKey?: string;
+  peers: WgPeerPlan[];
+}
+
+/** A jump from a built-in chain into one of porthole's chains (iptables backend). */
+export interface IptablesHook {
+  family: 4 | 6;
+  table: string;
+  chain: string;
+  target: string;
+}
+
+export interface FirewallPlan {
+  backend: Backend;
+  /** nft script that replaces table `inet porthole` as one transaction; empty when the host needs no rules. */
+  nft: string;
+  /** iptables-restore / ip6tables-restore input for porthole's own chains only (loaded with --noflush). */
+  iptables: { 4: string; 6: string };
+  hooks: IptablesHook[];
+}
+
+export interface PolicyRouting {
+  fwmark: number;
+  /** The fwmark bits porthole owns: it sets and matches only these, other software's bits are kept. */
+  mask: number;
+  table: number;
+  priority: number;
+  families: (4 | 6)[];
+  device: string;
+}
+
+export interface HostPlan {
+  host: string;
+  role: "hub" | "peer";
+  wireguard: WgPlan;
+  firewall: FirewallPlan;
+  sysctl: Record<string, string>;
+  routing?: PolicyRouting;
+}
+
+/** A one-time enrollment key on the hub: its /32 may reach only the hub's API port. */
+export interface Enrolling {
+  id: string;
+  publicKey: string;
+  address: string;
+}
+
+export const KEY_FILE = "/etc/porthole/private.key";
+/**
+ * Transparent mode's policy routing on a peer. The mask is the value itself: porthole ORs its bits into
+ * marks and matches `fwmark 0x5180/0x5180`, so it never clears or depends on another program's bits.
+ */
+export const TRANSPARENT = { fwmark: 0x5180, mask: 0x5180, table: 5180, priority: 5180 } as const;
+
+/** "0x5180/0x5180", as `ip rule` takes and shows a masked fwmark. */
+export const markText = (r: { fwmark: number; mask: number }) =>
+  `0x${r.fwmark.toString(16)}/0x${r.mask.toString(16)}`;
