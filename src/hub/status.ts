@@ -79,7 +79,9 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
     forwardCounters(spec),
     observeForeign(),
   ]);
-  const firewall = analyze(foreignRulesets(foreign), hubProbes(spec), {
+  const rulesets = foreignRulesets(foreign);
+  const hooked = rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook));
+  const firewall = analyze(rulesets, hooked ? hubProbes(spec) : [], {
     wgInterface: hub.interface,
     listenPort: hub.listenPort,
     apiPort: hub.apiPort,

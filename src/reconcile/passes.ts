@@ -37,6 +37,10 @@ export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): 
   const iface = plan.wireguard.interface;
   if (plan.role !== "hub") return { steps: [], findings: [] };
   const rulesets = foreignRulesets(snap);
+  // No foreign input/forward chain at all (the usual hub): nothing to judge, and no probes to build
+  // (~130 ms at 10,000 forwards).
+  if (!rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook)))
+    return { steps: [], findings: [] };
   const probes = hubProbes(spec);
   const ctx = { wgInterface: iface, listenPort: spec.hub.listenPort, apiPort: spec.hub.apiPort };
   const own = plan.firewall.backend === "iptables" ? snap.iptables : null;
