@@ -1,8 +1,10 @@
-// lab up|status|down|ls: the seed's world in network namespaces on this machine.
+// lab up|status|down|ls|exec|shell: the seed's world in network namespaces on this machine.
 import type { Command } from "commander";
+import { runAttached } from "../host/run.ts";
 import { DEFAULT_LAB, labDown, labHints, labStatus, labUp, labUpJoined } from "../lab/lab.ts";
-import { listWorlds } from "../lab/world.ts";
+import { LAB_HOSTS, type LabHost, listWorlds, openWorld, type World } from "../lab/world.ts";
 import { EXIT, UserError } from "./errors.ts";
+import { table } from "./table.ts";
 
 const self = () => [process.execPath, process.argv[1] as string];
 
@@ -55,8 +57,60 @@ export function registerLabCommands(program: Command): void {
     });
   lab
     .command("ls")
-    .description("list labs")
-    .action(() => {
-      for (const w of listWorlds()) console.log(w.name);
+    .description("list labs: name, hosts up, processes running, created")
+    .option("--json", "machine-readable")
+    .action((o: { json?: boolean }) => {
+      const worlds = listWorlds();
+      if (o.json) {
+        console.log(JSON.stringify(worlds, null, 2));
+        return;
+      }
+      if (!worlds.length) {
+        console.log("no labs (start one with `porthole lab up`)");
+        return;
+      }
+      const rows = worlds.map((w) => [
+        w.name,
+        w.hostsDown.length
+          ? `${w.hostsUp.join(",") || "-"} (down: ${w.hostsDown.join(",")})`
+          : w.hostsUp.join(","),
+        `${w.spawned.filter((p) => p.running).length}/${w.spawned.length}`,
+        w.createdAt,
+      ]);
+      console.log(table(["NAME", "HOSTS UP", "PROCESSES", "CREATED"], rows));
     });
+  lab
+    .command("exec")
+    .description(
+      `run a command inside a lab host (${LAB_HOSTS.join(", ")}), with its own network, /etc/porthole and /var/lib/porthole`,
+    )
+    .argument("<host>", LAB_HOSTS.join(" | "))
+    .argument("<command...>", "the command and its arguments (after --)")
+    .option("--name <name>", "lab name", DEFAULT_LAB)
+    .allowUnknownOption()
+    .addHelpText("after", "\nExample: porthole lab exec hub -- porthole status")
+    .action(async (host: string, command: string[], o: { name: string }) => {
+      const [world, h] = labHost(o.name, host);
+      process.exitCode = await runAttached(world.enterArgv(h, command), { ...process.env, ...world.env(h) });
+    });
+  lab
+    .command("shell")
+    .description("an interactive shell inside a lab host (exit to leave)")
+    .argument("<host>", LAB_HOSTS.join(" | "))
+    .option("--name <name>", "lab name", DEFAULT_LAB)
+    .action(async (host: string, o: { name: string }) => {
+      const [world, h] = labHost(o.name, host);
+      const env = { ...process.env, ...world.env(h), PS1: `[lab ${world.name}] ${h}# ` };
+      process.exitCode = await runAttached(world.enterArgv(h, ["bash", "--norc", "-i"]), env);
+    });
+}
+
+function labHost(name: string, host: string): [World, LabHost] {
+  const h = oneOf("HOST", host, LAB_HOSTS);
+  const world = openWorld(name);
+  if (!world)
+    throw new UserError(
+      `there is no lab named ${JSON.stringify(name)}; see \`porthole lab ls\`, or start one with \`porthole lab up\``,
+    );
+  return [world, h];
 }

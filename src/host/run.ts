@@ -107,3 +107,17 @@ export function runLines(
     });
   });
 }
+
+/**
+ * Runs a program on this terminal (stdin, stdout and stderr are the caller's), for a person's
+ * interactive command such as `porthole lab shell`. Resolves with its exit code (127: not installed;
+ * 128 + signal number when killed).
+ */
+export function runAttached(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, stdio: "inherit" });
+    child.on("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ENOENT" ? 127 : 1));
+    child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
+  });
+}

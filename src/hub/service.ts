@@ -581,8 +581,9 @@ function redact(problem: Diagnostic, before: Spec, self: string): Diagnostic[] {
   return [{ ...problem, message }];
 }
 
+/** `["forwards", 3, "allowFrom", 0]` -> `allowFrom[0]`: the field as the caller sent it, in the schema's notation. */
 function fieldName(path: (string | number)[]): string {
   const i = path.findIndex((p) => p === "forwards" || p === "peers");
-  const rest = i >= 0 ? path.slice(i + 2) : path;
-  return rest.join(".") || path.join(".");
+  const rest = i >= 0 && path.length > i + 2 ? path.slice(i + 2) : path;
+  return rest.map((p, j) => (typeof p === "number" ? `[${p}]` : j ? `.${p}` : p)).join("");
 }

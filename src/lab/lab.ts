@@ -155,14 +155,16 @@ export function labUp(o: LabOptions): Promise<World> {
 const indent = (text: string) => text.replace(/^/gm, "    ");
 
 export function labHints(world: World): string {
-  const client = world.netns("client");
+  const named = world.name === DEFAULT_LAB ? "" : ` --name ${world.name}`;
+  const inLab = (host: string) => `porthole lab exec ${host}${named} --`;
   return [
     "",
     `Try it (the client namespace plays the internet; ${LAB.hubPublic} is the hub's public address):`,
-    `  ip netns exec ${client} curl -u ${WEBDAV.user}:${WEBDAV.pass} http://${LAB.hubPublic}/hello.txt`,
-    `  ip netns exec ${client} curl -u ${WEBDAV.user}:${WEBDAV.pass} -T README.md http://${LAB.hubPublic}/README.md`,
-    `  porthole lab status --name ${world.name}`,
-    `  porthole lab down --name ${world.name}`,
+    `  ${inLab("client")} curl -u ${WEBDAV.user}:${WEBDAV.pass} http://${LAB.hubPublic}/hello.txt`,
+    `  ${inLab("client")} curl -u ${WEBDAV.user}:${WEBDAV.pass} -T README.md http://${LAB.hubPublic}/README.md`,
+    `  ${inLab("hub")} porthole status        (every vps$ line runs like this; rpi$ lines in "peer")`,
+    `  porthole lab shell peer${named}                 (a shell on the Pi; exit to leave)`,
+    `  porthole lab down${named}`,
   ].join("\n");
 }
 

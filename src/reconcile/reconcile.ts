@@ -139,7 +139,7 @@ async function observeAndDiff(
   const { steps: foreignSteps, findings } = diffForeign(plan, spec, foreign);
   const steps: Step[] = [
     // The interface first: some sysctl keys (rp_filter) belong to it.
-    ...(wg ? diffWireguard(plan.wireguard, wg, previous?.endpoints) : []),
+    ...(wg ? diffWireguard(plan.wireguard, wg, previous?.endpoints, previous?.peerNames) : []),
     ...(want("sysctl") ? diffSysctl(plan.sysctl, sysctl) : []),
     ...(nft !== undefined ? diffNft(plan.firewall, nft, previous?.firewall ?? null, summary) : []),
     ...(iptables ? diffIptables(plan.firewall, iptables, previous?.firewall ?? null, summary) : []),
@@ -284,6 +284,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     sysctlBefore,
     files: Object.values(paths),
     endpoints,
+    peerNames: Object.fromEntries(plan.wireguard.peers.map((p) => [p.publicKey, p.name])),
   };
   // Steps that create the interface or routing: `down` must find them even if this process dies midway.
   const intent = steps.some((s) => s.subsystem === "wireguard" || s.subsystem === "routing");

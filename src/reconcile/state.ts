@@ -17,6 +17,8 @@ export interface AppliedRecord {
   files: string[];
   /** Where peers were last seen (public key -> ip:port), to reach them at once after a restart. */
   endpoints?: Record<string, string>;
+  /** WireGuard peers' names by public key, so a peer removed later is named in the plan, not shown by key. */
+  peerNames?: Record<string, string>;
 }
 
 const file = (stateDir: string) => join(stateDir, "applied.json");

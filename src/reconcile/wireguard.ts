@@ -30,7 +30,12 @@ function endpointDiffers(want: string | null, have: string | null): boolean {
  * hub that comes back from a reboot can then reach its peers at once, instead of waiting up to two
  * minutes for each peer's session to expire and its next handshake.
  */
-export function diffWireguard(plan: WgPlan, have: WgState, lastSeen: Record<string, string> = {}): Step[] {
+export function diffWireguard(
+  plan: WgPlan,
+  have: WgState,
+  lastSeen: Record<string, string> = {},
+  names: Record<string, string> = {},
+): Step[] {
   const iface = plan.interface;
   const steps: Step[] = [];
   const w = "wireguard" as const;
@@ -127,7 +132,7 @@ export function diffWireguard(plan: WgPlan, have: WgState, lastSeen: Record<stri
   for (const old of have.peers.filter((p) => !wanted.has(p.publicKey))) {
     steps.push({
       subsystem: w,
-      text: `- peer ${old.publicKey.slice(0, 8)}… ${old.allowedIps.join(", ")}`,
+      text: `- peer ${names[old.publicKey] ?? `${old.publicKey.slice(0, 8)}…`} ${old.allowedIps.join(", ")}`,
       run: (h) => h.wg.removePeer(iface, old.publicKey),
       undo: (h) => h.wg.setPeer(iface, old),
     });

@@ -483,6 +483,11 @@ test("bodies are checked against the schema: unknown fields and wrong types are 
       "allowFrom",
     ],
     [{ port: 9400, allowFrom: [5] }, /^allowFrom\[0\]: 5 is not accepted; expected text$/, "allowFrom[0]"],
+    [
+      { port: 9400, allowFrom: ["192.0.2.0/24", "10.0.0.300/8"] },
+      /^allowFrom\[1\]: "10\.0\.0\.300\/8" is not an address or prefix; expected e\.g\. 192\.0\.2\.0\/24/,
+      "allowFrom",
+    ],
     [{}, /^port: nothing is not accepted; expected a port 1-65535 or a range like 6000-6010$/, "port"],
     [[1, 2], /^the request body must be a JSON object$/, ""],
   ];

@@ -288,3 +288,14 @@ test("an apply inside porthole's own unit (leaveUnit) does not write the unit fi
     "the sysctl file is still written",
   );
 });
+
+test("a removed peer is named in the plan (from the last applied record), not shown by its key", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  const r = await applyText(h, specText([WEB], ["rpi"]));
+  assert.ok(r.lines.includes("- peer nas 10.8.0.3/32"), r.lines.join("\n"));
+  assert.ok(
+    !r.lines.some((l) => l.includes((peers[1] as { key: string }).key.slice(0, 8))),
+    r.lines.join("\n"),
+  );
+});

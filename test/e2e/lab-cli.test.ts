@@ -1,0 +1,73 @@
+// `porthole lab exec|shell|ls`: a person's way into a lab host, run as the CLI, in a bare lab world.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+import { test } from "node:test";
+import { run } from "../../src/host/run.ts";
+import { labProblems } from "../../src/lab/prereq.ts";
+import { createWorld, destroyWorld } from "../../src/lab/world.ts";
+import { inCI } from "../unit/helpers/tools.ts";
+
+const problems = labProblems();
+const skip = problems.length > 0 && !inCI() ? `the lab needs: ${problems.join("; ")}` : false;
+const BIN = [process.execPath, join(resolve(import.meta.dirname, "../.."), "bin/porthole.js")];
+const porthole = (args: string[], input?: string) => run([...BIN, ...args], { allowFail: true, input });
+
+test("lab exec runs in the host's network and paths, lab shell gives a shell there, lab ls lists the lab", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  if (problems.length) assert.fail(`lab prerequisites missing (CI never skips): ${problems.join("; ")}`);
+  const name = `lc${randomBytes(2).toString("hex")}`;
+  try {
+    const world = await createWorld(name);
+    const addr = await porthole([
+      "lab",
+      "exec",
+      "--name",
+      name,
+      "hub",
+      "--",
+      "ip",
+      "-br",
+      "addr",
+      "show",
+      "ens3",
+    ]);
+    assert.equal(addr.code, 0, addr.stderr);
+    assert.match(addr.stdout, /203\.0\.113\.1\/24/, "the hub's own interface, not this machine's");
+    const env = await porthole([
+      "lab",
+      "exec",
+      "--name",
+      name,
+      "peer",
+      "--",
+      "sh",
+      "-c",
+      "echo $PORTHOLE_LAB_HOST $PORTHOLE_CONFIG_DIR",
+    ]);
+    assert.equal(env.stdout.trim(), `peer ${world.hostRecord("peer").configDir}`);
+    const failing = await porthole(["lab", "exec", "--name", name, "client", "--", "sh", "-c", "exit 7"]);
+    assert.equal(failing.code, 7, "the command's exit code is the exit code");
+
+    const shell = await porthole(["lab", "shell", "--name", name, "client"], "ip -br addr show\nexit 4\n");
+    assert.equal(shell.code, 4);
+    assert.match(shell.stdout, /203\.0\.113\.2/, "the shell runs in the client's network");
+
+    const ls = await porthole(["lab", "ls"]);
+    assert.match(ls.stdout, /^NAME +HOSTS UP +PROCESSES +CREATED$/m);
+    assert.match(ls.stdout, new RegExp(`^${name} +client,hub,home,peer `, "m"));
+    const json = JSON.parse((await porthole(["lab", "ls", "--json"])).stdout) as { name: string }[];
+    assert.ok(json.some((w) => w.name === name));
+
+    const wrongHost = await porthole(["lab", "exec", "--name", name, "vps", "--", "true"]);
+    assert.equal(wrongHost.code, 2);
+    assert.match(wrongHost.stderr, /HOST: "vps" is not accepted; use one of: client, hub, home, peer/);
+  } finally {
+    await destroyWorld(name);
+  }
+  const gone = await porthole(["lab", "exec", "--name", name, "hub", "--", "true"]);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, new RegExp(`there is no lab named "${name}"`));
+});
