@@ -14,7 +14,7 @@ import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts
 import { readApplied } from "../reconcile/state.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Forward, Proto, Spec } from "../spec/types.ts";
-import { NAME_RE, NAME_RULE } from "../spec/validate.ts";
+import { hubReservedPorts, NAME_RE, NAME_RULE } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
 import { RequestLog } from "./request-log.ts";
@@ -441,6 +441,14 @@ export class HubService {
     if (force || !port.ok) return undefined; // a bad port is reported by the spec's own check
     const protos = (f.proto === "tcp+udp" ? ["tcp", "udp"] : [f.proto]) as Proto[];
     const { spec } = await this.live();
+    // The hub's own ports (WireGuard, SSH, hub.reservedPorts) are the spec check's to refuse, in its words.
+    const own = hubReservedPorts(spec.hub).some(
+      (r) =>
+        r.protos.some((p) => protos.includes(p)) &&
+        r.range.from <= port.range.to &&
+        port.range.from <= r.range.to,
+    );
+    if (own) return undefined;
     const seen = await this.ctx.host.sockets.listening(false);
     const [s] = await findShadows(
       this.ctx.host,

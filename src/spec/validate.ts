@@ -438,30 +438,35 @@ interface ForwardsSeen {
   cidrs: Map<string, Cidr | null>;
 }
 
-function forwardsSeen(hub: Hub, peers: Peer[]): ForwardsSeen {
+/** The public ports a forward may never take: the WireGuard port, SSH, and hub.reservedPorts, each with why. */
+export function hubReservedPorts(hub: Hub): { protos: Proto[]; range: PortRange; why: string }[] {
   const one = (port: number): PortRange => ({ from: port, to: port });
+  return [
+    {
+      protos: ["udp"],
+      range: one(hub.listenPort),
+      why: "the hub's WireGuard listen port; pick another public port",
+    },
+    {
+      protos: ["tcp"],
+      range: one(hub.sshPort),
+      why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
+    },
+    ...hub.reservedPorts.map((range) => ({
+      protos: ["tcp", "udp"] as Proto[],
+      range,
+      why: `reserved for the hub's own services (hub.reservedPorts${range.from === range.to ? "" : `: ${formatRange(range)}`}); pick another public port`,
+    })),
+  ];
+}
+
+function forwardsSeen(hub: Hub, peers: Peer[]): ForwardsSeen {
   return {
     byName: new Map(peers.map((x) => [x.name, x])),
     names: new Map(),
     owner: { tcp: new Int32Array(65536), udp: new Int32Array(65536) },
     claimed: [],
-    reserved: [
-      {
-        protos: ["udp"],
-        range: one(hub.listenPort),
-        why: "the hub's WireGuard listen port; pick another public port",
-      },
-      {
-        protos: ["tcp"],
-        range: one(hub.sshPort),
-        why: "the hub's SSH port; pick another public port (or set hub.sshPort if SSH listens elsewhere)",
-      },
-      ...hub.reservedPorts.map((range) => ({
-        protos: ["tcp", "udp"] as Proto[],
-        range,
-        why: `reserved for the hub's own services (hub.reservedPorts${range.from === range.to ? "" : `: ${formatRange(range)}`}); pick another public port`,
-      })),
-    ],
+    reserved: hubReservedPorts(hub),
     modes: new Map(),
     slots: new Map(peers.map((x, k) => [x.name, k])),
     cidrs: new Map(),

@@ -204,3 +204,15 @@ test("hub daemon: an admin (and root) is told how to force; forced, the spec rec
   assert.equal(f?.shadowHubService, true);
   assert.match(text(), /shadowHubService: true/);
 });
+
+test("hub daemon: the hub's own ports (WireGuard, SSH) are refused by the spec's check in its words, not as a shadowed service", async (t) => {
+  const { s, host } = await service(t);
+  host.listeners = parseSs(SS);
+  for (const who of [rpi, boss]) {
+    await assert.rejects(s.addForward(who, { port: 51820, proto: "udp", peer: "rpi" }), (e: Error) => {
+      assert.match(e.message, /port: 51820 is the hub's WireGuard listen port; pick another public port/);
+      assert.doesNotMatch(e.message, /in use on the hub/);
+      return true;
+    });
+  }
+});
