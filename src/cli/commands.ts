@@ -1,5 +1,6 @@
 // Which module registers each top-level command, so a run loads only the group it needs (the
 // bundle splits at these dynamic imports): `porthole --version` evaluates commander and nothing else.
+import { resolve } from "node:path";
 import { Command } from "commander";
 
 // "agent" is the peer's own commands without the hub's `peer add|rm|ls` (which load the hub's code);
@@ -96,7 +97,7 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
         )
         .action(async (o: { json?: boolean; spec?: string }) => {
           // One way to find the spec for every command: --spec here is $PORTHOLE_SPEC for the rest.
-          if (o.spec) process.env.PORTHOLE_SPEC = o.spec;
+          if (o.spec) process.env.PORTHOLE_SPEC = resolve(o.spec);
           const { peerIdentity, peerStatus, staticPeerStatus } = await import("./peer-commands.ts");
           const id = await peerIdentity();
           if (id) return peerStatus(id, !!o.json);

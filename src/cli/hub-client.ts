@@ -7,17 +7,17 @@ import type { SpecStore } from "../hub/store.ts";
 import { errorMessage, hubClient, jsonOrText } from "../protocol/client.ts";
 import { hostContext } from "./context.ts";
 import { UserError } from "./errors.ts";
-import { specPath, stateDir } from "./paths.ts";
+import { hubSpecPath, stateDir } from "./paths.ts";
 
 export interface Reply {
   status: number;
   body: unknown;
 }
 
-/** The hub's spec store, at the spec every command finds (see specPath; loaded on demand: `status` through the daemon needs no spec code). */
+/** The hub's spec store, at hubSpecPath() (loaded on demand: `status` through the daemon needs no spec code). */
 export async function hubStore(): Promise<SpecStore> {
   const { SpecStore } = await import("../hub/store.ts");
-  return new SpecStore(specPath(), stateDir());
+  return new SpecStore(hubSpecPath(), stateDir());
 }
 
 function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {

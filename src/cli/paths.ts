@@ -12,3 +12,10 @@ export function specPath(given?: string): string {
   if (process.env.PORTHOLE_SPEC) return process.env.PORTHOLE_SPEC;
   return existsSync("porthole.yaml") ? "porthole.yaml" : join(configDir(), "porthole.yaml");
 }
+
+/**
+ * The hub daemon's own spec: $PORTHOLE_SPEC (which --spec sets), else the config directory's. Never
+ * ./porthole.yaml: `hub init` or `forward add` run in a folder that holds some spec must not make it
+ * the hub's, while the daemon under systemd (working directory /) goes on reading the other one.
+ */
+export const hubSpecPath = () => process.env.PORTHOLE_SPEC ?? join(configDir(), "porthole.yaml");
