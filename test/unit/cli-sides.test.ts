@@ -2,7 +2,7 @@
 // what to run instead and writes nothing. Run as a user would, with the built CLI, in scratch
 // config/state directories (nothing here may touch the machine: every case must stop before applying).
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -10,33 +10,19 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { matchForwards } from "../../src/cli/peer-commands.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { BIN, ensureBuilt } from "./helpers/built-cli.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin/porthole.js");
 const work = mkdtempSync(join(tmpdir(), "porthole-sides-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-before(() => {
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-      ),
-    );
-  const dist = join(ROOT, "dist/porthole.js");
-  if (!existsSync(dist) || statSync(dist).mtimeMs < newest(join(ROOT, "src")))
-    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe" });
-});
+before(ensureBuilt);
 
 const hubKey = generatePrivateKey();
 const SPEC = [

@@ -2,39 +2,18 @@
 // import wg-quick. Builds dist/ first when it is missing or older than the sources.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { loadSpec } from "../../src/spec/load.ts";
+import { BIN, ensureBuilt, ROOT } from "./helpers/built-cli.ts";
 import { GOLDEN_DIR } from "./helpers/golden.ts";
 import { needTools } from "./helpers/tools.ts";
 import { yaml } from "./helpers/yaml-text.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = join(ROOT, "bin/porthole.js");
-const DIST = join(ROOT, "dist/porthole.js");
 const SEED = join(ROOT, "examples/seed.yaml");
 const FIXTURE = join(ROOT, "test/fixtures/seed-hub-wg0.conf");
-
-function newestMtime(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
 
 interface Run {
   status: number | null;
@@ -63,11 +42,7 @@ const tmp = (name: string, text: string) => {
   return p;
 };
 
-before(() => {
-  if (!existsSync(DIST) || statSync(DIST).mtimeMs < newestMtime(join(ROOT, "src"))) {
-    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "pipe" });
-  }
-});
+before(ensureBuilt);
 
 describe("porthole validate", () => {
   test("a valid spec: exit 0 and a one-line summary", () => {
