@@ -2,7 +2,9 @@
 import type { Spec } from "../spec/types.ts";
 import { hubIptables, peerIptables } from "./iptables.ts";
 import { hubNftables, peerNftables } from "./nftables.ts";
-import { type Enrolling, type FirewallPlan, type HostPlan, TRANSPARENT } from "./plan.ts";
+import { type Enrolling, type FirewallPlan, type HostPlan, type PlannedFile, TRANSPARENT } from "./plan.ts";
+import { renderSysctl, SYSCTL_FILE } from "./render.ts";
+import { systemdUnit, unitName } from "./systemd.ts";
 import { hubWireguard, peerWireguard } from "./wireguard.ts";
 
 export class UnknownHostError extends Error {}
@@ -16,6 +18,17 @@ export interface CompileOptions {
   keyFile?: string;
   /** Pending enrollment keys (hub only). */
   enrolling?: Enrolling[];
+  /** How the host's systemd unit starts porthole; without it the plan has no unit file. */
+  unit?: UnitOptions;
+}
+
+export interface UnitOptions {
+  /** The command that runs porthole ("/usr/local/bin/porthole"). */
+  bin: string;
+  /** Environment=… lines (PORTHOLE_CONFIG_DIR and the like). */
+  env?: Record<string, string>;
+  /** "oneshot" re-applies the saved state at boot; "daemon" runs `porthole hub|peer run`. */
+  kind?: "oneshot" | "daemon";
 }
 
 export function compile(spec: Spec, host: string, opts: CompileOptions = {}): HostPlan {
@@ -23,10 +36,26 @@ export function compile(spec: Spec, host: string, opts: CompileOptions = {}): Ho
   const device = spec.peers.some((p) => p.name === plan.host && p.kind === "device");
   if (device) plan.wireguard.privateKeyFile = "";
   else if (opts.keyFile) plan.wireguard.privateKeyFile = opts.keyFile;
-  return plan;
+  return { ...plan, files: plannedFiles(plan, opts.unit) };
 }
 
-function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): HostPlan {
+/** The sysctl file (null content: not needed, removed) and, when asked for, the systemd unit. */
+function plannedFiles(plan: Omit<HostPlan, "files">, unit: UnitOptions | undefined): PlannedFile[] {
+  const sysctl = Object.keys(plan.sysctl).length ? renderSysctl(plan.sysctl) : null;
+  const files: PlannedFile[] = [
+    { path: `/etc/sysctl.d/${SYSCTL_FILE}`, content: sysctl, mode: 0o644, purpose: "sysctl" },
+  ];
+  if (unit)
+    files.push({
+      path: `/etc/systemd/system/${unitName(plan.role)}`,
+      content: systemdUnit(plan.role, plan.host, unit.bin, unit.env, unit.kind),
+      mode: 0o644,
+      purpose: "unit",
+    });
+  return files;
+}
+
+function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<HostPlan, "files"> {
   const { hub } = spec;
   if (host === hub.name || host === "hub") {
     // Only the chosen backend is compiled: with 10,000 forwards each one is a noticeable cost.

@@ -19,7 +19,8 @@ export function renderFiles(plan: HostPlan): Record<string, string> {
   if (fw.nft) files["porthole.nft"] = fw.nft;
   if (fw.iptables[4]) files["porthole.iptables"] = fw.iptables[4];
   if (fw.iptables[6]) files["porthole.ip6tables"] = fw.iptables[6];
-  if (Object.keys(plan.sysctl).length) files[SYSCTL_FILE] = renderSysctl(plan.sysctl);
+  for (const f of plan.files)
+    if (f.purpose === "sysctl" && f.content !== null) files[f.path.split("/").pop() as string] = f.content;
   if (plan.routing) files["policy-routing.json"] = `${JSON.stringify(plan.routing, null, 2)}\n`;
   return files;
 }

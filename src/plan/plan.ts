@@ -52,6 +52,19 @@ export interface PolicyRouting {
   device: string;
 }
 
+/**
+ * A file porthole owns on the host: `path` as on the host ("/etc/sysctl.d/…"; reconcile prefixes the
+ * context's root), `content` its whole text, or null when this plan does not need the file (removed
+ * if present), `mode` its permission bits.
+ */
+export interface PlannedFile {
+  path: string;
+  content: string | null;
+  mode: number;
+  /** "unit": the systemd unit, which a daemon running inside it leaves alone (its sandbox is read-only there). */
+  purpose: "sysctl" | "unit";
+}
+
 export interface HostPlan {
   host: string;
   role: "hub" | "peer";
@@ -59,6 +72,8 @@ export interface HostPlan {
   firewall: FirewallPlan;
   sysctl: Record<string, string>;
   routing?: PolicyRouting;
+  /** The files that keep the setup across a reboot: the sysctl file, and the unit when compile was given one. */
+  files: PlannedFile[];
 }
 
 /** A one-time enrollment key on the hub: its /32 may reach only the hub's API port. */

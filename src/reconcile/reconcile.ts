@@ -1,9 +1,7 @@
 // observe -> diff -> apply -> verify, rolled back as a whole when any step or the verify fails.
 import { join } from "node:path";
 import { compile } from "../compile/compile.ts";
-import type { Enrolling, HostPlan } from "../compile/plan.ts";
-import { renderSysctl, SYSCTL_FILE } from "../compile/render.ts";
-import { systemdUnit, unitName } from "../compile/systemd.ts";
+import type { Enrolling, HostPlan, PlannedFile } from "../compile/plan.ts";
 import type { ForeignSnapshot } from "../foreign/findings.ts";
 import type { Host, Listener, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
@@ -72,10 +70,8 @@ export interface ApplyResult {
   plan: HostPlan;
 }
 
-const filePaths = (ctx: Context, role: "hub" | "peer") => ({
-  sysctl: join(ctx.root, "etc/sysctl.d", SYSCTL_FILE),
-  unit: join(ctx.root, "etc/systemd/system", unitName(role)),
-});
+/** Where a planned file lives on this host (under the context's root). */
+const hostPath = (ctx: Context, f: PlannedFile) => join(ctx.root, f.path);
 
 type Subsystem = Step["subsystem"];
 
@@ -99,12 +95,9 @@ async function observeAndDiff(
   const want = (s: Subsystem) => !only || only.has(s);
   const h = ctx.host;
   const staleRouting = previous?.routing;
-  const paths = filePaths(ctx, plan.role);
-  const wantFiles: Record<string, string | null> = {
-    [paths.sysctl]: Object.keys(plan.sysctl).length ? renderSysctl(plan.sysctl) : null,
-  };
-  if (!ctx.leaveUnit)
-    wantFiles[paths.unit] = systemdUnit(plan.role, plan.host, ctx.bin, ctx.unitEnv, ctx.service);
+  const wantFiles: Record<string, PlannedFile> = Object.fromEntries(
+    plan.files.filter((f) => !(ctx.leaveUnit && f.purpose === "unit")).map((f) => [hostPath(ctx, f), f]),
+  );
   // Read-only and independent: observed side by side (each is a process or two; the sum was most of a
   // small apply's time).
   const sysctlKeys = want("sysctl") ? Object.keys(plan.sysctl) : [];
@@ -226,7 +219,11 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   // What an apply killed midway had started (its sysctl values from before porthole, for `down`).
   const leftoverRead = readIntent(ctx.host, ctx.stateDir);
   leftoverRead.catch(() => {});
-  const plan = compile(req.spec, req.hostName, { keyFile: ctx.keyFile, enrolling: req.enrolling });
+  const plan = compile(req.spec, req.hostName, {
+    keyFile: ctx.keyFile,
+    enrolling: req.enrolling,
+    unit: { bin: ctx.bin, env: ctx.unitEnv, kind: ctx.service },
+  });
   await checkKey(ctx, plan);
   const previous = await previousRead;
   const summary = plan.role === "hub" ? forwardSummary(previous, req) : [];
@@ -272,7 +269,6 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   const leftover = await leftoverRead;
   const sysctlBefore = { ...leftover?.sysctlBefore, ...previous?.sysctlBefore };
   for (const [k, v] of Object.entries(sysctl)) if (v !== null && !(k in sysctlBefore)) sysctlBefore[k] = v;
-  const paths = filePaths(ctx, plan.role);
   const record: AppliedRecord = {
     host: plan.host,
     role: plan.role,
@@ -282,7 +278,8 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     firewall: plan.firewall,
     routing: plan.routing,
     sysctlBefore,
-    files: Object.values(paths),
+    // The unit too when this daemon leaves it alone: `down` removes what porthole installed.
+    files: plan.files.map((f) => hostPath(ctx, f)),
     endpoints,
     peerNames: Object.fromEntries(plan.wireguard.peers.map((p) => [p.publicKey, p.name])),
   };

@@ -1,5 +1,5 @@
 // sysctl values, policy routing and the files that make the setup survive a reboot.
-import { markText, type PolicyRouting } from "../compile/plan.ts";
+import { markText, type PlannedFile, type PolicyRouting } from "../compile/plan.ts";
 import type { Step } from "./steps.ts";
 
 export function diffSysctl(want: Record<string, string>, have: Record<string, string | null>): Step[] {
@@ -45,9 +45,13 @@ export function diffRouting(
   return [];
 }
 
-export function diffFiles(want: Record<string, string | null>, have: Record<string, string | null>): Step[] {
+/** `want`: the planned files by their path on this host; `have`: their text there now (null: absent). */
+export function diffFiles(
+  want: Record<string, Pick<PlannedFile, "content" | "mode">>,
+  have: Record<string, string | null>,
+): Step[] {
   const steps: Step[] = [];
-  for (const [path, text] of Object.entries(want)) {
+  for (const [path, { content: text, mode }] of Object.entries(want)) {
     const old = have[path] ?? null;
     if (old === text) continue;
     const restore = async (h: Parameters<Step["run"]>[0]) => {
@@ -65,7 +69,7 @@ export function diffFiles(want: Record<string, string | null>, have: Record<stri
       steps.push({
         subsystem: "files",
         text: `${old === null ? "+" : "~"} file ${path}`,
-        run: (h) => h.files.write(path, text),
+        run: (h) => h.files.write(path, text, mode),
         undo: restore,
       });
   }

@@ -1,12 +1,15 @@
-// The systemd unit porthole writes: the daemon's stop takes forwarding down, the sandbox is there,
+// The systemd unit porthole writes (and the plan's files, which carry it): the daemon's stop takes forwarding down, the sandbox is there,
 // and systemd itself accepts the file (`systemd-analyze verify`).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { compile } from "../../src/compile/compile.ts";
 import { systemdUnit, unitName } from "../../src/compile/systemd.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+import { GOLDEN_DIR } from "./helpers/golden.ts";
 import { needTools, which } from "./helpers/tools.ts";
 
 const keys = (unit: string) =>
@@ -62,4 +65,30 @@ test("systemd-analyze verify accepts both units", (t) => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the plan carries its files as data: the sysctl file (or its removal) and, when asked, the unit", () => {
+  const file = join(GOLDEN_DIR, "seed", "porthole.yaml");
+  const r = loadSpec(readFileSync(file, "utf8"), file);
+  assert.ok(r.ok);
+  const unit = {
+    bin: "/usr/local/bin/porthole",
+    env: { PORTHOLE_STATE_DIR: "/srv/ph" },
+    kind: "daemon" as const,
+  };
+  const hub = compile(r.spec, "hub", { unit });
+  assert.deepEqual(
+    hub.files.map((f) => [f.path, f.mode.toString(8), f.purpose]),
+    [
+      ["/etc/sysctl.d/99-porthole.conf", "644", "sysctl"],
+      ["/etc/systemd/system/porthole-hub.service", "644", "unit"],
+    ],
+  );
+  assert.match(hub.files[0]?.content ?? "", /^net\.ipv4\.ip_forward = 1$/m);
+  assert.equal(hub.files[1]?.content, systemdUnit("hub", "hub", unit.bin, unit.env, "daemon"));
+  // A peer without transparent forwards needs no kernel setting: its sysctl file is planned away.
+  const rpi = compile(r.spec, "rpi");
+  assert.deepEqual(rpi.files, [
+    { path: "/etc/sysctl.d/99-porthole.conf", content: null, mode: 0o644, purpose: "sysctl" },
+  ]);
 });
