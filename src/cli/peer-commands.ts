@@ -291,8 +291,9 @@ export async function staticPeerStatus(json: boolean): Promise<boolean> {
   const me = r.spec.peers.find((p) => p.publicKey === publicKeyOf(key));
   if (!me) return false;
   const { localPeerStatus } = await import("../hub/status.ts");
+  const { realHost } = await import("../host/real-host.ts");
   const { renderLocalPeerStatus } = await import("../hub/status-view.ts");
-  const s = await localPeerStatus(r.spec, me.name, Math.floor(Date.now() / 1000));
+  const s = await localPeerStatus(realHost, r.spec, me.name, Math.floor(Date.now() / 1000));
   console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s));
   return true;
 }

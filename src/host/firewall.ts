@@ -3,8 +3,8 @@
 import type { IptablesHook } from "../plan/plan.ts";
 import { addPass, observeForeign, removePasses } from "./foreign.ts";
 import { run } from "./run.ts";
-import { type Count, nftElementCounters, parseDnatCounters } from "./stats.ts";
-import type { Host, IptablesState, NftState } from "./types.ts";
+import { nftElementCounters, parseDnatCounters } from "./stats.ts";
+import type { Count, Host, IptablesState, NftState } from "./types.ts";
 
 const MARK_RE = /porthole:([0-9a-f]{8,64})/;
 const save = (f: 4 | 6) => (f === 4 ? "iptables-save" : "ip6tables-save");

@@ -3,6 +3,13 @@ import { forgetFlows } from "./conntrack.ts";
 import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
 import { listeningSockets } from "./listeners.ts";
+import {
+  iptablesDnatCounters,
+  nftElementCounters,
+  openConnections,
+  tcpReachable,
+  wgPeerStats,
+} from "./stats.ts";
 import { routingDriver, sysctlDriver } from "./system.ts";
 import type { Host } from "./types.ts";
 import { wireguardDriver } from "./wireguard.ts";
@@ -12,6 +19,13 @@ export const realHost: Host = {
   firewall: firewallDriver,
   conntrack: { forget: forgetFlows },
   sockets: { listening: listeningSockets },
+  stats: {
+    wgPeers: wgPeerStats,
+    nftElements: nftElementCounters,
+    iptablesDnat: iptablesDnatCounters,
+    openConnections,
+    tcpReachable,
+  },
   sysctl: sysctlDriver,
   routing: routingDriver,
   files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },

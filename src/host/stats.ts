@@ -2,22 +2,13 @@
 // whether a target answers a TCP connect.
 import { connect } from "node:net";
 import { run, runLines } from "./run.ts";
-import { dumpPeers, type WgDumpPeer } from "./wireguard.ts";
+import type { Count, ElementCounter, WgDumpPeer } from "./types.ts";
+import { dumpPeers } from "./wireguard.ts";
 
 /** The interface's peers with their handshakes and byte counts; null when it does not exist. */
 export async function wgPeerStats(iface: string): Promise<WgDumpPeer[] | null> {
   const r = await run(["wg", "show", iface, "dump"], { allowFail: true });
   return r.code === 0 ? dumpPeers(r.stdout) : null;
-}
-
-export interface Count {
-  packets: number;
-  bytes: number;
-}
-
-export interface ElementCounter extends Count {
-  /** The element's key as nft writes it in a ruleset: "80", "tcp . 80". */
-  key: string;
 }
 
 /** Per-element counters of a set or map in table inet porthole ([] when it does not exist). */

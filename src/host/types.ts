@@ -10,6 +10,15 @@ export interface WgPeerState {
   keepalive: number;
 }
 
+/** A peer as `wg show IFACE dump` reports it: its configuration and what the tunnel has seen. */
+export interface WgDumpPeer extends WgPeerState {
+  /** Unix seconds of the latest completed handshake; 0 = never. */
+  latestHandshake: number;
+  /** Bytes received from and sent to this peer since the interface came up. */
+  rxBytes: number;
+  txBytes: number;
+}
+
 export interface WgState {
   exists: boolean;
   publicKey: string | null;
@@ -38,6 +47,18 @@ export interface IptablesState {
 export interface FirewallState extends IptablesState {
   /** null: no table inet porthole. */
   nft: NftState | null;
+}
+
+/** Packets and bytes a kernel counter saw. */
+export interface Count {
+  packets: number;
+  bytes: number;
+}
+
+/** A counter of one set or map element (or one iptables DNAT rule). */
+export interface ElementCounter extends Count {
+  /** The element's key as nft writes it in a ruleset: "80", "tcp . 80". */
+  key: string;
 }
 
 /** A public port of the hub: what tracked flows are forgotten by (see Host.conntrack). */
@@ -106,6 +127,35 @@ export interface Host {
   sockets: {
     /** Listening TCP and bound UDP sockets; `processes` also names their programs (slower). */
     listening(processes: boolean): Promise<Listener[]>;
+  };
+  /**
+   * Live numbers from the kernel, read only: what status, metrics, the peer agent and doctor look at.
+   * None of them throws for a missing interface, table or tool: each says so in its result.
+   */
+  stats: {
+    /**
+     * The interface's peers (`wg show IFACE dump`) with their latest handshake (Unix seconds, 0 =
+     * never) and byte counts; null when the interface does not exist.
+     */
+    wgPeers(iface: string): Promise<WgDumpPeer[] | null>;
+    /**
+     * Per-element packet and byte counters of a set or map in table inet porthole (e.g. map "dnat4"
+     * keyed "tcp . 80", set "traffic_tcp" keyed "80"); [] when it does not exist.
+     */
+    nftElements(kind: "set" | "map", name: string): Promise<ElementCounter[]>;
+    /**
+     * The counters of the DNAT rules in porthole's iptables chain PORTHOLE-PREROUTING, keyed "tcp . 80"
+     * (the nat table sees a connection's first packet only: packets = new connections); [] when none.
+     */
+    iptablesDnat(family: 4 | 6): Promise<ElementCounter[]>;
+    /**
+     * Connections open now whose destination was rewritten (DNAT), counted by
+     * "proto/public port/target address/target port" ("tcp/80/10.8.0.2/8080"): TCP in state
+     * ESTABLISHED, every tracked UDP flow. null: conntrack is missing or failed.
+     */
+    openConnections(families: (4 | 6)[], protos: ("tcp" | "udp")[]): Promise<Map<string, number> | null>;
+    /** Whether `host`:`port` accepts a TCP connection within `timeoutMs` (milliseconds, default 1000). */
+    tcpReachable(host: string, port: number, timeoutMs?: number): Promise<boolean>;
   };
   sysctl: {
     get(key: string): Promise<string | null>;

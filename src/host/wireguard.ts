@@ -2,7 +2,7 @@
 // (wireguard-go by default; $WG_QUICK_USERSPACE_IMPLEMENTATION or $PORTHOLE_WG_USERSPACE to change).
 
 import { run } from "./run.ts";
-import type { Host, WgPeerState, WgState } from "./types.ts";
+import type { Host, WgDumpPeer, WgState } from "./types.ts";
 
 const userspaceImpl = () =>
   process.env.PORTHOLE_WG_USERSPACE ?? process.env.WG_QUICK_USERSPACE_IMPLEMENTATION ?? "wireguard-go";
@@ -43,13 +43,6 @@ async function observe(iface: string): Promise<WgState> {
       keepalive,
     })),
   };
-}
-
-export interface WgDumpPeer extends WgPeerState {
-  /** Unix seconds; 0 = never. */
-  latestHandshake: number;
-  rxBytes: number;
-  txBytes: number;
 }
 
 /** The peer lines of `wg show IFACE dump` (the first line is the interface's own). */

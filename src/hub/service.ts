@@ -489,7 +489,7 @@ export class HubService {
   /** The hub's status (probe: TCP-connect each forward's target). */
   async status(probe = true): Promise<HubStatus> {
     const { spec } = await this.live();
-    return hubStatus(spec, Math.floor(this.now() / 1000), probe);
+    return hubStatus(this.ctx.host, spec, Math.floor(this.now() / 1000), probe);
   }
 
   /** Status computations under way (with probes, without), shared by the requests that arrive meanwhile. */
@@ -523,7 +523,7 @@ export class HubService {
   /** Who is online (without the forwards' counters). */
   async peers() {
     const { spec } = await this.live();
-    return (await peerStatus(spec, Math.floor(this.now() / 1000))).peers;
+    return (await peerStatus(this.ctx.host, spec, Math.floor(this.now() / 1000))).peers;
   }
 
   enrollingNow(): Promise<Enrolling[]> {

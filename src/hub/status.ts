@@ -2,14 +2,7 @@
 // whether it works right now.
 import { expandTargets, type Target } from "../compile/targets.ts";
 import { analyze, foreignRulesets, hubProbes } from "../foreign/findings.ts";
-import { observeForeign } from "../host/foreign.ts";
-import {
-  iptablesDnatCounters,
-  nftElementCounters,
-  openConnections,
-  tcpReachable,
-  wgPeerStats,
-} from "../host/stats.ts";
+import type { Host } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
@@ -26,10 +19,18 @@ import {
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;
 
-/** A peer set up with `porthole apply`: its interface and its handshake with the hub, from `wg`. */
-export async function localPeerStatus(spec: Spec, name: string, nowS: number): Promise<LocalPeerStatus> {
+/**
+ * A peer set up with `porthole apply`: its interface and its handshake with the hub, from `wg`
+ * (`nowS`: Unix seconds).
+ */
+export async function localPeerStatus(
+  host: Host,
+  spec: Spec,
+  name: string,
+  nowS: number,
+): Promise<LocalPeerStatus> {
   const me = spec.peers.find((p) => p.name === name);
-  const wg = await wgPeerStats(spec.hub.interface);
+  const wg = await host.stats.wgPeers(spec.hub.interface);
   const hub = wg?.find((p) => p.publicKey === spec.hub.publicKey);
   const age = hub?.latestHandshake ? Math.max(0, nowS - hub.latestHandshake) : null;
   return {
@@ -46,9 +47,16 @@ export async function localPeerStatus(spec: Spec, name: string, nowS: number): P
   };
 }
 
-/** The peers' side of the status (the daemon asks every 2 s who is online: no forwards needed). */
-export async function peerStatus(spec: Spec, nowS: number): Promise<{ up: boolean; peers: PeerStatus[] }> {
-  const wg = await wgPeerStats(spec.hub.interface);
+/**
+ * The peers' side of the status (the daemon asks every 2 s who is online: no forwards needed); `nowS`:
+ * Unix seconds, against which handshake ages are measured.
+ */
+export async function peerStatus(
+  host: Host,
+  spec: Spec,
+  nowS: number,
+): Promise<{ up: boolean; peers: PeerStatus[] }> {
+  const wg = await host.stats.wgPeers(spec.hub.interface);
   const byKey = new Map((wg ?? []).map((p) => [p.publicKey, p]));
   const peers = spec.peers.map((p) => {
     const s = byKey.get(p.publicKey);
@@ -71,13 +79,16 @@ export async function peerStatus(spec: Spec, nowS: number): Promise<{ up: boolea
 /** Probes at most this many targets at once (each is a TCP connect with a 1 s timeout). */
 const PROBES_AT_ONCE = 64;
 
-/** The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack. */
-export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise<HubStatus> {
+/**
+ * The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack, other
+ * owners' rules that drop them; `probe`: TCP-connect each forward's first IPv4 target.
+ */
+export async function hubStatus(host: Host, spec: Spec, nowS: number, probe = true): Promise<HubStatus> {
   const { hub } = spec;
   const [{ up, peers }, counters, foreign] = await Promise.all([
-    peerStatus(spec, nowS),
-    forwardCounters(spec),
-    observeForeign(),
+    peerStatus(host, spec, nowS),
+    forwardCounters(host, spec),
+    host.firewall.observeForeign(),
   ]);
   const rulesets = foreignRulesets(foreign);
   const hooked = rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook));
@@ -92,7 +103,7 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
     for (const t of expandTargets(spec))
       if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
     const firsts = spec.forwards.map((f) => firstTcp.get(f.name));
-    for (const [i, ok] of (await probeTargets(firsts)).entries())
+    for (const [i, ok] of (await probeTargets(host, firsts)).entries())
       (forwards[i] as ForwardStatus).reachable = ok;
   }
   return {
@@ -114,14 +125,16 @@ export async function hubStatus(spec: Spec, nowS: number, probe = true): Promise
  * iptables backend counts new connections in its DNAT rules and no traffic (a per-forward rule would
  * cost every packet a walk through all of them).
  */
-export async function forwardCounters(spec: Spec): Promise<ForwardCounters> {
+export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCounters> {
   const families: (4 | 6)[] = spec.hub.address6 ? [4, 6] : [4];
   const protos = [...new Set(spec.forwards.flatMap((f) => f.protos))];
   const nft = spec.hub.firewall === "nftables";
   const [opened, traffic, open] = await Promise.all([
-    Promise.all(families.map((f) => (nft ? nftElementCounters("map", `dnat${f}`) : iptablesDnatCounters(f)))),
-    nft ? Promise.all(COUNTED.map((p) => nftElementCounters("set", `traffic_${p}`))) : null,
-    openConnections(families, protos),
+    Promise.all(
+      families.map((f) => (nft ? host.stats.nftElements("map", `dnat${f}`) : host.stats.iptablesDnat(f))),
+    ),
+    nft ? Promise.all(COUNTED.map((p) => host.stats.nftElements("set", `traffic_${p}`))) : null,
+    host.stats.openConnections(families, protos),
   ]);
   return {
     opened: new Map(opened.flat().map((c) => [c.key, c.packets])),
@@ -136,14 +149,14 @@ export async function forwardCounters(spec: Spec): Promise<ForwardCounters> {
 const COUNTED = ["tcp", "udp"] as const;
 
 /** Whether each target answers a TCP connect from the hub: a few at a time, each address:port once. */
-async function probeTargets(targets: (Target | undefined)[]): Promise<(boolean | null)[]> {
+async function probeTargets(host: Host, targets: (Target | undefined)[]): Promise<(boolean | null)[]> {
   const key = (t: Target) => `${t.addr}:${t.targetPort}`;
   const unique = [...new Map(targets.flatMap((t) => (t ? [[key(t), t] as const] : []))).values()];
   const answers = new Map<string, boolean>();
   let next = 0;
   const worker = async () => {
     for (let t = unique[next++]; t; t = unique[next++])
-      answers.set(key(t), await tcpReachable(t.addr, t.targetPort));
+      answers.set(key(t), await host.stats.tcpReachable(t.addr, t.targetPort));
   };
   await Promise.all(Array.from({ length: Math.min(PROBES_AT_ONCE, unique.length) }, worker));
   return targets.map((t) => (t ? (answers.get(key(t)) ?? null) : null));

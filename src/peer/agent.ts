@@ -6,7 +6,6 @@
 // - When the handshake goes stale and the hub's endpoint is a DNS name, it resolves it again
 //   (WireGuard itself never does).
 import { lookup } from "node:dns/promises";
-import { wgPeerStats } from "../host/stats.ts";
 import type { Host } from "../host/types.ts";
 import { parseAddr } from "../net/ip.ts";
 import { specHash } from "../protocol/spec-hash.ts";
@@ -98,7 +97,7 @@ async function maybeReResolve(
   if (!local) return;
   const { hub } = local.spec;
   if (parseAddr(hub.endpoint.host.replace(/^\[|\]$/g, ""))) return; // an address: nothing to resolve
-  const stats = (await wgPeerStats(hub.interface))?.find((p) => p.publicKey === hub.publicKey);
+  const stats = (await host.stats.wgPeers(hub.interface))?.find((p) => p.publicKey === hub.publicKey);
   const age = stats?.latestHandshake ? Date.now() / 1000 - stats.latestHandshake : Number.POSITIVE_INFINITY;
   if (age < staleAfterS) return;
   const { address } = await lookup(hub.endpoint.host);

@@ -2,7 +2,15 @@
 // told to fail one of them.
 import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
 import type { ForeignSnapshot } from "../../src/foreign/findings.ts";
-import type { FirewallState, Host, Listener, WgPeerState, WgState } from "../../src/host/types.ts";
+import type {
+  ElementCounter,
+  FirewallState,
+  Host,
+  Listener,
+  WgDumpPeer,
+  WgPeerState,
+  WgState,
+} from "../../src/host/types.ts";
 import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
 
@@ -20,6 +28,18 @@ export interface FakeHost extends Host {
   forgotten: string[][];
   /** What `ss -l` would show (processes are named only when asked for). */
   listeners: Listener[];
+  /**
+   * What `wg show IFACE dump` adds to a peer of an interface that exists, by public key (a peer not
+   * listed: never a handshake, no bytes).
+   */
+  peerStats: Map<string, Pick<WgDumpPeer, "latestHandshake" | "rxBytes" | "txBytes">>;
+  /** Element counters by "map dnat4", "set traffic_tcp", or "iptables 4" (DNAT rules); absent: []. */
+  counters: Map<string, ElementCounter[]>;
+  /** Open DNAT'd connections by "tcp/80/10.8.0.2/8080"; null: conntrack unavailable. */
+  open: Map<string, number> | null;
+  /** "address:port"s that accept a TCP connection; every probe is recorded in `probed`. */
+  reachable: Set<string>;
+  probed: string[];
 }
 
 export function fakeHost(files: Record<string, string> = {}): FakeHost {
@@ -34,6 +54,11 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     listeners: [] as Listener[],
     foreign: { nft: [], xtables: [], iptables: "nft" } as ForeignSnapshot,
     forgotten: [] as string[][],
+    peerStats: new Map(),
+    counters: new Map(),
+    open: new Map(),
+    reachable: new Set<string>(),
+    probed: [] as string[],
   } as FakeHost;
   const act = (name: string) => {
     h.calls.push(name);
@@ -169,6 +194,21 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       act("conntrack forget");
       h.forgotten.push(ports.map((p) => `${p.proto}${p.family === 6 ? "6" : ""}/${p.port}`).sort());
       return "";
+    },
+  };
+  h.stats = {
+    wgPeers: async (n) => {
+      const i = h.ifaces.get(n);
+      if (!i) return null;
+      const none = { latestHandshake: 0, rxBytes: 0, txBytes: 0 };
+      return i.peers.map((p) => ({ ...structuredClone(p), ...none, ...h.peerStats.get(p.publicKey) }));
+    },
+    nftElements: async (kind, name) => structuredClone(h.counters.get(`${kind} ${name}`) ?? []),
+    iptablesDnat: async (family) => structuredClone(h.counters.get(`iptables ${family}`) ?? []),
+    openConnections: async () => (h.open ? new Map(h.open) : null),
+    tcpReachable: async (addr, port) => {
+      h.probed.push(`${addr}:${port}`);
+      return h.reachable.has(`${addr}:${port}`);
     },
   };
   // Per-interface keys (net.ipv4.conf.wg0.rp_filter) exist only while the interface does, as in /proc/sys;

@@ -161,7 +161,7 @@ const STATUS: HubStatus = {
   ],
 };
 
-/** The status without probing the machine's real interfaces (host/stats.ts is not behind the Host). */
+/** A fixed status with firewall findings, for the tests of what each caller may see of it. */
 const stubStatus = (h: Hub) => {
   h.service.status = async () => structuredClone(STATUS);
 };

@@ -1,6 +1,7 @@
 // The arrows of docs/architecture.md, checked: each src/ folder imports only the folders its row
-// allows, nothing imports cli/, and the pure layers (net, spec, plan, compile, protocol) open no file,
-// socket or process. An exception is listed by file, with the issue that removes it.
+// allows, nothing imports cli/, hub/ and peer/ reach the machine only through the Host interface, and
+// the pure layers (net, spec, plan, compile, protocol) open no file, socket or process. An exception is
+// listed by file, with the issue that removes it.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -30,12 +31,14 @@ const KNOWN = new Set<string>([]);
 const IO =
   /^(node:)?(fs|fs\/promises|child_process|net|http|https|http2|dgram|dns|os|worker_threads|cluster)$/;
 
-/** Every import of one file: src/ folders (relative imports, static or dynamic) and bare modules. */
-function imports(folder: string, file: string): { folders: string[]; modules: string[] } {
+/** Every import of one file: src/ folders and files (relative imports, static or dynamic) and bare modules. */
+function imports(folder: string, file: string): { folders: string[]; paths: string[]; modules: string[] } {
   const text = readFileSync(join(SRC, folder, file), "utf8");
   const specs = [...text.matchAll(/(?:from |import\()"([^"]+)"/g)].map((m) => m[1] as string);
+  const paths = specs.flatMap((s) => /^\.\.\/([a-z-]+\/.+)$/.exec(s)?.[1] ?? []);
   return {
-    folders: specs.flatMap((s) => /^\.\.\/([a-z-]+)\//.exec(s)?.[1] ?? []),
+    folders: paths.map((p) => p.split("/")[0] as string),
+    paths,
     modules: specs.filter((s) => !s.startsWith(".")),
   };
 }
@@ -68,6 +71,32 @@ test("layers: each folder imports only what its row allows; nothing imports cli/
   assert.deepEqual(known.sort(), [...KNOWN].sort(), "a known exception is gone: drop it from KNOWN");
 });
 
+/**
+ * The daemons reach the machine through the Host interface they are given (a fake in unit tests), never
+ * around it: of host/, hub/ and peer/ import only its types.
+ */
+const HOST_SURFACE = ["host/types.ts"];
+/** Imports around the Host today, each with the part of issue 10 that removes it. */
+const AROUND_HOST = new Set<string>([
+  "hub/runtime.ts -> host/files.ts", // issue 10 §4: files through the Host
+  "hub/store.ts -> host/files.ts", // issue 10 §4
+  "peer/local.ts -> host/files.ts", // issue 10 §4
+]);
+
+test("layers: hub/ and peer/ use the machine only through the Host interface (host/types.ts)", () => {
+  const around: string[] = [];
+  for (const folder of ["hub", "peer"])
+    for (const file of files(folder))
+      for (const to of new Set(imports(folder, file).paths))
+        if (to.startsWith("host/") && !HOST_SURFACE.includes(to)) around.push(`${folder}/${file} -> ${to}`);
+  assert.deepEqual(
+    around.filter((a) => !AROUND_HOST.has(a)),
+    [],
+    "hub/ and peer/ import host/ modules other than types.ts",
+  );
+  assert.deepEqual(around.sort(), [...AROUND_HOST].sort(), "a known exception is gone: drop it");
+});
+
 test("layers: net, spec, plan, compile, foreign and protocol touch no file, socket or process", () => {
   const io = ["net", "spec", "plan", "compile", "foreign", "protocol"].flatMap((folder) =>
     files(folder).flatMap((file) =>
@@ -83,6 +112,7 @@ test("layers: the checker sees static and dynamic imports", () => {
   const hubClient = imports("cli", "hub-client.ts");
   assert.ok(hubClient.folders.includes("hub"), "static");
   assert.ok(hubClient.modules.includes("node:http"));
+  assert.ok(imports("hub", "service.ts").paths.includes("host/types.ts"), "file paths, for the Host rule");
   const dynamic = files("cli").some((f) => readFileSync(join(SRC, "cli", f), "utf8").includes('import("../'));
   assert.ok(dynamic, "the CLI loads command modules with import(); the pattern must see them");
 });

@@ -1,0 +1,202 @@
+// The hub's status over the fake host: what `porthole status` makes of the kernel's numbers (handshakes,
+// element counters, conntrack counts, TCP probes), read through the Host interface alone.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { renderMetrics } from "../../src/hub/metrics.ts";
+import { HubService } from "../../src/hub/service.ts";
+import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
+import { renderStatus } from "../../src/hub/status-view.ts";
+import { SpecStore } from "../../src/hub/store.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+
+const hubKey = generatePrivateKey();
+const KEYS = {
+  rpi: publicKeyOf(generatePrivateKey()),
+  nas: publicKeyOf(generatePrivateKey()),
+  cam: publicKeyOf(generatePrivateKey()),
+};
+/** The hub's clock: Unix seconds. */
+const NOW = 1_800_000_000;
+
+const SPEC = (firewall: string) => `hub:
+  endpoint: 203.0.113.1
+  publicKey: ${publicKeyOf(hubKey)}
+  firewall: ${firewall}
+peers:
+  - name: rpi
+    publicKey: "${KEYS.rpi}"
+    address: 10.8.0.2
+  - name: nas
+    publicKey: "${KEYS.nas}"
+    address: 10.8.0.3
+  - name: cam
+    publicKey: "${KEYS.cam}"
+    address: 10.8.0.4
+forwards:
+  - name: web
+    port: 80
+    peer: rpi
+    targetPort: 8080
+  - name: files
+    port: 8443
+    peer: nas
+  - name: game
+    proto: udp
+    port: 27015
+    peer: rpi
+`;
+
+async function hub(t: TestContext, firewall = "nftables"): Promise<{ host: FakeHost; service: HubService }> {
+  const dir = mkdtempSync(join(tmpdir(), "porthole-status-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const specFile = join(dir, "porthole.yaml");
+  writeFileSync(specFile, SPEC(firewall));
+  const host = fakeHost({ "/k": hubKey });
+  const ctx = { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
+  const service = new HubService(ctx, new SpecStore(specFile, dir), () => NOW * 1000);
+  assert.ok((await service.reconcile()).changed, "the fake host is set up as the hub");
+  return { host, service };
+}
+
+test("status: a peer is online only with a handshake younger than ONLINE_WITHIN_S; byte counts are wg's", async (t) => {
+  const { host, service } = await hub(t);
+  host.peerStats.set(KEYS.rpi, { latestHandshake: NOW - 10, rxBytes: 2048, txBytes: 4096 });
+  host.peerStats.set(KEYS.nas, { latestHandshake: NOW - ONLINE_WITHIN_S - 20, rxBytes: 5, txBytes: 6 });
+  const s = await service.status(false);
+  assert.equal(s.hub.up, true);
+  const peers = Object.fromEntries(s.peers.map((p) => [p.name, p]));
+  assert.deepEqual(
+    [peers.rpi?.online, peers.rpi?.handshakeAgeSeconds, peers.rpi?.rxBytes, peers.rpi?.txBytes],
+    [true, 10, 2048, 4096],
+  );
+  assert.deepEqual([peers.nas?.online, peers.nas?.handshakeAgeSeconds], [false, ONLINE_WITHIN_S + 20]);
+  assert.deepEqual([peers.cam?.online, peers.cam?.handshakeAgeSeconds], [false, null], "never shook hands");
+  assert.deepEqual(
+    (await service.peers()).map((p) => [p.name, p.online]),
+    [
+      ["rpi", true],
+      ["nas", false],
+      ["cam", false],
+    ],
+  );
+  const text = renderStatus(s);
+  assert.match(
+    text,
+    /rpi 10\.8\.0\.2: online\n {4}latest handshake: 10 seconds ago; .*2\.00 KiB received, 4\.00 KiB sent/,
+  );
+  assert.match(text, /nas 10\.8\.0\.3: offline\n {4}latest handshake: 3 minutes ago/);
+  assert.match(text, /cam 10\.8\.0\.4: offline\n {4}latest handshake: never/);
+});
+
+test("status: without the interface the hub is down and no peer is online", async (t) => {
+  const { host, service } = await hub(t);
+  host.peerStats.set(KEYS.rpi, { latestHandshake: NOW - 10, rxBytes: 1, txBytes: 1 });
+  host.ifaces.clear();
+  const s = await service.status(false);
+  assert.equal(s.hub.up, false);
+  assert.deepEqual(
+    s.peers.map((p) => p.online),
+    [false, false, false],
+  );
+  assert.match(renderStatus(s), /wg0 DOWN: not listening/);
+});
+
+test("status: nftables element counters and conntrack counts show per forward, each its own ports", async (t) => {
+  const { host, service } = await hub(t);
+  host.counters.set("map dnat4", [
+    { key: "tcp . 80", packets: 7, bytes: 420 },
+    { key: "tcp . 8443", packets: 2, bytes: 120 },
+    { key: "udp . 27015", packets: 1, bytes: 60 },
+  ]);
+  host.counters.set("set traffic_tcp", [
+    { key: "80", packets: 100, bytes: 5000 },
+    { key: "8443", packets: 30, bytes: 3000 },
+  ]);
+  host.counters.set("set traffic_udp", [{ key: "27015", packets: 9, bytes: 900 }]);
+  host.open = new Map([
+    ["tcp/80/10.8.0.2/8080", 3],
+    ["udp/27015/10.8.0.2/27015", 1],
+    ["tcp/8443/10.8.0.9/8443", 5], // not a target of this spec: counted nowhere
+  ]);
+  const s = await service.status(false);
+  const numbers = s.forwards.map((f) => [
+    f.name,
+    f.connectionsTotal,
+    f.packets,
+    f.bytes,
+    f.establishedConnections,
+  ]);
+  assert.deepEqual(numbers, [
+    ["web", 7, 100, 5000, 3],
+    ["files", 2, 30, 3000, 0],
+    ["game", 1, 9, 900, 1],
+  ]);
+  assert.match(
+    renderStatus(s),
+    /connections: 3 established, 7 total; traffic: 100 packets, 4\.88 KiB; working: not probed/,
+  );
+  const metrics = renderMetrics(s, service.stats);
+  for (const line of [
+    'porthole_forward_connections_total{forward="web",peer="rpi"} 7',
+    'porthole_forward_bytes_total{forward="files",peer="nas"} 3000',
+    'porthole_forward_established_connections{forward="game",peer="rpi"} 1',
+  ])
+    assert.ok(metrics.split("\n").includes(line), `${line} in\n${metrics}`);
+
+  host.open = null; // conntrack missing: unknown, never 0
+  const unknown = await service.status(false);
+  assert.deepEqual(
+    unknown.forwards.map((f) => f.establishedConnections),
+    [null, null, null],
+  );
+  assert.match(renderStatus(unknown), /connections: unknown established, 7 total/);
+});
+
+test("status: the iptables backend counts new connections per DNAT rule and no traffic", async (t) => {
+  const { host, service } = await hub(t, "iptables");
+  host.counters.set("iptables 4", [
+    { key: "tcp . 80", packets: 4, bytes: 240 },
+    { key: "udp . 27015", packets: 2, bytes: 120 },
+  ]);
+  host.counters.set("set traffic_tcp", [{ key: "80", packets: 100, bytes: 5000 }]); // not read: no nft table
+  const s = await service.status(false);
+  assert.deepEqual(
+    s.forwards.map((f) => [f.name, f.connectionsTotal, f.packets, f.bytes]),
+    [
+      ["web", 4, null, null],
+      ["files", 0, null, null],
+      ["game", 2, null, null],
+    ],
+  );
+  assert.match(renderStatus(s), /4 total; traffic: not counted \(iptables backend\)/);
+});
+
+test("status: a forward works only when its target answers a TCP connect; UDP is not probed", async (t) => {
+  const { host, service } = await hub(t);
+  host.reachable.add("10.8.0.2:8080");
+  const s = await service.status(true);
+  assert.deepEqual(host.probed.sort(), ["10.8.0.2:8080", "10.8.0.3:8443"], "each TCP forward's target once");
+  assert.deepEqual(
+    s.forwards.map((f) => [f.name, f.reachable, f.working]),
+    [
+      ["web", true, true],
+      ["files", false, false],
+      ["game", null, null],
+    ],
+  );
+  const text = renderStatus(s);
+  assert.match(text, /tcp\/80 .*\n.*working: yes \(the target answers from the hub/);
+  assert.match(text, /tcp\/8443 .*\n.*working: NO, the target does not answer from the hub/);
+
+  host.probed.length = 0;
+  const unprobed = await service.status(false);
+  assert.deepEqual(host.probed, [], "probe=false connects to nothing");
+  assert.deepEqual(
+    unprobed.forwards.map((f) => f.working),
+    [null, null, null],
+  );
+});
