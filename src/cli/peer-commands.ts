@@ -1,7 +1,6 @@
 // On a peer: join, run (the agent), expose, unexpose, exposed, status.
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { renderStatus } from "../hub/status-view.ts";
 import { formatAddr, formatCidr } from "../net/ip.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
@@ -9,6 +8,7 @@ import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { transparentNeeds } from "../peer/transparent.ts";
 import { hubClient } from "../protocol/client.ts";
 import type { AddForwardRequest } from "../protocol/requests.ts";
+import { renderStatus } from "../protocol/status-text.ts";
 import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
@@ -292,7 +292,7 @@ export async function staticPeerStatus(json: boolean): Promise<boolean> {
   if (!me) return false;
   const { localPeerStatus } = await import("../hub/status.ts");
   const { realHost } = await import("../host/real-host.ts");
-  const { renderLocalPeerStatus } = await import("../hub/status-view.ts");
+  const { renderLocalPeerStatus } = await import("../protocol/status-text.ts");
   const s = await localPeerStatus(realHost, r.spec, me.name, Math.floor(Date.now() / 1000));
   console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s));
   return true;

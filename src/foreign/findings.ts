@@ -3,7 +3,8 @@
 import { expandTargets } from "../compile/targets.ts";
 import type { ForeignSnapshot } from "../host/foreign.ts";
 import { formatAddr } from "../net/ip.ts";
-import type { FirewallFinding, PathKind, Source } from "../protocol/status.ts";
+import type { FirewallFinding, PathKind } from "../protocol/status.ts";
+import { describeFinding, xtablesCommand } from "../protocol/status-text.ts";
 import type { Spec } from "../spec/types.ts";
 import { evaluate } from "./evaluate.ts";
 import { parseIptablesSave } from "./iptables-save.ts";
@@ -166,10 +167,6 @@ function withoutPasses(rs: Ruleset): Ruleset {
   return { ...rs, chains };
 }
 
-/** The iptables command of a finding's flavour and family. */
-export const xtablesCommand = (source: Source, family: string) =>
-  `${family === "ip6" ? "ip6tables" : "iptables"}${source === "iptables-legacy" ? "-legacy" : "-nft"}`;
-
 function fixFor(
   f: FirewallFinding,
   rs: Ruleset,
@@ -223,18 +220,6 @@ export function narrowFinding(f: FirewallFinding, forwards: string[]): FirewallF
   return { ...narrowed, what: WHAT.forward(narrowed) };
 }
 
-/** "table inet firewalld chain filter_FORWARD" / "iptables-legacy filter INPUT". */
-export function where(f: FirewallFinding): string {
-  if (f.source === "nft") return `nft table ${f.family} ${f.table} chain ${f.chain}`;
-  return `${xtablesCommand(f.source, f.family)} ${f.table} ${f.chain}`;
-}
-
-/** Which rule drops: "policy drop" or the rule (and the chain it is in when not the base chain). */
-export function droppedBy(f: FirewallFinding): string {
-  if (f.rule === null) return "policy drop";
-  return `rule \`${f.rule}\`${f.ruleChain !== f.chain ? ` in chain ${f.ruleChain}` : ""}`;
-}
-
 const WHAT: Record<PathKind, (f: FirewallFinding, c?: { listenPort: number; apiPort: number }) => string> = {
   wireguard: (_f, c) => `the WireGuard port udp/${c?.listenPort}`,
   api: (_f, c) => `the hub's API through the tunnel (tcp/${c?.apiPort})`,
@@ -244,13 +229,6 @@ const WHAT: Record<PathKind, (f: FirewallFinding, c?: { listenPort: number; apiP
       : "traffic through the tunnel",
   mesh: () => "traffic between peers (mesh)",
 };
-
-/** One line saying what is dropped, where and by what. */
-export function describeFinding(f: FirewallFinding): string {
-  const are = f.path === "forward" && f.forwards.length > 1;
-  const is = f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped";
-  return `${f.what} ${is} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
-}
 
 /** The finding and its fix, as lines for apply's output, the daemon's log and status. */
 export function findingLines(f: FirewallFinding): string[] {

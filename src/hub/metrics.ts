@@ -2,9 +2,9 @@
 // prom-client: the counters' values come from the kernel at each scrape (prom-client's Counter can
 // only be incremented), and what is left is a few lines of text.
 import pkg from "../../package.json" with { type: "json" };
-import { droppedBy, type FirewallFinding, where } from "../foreign/findings.ts";
+import type { FirewallFinding, ForwardStatus, HubStatus, PeerStatus } from "../protocol/status.ts";
+import { droppedBy, where } from "../protocol/status-text.ts";
 import type { ApplyStats } from "./service.ts";
-import type { ForwardStatus, HubStatus, PeerStatus } from "./status-view.ts";
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 

@@ -8,6 +8,7 @@ import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { specHash } from "../protocol/spec-hash.ts";
+import type { HubStatus } from "../protocol/status.ts";
 import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
@@ -22,7 +23,6 @@ import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
 import { peerSpecView } from "./spec-view.ts";
 import { hubStatus, peerStatus } from "./status.ts";
-import type { HubStatus } from "./status-view.ts";
 import { SpecRejected, type SpecStore } from "./store.ts";
 
 export type Identity =

@@ -4,17 +4,10 @@ import { expandTargets, type Target } from "../compile/targets.ts";
 import { analyze, foreignRulesets, hubProbes } from "../foreign/findings.ts";
 import type { Host } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
+import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
-import {
-  type ForwardCounters,
-  type ForwardStatus,
-  forwardStatuses,
-  type HubStatus,
-  type LocalPeerStatus,
-  type PeerStatus,
-  withFindings,
-} from "./status-view.ts";
+import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;

@@ -1,5 +1,5 @@
 // The hub's status as the API answers it (GET /v1/status, GET /v1/peers): filled in by hub/status.ts,
-// rendered as text by hub/status-view.ts, read by the CLI on the hub and on peers.
+// rendered as text by protocol/status-text.ts, read by the CLI on the hub and on peers.
 
 export interface PeerStatus {
   name: string;
@@ -76,4 +76,14 @@ export interface FirewallFinding {
   passable: boolean;
   /** Commands that admit porthole's traffic, for the owner of the rule to run. */
   fix: string[];
+}
+
+/** A peer set up with `porthole apply` (no agent, no hub API): what it can see of itself. */
+export interface LocalPeerStatus {
+  name: string;
+  address: string;
+  interface: string;
+  up: boolean;
+  hub: { online: boolean; handshakeAgeSeconds: number | null; endpoint: string | null };
+  forwards: string[];
 }

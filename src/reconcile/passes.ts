@@ -8,10 +8,10 @@ import {
   findingLines,
   foreignRulesets,
   hubProbes,
-  xtablesCommand,
 } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
 import type { PassTarget } from "../host/foreign.ts";
+import { xtablesCommand } from "../protocol/status-text.ts";
 import type { Spec } from "../spec/types.ts";
 import type { Step } from "./steps.ts";
 

@@ -16,7 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   compile: ["plan", "spec", "net"],
   plan: ["spec", "net"],
   host: ["plan", "net"],
-  reconcile: ["foreign", "compile", "plan", "host", "spec", "net"],
+  reconcile: ["protocol", "foreign", "compile", "plan", "host", "spec", "net"],
   foreign: ["protocol", "compile", "plan", "host", "spec", "net"],
   protocol: ["spec", "net"],
   hub: ["protocol", "reconcile", "foreign", "compile", "plan", "host", "spec", "net"],

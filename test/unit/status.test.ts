@@ -8,9 +8,9 @@ import { type TestContext, test } from "node:test";
 import { renderMetrics } from "../../src/hub/metrics.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
-import { renderStatus } from "../../src/hub/status-view.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { renderStatus } from "../../src/protocol/status-text.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();

@@ -1,0 +1,73 @@
+// Each forward's status from what the kernel counted and what other owners' firewalls drop. Pure: the
+// reading and probing live in status.ts, the text in protocol/status-text.ts.
+import { expandTargets } from "../compile/targets.ts";
+import type { Count } from "../host/types.ts";
+import type { FirewallFinding, ForwardStatus } from "../protocol/status.ts";
+import { droppedBy, where } from "../protocol/status-text.ts";
+import { describeForward } from "../reconcile/summary.ts";
+import type { Spec } from "../spec/types.ts";
+
+/** What the kernel counted, keyed by public port ("tcp . 80") and, for open connections, by target. */
+export interface ForwardCounters {
+  /** New connections per public port. */
+  opened: Map<string, number>;
+  /** Packets and bytes per public port; null when the backend does not count them. */
+  traffic: Map<string, Count> | null;
+  /** Open connections by "proto/public port/target address/target port"; null when unknown. */
+  open: Map<string, number> | null;
+}
+
+/**
+ * Each forward's numbers: the sums over its own public ports (a public port belongs to one forward,
+ * so forwards that share a target never see each other's traffic). Linear in forwards and ports.
+ */
+export function forwardStatuses(spec: Spec, c: ForwardCounters): ForwardStatus[] {
+  const targetsOf = new Map<string, ReturnType<typeof expandTargets>>();
+  for (const t of expandTargets(spec)) {
+    const list = targetsOf.get(t.forward);
+    if (list) list.push(t);
+    else targetsOf.set(t.forward, [t]);
+  }
+  return spec.forwards.map((f) => {
+    const mine = targetsOf.get(f.name) ?? [];
+    const ports = new Set(mine.map((t) => `${t.proto} . ${t.port}`));
+    let opened = 0;
+    let packets = 0;
+    let bytes = 0;
+    for (const p of ports) {
+      opened += c.opened.get(p) ?? 0;
+      packets += c.traffic?.get(p)?.packets ?? 0;
+      bytes += c.traffic?.get(p)?.bytes ?? 0;
+    }
+    let open = 0;
+    for (const t of mine) open += c.open?.get(`${t.proto}/${t.port}/${t.addr}/${t.targetPort}`) ?? 0;
+    return {
+      name: f.name,
+      peer: f.peer,
+      summary: describeForward(f),
+      mode: f.mode,
+      connectionsTotal: opened,
+      packets: c.traffic ? packets : null,
+      bytes: c.traffic ? bytes : null,
+      establishedConnections: c.open ? open : null,
+      reachable: null,
+      blockedBy: [],
+      working: null,
+    };
+  });
+}
+
+/** The forwards with what blocks each on the hub, and whether each works as far as the hub can tell. */
+export function withFindings(forwards: ForwardStatus[], firewall: FirewallFinding[]): ForwardStatus[] {
+  return forwards.map((f) => {
+    const mine = firewall.filter((x) => x.path === "forward" && x.forwards.includes(f.name));
+    const blockedBy = mine.map((x) => `${where(x)} (${droppedBy(x)})${x.certain ? "" : ", maybe"}`);
+    const working =
+      mine.some((x) => x.certain) || f.reachable === false
+        ? false
+        : mine.length || f.reachable === null
+          ? null
+          : true;
+    return { ...f, blockedBy, working };
+  });
+}

@@ -1,0 +1,98 @@
+// The status as text: what `porthole status` prints on the hub and on peers (and what a dashboard
+// shows), rendered from the wire types alone, so every reader of the API renders it alike. Pure.
+import type { FirewallFinding, ForwardStatus, HubStatus, LocalPeerStatus, Source } from "./status.ts";
+
+/** The iptables command of a finding's flavour and family. */
+export const xtablesCommand = (source: Source, family: string) =>
+  `${family === "ip6" ? "ip6tables" : "iptables"}${source === "iptables-legacy" ? "-legacy" : "-nft"}`;
+
+/** Where a finding's chain is: "nft table inet firewalld chain filter_FORWARD", "iptables-legacy filter INPUT". */
+export function where(f: FirewallFinding): string {
+  if (f.source === "nft") return `nft table ${f.family} ${f.table} chain ${f.chain}`;
+  return `${xtablesCommand(f.source, f.family)} ${f.table} ${f.chain}`;
+}
+
+/** Which rule drops: "policy drop" or the rule (and the chain it is in when not the base chain). */
+export function droppedBy(f: FirewallFinding): string {
+  if (f.rule === null) return "policy drop";
+  return `rule \`${f.rule}\`${f.ruleChain !== f.chain ? ` in chain ${f.ruleChain}` : ""}`;
+}
+
+/** One line saying what is dropped, where and by what. */
+export function describeFinding(f: FirewallFinding): string {
+  const are = f.path === "forward" && f.forwards.length > 1;
+  const is = f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped";
+  return `${f.what} ${is} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
+}
+
+/** "yes (…)" only when the target answers and nothing on the hub drops the forward; else what is wrong. */
+function workingText(f: ForwardStatus): string {
+  const blocked = f.blockedBy?.join("; ");
+  if (f.working === false && blocked) return `NO, blocked on the hub by ${blocked} (fix below)`;
+  if (f.working === false) return "NO, the target does not answer from the hub (tunnel or service down)";
+  if (blocked) return `unknown, ${blocked} may drop it (see below)`;
+  if (f.reachable === null) return "not probed (udp); no firewall on the hub drops it";
+  return "yes (the target answers from the hub; no firewall on the hub drops it)";
+}
+
+const bytes = (n: number) => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i ? v.toFixed(2) : v} ${units[i]}`;
+};
+
+const ago = (s: number | null) =>
+  s === null ? "never" : s < 120 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`;
+
+/** `porthole status` on the hub (and on a joined peer, of what the hub lets it see): several lines. */
+export function renderStatus(s: HubStatus): string {
+  const out = [
+    `hub: ${s.hub.name} (${s.hub.address}, ${s.hub.interface} ${s.hub.up ? `up, listening on udp/${s.hub.listenPort}` : "DOWN: not listening"})`,
+    "",
+    "peers:",
+  ];
+  for (const p of s.peers) {
+    out.push(
+      `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${p.admin ? " (admin)" : ""}${p.kind === "device" ? " (device)" : ""}`,
+      `    latest handshake: ${ago(p.handshakeAgeSeconds)}; endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
+    );
+  }
+  if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
+  out.push("", "forwards:");
+  for (const f of s.forwards) {
+    const reach = workingText(f);
+    const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
+    const traffic =
+      f.packets === null || f.bytes === null
+        ? "not counted (iptables backend)"
+        : `${f.packets} packets, ${bytes(f.bytes)}`;
+    out.push(
+      `  ${f.summary}`,
+      `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; working: ${reach}`,
+    );
+  }
+  if (!s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");
+  if (s.firewall?.length) {
+    out.push("", "firewall on the hub (rules porthole does not own):");
+    for (const x of s.firewall) out.push(`  ${describeFinding(x)}`, ...x.fix.map((l) => `    fix: ${l}`));
+  }
+  return out.join("\n");
+}
+
+/** `porthole status` on a peer set up with `porthole apply`. */
+export function renderLocalPeerStatus(s: LocalPeerStatus): string {
+  return [
+    `peer ${s.name} (${s.address}, ${s.interface} ${s.up ? "up" : "DOWN"}; set up with porthole apply, not joined)`,
+    "",
+    `hub: ${s.hub.online ? "online" : "offline"}`,
+    `  latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`,
+    "",
+    "forwards to this peer (from the spec; counters are on the hub):",
+    ...(s.forwards.length ? s.forwards.map((f) => `  ${f}`) : ["  (none)"]),
+  ].join("\n");
+}
