@@ -1,6 +1,7 @@
 // Live numbers from the kernel: WireGuard peers, nftables element counters, conntrack entries, and
 // whether a target answers a TCP connect.
 import { connect } from "node:net";
+import { OPEN_MARK } from "../plan/plan.ts";
 import { run, runLines } from "./run.ts";
 import type { Count, ElementCounter, WgDumpPeer } from "./types.ts";
 import { dumpPeers } from "./wireguard.ts";
@@ -58,10 +59,11 @@ export function parseDnatCounters(save: string): ElementCounter[] {
 
 /**
  * Connections open now whose destination was rewritten (DNAT), counted by
- * "proto/public port/target address/target port": TCP connections in state ESTABLISHED (not those
- * closing or in TIME_WAIT), and every UDP flow conntrack tracks. conntrack filters by state before
- * anything reaches porthole, and lines are counted as they stream by, so memory does not grow with
- * the table. null: conntrack is not installed or failed.
+ * "proto/public port/target address/target port": TCP connections from the handshake's end to their
+ * first FIN or RST (conntrack state ESTABLISHED, not closing or TIME_WAIT), and every UDP flow conntrack
+ * tracks, of the given protocols. The hub's ruleset marks exactly these with OPEN_MARK and conntrack
+ * asks the kernel for marked entries only, so the cost grows with the open forwarded connections, not
+ * with the table; lines are counted as they stream by. null: conntrack is not installed or failed.
  */
 export async function openConnections(
   families: (4 | 6)[],
@@ -70,14 +72,13 @@ export async function openConnections(
   const counts = new Map<string, number>();
   const onLine = (line: string) => {
     const key = openConnectionKey(line);
-    if (key) counts.set(key, (counts.get(key) ?? 0) + 1);
+    if (key && protos.includes(key.slice(0, 3) as "tcp" | "udp")) counts.set(key, (counts.get(key) ?? 0) + 1);
   };
+  const { established, closed } = OPEN_MARK;
+  const mark = `0x${established.toString(16)}/0x${(established | closed).toString(16)}`;
   for (const f of families) {
-    for (const p of protos) {
-      const state = p === "tcp" ? ["--state", "ESTABLISHED"] : [];
-      const argv = ["conntrack", "-L", "-f", f === 4 ? "ipv4" : "ipv6", "-p", p, ...state];
-      if ((await runLines(argv, onLine)) !== 0) return null;
-    }
+    const argv = ["conntrack", "-L", "-f", f === 4 ? "ipv4" : "ipv6", "--mark", mark];
+    if ((await runLines(argv, onLine)) !== 0) return null;
   }
   return counts;
 }

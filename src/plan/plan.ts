@@ -90,6 +90,17 @@ export const KEY_FILE = "/etc/porthole/private.key";
  */
 export const TRANSPARENT = { fwmark: 0x5180, mask: 0x5180, table: 5180, priority: 5180 } as const;
 
+/**
+ * The hub's conntrack mark bits for open forwarded connections. `established`: set on a DNAT'd TCP
+ * connection by its first packet after the handshake, and on every DNAT'd UDP flow; `closed`: set by a TCP
+ * connection's first FIN or RST. Both only ever set, so a closed connection is not marked open again by
+ * the ACKs that follow its FIN. Open means `mark & (established | closed) == established`, a test
+ * `conntrack -L --mark` makes in the kernel: status lists the open forwarded connections only, not the
+ * whole table (TIME_WAIT, the hub's own connections). Other software's ct mark bits are kept; apart
+ * from TRANSPARENT's bits.
+ */
+export const OPEN_MARK = { established: 0x200, closed: 0x400 } as const;
+
 /** "0x5180/0x5180", as `ip rule` takes and shows a masked fwmark. */
 export const markText = (r: { fwmark: number; mask: number }) =>
   `0x${r.fwmark.toString(16)}/0x${r.mask.toString(16)}`;

@@ -1,10 +1,11 @@
 // What status and /metrics count, checked against the kernel: per forward (not per target), open
-// connections without TIME_WAIT, and counters that survive a reload of the ruleset.
+// connections without TIME_WAIT or closing ones (the ruleset marks them, status lists the marked ones
+// alone), UDP flows, and counters that survive a reload of the ruleset.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
 import { LAB } from "../../src/lab/world.ts";
-import { type Lab, specWith, withLab } from "./lab-fixture.ts";
+import { type Lab, specWith, startWhoami, udpAsk, withLab } from "./lab-fixture.ts";
 
 interface Fwd {
   name: string;
@@ -28,6 +29,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       // Two forwards to the same target (rclone on rpi:8080): the lab's `share` on :80, and `side` on :8088.
       const spec = specWith(lab, backend, "snat", [
         "{ name: side, port: 8088, peer: rpi, targetPort: 8080 }",
+        "{ name: game, proto: udp, port: 6000, peer: rpi, targetPort: 7000 }",
       ]);
       await lab.writeSpec(spec);
       await lab.applyBoth();
@@ -36,7 +38,7 @@ for (const backend of ["nftables", "iptables"] as const) {
         assert.match(r.stdout, /Hello from the Pi/, r.stderr);
       }
       // One connection held open: established. The three curls above are closed (TIME_WAIT) by now.
-      await lab.world.spawn(
+      const hold = await lab.world.spawn(
         "client",
         [
           process.execPath,
@@ -46,6 +48,9 @@ for (const backend of ["nftables", "iptables"] as const) {
         { label: "hold" },
       );
       await new Promise((r) => setTimeout(r, 1000));
+      // One UDP flow (answered): open while conntrack tracks it.
+      await startWhoami(lab, ["udp:7000"]);
+      assert.equal((await udpAsk(lab, LAB.hubPublic, 6000)).stdout.trim(), "10.8.0.1 7000 ping");
       const before = await forwards(lab);
       const share = before.share as Fwd;
       const side = before.side as Fwd;
@@ -53,6 +58,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       assert.equal(share.establishedConnections, 1, "TIME_WAIT is not open");
       assert.equal(side.connectionsTotal, 0, `side saw none of share's connections: ${JSON.stringify(side)}`);
       assert.equal(side.establishedConnections, 0);
+      assert.equal((before.game as Fwd).establishedConnections, 1, JSON.stringify(before.game));
       if (backend === "nftables") {
         assert.ok((share.packets ?? 0) > 10 && (share.bytes ?? 0) > 1000, JSON.stringify(share));
         assert.equal(side.packets, 0, "side saw none of share's packets");
@@ -84,6 +90,19 @@ for (const backend of ["nftables", "iptables"] as const) {
         assert.ok((a.bytes ?? 0) >= (b.bytes ?? 0), `${name}: ${b.bytes} -> ${a.bytes} bytes`);
       }
       assert.equal((after.share as Fwd).establishedConnections, 1);
+
+      // The held connection closes (its FIN crosses the hub): no longer open, while conntrack still
+      // holds it (FIN_WAIT/TIME_WAIT).
+      await lab.world.stop(hold.pid);
+      await new Promise((r) => setTimeout(r, 500));
+      const closed = await forwards(lab);
+      assert.equal((closed.share as Fwd).establishedConnections, 0, "a closed connection is not open");
+      const tracked = await lab.world.exec("hub", ["conntrack", "-L", "-p", "tcp", "--orig-port-dst", "80"]);
+      assert.match(
+        tracked.stdout,
+        /TIME_WAIT|FIN_WAIT|CLOSE/,
+        "conntrack still tracks the closed connection",
+      );
     });
   });
 }
