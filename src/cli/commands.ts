@@ -16,6 +16,7 @@ type Group =
   | "agent"
   | "forward"
   | "status"
+  | "doctor"
   | "uninstall";
 
 /** Top-level command name -> its group (test/unit/cli-commands.test.ts checks this against the modules). */
@@ -38,6 +39,7 @@ export const COMMAND_GROUP: Record<string, Group> = {
   exposed: "agent",
   forward: "forward",
   status: "status",
+  doctor: "doctor",
   uninstall: "uninstall",
 };
 
@@ -52,6 +54,7 @@ export const GROUPS: Group[] = [
   "peer",
   "forward",
   "status",
+  "doctor",
   "uninstall",
 ];
 
@@ -82,6 +85,8 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
       return (await import("./peer-commands.ts")).registerPeerCommands(program, new Command("peer"));
     case "forward":
       return (await import("./hub-commands.ts")).registerForwardCommands(program);
+    case "doctor":
+      return (await import("./doctor-command.ts")).registerDoctorCommand(program);
     case "uninstall":
       return (await import("./uninstall-command.ts")).registerUninstallCommand(program);
     case "status":

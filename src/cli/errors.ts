@@ -7,6 +7,8 @@ export const EXIT = {
   usage: 2,
   /** A command on the host failed; the host was put back as it was. */
   host: 3,
+  /** `porthole doctor`: a check failed. */
+  failed: 4,
 } as const;
 
 /** An error meant for the user: printed without a stack trace, exits with `code`. */

@@ -20,7 +20,7 @@ const program = new Command("porthole")
   .showHelpAfterError("(run with --help for usage)")
   .addHelpText(
     "after",
-    "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored).",
+    "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored); 4 a doctor check failed.",
   );
 
 checkSide(program);

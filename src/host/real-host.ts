@@ -2,6 +2,7 @@
 import { forgetFlows } from "./conntrack.ts";
 import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
+import { inspectDriver } from "./inspect.ts";
 import { listeningSockets } from "./listeners.ts";
 import {
   iptablesDnatCounters,
@@ -15,7 +16,7 @@ import type { Host } from "./types.ts";
 import { wireguardDriver } from "./wireguard.ts";
 
 export const realHost: Host = {
-  wg: wireguardDriver,
+  wg: { ...wireguardDriver, implementation: inspectDriver.implementation },
   firewall: firewallDriver,
   conntrack: { forget: forgetFlows },
   sockets: { listening: listeningSockets },
@@ -28,5 +29,7 @@ export const realHost: Host = {
   },
   sysctl: sysctlDriver,
   routing: routingDriver,
+  net: inspectDriver.net,
+  services: inspectDriver.services,
   files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },
 };

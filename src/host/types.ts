@@ -1,6 +1,7 @@
 // What the reconciler sees of a host, and the operations it may ask for. The real host runs
 // `wg`, `ip`, `nft`, `iptables-restore`, `sysctl`; tests can substitute a fake.
 import type { IptablesHook, PolicyRouting } from "../plan/plan.ts";
+import type { DaemonInfo, DaemonRole } from "./daemon-pid.ts";
 import type { ForeignSnapshot, PassTarget } from "./foreign.ts";
 
 export interface WgPeerState {
@@ -80,6 +81,26 @@ export interface Listener {
   processes: string[];
 }
 
+/** An address on one of the host's interfaces (`ip -j addr`). */
+export interface IfaceAddress {
+  iface: string;
+  family: 4 | 6;
+  address: string;
+  prefixlen: number;
+  /** "global", "link", "host". */
+  scope: string;
+  /** Configured by DHCP or a router advertisement (SLAAC), with a lifetime. */
+  dynamic: boolean;
+}
+
+/** What carries a WireGuard interface: the kernel module, or a userspace program (wireguard-go). */
+export interface WgImplementation {
+  kind: "kernel" | "userspace";
+  /** The userspace program holding the interface's UAPI socket, when it could be named. */
+  program: string | null;
+  pid: number | null;
+}
+
 export interface Host {
   wg: {
     observe(iface: string): Promise<WgState>;
@@ -94,6 +115,8 @@ export interface Host {
     removeAddress(iface: string, cidr: string): Promise<void>;
     setMtu(iface: string, mtu: number): Promise<void>;
     setUp(iface: string): Promise<void>;
+    /** Kernel or userspace, and which program (read-only); null when the interface does not exist. */
+    implementation(iface: string): Promise<WgImplementation | null>;
   };
   firewall: {
     observeNft(): Promise<NftState | null>;
@@ -165,6 +188,19 @@ export interface Host {
     observe(r: PolicyRouting): Promise<boolean>;
     apply(r: PolicyRouting): Promise<void>;
     remove(r: PolicyRouting): Promise<void>;
+  };
+  /** Read-only: what `porthole doctor` looks at besides the above. */
+  net: {
+    /** Every address of every interface. */
+    addresses(): Promise<IfaceAddress[]>;
+    /** The addresses a name resolves to through the system's resolver; [] when it does not resolve. */
+    resolve(name: string): Promise<string[]>;
+  };
+  services: {
+    /** systemd's view of a unit; null when systemd does not run this host. */
+    unit(name: string): Promise<{ active: boolean; enabled: boolean } | null>;
+    /** porthole's daemon of this role running now (its pid file in `stateDir`), or null. */
+    daemon(stateDir: string, role: DaemonRole): Promise<DaemonInfo | null>;
   };
   files: {
     read(path: string): Promise<string | null>;

@@ -76,7 +76,7 @@ async function create(iface: string): Promise<string> {
   return `userspace (${impl})`;
 }
 
-export const wireguardDriver: Host["wg"] = {
+export const wireguardDriver: Omit<Host["wg"], "implementation"> = {
   observe,
   create,
   destroy: async (iface) => {

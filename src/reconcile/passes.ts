@@ -25,6 +25,8 @@ export interface ForeignResult {
   steps: Step[];
   /** Drops porthole cannot work around (other nft tables, INPUT drops): each with its fix. */
   findings: FirewallFinding[];
+  /** Drops the passes of `steps` would work around (not there yet): each a FORWARD drop in an iptables flavour. */
+  unpassed: FirewallFinding[];
 }
 
 /**
@@ -35,12 +37,12 @@ export interface ForeignResult {
  */
 export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): ForeignResult {
   const iface = plan.wireguard.interface;
-  if (plan.role !== "hub") return { steps: [], findings: [] };
+  if (plan.role !== "hub") return { steps: [], findings: [], unpassed: [] };
   const rulesets = foreignRulesets(snap);
   // No foreign input/forward chain at all (the usual hub): nothing to judge, and no probes to build
   // (~130 ms at 10,000 forwards).
   if (!rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook)))
-    return { steps: [], findings: [] };
+    return { steps: [], findings: [], unpassed: [] };
   const probes = hubProbes(spec);
   const ctx = { wgInterface: iface, listenPort: spec.hub.listenPort, apiPort: spec.hub.apiPort };
   const own = plan.firewall.backend === "iptables" ? snap.iptables : null;
@@ -58,8 +60,10 @@ export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): 
       .map((rs) => [key(targetOf(rs)), targetOf(rs)]),
   );
   const steps: Step[] = [];
+  const unpassed: FirewallFinding[] = [];
   for (const [k, { target, finding: f }] of needed) {
     if (have.has(k)) continue;
+    unpassed.push(f);
     const cmd = xtablesCommand(f.source, f.family);
     steps.push({
       subsystem: "passes",
@@ -78,7 +82,7 @@ export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): 
     });
   }
   const findings = analyze(rulesets, probes, ctx).filter((f) => !f.passable);
-  return { steps, findings };
+  return { steps, findings, unpassed };
 }
 
 /** The findings as warning lines (apply's output, the daemon's log). */

@@ -2,12 +2,15 @@
 // told to fail one of them.
 import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
 import type { ForeignSnapshot } from "../../src/foreign/findings.ts";
+import type { DaemonInfo } from "../../src/host/daemon-pid.ts";
 import type {
   ElementCounter,
   FirewallState,
   Host,
+  IfaceAddress,
   Listener,
   WgDumpPeer,
+  WgImplementation,
   WgPeerState,
   WgState,
 } from "../../src/host/types.ts";
@@ -40,6 +43,16 @@ export interface FakeHost extends Host {
   /** "address:port"s that accept a TCP connection; every probe is recorded in `probed`. */
   reachable: Set<string>;
   probed: string[];
+  /** Addresses of the host's interfaces besides its WireGuard ones (those come from `ifaces`). */
+  addresses: IfaceAddress[];
+  /** Name -> addresses, for net.resolve. */
+  dns: Map<string, string[]>;
+  /** systemd's units (null: the host does not run systemd). */
+  units: Map<string, { active: boolean; enabled: boolean }> | null;
+  /** porthole's daemons running, by role. */
+  daemons: Map<string, DaemonInfo>;
+  /** What carries each WireGuard interface (default: wireguard-go, pid 4242). */
+  wgImpl: Map<string, WgImplementation>;
 }
 
 export function fakeHost(files: Record<string, string> = {}): FakeHost {
@@ -59,6 +72,11 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     open: new Map(),
     reachable: new Set<string>(),
     probed: [] as string[],
+    addresses: [] as IfaceAddress[],
+    dns: new Map<string, string[]>(),
+    units: null,
+    daemons: new Map<string, DaemonInfo>(),
+    wgImpl: new Map<string, WgImplementation>(),
   } as FakeHost;
   const act = (name: string) => {
     h.calls.push(name);
@@ -130,6 +148,31 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       act(`ip up ${n}`);
       iface(n).up = true;
     },
+    implementation: async (n) =>
+      h.ifaces.has(n) ? (h.wgImpl.get(n) ?? { kind: "userspace", program: "wireguard-go", pid: 4242 }) : null,
+  };
+  h.net = {
+    addresses: async () => [
+      ...structuredClone(h.addresses),
+      ...[...h.ifaces].flatMap(([n, i]) =>
+        i.addresses.map((cidr) => {
+          const [address = "", len] = cidr.split("/");
+          return {
+            iface: n,
+            family: address.includes(":") ? (6 as const) : (4 as const),
+            address,
+            prefixlen: Number(len),
+            scope: "global",
+            dynamic: false,
+          };
+        }),
+      ),
+    ],
+    resolve: async (name) => h.dns.get(name) ?? (/^[\d.]+$|:/.test(name) ? [name] : []),
+  };
+  h.services = {
+    unit: async (name) => (h.units ? (h.units.get(name) ?? { active: false, enabled: false }) : null),
+    daemon: async (_dir, role) => h.daemons.get(role) ?? null,
   };
   h.firewall = {
     observeNft: async () => structuredClone(h.fw.nft),
@@ -216,7 +259,13 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
   const ifaceOf = (k: string) => /^net\.ipv[46]\.conf\.([^.]+)\./.exec(k)?.[1];
   const present = (k: string) => {
     const i = ifaceOf(k);
-    return i === undefined || i === "all" || i === "default" || h.ifaces.has(i);
+    return (
+      i === undefined ||
+      i === "all" ||
+      i === "default" ||
+      h.ifaces.has(i) ||
+      h.addresses.some((a) => a.iface === i)
+    );
   };
   h.sockets = {
     listening: async (processes) =>

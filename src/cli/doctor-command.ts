@@ -1,0 +1,57 @@
+// `porthole doctor [--json] [--fix]`: runs the checks of this machine's side (hub or peer), one line
+// each; exits 4 when any check fails. Read-only unless --fix, which makes only the safe fixes and says
+// each one before making it.
+import type { Command } from "commander";
+import { anyFailed, type CheckResult, renderResults, resultsJson, runChecks } from "../doctor/check.ts";
+import { HUB_CHECKS } from "../doctor/hub.ts";
+import { hubContext } from "../doctor/hub-context.ts";
+import { PEER_CHECKS, peerContext } from "../doctor/peer.ts";
+import { realHost } from "../host/real-host.ts";
+import { daemonManaged } from "./context.ts";
+import { EXIT, UserError } from "./errors.ts";
+import { stateDir } from "./paths.ts";
+import { thisSide } from "./side.ts";
+
+async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
+  if (side === "hub") {
+    const ctx = await hubContext(realHost, stateDir(), daemonManaged() ? "daemon" : "apply").catch((e) => {
+      throw new UserError((e as Error).message);
+    });
+    return runChecks(HUB_CHECKS, ctx);
+  }
+  return runChecks(PEER_CHECKS, await peerContext(realHost, stateDir()));
+}
+
+async function doctor(o: { json?: boolean; fix?: boolean }): Promise<void> {
+  const side = thisSide();
+  if (side === "none")
+    throw new UserError(
+      "this machine is neither a hub nor a peer yet: nothing to check (`porthole hub init --endpoint NAME` or `porthole join TOKEN` first)",
+    );
+  let results = await check(side);
+  if (o.fix) {
+    const repairs = results.filter((r) => r.repair && (r.status === "fail" || r.status === "warn"));
+    for (const r of repairs) {
+      // Said before it is done, so a fix that fails or hangs has been named.
+      console.error(`fixing ${r.id}: ${r.repair?.text}`);
+      await r.repair?.run(realHost);
+    }
+    if (!repairs.length) console.error("nothing doctor can fix by itself");
+    else results = await check(side);
+  }
+  if (o.json)
+    console.log(JSON.stringify({ side, failed: anyFailed(results), checks: resultsJson(results) }, null, 2));
+  else console.log(`porthole doctor, on the ${side}:\n${renderResults(results)}`);
+  if (anyFailed(results)) process.exitCode = EXIT.failed;
+}
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command("doctor")
+    .description(
+      "check what this hub or peer needs (forwarding, firewalls, daemon, endpoint...): ok/warn/fail and the fix; exit 4 when a check fails",
+    )
+    .option("--json", "machine-readable")
+    .option("--fix", "make the safe fixes (kernel settings porthole sets anyway), each printed first")
+    .action(doctor);
+}

@@ -1,0 +1,42 @@
+// What the hub's checks look at besides the Host: the spec it last applied and its plan.
+import { compile } from "../compile/compile.ts";
+import type { Host } from "../host/types.ts";
+import type { HostPlan } from "../plan/plan.ts";
+import { readApplied } from "../reconcile/state.ts";
+import { loadSpec } from "../spec/load.ts";
+import type { Spec } from "../spec/types.ts";
+
+export interface HubContext {
+  host: Host;
+  spec: Spec;
+  plan: HostPlan;
+  stateDir: string;
+  /** "daemon": set up with `hub init` (the hub daemon keeps it); "apply": managed with `porthole apply`. */
+  managedBy: "daemon" | "apply";
+}
+
+/**
+ * The hub's context from what it applied last (applied.json in `stateDir`): the spec porthole put on
+ * this machine. Throws an Error saying what to run when nothing (or a peer's part) was applied here.
+ */
+export async function hubContext(
+  host: Host,
+  stateDir: string,
+  managedBy: HubContext["managedBy"],
+): Promise<HubContext> {
+  const rec = await readApplied(host, stateDir);
+  if (rec?.role !== "hub")
+    throw new Error(
+      `nothing of the hub is applied on this machine (no hub record in ${stateDir}/applied.json): run \`porthole hub init --endpoint NAME\` or \`porthole apply\``,
+    );
+  const r = loadSpec(rec.specText, "applied.json");
+  if (!r.ok) throw new Error(`the applied spec in ${stateDir}/applied.json does not load:\n${r.report}`);
+  return { host, spec: r.spec, plan: compile(r.spec, rec.host), stateDir, managedBy };
+}
+
+/** The hub's public interfaces as the spec names them ("auto": every one but the tunnel and loopback). */
+export function isPublicInterface(ctx: HubContext, iface: string): boolean {
+  const { hub } = ctx.spec;
+  if (hub.publicInterface === "auto") return iface !== hub.interface && iface !== "lo";
+  return iface === hub.publicInterface;
+}

@@ -1,0 +1,112 @@
+// The hub's firewalls: other owners' drops on the WireGuard port, the API and the forwards (iptables
+// legacy, iptables-nft, foreign nft tables: judged by src/foreign as apply judges them), and public
+// ports that shadow a service on the hub.
+import { droppedBy, type FirewallFinding, foreignRulesets, where } from "../foreign/findings.ts";
+import type { Ruleset } from "../foreign/model.ts";
+import { diffForeign } from "../reconcile/passes.ts";
+import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
+import type { Check, CheckResult } from "./check.ts";
+import type { HubContext } from "./hub-context.ts";
+
+/** "iptables-legacy filter (ip), iptables-nft filter (ip), nft table inet firewalld" */
+function read(rulesets: Ruleset[], hook: "input" | "forward"): string {
+  const hooked = rulesets.filter((rs) => Object.values(rs.chains).some((c) => c.hook === hook));
+  if (!hooked.length) return `no other firewall has ${hook === "input" ? "an input" : "a forward"} chain`;
+  const names = hooked.map((rs) =>
+    rs.source === "nft" ? `nft table ${rs.family} ${rs.table}` : `${rs.source} ${rs.table} (${rs.family})`,
+  );
+  return `read ${names.join(", ")}`;
+}
+
+const found = (f: FirewallFinding) =>
+  `${f.what} ${f.certain ? "is" : "may be"} dropped by ${where(f)} (${droppedBy(f)})`;
+
+function result(id: string, f: FirewallFinding, passFix = false): CheckResult {
+  return {
+    id,
+    status: f.certain ? "fail" : "warn",
+    found: passFix
+      ? `${found(f)}; porthole's marked accepts (porthole-pass) are missing there`
+      : `${found(f)}; porthole does not change another owner's chain`,
+    fix: passFix
+      ? ["porthole apply   (inserts porthole's marked accepts at the top of that FORWARD)"]
+      : f.fix,
+  };
+}
+
+function dropCheck(
+  id: string,
+  about: string,
+  hook: "input" | "forward",
+  paths: FirewallFinding["path"][],
+  okText: (ctx: HubContext) => string,
+): Check<HubContext> {
+  return {
+    id,
+    about,
+    run: async (ctx) => {
+      const snap = await ctx.host.firewall.observeForeign();
+      const { findings, unpassed } = diffForeign(ctx.plan, ctx.spec, snap);
+      const mine = (f: FirewallFinding) => paths.includes(f.path);
+      const out = [
+        ...findings.filter(mine).map((f) => result(id, f)),
+        ...unpassed.filter(mine).map((f) => result(id, f, true)),
+      ];
+      if (out.length) return out;
+      return { id, status: "ok", found: `${okText(ctx)} (${read(foreignRulesets(snap), hook)})` };
+    },
+  };
+}
+
+export const wgPortInput = dropCheck(
+  "wg-port-input",
+  "no other firewall drops the WireGuard port on INPUT (ufw's default deny, firewalld)",
+  "input",
+  ["wireguard"],
+  (ctx) => `nothing on the hub drops udp/${ctx.spec.hub.listenPort} on input`,
+);
+
+export const apiInput = dropCheck(
+  "api-input",
+  "no other firewall drops the hub's API through the tunnel on INPUT",
+  "input",
+  ["api"],
+  (ctx) => `nothing on the hub drops tcp/${ctx.spec.hub.apiPort} from ${ctx.spec.hub.interface} on input`,
+);
+
+export const forwardDrops = dropCheck(
+  "forward-drops",
+  "no other firewall drops forwarded traffic (Docker's FORWARD DROP, firewalld, distribution rulesets)",
+  "forward",
+  ["forward", "mesh"],
+  (ctx) => {
+    const n = ctx.spec.forwards.length;
+    return `nothing on the hub drops ${n === 1 ? "the forward's" : `the ${n} forwards'`} traffic`;
+  },
+);
+
+/** A forward whose public port a service on the hub listens on takes that service's internet traffic. */
+export const shadowed: Check<HubContext> = {
+  id: "shadowed",
+  about: "no forward's public port is one a service on the hub listens on",
+  run: async (ctx) => {
+    const shadows = await findShadows(ctx.host, ctx.spec.hub, ctx.spec.forwards);
+    if (!shadows.length) {
+      const forced = ctx.spec.forwards.filter((f) => f.shadowHubService).length;
+      return {
+        id: "shadowed",
+        status: "ok",
+        found: `no forward's public port is served on the hub${forced ? ` (${forced} marked shadowHubService not checked)` : ""}`,
+      };
+    }
+    return shadows.map((s) => ({
+      id: "shadowed",
+      status: "fail" as const,
+      found: `${describeShadow(s)}; forward ${s.forward} takes its traffic from the internet`,
+      fix: [
+        `move the service off ${s.proto}/${s.port}, or porthole forward rm ${s.forward}`,
+        `or keep the forward on purpose: ${FORCE_HOW}`,
+      ],
+    }));
+  },
+};

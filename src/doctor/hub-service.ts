@@ -1,0 +1,152 @@
+// The hub as a service: its daemon and systemd unit, its WireGuard interface (and what carries it),
+// and whether the endpoint name peers dial resolves to this machine.
+import { unitName } from "../compile/systemd.ts";
+import type { Check } from "./check.ts";
+import { type HubContext, isPublicInterface } from "./hub-context.ts";
+
+const START = "systemctl start porthole-hub   (or run `porthole hub run` under your own supervisor)";
+
+export const daemon: Check<HubContext> = {
+  id: "daemon",
+  about: "the hub daemon runs (hubs set up with `hub init`)",
+  run: async (ctx) => {
+    if (ctx.managedBy === "apply")
+      return {
+        id: "daemon",
+        status: "ok",
+        found: "not used: this hub is managed with `porthole apply` (no join tokens or peer requests)",
+      };
+    const d = await ctx.host.services.daemon(ctx.stateDir, "hub");
+    if (d) return { id: "daemon", status: "ok", found: `running (pid ${d.pid}, since ${d.startedAt})` };
+    return {
+      id: "daemon",
+      status: "fail",
+      found: "NOT running: nothing repairs drift, and join tokens and peers' requests get no answer",
+      fix: [START],
+    };
+  },
+};
+
+export const unit: Check<HubContext> = {
+  id: "unit",
+  about: "porthole-hub.service is enabled (and running, for the daemon)",
+  run: async (ctx) => {
+    const name = unitName("hub");
+    const u = await ctx.host.services.unit(name);
+    if (!u)
+      return {
+        id: "unit",
+        status: "unknown",
+        found: `systemd does not run this host: ${name} cannot start porthole at boot here`,
+        fix: [
+          ctx.managedBy === "daemon"
+            ? "make your supervisor start `porthole hub run --down-on-stop` at boot"
+            : "make your init system run `porthole apply --from-state` at boot",
+        ],
+      };
+    // The oneshot unit of an apply-managed hub runs at boot only; the daemon's must run now too.
+    const wantActive = ctx.managedBy === "daemon";
+    const state = `${name} is ${u.enabled ? "enabled" : "NOT enabled"} and ${u.active ? "active" : "inactive"}`;
+    if (u.enabled && (u.active || !wantActive)) return { id: "unit", status: "ok", found: state };
+    return {
+      id: "unit",
+      status: "fail",
+      found: `${state}: ${u.enabled ? "the daemon is not running" : "porthole does not come back after a reboot"}`,
+      fix: [`systemctl enable ${wantActive ? "--now " : ""}${name}`],
+    };
+  },
+};
+
+export const wireguard: Check<HubContext> = {
+  id: "wireguard",
+  about: "the tunnel interface is up on the spec's port; kernel WireGuard or userspace, and which",
+  run: async (ctx) => {
+    const { hub } = ctx.spec;
+    const [wg, impl] = await Promise.all([
+      ctx.host.wg.observe(hub.interface),
+      ctx.host.wg.implementation(hub.interface),
+    ]);
+    if (!wg.exists || !impl)
+      return {
+        id: "wireguard",
+        status: "fail",
+        found: `${hub.interface} does not exist: no peer can connect`,
+        fix: ["porthole apply"],
+      };
+    const carrier =
+      impl.kind === "kernel"
+        ? "kernel WireGuard"
+        : `userspace WireGuard: ${impl.program ? `${impl.program} (pid ${impl.pid})` : `the program holding /run/wireguard/${hub.interface}.sock is not known`}`;
+    const problems = [
+      ...(wg.up ? [] : [`${hub.interface} is down`]),
+      ...(wg.listenPort === hub.listenPort
+        ? []
+        : [`it listens on ${wg.listenPort ?? "no port"}, not hub.listenPort ${hub.listenPort}`]),
+    ];
+    const found = `${hub.interface} ${wg.up ? "up" : "DOWN"}, udp/${wg.listenPort ?? "-"}, ${wg.peers.length} peer${wg.peers.length === 1 ? "" : "s"}; ${carrier}`;
+    if (problems.length)
+      return {
+        id: "wireguard",
+        status: "fail",
+        found: `${found}: ${problems.join("; ")}`,
+        fix: ["porthole apply"],
+      };
+    return { id: "wireguard", status: "ok", found };
+  },
+};
+
+export const endpoint: Check<HubContext> = {
+  id: "endpoint",
+  about: "hub.endpoint resolves to an address of this hub",
+  run: async (ctx) => {
+    const name = ctx.spec.hub.endpoint.host;
+    const [resolved, addrs] = await Promise.all([ctx.host.net.resolve(name), ctx.host.net.addresses()]);
+    const own = addrs.filter((a) => a.scope === "global" && isPublicInterface(ctx, a.iface));
+    const literal = resolved.length === 1 && resolved[0] === name;
+    if (!resolved.length)
+      return {
+        id: "endpoint",
+        status: "fail",
+        found: `hub.endpoint ${name} does not resolve here: peers cannot find the hub`,
+        fix: [
+          `publish an A record: ${name} -> ${own.find((a) => a.family === 4)?.address ?? "this hub's public address"}`,
+        ],
+      };
+    const hit = own.find((a) => resolved.includes(a.address));
+    const what = literal
+      ? `hub.endpoint is the address ${name}`
+      : `hub.endpoint ${name} resolves to ${resolved.join(", ")}`;
+    if (hit) return { id: "endpoint", status: "ok", found: `${what}, on ${hit.iface}` };
+    return {
+      id: "endpoint",
+      status: "warn",
+      found: `${what}, which is on no public interface of this hub (${own.map((a) => a.address).join(", ") || "none"}): expected behind a cloud's 1:1 NAT (an elastic IP), otherwise peers dial another machine`,
+      fix: [
+        literal
+          ? `porthole hub init --endpoint ADDRESS with this hub's public address, or edit hub.endpoint in the spec`
+          : `point ${name} at this hub's public address${own[0] ? ` (${own[0].address})` : ""}`,
+      ],
+    };
+  },
+};
+
+/**
+ * Reachability of the WireGuard port and each forward from the internet: the hub cannot see its
+ * provider's firewall from inside; a peer probes over its own internet path. (Issue 11's peer side
+ * fills this slot; until then it says it was not checked.)
+ */
+export const outside: Check<HubContext> = {
+  id: "outside",
+  about: "the WireGuard port and each forward are reachable from the internet (probed by a peer)",
+  run: async (ctx) => {
+    const { hub } = ctx.spec;
+    return {
+      id: "outside",
+      status: "unknown",
+      found: `not checked: whether udp/${hub.listenPort} and the forwards' public ports are reachable from the internet (a cloud firewall in front of the hub is invisible from here)`,
+      fix: [
+        `from a machine outside: nc -vz -w 3 ${hub.endpoint.host} PORT for each TCP forward, and check the provider's firewall (security group) admits udp/${hub.listenPort}`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,23 @@
+// The hub's checks, in the order doctor reports them.
+import type { Check } from "./check.ts";
+import type { HubContext } from "./hub-context.ts";
+import { apiInput, forwardDrops, shadowed, wgPortInput } from "./hub-firewall.ts";
+import { acceptRa, conntrackFill, ipForward, ipv6Forward, rpFilter } from "./hub-kernel.ts";
+import { daemon, endpoint, outside, unit, wireguard } from "./hub-service.ts";
+
+export const HUB_CHECKS: Check<HubContext>[] = [
+  daemon,
+  unit,
+  wireguard,
+  endpoint,
+  ipForward,
+  ipv6Forward,
+  acceptRa,
+  rpFilter,
+  wgPortInput,
+  apiInput,
+  forwardDrops,
+  shadowed,
+  conntrackFill,
+  outside,
+];

@@ -1,0 +1,189 @@
+// `porthole doctor` on the hub (issue 11): a healthy lab passes every hub check it can make (exit 0);
+// each fault the seed post and support threads name — ip_forward off, a ufw-like INPUT drop on the
+// WireGuard port, a Docker-legacy FORWARD DROP policy, a firewalld-like nft table, a service on the hub
+// shadowed by a forward — makes doctor name it and its fix and exit 4; undoing the fault clears it.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { WEBDAV } from "../../src/lab/lab.ts";
+import { LAB } from "../../src/lab/world.ts";
+import { type Lab, SUPPORT, withJoinedLab, withLab } from "./lab-fixture.ts";
+
+const FIXTURES = join(import.meta.dirname, "../fixtures/foreign");
+const HELLO = "Hello from the Pi, through the hub.\n";
+const share = (lab: Lab) =>
+  lab.curl(["-u", `${WEBDAV.user}:${WEBDAV.pass}`, `http://${LAB.hubPublic}/hello.txt`]);
+
+interface Result {
+  id: string;
+  status: string;
+  found: string;
+  fix?: string[];
+}
+
+const doctor = async (lab: Lab, args: string[] = []) =>
+  lab.porthole("hub", ["doctor", ...args], { allowFail: true });
+
+async function doctorJson(lab: Lab): Promise<{ code: number; checks: Result[] }> {
+  const r = await doctor(lab, ["--json"]);
+  return { code: r.code, checks: (JSON.parse(r.stdout) as { checks: Result[] }).checks };
+}
+
+test("doctor on a healthy hub (hub init + daemon): every check ok but what it cannot see from here, exit 0", async (t) => {
+  await withJoinedLab(t, "dh", {}, async (lab) => {
+    const r = await doctor(lab);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lines = r.stdout.split("\n");
+    assert.equal(lines[0], "porthole doctor, on the hub:");
+    for (const id of [
+      "daemon",
+      "wireguard",
+      "endpoint",
+      "ip-forward",
+      "rp-filter",
+      "wg-port-input",
+      "api-input",
+      "forward-drops",
+      "shadowed",
+      "conntrack",
+    ])
+      assert.match(r.stdout, new RegExp(`^ok +${id} `, "m"), `${id} ok:\n${r.stdout}`);
+    assert.match(r.stdout, /^ok +daemon +running \(pid \d+, since /m);
+    assert.match(
+      r.stdout,
+      /^ok +wireguard +wg0 up, udp\/51820, 1 peer; userspace WireGuard: wireguard-go \(pid \d+\)$/m,
+    );
+    assert.match(r.stdout, /^ok +endpoint +hub\.endpoint is the address 203\.0\.113\.1, on ens3$/m);
+    // The lab runs no systemd, and the outside probe is a peer's: both said to be unchecked, not ok.
+    assert.match(r.stdout, /^\?\? +unit +systemd does not run this host/m);
+    assert.match(r.stdout, /^\?\? +outside +not checked: /m);
+    assert.doesNotMatch(r.stdout, /^(FAIL|warn) /m);
+    assert.match(lines.at(-2) ?? "", /^\d+ results: \d+ ok, 0 warn, 0 failed, 2 unknown/);
+    const json = await doctorJson(lab);
+    assert.equal(json.code, 0);
+    assert.deepEqual(
+      json.checks.filter((c) => c.status !== "ok").map((c) => c.id),
+      ["unit", "outside"],
+    );
+  });
+});
+
+/** Runs doctor with a fault in place: exit 4, the check's FAIL line and its fix; then undoes it: exit 0. */
+async function fault(
+  lab: Lab,
+  name: string,
+  inject: () => Promise<unknown>,
+  expect: { id: string; found: RegExp; fix: RegExp },
+  undo: () => Promise<unknown>,
+): Promise<void> {
+  await inject();
+  const r = await doctor(lab);
+  assert.equal(r.code, 4, `${name}: doctor exits 4\n${r.stdout}${r.stderr}`);
+  const line = r.stdout.split("\n").findIndex((l) => new RegExp(`^FAIL ${expect.id} `).test(l));
+  assert.ok(line >= 0, `${name}: a FAIL ${expect.id} line\n${r.stdout}`);
+  const [head, ...fixes] = r.stdout.split("\n").slice(line);
+  assert.match(head ?? "", expect.found, name);
+  const own = fixes.slice(
+    0,
+    fixes.findIndex((l) => !/^ +fix: /.test(l)),
+  );
+  assert.ok(
+    own.some((l) => expect.fix.test(l)),
+    `${name}: the fix\n${r.stdout}`,
+  );
+  await undo();
+  const after = await doctor(lab);
+  assert.equal(after.code, 0, `${name} undone: doctor exits 0\n${after.stdout}`);
+}
+
+test("doctor names each hub fault and its fix, exits 4, and passes again once it is undone; --fix turns ip_forward back on", async (t) => {
+  // A hub managed with `porthole apply` (no daemon): nothing repairs a fault behind the test's back.
+  await withLab(t, "dhf", {}, async (lab) => {
+    const hub = (argv: string[]) => lab.world.exec("hub", argv);
+    const healthy = await doctor(lab);
+    assert.equal(healthy.code, 0, healthy.stdout);
+    assert.match(healthy.stdout, /^ok +daemon +not used: this hub is managed with `porthole apply`/m);
+    assert.equal((await share(lab)).stdout, HELLO);
+
+    await fault(
+      lab,
+      "ip_forward off",
+      () => hub(["sysctl", "-w", "net.ipv4.ip_forward=0"]),
+      {
+        id: "ip-forward",
+        found: /net\.ipv4\.ip_forward = 0: the kernel forwards no IPv4 packet/,
+        fix: /^ +fix: sysctl -w net\.ipv4\.ip_forward=1$/,
+      },
+      () => hub(["sysctl", "-w", "net.ipv4.ip_forward=1"]),
+    );
+
+    // --fix: says what it does, does it, and the forward works again.
+    await hub(["sysctl", "-w", "net.ipv4.ip_forward=0"]);
+    assert.notEqual((await share(lab)).code, 0, "no forwarding, no share");
+    const fixed = await doctor(lab, ["--fix"]);
+    assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+    assert.match(fixed.stderr, /^fixing ip-forward: sysctl -w net\.ipv4\.ip_forward=1$/m);
+    assert.match(fixed.stdout, /^ok +ip-forward +net\.ipv4\.ip_forward = 1$/m);
+    assert.equal((await share(lab)).stdout, HELLO);
+
+    await fault(
+      lab,
+      "ufw-like INPUT drop",
+      () => hub(["iptables-nft-restore", "--noflush", join(FIXTURES, "ufw.rules")]),
+      {
+        id: "wg-port-input",
+        found: /the WireGuard port udp\/51820 is dropped by iptables-nft filter INPUT \(policy drop\)/,
+        fix: /^ +fix: ufw allow 51820\/udp$/,
+      },
+      () => hub(["nft", "delete", "table", "ip", "filter"]),
+    );
+
+    await fault(
+      lab,
+      "Docker-legacy DROP FORWARD policy",
+      () => hub(["iptables-legacy-restore", join(FIXTURES, "docker.rules")]),
+      {
+        id: "forward-drops",
+        found:
+          /forward share is dropped by iptables-legacy filter FORWARD \(policy drop\); porthole's marked accepts \(porthole-pass\) are missing there/,
+        fix: /^ +fix: porthole apply /,
+      },
+      // The printed fix.
+      () => lab.porthole("hub", ["apply", "--host", "hub"]),
+    );
+    assert.equal((await share(lab)).stdout, HELLO, "the passes let the forward through");
+
+    await fault(
+      lab,
+      "firewalld-like table",
+      () => hub(["nft", "-f", join(FIXTURES, "firewalld-drop.nft")]),
+      {
+        id: "forward-drops",
+        found: /forward share is dropped by nft table inet firewalld chain filter_FORWARD \(policy drop\)/,
+        fix: /^ +fix: firewall-cmd --permanent --zone=trusted --add-interface=wg0 /,
+      },
+      () => hub(["nft", "delete", "table", "inet", "firewalld"]),
+    );
+
+    let server = 0;
+    await fault(
+      lab,
+      "a service on the hub shadowed by a forward",
+      async () => {
+        const p = await lab.world.spawn("hub", [process.execPath, join(SUPPORT, "whoami.mjs"), "tcp:80"], {
+          label: "shadowed",
+        });
+        server = p.pid;
+        for (let i = 0; i < 50 && !lab.world.logTail(p.log).includes("listening"); i++)
+          await new Promise((r) => setTimeout(r, 100));
+      },
+      {
+        id: "shadowed",
+        found:
+          /tcp\/80 is in use on the hub: node \(pid \d+\) listens on 0\.0\.0\.0:80; forward share takes its traffic from the internet/,
+        fix: /^ +fix: move the service off tcp\/80, or porthole forward rm share$/,
+      },
+      () => lab.world.stop(server),
+    );
+  });
+});

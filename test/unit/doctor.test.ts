@@ -1,0 +1,343 @@
+// `porthole doctor`'s framework and the hub's checks on the fake host: a healthy hub passes every
+// check it can make (and says "unknown" for what it cannot), and each fault makes its check fail or
+// warn with what was found and the fix; `--fix`'s repairs make the check pass.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import {
+  anyFailed,
+  type Check,
+  type CheckResult,
+  renderResults,
+  resultsJson,
+  runChecks,
+} from "../../src/doctor/check.ts";
+import { HUB_CHECKS } from "../../src/doctor/hub.ts";
+import { type HubContext, hubContext } from "../../src/doctor/hub-context.ts";
+import type { ForeignSnapshot } from "../../src/foreign/findings.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { apply } from "../../src/reconcile/reconcile.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+
+const hubKey = generatePrivateKey();
+const rpi = publicKeyOf(generatePrivateKey());
+const fixture = (name: string) =>
+  readFileSync(join(import.meta.dirname, "../fixtures/foreign", name), "utf8");
+
+const specText = (hubExtra = "", endpoint = "vps.example.net") => `hub:
+  endpoint: ${endpoint}
+  publicKey: ${publicKeyOf(hubKey)}
+${hubExtra}peers:
+  - { name: rpi, publicKey: "${rpi}", address: 10.8.0.2 }
+forwards:
+  - { name: web, port: 80, peer: rpi, targetPort: 8080 }
+`;
+
+/** A hub as `porthole apply` leaves it, on a VPS with ens3 = 203.0.113.1 that the endpoint name resolves to. */
+async function healthyHub(hubExtra = ""): Promise<{ h: FakeHost; ctx: HubContext }> {
+  const h = fakeHost({ "/k": hubKey });
+  const text = specText(hubExtra);
+  const r = loadSpec(text);
+  assert.ok(r.ok, r.ok ? "" : r.report);
+  await apply(
+    { host: h, keyFile: "/k", stateDir: "/state", root: "/root", bin: "porthole" },
+    { spec: r.spec, specText: text, hostName: "hub" },
+  );
+  h.addresses.push({
+    iface: "ens3",
+    family: 4,
+    address: "203.0.113.1",
+    prefixlen: 24,
+    scope: "global",
+    dynamic: false,
+  });
+  h.dns.set("vps.example.net", ["203.0.113.1"]);
+  h.sysctls.set("net.ipv4.conf.all.rp_filter", "0");
+  h.sysctls.set("net.netfilter.nf_conntrack_count", "12");
+  h.sysctls.set("net.netfilter.nf_conntrack_max", "262144");
+  h.units = new Map([["porthole-hub.service", { active: true, enabled: true }]]);
+  return { h, ctx: await hubContext(h, "/state", "apply") };
+}
+
+const only = async (ctx: HubContext, id: string): Promise<CheckResult[]> =>
+  (await runChecks(HUB_CHECKS, ctx)).filter((r) => r.id === id);
+const one = async (ctx: HubContext, id: string): Promise<CheckResult> => {
+  const rs = await only(ctx, id);
+  assert.equal(rs.length, 1, JSON.stringify(rs));
+  return rs[0] as CheckResult;
+};
+
+test("framework: a check that throws is unknown (never ok); results render one line each with their fixes", async () => {
+  const checks: Check<null>[] = [
+    { id: "fine", about: "x", run: async () => ({ id: "fine", status: "ok", found: "all good" }) },
+    {
+      id: "broken",
+      about: "reading a thing",
+      run: async () => {
+        throw new Error("permission denied\nstack");
+      },
+    },
+    {
+      id: "bad",
+      about: "y",
+      run: async () => [
+        { id: "bad", status: "fail", found: "it is off", fix: ["turn it on"] },
+        { id: "bad", status: "warn", found: "nearly full" },
+      ],
+    },
+  ];
+  const rs = await runChecks(checks, null);
+  assert.deepEqual(
+    rs.map((r) => [r.id, r.status]),
+    [
+      ["fine", "ok"],
+      ["broken", "unknown"],
+      ["bad", "fail"],
+      ["bad", "warn"],
+    ],
+  );
+  assert.match(rs[1]?.found ?? "", /^could not check \(reading a thing\): permission denied$/);
+  assert.ok(anyFailed(rs));
+  assert.ok(!anyFailed(rs.filter((r) => r.status !== "fail")));
+  assert.equal(
+    renderResults(rs),
+    [
+      "ok   fine    all good",
+      "??   broken  could not check (reading a thing): permission denied",
+      "             find out: run `porthole doctor` as root; PORTHOLE_DEBUG=1 shows the whole error",
+      "FAIL bad     it is off",
+      "             fix: turn it on",
+      "warn bad     nearly full",
+      "4 results: 1 ok, 1 warn, 1 failed, 1 unknown",
+    ].join("\n"),
+  );
+  const json = resultsJson([
+    { id: "x", status: "fail", found: "f", repair: { text: "sysctl -w a=1", run: async () => {} } },
+  ]);
+  assert.deepEqual(json, [{ id: "x", status: "fail", found: "f", fixable: true, autoFix: "sysctl -w a=1" }]);
+});
+
+test("hub: a healthy hub passes every check it can make; the unit says ok, the outside probe is unknown", async () => {
+  const { ctx } = await healthyHub();
+  const rs = await runChecks(HUB_CHECKS, ctx);
+  const bad = rs.filter((r) => r.status !== "ok" && r.id !== "outside");
+  assert.deepEqual(bad, []);
+  assert.equal(rs.find((r) => r.id === "outside")?.status, "unknown");
+  assert.ok(!anyFailed(rs));
+  assert.deepEqual(
+    [...new Set(rs.map((r) => r.id))],
+    [
+      "daemon",
+      "unit",
+      "wireguard",
+      "endpoint",
+      "ip-forward",
+      "rp-filter",
+      "wg-port-input",
+      "api-input",
+      "forward-drops",
+      "shadowed",
+      "conntrack",
+      "outside",
+    ],
+    "IPv6 checks apply only with IPv6",
+  );
+});
+
+test("hub: nothing applied here is a clear error, not a report", async () => {
+  await assert.rejects(
+    hubContext(fakeHost(), "/state", "apply"),
+    /nothing of the hub is applied on this machine.*porthole hub init/,
+  );
+});
+
+test("ip-forward off fails with the sysctl and apply fixes; --fix's repair turns it on", async () => {
+  const { h, ctx } = await healthyHub();
+  h.sysctls.set("net.ipv4.ip_forward", "0");
+  const r = await one(ctx, "ip-forward");
+  assert.equal(r.status, "fail");
+  assert.match(r.found, /^net\.ipv4\.ip_forward = 0: the kernel forwards no IPv4 packet/);
+  assert.equal(r.fix?.[0], "sysctl -w net.ipv4.ip_forward=1");
+  assert.match(r.fix?.[1] ?? "", /^porthole apply .*\/etc\/sysctl\.d\/99-porthole\.conf/);
+  assert.equal(r.repair?.text, "sysctl -w net.ipv4.ip_forward=1");
+  await r.repair?.run(h);
+  assert.equal((await one(ctx, "ip-forward")).status, "ok");
+});
+
+test("IPv6: forwarding off fails; an RA-configured public interface needs accept_ra=2", async () => {
+  const { h, ctx } = await healthyHub("  subnet6: fd00:8::/64\n");
+  h.sysctls.set("net.ipv6.conf.all.forwarding", "0");
+  assert.equal((await one(ctx, "ipv6-forward")).status, "fail");
+  h.sysctls.set("net.ipv6.conf.all.forwarding", "1");
+  assert.equal((await one(ctx, "ipv6-forward")).status, "ok");
+  assert.match(
+    (await one(ctx, "accept-ra")).found,
+    /no public interface takes its IPv6 address from router advertisements/,
+  );
+  h.addresses.push({
+    iface: "ens3",
+    family: 6,
+    address: "2001:db8::5",
+    prefixlen: 64,
+    scope: "global",
+    dynamic: true,
+  });
+  h.sysctls.set("net.ipv6.conf.ens3.accept_ra", "1");
+  const r = await one(ctx, "accept-ra");
+  assert.equal(r.status, "fail");
+  assert.match(
+    r.found,
+    /^ens3 has 2001:db8::5\/64 from router advertisements and net\.ipv6\.conf\.ens3\.accept_ra = 1/,
+  );
+  assert.equal(r.fix?.[0], "sysctl -w net.ipv6.conf.ens3.accept_ra=2");
+  await r.repair?.run(h);
+  assert.equal((await one(ctx, "accept-ra")).status, "ok");
+});
+
+test("rp-filter: strict (all=1 wins over the interface's 0) warns with the loose setting", async () => {
+  const { h, ctx } = await healthyHub();
+  h.sysctls.set("net.ipv4.conf.all.rp_filter", "1");
+  const r = await one(ctx, "rp-filter");
+  assert.equal(r.status, "warn");
+  assert.match(
+    r.found,
+    /^strict on wg0 \(net\.ipv4\.conf\.all\.rp_filter = 1, net\.ipv4\.conf\.wg0\.rp_filter = 0/,
+  );
+  assert.equal(r.fix?.[0], "sysctl -w net.ipv4.conf.wg0.rp_filter=2 net.ipv4.conf.all.rp_filter=2");
+  await r.repair?.run(h);
+  assert.equal((await one(ctx, "rp-filter")).status, "ok");
+});
+
+const withForeign = (h: FakeHost, s: Partial<ForeignSnapshot>) => {
+  h.foreign = { nft: [], xtables: [], iptables: "nft", ...s };
+};
+
+test("a ufw-like INPUT drop fails wg-port-input and api-input with ufw's commands", async () => {
+  const { h, ctx } = await healthyHub();
+  withForeign(h, { xtables: [{ flavour: "nft", family: 4, text: fixture("ufw-nft.save") }] });
+  const wg = await one(ctx, "wg-port-input");
+  assert.equal(wg.status, "fail");
+  assert.match(
+    wg.found,
+    /^the WireGuard port udp\/51820 is dropped by iptables-nft filter INPUT \(policy drop\)/,
+  );
+  assert.deepEqual(wg.fix, ["ufw allow 51820/udp"]);
+  const api = await one(ctx, "api-input");
+  assert.deepEqual(api.fix, ["ufw allow in on wg0 to any port 51821 proto tcp"]);
+});
+
+test("a Docker-legacy FORWARD DROP without porthole's passes fails forward-drops with `porthole apply`; with them it passes", async () => {
+  // With publicInterface auto, Docker's `-i docker0` rules make the drop uncertain: a warning (below).
+  const { h, ctx } = await healthyHub("  publicInterface: ens3\n");
+  withForeign(h, { xtables: [{ flavour: "legacy", family: 4, text: fixture("docker-legacy.save") }] });
+  const r = await one(ctx, "forward-drops");
+  assert.equal(r.status, "fail");
+  assert.match(
+    r.found,
+    /^forward web is dropped by iptables-legacy filter FORWARD \(policy drop\); porthole's marked accepts/,
+  );
+  assert.match(r.fix?.[0] ?? "", /^porthole apply /);
+  const auto = await healthyHub();
+  withForeign(auto.h, { xtables: [{ flavour: "legacy", family: 4, text: fixture("docker-legacy.save") }] });
+  const maybe = await one(auto.ctx, "forward-drops");
+  assert.equal(maybe.status, "warn");
+  assert.match(maybe.found, /^forward web may be dropped by iptables-legacy filter FORWARD/);
+  await h.firewall.addPass("wg0", { flavour: "legacy", family: 4 });
+  const ok = await one(ctx, "forward-drops");
+  assert.equal(ok.status, "ok");
+  assert.match(ok.found, /\(read iptables-legacy filter \(ip\)\)$/);
+});
+
+test("a firewalld-like nft table's forward drop fails forward-drops naming the table and chain, with firewall-cmd", async () => {
+  const { h, ctx } = await healthyHub();
+  withForeign(h, {
+    nft: (JSON.parse(fixture("firewalld-drop.json")) as { nftables: ForeignSnapshot["nft"] }).nftables,
+  });
+  const r = await one(ctx, "forward-drops");
+  assert.equal(r.status, "fail");
+  assert.match(
+    r.found,
+    /^forward web is dropped by nft table inet firewalld chain filter_FORWARD \(policy drop\)/,
+  );
+  assert.match(r.fix?.[0] ?? "", /^firewall-cmd --permanent --zone=trusted --add-interface=wg0 /);
+});
+
+test("a service on the hub on a forward's public port fails shadowed, naming the program and the forward", async () => {
+  const { h, ctx } = await healthyHub();
+  h.listeners.push({ proto: "tcp", address: "0.0.0.0", port: 80, processes: ["nginx (pid 77)"] });
+  const r = await one(ctx, "shadowed");
+  assert.equal(r.status, "fail");
+  assert.equal(
+    r.found,
+    "tcp/80 is in use on the hub: nginx (pid 77) listens on 0.0.0.0:80; forward web takes its traffic from the internet",
+  );
+  assert.match(r.fix?.[0] ?? "", /porthole forward rm web/);
+  h.listeners[0] = { proto: "tcp", address: "127.0.0.1", port: 80, processes: [] };
+  assert.equal((await one(ctx, "shadowed")).status, "ok", "loopback only: not shadowed");
+});
+
+test("conntrack: 80% full warns, 95% fails, with a bigger nf_conntrack_max; not loaded is unknown", async () => {
+  const { h, ctx } = await healthyHub();
+  h.sysctls.set("net.netfilter.nf_conntrack_count", "209715");
+  assert.equal((await one(ctx, "conntrack")).status, "warn");
+  h.sysctls.set("net.netfilter.nf_conntrack_count", "249037");
+  const r = await one(ctx, "conntrack");
+  assert.equal(r.status, "fail");
+  assert.match(r.found, /^249037 of 262144 tracked connections \(95%\)/);
+  assert.equal(r.fix?.[0], "sysctl -w net.netfilter.nf_conntrack_max=524288");
+  h.sysctls.delete("net.netfilter.nf_conntrack_count");
+  assert.equal((await one(ctx, "conntrack")).status, "unknown");
+});
+
+test("daemon and unit: a daemon-managed hub fails without its daemon or an enabled unit; no systemd is unknown", async () => {
+  const { h } = await healthyHub();
+  const ctx = await hubContext(h, "/state", "daemon");
+  const d = await one(ctx, "daemon");
+  assert.equal(d.status, "fail");
+  assert.match(d.fix?.[0] ?? "", /^systemctl start porthole-hub/);
+  h.daemons.set("hub", { pid: 99, startedAt: "2026-01-01T00:00:00Z" });
+  assert.equal((await one(ctx, "daemon")).found, "running (pid 99, since 2026-01-01T00:00:00Z)");
+  h.units = new Map([["porthole-hub.service", { active: false, enabled: false }]]);
+  const u = await one(ctx, "unit");
+  assert.equal(u.status, "fail");
+  assert.deepEqual(u.fix, ["systemctl enable --now porthole-hub.service"]);
+  h.units = null;
+  assert.equal((await one(ctx, "unit")).status, "unknown");
+});
+
+test("endpoint: a name that does not resolve fails; one that resolves elsewhere warns (1:1 NAT?)", async () => {
+  const { h, ctx } = await healthyHub();
+  assert.equal(
+    (await one(ctx, "endpoint")).found,
+    "hub.endpoint vps.example.net resolves to 203.0.113.1, on ens3",
+  );
+  h.dns.set("vps.example.net", ["198.51.100.9"]);
+  const w = await one(ctx, "endpoint");
+  assert.equal(w.status, "warn");
+  assert.match(
+    w.found,
+    /resolves to 198\.51\.100\.9, which is on no public interface of this hub \(203\.0\.113\.1\)/,
+  );
+  h.dns.delete("vps.example.net");
+  const f = await one(ctx, "endpoint");
+  assert.equal(f.status, "fail");
+  assert.deepEqual(f.fix, ["publish an A record: vps.example.net -> 203.0.113.1"]);
+});
+
+test("wireguard: says kernel or userspace (and which program); a missing or down interface fails", async () => {
+  const { h, ctx } = await healthyHub();
+  assert.match(
+    (await one(ctx, "wireguard")).found,
+    /^wg0 up, udp\/51820, 1 peer; userspace WireGuard: wireguard-go \(pid 4242\)$/,
+  );
+  h.wgImpl.set("wg0", { kind: "kernel", program: null, pid: null });
+  assert.match((await one(ctx, "wireguard")).found, /; kernel WireGuard$/);
+  (h.ifaces.get("wg0") as { up: boolean }).up = false;
+  assert.equal((await one(ctx, "wireguard")).status, "fail");
+  h.ifaces.delete("wg0");
+  const gone = await one(ctx, "wireguard");
+  assert.equal(gone.found, "wg0 does not exist: no peer can connect");
+  assert.deepEqual(gone.fix, ["porthole apply"]);
+});
