@@ -1,8 +1,15 @@
 // Spec + host name -> HostPlan. Pure: no I/O, no clock, no randomness.
+
+import {
+  type Enrolling,
+  type FirewallPlan,
+  type HostPlan,
+  type PlannedFile,
+  TRANSPARENT,
+} from "../plan/plan.ts";
 import type { Spec } from "../spec/types.ts";
 import { hubIptables, peerIptables } from "./iptables.ts";
 import { hubNftables, peerNftables } from "./nftables.ts";
-import { type Enrolling, type FirewallPlan, type HostPlan, type PlannedFile, TRANSPARENT } from "./plan.ts";
 import { renderSysctl, SYSCTL_FILE } from "./render.ts";
 import { systemdUnit, unitName } from "./systemd.ts";
 import { hubWireguard, peerWireguard } from "./wireguard.ts";

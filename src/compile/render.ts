@@ -1,5 +1,5 @@
 // HostPlan -> the files a person (or wg-quick, nft, iptables-restore, sysctl) reads.
-import type { HostPlan } from "./plan.ts";
+import type { HostPlan } from "../plan/plan.ts";
 import { renderWgQuick } from "./wireguard.ts";
 
 export const SYSCTL_FILE = "99-porthole.conf";

@@ -1,7 +1,7 @@
 // WireGuard settings for a host, and the same as a wg-quick file.
 import { type Addr, formatAddr, formatCidr } from "../net/ip.ts";
+import { type Enrolling, KEY_FILE, type WgPlan } from "../plan/plan.ts";
 import type { Hub, Peer, Spec } from "../spec/types.ts";
-import { type Enrolling, KEY_FILE, type WgPlan } from "./plan.ts";
 
 const asHost = (a: Addr) => `${formatAddr(a)}/${a.family === 4 ? 32 : 128}`;
 

@@ -1,8 +1,9 @@
 // The hub's firewalls: other owners' drops on the WireGuard port, the API and the forwards (iptables
 // legacy, iptables-nft, foreign nft tables: judged by src/foreign as apply judges them), and public
 // ports that shadow a service on the hub.
-import { type FirewallFinding, foreignRulesets } from "../foreign/findings.ts";
+import { foreignRulesets } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
+import type { FirewallFinding } from "../protocol/status.ts";
 import { droppedBy, where } from "../protocol/status-text.ts";
 import { diffForeign } from "../reconcile/passes.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";

@@ -11,9 +11,6 @@ import { parseIptablesSave } from "./iptables-save.ts";
 import type { Probe, Ruleset } from "./model.ts";
 import { parseNftJson } from "./nft-json.ts";
 
-export type { Flavour, ForeignSnapshot } from "../host/foreign.ts";
-export type { FirewallFinding, PathKind } from "../protocol/status.ts";
-
 /** Every foreign ruleset in the snapshot. */
 export function foreignRulesets(s: ForeignSnapshot): Ruleset[] {
   const out = parseNftJson(s.nft);

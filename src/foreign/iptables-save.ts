@@ -1,9 +1,8 @@
 // iptables-save text → the filter table's chains as data (either flavour: legacy or nft, same text).
 import { PASS } from "../host/foreign.ts";
 import type { Family } from "../net/ip.ts";
-import type { Chain, Cond, Rule, Ruleset, Source, Verdict } from "./model.ts";
-
-export { PASS };
+import type { Source } from "../protocol/status.ts";
+import type { Chain, Cond, Rule, Ruleset, Verdict } from "./model.ts";
 
 /** Splits an iptables-save rule into words, honouring double quotes. */
 function words(line: string): string[] {

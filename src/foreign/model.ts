@@ -4,8 +4,6 @@ import type { Family } from "../net/ip.ts";
 
 import type { Source } from "../protocol/status.ts";
 
-export type { Source };
-
 /** What one rule tests, as data (`neg`: the rule matches when the test fails). Unknown tests are kept as "unknown". */
 export type Cond =
   | { on: "iif" | "oif"; neg: boolean; names: string[] }

@@ -3,8 +3,6 @@
 import { skipTable } from "../host/foreign.ts";
 import type { Chain, Cond, Rule, Ruleset, Verdict } from "./model.ts";
 
-export { skipTable };
-
 type Json = Record<string, unknown>;
 type Item = Record<string, Json>;
 

@@ -13,8 +13,6 @@ import { HubService } from "./service.ts";
 import { socketPath } from "./socket-path.ts";
 import type { SpecStore } from "./store.ts";
 
-export { socketPath };
-
 export interface Daemon {
   service: HubService;
   stop(): Promise<void>;

@@ -1,8 +1,8 @@
 // The hub's runtime state next to the spec: pending join tokens, settings, and the token secret.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import type { Enrolling } from "../compile/plan.ts";
 import { readText, writeAtomic } from "../host/files.ts";
+import type { Enrolling } from "../plan/plan.ts";
 import { withLock } from "./lock.ts";
 
 export interface PendingToken extends Enrolling {

@@ -1,21 +1,22 @@
 // What the hub can be asked to do — by the API, by the CLI on the hub, by the daemon's watch loop.
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
 
-import type { Enrolling } from "../compile/plan.ts";
-import { type FirewallFinding, narrowFinding } from "../foreign/findings.ts";
+import { narrowFinding } from "../foreign/findings.ts";
 import type { Listener } from "../host/types.ts";
 import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
+import type { Enrolling } from "../plan/plan.ts";
 import { specHash } from "../protocol/spec-hash.ts";
-import type { HubStatus } from "../protocol/status.ts";
+import type { FirewallFinding, HubStatus } from "../protocol/status.ts";
 import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
 import { readApplied } from "../reconcile/state.ts";
+import { NAME_RE, NAME_RULE } from "../spec/defaults.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Forward, Proto, Spec } from "../spec/types.ts";
-import { hubReservedPorts, NAME_RE, NAME_RULE } from "../spec/validate.ts";
+import { hubReservedPorts } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
 import { RequestLog } from "./request-log.ts";

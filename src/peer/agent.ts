@@ -15,8 +15,6 @@ import { HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
 import { STALE_HANDSHAKE_S } from "./stale.ts";
 
-export { STALE_HANDSHAKE_S };
-
 export interface Agent {
   stop(): void;
   tick(): Promise<void>;

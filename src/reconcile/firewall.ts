@@ -3,8 +3,8 @@
 // kernel holds the previous ruleset and only set/map elements changed; hooks into built-in chains are
 // added once.
 import { createHash } from "node:crypto";
-import type { FirewallPlan } from "../compile/plan.ts";
 import type { FirewallState, Host, IptablesState, NftState } from "../host/types.ts";
+import type { FirewallPlan } from "../plan/plan.ts";
 import { nftDelta } from "./nft-delta.ts";
 import type { Step } from "./steps.ts";
 

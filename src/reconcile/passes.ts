@@ -1,16 +1,11 @@
 // Other owners' firewalls: porthole's marked accepts in iptables FORWARD where a foreign drop would
 // stop the tunnel's traffic (either flavour), and the drops it cannot override, for the user.
-import type { HostPlan } from "../compile/plan.ts";
-import {
-  analyze,
-  type FirewallFinding,
-  type ForeignSnapshot,
-  findingLines,
-  foreignRulesets,
-  hubProbes,
-} from "../foreign/findings.ts";
+
+import { analyze, findingLines, foreignRulesets, hubProbes } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
-import type { PassTarget } from "../host/foreign.ts";
+import type { ForeignSnapshot, PassTarget } from "../host/foreign.ts";
+import type { HostPlan } from "../plan/plan.ts";
+import type { FirewallFinding } from "../protocol/status.ts";
 import { xtablesCommand } from "../protocol/status-text.ts";
 import type { Spec } from "../spec/types.ts";
 import type { Step } from "./steps.ts";

@@ -1,10 +1,10 @@
 // observe -> diff -> apply -> verify, rolled back as a whole when any step or the verify fails.
 import { join } from "node:path";
 import { compile } from "../compile/compile.ts";
-import type { Enrolling, HostPlan, PlannedFile } from "../compile/plan.ts";
-import type { ForeignSnapshot } from "../foreign/findings.ts";
+import type { ForeignSnapshot } from "../host/foreign.ts";
 import type { Host, Listener, WgState } from "../host/types.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
+import type { Enrolling, HostPlan, PlannedFile } from "../plan/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { diffIptables, diffNft, heldPrevious, observeFirewall } from "./firewall.ts";

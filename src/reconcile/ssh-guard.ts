@@ -1,8 +1,9 @@
 // A plan must not cut the SSH session of the admin who applies it.
-import type { HostPlan } from "../compile/plan.ts";
+
 import { expandTargets } from "../compile/targets.ts";
 import type { WgState } from "../host/types.ts";
 import { contains, parseAddr, parseCidr } from "../net/ip.ts";
+import type { HostPlan } from "../plan/plan.ts";
 import type { Spec } from "../spec/types.ts";
 
 /** Returns why the plan would cut the session described by $SSH_CONNECTION, or null. */

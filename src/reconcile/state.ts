@@ -1,8 +1,8 @@
 // What porthole applied last on this host, kept in the state directory (the previous one too):
 // the source for re-applying at boot, for rolling back, and for `down`.
 import { join } from "node:path";
-import type { FirewallPlan, PolicyRouting } from "../compile/plan.ts";
 import type { Host } from "../host/types.ts";
+import type { FirewallPlan, PolicyRouting } from "../plan/plan.ts";
 
 export interface AppliedRecord {
   host: string;

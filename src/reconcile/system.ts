@@ -1,5 +1,5 @@
 // sysctl values, policy routing and the files that make the setup survive a reboot.
-import { markText, type PlannedFile, type PolicyRouting } from "../compile/plan.ts";
+import { markText, type PlannedFile, type PolicyRouting } from "../plan/plan.ts";
 import type { Step } from "./steps.ts";
 
 export function diffSysctl(want: Record<string, string>, have: Record<string, string | null>): Step[] {

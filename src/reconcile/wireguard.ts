@@ -1,8 +1,9 @@
 // Observed WireGuard interface -> the steps that make it match the plan. Peers are changed one by
 // one (`wg set`), so the other peers' sessions are never dropped.
-import type { WgPlan } from "../compile/plan.ts";
+
 import type { WgPeerState, WgState } from "../host/types.ts";
 import { parseAddr } from "../net/ip.ts";
+import type { WgPlan } from "../plan/plan.ts";
 import type { Step } from "./steps.ts";
 
 const sameSet = (a: string[], b: string[]) =>

@@ -24,7 +24,6 @@ import { checkShape } from "./shape.ts";
 import type { Forward, Hub, Limits, Peer, Proto, Spec } from "./types.ts";
 
 // Read by other modules from here before the defaults had a module of their own.
-export { DEFAULTS, NAME_RE, NAME_RULE } from "./defaults.ts";
 
 /** A name as it appears in a message: bare when valid, else quoted (so a line stays one line). */
 const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));

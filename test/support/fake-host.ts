@@ -1,8 +1,7 @@
 // An in-memory host for unit tests of the reconciler: it records every mutating call and can be
 // told to fail one of them.
-import type { IptablesHook, PolicyRouting } from "../../src/compile/plan.ts";
-import type { ForeignSnapshot } from "../../src/foreign/findings.ts";
 import type { DaemonInfo } from "../../src/host/daemon-pid.ts";
+import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import type {
   ElementCounter,
   FirewallState,
@@ -16,6 +15,7 @@ import type {
 } from "../../src/host/types.ts";
 import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
+import type { IptablesHook, PolicyRouting } from "../../src/plan/plan.ts";
 
 export interface FakeHost extends Host {
   calls: string[];

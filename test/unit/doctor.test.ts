@@ -15,7 +15,7 @@ import {
 } from "../../src/doctor/check.ts";
 import { HUB_CHECKS } from "../../src/doctor/hub.ts";
 import { type HubContext, hubContext } from "../../src/doctor/hub-context.ts";
-import type { ForeignSnapshot } from "../../src/foreign/findings.ts";
+import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { apply } from "../../src/reconcile/reconcile.ts";
 import { loadSpec } from "../../src/spec/load.ts";

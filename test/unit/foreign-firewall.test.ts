@@ -4,14 +4,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import {
-  analyze,
-  type FirewallFinding,
-  type ForeignSnapshot,
-  findingLines,
-  foreignRulesets,
-  hubProbes,
-} from "../../src/foreign/findings.ts";
+import { analyze, findingLines, foreignRulesets, hubProbes } from "../../src/foreign/findings.ts";
+import type { ForeignSnapshot } from "../../src/host/foreign.ts";
+import type { FirewallFinding } from "../../src/protocol/status.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { Spec } from "../../src/spec/types.ts";
 

@@ -1,7 +1,8 @@
 // The arrows of docs/architecture.md, checked: each src/ folder imports only the folders its row
-// allows, nothing imports cli/, hub/, peer/ and doctor/ reach the machine only through the Host
-// interface, and the pure layers (net, spec, plan, compile, protocol, doctor) open no file, socket or
-// process. An exception is listed by file, with the issue that removes it.
+// allows (so peer/ nothing from hub/, protocol/ only spec/ and net/), nothing imports cli/, hub/,
+// peer/ and doctor/ reach the machine only through the Host interface, the pure layers (net, spec,
+// plan, compile, protocol, doctor) open no file, socket or process, and no module re-exports another's
+// names. An exception is listed by file, with the issue that removes it.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -107,6 +108,29 @@ test("layers: net, spec, plan, compile, foreign, protocol and doctor touch no fi
     ),
   );
   assert.deepEqual(io, []);
+});
+
+/** Re-exports left by a move, each with the change that removes it. */
+const REEXPORTS = new Set<string>([
+  "lab/world.ts", // issue 10: the split of lab/world.ts (LAB_BASE_DIR, LAB_HOSTS live in lab/state.ts)
+]);
+
+test("layers: names are imported from the module that defines them, never re-exported", () => {
+  const found = folders.flatMap((folder) =>
+    files(folder)
+      .filter((file) =>
+        /^export (type )?\{[^}]*\}( from |;)|^export \* /m.test(
+          readFileSync(join(SRC, folder, file), "utf8"),
+        ),
+      )
+      .map((file) => `${folder}/${file}`),
+  );
+  assert.deepEqual(
+    found.filter((f) => !REEXPORTS.has(f)),
+    [],
+    "import it from its home module instead",
+  );
+  assert.deepEqual(found.sort(), [...REEXPORTS].sort(), "a known re-export is gone: drop it from REEXPORTS");
 });
 
 test("layers: the checker sees static and dynamic imports", () => {

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile, hostNames } from "../../../src/compile/compile.ts";
-import type { HostPlan } from "../../../src/compile/plan.ts";
 import { renderFiles } from "../../../src/compile/render.ts";
+import type { HostPlan } from "../../../src/plan/plan.ts";
 import { loadSpec } from "../../../src/spec/load.ts";
 
 export const GOLDEN_DIR = fileURLToPath(new URL("../../golden/", import.meta.url));
