@@ -17,7 +17,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { labUp } from "../src/lab/lab.ts";
-import { LAB, type World } from "../src/lab/world.ts";
+import { LAB } from "../src/lab/topology.ts";
+import type { World } from "../src/lab/world.ts";
 import type { InnerSample } from "./apply-inner.ts";
 import {
   type Backend,

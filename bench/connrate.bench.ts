@@ -30,9 +30,12 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { run } from "../src/host/run.ts";
+import { createWorld } from "../src/lab/create.ts";
 import { labUp } from "../src/lab/lab.ts";
 import { findProgram } from "../src/lab/prereq.ts";
-import { createWorld, LAB, type LabHost, type World } from "../src/lab/world.ts";
+import type { LabHost } from "../src/lab/state.ts";
+import { LAB } from "../src/lab/topology.ts";
+import type { World } from "../src/lab/world.ts";
 import {
   type Backend,
   benchLabName,

@@ -11,7 +11,8 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { labUpJoined, WEBDAV } from "../src/lab/lab.ts";
-import { LAB, type World } from "../src/lab/world.ts";
+import { LAB } from "../src/lab/topology.ts";
+import type { World } from "../src/lab/world.ts";
 import {
   benchLabName,
   cliArgs,

@@ -4,7 +4,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { labProblems } from "../src/lab/prereq.ts";
-import { destroyWorld, type LabHost, type World } from "../src/lab/world.ts";
+import type { LabHost } from "../src/lab/state.ts";
+import { destroyWorld } from "../src/lab/teardown.ts";
+import type { World } from "../src/lab/world.ts";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const PORTHOLE = [process.execPath, join(REPO, "bin/porthole.js")];

@@ -19,7 +19,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { labUp } from "../src/lab/lab.ts";
 import { findProgram } from "../src/lab/prereq.ts";
-import { LAB, type LabHost, type World } from "../src/lab/world.ts";
+import type { LabHost } from "../src/lab/state.ts";
+import { LAB } from "../src/lab/topology.ts";
+import type { World } from "../src/lab/world.ts";
 import {
   benchLabName,
   cliArgs,

@@ -3,7 +3,10 @@
 // Run: node --import tsx bench/roaming.bench.ts [TRIALS]
 import { join, resolve } from "node:path";
 import { labUpJoined, WEBDAV } from "../src/lab/lab.ts";
-import { changeHomeAddress, destroyWorld, LAB, type World } from "../src/lab/world.ts";
+import { changeHomeAddress } from "../src/lab/renumber.ts";
+import { destroyWorld } from "../src/lab/teardown.ts";
+import { LAB } from "../src/lab/topology.ts";
+import type { World } from "../src/lab/world.ts";
 
 const repo = resolve(import.meta.dirname, "..");
 const PORTHOLE = [process.execPath, join(repo, "bin/porthole.js")];

@@ -2,7 +2,8 @@
 import type { Command } from "commander";
 import { runAttached } from "../host/run.ts";
 import { DEFAULT_LAB, labDown, labHints, labStatus, labUp, labUpJoined } from "../lab/lab.ts";
-import { LAB_HOSTS, type LabHost, listWorlds, openWorld, type World } from "../lab/world.ts";
+import { LAB_HOSTS, type LabHost } from "../lab/state.ts";
+import { listWorlds, openWorld, type World } from "../lab/world.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { table } from "./table.ts";
 

@@ -2,7 +2,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend, Mode } from "../spec/types.ts";
-import { createWorld, destroyWorld, LAB, listWorlds, openWorld, startWebdav, type World } from "./world.ts";
+import { createWorld } from "./create.ts";
+import { startWebdav } from "./services.ts";
+import { destroyWorld } from "./teardown.ts";
+import { LAB } from "./topology.ts";
+import { listWorlds, openWorld, type World } from "./world.ts";
 
 export interface LabOptions {
   name: string;

@@ -1,6 +1,8 @@
-// Process identity and clean stopping for the lab: a PID alone can be reused, so every process the lab
-// records carries its start time and command line, and nothing is signalled unless both still match.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+// Process identity, detached start and clean stopping for the lab: a PID alone can be reused, so every
+// process the lab records carries its start time and command line, and nothing is signalled unless both
+// still match.
+import { spawn as spawnChild } from "node:child_process";
+import { closeSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 export interface ProcIdentity {
   pid: number;
@@ -121,4 +123,31 @@ export function pidsInNetns(ns: NsId): number[] {
     if (id && id.dev === ns.dev && id.ino === ns.ino) out.push(Number(entry));
   }
   return out;
+}
+
+/** Spawns a detached process (the one place the lab cannot use run(): it must not wait for the exit). */
+export async function spawnDetached(
+  full: string[],
+  expected: string[],
+  log: string,
+  env: NodeJS.ProcessEnv,
+): Promise<ProcIdentity> {
+  const fd = openSync(log, "a", 0o600);
+  const [cmd, ...args] = full as [string, ...string[]];
+  let child: ReturnType<typeof spawnChild>;
+  try {
+    child = spawnChild(cmd, args, { detached: true, stdio: ["ignore", fd, fd], env });
+  } finally {
+    closeSync(fd);
+  }
+  const failed = new Promise<never>((_, reject) => {
+    child.once("error", (e) => reject(new Error(`could not start \`${full.join(" ")}\`: ${e.message}`)));
+  });
+  failed.catch(() => {});
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) return await failed;
+  const stat = readStat(pid);
+  if (!stat) throw new Error(`\`${full.join(" ")}\` exited at once; see ${log}`);
+  return { pid, starttime: stat.starttime, argv: expected, wrapper: full };
 }

@@ -45,6 +45,9 @@ export interface WorldState {
   spawned: SpawnRecord[];
 }
 
+/** A lab host's own /etc/hosts (the lab has no DNS server; names resolve through this file). */
+export const hostsFile = (rec: HostRecord) => join(rec.root, "etc/hosts");
+
 export const statePathFor = (baseDir: string, name: string) => join(baseDir, `${name}.json`);
 
 export function readState(path: string): WorldState | undefined {

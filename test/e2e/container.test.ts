@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { CONTAINER, startContainer } from "../../src/lab/container.ts";
 import { waitFor } from "../../src/lab/procs.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { SUPPORT, specWith, withLab } from "./lab-fixture.ts";
 
 /** Another program's table on the peer: sets a mark bit of its own on the container's replies, and

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, specWith, startWhoami, udpAsk, withLab } from "./lab-fixture.ts";
 
 interface Fwd {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, SUPPORT, withJoinedLab, withLab } from "./lab-fixture.ts";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/foreign");

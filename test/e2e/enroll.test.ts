@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { type Lab, PORTHOLE, SUPPORT, withJoinedLab } from "./lab-fixture.ts";
 
@@ -238,7 +238,7 @@ test("the hub daemon survives SIGKILL without losing anything, and repairs `nft 
 test("after the home address changes, the peer agent gets traffic flowing again", async (t) => {
   await withJoinedLab(t, "j7", {}, async (lab) => {
     assert.equal((await share(lab)).stdout, HELLO);
-    const { changeHomeAddress } = await import("../../src/lab/world.ts");
+    const { changeHomeAddress } = await import("../../src/lab/renumber.ts");
     await changeHomeAddress(lab.world, "198.51.100.3");
     const started = Date.now();
     await eventually(
@@ -268,7 +268,7 @@ test("the hub moves to a new address: the peer agent resolves the hub's name aga
     const again = await lab.world.spawn("peer", [...PORTHOLE, "peer", "run", "--stale-after", "5"], {
       label: "peer-agent",
     });
-    const { changeHubAddress } = await import("../../src/lab/world.ts");
+    const { changeHubAddress } = await import("../../src/lab/renumber.ts");
     await changeHubAddress(lab.world, LAB.hubPublic, MOVED);
     lab.world.setHostsEntry("peer", NAME, MOVED);
     const moved = () =>

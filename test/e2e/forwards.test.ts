@@ -1,7 +1,7 @@
 // What the hub lets through, and what a target sees: modes, UDP, ranges, strictness, allow-lists.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { specWith, startWhoami, udpAsk, withLab } from "./lab-fixture.ts";
 
 for (const backend of ["nftables", "iptables"] as const) {

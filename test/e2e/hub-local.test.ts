@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { labSpec, WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, withLab } from "./lab-fixture.ts";
 
 const HELLO = "Hello from the Pi, through the hub.\n";

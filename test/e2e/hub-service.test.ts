@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { waitFor } from "../../src/lab/procs.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { SUPPORT, startWhoami, withJoinedLab } from "./lab-fixture.ts";
 
 test("a port a hub service listens on: a peer's expose is refused naming it; an admin must force it", async (t) => {

@@ -4,8 +4,9 @@ import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
 import { run } from "../../src/host/run.ts";
+import { createWorld } from "../../src/lab/create.ts";
 import { labProblems } from "../../src/lab/prereq.ts";
-import { createWorld, destroyWorld } from "../../src/lab/world.ts";
+import { destroyWorld } from "../../src/lab/teardown.ts";
 import { inCI } from "../unit/helpers/tools.ts";
 
 const problems = labProblems();

@@ -9,7 +9,9 @@ import type { TestContext } from "node:test";
 import type { RunResult } from "../../src/host/run.ts";
 import { labSpec, labUp, labUpJoined, WEBDAV } from "../../src/lab/lab.ts";
 import { labProblems } from "../../src/lab/prereq.ts";
-import { destroyWorld, LAB, type World } from "../../src/lab/world.ts";
+import { destroyWorld } from "../../src/lab/teardown.ts";
+import { LAB } from "../../src/lab/topology.ts";
+import type { World } from "../../src/lab/world.ts";
 import type { Backend, Mode } from "../../src/spec/types.ts";
 import { inCI } from "../unit/helpers/tools.ts";
 

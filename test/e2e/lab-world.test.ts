@@ -7,20 +7,15 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { run } from "../../src/host/run.ts";
+import { createWorld } from "../../src/lab/create.ts";
 import { labProblems } from "../../src/lab/prereq.ts";
 import { isRunning, waitFor } from "../../src/lab/procs.ts";
-import {
-  changeHomeAddress,
-  createWorld,
-  destroyWorld,
-  LAB,
-  LAB_BASE_DIR,
-  LAB_HOSTS,
-  type LabHost,
-  listWorlds,
-  startWebdav,
-  type World,
-} from "../../src/lab/world.ts";
+import { changeHomeAddress } from "../../src/lab/renumber.ts";
+import { startWebdav } from "../../src/lab/services.ts";
+import { LAB_BASE_DIR, LAB_HOSTS, type LabHost } from "../../src/lab/state.ts";
+import { destroyWorld } from "../../src/lab/teardown.ts";
+import { LAB } from "../../src/lab/topology.ts";
+import { listWorlds, type World } from "../../src/lab/world.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { inCI } from "../unit/helpers/tools.ts";
 
@@ -274,7 +269,7 @@ labTest("destroyWorld removes every namespace and process, and is idempotent", a
 labTest("destroyWorld cleans up from the state file after the creating process crashed", async () => {
   const name = `lw${runId}c`;
   const child = `
-    import { createWorld } from ${JSON.stringify(import.meta.resolve("../../src/lab/world.ts"))};
+    import { createWorld } from ${JSON.stringify(import.meta.resolve("../../src/lab/create.ts"))};
     const w = await createWorld(${JSON.stringify(name)});
     await w.spawn("peer", ["sleep", "1000"]);
     await w.spawn("client", ["sleep", "1000"]);

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, SUPPORT, specWith, withLab } from "./lab-fixture.ts";
 
 const share = (lab: Lab) =>

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { withLab } from "./lab-fixture.ts";
 
 const url = (path: string) => `http://${LAB.hubPublic}/${path}`;

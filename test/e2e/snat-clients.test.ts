@@ -5,8 +5,8 @@
 // peer would drop it as an old duplicate (PAWS: a 1 s SYN retransmit for the client).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { LAB } from "../../src/lab/topology.ts";
 import type { World } from "../../src/lab/world.ts";
-import { LAB } from "../../src/lab/world.ts";
 import { type Lab, specWith, startWhoami, withLab } from "./lab-fixture.ts";
 
 /** Client addresses on the hub's link: the lab's two and two more added by the test. */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, SUPPORT, specWith, startWhoami, withJoinedLab, withLab } from "./lab-fixture.ts";
 
 const GAME = 27015;

@@ -5,7 +5,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { specWith, withLab } from "./lab-fixture.ts";
 
 test("status honours --spec and $PORTHOLE_SPEC, a static peer sees the hub online, down is not listening", async (t) => {
