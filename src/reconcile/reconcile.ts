@@ -17,6 +17,7 @@ import {
   clearIntent,
   readApplied,
   readIntent,
+  saveEndpoints,
   writeApplied,
   writeIntent,
 } from "./state.ts";
@@ -248,14 +249,9 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
   const wg = first.wg as WgState; // the first pass observes every subsystem
   const lines = steps.map((s) => s.text);
   const endpoints = { ...previous?.endpoints, ...seenEndpoints(wg) };
-  if (
-    !req.dryRun &&
-    steps.length === 0 &&
-    previous &&
-    JSON.stringify(endpoints) !== JSON.stringify(previous.endpoints ?? {})
-  ) {
-    await writeApplied(ctx.host, ctx.stateDir, { ...previous, endpoints }); // only porthole's own state file
-  }
+  // Only porthole's own state file: a hub restarted later reaches its peers where they are now.
+  if (!req.dryRun && steps.length === 0)
+    await saveEndpoints(ctx.host, ctx.stateDir, previous, seenEndpoints(wg));
   if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan };
 
   const cut = checkSshPath(req.sshConnection, req.spec, plan, wg);
@@ -404,7 +400,12 @@ export async function down(ctx: Context, opts: { keepFiles?: boolean } = {}): Pr
       });
     if (once(`interface ${record.wgInterface}`))
       await part(`interface ${record.wgInterface}`, async () => {
-        if (!(await h.wg.observe(record.wgInterface)).exists) return null;
+        const wg = await h.wg.observe(record.wgInterface);
+        if (!wg.exists) return null;
+        // Stopping to start again (restart, reboot): where the peers are now, or the hub would
+        // restore where a watch round last saw them (a peer that moved since could not be reached).
+        if (opts.keepFiles)
+          await saveEndpoints(h, ctx.stateDir, await readApplied(h, ctx.stateDir), seenEndpoints(wg));
         await h.wg.destroy(record.wgInterface);
         return `- interface ${record.wgInterface}`;
       });

@@ -77,6 +77,27 @@ export async function writeApplied(
 }
 
 /**
+ * Where peers were seen (public key -> "ip:port", from `wg show`), merged into `record` (the current
+ * one, as read) and written in its place: not an apply, so the previous record (what `--confirm`
+ * reverts to) stays as it is. Returns whether anything changed; no record, nothing written.
+ */
+export async function saveEndpoints(
+  host: Host,
+  stateDir: string,
+  record: AppliedRecord | null,
+  seen: Record<string, string>,
+): Promise<boolean> {
+  if (!record) return false;
+  const endpoints = { ...record.endpoints, ...seen };
+  if (JSON.stringify(endpoints) === JSON.stringify(record.endpoints ?? {})) return false;
+  const path = file(stateDir);
+  const text = `${JSON.stringify({ ...record, endpoints }, null, 2)}\n`;
+  await host.files.write(path, text, 0o600);
+  known.set(path, { text, record: { ...record, endpoints } });
+  return true;
+}
+
+/**
  * What an apply is about to create (interface, routing, files), written before its steps run when they
  * touch the interface or routing: a process killed mid-apply leaves no applied record, and `down`
  * still finds what the interrupted apply made. Removed once the apply is recorded or undone.

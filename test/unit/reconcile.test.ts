@@ -275,6 +275,32 @@ test("down --keep-files (a stopping unit): running state goes, files and record 
   assert.ok(![...h.fileMap.keys()].some((f) => f.startsWith("/root/etc/")), "unit and sysctl files removed");
 });
 
+test("a stopping unit saves where peers are now: the next start reaches a peer that moved since the last watch round", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  await applyText(h, specText([WEB, DNS]));
+  const prev = h.fileMap.get("/state/applied.json.prev");
+  const rpi = () => h.ifaces.get("wg0")?.peers.find((p) => p.publicKey === peers[0]?.key);
+  const seenAt = (endpoint: string) => {
+    const p = rpi();
+    assert.ok(p);
+    p.endpoint = endpoint;
+  };
+  seenAt("198.51.100.2:40001"); // the peer's handshake, as WireGuard records it
+  assert.equal((await applyText(h, specText([WEB, DNS]))).changed, false); // a watch round
+  assert.match(h.fileMap.get("/state/applied.json") ?? "", /198\.51\.100\.2:40001/);
+  assert.equal(h.fileMap.get("/state/applied.json.prev"), prev, "--confirm's previous record is kept");
+  seenAt("198.51.100.2:40002"); // the peer rebooted (a new port) and the unit stops before the next round
+  await down(ctx(h), { keepFiles: true });
+  assert.equal(h.fileMap.get("/state/applied.json.prev"), prev);
+  const start = await applyText(h, specText([WEB, DNS]));
+  assert.ok(
+    start.lines.includes("+ peer rpi 10.8.0.2/32 (last seen at 198.51.100.2:40002)"),
+    start.lines.join("\n"),
+  );
+  assert.equal(rpi()?.endpoint, "198.51.100.2:40002");
+});
+
 test("an apply inside porthole's own unit (leaveUnit) does not write the unit file", async () => {
   const h = fakeHost({ "/k": hubKey });
   const text = specText([WEB]);
