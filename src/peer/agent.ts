@@ -1,7 +1,8 @@
 // `porthole peer run`: keeps the tunnel healthy and the peer's side in step with the hub.
 // - Every tick it asks the hub who it is: a tiny request whose packets also tell the hub where this
 //   peer is now, so after the home address changes traffic flows again within one tick instead of
-//   waiting for the next keepalive (up to 25 s).
+//   waiting for the next keepalive (up to 25 s). When the hub sends nothing back, the WireGuard
+//   session is renewed at once (session.ts: a restarted hub has forgotten it).
 // - When the hub's spec changed, it fetches it and applies this peer's part (transparent routing).
 // - When the handshake goes stale and the hub's endpoint is a DNS name, it resolves it again
 //   (WireGuard itself never does).
@@ -13,6 +14,7 @@ import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
+import { type HubSession, hubSession } from "./session.ts";
 import { STALE_HANDSHAKE_S } from "./stale.ts";
 
 export interface Agent {
@@ -44,6 +46,7 @@ export async function runPeer(
   };
   await reconcile("applied");
 
+  const session = hubSession(ctx.host, log);
   let busy = false;
   let ticks = 0;
   const tick = async () => {
@@ -58,8 +61,8 @@ export async function runPeer(
         opts.onLeft?.();
         return;
       }
-      const who = await peerClient(id.api).whoami(1500);
       const local = await readLocalSpec(configDir);
+      const who = await session.ask(local?.spec.hub, () => peerClient(id.api).whoami(1500));
       if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
         const text = await peerClient(id.api).spec();
         if (loadSpec(text).ok) {
@@ -72,8 +75,8 @@ export async function runPeer(
     } catch (e) {
       if (!(e instanceof HubUnreachable)) log(`agent: ${(e as Error).message}`);
       else
-        await maybeReResolve(ctx.host, configDir, opts.staleAfterS ?? STALE_HANDSHAKE_S, log).catch((x) =>
-          log(`re-resolve: ${(x as Error).message}`),
+        await maybeReResolve(ctx.host, configDir, opts.staleAfterS ?? STALE_HANDSHAKE_S, log, session).catch(
+          (x) => log(`re-resolve: ${(x as Error).message}`),
         );
       if (ticks % 15 === 0)
         await reconcile("repaired drift").catch((x) => log(`agent: ${(x as Error).message}`));
@@ -90,13 +93,15 @@ async function maybeReResolve(
   configDir: string,
   staleAfterS: number,
   log: (l: string) => void,
+  session: HubSession,
 ): Promise<void> {
   const local = await readLocalSpec(configDir);
   if (!local) return;
   const { hub } = local.spec;
   if (parseAddr(hub.endpoint.host.replace(/^\[|\]$/g, ""))) return; // an address: nothing to resolve
   const stats = (await host.stats.wgPeers(hub.interface))?.find((p) => p.publicKey === hub.publicKey);
-  const age = stats?.latestHandshake ? Date.now() / 1000 - stats.latestHandshake : Number.POSITIVE_INFINITY;
+  const latest = session.latestHandshake(stats?.latestHandshake ?? 0);
+  const age = latest ? Date.now() / 1000 - latest : Number.POSITIVE_INFINITY;
   if (age < staleAfterS) return;
   const { address } = await lookup(hub.endpoint.host);
   const endpoint = address.includes(":")
