@@ -111,9 +111,7 @@ test("layers: net, spec, plan, compile, foreign, protocol and doctor touch no fi
 });
 
 /** Re-exports left by a move, each with the change that removes it. */
-const REEXPORTS = new Set<string>([
-  "lab/world.ts", // issue 10: the split of lab/world.ts (LAB_BASE_DIR, LAB_HOSTS live in lab/state.ts)
-]);
+const REEXPORTS = new Set<string>([]);
 
 test("layers: names are imported from the module that defines them, never re-exported", () => {
   const found = folders.flatMap((folder) =>
