@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { changeHomeAddress, LAB } from "../../src/lab/world.ts";
+import { changeHomeAddress } from "../../src/lab/renumber.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, PORTHOLE, withJoinedLab } from "./lab-fixture.ts";
 
 const HELLO = "Hello from the Pi, through the hub.\n";
