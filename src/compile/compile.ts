@@ -74,7 +74,7 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
       host: hub.name,
       role: "hub",
       wireguard: hubWireguard(spec, enrolling),
-      firewall: firewall(hub.firewall, nft ? hubNftables(spec, enrolling) : "", ipt),
+      firewall: firewall(hub.firewall, nft ? hubNftables(spec, enrolling) : null, ipt),
       sysctl,
     };
   }
@@ -88,7 +88,7 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
       host: peer.name,
       role: "peer",
       wireguard: peerWireguard(spec, peer, false),
-      firewall: firewall(hub.firewall, "", { 4: "", 6: "", hooks: [] }),
+      firewall: firewall(hub.firewall, null, { 4: "", 6: "", hooks: [] }),
       sysctl: {},
     };
   }
@@ -100,7 +100,7 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
     host: peer.name,
     role: "peer",
     wireguard: peerWireguard(spec, peer, true),
-    firewall: firewall(hub.firewall, hub.firewall === "nftables" ? peerNftables(spec) : "", ipt),
+    firewall: firewall(hub.firewall, hub.firewall === "nftables" ? peerNftables(spec) : null, ipt),
     sysctl,
     routing: { ...TRANSPARENT, families, device: hub.interface },
   };
@@ -108,10 +108,10 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
 
 function firewall(
   backend: FirewallPlan["backend"],
-  nft: string,
+  nft: FirewallPlan["nft"],
   ipt: ReturnType<typeof hubIptables>,
 ): FirewallPlan {
   return backend === "nftables"
     ? { backend, nft, iptables: { 4: "", 6: "" }, hooks: [] }
-    : { backend, nft: "", iptables: { 4: ipt[4], 6: ipt[6] }, hooks: ipt.hooks };
+    : { backend, nft: null, iptables: { 4: ipt[4], 6: ipt[6] }, hooks: ipt.hooks };
 }

@@ -1,5 +1,6 @@
 // HostPlan -> the files a person (or wg-quick, nft, iptables-restore, sysctl) reads.
 import type { HostPlan } from "../plan/plan.ts";
+import { renderNft } from "./nft-text.ts";
 import { renderWgQuick } from "./wireguard.ts";
 
 export const SYSCTL_FILE = "99-porthole.conf";
@@ -16,7 +17,7 @@ export function renderFiles(plan: HostPlan): Record<string, string> {
     [`${plan.wireguard.interface}.conf`]: renderWgQuick(plan.wireguard, plan.host),
   };
   const fw = plan.firewall;
-  if (fw.nft) files["porthole.nft"] = fw.nft;
+  if (fw.nft) files["porthole.nft"] = renderNft(fw.nft);
   if (fw.iptables[4]) files["porthole.iptables"] = fw.iptables[4];
   if (fw.iptables[6]) files["porthole.ip6tables"] = fw.iptables[6];
   for (const f of plan.files)

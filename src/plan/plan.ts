@@ -1,5 +1,6 @@
 // What one host needs, as data (for the apply step) and as files (for `render` and for people).
 import type { Backend } from "../spec/types.ts";
+import type { NftPlan } from "./nft.ts";
 
 export interface WgPeerPlan {
   name: string;
@@ -35,8 +36,11 @@ export interface IptablesHook {
 
 export interface FirewallPlan {
   backend: Backend;
-  /** nft script that replaces table `inet porthole` as one transaction; empty when the host needs no rules. */
-  nft: string;
+  /**
+   * Table `inet porthole` as data (sets and maps beside the chains), loaded as one transaction of its
+   * text (compile/nft-text.ts); null when the host needs no rules or the backend is iptables.
+   */
+  nft: NftPlan | null;
   /** iptables-restore / ip6tables-restore input for porthole's own chains only (loaded with --noflush). */
   iptables: { 4: string; 6: string };
   hooks: IptablesHook[];

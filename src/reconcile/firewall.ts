@@ -1,11 +1,13 @@
 // Firewall: porthole's ruleset is loaded whole (one nft transaction, or one iptables-restore per
 // family) when its marker differs, or, with nftables, patched (elements deleted and added) when the
-// kernel holds the previous ruleset and only set/map elements changed; hooks into built-in chains are
-// added once.
+// kernel holds the previous ruleset and only set/map elements changed (the diff is a value, see
+// nft-delta.ts; the steps are built from it); hooks into built-in chains are added once.
 import { createHash } from "node:crypto";
+import { renderNft, renderNftChanges } from "../compile/nft-text.ts";
 import type { FirewallState, Host, IptablesState, NftState } from "../host/types.ts";
+import type { NftPlan } from "../plan/nft.ts";
 import type { FirewallPlan } from "../plan/plan.ts";
-import { nftDelta } from "./nft-delta.ts";
+import { diffNftTable, type MarkedNft, type NftDiff } from "./nft-delta.ts";
 import type { Step } from "./steps.ts";
 
 /** Markers of the last few rulesets (each apply hashes the same megabyte-sized texts several times). */
@@ -20,6 +22,23 @@ export function marker(text: string): string {
   }
   return m;
 }
+
+/**
+ * A table's text (rendered once per plan object: a daemon's next apply diffs against the plan it just
+ * loaded, and the verify pass against the same two again) and that text's marker.
+ */
+const rendered = new WeakMap<NftPlan, { text: string; marker: string }>();
+function nftText(plan: NftPlan): { text: string; marker: string } {
+  let r = rendered.get(plan);
+  if (!r) {
+    const text = renderNft(plan);
+    r = { text, marker: marker(text) };
+    rendered.set(plan, r);
+  }
+  return r;
+}
+const marked = (plan: NftPlan | null): MarkedNft | null =>
+  plan ? { plan, marker: nftText(plan).marker } : null;
 
 /** Both halves of the firewall as the host has them (for `down` and tools that want the whole picture). */
 export async function observeFirewall(fw: Host["firewall"]): Promise<FirewallState> {
@@ -38,7 +57,7 @@ export function heldPrevious(
   iptables: IptablesState | null,
 ): boolean {
   if (!previous) return false;
-  if (previous.nft && nft !== undefined && nft?.marker !== marker(previous.nft)) return false;
+  if (previous.nft && nft !== undefined && nft?.marker !== nftText(previous.nft).marker) return false;
   if (!iptables) return true;
   for (const fam of [4, 6] as const) {
     const text = previous.iptables[fam];
@@ -65,30 +84,32 @@ export function diffNft(
   previous: FirewallPlan | null,
   summary: string[],
 ): Step[] {
+  return nftSteps(
+    diffNftTable(marked(plan.nft), have, marked(previous?.nft ?? null)),
+    plan,
+    have,
+    previous,
+    summary,
+  );
+}
+
+/** The step that carries out `diff` (none when the kernel holds the plan already). */
+export function nftSteps(
+  diff: NftDiff,
+  plan: FirewallPlan,
+  have: NftState | null,
+  previous: FirewallPlan | null,
+  summary: string[],
+): Step[] {
   const s = "nftables" as const;
   const restore = async (h: Host) => {
-    if (previous?.nft) await h.firewall.loadNft(previous.nft, marker(previous.nft));
-    else await h.firewall.removeNft();
+    if (previous?.nft) {
+      const { text, marker } = nftText(previous.nft);
+      await h.firewall.loadNft(text, marker);
+    } else await h.firewall.removeNft();
   };
-  if (plan.nft && have?.marker !== marker(plan.nft)) {
-    const text = plan.nft;
-    // The kernel holds the previous ruleset and only elements changed: delete and add just those.
-    const delta =
-      have && previous?.nft && have.marker === marker(previous.nft) ? nftDelta(previous.nft, text) : null;
-    const generations = have?.generations ?? [];
-    return [
-      {
-        subsystem: s,
-        text: describe(plan, summary),
-        run:
-          delta === null
-            ? (h) => h.firewall.loadNft(text, marker(text))
-            : (h) => h.firewall.patchNft(delta, marker(text), generations),
-        undo: restore,
-      },
-    ];
-  }
-  if (!plan.nft && have !== null)
+  if (diff.kind === "none") return [];
+  if (diff.kind === "remove" || !plan.nft)
     return [
       {
         subsystem: s,
@@ -97,7 +118,14 @@ export function diffNft(
         undo: restore,
       },
     ];
-  return [];
+  const { text, marker } = nftText(plan.nft);
+  const generations = have?.generations ?? [];
+  const run: Step["run"] =
+    diff.kind === "patch"
+      ? // The kernel holds the previous ruleset and only elements changed: delete and add just those.
+        (h) => h.firewall.patchNft(renderNftChanges(diff.changes), marker, generations)
+      : (h) => h.firewall.loadNft(text, marker);
+  return [{ subsystem: s, text: describe(plan, summary), run, undo: restore }];
 }
 
 /** porthole's iptables chains and their hooks. `previous` as for diffNft. */

@@ -1,6 +1,7 @@
 // What porthole applied last on this host, kept in the state directory (the previous one too):
 // the source for re-applying at boot, for rolling back, and for `down`.
 import { join } from "node:path";
+import { TABLE_OPEN } from "../compile/nft-text.ts";
 import type { Host } from "../host/types.ts";
 import type { FirewallPlan, PolicyRouting } from "../plan/plan.ts";
 
@@ -34,9 +35,25 @@ const known = new Map<string, { text: string; record: AppliedRecord }>();
 function parsed(path: string, text: string): AppliedRecord {
   const hit = known.get(path);
   if (hit && hit.text === text) return hit.record;
-  const record = JSON.parse(text) as AppliedRecord;
+  const record = upgraded(JSON.parse(text));
   known.set(path, { text, record });
   return record;
+}
+
+/**
+ * A record written before table inet porthole travelled as data holds its script as text: its table
+ * body becomes the plan's chains, so the same table is restored on failure and the next apply, finding
+ * no sets to compare, reloads it whole.
+ */
+function upgraded(record: AppliedRecord): AppliedRecord {
+  const nft: unknown = record.firewall?.nft;
+  if (typeof nft !== "string") return record;
+  const open = nft.indexOf(`\n${TABLE_OPEN}\n`);
+  const body = open < 0 ? "" : nft.slice(open + TABLE_OPEN.length + 2, nft.lastIndexOf("\n}"));
+  return {
+    ...record,
+    firewall: { ...record.firewall, nft: body ? { collections: [], chains: body } : null },
+  };
 }
 
 export async function readApplied(
@@ -112,7 +129,7 @@ export async function readIntent(host: Host, stateDir: string): Promise<AppliedR
   const text = await host.files.read(intentFile(stateDir));
   if (!text) return null;
   try {
-    return JSON.parse(text) as AppliedRecord;
+    return upgraded(JSON.parse(text));
   } catch {
     return null; // cut short by the same crash: what it named is in the applied record or nowhere
   }
