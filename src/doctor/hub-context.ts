@@ -31,7 +31,19 @@ export async function hubContext(
     );
   const r = loadSpec(rec.specText, "applied.json");
   if (!r.ok) throw new Error(`the applied spec in ${stateDir}/applied.json does not load:\n${r.report}`);
-  return { host, spec: r.spec, plan: compile(r.spec, rec.host), stateDir, managedBy };
+  return { host, spec: await judged(host, r.spec), plan: compile(r.spec, rec.host), stateDir, managedBy };
+}
+
+/**
+ * The spec as the checks judge it: with `publicInterface: auto`, the interface the default route leaves
+ * by when there is exactly one (porthole's rules need no name, but a firewall's rules that match on
+ * interfaces, firewalld's zones or Docker's, can only be decided for a named one).
+ */
+async function judged(host: Host, spec: Spec): Promise<Spec> {
+  if (spec.hub.publicInterface !== "auto") return spec;
+  const devs = (await host.net.defaultInterfaces()).filter((d) => d !== spec.hub.interface);
+  const [only] = devs;
+  return devs.length === 1 && only ? { ...spec, hub: { ...spec.hub, publicInterface: only } } : spec;
 }
 
 /** The hub's public interfaces as the spec names them ("auto": every one but the tunnel and loopback). */

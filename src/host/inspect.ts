@@ -30,6 +30,19 @@ async function addresses(): Promise<IfaceAddress[]> {
   return parseAddresses(r.stdout);
 }
 
+/** The interfaces the default routes (IPv4 and IPv6) leave by, each once. */
+async function defaultInterfaces(): Promise<string[]> {
+  const out = await Promise.all(
+    (["-4", "-6"] as const).map((f) => run(["ip", f, "-j", "route", "show", "default"], { allowFail: true })),
+  );
+  const devs = out.flatMap((r) =>
+    r.code === 0 && r.stdout.trim()
+      ? (JSON.parse(r.stdout) as { dev?: string }[]).map((x) => x.dev ?? "")
+      : [],
+  );
+  return [...new Set(devs.filter(Boolean))];
+}
+
 /** The addresses NAME resolves to through the system's resolver (as wg on a peer resolves it); [] when it does not. */
 async function resolve(name: string): Promise<string[]> {
   try {
@@ -57,7 +70,7 @@ async function implementation(iface: string): Promise<WgImplementation | null> {
 }
 
 export const inspectDriver: Pick<Host, "net" | "services"> & { implementation: typeof implementation } = {
-  net: { addresses, resolve },
+  net: { addresses, defaultInterfaces, resolve },
   services: {
     unit: async (name) => {
       if (!hasSystemd()) return null;

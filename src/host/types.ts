@@ -193,6 +193,8 @@ export interface Host {
   net: {
     /** Every address of every interface. */
     addresses(): Promise<IfaceAddress[]>;
+    /** The interfaces the default routes leave by (IPv4 and IPv6, each once). */
+    defaultInterfaces(): Promise<string[]>;
     /** The addresses a name resolves to through the system's resolver; [] when it does not resolve. */
     resolve(name: string): Promise<string[]>;
   };

@@ -29,8 +29,22 @@ async function doctorJson(lab: Lab): Promise<{ code: number; checks: Result[] }>
   return { code: r.code, checks: (JSON.parse(r.stdout) as { checks: Result[] }).checks };
 }
 
-test("doctor on a healthy hub (hub init + daemon): every check ok but what it cannot see from here, exit 0", async (t) => {
-  await withJoinedLab(t, "dh", {}, async (lab) => {
+const NAME = "vps.example.net";
+
+test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy passes every check it can make, exit 0; an endpoint name that does not resolve or points elsewhere, and a stopped daemon, are named", async (t) => {
+  await withJoinedLab(t, "dh", { hubName: NAME }, async (lab) => {
+    // The peer resolves the name (its /etc/hosts); the hub does not yet.
+    const unresolved = await doctor(lab);
+    assert.equal(unresolved.code, 4, unresolved.stdout);
+    assert.match(
+      unresolved.stdout,
+      new RegExp(
+        `^FAIL endpoint +hub\\.endpoint ${NAME.replaceAll(".", "\\.")} does not resolve here: peers cannot find the hub\n +fix: publish an A record: ${NAME.replaceAll(".", "\\.")} -> 203\\.0\\.113\\.1$`,
+        "m",
+      ),
+    );
+    lab.world.setHostsEntry("hub", NAME, LAB.hubPublic);
+
     const r = await doctor(lab);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const lines = r.stdout.split("\n");
@@ -53,7 +67,10 @@ test("doctor on a healthy hub (hub init + daemon): every check ok but what it ca
       r.stdout,
       /^ok +wireguard +wg0 up, udp\/51820, 1 peer; userspace WireGuard: wireguard-go \(pid \d+\)$/m,
     );
-    assert.match(r.stdout, /^ok +endpoint +hub\.endpoint is the address 203\.0\.113\.1, on ens3$/m);
+    assert.match(
+      r.stdout,
+      /^ok +endpoint +hub\.endpoint vps\.example\.net resolves to 203\.0\.113\.1, on ens3$/m,
+    );
     // The lab runs no systemd, and the outside probe is a peer's: both said to be unchecked, not ok.
     assert.match(r.stdout, /^\?\? +unit +systemd does not run this host/m);
     assert.match(r.stdout, /^\?\? +outside +not checked: /m);
@@ -64,6 +81,26 @@ test("doctor on a healthy hub (hub init + daemon): every check ok but what it ca
     assert.deepEqual(
       json.checks.filter((c) => c.status !== "ok").map((c) => c.id),
       ["unit", "outside"],
+    );
+
+    // The name points at another machine: a warning (behind a cloud's 1:1 NAT that is expected).
+    lab.world.setHostsEntry("hub", NAME, "198.51.100.7");
+    const elsewhere = await doctor(lab);
+    assert.equal(elsewhere.code, 0, "a warning does not fail");
+    assert.match(
+      elsewhere.stdout,
+      /^warn endpoint +hub\.endpoint vps\.example\.net resolves to 198\.51\.100\.7, which is on no public interface of this hub \(203\.0\.113\.1\)/m,
+    );
+    lab.world.setHostsEntry("hub", NAME, LAB.hubPublic);
+
+    const daemon = lab.world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
+    assert.ok(daemon);
+    await lab.world.stop(daemon.pid);
+    const stopped = await doctor(lab);
+    assert.equal(stopped.code, 4, stopped.stdout);
+    assert.match(
+      stopped.stdout,
+      /^FAIL daemon +NOT running: nothing repairs drift, and join tokens and peers' requests get no answer\n +fix: systemctl start porthole-hub /m,
     );
   });
 });

@@ -45,6 +45,8 @@ export interface FakeHost extends Host {
   probed: string[];
   /** Addresses of the host's interfaces besides its WireGuard ones (those come from `ifaces`). */
   addresses: IfaceAddress[];
+  /** The interfaces default routes leave by (default: ens3). */
+  defaultVia: string[];
   /** Name -> addresses, for net.resolve. */
   dns: Map<string, string[]>;
   /** systemd's units (null: the host does not run systemd). */
@@ -73,6 +75,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     reachable: new Set<string>(),
     probed: [] as string[],
     addresses: [] as IfaceAddress[],
+    defaultVia: ["ens3"],
     dns: new Map<string, string[]>(),
     units: null,
     daemons: new Map<string, DaemonInfo>(),
@@ -168,6 +171,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
         }),
       ),
     ],
+    defaultInterfaces: async () => [...h.defaultVia],
     resolve: async (name) => h.dns.get(name) ?? (/^[\d.]+$|:/.test(name) ? [name] : []),
   };
   h.services = {

@@ -229,9 +229,12 @@ test("a ufw-like INPUT drop fails wg-port-input and api-input with ufw's command
 });
 
 test("a Docker-legacy FORWARD DROP without porthole's passes fails forward-drops with `porthole apply`; with them it passes", async () => {
-  // With publicInterface auto, Docker's `-i docker0` rules make the drop uncertain: a warning (below).
-  const { h, ctx } = await healthyHub("  publicInterface: ens3\n");
-  withForeign(h, { xtables: [{ flavour: "legacy", family: 4, text: fixture("docker-legacy.save") }] });
+  // publicInterface auto: judged as the default route's interface (ens3), so Docker's `-i docker0` rules are decided.
+  const { h, ctx } = await healthyHub();
+  assert.equal(ctx.spec.hub.publicInterface, "ens3");
+  const docker = () =>
+    withForeign(h, { xtables: [{ flavour: "legacy", family: 4, text: fixture("docker-legacy.save") }] });
+  docker();
   const r = await one(ctx, "forward-drops");
   assert.equal(r.status, "fail");
   assert.match(
@@ -239,15 +242,18 @@ test("a Docker-legacy FORWARD DROP without porthole's passes fails forward-drops
     /^forward web is dropped by iptables-legacy filter FORWARD \(policy drop\); porthole's marked accepts/,
   );
   assert.match(r.fix?.[0] ?? "", /^porthole apply /);
-  const auto = await healthyHub();
-  withForeign(auto.h, { xtables: [{ flavour: "legacy", family: 4, text: fixture("docker-legacy.save") }] });
-  const maybe = await one(auto.ctx, "forward-drops");
-  assert.equal(maybe.status, "warn");
-  assert.match(maybe.found, /^forward web may be dropped by iptables-legacy filter FORWARD/);
   await h.firewall.addPass("wg0", { flavour: "legacy", family: 4 });
   const ok = await one(ctx, "forward-drops");
   assert.equal(ok.status, "ok");
   assert.match(ok.found, /\(read iptables-legacy filter \(ip\)\)$/);
+  // Two default routes' interfaces: which is public cannot be told, so the drop is only possible.
+  h.defaultVia = ["ens3", "ens4"];
+  docker();
+  const two = await hubContext(h, "/state", "apply");
+  assert.equal(two.spec.hub.publicInterface, "auto");
+  const maybe = await one(two, "forward-drops");
+  assert.equal(maybe.status, "warn");
+  assert.match(maybe.found, /^forward web may be dropped by iptables-legacy filter FORWARD/);
 });
 
 test("a firewalld-like nft table's forward drop fails forward-drops naming the table and chain, with firewall-cmd", async () => {
