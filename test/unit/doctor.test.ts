@@ -309,6 +309,9 @@ test("daemon and unit: a daemon-managed hub fails without its daemon or an enabl
   const u = await one(ctx, "unit");
   assert.equal(u.status, "fail");
   assert.deepEqual(u.fix, ["systemctl enable --now porthole-hub.service"]);
+  const byApply = await one(await hubContext(h, "/state", "apply"), "unit");
+  assert.equal(byApply.status, "warn", "an apply-managed hub works until a reboot");
+  assert.deepEqual(byApply.fix, ["systemctl enable porthole-hub.service"]);
   h.units = null;
   assert.equal((await one(ctx, "unit")).status, "unknown");
 });
