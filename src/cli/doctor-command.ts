@@ -23,6 +23,13 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
 }
 
 async function doctor(o: { json?: boolean; fix?: boolean }): Promise<void> {
+  // Without root, nft and iptables-save list nothing and `ss` names no program: the firewall checks
+  // would read "nothing drops" from an empty listing. Refused rather than reported as ok.
+  if (process.getuid?.() !== 0)
+    throw new UserError(
+      "porthole doctor reads the firewalls, sockets and WireGuard state, which only root can: run it as root (sudo porthole doctor)",
+      EXIT.usage,
+    );
   const side = thisSide();
   if (side === "none")
     throw new UserError(

@@ -163,6 +163,22 @@ test("doctor names each hub fault and its fix, exits 4, and passes again once it
     assert.match(fixed.stdout, /^ok +ip-forward +net\.ipv4\.ip_forward = 1$/m);
     assert.equal((await share(lab)).stdout, HELLO);
 
+    // Strict reverse-path filtering on the tunnel: a warning (exit 0) with the loose setting; --fix sets it.
+    await hub(["sysctl", "-w", "net.ipv4.conf.all.rp_filter=1"]);
+    const strict = await doctor(lab);
+    assert.equal(strict.code, 0, strict.stdout);
+    assert.match(
+      strict.stdout,
+      /^warn rp-filter +strict on wg0 \(net\.ipv4\.conf\.all\.rp_filter = 1, net\.ipv4\.conf\.wg0\.rp_filter = 0; the kernel uses the higher\)[^\n]*\n +fix: sysctl -w net\.ipv4\.conf\.wg0\.rp_filter=2 net\.ipv4\.conf\.all\.rp_filter=2$/m,
+    );
+    const loosened = await doctor(lab, ["--fix"]);
+    assert.match(
+      loosened.stderr,
+      /^fixing rp-filter: sysctl -w net\.ipv4\.conf\.wg0\.rp_filter=2 net\.ipv4\.conf\.all\.rp_filter=2$/m,
+    );
+    assert.match(loosened.stdout, /^ok +rp-filter +loose on wg0 /m);
+    assert.equal((await share(lab)).stdout, HELLO);
+
     await fault(
       lab,
       "ufw-like INPUT drop",
