@@ -112,3 +112,64 @@ export const shadowed: Check<HubContext> = {
     }));
   },
 };
+
+/**
+ * porthole's own rules are loaded: table inet porthole (nftables), or its PORTHOLE-* chains and the
+ * jumps into them (iptables). `nft flush ruleset` (the first line of Debian's /etc/nftables.conf, run
+ * by nftables.service on every start or reload) and `iptables -F` remove them; the daemon puts them
+ * back within seconds, a hub run by `apply` alone stays without forwards.
+ */
+export const ruleset: Check<HubContext> = {
+  id: "ruleset",
+  about: "porthole's own rules are loaded (table inet porthole, or its iptables chains and hooks)",
+  run: async (ctx) => {
+    const fw = ctx.plan.firewall;
+    const fix = [
+      "porthole apply",
+      "if nftables.service flushed it: keep `flush ruleset` out of /etc/nftables.conf (flush only its own tables), or restart porthole-hub after nftables",
+    ];
+    if (fw.backend === "nftables") {
+      if (!fw.nft) return [];
+      const nft = await ctx.host.firewall.observeNft();
+      if (nft) return { id: "ruleset", status: "ok", found: "table inet porthole is loaded" };
+      return {
+        id: "ruleset",
+        status: "fail",
+        found:
+          "table inet porthole is missing: nothing DNATs the forwards (an `nft flush ruleset` removes it)",
+        fix,
+      };
+    }
+    const have = await ctx.host.firewall.observeIptables();
+    const families = ([4, 6] as const).filter((f) => fw.iptables[f]);
+    const missing = [
+      ...families
+        .filter((f) => !have.iptables[f])
+        .map((f) => `${f === 4 ? "iptables" : "ip6tables"} PORTHOLE-* chains`),
+      ...fw.hooks
+        .filter(
+          (h) =>
+            !have.hooks.some(
+              (x) =>
+                x.family === h.family && x.table === h.table && x.chain === h.chain && x.target === h.target,
+            ),
+        )
+        .map(
+          (h) =>
+            `the jump ${h.family === 4 ? "iptables" : "ip6tables"} -t ${h.table} ${h.chain} -j ${h.target}`,
+        ),
+    ];
+    if (!missing.length)
+      return {
+        id: "ruleset",
+        status: "ok",
+        found: `porthole's iptables chains and their ${fw.hooks.length} jumps are loaded`,
+      };
+    return {
+      id: "ruleset",
+      status: "fail",
+      found: `missing: ${missing.join(", ")} (an \`iptables -F\` or a firewall restart removes them)`,
+      fix,
+    };
+  },
+};

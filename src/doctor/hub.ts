@@ -1,7 +1,7 @@
 // The hub's checks, in the order doctor reports them.
 import type { Check } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
-import { apiInput, forwardDrops, shadowed, wgPortInput } from "./hub-firewall.ts";
+import { apiInput, forwardDrops, ruleset, shadowed, wgPortInput } from "./hub-firewall.ts";
 import { acceptRa, conntrackFill, ipForward, ipv6Forward, rpFilter } from "./hub-kernel.ts";
 import { daemon, endpoint, outside, unit, wireguard } from "./hub-service.ts";
 
@@ -14,6 +14,7 @@ export const HUB_CHECKS: Check<HubContext>[] = [
   ipv6Forward,
   acceptRa,
   rpFilter,
+  ruleset,
   wgPortInput,
   apiInput,
   forwardDrops,

@@ -55,6 +55,7 @@ test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy p
       "endpoint",
       "ip-forward",
       "rp-filter",
+      "ruleset",
       "wg-port-input",
       "api-input",
       "forward-drops",
@@ -217,6 +218,19 @@ test("doctor names each hub fault and its fix, exits 4, and passes again once it
       },
       () => hub(["nft", "delete", "table", "inet", "firewalld"]),
     );
+
+    await fault(
+      lab,
+      "porthole's table flushed (nftables.service's `flush ruleset`)",
+      () => hub(["nft", "flush", "ruleset"]),
+      {
+        id: "ruleset",
+        found: /table inet porthole is missing: nothing DNATs the forwards/,
+        fix: /^ +fix: porthole apply$/,
+      },
+      () => lab.porthole("hub", ["apply", "--host", "hub"]),
+    );
+    assert.equal((await share(lab)).stdout, HELLO, "apply put the table back");
 
     let server = 0;
     await fault(

@@ -135,6 +135,7 @@ test("hub: a healthy hub passes every check it can make; the unit says ok, the o
       "endpoint",
       "ip-forward",
       "rp-filter",
+      "ruleset",
       "wg-port-input",
       "api-input",
       "forward-drops",
@@ -349,4 +350,26 @@ test("wireguard: says kernel or userspace (and which program); a missing or down
   const gone = await one(ctx, "wireguard");
   assert.equal(gone.found, "wg0 does not exist: no peer can connect");
   assert.deepEqual(gone.fix, ["porthole apply"]);
+});
+
+test("ruleset: porthole's table gone (nft flush ruleset) fails with porthole apply; iptables chains and jumps likewise", async () => {
+  const { h, ctx } = await healthyHub();
+  assert.equal((await one(ctx, "ruleset")).found, "table inet porthole is loaded");
+  h.fw.nft = null;
+  const r = await one(ctx, "ruleset");
+  assert.equal(r.status, "fail");
+  assert.match(r.found, /^table inet porthole is missing: nothing DNATs the forwards/);
+  assert.equal(r.fix?.[0], "porthole apply");
+
+  const ipt = await healthyHub("  firewall: iptables\n");
+  assert.match(
+    (await one(ipt.ctx, "ruleset")).found,
+    /^porthole's iptables chains and their \d+ jumps are loaded$/,
+  );
+  ipt.h.fw.hooks = ipt.h.fw.hooks.slice(1);
+  const hook = await one(ipt.ctx, "ruleset");
+  assert.equal(hook.status, "fail");
+  assert.match(hook.found, /^missing: the jump iptables -t \w+ \S+ -j PORTHOLE-/);
+  ipt.h.fw.iptables[4] = null;
+  assert.match((await one(ipt.ctx, "ruleset")).found, /^missing: iptables PORTHOLE-\* chains, /);
 });
