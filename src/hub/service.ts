@@ -451,18 +451,20 @@ export class HubService {
     );
     if (own) return undefined;
     const seen = await this.ctx.host.sockets.listening(false);
+    const admin = isAdmin(who);
     const [s] = await findShadows(
       this.ctx.host,
       spec.hub,
       [{ name: f.name, protos, port: port.range }],
       seen,
+      admin,
     );
     if (!s) return seen;
-    const fix = isAdmin(who)
+    const fix = admin
       ? `pick another public port, or, if the forward should take the port over, force it: ${FORCE_HOW}`
       : "pick another public port (only an admin can force a forward over a service of the hub)";
     throw new Conflict(
-      `port: ${describeShadow(s)}; a forward would cut that service off from the internet. ${fix}`,
+      `port: ${describeShadow(s, !admin)}; a forward would cut that service off from the internet. ${fix}`,
       "port",
     );
   }

@@ -44,8 +44,13 @@ export function shadowedPorts(hub: Hub, forwards: Claim[], listeners: Listener[]
   return out;
 }
 
-/** "tcp/8443 is in use on the hub: python3 (pid 812) listens on 0.0.0.0:8443" */
-export function describeShadow(s: Shadow): string {
+/**
+ * "tcp/8443 is in use on the hub: python3 (pid 812) listens on 0.0.0.0:8443"; for a peer that is not
+ * an admin (`anonymous`), "tcp/8443 is in use by a service on the hub": what the hub runs, its pids and
+ * addresses are the hub owner's business.
+ */
+export function describeShadow(s: Shadow, anonymous = false): string {
+  if (anonymous) return `${s.proto}/${s.port} is in use by a service on the hub`;
   const l = s.listener;
   const who = l.processes.length ? l.processes.join(", ") : "a program (run as root to see which)";
   const addr = l.address.includes(":") ? `[${l.address}]` : l.address;
@@ -65,16 +70,19 @@ export function newClaims(before: Spec | null, after: Spec): Forward[] {
 /**
  * The shadows among `forwards` that are not marked shadowHubService, with the listening programs named.
  * One `ss` when nothing is in the way (none when `seen`, a look just taken, is given); a second, with
- * process names, only when something is.
+ * process names, only when something is and `named`.
  */
 export async function findShadows(
   host: Host,
   hub: Hub,
   forwards: Claim[],
   seen?: Listener[],
+  /** false: the programs are not named (not looked up: `ss -p` is the slow part). */
+  named = true,
 ): Promise<Shadow[]> {
   const claims = forwards.filter((f) => !f.shadowHubService);
   if (!claims.length) return [];
-  if (!shadowedPorts(hub, claims, seen ?? (await host.sockets.listening(false))).length) return [];
+  const found = shadowedPorts(hub, claims, seen ?? (await host.sockets.listening(false)));
+  if (!found.length || !named) return found;
   return shadowedPorts(hub, claims, await host.sockets.listening(true));
 }

@@ -173,7 +173,7 @@ test("hub daemon: a peer that is not an admin is refused, forced or not; the spe
     assert.ok(e instanceof Conflict);
     assert.equal(
       e.message,
-      "port: tcp/8443 is in use on the hub: python3 (pid 812) listens on 0.0.0.0:8443; a forward would cut that service off from the internet. pick another public port (only an admin can force a forward over a service of the hub)",
+      "port: tcp/8443 is in use by a service on the hub; a forward would cut that service off from the internet. pick another public port (only an admin can force a forward over a service of the hub)",
     );
     return true;
   });
