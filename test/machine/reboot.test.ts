@@ -67,6 +67,23 @@ async function firstSuccess(world: World, since: number, limitMs = 120_000): Pro
   throw new Error(`the share did not answer within ${limitMs / 1000} s; last: ${last}`);
 }
 
+/**
+ * How soon the share must answer again after the daemon restarts (systemctl start/restart, or systemd
+ * restarting it after kill -9, RestartSec=2 included): ~1-5 s measured. Both sides forget the WireGuard
+ * session; without the saved endpoints and the agent's session renewal it took 15-17 s (WireGuard's
+ * KEEPALIVE_TIMEOUT + REKEY_TIMEOUT), so the bound sits below that with room for a loaded machine.
+ */
+const RESTART_BOUND_MS = 12_000;
+
+async function servedAgainWithin(t: TestContext, world: World, since: number, what: string): Promise<void> {
+  const ms = await firstSuccess(world, since);
+  t.diagnostic(`${what}: serving after ${ms} ms`);
+  assert.ok(
+    ms <= RESTART_BOUND_MS,
+    `${what}: the share answered after ${ms} ms (bound ${RESTART_BOUND_MS} ms)`,
+  );
+}
+
 /** What porthole leaves in a machine's network namespace (seen from outside, as the kernel has it). */
 async function portholeKernelState(world: World, host: "hub" | "peer") {
   const ns = world.netns(host);
@@ -188,11 +205,13 @@ test("real machines: install from the tarball, hub init/peer add/join/expose, re
     assert.equal((await fetchShare(w)).ok, false, "stopped means not forwarding");
     assert.deepEqual(await portholeKernelState(w, "hub"), { wg0: false, nftTable: false });
     assert.equal((await must(vps, ["sysctl", "-n", "net.ipv4.ip_forward"])).trim(), "0");
+    // Right after the peer's reboot (a new WireGuard port): the stop must save where the peer is now.
+    const s0 = Date.now();
     await must(vps, ["systemctl", "start", "porthole-hub"]);
-    t.diagnostic(`systemctl start: serving after ${await firstSuccess(w, Date.now())} ms`);
+    await servedAgainWithin(t, w, s0, "systemctl start");
     const r0 = Date.now();
     await must(vps, ["systemctl", "restart", "porthole-hub"]);
-    t.diagnostic(`systemctl restart: serving after ${await firstSuccess(w, r0)} ms`);
+    await servedAgainWithin(t, w, r0, "systemctl restart");
 
     // A crashed daemon is restarted by systemd.
     for (const [m, unit] of [
@@ -211,7 +230,7 @@ test("real machines: install from the tarball, hub init/peer add/join/expose, re
       }
       const restarts = (await must(m, ["systemctl", "show", "-p", "NRestarts", "--value", unit])).trim();
       assert.equal(restarts, "1", `${unit}: one restart after the crash`);
-      t.diagnostic(`${unit} killed (-9): serving again after ${await firstSuccess(w, c0)} ms`);
+      await servedAgainWithin(t, w, c0, `${unit} killed (-9)`);
     }
 
     // uninstall leaves nothing of porthole's, keeps the key and spec (and --purge removes them).
