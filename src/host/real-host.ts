@@ -4,6 +4,7 @@ import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
 import { inspectDriver } from "./inspect.ts";
 import { listeningSockets } from "./listeners.ts";
+import { httpProbe, pingDf, routeGet, sendDatagram, tcpConnect } from "./probes.ts";
 import {
   iptablesDnatCounters,
   nftElementCounters,
@@ -31,5 +32,12 @@ export const realHost: Host = {
   routing: routingDriver,
   net: inspectDriver.net,
   services: inspectDriver.services,
+  probe: {
+    ping: pingDf,
+    route: routeGet,
+    connect: tcpConnect,
+    datagram: sendDatagram,
+    http: httpProbe,
+  },
   files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },
 };

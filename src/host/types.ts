@@ -101,6 +101,27 @@ export interface WgImplementation {
   pid: number | null;
 }
 
+/** One ping with Don't Fragment (`ping -M do`); `mtu` is what the refusal or the ICMP said, when it did. */
+export type PingResult =
+  | { kind: "answered" }
+  | { kind: "too-big"; mtu?: number }
+  | { kind: "lost" }
+  | { kind: "error"; message: string };
+
+/** Where the kernel sends a packet (`ip route get`). */
+export interface RouteChoice {
+  device: string;
+  source: string | null;
+  gateway: string | null;
+}
+
+export type ConnectResult = "open" | "refused" | "timeout" | "unreachable";
+
+/** A GET's status and the server's Date against this machine's clock (ms since the epoch); or why no answer. */
+export type HttpProbe =
+  | { status: number; remoteMs: number | null; localMs: number; roundTripMs: number }
+  | { error: string };
+
 export interface Host {
   wg: {
     observe(iface: string): Promise<WgState>;
@@ -203,6 +224,17 @@ export interface Host {
     unit(name: string): Promise<{ active: boolean; enabled: boolean } | null>;
     /** porthole's daemon of this role running now (its pid file in `stateDir`), or null. */
     daemon(stateDir: string, role: DaemonRole): Promise<DaemonInfo | null>;
+  };
+  /** Read-only probes of the network (doctor); each sends only to the address it is given. */
+  probe: {
+    /** One ICMP echo of `size` payload bytes with Don't Fragment, waiting up to `timeoutMs`. */
+    ping(address: string, size: number, timeoutMs: number): Promise<PingResult>;
+    /** The route the kernel picks for `address`, as a packet carrying `mark` when given; null: none. */
+    route(address: string, mark?: number): Promise<RouteChoice | null>;
+    connect(address: string, port: number, timeoutMs: number): Promise<ConnectResult>;
+    /** Sends one UDP datagram (no answer is awaited: UDP has none to wait for). */
+    datagram(address: string, port: number, payload: string): Promise<void>;
+    http(url: string, timeoutMs: number): Promise<HttpProbe>;
   };
   files: {
     read(path: string): Promise<string | null>;

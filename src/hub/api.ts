@@ -20,6 +20,8 @@ import {
   CreateTokenRequest,
   checkRequest,
   EnrollRequest,
+  ProbeReport,
+  ReachabilityRequest,
 } from "../protocol/requests.ts";
 import type { ErrorReply, ForwardView } from "../protocol/responses.ts";
 import type { Forward } from "../spec/types.ts";
@@ -159,7 +161,8 @@ export function hubApi(
   app.get("/v1/whoami", async (c) => {
     const who = c.get("who");
     if (who.kind === "enrolling") return c.json(who);
-    return c.json({ ...who, specHash: (await service.specFor(who)).hash });
+    const probe = service.probeTaskFor(who);
+    return c.json({ ...who, specHash: (await service.specFor(who)).hash, ...(probe ? { probe } : {}) });
   });
   app.get("/v1/spec", async (c) => c.text((await service.specFor(c.get("who"))).text));
   app.get("/v1/peers", async (c) => {
@@ -199,6 +202,19 @@ export function hubApi(
     service.requireAdmin(c.get("who"));
     const r = await service.reconcile();
     return c.json({ changed: r.changed, lines: r.lines, warnings: r.warnings });
+  });
+  // Reachable from the outside: an admin asks, a peer probes (task in its whoami answer) and reports.
+  app.post("/v1/reachability", async (c) => {
+    const text = await c.req.text();
+    const req = text.trim()
+      ? checkRequest(ReachabilityRequest, JSON.parse(text))
+      : { ok: true as const, value: {} };
+    if (!req.ok) throw new Invalid(req.message, req.field || undefined);
+    return c.json(await service.reachability(c.get("who"), req.value));
+  });
+  app.post("/v1/probes/:id", async (c) => {
+    service.reportProbe(c.get("who"), c.req.param("id"), await body(c, ProbeReport));
+    return c.json({ accepted: true });
   });
   app.get("/v1/openapi.json", (c) => c.json(openApiDocument()));
   // A peer that is not an admin gets its own series, and the hub's apply counters (no names in them).

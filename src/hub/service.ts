@@ -7,6 +7,8 @@ import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import type { Enrolling } from "../plan/plan.ts";
+import type { ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
+import type { ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import type { FirewallFinding, HubStatus } from "../protocol/status.ts";
 import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
@@ -19,6 +21,7 @@ import type { Forward, Proto, Spec } from "../spec/types.ts";
 import { hubReservedPorts } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
+import { CONNECTED_S, judgeReport, ProbeBroker, probeTargets } from "./reachability.ts";
 import { RequestLog } from "./request-log.ts";
 import { activeEnrolling, type PendingToken, RuntimeStore } from "./runtime.ts";
 import type { SpecEdit } from "./spec-edit.ts";
@@ -521,6 +524,71 @@ export class HubService {
         s.forwards.filter((f) => f.peer === who.name).map((f) => f.name),
       ),
     };
+  }
+
+  /** Reachability probes waiting for a peer (handed out in whoami answers). */
+  readonly probes = new ProbeBroker();
+
+  /**
+   * Asks a connected peer (`req.peer`, else the one that shook hands last) to probe the hub's public
+   * ports over its own internet path, and judges its report. Admins and root only: it makes a peer
+   * send traffic. Never throws for a peer that does not answer: every port is then "unknown".
+   */
+  async reachability(who: Identity, req: ReachabilityRequest): Promise<ReachabilityReply> {
+    this.requireAdmin(who);
+    const { spec } = await this.live();
+    const targets = probeTargets(spec);
+    const now = this.now() / 1000;
+    const stats = (await this.ctx.host.stats.wgPeers(spec.hub.interface)) ?? [];
+    const connected = spec.peers
+      .filter((p) => p.kind === "agent")
+      .map((p) => ({
+        name: p.name,
+        at: stats.find((x) => x.publicKey === p.publicKey)?.latestHandshake ?? 0,
+      }))
+      .filter((p) => p.at > 0 && now - p.at <= CONNECTED_S)
+      .sort((a, b) => b.at - a.at);
+    if (req.peer && !spec.peers.some((p) => p.name === req.peer))
+      throw new NotFound(`no peer named ${req.peer}`, "peer");
+    const chosen = req.peer ? connected.find((p) => p.name === req.peer) : connected[0];
+    const unknown = (note: string): ReachabilityReply => ({
+      peer: chosen?.name ?? null,
+      address: null,
+      findings: targets.map((t) => ({
+        ...t,
+        status: "unknown",
+        found: `${t.proto}/${t.port} (${t.what}): not probed`,
+      })),
+      note,
+    });
+    if (!chosen)
+      return unknown(
+        req.peer
+          ? `${req.peer} has not shaken hands in the last ${CONNECTED_S} s: it cannot probe`
+          : `no peer running the agent has shaken hands in the last ${CONNECTED_S} s: nobody to probe from outside`,
+      );
+    const report = await this.probes.ask(chosen.name, spec.hub.endpoint.host, targets);
+    if (!report)
+      return unknown(
+        `${chosen.name} did not report within a few seconds: is its agent (porthole peer run) running, and of this version?`,
+      );
+    return {
+      peer: chosen.name,
+      address: report.address,
+      findings: judgeReport(chosen.name, targets, report, spec.hub.interface),
+    };
+  }
+
+  /** A peer's pending probe task, handed out once (in its whoami answer). */
+  probeTaskFor(who: Identity): ProbeTask | undefined {
+    return who.kind === "peer" ? this.probes.taskFor(who.name) : undefined;
+  }
+
+  /** A peer's report of a probe task it was given. */
+  reportProbe(who: Identity, id: string, report: ProbeReport): void {
+    this.requirePeer(who);
+    if (who.kind !== "peer" || !this.probes.report(who.name, id, report))
+      throw new NotFound(`no probe ${id} is waiting for this peer's report`);
   }
 
   /** Who is online (without the forwards' counters). */

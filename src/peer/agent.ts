@@ -14,6 +14,7 @@ import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
+import { runProbeTask } from "./reachability.ts";
 import { type HubSession, hubSession } from "./session.ts";
 import { STALE_HANDSHAKE_S } from "./stale.ts";
 
@@ -63,6 +64,19 @@ export async function runPeer(
       }
       const local = await readLocalSpec(configDir);
       const who = await session.ask(local?.spec.hub, () => peerClient(id.api).whoami(1500));
+      // The hub asks for its public ports to be probed from here (doctor's "reachable from the
+      // outside"); answered beside the tick, which must not wait for the connects.
+      if (who.probe && local) {
+        const task = who.probe;
+        const { hub } = local.spec;
+        runProbeTask(ctx.host, task, { interface: hub.interface, hubKey: hub.publicKey }, Date.now() / 1000)
+          .then((report) => peerClient(id.api, { recover: false }).reportProbe(task.id, report))
+          .then(
+            () =>
+              log(`probed the hub's public ports from here for its doctor (${task.targets.length} ports)`),
+            (e: Error) => log(`reachability probe: ${e.message}`),
+          );
+      }
       if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
         const text = await peerClient(id.api).spec();
         if (loadSpec(text).ok) {

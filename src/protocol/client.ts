@@ -3,7 +3,14 @@
 // reply type, parsed against the schema in responses.ts. How a request travels is the caller's
 // `Transport`, so this module does no I/O.
 import type { z } from "zod";
-import type { AddForwardRequest, AddPeerRequest, CreateTokenRequest, EnrollRequest } from "./requests.ts";
+import type {
+  AddForwardRequest,
+  AddPeerRequest,
+  CreateTokenRequest,
+  EnrollRequest,
+  ProbeReport,
+  ReachabilityRequest,
+} from "./requests.ts";
 // The reply schemas load on first use: `porthole status` through the daemon parses none and starts
 // without zod.
 import type * as Replies from "./responses.ts";
@@ -96,6 +103,19 @@ export function hubClient(send: Transport) {
     requestState: async (id: string) =>
       parse((r) => r.RequestStateReply, "GET /v1/requests", await send("GET", `/v1/requests/${name(id)}`)),
     apply: async () => parse((r) => r.ApplyReply, "POST /v1/apply", await send("POST", "/v1/apply")),
+    /**
+     * Asks a connected peer to probe the hub's public ports from the internet (admins and root); waits
+     * for its report (a few seconds: the peer's agent picks the task up on its next tick).
+     */
+    reachability: async (req: ReachabilityRequest = {}) =>
+      parse(
+        (r) => r.ReachabilityReply,
+        "POST /v1/reachability",
+        await send("POST", "/v1/reachability", req, 30_000),
+      ),
+    /** A peer's report of the probe task `id` its whoami answer carried. */
+    reportProbe: async (id: string, report: ProbeReport) =>
+      send("POST", `/v1/probes/${name(id)}`, report, 5000),
   };
 }
 

@@ -1,7 +1,14 @@
 // The API as an OpenAPI 3.0 document, built from the request schemas (served at /v1/openapi.json and
 // committed as docs/openapi.json; a test keeps the two equal).
 import { z } from "zod";
-import { AddForwardRequest, AddPeerRequest, CreateTokenRequest, EnrollRequest } from "./requests.ts";
+import {
+  AddForwardRequest,
+  AddPeerRequest,
+  CreateTokenRequest,
+  EnrollRequest,
+  ProbeReport,
+  ReachabilityRequest,
+} from "./requests.ts";
 
 type Who = "peers" | "admins" | "enrolling";
 
@@ -118,6 +125,25 @@ export const ROUTES: Route[] = [
     ok: 200,
   },
   { method: "post", path: "/v1/apply", summary: "Reconcile the hub now", who: ["admins"], ok: 200 },
+  {
+    method: "post",
+    path: "/v1/reachability",
+    summary:
+      "Ask a connected peer to probe the hub's public ports over its own internet path (TCP connect; WireGuard by its handshake); waits for its report",
+    who: ["admins"],
+    body: ReachabilityRequest,
+    errors: [400, 404],
+    ok: 200,
+  },
+  {
+    method: "post",
+    path: "/v1/probes/{id}",
+    summary: "A peer reports the probe task its whoami answer carried (only the peer it was given to)",
+    who: ["peers"],
+    body: ProbeReport,
+    errors: [400, 404],
+    ok: 200,
+  },
   {
     method: "get",
     path: "/v1/requests/{id}",

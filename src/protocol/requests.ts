@@ -46,6 +46,30 @@ export const AddForwardRequest = z.strictObject({
   shadowHubService: z.boolean().optional(),
 });
 
+const port = z.int().min(1).max(65535);
+
+export const PROBE_RESULTS = ["open", "refused", "timeout", "unreachable", "sent", "skipped"] as const;
+
+/** POST /v1/probes/ID: what the peer saw. */
+export const ProbeReport = z.strictObject({
+  /** The hub's public address as the peer resolved it (null: it did not resolve). */
+  address: z.string().nullable(),
+  /** The interface the peer's route to it takes: the probe is over the internet only when it is not the tunnel. */
+  via: z.string().nullable(),
+  /** The peer's own tunnel: its last handshake with the hub (seconds ago) and the endpoint it used. */
+  handshake: z.strictObject({ ageS: z.int().min(0), endpoint: z.string().nullable() }).nullable(),
+  results: z
+    .array(z.strictObject({ proto: z.enum(["tcp", "udp"]), port, result: z.enum(PROBE_RESULTS) }))
+    .max(64),
+  /** Why nothing was probed, when nothing was. */
+  error: z.string().optional(),
+});
+export type ProbeReport = z.infer<typeof ProbeReport>;
+
+/** POST /v1/reachability (admins and root): probe from this peer, or from the one that shook hands last. */
+export const ReachabilityRequest = z.strictObject({ peer: text.optional() });
+export type ReachabilityRequest = z.infer<typeof ReachabilityRequest>;
+
 export type AddPeerRequest = z.infer<typeof AddPeerRequest>;
 export type CreateTokenRequest = z.infer<typeof CreateTokenRequest>;
 export type EnrollRequest = z.infer<typeof EnrollRequest>;

@@ -3,6 +3,29 @@
 // the route, not an undefined field later. Objects are not strict: a newer hub may add fields.
 import { z } from "zod";
 
+// "Reachable from the outside": the hub cannot see its provider's cloud firewall from inside, so it
+// asks a connected peer to probe its public address over the peer's own internet path. The task
+// travels in the peer's next whoami answer (the agent polls every 2 s), the report comes back as
+// POST /v1/probes/ID (requests.ts); both through the tunnel, identified like every other request.
+const port = z.int().min(1).max(65535);
+
+/** One public port to probe: the hub's WireGuard port, or a forward's (the first port of a range). */
+export const ProbeTarget = z.object({
+  proto: z.enum(["tcp", "udp"]),
+  port,
+  /** "wireguard": the hub's own port; else the forward's name. */
+  what: z.string(),
+});
+export type ProbeTarget = z.infer<typeof ProbeTarget>;
+
+/** In a whoami answer: probe `host` (the hub's endpoint, a name or an address) at these ports. */
+export const ProbeTask = z.object({
+  id: z.string(),
+  host: z.string(),
+  targets: z.array(ProbeTarget).max(64),
+});
+export type ProbeTask = z.infer<typeof ProbeTask>;
+
 /** A forward as the API shows it (GET/POST/DELETE /v1/forwards). */
 export const ForwardView = z.object({
   name: z.string(),
@@ -25,6 +48,8 @@ export const WhoamiReply = z.object({
   admin: z.boolean().optional(),
   /** The hash of the spec as this caller sees it (not while enrolling): fetch the spec when it changes. */
   specHash: z.string().optional(),
+  /** A reachability probe the hub asks this peer to make (see reachability.ts). */
+  probe: ProbeTask.optional(),
 });
 export type WhoamiReply = z.infer<typeof WhoamiReply>;
 
@@ -87,3 +112,24 @@ export interface ErrorReply {
   error: string;
   field?: string;
 }
+
+/** POST /v1/reachability. */
+export const ReachabilityFinding = z.object({
+  proto: z.enum(["tcp", "udp"]),
+  port,
+  what: z.string(),
+  status: z.enum(["ok", "warn", "fail", "unknown"]),
+  found: z.string(),
+  fix: z.string().optional(),
+});
+export type ReachabilityFinding = z.infer<typeof ReachabilityFinding>;
+
+/** The answer: which peer probed (null: none could), and one finding per port. */
+export const ReachabilityReply = z.object({
+  peer: z.string().nullable(),
+  address: z.string().nullable(),
+  findings: z.array(ReachabilityFinding),
+  /** Why no port could be judged, when none could. */
+  note: z.string().optional(),
+});
+export type ReachabilityReply = z.infer<typeof ReachabilityReply>;

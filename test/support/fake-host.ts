@@ -3,11 +3,15 @@
 import type { DaemonInfo } from "../../src/host/daemon-pid.ts";
 import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import type {
+  ConnectResult,
   ElementCounter,
   FirewallState,
   Host,
+  HttpProbe,
   IfaceAddress,
   Listener,
+  PingResult,
+  RouteChoice,
   WgDumpPeer,
   WgImplementation,
   WgPeerState,
@@ -55,6 +59,15 @@ export interface FakeHost extends Host {
   daemons: Map<string, DaemonInfo>;
   /** What carries each WireGuard interface (default: wireguard-go, pid 4242). */
   wgImpl: Map<string, WgImplementation>;
+  /** The network as doctor's probes see it; each defaults to a healthy answer (names: `dns`). */
+  network: {
+    ping(address: string, size: number): PingResult;
+    route(address: string, mark?: number): RouteChoice | null;
+    connect(address: string, port: number): ConnectResult;
+    http(url: string): HttpProbe;
+  };
+  /** Probes sent, in order ("ping 203.0.113.1 1452", "connect 10.8.0.2:8080"). */
+  probes: string[];
 }
 
 export function fakeHost(files: Record<string, string> = {}): FakeHost {
@@ -80,6 +93,13 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     units: null,
     daemons: new Map<string, DaemonInfo>(),
     wgImpl: new Map<string, WgImplementation>(),
+    probes: [] as string[],
+    network: {
+      ping: () => ({ kind: "answered" }),
+      route: () => ({ device: "eth0", source: "192.168.1.2", gateway: "192.168.1.1" }),
+      connect: () => "open",
+      http: () => ({ status: 200, remoteMs: Date.now(), localMs: Date.now(), roundTripMs: 1 }),
+    } as FakeHost["network"],
   } as FakeHost;
   const act = (name: string) => {
     h.calls.push(name);
@@ -293,6 +313,24 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     remove: async () => {
       act("routing remove");
       h.routes = false;
+    },
+  };
+  h.probe = {
+    ping: async (a, size) => {
+      h.probes.push(`ping ${a} ${size}`);
+      return h.network.ping(a, size);
+    },
+    route: async (a, mark) => h.network.route(a, mark),
+    connect: async (a, port) => {
+      h.probes.push(`connect ${a}:${port}`);
+      return h.network.connect(a, port);
+    },
+    datagram: async (a, port) => {
+      h.probes.push(`udp ${a}:${port}`);
+    },
+    http: async (url) => {
+      h.probes.push(`http ${url}`);
+      return h.network.http(url);
     },
   };
   h.files = {

@@ -264,6 +264,18 @@ const ROUTES: {
     expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
   },
   {
+    // No peer has shaken hands on the fake host: the answer comes at once, every port "unknown".
+    route: "POST /v1/reachability",
+    request: () => ["POST", "/v1/reachability", {}],
+    expect: { stranger: 403, enrolling: 403, peer: 403, admin: 200, root: 200 },
+  },
+  {
+    // A report nobody asked this caller for.
+    route: "POST /v1/probes/:id",
+    request: () => ["POST", "/v1/probes/nope", { address: null, via: null, handshake: null, results: [] }],
+    expect: { stranger: 403, enrolling: 403, peer: 404, admin: 404, root: 404 },
+  },
+  {
     route: "GET /v1/openapi.json",
     request: () => ["GET", "/v1/openapi.json"],
     expect: { stranger: 403, enrolling: 200, peer: 200, admin: 200, root: 200 },
@@ -647,4 +659,65 @@ test("over TCP, a peer's request that trickles in is cut off (408) once the requ
     s.on("error", () => {});
   });
   assert.match(answer, /^HTTP\/1\.1 408 /);
+});
+
+test("reachability: the task rides in the chosen peer's whoami, its report is judged, others' reports are refused", async (t) => {
+  const h = await hub(t);
+  const host = h.service.ctx.host as ReturnType<typeof fakeHost>;
+  // rpi and boss shook hands; rpi most recently, so it probes.
+  const now = Math.floor(Date.now() / 1000);
+  host.peerStats.set(KEYS.rpi, { latestHandshake: now - 3, rxBytes: 1, txBytes: 1 });
+  host.peerStats.set(KEYS.boss, { latestHandshake: now - 60, rxBytes: 1, txBytes: 1 });
+  const asked = h.as("root", "POST", "/v1/reachability", {});
+  let task:
+    | { id: string; host: string; targets: { proto: string; port: number; what: string }[] }
+    | undefined;
+  for (let i = 0; i < 50 && !task; i++) {
+    const other = (await (await h.as("10.8.0.3", "GET", "/v1/whoami")).json()) as { probe?: unknown };
+    assert.equal(other.probe, undefined, "nas was not asked");
+    task = ((await (await h.as("10.8.0.2", "GET", "/v1/whoami")).json()) as { probe?: typeof task }).probe;
+    if (!task) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(task, "rpi's whoami carries the task");
+  assert.equal(task.host, "203.0.113.1");
+  assert.deepEqual(
+    task.targets.map((x) => `${x.proto}/${x.port} ${x.what}`),
+    ["udp/51820 wireguard", "tcp/80 web", "tcp/8443 secret-cam"],
+  );
+  const report = {
+    address: "203.0.113.1",
+    via: "eth0",
+    handshake: { ageS: 3, endpoint: "203.0.113.1:51820" },
+    results: [
+      { proto: "tcp", port: 80, result: "open" },
+      { proto: "tcp", port: 8443, result: "timeout" },
+    ],
+  };
+  assert.equal(
+    (await h.as("10.8.0.3", "POST", `/v1/probes/${task.id}`, report)).status,
+    404,
+    "not nas's task",
+  );
+  assert.equal((await h.as("10.8.0.2", "POST", `/v1/probes/${task.id}`, report)).status, 200);
+  const res = await asked;
+  assert.equal(res.status, 200);
+  const reply = (await res.json()) as {
+    peer: string;
+    findings: { port: number; status: string; found: string; fix?: string }[];
+  };
+  assert.equal(reply.peer, "rpi");
+  assert.deepEqual(
+    reply.findings.map((f) => [f.port, f.status]),
+    [
+      [51820, "ok"],
+      [80, "ok"],
+      [8443, "fail"],
+    ],
+  );
+  assert.match(
+    reply.findings[2]?.found ?? "",
+    /tcp\/8443 \(secret-cam\) NOT reachable from the internet: rpi's connect to 203\.0\.113\.1:8443 got no answer/,
+  );
+  assert.match(reply.findings[2]?.fix ?? "", /allow tcp\/8443 inbound in the VPS provider's firewall/);
+  assert.equal((await h.as("10.8.0.2", "POST", `/v1/probes/${task.id}`, report)).status, 404, "once only");
 });

@@ -1,0 +1,68 @@
+// The tunnel to the hub: a recent handshake, and from which endpoint.
+import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
+import { hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
+
+/**
+ * ok when the hub's last handshake is younger than STALE_HANDSHAKE_S (135 s, past WireGuard's 2-minute
+ * rekey: a live tunnel re-handshakes every 2 minutes while traffic flows, and the agent's probe every
+ * 2 s keeps it flowing); fail when it is older, never happened, or the interface or hub peer is missing.
+ */
+export async function checkHandshake(s: PeerScene): Promise<Outcome> {
+  const { hub } = s.spec;
+  const p = await hubPeer(s);
+  const port = hub.endpoint.port;
+  if (p === null)
+    return {
+      status: "fail",
+      found: `${hub.interface} does not exist: no tunnel`,
+      fix: "porthole apply (or: systemctl restart porthole-peer)",
+    };
+  if (!p)
+    return {
+      status: "fail",
+      found: `${hub.interface} has no peer with the hub's key ${hub.publicKey.slice(0, 8)}…`,
+      fix: "porthole apply",
+    };
+  const toHub = `the hub's udp/${port} at ${p.endpoint ?? hub.endpoint.host}`;
+  const fix = `from here, ${toHub} must answer: run \`porthole doctor\` on the hub (its WireGuard port, firewall and cloud firewall), and check this network lets UDP out to port ${port}`;
+  if (!p.latestHandshake)
+    return {
+      status: "fail",
+      found: `never shook hands with the hub (endpoint ${p.endpoint ?? "none"})`,
+      fix,
+    };
+  const age = Math.max(0, Math.round(s.now() / 1000 - p.latestHandshake));
+  if (age > STALE_HANDSHAKE_S)
+    return {
+      status: "fail",
+      found: `last handshake ${age} s ago (endpoint ${p.endpoint}): the hub has not answered for over ${STALE_HANDSHAKE_S} s`,
+      fix,
+    };
+  return { status: "ok", found: `last handshake ${age} s ago, endpoint ${p.endpoint}` };
+}
+
+/** The hub's API through the tunnel: its daemon answers (the agent's whoami). */
+export async function checkHubApi(s: PeerScene): Promise<Outcome> {
+  if (!s.api)
+    return {
+      status: "unknown",
+      found: "this peer was not joined through a hub daemon (no peer.json): its API is not used",
+    };
+  const r = await s.host.probe.http(`${s.api}/v1/whoami`, 3000);
+  if ("error" in r)
+    return {
+      status: "fail",
+      found: `the hub's API at ${s.api} did not answer through the tunnel (${r.error})`,
+      fix:
+        r.error === "ECONNREFUSED"
+          ? "the tunnel works but the hub daemon is not running: on the hub, systemctl restart porthole-hub"
+          : "see the handshake line; on the hub: porthole status",
+    };
+  if (r.status !== 200)
+    return {
+      status: "fail",
+      found: `the hub's API at ${s.api} answered ${r.status}`,
+      fix: "on the hub: porthole peer ls (is this peer still known?)",
+    };
+  return { status: "ok", found: `the hub's API at ${s.api} answers (${r.roundTripMs} ms)` };
+}

@@ -1,0 +1,116 @@
+// Probes of the network for `porthole doctor`: pings with Don't Fragment, the kernel's route choice,
+// a TCP connect, a UDP datagram, the clock of an HTTP server. Read-only; each sends only to the
+// address it is given.
+import { createSocket } from "node:dgram";
+import { connect } from "node:net";
+import { run } from "./run.ts";
+import type { ConnectResult, HttpProbe, PingResult, RouteChoice } from "./types.ts";
+
+/**
+ * Reads `ping -n -c 1 -M do` output: answered (exit 0), too-big (refused locally, or a "Frag needed"
+ * came back; `mtu` as either says), lost (nothing came back), or an error (no route, a bad address).
+ */
+export function parsePing(code: number, stdout: string, stderr: string): PingResult {
+  if (code === 0) return { kind: "answered" };
+  const text = `${stdout}\n${stderr}`;
+  const local = /message too long, mtu[= ]+(\d+)/i.exec(text);
+  if (local) return { kind: "too-big", mtu: Number(local[1]) };
+  const frag = /Frag(?:mentation)? needed.*?mtu = (\d+)/i.exec(text);
+  if (frag) return { kind: "too-big", mtu: Number(frag[1]) };
+  if (/Packet too big.*?mtu ?= ?(\d+)/i.test(text))
+    return { kind: "too-big", mtu: Number(/mtu ?= ?(\d+)/i.exec(text)?.[1]) };
+  if (code === 1) return { kind: "lost" };
+  return { kind: "error", message: (stderr.trim() || stdout.trim()).split("\n")[0] ?? `exit ${code}` };
+}
+
+/** One ICMP echo with Don't Fragment carrying `size` payload bytes (packet = size + 28 IPv4, + 48 IPv6). */
+export async function pingDf(address: string, size: number, timeoutMs: number): Promise<PingResult> {
+  const six = address.includes(":");
+  const r = await run(
+    [
+      "ping",
+      six ? "-6" : "-4",
+      "-n",
+      "-c",
+      "1",
+      "-W",
+      String(Math.max(1, Math.ceil(timeoutMs / 1000))),
+      "-M",
+      "do",
+      "-s",
+      String(size),
+      address,
+    ],
+    { allowFail: true, timeoutMs: timeoutMs + 5000 },
+  );
+  return parsePing(r.code, r.stdout, r.stderr);
+}
+
+/** `ip -j route get ADDRESS [mark M]`: the device and source the kernel picks; null when unroutable. */
+export async function routeGet(address: string, mark?: number): Promise<RouteChoice | null> {
+  const argv = ["ip", "-j", "route", "get", address, ...(mark === undefined ? [] : ["mark", String(mark)])];
+  const r = await run(argv, { allowFail: true });
+  if (r.code !== 0) return null;
+  return parseRouteGet(r.stdout);
+}
+
+export function parseRouteGet(json: string): RouteChoice | null {
+  const [first] = JSON.parse(json) as { dev?: string; prefsrc?: string; gateway?: string; type?: string }[];
+  if (!first?.dev) return null;
+  return { device: first.dev, source: first.prefsrc ?? null, gateway: first.gateway ?? null };
+}
+
+/** A TCP connect, closed at once: open, refused (a RST came back), timeout, or unreachable (ICMP, no route). */
+export function tcpConnect(address: string, port: number, timeoutMs: number): Promise<ConnectResult> {
+  return new Promise((resolve) => {
+    const s = connect({ host: address, port, timeout: timeoutMs });
+    const done = (r: ConnectResult) => {
+      s.destroy();
+      resolve(r);
+    };
+    s.once("connect", () => done("open"));
+    s.once("timeout", () => done("timeout"));
+    s.once("error", (e: NodeJS.ErrnoException) =>
+      done(e.code === "ECONNREFUSED" ? "refused" : e.code === "ETIMEDOUT" ? "timeout" : "unreachable"),
+    );
+  });
+}
+
+/** One UDP datagram to address:port from an ephemeral port; resolves once it is sent (or failed to be). */
+export function sendDatagram(address: string, port: number, payload: string): Promise<void> {
+  return new Promise((resolve) => {
+    const s = createSocket(address.includes(":") ? "udp6" : "udp4");
+    s.on("error", () => {
+      s.close();
+      resolve();
+    });
+    s.send(payload, port, address, () => {
+      s.close();
+      resolve();
+    });
+  });
+}
+
+/**
+ * A GET of `url`: its status and the server's clock (the Date header, ms since the epoch) against
+ * this machine's clock halfway through the request; an error when nothing answered.
+ */
+export async function httpProbe(url: string, timeoutMs: number): Promise<HttpProbe> {
+  const sent = Date.now();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const got = Date.now();
+    await res.arrayBuffer();
+    const date = res.headers.get("date");
+    const remote = date ? Date.parse(date) : Number.NaN;
+    return {
+      status: res.status,
+      remoteMs: Number.isNaN(remote) ? null : remote,
+      localMs: Math.round((sent + got) / 2),
+      roundTripMs: got - sent,
+    };
+  } catch (e) {
+    const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
+    return { error: cause?.code ?? cause?.message ?? (e as Error).message };
+  }
+}

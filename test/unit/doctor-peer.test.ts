@@ -1,0 +1,385 @@
+// `porthole doctor` on a peer, each check against the fake host: the healthy answer, and each fault
+// with what it is called and what fixes it.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runPeerChecks } from "../../src/doctor/peer-checks.ts";
+import { CLOCK_FAIL_S, judgeClock } from "../../src/doctor/peer-clock.ts";
+import { checkHandshake, checkHubApi } from "../../src/doctor/peer-handshake.ts";
+import { checkHubName } from "../../src/doctor/peer-hub-name.ts";
+import { checkPathMtu, judgeMtu, largestPacket } from "../../src/doctor/peer-path-mtu.ts";
+import type { PeerScene } from "../../src/doctor/peer-scene.ts";
+import { checkTargets, judgeTarget } from "../../src/doctor/peer-targets.ts";
+import { checkTransparent } from "../../src/doctor/peer-transparent.ts";
+import { parsePing, parseRouteGet } from "../../src/host/probes.ts";
+import type { PingResult } from "../../src/host/types.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+import type { Spec } from "../../src/spec/types.ts";
+import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+
+const HUB = publicKeyOf(generatePrivateKey());
+const RPI = publicKeyOf(generatePrivateKey());
+const NOW = 1_800_000_000_000;
+
+function specOf(forwards: string[], endpoint = "203.0.113.1", hubExtra = ""): Spec {
+  const r = loadSpec(`hub:
+  endpoint: ${endpoint}
+  publicKey: ${HUB}
+${hubExtra}peers:
+  - { name: rpi, publicKey: "${RPI}", address: 10.8.0.2 }
+forwards:
+${forwards.map((f) => `  - ${f}\n`).join("") || "  []\n"}`);
+  if (!r.ok) throw new Error(r.report);
+  return r.spec;
+}
+
+const SHARE = "{ name: share, proto: tcp, port: 80, peer: rpi, targetPort: 8080 }";
+
+function scene(
+  o: {
+    spec?: Spec;
+    handshakeAgo?: number | null;
+    endpoint?: string;
+    noIface?: boolean;
+    api?: string | null;
+  } = {},
+): { s: PeerScene; host: FakeHost } {
+  const host = fakeHost();
+  const spec = o.spec ?? specOf([SHARE]);
+  host.ifaces.set("wg0", {
+    exists: true,
+    publicKey: RPI,
+    listenPort: null,
+    addresses: ["10.8.0.2/32"],
+    mtu: 1420,
+    up: true,
+    peers: o.noIface
+      ? []
+      : [
+          {
+            publicKey: HUB,
+            allowedIps: ["10.8.0.0/24"],
+            endpoint: o.endpoint ?? "203.0.113.1:51820",
+            keepalive: 25,
+          },
+        ],
+  });
+  if (o.noIface) host.ifaces.delete("wg0");
+  host.listeners = [{ proto: "tcp", address: "0.0.0.0", port: 8080, processes: ["rclone (pid 7)"] }];
+  const ago = o.handshakeAgo === undefined ? 5 : o.handshakeAgo;
+  if (ago !== null) host.peerStats.set(HUB, { latestHandshake: NOW / 1000 - ago, rxBytes: 1, txBytes: 1 });
+  const me = spec.peers.find((p) => p.name === "rpi");
+  if (!me) throw new Error("no rpi");
+  return {
+    host,
+    s: {
+      host,
+      spec,
+      me,
+      api: o.api === undefined ? "http://10.8.0.1:51821" : o.api,
+      now: () => NOW,
+    },
+  };
+}
+
+test("handshake: recent is ok with its endpoint; stale, never and no interface fail with what to check", async () => {
+  const ok = await checkHandshake(scene().s);
+  assert.equal(ok.status, "ok");
+  assert.match(ok.found, /last handshake 5 s ago, endpoint 203\.0\.113\.1:51820/);
+
+  const stale = await checkHandshake(scene({ handshakeAgo: 600 }).s);
+  assert.equal(stale.status, "fail");
+  assert.match(stale.found, /last handshake 600 s ago \(endpoint 203\.0\.113\.1:51820\)/);
+  assert.match(stale.fix ?? "", /porthole doctor` on the hub.*udp\/51820|UDP out to port 51820/);
+
+  const never = await checkHandshake(scene({ handshakeAgo: null }).s);
+  assert.equal(never.status, "fail");
+  assert.match(never.found, /never shook hands/);
+
+  const none = await checkHandshake(scene({ noIface: true }).s);
+  assert.equal(none.status, "fail");
+  assert.match(none.found, /wg0 does not exist/);
+  assert.match(none.fix ?? "", /porthole apply/);
+});
+
+test("hub api: answered, refused (daemon down) and silent are told apart; no peer.json is unknown", async () => {
+  const { s, host } = scene();
+  assert.equal((await checkHubApi(s)).status, "ok");
+  assert.deepEqual(host.probes, ["http http://10.8.0.1:51821/v1/whoami"]);
+  host.network.http = () => ({ error: "ECONNREFUSED" });
+  const refused = await checkHubApi(s);
+  assert.equal(refused.status, "fail");
+  assert.match(refused.fix ?? "", /hub daemon is not running/);
+  assert.equal((await checkHubApi(scene({ api: null }).s)).status, "unknown");
+});
+
+test("hub name: resolves to the tunnel's address, to another one, or not at all", async () => {
+  const named = specOf([SHARE], "vps.example.net");
+  const { s, host } = scene({ spec: named });
+  host.dns.set("vps.example.net", ["203.0.113.1"]);
+  const ok = await checkHubName(s);
+  assert.equal(ok.status, "ok");
+  assert.match(ok.found, /vps\.example\.net resolves to 203\.0\.113\.1, the address the tunnel uses/);
+
+  host.dns.set("vps.example.net", ["203.0.113.9"]);
+  const moved = await checkHubName(s);
+  assert.equal(moved.status, "warn");
+  assert.match(moved.found, /resolves to 203\.0\.113\.9 but the tunnel uses 203\.0\.113\.1/);
+  assert.match(
+    moved.fix ?? "",
+    new RegExp(`wg set wg0 peer ${HUB.replace(/[+/]/g, "\\$&")} endpoint 203\\.0\\.113\\.9:51820`),
+  );
+
+  host.dns.clear();
+  const gone = await checkHubName(s);
+  assert.equal(gone.status, "fail");
+  assert.match(gone.found, /vps\.example\.net does not resolve/);
+
+  assert.equal((await checkHubName(scene().s)).status, "ok", "an address needs no resolving");
+});
+
+test("targets: a service bound to loopback is named as unreachable through the tunnel, with the bind fix", async () => {
+  const { s, host } = scene();
+  const ok = await checkTargets(s);
+  assert.deepEqual(
+    ok.map((t) => [t.name, t.outcome.status]),
+    [["share tcp", "ok"]],
+  );
+  assert.match(
+    ok[0]?.outcome.found ?? "",
+    /tcp\/8080 \(rclone \(pid 7\)\) answers on 10\.8\.0\.2 \(listening on 0\.0\.0\.0\)/,
+  );
+  assert.deepEqual(host.probes, ["connect 10.8.0.2:8080"]);
+
+  host.listeners = [{ proto: "tcp", address: "127.0.0.1", port: 8080, processes: [] }];
+  host.network.connect = () => "refused";
+  const [loop] = await checkTargets(s);
+  assert.equal(loop?.outcome.status, "fail");
+  assert.match(
+    loop?.outcome.found ?? "",
+    /listens on 127\.0\.0\.1 only: loopback is unreachable through the tunnel \(10\.8\.0\.2\)/,
+  );
+  assert.match(loop?.outcome.fix ?? "", /listen on 0\.0\.0\.0:8080 or 10\.8\.0\.2:8080/);
+
+  host.listeners = [];
+  const [none] = await checkTargets(s);
+  assert.equal(none?.outcome.status, "fail");
+  assert.match(none?.outcome.found ?? "", /nothing listens on tcp\/8080/);
+
+  host.listeners = [{ proto: "tcp", address: "0.0.0.0", port: 8080, processes: [] }];
+  host.network.connect = () => "timeout";
+  const [dropped] = await checkTargets(s);
+  assert.match(
+    dropped?.outcome.found ?? "",
+    /a connect to 10\.8\.0\.2:8080 is timeout: a firewall on this machine/,
+  );
+});
+
+test("targets: a service on the LAN address only, a container behind a DNAT, UDP and ranges", () => {
+  const lan = judgeTarget(
+    "tcp",
+    80,
+    "10.8.0.2",
+    [{ proto: "tcp", address: "192.168.1.5", port: 80, processes: [] }],
+    "refused",
+  );
+  assert.equal(lan.status, "fail");
+  assert.match(lan.found, /listens on 192\.168\.1\.5 only: that address is unreachable/);
+  const dnat = judgeTarget("tcp", 80, "10.8.0.2", [], "open");
+  assert.equal(dnat.status, "ok");
+  assert.match(dnat.found, /through a DNAT/);
+  const udp = judgeTarget(
+    "udp",
+    27015,
+    "10.8.0.2",
+    [{ proto: "udp", address: "10.8.0.2", port: 27015, processes: [] }],
+    null,
+  );
+  assert.equal(udp.status, "ok");
+  const udpLoop = judgeTarget(
+    "udp",
+    53,
+    "10.8.0.2",
+    [{ proto: "udp", address: "127.0.0.53", device: "lo", port: 53, processes: [] }],
+    null,
+  );
+  assert.equal(udpLoop.status, "fail");
+  assert.equal(judgeTarget("udp", 9, "10.8.0.2", [], null).status, "warn");
+});
+
+test("targets: a range is probed port by port (up to 16) and summarised by its worst", async () => {
+  const { s, host } = scene({
+    spec: specOf(["{ name: game, proto: tcp, port: 6000-6039, peer: rpi, targetPort: 6000-6039 }"]),
+  });
+  host.listeners = [{ proto: "tcp", address: "0.0.0.0", port: 6003, processes: [] }];
+  host.network.connect = (_a, p) => (p === 6003 ? "open" : "refused");
+  const [r] = await checkTargets(s);
+  assert.equal(r?.outcome.status, "fail");
+  assert.match(
+    r?.outcome.found ?? "",
+    /tcp\/6000-6039: 1 of 16 ok \(the first 16 probed\); nothing listens on tcp\/6000/,
+  );
+  assert.equal(host.probes.length, 16);
+});
+
+/** A path whose links carry `mtu`-byte packets; bigger ones are lost (black hole) or refused with the size. */
+const path =
+  (mtu: number, icmp: boolean) =>
+  async (packet: number): Promise<PingResult> =>
+    packet <= mtu ? { kind: "answered" } : icmp ? { kind: "too-big", mtu } : { kind: "lost" };
+
+test("path MTU search: one probe when it fits, the told size when ICMP comes back, a binary search in a black hole", async () => {
+  assert.deepEqual(await largestPacket(path(1500, false), 576, 1480), {
+    largest: 1480,
+    wanted: 1480,
+    told: false,
+    probes: 1,
+  });
+  assert.deepEqual(await largestPacket(path(1400, true), 576, 1480), {
+    largest: 1400,
+    wanted: 1480,
+    told: true,
+    probes: 2,
+  });
+  const hole = await largestPacket(path(1400, false), 576, 1480);
+  assert.equal(hole.largest, 1400);
+  assert.equal(hole.told, false);
+  assert.ok(hole.probes <= 12, `${hole.probes} probes`);
+  assert.equal((await largestPacket(async () => ({ kind: "lost" }), 576, 1480)).largest, null);
+});
+
+test("path MTU verdict: a black hole fails with the hub.mtu to set; fragmentation warns; unknown without answers", () => {
+  const s = (largest: number | null, wanted: number, told = false) => ({ largest, wanted, told, probes: 1 });
+  const ok = judgeMtu(1420, 4, "203.0.113.1", s(1480, 1480), s(1420, 1420));
+  assert.equal(ok.status, "ok");
+  assert.match(ok.found, /1420-byte packets cross the tunnel; path MTU to 203\.0\.113\.1 ≥ 1480/);
+
+  const hole = judgeMtu(1420, 4, "203.0.113.1", s(1400, 1480), s(1340, 1420));
+  assert.equal(hole.status, "fail");
+  assert.match(
+    hole.found,
+    /packets over 1340 bytes are lost in the tunnel \(MTU 1420\): a path MTU black hole; path MTU to 203\.0\.113\.1 is 1400 \(ICMP "fragmentation needed" does not come back\)/,
+  );
+  assert.match(hole.fix ?? "", /mtu: 1340 \}/);
+
+  const six = judgeMtu(1420, 6, "2001:db8::1", s(1400, 1500), s(1300, 1420));
+  assert.match(
+    six.fix ?? "",
+    /mtu: 1300 \}/,
+    "IPv6 underlay: 80 bytes of overhead, and never above what the tunnel carried",
+  );
+
+  const frag = judgeMtu(1420, 4, "203.0.113.1", s(1400, 1480, true), s(1420, 1420));
+  assert.equal(frag.status, "warn");
+  assert.match(frag.fix ?? "", /mtu: 1340 \}/);
+
+  assert.equal(judgeMtu(1420, 4, "203.0.113.1", s(null, 1480), s(null, 1420)).status, "unknown");
+  assert.equal(judgeMtu(1420, 4, "203.0.113.1", s(null, 1480), s(1420, 1420)).status, "ok");
+});
+
+test("path MTU check probes the endpoint's address over the internet and the hub's tunnel address", async () => {
+  const { s, host } = scene();
+  host.network.ping = (a, size) =>
+    (a === "203.0.113.1" ? size + 28 <= 1400 : size + 28 <= 1340) ? { kind: "answered" } : { kind: "lost" };
+  const r = await checkPathMtu(s);
+  assert.equal(r.status, "fail");
+  assert.match(r.fix ?? "", /mtu: 1340/);
+  assert.ok(
+    host.probes.includes("ping 203.0.113.1 1452"),
+    "first the full WireGuard packet (1420 + 60) to the public address",
+  );
+  assert.ok(
+    host.probes.includes("ping 10.8.0.1 1392"),
+    "and a full tunnel packet to the hub's tunnel address",
+  );
+});
+
+test("transparent: rule and route, marks, rp_filter; nothing to check without a transparent forward", async () => {
+  assert.equal(await checkTransparent(scene().s), null);
+  const spec = specOf([
+    "{ name: share, proto: tcp, port: 80, peer: rpi, targetPort: 8080, mode: transparent }",
+  ]);
+  const { s, host } = scene({ spec });
+  host.fw.nft = { marker: "x", generations: [1] };
+  host.routes = true;
+  host.sysctls.set("net.ipv4.conf.wg0.rp_filter", "2");
+  host.network.route = (_a, mark) => ({ device: mark ? "wg0" : "eth0", source: null, gateway: null });
+  const ok = await checkTransparent(s);
+  assert.equal(ok?.status, "ok");
+  assert.match(ok?.found ?? "", /a marked reply to 203\.0\.113\.1 leaves by wg0/);
+
+  host.routes = false;
+  host.network.route = () => ({ device: "eth0", source: null, gateway: null });
+  const broken = await checkTransparent(s);
+  assert.equal(broken?.status, "fail");
+  assert.match(
+    broken?.found ?? "",
+    /the rule `fwmark 0x5180\/0x5180 lookup 5180` or table 5180's route via wg0 is missing/,
+  );
+  assert.match(broken?.found ?? "", /a marked reply to 203\.0\.113\.1 leaves by eth0, not wg0/);
+  assert.match(broken?.fix ?? "", /porthole apply/);
+
+  host.routes = true;
+  host.fw.nft = null;
+  host.sysctls.set("net.ipv4.conf.wg0.rp_filter", "1");
+  host.network.route = (_a, mark) => ({ device: mark ? "wg0" : "eth0", source: null, gateway: null });
+  const marks = await checkTransparent(s);
+  assert.match(marks?.found ?? "", /table inet porthole \(which marks transparent connections\) is missing/);
+  assert.match(marks?.found ?? "", /net\.ipv4\.conf\.wg0\.rp_filter is 1, not 2/);
+});
+
+test("clock: against the hub's Date header; minutes apart fail, tens of seconds warn", () => {
+  assert.equal(judgeClock(400, 5).status, "ok");
+  const warn = judgeClock(-45_000, 5);
+  assert.equal(warn.status, "warn");
+  assert.match(warn.found, /45 s ahead of the hub's/);
+  const fail = judgeClock(CLOCK_FAIL_S * 1000 + 10_000, 5);
+  assert.equal(fail.status, "fail");
+  assert.match(fail.found, /310 s behind the hub's/);
+  assert.match(fail.fix ?? "", /timedatectl set-ntp true/);
+});
+
+test("the whole run on a healthy peer is all ok; a thrown check is unknown, never ok", async () => {
+  const { s, host } = scene();
+  const all = await runPeerChecks(s);
+  assert.deepEqual(
+    all.map((c) => [c.name, c.outcome.status]),
+    [
+      ["handshake", "ok"],
+      ["hub api", "ok"],
+      ["hub name", "ok"],
+      ["target share tcp", "ok"],
+      ["path mtu", "ok"],
+      ["clock", "ok"],
+    ],
+  );
+  host.network.ping = () => {
+    throw new Error("ping: not installed");
+  };
+  const mtu = (await runPeerChecks(s)).find((c) => c.name === "path mtu");
+  assert.equal(mtu?.outcome.status, "unknown");
+  assert.match(mtu?.outcome.found ?? "", /ping: not installed/);
+});
+
+test("ping and route output are read as the tools write them", () => {
+  assert.deepEqual(parsePing(0, "1 received", ""), { kind: "answered" });
+  assert.deepEqual(parsePing(1, "", "ping: local error: message too long, mtu=1400\n"), {
+    kind: "too-big",
+    mtu: 1400,
+  });
+  assert.deepEqual(parsePing(1, "From 192.168.77.1 icmp_seq=1 Frag needed and DF set (mtu = 1400)\n", ""), {
+    kind: "too-big",
+    mtu: 1400,
+  });
+  assert.deepEqual(parsePing(1, "1 packets transmitted, 0 received, 100% packet loss", ""), { kind: "lost" });
+  assert.deepEqual(parsePing(2, "", "ping: connect: Network is unreachable\n"), {
+    kind: "error",
+    message: "ping: connect: Network is unreachable",
+  });
+  assert.deepEqual(
+    parseRouteGet(
+      '[{"dst":"10.99.99.99","gateway":"192.0.2.1","dev":"eth0","prefsrc":"192.0.2.2","flags":[],"uid":0,"cache":[]}]',
+    ),
+    { device: "eth0", source: "192.0.2.2", gateway: "192.0.2.1" },
+  );
+});
