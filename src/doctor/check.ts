@@ -39,11 +39,14 @@ export async function runChecks<C>(checks: Check<C>[], ctx: C): Promise<CheckRes
       const r = await c.run(ctx);
       out.push(...(Array.isArray(r) ? r : [r]));
     } catch (e) {
+      // A failed host command says what ran and how it ended on its first line, a hint on the next.
+      const [first, ...rest] = (e as Error).message.split("\n").map((l) => l.trim());
+      const hints = rest.filter(Boolean).map((l) => l.replace(/^hint: /, ""));
       out.push({
         id: c.id,
         status: "unknown",
-        found: `could not check (${c.about}): ${(e as Error).message.split("\n")[0]}`,
-        fix: ["run `porthole doctor` as root; PORTHOLE_DEBUG=1 shows the whole error"],
+        found: `could not check (${c.about}): ${first}`,
+        fix: hints.length ? hints : ["run the command named above by hand to see why it failed"],
       });
     }
   }

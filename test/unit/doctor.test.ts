@@ -76,7 +76,9 @@ test("framework: a check that throws is unknown (never ok); results render one l
       id: "broken",
       about: "reading a thing",
       run: async () => {
-        throw new Error("permission denied\nstack");
+        throw new Error(
+          "`nft -j list chains` failed (exit 1): Operation not permitted\n  hint: this needs CAP_NET_ADMIN: run as root",
+        );
       },
     },
     {
@@ -98,15 +100,18 @@ test("framework: a check that throws is unknown (never ok); results render one l
       ["bad", "warn"],
     ],
   );
-  assert.match(rs[1]?.found ?? "", /^could not check \(reading a thing\): permission denied$/);
+  assert.match(
+    rs[1]?.found ?? "",
+    /^could not check \(reading a thing\): `nft -j list chains` failed \(exit 1\): Operation not permitted$/,
+  );
   assert.ok(anyFailed(rs));
   assert.ok(!anyFailed(rs.filter((r) => r.status !== "fail")));
   assert.equal(
     renderResults(rs),
     [
       "ok   fine    all good",
-      "??   broken  could not check (reading a thing): permission denied",
-      "             find out: run `porthole doctor` as root; PORTHOLE_DEBUG=1 shows the whole error",
+      "??   broken  could not check (reading a thing): `nft -j list chains` failed (exit 1): Operation not permitted",
+      "             find out: this needs CAP_NET_ADMIN: run as root",
       "FAIL bad     it is off",
       "             fix: turn it on",
       "warn bad     nearly full",
