@@ -85,11 +85,20 @@ export async function startContainer(
   const holder = await world.spawn(host, ["unshare", "--net", "--fork", "--kill-child", "--", ...program], {
     label: "container",
   });
+  // The holder starts as nsenter in our own namespace, enters the lab host's, then unshares its own:
+  // only a namespace that is neither is the container's (moving eth0 earlier would move it out of the lab).
   const hostNet = nsId(`/run/netns/${world.netns(host)}`);
+  const ourNet = nsId("/proc/self/ns/net");
   await waitFor("the container's network namespace", () => {
     if (!isRunning(holder.pid)) throw new Error(`the container exited: ${world.logTail(holder.log)}`);
     const own = nsId(`/proc/${holder.pid}/ns/net`);
-    return own !== undefined && hostNet !== undefined && own.ino !== hostNet.ino;
+    return (
+      own !== undefined &&
+      hostNet !== undefined &&
+      ourNet !== undefined &&
+      own.ino !== hostNet.ino &&
+      own.ino !== ourNet.ino
+    );
   });
   const inside = (argv: string[], opts?: RunOptions) =>
     run(["nsenter", "-t", String(holder.pid), "-n", "--", ...argv], opts);
