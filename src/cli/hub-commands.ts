@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { claimDaemon, DaemonRunning, runningDaemon } from "../host/daemon-pid.ts";
-import { readText, writeAtomic } from "../host/files.ts";
+import { readText, removeFile, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
@@ -99,11 +99,24 @@ async function init(o: InitOpts): Promise<void> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
+  const runtime = new RuntimeStore(stateDir());
+  const hadRuntime = (await readText(runtime.path)) !== null;
+  // All or nothing: a failed apply undid its own steps; the spec (and the runtime file, when this init
+  // made it) go too, so `hub init` runs again as it is once the cause is fixed. The key is reused.
+  const undo = async (e: unknown): Promise<never> => {
+    await removeFile(store.file);
+    if (!hadRuntime) await removeFile(runtime.path);
+    throw new UserError(
+      `hub init failed, nothing was set up (the key ${keyFile()} is kept for the next try):\n${(e as Error).message}`,
+    );
+  };
   // The runtime file also marks this host as run by the hub daemon (see hostContext).
-  await new RuntimeStore(stateDir()).update((r) => {
-    r.webhook = o.webhook;
-  });
-  const r = await hub().apply();
+  await runtime
+    .update((rt) => {
+      rt.webhook = o.webhook;
+    })
+    .catch(undo);
+  const r = await hub().apply().catch(undo);
   console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
   if (r.warnings?.length) console.log(r.warnings.join("\n"));
   await startService("porthole-hub.service", "porthole hub run");

@@ -24,8 +24,12 @@ export const USED_GRACE_MS = 5000;
 
 export class RuntimeStore {
   constructor(readonly dir: string) {}
-  private get file() {
+  /** The file (hub-runtime.json in the state directory). */
+  get path() {
     return join(this.dir, "hub-runtime.json");
+  }
+  private get file() {
+    return this.path;
   }
 
   async load(): Promise<Runtime> {
