@@ -66,7 +66,7 @@ interface InitOpts {
 async function init(o: InitOpts): Promise<void> {
   const store = await hubStore();
   // Loaded per command (not at start): `porthole status` runs from this module too.
-  const { parseEndpoint } = await import("../spec/validate.ts");
+  const { parseEndpoint } = await import("../spec/endpoint.ts");
   if ((await readText(store.file)) !== null)
     throw new UserError(`${store.file} exists already: this hub is initialized (see porthole status)`);
   const port = Number(o.listenPort);

@@ -17,8 +17,8 @@ import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts
 import { readApplied } from "../reconcile/state.ts";
 import { NAME_RE, NAME_RULE } from "../spec/defaults.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
+import { hubReservedPorts } from "../spec/reserved-ports.ts";
 import type { Forward, Proto, Spec } from "../spec/types.ts";
-import { hubReservedPorts } from "../spec/validate.ts";
 import { Conflict, Forbidden, Gone, Invalid, NotFound } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
 import { CONNECTED_S, judgeReport, ProbeBroker, probeTargets } from "./reachability.ts";

@@ -84,8 +84,7 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; field: string; me
 export function checkRequest<T>(schema: z.ZodType<T>, body: unknown): Checked<T> {
   if (body === null || typeof body !== "object" || Array.isArray(body))
     return { ok: false, field: "", message: "the request body must be a JSON object" };
-  const fields = Object.keys((schema as unknown as { shape: object }).shape ?? {});
-  const r = checkShape(schema, body, [], fields);
+  const r = checkShape(schema, body, []);
   const first = r.problems[0];
   if (!first) return { ok: true, value: r.value as T };
   const field = formatPath(first.path);

@@ -47,6 +47,9 @@ function editDistance(a: string, b: string): number {
   return prev[b.length] as number;
 }
 
+/** Fills a required publicKey whose problem is already reported, so the rest of the section is still checked. */
+export const STAND_IN_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
 /**
  * Checks `input` against `shape`, with diagnostics rooted at `base`. When only some fields are bad it
  * still returns a value (bad fields dropped, required ones replaced by `stand-ins`), so the meaning
@@ -56,9 +59,10 @@ export function checkShape<T>(
   shape: z.ZodType<T>,
   input: unknown,
   base: Path,
-  fields: string[],
   standIns: Record<string, unknown> = {},
 ): { value?: T; problems: Diagnostic[] } {
+  // An object schema's own field names, for "did you mean" on an unknown key.
+  const fields = Object.keys((shape as { shape?: object }).shape ?? {});
   const r = shape.safeParse(input);
   if (r.success) return { value: r.data, problems: [] };
   const problems = describe(r.error.issues, input, base, fields);

@@ -1,0 +1,154 @@
+// The hub section's rules: ports, endpoint, key, interfaces, MTU, the tunnel subnets and the hub's address
+// in them, limits and the metrics listener.
+import { type Addr, addrAt, type Cidr, hostRange, isUla, offsetIn, parseAddr } from "../net/ip.ts";
+import { type PortRange, parsePortRange } from "../net/ports.ts";
+import { keyProblem } from "../net/wgkey.ts";
+import { DEFAULTS, IFNAME_RE, LIMIT_MAX } from "./defaults.ts";
+import { type Problems, show } from "./diagnostics.ts";
+import { endpointProblem, parseEndpoint } from "./endpoint.ts";
+import { HubShape, LimitsShape } from "./schema.ts";
+import { checkShape, STAND_IN_KEY } from "./shape.ts";
+import type { Hub, Limits } from "./types.ts";
+import { checkCidr, checkHostAddr, checkName, checkPort } from "./value-rules.ts";
+
+// Stand-ins for a hub subnet or address whose problem is already reported (see checkHub).
+const ANY4: Cidr = { family: 4, base: 0n, prefix: 0 };
+const ANY6: Cidr = { family: 6, base: 0n, prefix: 0 };
+const NOWHERE4: Addr = { family: 4, value: -1n };
+const NOWHERE6: Addr = { family: 6, value: -1n };
+
+/** The hub section, defaults filled in; undefined only when its shape is unusable. */
+export function checkHub(raw: unknown, p: Problems): Hub | undefined {
+  const r = checkShape(HubShape, raw, ["hub"], {
+    endpoint: "invalid.invalid",
+    publicKey: STAND_IN_KEY,
+  });
+  p.push(...r.problems);
+  const h = r.value;
+  if (!h) return undefined;
+  const at = (f: string) => ["hub", f];
+
+  const name = h.name ?? "hub";
+  checkName(name, at("name"), p);
+  const listenPort = h.listenPort ?? DEFAULTS.listenPort;
+  checkPort(listenPort, at("listenPort"), p);
+  const sshPort = h.sshPort ?? DEFAULTS.sshPort;
+  checkPort(sshPort, at("sshPort"), p);
+  const apiPort = h.apiPort ?? DEFAULTS.apiPort;
+  checkPort(apiPort, at("apiPort"), p);
+  const reservedPorts: PortRange[] = [];
+  (h.reservedPorts ?? []).forEach((v, i) => {
+    const r = parsePortRange(v);
+    if (r.ok) reservedPorts.push(r.range);
+    else p.add(["hub", "reservedPorts", i], `${show(v)} ${r.reason}`);
+  });
+  // An endpoint without a port uses listenPort; when that is out of range, it is reported above only.
+  const inRange = listenPort >= 1 && listenPort <= 65535;
+  const endpoint = parseEndpoint(h.endpoint, inRange ? listenPort : DEFAULTS.listenPort);
+  if (!endpoint) p.add(at("endpoint"), `${show(h.endpoint)} ${endpointProblem(h.endpoint)}`);
+  const kp = keyProblem(h.publicKey);
+  if (kp) p.add(at("publicKey"), `${show(h.publicKey)} ${kp}`);
+  const iface = h.interface ?? DEFAULTS.interface;
+  if (!IFNAME_RE.test(iface)) {
+    p.add(
+      at("interface"),
+      `${show(iface)} is not an interface name; use 1-15 letters, digits, '_', '.', '-'`,
+    );
+  }
+  const pub = h.publicInterface ?? "auto";
+  if (pub !== "auto" && !IFNAME_RE.test(pub)) {
+    p.add(at("publicInterface"), `${show(pub)} is not an interface name; use "auto" or a name like ens3`);
+  } else if (pub === iface) {
+    p.add(
+      at("publicInterface"),
+      `${show(pub)} is the WireGuard interface; name the interface facing the internet`,
+    );
+  }
+  const mtu = h.mtu ?? DEFAULTS.mtu;
+  if (mtu < 1280 || mtu > 9000) p.add(at("mtu"), `${mtu} is out of range; accepted: 1280-9000`);
+
+  const subnet = checkCidr(h.subnet, DEFAULTS.subnet, at("subnet"), p, "10.8.0.0/24");
+  if (subnet && subnet.family !== 4)
+    p.add(at("subnet"), `${show(h.subnet)} is not IPv4; put IPv6 in hub.subnet6`);
+  else if (subnet && subnet.prefix > 30) {
+    p.add(
+      at("subnet"),
+      `${show(h.subnet)} is too small for a hub and peers; accepted: a prefix of /30 or larger`,
+    );
+  }
+  const subnet6 = checkCidr(h.subnet6, undefined, at("subnet6"), p, "fd00:8::/64");
+  if (subnet6 && (!isUla(subnet6) || subnet6.prefix > 120)) {
+    p.add(
+      at("subnet6"),
+      `${show(h.subnet6)} is not accepted; use a private (ULA) prefix inside fc00::/7, /120 or larger, like fd00:8::/64`,
+    );
+  }
+  if (h.address6 !== undefined && !h.subnet6) p.add(at("address6"), "needs hub.subnet6");
+  // A bad subnet or hub address is reported above; the peers and forwards are still checked, against a
+  // stand-in subnet holding every address, so one run reports every problem and no follow-on ones.
+  const net = subnet ?? ANY4;
+  const net6 = subnet6 ?? (h.subnet6 === undefined ? undefined : ANY6);
+  const address =
+    (h.address
+      ? checkHostAddr(h.address, net, at("address"), p, "hub.subnet")
+      : addrAt(net, hostRange(net).first)) ?? NOWHERE4;
+  let address6: Addr | undefined;
+  if (net6) {
+    address6 =
+      (h.address6
+        ? checkHostAddr(h.address6, net6, at("address6"), p, "hub.subnet6")
+        : addrAt(net6, offsetIn(net, address))) ?? NOWHERE6;
+  }
+  return {
+    name,
+    endpoint: endpoint ?? { host: "invalid.invalid", port: listenPort },
+    listenPort,
+    publicKey: h.publicKey,
+    publicInterface: pub,
+    interface: iface,
+    subnet: net,
+    subnet6: net6,
+    address,
+    address6,
+    mtu,
+    firewall: h.firewall ?? "nftables",
+    mesh: h.mesh ?? true,
+    sshPort,
+    reservedPorts,
+    apiPort,
+    limits: checkLimits(h.limits, p),
+    metricsListen: checkListen(h.metricsListen ?? DEFAULTS.metricsListen, at("metricsListen"), p),
+  };
+}
+
+/** "127.0.0.1:9851", "[::1]:9851" or "off": an IP address literal (no name to resolve) and a port. */
+function checkListen(text: string, path: (string | number)[], p: Problems): Hub["metricsListen"] {
+  if (text === "off") return null;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(text);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !host || !parseAddr(host) || port < 1 || port > 65535) {
+    p.add(
+      path,
+      `${show(text)} is not accepted; give an IP address and port like 127.0.0.1:9851 or [::1]:9851, or "off"`,
+    );
+    return null;
+  }
+  return { host, port };
+}
+
+function checkLimits(raw: unknown, p: Problems): Limits {
+  const out: Limits = { ...DEFAULTS.limits };
+  if (raw === undefined) return out;
+  const r = checkShape(LimitsShape, raw, ["hub", "limits"]);
+  p.push(...r.problems);
+  for (const [k, max] of Object.entries(LIMIT_MAX) as [keyof Limits, number][]) {
+    const v = r.value?.[k];
+    if (v === undefined) continue;
+    // A range of one port is a single port: below that a peer could expose nothing, which is forwardsPerPeer: 0.
+    const min = k === "maxRangeWithoutAdmin" ? 1 : 0;
+    if (v < min || v > max) p.add(["hub", "limits", k], `${v} is out of range; accepted: ${min}-${max}`);
+    else out[k] = v;
+  }
+  return out;
+}
