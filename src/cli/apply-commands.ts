@@ -1,12 +1,11 @@
 // apply, down, confirm: change this host to match the spec, safely.
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { unitName } from "../compile/systemd.ts";
 import { stopDaemon } from "../host/daemon-pid.ts";
-import { readText, removeFile } from "../host/files.ts";
+import { hostFiles, pathExists, readText, readTextNow, removeFile } from "../host/files.ts";
+import { commandLine, spawnDetached } from "../host/processes.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
@@ -41,7 +40,7 @@ async function whoAmI(spec: Spec, keyFile: string): Promise<string | undefined> 
 
 async function applyAction(o: ApplyOpts): Promise<void> {
   // A hub run by its daemon: the daemon applies (it also carries pending enrollment keys).
-  if (!o.spec && !o.fromState && !o.dryRun && !o.confirm && existsSync(socketPath(stateDir()))) {
+  if (!o.spec && !o.fromState && !o.dryRun && !o.confirm && pathExists(socketPath(stateDir()))) {
     const r = await hub().apply();
     console.log(
       r.changed
@@ -62,7 +61,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     hostName ??= record.host;
   } else {
     const { file } = readSpec(o.spec);
-    specText = readFileSync(file, "utf8");
+    specText = readTextNow(file);
   }
   const loaded = loadSpec(specText);
   if (!loaded.ok) throw new UserError(loaded.report);
@@ -111,18 +110,15 @@ export function printWarnings(warnings: string[]): void {
 /** Starts a detached process that reverts to the previous state unless `porthole confirm` runs first. */
 async function armRevert(seconds: number): Promise<void> {
   const token = `${Date.now()}-${process.pid}`;
-  const child = spawn(
+  const pid = spawnDetached([
     process.execPath,
-    [process.argv[1] as string, "revert-unconfirmed", token, String(seconds)],
-    {
-      detached: true,
-      stdio: "ignore",
-      env: process.env,
-    },
-  );
-  child.unref();
+    process.argv[1] as string,
+    "revert-unconfirmed",
+    token,
+    String(seconds),
+  ]);
   const { host } = hostContext();
-  await armPending(host, stateDir(), { token, pid: child.pid, deadline: Date.now() + seconds * 1000 });
+  await armPending(host, stateDir(), { token, pid, deadline: Date.now() + seconds * 1000 });
   console.log(`will revert in ${seconds} s unless you run \`porthole confirm\``);
 }
 
@@ -138,8 +134,7 @@ async function confirmAction(): Promise<void> {
   const { pid } = pending;
   try {
     // The waiter, if it still runs (a recycled pid running something else is left alone).
-    if (pid !== undefined && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("revert-unconfirmed"))
-      process.kill(pid);
+    if (pid !== undefined && commandLine(pid)?.includes("revert-unconfirmed")) process.kill(pid);
   } catch {
     // already gone
   }
@@ -159,11 +154,11 @@ async function downAction(o: { keepFiles?: boolean }): Promise<void> {
     if (!lines.length) console.log("nothing of porthole's is running on this host");
     return;
   }
-  const id = await readIdentity(stateDir());
+  const id = await readIdentity(hostFiles, stateDir());
   if (id) await removeFile(peerFile(stateDir()));
   const stopped: string[] = [];
   for (const role of ["peer", "hub"] as const) {
-    if (hasSystemd() && existsSync(join(ctx.root, "etc/systemd/system", unitName(role))))
+    if (hasSystemd() && pathExists(join(ctx.root, "etc/systemd/system", unitName(role))))
       await disableNow(unitName(role));
     const pid = await stopDaemon(stateDir(), role);
     if (pid !== null)

@@ -1,7 +1,7 @@
 // The reconcile context for the machine this CLI runs on.
 
-import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { pathExists } from "../host/files.ts";
 import { realHost } from "../host/real-host.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { keyFile, stateDir } from "./paths.ts";
@@ -28,5 +28,5 @@ export function hostContext(log: (line: string) => void = (l) => console.log(l))
 
 /** Hosts set up with `hub init` or `join` run porthole's daemon; others re-apply saved state at boot. */
 export function daemonManaged(): boolean {
-  return existsSync(join(stateDir(), "hub-runtime.json")) || existsSync(join(stateDir(), "peer.json"));
+  return pathExists(join(stateDir(), "hub-runtime.json")) || pathExists(join(stateDir(), "peer.json"));
 }

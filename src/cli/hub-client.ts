@@ -2,6 +2,7 @@
 // API in-process (editing the state directly) when it doesn't — one code path either way.
 import { randomUUID } from "node:crypto";
 import { request } from "node:http";
+import { hostFiles } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import type { SpecStore } from "../hub/store.ts";
 import { errorMessage, hubClient, jsonOrText } from "../protocol/client.ts";
@@ -17,7 +18,7 @@ export interface Reply {
 /** The hub's spec store, at hubSpecPath() (loaded on demand: `status` through the daemon needs no spec code). */
 export async function hubStore(): Promise<SpecStore> {
   const { SpecStore } = await import("../hub/store.ts");
-  return new SpecStore(hubSpecPath(), stateDir());
+  return new SpecStore(hostFiles, hubSpecPath(), stateDir());
 }
 
 function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {

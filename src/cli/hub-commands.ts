@@ -1,8 +1,7 @@
 // On the hub: init, run (the daemon), peer add|rm|ls, forward add|rm|ls, status.
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { claimDaemon, DaemonRunning, runningDaemon } from "../host/daemon-pid.ts";
-import { readText, removeFile, writeAtomic } from "../host/files.ts";
+import { hostFiles, pathExists, readText, removeFile, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
@@ -99,7 +98,7 @@ async function init(o: InitOpts): Promise<void> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  const runtime = new RuntimeStore(stateDir());
+  const runtime = new RuntimeStore(hostFiles, stateDir());
   const hadRuntime = (await readText(runtime.path)) !== null;
   // All or nothing: a failed apply undid its own steps; the spec (and the runtime file, when this init
   // made it) go too, so `hub init` runs again as it is once the cause is fixed. The key is reused.
@@ -157,7 +156,7 @@ export function registerHubCommands(program: Command): void {
     .option("--off", "send no more events")
     .action(async (url: string | undefined, o: { off?: boolean }) => {
       if (!url && !o.off) {
-        const current = (await new RuntimeStore(stateDir()).load()).webhook;
+        const current = (await new RuntimeStore(hostFiles, stateDir()).load()).webhook;
         console.log(current ? `events are POSTed to ${current}` : "no webhook: events are not sent anywhere");
         return;
       }
@@ -167,7 +166,7 @@ export function registerHubCommands(program: Command): void {
           EXIT.usage,
         );
       }
-      await new RuntimeStore(stateDir()).update((r) => {
+      await new RuntimeStore(hostFiles, stateDir()).update((r) => {
         r.webhook = o.off ? undefined : url;
       });
       console.log(o.off ? "webhook off" : `events will be POSTed to ${url}`);
@@ -377,7 +376,7 @@ export async function hubDaemonState(): Promise<DaemonState> {
   const info = await runningDaemon(stateDir(), "hub");
   if (!info) return { running: false };
   const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(info.startedAt)) / 1000));
-  const listening = existsSync(socketPath(stateDir()));
+  const listening = pathExists(socketPath(stateDir()));
   return { running: true, listening, pid: info.pid, startedAt: info.startedAt, uptimeSeconds };
 }
 

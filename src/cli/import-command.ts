@@ -1,7 +1,7 @@
 // import wg-quick FILE: start a spec from a hand-built hub.
-import { readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
+import { readTextNow } from "../host/files.ts";
 import { importWgQuick } from "../spec/import-wgquick.ts";
 import { UserError } from "./errors.ts";
 
@@ -20,7 +20,7 @@ export function registerImportCommand(program: Command): void {
     .action((file: string, o: { endpoint?: string; interface?: string }) => {
       let text: string;
       try {
-        text = readFileSync(file, "utf8");
+        text = readTextNow(file);
       } catch (e) {
         throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`);
       }

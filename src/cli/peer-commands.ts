@@ -1,6 +1,6 @@
 // On a peer: join, run (the agent), expose, unexpose, exposed, status.
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import { hostFiles, readText, readTextNow } from "../host/files.ts";
 import { formatAddr, formatCidr } from "../net/ip.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
@@ -16,7 +16,7 @@ import { configDir, stateDir } from "./paths.ts";
 import { table } from "./table.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
-  return readIdentity(stateDir());
+  return readIdentity(hostFiles, stateDir());
 }
 
 async function requirePeer(): Promise<PeerIdentity> {
@@ -45,7 +45,7 @@ async function sync(id: PeerIdentity): Promise<void> {
   const text = await ask(id).spec();
   const ctx = hostContext(() => {});
   await ctx.host.files.write(specFile(configDir()), text);
-  const local = await readLocalSpec(configDir());
+  const local = await readLocalSpec(hostFiles, configDir());
   // Loaded here, not at start: only the commands that change the machine need the reconciler.
   const { apply } = await import("../reconcile/reconcile.ts");
   if (local)
@@ -92,7 +92,7 @@ async function readTokenArg(given: string | undefined, file: string | undefined)
   let text = given ?? "";
   if (file !== undefined) {
     try {
-      text = await readFile(file, "utf8");
+      text = readTextNow(file);
     } catch (e) {
       throw new UserError(`--token-file: ${(e as Error).message}`, EXIT.usage);
     }
@@ -200,7 +200,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
           shadowHubService: o.shadowHubService,
         });
         await sync(id);
-        const local = await readLocalSpec(configDir());
+        const local = await readLocalSpec(hostFiles, configDir());
         const hubAt = local ? local.spec.hub.endpoint.host : "the hub";
         console.log(
           `${f.proto}/${f.port} on ${hubAt} now reaches ${id.name}:${f.targetPort} (${f.mode}; forward "${f.name}")`,
@@ -258,7 +258,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
 
 export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void> {
   const s = await ask(id).status();
-  const local = await readLocalSpec(configDir());
+  const local = await readLocalSpec(hostFiles, configDir());
   if (json) {
     console.log(JSON.stringify(s, null, 2));
     return;
@@ -274,14 +274,12 @@ export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void>
  * apply uses. false when this machine is not such a peer (or the spec cannot be read).
  */
 export async function staticPeerStatus(json: boolean): Promise<boolean> {
-  const { readFileSync } = await import("node:fs");
   const { loadSpec } = await import("../spec/load.ts");
-  const { readText } = await import("../host/files.ts");
   const { keyProblem, publicKeyOf } = await import("../net/wgkey.ts");
   const { specPath, keyFile } = await import("./paths.ts");
   let text: string;
   try {
-    text = readFileSync(specPath(), "utf8");
+    text = readTextNow(specPath());
   } catch {
     return false;
   }

@@ -1,9 +1,9 @@
 // Each command knows which side it belongs to (the hub or a peer). Run on the other side, or on a
 // machine that is neither yet, it says what to run instead there and stops before writing anything
 // (`peer add` on a peer used to leave a join token in the peer's state directory).
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
+import { pathExists, readTextNow } from "../host/files.ts";
 import { peerFile } from "../peer/local.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { stateDir } from "./paths.ts";
@@ -12,10 +12,10 @@ export type Side = "hub" | "peer" | "none";
 
 /** This machine: a peer once `join` wrote peer.json, a hub once `hub init` or `apply` made it one. */
 export function thisSide(): Side {
-  if (existsSync(peerFile(stateDir()))) return "peer";
-  if (existsSync(join(stateDir(), "hub-runtime.json"))) return "hub";
+  if (pathExists(peerFile(stateDir()))) return "peer";
+  if (pathExists(join(stateDir(), "hub-runtime.json"))) return "hub";
   try {
-    const applied = JSON.parse(readFileSync(join(stateDir(), "applied.json"), "utf8")) as { role?: string };
+    const applied = JSON.parse(readTextNow(join(stateDir(), "applied.json"))) as { role?: string };
     if (applied.role === "hub") return "hub";
     if (applied.role === "peer") return "peer";
   } catch {

@@ -1,9 +1,9 @@
 // validate, render: the spec and what it compiles to.
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { compile, UnknownHostError } from "../compile/compile.ts";
 import { renderFiles } from "../compile/render.ts";
+import { writeTextNow } from "../host/files.ts";
 import { UserError } from "./errors.ts";
 import { keyFile } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
@@ -37,9 +37,8 @@ export function registerSpecCommands(program: Command): void {
         for (const [name, text] of Object.entries(files)) process.stdout.write(`==> ${name} <==\n${text}\n`);
         return;
       }
-      mkdirSync(o.out, { recursive: true });
       for (const [name, text] of Object.entries(files)) {
-        writeFileSync(join(o.out, name), text);
+        writeTextNow(join(o.out, name), text);
         console.log(join(o.out, name));
       }
     });

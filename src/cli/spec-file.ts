@@ -1,5 +1,5 @@
 // Reading a spec file for a command: a missing file or any problem becomes one clear UserError.
-import { readFileSync } from "node:fs";
+import { readTextNow } from "../host/files.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
 import { UserError } from "./errors.ts";
@@ -9,7 +9,7 @@ export function readSpec(given?: string): { spec: Spec; file: string } {
   const file = specPath(given);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readTextNow(file);
   } catch (e) {
     throw new UserError(
       `cannot read spec ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; pass --spec FILE`,

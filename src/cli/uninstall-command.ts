@@ -1,12 +1,11 @@
 // `porthole uninstall`: everything porthole put on this machine goes, except (without --purge) the
 // private key and the spec, so a reinstall picks up the same identity.
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { SYSCTL_FILE } from "../compile/render.ts";
 import { unitName } from "../compile/systemd.ts";
 import { stopDaemon } from "../host/daemon-pid.ts";
-import { readText, removeFile, removeTree } from "../host/files.ts";
+import { hostFiles, listDir, readText, removeFile, removeTree } from "../host/files.ts";
 import { daemonReload, disableNow, hasSystemd, unitInUse } from "../host/systemd.ts";
 import { readIdentity } from "../peer/local.ts";
 import { down } from "../reconcile/reconcile.ts";
@@ -21,7 +20,7 @@ const KEPT = ["private.key", "porthole.yaml"];
 export async function uninstall(o: { purge?: boolean }, print: (l: string) => void): Promise<void> {
   const ctx = hostContext(print);
   const roles = ["hub", "peer"] as const;
-  const id = await readIdentity(stateDir());
+  const id = await readIdentity(hostFiles, stateDir());
   let removedAny = false;
   const said = (l: string) => {
     removedAny = true;
@@ -63,7 +62,7 @@ export async function uninstall(o: { purge?: boolean }, print: (l: string) => vo
   if (o.purge) {
     if (await removeTree(conf)) said(`- directory ${conf} (private key, spec)`);
   } else {
-    const names = await readdir(conf).catch(() => [] as string[]);
+    const names = await listDir(conf);
     for (const n of names.filter((x) => !KEPT.includes(x))) {
       await removeTree(join(conf, n));
       said(`- ${join(conf, n)}`);

@@ -1,9 +1,9 @@
 // Which porthole daemon runs on this host: `porthole hub run` / `porthole peer run` claim a pid file
 // in the state directory, so a second one refuses at once, `status` can say whether (and since when)
 // the daemon runs, and `down` can make it stand down before removing what it would repair.
-import { readFileSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { commandLine } from "./processes.ts";
 
 export type DaemonRole = "hub" | "peer";
 
@@ -26,13 +26,8 @@ export const daemonPidFile = (stateDir: string, role: DaemonRole) => join(stateD
 
 /** A live process whose command line is a porthole daemon of this role (not a recycled pid). */
 function isDaemon(pid: number, role: DaemonRole): boolean {
-  try {
-    // Read synchronously: /proc does not block, and `stopDaemon` polls it.
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    return argv.includes(role) && argv.includes("run");
-  } catch {
-    return false;
-  }
+  const argv = commandLine(pid);
+  return !!argv?.includes(role) && argv.includes("run");
 }
 
 /** The daemon of this role running now, or null (no pid file, or its process is gone). */

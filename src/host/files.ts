@@ -1,6 +1,28 @@
-// Files porthole owns: written atomically (temp file, fsync, rename), private ones 0600 from the start.
-import { link, mkdir, open, readdir, readFile, rename, rm, rmdir } from "node:fs/promises";
+// Files porthole owns: written atomically (temp file, fsync, rename), private ones 0600 from the start;
+// and the thin file reads and writes of the CLI (the only code besides host/ and the lab that would
+// touch the filesystem: see docs/architecture.md).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { withLock } from "./lock.ts";
+import type { Host } from "./types.ts";
+
+/** Whether anything (file, directory, socket) exists at `path`. */
+export const pathExists = (path: string): boolean => existsSync(path);
+
+/** The file's text, read now; throws Node's error (its `code`: ENOENT, EACCES …) when it cannot. */
+export const readTextNow = (path: string): string => readFileSync(path, "utf8");
+
+/** Writes a plain file (not atomically: for output a person asked for), making its directory first. */
+export function writeTextNow(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+/** The names in a directory; [] when it cannot be read (absent). */
+export const listDir = (path: string): Promise<string[]> => readdir(path).catch(() => [] as string[]);
+
+export const setMode = (path: string, mode: number): Promise<void> => chmod(path, mode);
 
 export async function readText(path: string): Promise<string | null> {
   try {
@@ -76,3 +98,13 @@ export async function removeTree(path: string): Promise<boolean> {
   }
   return true;
 }
+
+/** This machine's files as the Host interface has them (real-host.ts; the CLI's stores and identity). */
+export const hostFiles: Host["files"] = {
+  read: readText,
+  write: writeAtomic,
+  remove: removeFile,
+  setMode,
+  lock: withLock,
+  keep: keepCopy,
+};

@@ -1,6 +1,6 @@
 // The host porthole runs on.
 import { forgetFlows } from "./conntrack.ts";
-import { keepCopy, readText, removeFile, writeAtomic } from "./files.ts";
+import { hostFiles } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
 import { inspectDriver } from "./inspect.ts";
 import { listeningSockets } from "./listeners.ts";
@@ -39,5 +39,5 @@ export const realHost: Host = {
     datagram: sendDatagram,
     http: httpProbe,
   },
-  files: { read: readText, write: writeAtomic, remove: removeFile, keep: keepCopy },
+  files: hostFiles,
 };

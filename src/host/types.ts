@@ -236,10 +236,22 @@ export interface Host {
     datagram(address: string, port: number, payload: string): Promise<void>;
     http(url: string, timeoutMs: number): Promise<HttpProbe>;
   };
+  /** Files porthole owns (its state, spec, keys, the API socket): the daemons reach them only here. */
   files: {
+    /** The file's text; null when it does not exist. */
     read(path: string): Promise<string | null>;
+    /** Replaces the file atomically (parent directories made), with `mode` (default 0644) from the start. */
     write(path: string, text: string, mode?: number): Promise<void>;
+    /** Removes a file (or a unix socket); nothing when it is not there. */
     remove(path: string): Promise<void>;
+    /** Sets a file's permission bits (e.g. 0o600 for the root-only API socket). */
+    setMode(path: string, mode: number): Promise<void>;
+    /**
+     * Runs `fn` while holding the lock file `path` (one holder at a time across processes, and queued
+     * within this one; a lock whose owner died is taken over). Throws after `timeoutMs` (default 10 s)
+     * naming the process that holds it.
+     */
+    lock<T>(path: string, fn: () => Promise<T>, timeoutMs?: number): Promise<T>;
     /**
      * Atomically replaces `to` with what `from` holds now, without copying the data (a hard link
      * renamed into place); false if `from` does not exist. Optional: without it, read and write.

@@ -1,7 +1,6 @@
 // `porthole hub run`: reconcile at start, serve the API on the tunnel address and a root-only unix
 // socket, and keep watch — repair drift (someone flushed the table, removed the interface), expire
 // join tokens, and tell a webhook when peers come and go or an apply fails.
-import { chmod, rm } from "node:fs/promises";
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
@@ -63,10 +62,10 @@ export async function runHub(
 
   const servers: Server[] = [];
   const sock = socketPath(ctx.stateDir);
-  await rm(sock, { force: true });
+  await ctx.host.files.remove(sock);
   const unix = createAdaptorServer({ fetch: hubApi(service, "unix").fetch }) as Server;
   await new Promise<void>((res, rej) => unix.once("error", rej).listen(sock, res));
-  await chmod(sock, 0o600);
+  await ctx.host.files.setMode(sock, 0o600);
   servers.push(unix);
   const address = formatAddr(spec.hub.address);
   const tcp = createAdaptorServer({
@@ -78,7 +77,7 @@ export async function runHub(
   } catch (e) {
     // Close what is open, or the process would hang on the unix socket after e.g. EADDRINUSE.
     await new Promise((r) => unix.close(r));
-    await rm(sock, { force: true });
+    await ctx.host.files.remove(sock);
     throw new Error(`the API cannot listen on ${address}:${spec.hub.apiPort}: ${(e as Error).message}`);
   }
   servers.push(tcp);
@@ -103,7 +102,7 @@ export async function runHub(
             }),
         ),
       );
-      await rm(sock, { force: true });
+      await ctx.host.files.remove(sock);
     },
   };
 }

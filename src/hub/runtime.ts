@@ -1,9 +1,8 @@
 // The hub's runtime state next to the spec: pending join tokens, settings, and the token secret.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { readText, writeAtomic } from "../host/files.ts";
+import type { Host } from "../host/types.ts";
 import type { Enrolling } from "../plan/plan.ts";
-import { withLock } from "./lock.ts";
 
 export interface PendingToken extends Enrolling {
   name: string;
@@ -23,17 +22,18 @@ export interface Runtime {
 export const USED_GRACE_MS = 5000;
 
 export class RuntimeStore {
-  constructor(readonly dir: string) {}
+  /** `files`: the host's (the real one, or a test's); `dir`: the state directory. */
+  constructor(
+    readonly files: Host["files"],
+    readonly dir: string,
+  ) {}
   /** The file (hub-runtime.json in the state directory). */
   get path() {
     return join(this.dir, "hub-runtime.json");
   }
-  private get file() {
-    return this.path;
-  }
 
   async load(): Promise<Runtime> {
-    const text = await readText(this.file);
+    const text = await this.files.read(this.path);
     return text ? (JSON.parse(text) as Runtime) : { tokens: [] };
   }
 
@@ -42,20 +42,20 @@ export class RuntimeStore {
    * (`hub webhook`) write it from different processes, and neither may lose the other's change.
    */
   async update(edit: (r: Runtime) => void): Promise<Runtime> {
-    return withLock(join(this.dir, "hub-runtime.lock"), async () => {
+    return this.files.lock(join(this.dir, "hub-runtime.lock"), async () => {
       const r = await this.load();
       edit(r);
-      await writeAtomic(this.file, `${JSON.stringify(r, null, 2)}\n`, 0o600);
+      await this.files.write(this.path, `${JSON.stringify(r, null, 2)}\n`, 0o600);
       return r;
     });
   }
 
   async secret(): Promise<Buffer> {
     const file = join(this.dir, "token.key");
-    const text = await readText(file);
+    const text = await this.files.read(file);
     if (text) return Buffer.from(text.trim(), "base64");
     const key = randomBytes(32);
-    await writeAtomic(file, `${key.toString("base64")}\n`, 0o600);
+    await this.files.write(file, `${key.toString("base64")}\n`, 0o600);
     return key;
   }
 }

@@ -74,7 +74,7 @@ export class HubService {
     readonly store: SpecStore,
     readonly now: () => number = Date.now,
   ) {
-    this.runtime = new RuntimeStore(ctx.stateDir);
+    this.runtime = new RuntimeStore(ctx.host.files, ctx.stateDir);
   }
 
   /** Runs changes one after another, in the order they were asked for. */

@@ -4,14 +4,13 @@
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parseDocument } from "yaml";
-import { readText, writeAtomic } from "../host/files.ts";
+import type { Host } from "../host/types.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import { loadSpec } from "../spec/load.ts";
 import { parseFast } from "../spec/parse.ts";
 import type { Spec } from "../spec/types.ts";
 import { validate } from "../spec/validate.ts";
-import { withLock } from "./lock.ts";
 import { editData, editDocument, editText, type SpecEdit } from "./spec-edit.ts";
 
 export class SpecRejected extends Error {
@@ -29,7 +28,9 @@ export interface Loaded {
 }
 
 export class SpecStore {
+  /** `files`: the host's (the real one, or a test's); `file`: porthole.yaml; `stateDir`: for its lock. */
   constructor(
+    readonly files: Host["files"],
     readonly file: string,
     readonly stateDir: string,
   ) {}
@@ -42,7 +43,7 @@ export class SpecStore {
 
   /** The current spec; parsed again only when the file's text changed. Throws SpecRejected when invalid. */
   async load(): Promise<Loaded & { hash: string }> {
-    const text = await readText(this.file);
+    const text = await this.files.read(this.file);
     if (text === null) throw new Error(`no spec at ${this.file}: run \`porthole hub init\` first`);
     if (this.cached?.text === text) return this.cached;
     if (this.failed?.text === text) throw this.failed.error;
@@ -82,7 +83,7 @@ export class SpecStore {
    * Either way a person's comments and layout survive.
    */
   async update(edits: SpecEdit[]): Promise<Loaded> {
-    return withLock(join(this.stateDir, "spec.lock"), async () => {
+    return this.files.lock(join(this.stateDir, "spec.lock"), async () => {
       const current = await this.load();
       const known = this.cached?.text === current.text ? this.cached.data : undefined;
       const data = known ?? parseFast(current.text)?.data;
@@ -103,8 +104,8 @@ export class SpecStore {
       const valid = parsed === undefined ? undefined : validate(parsed);
       const r = valid?.ok ? valid : loadSpec(text, this.file);
       if (!r.ok) throw new SpecRejected(r.problems, r.report);
-      await writeAtomic(`${this.file}.prev`, current.text);
-      await writeAtomic(this.file, text);
+      await this.files.write(`${this.file}.prev`, current.text);
+      await this.files.write(this.file, text);
       // The data is kept only when this edit read it back (a document edit leaves it to the next one).
       this.cached = { text, spec: r.spec, hash: specHash(text), data: parsed };
       return { text, spec: r.spec };
@@ -114,7 +115,7 @@ export class SpecStore {
   async create(text: string): Promise<Loaded> {
     const r = loadSpec(text, this.file);
     if (!r.ok) throw new SpecRejected(r.problems, r.report);
-    await writeAtomic(this.file, text);
+    await this.files.write(this.file, text);
     return { text, spec: r.spec };
   }
 }

@@ -37,7 +37,7 @@ export async function runPeer(
 ): Promise<Agent> {
   const log = opts.log;
   const reconcile = async (why: string) => {
-    const local = await readLocalSpec(configDir);
+    const local = await readLocalSpec(ctx.host.files, configDir);
     if (!local) throw new Error(`no readable spec at ${specFile(configDir)}`);
     const r = await apply(
       { ...ctx, service: "daemon" },
@@ -56,13 +56,13 @@ export async function runPeer(
     ticks++;
     try {
       // `porthole down` removes the identity first: stand down instead of re-creating what it removes.
-      if (!(await readIdentity(ctx.stateDir))) {
+      if (!(await readIdentity(ctx.host.files, ctx.stateDir))) {
         clearInterval(timer);
         log("this machine left its hub (peer.json is gone): the agent stands down");
         opts.onLeft?.();
         return;
       }
-      const local = await readLocalSpec(configDir);
+      const local = await readLocalSpec(ctx.host.files, configDir);
       const who = await session.ask(local?.spec.hub, () => peerClient(id.api).whoami(1500));
       // The hub asks for its public ports to be probed from here (doctor's "reachable from the
       // outside"); answered beside the tick, which must not wait for the connects.
@@ -109,7 +109,7 @@ async function maybeReResolve(
   log: (l: string) => void,
   session: HubSession,
 ): Promise<void> {
-  const local = await readLocalSpec(configDir);
+  const local = await readLocalSpec(host.files, configDir);
   if (!local) return;
   const { hub } = local.spec;
   if (parseAddr(hub.endpoint.host.replace(/^\[|\]$/g, ""))) return; // an address: nothing to resolve

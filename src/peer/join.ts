@@ -37,7 +37,7 @@ export async function joinHub(
   } catch (e) {
     throw new JoinError((e as Error).message);
   }
-  if (await readIdentity(o.ctx.stateDir))
+  if (await readIdentity(o.ctx.host.files, o.ctx.stateDir))
     throw new JoinError(
       `this machine has joined a hub already (${o.ctx.stateDir}/peer.json); run \`porthole down\` first to leave it`,
     );
@@ -99,7 +99,7 @@ export async function joinHub(
     if (!loaded.ok) throw new JoinError(`the hub sent a spec this porthole cannot read:\n${loaded.report}`);
     await h.files.write(specFile(o.configDir), registered.spec);
     const identity: PeerIdentity = { name: registered.name, api };
-    await writeIdentity(o.ctx.stateDir, identity);
+    await writeIdentity(o.ctx.host.files, o.ctx.stateDir, identity);
     const r = await apply(
       { ...o.ctx, service: "daemon" },
       { spec: loaded.spec, specText: registered.spec, hostName: registered.name },

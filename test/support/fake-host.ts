@@ -333,6 +333,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       return h.network.http(url);
     },
   };
+  const locks = new Map<string, Promise<unknown>>();
   h.files = {
     read: async (p) => h.fileMap.get(p) ?? null,
     write: async (p, t) => {
@@ -342,6 +343,18 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     remove: async (p) => {
       act(`rm ${p}`);
       h.fileMap.delete(p);
+    },
+    setMode: async (p, mode) => {
+      act(`chmod ${mode.toString(8)} ${p}`);
+    },
+    // One process: holders of a lock take turns.
+    lock: (p, fn) => {
+      const next = (locks.get(p) ?? Promise.resolve()).then(fn, fn);
+      locks.set(
+        p,
+        next.catch(() => {}),
+      );
+      return next;
     },
   };
   return h;

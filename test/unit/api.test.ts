@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { createAdaptorServer } from "@hono/node-server";
 import { compile } from "../../src/compile/compile.ts";
+import { hostFiles } from "../../src/host/files.ts";
 import { API_SERVER_OPTIONS, BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
@@ -80,7 +81,7 @@ async function hub(
   writeFileSync(specFile, text);
   const host = fakeHost({ "/k": hubKey });
   const ctx = { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
-  const service = new HubService(ctx, new SpecStore(specFile, dir), opts.now);
+  const service = new HubService(ctx, new SpecStore(hostFiles, specFile, dir), opts.now);
   await service.reconcile();
   const { token } = await service.createToken({ kind: "root" }, { name: "newbie", expiresSeconds: 3600 });
   const tcp = hubApi(service, "tcp", opts);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { hostFiles } from "../../src/host/files.ts";
 import { hubApi } from "../../src/hub/api.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
@@ -28,7 +29,7 @@ async function rootClient(t: TestContext) {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "porthole.yaml"), SPEC);
   const ctx = { host: fakeHost({ "/k": hubKey }), keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
-  const app = hubApi(new HubService(ctx, new SpecStore(join(dir, "porthole.yaml"), dir)), "unix");
+  const app = hubApi(new HubService(ctx, new SpecStore(hostFiles, join(dir, "porthole.yaml"), dir)), "unix");
   const send: Transport = async (method, path, body) => {
     const res = await app.request(path, {
       method,

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { hostFiles } from "../../src/host/files.ts";
 import { hubApi } from "../../src/hub/api.ts";
 import { watchLoop } from "../../src/hub/daemon.ts";
 import { HubService } from "../../src/hub/service.ts";
@@ -39,7 +40,7 @@ async function hub(t: TestContext) {
   const host: FakeHost = fakeHost({ "/k": hubKey });
   const service = new HubService(
     { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" },
-    new SpecStore(specFile, dir),
+    new SpecStore(hostFiles, specFile, dir),
   );
   await service.reconcile();
   const api = hubApi(service, "unix");
@@ -143,7 +144,7 @@ test("a daemon started on an invalid spec file runs on the spec applied last", a
   const { call, specFile, service } = await hub(t);
   writeFileSync(specFile, "hub: [\n");
   // A fresh process (the in-process CLI, a restarted daemon) has no valid spec of its own in memory.
-  const fresh = new HubService(service.ctx, new SpecStore(specFile, service.ctx.stateDir));
+  const fresh = new HubService(service.ctx, new SpecStore(hostFiles, specFile, service.ctx.stateDir));
   const s = await fresh.statusFor({ kind: "root" }, false);
   assert.deepEqual(
     s.peers.map((p) => p.name),

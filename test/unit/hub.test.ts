@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { hostFiles } from "../../src/host/files.ts";
 import { forwardStatuses, withFindings } from "../../src/hub/forward-status.ts";
 import { APPLY_BUCKETS, Histogram, renderMetrics } from "../../src/hub/metrics.ts";
 import { RuntimeStore } from "../../src/hub/runtime.ts";
@@ -219,7 +220,7 @@ forwards:
 test("runtime updates from two processes at once all land (tokens from one, the webhook from the other)", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "porthole-runtime-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new RuntimeStore(dir);
+  const store = new RuntimeStore(hostFiles, dir);
   const token = (i: number) => ({
     id: `t${i}`,
     name: `p${i}`,
@@ -230,7 +231,8 @@ test("runtime updates from two processes at once all land (tokens from one, the 
   });
   // The other process sets the webhook 20 times while this one adds 20 tokens, each concurrently.
   const script = `import { RuntimeStore } from ${JSON.stringify(new URL("../../src/hub/runtime.ts", import.meta.url).href)};
-const s = new RuntimeStore(${JSON.stringify(dir)});
+import { hostFiles } from ${JSON.stringify(new URL("../../src/host/files.ts", import.meta.url).href)};
+const s = new RuntimeStore(hostFiles, ${JSON.stringify(dir)});
 await Promise.all(Array.from({ length: 20 }, (_, i) => s.update((r) => { r.webhook = "http://127.0.0.1:9/" + i; })));`;
   const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
     stdio: "inherit",

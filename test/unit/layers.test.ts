@@ -1,8 +1,9 @@
 // The arrows of docs/architecture.md, checked: each src/ folder imports only the folders its row
 // allows (so peer/ nothing from hub/, protocol/ only spec/ and net/), nothing imports cli/, hub/,
-// peer/ and doctor/ reach the machine only through the Host interface, the pure layers (net, spec,
-// plan, compile, protocol, doctor) open no file, socket or process, and no module re-exports another's
-// names. An exception is listed by file, with the issue that removes it.
+// peer/ and doctor/ reach the machine only through the Host interface, only host/ (and the lab) touches
+// files or starts processes, the pure layers (net, spec, plan, compile, protocol, doctor) open no file,
+// socket or process, and no module re-exports another's names. An exception is listed by file, with the
+// issue that removes it.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -78,25 +79,34 @@ test("layers: each folder imports only what its row allows; nothing imports cli/
  * around it: of host/, hub/ and peer/ import only its types.
  */
 const HOST_SURFACE = ["host/types.ts"];
-/** Imports around the Host today, each with the part of issue 10 that removes it. */
-const AROUND_HOST = new Set<string>([
-  "hub/runtime.ts -> host/files.ts", // issue 10 §4: files through the Host
-  "hub/store.ts -> host/files.ts", // issue 10 §4
-  "peer/local.ts -> host/files.ts", // issue 10 §4
-]);
-
 test("layers: hub/, peer/ and doctor/ use the machine only through the Host interface (host/types.ts)", () => {
   const around: string[] = [];
   for (const folder of ["hub", "peer", "doctor"])
     for (const file of files(folder))
       for (const to of new Set(imports(folder, file).paths))
         if (to.startsWith("host/") && !HOST_SURFACE.includes(to)) around.push(`${folder}/${file} -> ${to}`);
-  assert.deepEqual(
-    around.filter((a) => !AROUND_HOST.has(a)),
-    [],
-    "hub/, peer/ and doctor/ import host/ modules other than types.ts",
-  );
-  assert.deepEqual(around.sort(), [...AROUND_HOST].sort(), "a known exception is gone: drop it");
+  assert.deepEqual(around, [], "hub/, peer/ and doctor/ import host/ modules other than types.ts");
+});
+
+/** Node modules that touch the machine's filesystem or start processes. */
+const FS_OR_PROCESS = /^(node:)?(fs|fs\/promises|child_process)$/;
+/**
+ * Folders besides host/ that may: lab/ is itself a machine-driving tool (it builds network namespaces,
+ * starts and reaps the processes that hold them, keeps its state under /run), like a test fixture.
+ */
+const FS_EXCEPTIONS = ["lab"];
+
+test("layers: only host/ (and the lab) touches the filesystem or starts processes", () => {
+  const found = folders
+    .filter((f) => f !== "host" && !FS_EXCEPTIONS.includes(f))
+    .flatMap((folder) =>
+      files(folder).flatMap((file) =>
+        imports(folder, file)
+          .modules.filter((m) => FS_OR_PROCESS.test(m))
+          .map((m) => `${folder}/${file}: ${m}`),
+      ),
+    );
+  assert.deepEqual(found, [], "reach files and processes through host/ (src/host/files.ts, processes.ts)");
 });
 
 test("layers: net, spec, plan, compile, foreign, protocol and doctor touch no file, socket or process", () => {

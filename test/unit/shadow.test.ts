@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { hostFiles } from "../../src/host/files.ts";
 import { parseSs } from "../../src/host/listeners.ts";
 import type { Listener } from "../../src/host/types.ts";
 import { Conflict, Forbidden } from "../../src/hub/errors.ts";
@@ -157,7 +158,7 @@ async function service(t: TestContext, forwards: string[] = []) {
   const file = join(dir, "porthole.yaml");
   writeFileSync(file, spec(forwards));
   const host = fakeHost({ "/k": hubKey });
-  const s = new HubService(ctx(host, dir), new SpecStore(file, dir));
+  const s = new HubService(ctx(host, dir), new SpecStore(hostFiles, file, dir));
   await s.reconcile();
   host.listeners = [PYTHON];
   return { s, host, text: () => readFileSync(file, "utf8") };

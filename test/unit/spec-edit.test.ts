@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
+import { hostFiles } from "../../src/host/files.ts";
 import { editData, editText, type SpecEdit } from "../../src/hub/spec-edit.ts";
 import { SpecRejected, SpecStore } from "../../src/hub/store.ts";
 import { parseFast } from "../../src/spec/parse.ts";
@@ -117,7 +118,7 @@ test("the hub's spec store: edits keep comments, keep the previous version, and 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, "porthole.yaml");
   writeFileSync(file, SPEC);
-  const store = new SpecStore(file, dir);
+  const store = new SpecStore(hostFiles, file, dir);
   const r = await store.update([{ append: "forwards", item: DNS }]);
   assert.deepEqual(
     r.spec.forwards.map((f) => f.name),

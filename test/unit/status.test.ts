@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { hostFiles } from "../../src/host/files.ts";
 import { renderMetrics } from "../../src/hub/metrics.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
@@ -57,7 +58,7 @@ async function hub(t: TestContext, firewall = "nftables"): Promise<{ host: FakeH
   writeFileSync(specFile, SPEC(firewall));
   const host = fakeHost({ "/k": hubKey });
   const ctx = { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
-  const service = new HubService(ctx, new SpecStore(specFile, dir), () => NOW * 1000);
+  const service = new HubService(ctx, new SpecStore(hostFiles, specFile, dir), () => NOW * 1000);
   assert.ok((await service.reconcile()).changed, "the fake host is set up as the hub");
   return { host, service };
 }

@@ -15,6 +15,7 @@ const alive = (pid: number) => {
 /** The last holder queued in this process, per lock file. */
 const queued = new Map<string, Promise<unknown>>();
 
+/** Runs `fn` holding the lock file `path` (see Host.files.lock); throws after `timeoutMs` ms. */
 export function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const next = (queued.get(path) ?? Promise.resolve()).then(() => lockFile(path, fn, timeoutMs));
   const settled = next.catch(() => {});
