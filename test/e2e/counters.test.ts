@@ -38,12 +38,15 @@ for (const backend of ["nftables", "iptables"] as const) {
         assert.match(r.stdout, /Hello from the Pi/, r.stderr);
       }
       // One connection held open: established. The three curls above are closed (TIME_WAIT) by now.
+      // It asks every 3 s (keep-alive): rclone closes a connection that sends no request for 10 s,
+      // and on a loaded machine the steps below take longer than that.
+      const ask = `GET /hello.txt HTTP/1.1\\r\\nHost: hub\\r\\nAuthorization: Basic ${Buffer.from(auth).toString("base64")}\\r\\n\\r\\n`;
       const hold = await lab.world.spawn(
         "client",
         [
           process.execPath,
           "-e",
-          `require("net").connect(80, "${LAB.hubPublic}").on("connect", () => console.log("open")); setTimeout(() => {}, 60000)`,
+          `const s = require("net").connect(80, "${LAB.hubPublic}", () => { console.log("open"); s.write("${ask}"); setInterval(() => s.write("${ask}"), 3000); }); s.on("data", () => {}); s.on("end", () => console.log("closed by the server")); setTimeout(() => {}, 120000)`,
         ],
         { label: "hold" },
       );
