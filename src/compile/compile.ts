@@ -12,6 +12,7 @@ import { hubIptables, peerIptables } from "./iptables.ts";
 import { hubNftables, peerNftables } from "./nftables.ts";
 import { renderSysctl, SYSCTL_FILE } from "./render.ts";
 import { systemdUnit, unitName } from "./systemd.ts";
+import { expandTargets } from "./targets.ts";
 import { hubWireguard, peerWireguard } from "./wireguard.ts";
 
 export class UnknownHostError extends Error {}
@@ -67,15 +68,17 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
   if (host === hub.name || host === "hub") {
     // Only the chosen backend is compiled: with 10,000 forwards each one is a noticeable cost.
     const nft = hub.firewall === "nftables";
-    const ipt = nft ? { 4: "", 6: "", hooks: [] } : hubIptables(spec, enrolling);
+    const targets = expandTargets(spec);
+    const ipt = nft ? { 4: "", 6: "", hooks: [] } : hubIptables(spec, targets, enrolling);
     const sysctl: Record<string, string> = { "net.ipv4.ip_forward": "1" };
     if (hub.subnet6) sysctl["net.ipv6.conf.all.forwarding"] = "1";
     return {
       host: hub.name,
       role: "hub",
       wireguard: hubWireguard(spec, enrolling),
-      firewall: firewall(hub.firewall, nft ? hubNftables(spec, enrolling) : null, ipt),
+      firewall: firewall(hub.firewall, nft ? hubNftables(spec, targets, enrolling) : null, ipt),
       sysctl,
+      targets,
     };
   }
   const peer = spec.peers.find((p) => p.name === host);
@@ -90,6 +93,7 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
       wireguard: peerWireguard(spec, peer, false),
       firewall: firewall(hub.firewall, null, { 4: "", 6: "", hooks: [] }),
       sysctl: {},
+      targets: [],
     };
   }
   const families: (4 | 6)[] = peer.address6 ? [4, 6] : [4];
@@ -102,6 +106,7 @@ function compileHost(spec: Spec, host: string, enrolling: Enrolling[]): Omit<Hos
     wireguard: peerWireguard(spec, peer, true),
     firewall: firewall(hub.firewall, hub.firewall === "nftables" ? peerNftables(spec) : null, ipt),
     sysctl,
+    targets: [],
     routing: { ...TRANSPARENT, families, device: hub.interface },
   };
 }

@@ -1,9 +1,9 @@
 // The `inet porthole` table as data (plan/nft.ts): forwards live in maps and sets, so each packet costs
 // one hash lookup however many forwards there are; the chains are text around them. compile/nft-text.ts
 // renders it into the script that replaces the whole table in one `nft -f` transaction.
-import { type Addr, formatAddr, formatCidr } from "../net/ip.ts";
+import { formatAddr, formatCidr } from "../net/ip.ts";
 import type { NftCollection, NftPlan } from "../plan/nft.ts";
-import { type Enrolling, OPEN_MARK, TRANSPARENT } from "../plan/plan.ts";
+import { type Enrolling, OPEN_MARK, type Target, TRANSPARENT } from "../plan/plan.ts";
 import type { Spec } from "../spec/types.ts";
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
@@ -49,11 +49,8 @@ interface FamilyElements {
 /** The protocols with a traffic counter set each (`traffic_tcp`, `traffic_udp`). */
 const COUNTED = ["tcp", "udp"] as const;
 
-/**
- * One pass over the forwards, in the order of expandTargets (forward, peer address, protocol, port),
- * straight to element strings: no object per port, no intermediate lists.
- */
-function hubElements(spec: Spec): {
+/** One pass over the plan's targets (in expandTargets' order: forward, peer address, protocol, port). */
+function hubElements(targets: Target[]): {
   fam: Record<4 | 6, FamilyElements>;
   restricted: Set<string>;
   traffic: Record<(typeof COUNTED)[number], string[]>;
@@ -65,47 +62,35 @@ function hubElements(spec: Spec): {
   const restricted = new Set<string>();
   // Public ports by protocol: a public port belongs to one forward, so its counter is that forward's.
   const traffic = { tcp: [] as string[], udp: [] as string[] };
-  // Each peer's addresses, formatted once (a peer usually has many forwards).
-  const peers = new Map(
-    spec.peers.map((p) => {
-      const addrs: Addr[] = p.address6 ? [p.address, p.address6] : [p.address];
-      return [p.name, addrs.map((a) => ({ family: a.family, text: formatAddr(a) }))];
-    }),
-  );
-  for (const f of spec.forwards) {
-    const addrs = peers.get(f.peer);
-    if (!addrs) continue;
-    const allowFrom = f.allowFrom.map((c) => ({ family: c.family, text: formatCidr(c) }));
-    const snat = f.mode === "snat";
-    const span = f.port.to - f.port.from;
-    for (const proto of f.protos)
-      for (let i = 0; i <= span; i++) traffic[proto].push(String(f.port.from + i));
-    for (const a of addrs) {
-      const addr = a.text;
-      const e = fam[a.family];
-      for (const proto of f.protos) {
-        for (let i = 0; i <= span; i++) {
-          const pub = `${proto} . ${f.port.from + i}`;
-          const targetPort = f.targetPort.from + i;
-          e.dnat.push([pub, `${addr} . ${targetPort}`]);
-          const tgt = `${addr} . ${proto} . ${targetPort}`;
-          e.targets.add(tgt);
-          if (snat) e.snat.add(tgt);
-          if (allowFrom.length) {
-            for (const c of allowFrom) fam[c.family].allow.add(`${pub} . ${c.text}`);
-            restricted.add(pub);
-          }
-        }
-      }
+  // A forward's allow-list, formatted once: its targets share the list.
+  let allowOf: Target["allowFrom"] | undefined;
+  let allowFrom: { family: 4 | 6; text: string }[] = [];
+  for (const t of targets) {
+    if (t.allowFrom !== allowOf) {
+      allowOf = t.allowFrom;
+      allowFrom = t.allowFrom.map((c) => ({ family: c.family, text: formatCidr(c) }));
+    }
+    const pub = `${t.proto} . ${t.port}`;
+    // Once per public port: a peer's first address is its IPv4 one.
+    if (t.family === 4) traffic[t.proto].push(String(t.port));
+    const e = fam[t.family];
+    e.dnat.push([pub, `${t.addr} . ${t.targetPort}`]);
+    const tgt = `${t.addr} . ${t.proto} . ${t.targetPort}`;
+    e.targets.add(tgt);
+    if (t.mode === "snat") e.snat.add(tgt);
+    if (allowFrom.length) {
+      for (const c of allowFrom) fam[c.family].allow.add(`${pub} . ${c.text}`);
+      restricted.add(pub);
     }
   }
   return { fam, restricted, traffic };
 }
 
-export function hubNftables(spec: Spec, enrolling: Enrolling[] = []): NftPlan {
+/** `targets`: the spec's forwards expanded (expandTargets), as the plan carries them. */
+export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[] = []): NftPlan {
   const { hub } = spec;
   const wg = JSON.stringify(hub.interface);
-  const { fam, restricted, traffic } = hubElements(spec);
+  const { fam, restricted, traffic } = hubElements(targets);
   const v6 = hub.address6 !== undefined;
   // Traffic from the internet: a named interface, or ("auto") anything but the tunnel addressed to the hub.
   const fromPublic =

@@ -1,8 +1,8 @@
 // Which other owners' rules drop porthole's traffic on this host, and the fix for each: pure, over an
 // observed snapshot of their rulesets (host/foreign.ts reads it).
-import { expandTargets } from "../compile/targets.ts";
 import type { ForeignSnapshot } from "../host/foreign.ts";
 import { formatAddr } from "../net/ip.ts";
+import type { Target } from "../plan/plan.ts";
 import type { FirewallFinding, PathKind } from "../protocol/status.ts";
 import { describeFinding, xtablesCommand } from "../protocol/status-text.ts";
 import type { Spec } from "../spec/types.ts";
@@ -32,7 +32,8 @@ interface Labeled {
 }
 
 /** The packets the hub needs to pass: its WireGuard port, its API through the tunnel, each forward both ways, mesh. */
-export function hubProbes(spec: Spec): Labeled[] {
+/** `targets`: the forwards as the hub's plan expanded them (HostPlan.targets). */
+export function hubProbes(spec: Spec, targets: Target[]): Labeled[] {
   const { hub } = spec;
   const wg = { name: hub.interface };
   const pub = hub.publicInterface === "auto" ? { not: [hub.interface, "lo"] } : { name: hub.publicInterface };
@@ -67,7 +68,7 @@ export function hubProbes(spec: Spec): Labeled[] {
     },
   ];
   const seen = new Set<string>();
-  for (const t of expandTargets(spec)) {
+  for (const t of targets) {
     const key = `${t.forward}/${t.proto}`;
     if (t.family !== 4 || seen.has(key)) continue;
     seen.add(key);

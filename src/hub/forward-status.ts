@@ -1,7 +1,7 @@
 // Each forward's status from what the kernel counted and what other owners' firewalls drop. Pure: the
 // reading and probing live in status.ts, the text in protocol/status-text.ts.
-import { expandTargets } from "../compile/targets.ts";
 import type { Count } from "../host/types.ts";
+import type { Target } from "../plan/plan.ts";
 import type { FirewallFinding, ForwardStatus } from "../protocol/status.ts";
 import { droppedBy, where } from "../protocol/status-text.ts";
 import { describeForward } from "../reconcile/summary.ts";
@@ -21,9 +21,9 @@ export interface ForwardCounters {
  * Each forward's numbers: the sums over its own public ports (a public port belongs to one forward,
  * so forwards that share a target never see each other's traffic). Linear in forwards and ports.
  */
-export function forwardStatuses(spec: Spec, c: ForwardCounters): ForwardStatus[] {
-  const targetsOf = new Map<string, ReturnType<typeof expandTargets>>();
-  for (const t of expandTargets(spec)) {
+export function forwardStatuses(spec: Spec, targets: Target[], c: ForwardCounters): ForwardStatus[] {
+  const targetsOf = new Map<string, Target[]>();
+  for (const t of targets) {
     const list = targetsOf.get(t.forward);
     if (list) list.push(t);
     else targetsOf.set(t.forward, [t]);

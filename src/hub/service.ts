@@ -1,12 +1,13 @@
 // What the hub can be asked to do — by the API, by the CLI on the hub, by the daemon's watch loop.
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
 
+import { expandTargets } from "../compile/targets.ts";
 import { narrowFinding } from "../foreign/findings.ts";
 import type { Listener } from "../host/types.ts";
 import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
-import type { Enrolling } from "../plan/plan.ts";
+import type { Enrolling, Target } from "../plan/plan.ts";
 import type { ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
 import type { ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
 import { specHash } from "../protocol/spec-hash.ts";
@@ -130,6 +131,7 @@ export class HubService {
         listeners,
       });
       this.stats.lastError = undefined;
+      this.planned = { text, targets: r.plan.targets };
       return r;
     } catch (e) {
       this.stats.failures++;
@@ -494,8 +496,21 @@ export class HubService {
 
   /** The hub's status (probe: TCP-connect each forward's target). */
   async status(probe = true): Promise<HubStatus> {
-    const { spec } = await this.live();
-    return hubStatus(this.ctx.host, spec, Math.floor(this.now() / 1000), probe);
+    const { spec, text } = await this.live();
+    return hubStatus(this.ctx.host, spec, this.targets(spec, text), Math.floor(this.now() / 1000), probe);
+  }
+
+  /** The forwards as the plan of the spec text last reconciled or shown expanded them. */
+  private planned: { text: string; targets: Target[] } | null = null;
+
+  /**
+   * The forwards of `spec` expanded: the last applied plan's when the spec is the one it was compiled
+   * from (the usual case), else expanded as compile does (a spec not applied yet, or no apply in this
+   * process), once per text.
+   */
+  private targets(spec: Spec, text: string): Target[] {
+    if (this.planned?.text !== text) this.planned = { text, targets: expandTargets(spec) };
+    return this.planned.targets;
   }
 
   /** Status computations under way (with probes, without), shared by the requests that arrive meanwhile. */

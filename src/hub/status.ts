@@ -1,9 +1,9 @@
 // `porthole status`: like `wg`, but about the service — who is online, what is forwarded, and
 // whether it works right now.
-import { expandTargets, type Target } from "../compile/targets.ts";
 import { analyze, foreignRulesets, hubProbes } from "../foreign/findings.ts";
 import type { Host } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
+import type { Target } from "../plan/plan.ts";
 import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
@@ -74,9 +74,16 @@ const PROBES_AT_ONCE = 64;
 
 /**
  * The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack, other
- * owners' rules that drop them; `probe`: TCP-connect each forward's first IPv4 target.
+ * owners' rules that drop them; `probe`: TCP-connect each forward's first IPv4 target. `targets`: the
+ * forwards as the hub's plan expanded them (HostPlan.targets).
  */
-export async function hubStatus(host: Host, spec: Spec, nowS: number, probe = true): Promise<HubStatus> {
+export async function hubStatus(
+  host: Host,
+  spec: Spec,
+  targets: Target[],
+  nowS: number,
+  probe = true,
+): Promise<HubStatus> {
   const { hub } = spec;
   const [{ up, peers }, counters, foreign] = await Promise.all([
     peerStatus(host, spec, nowS),
@@ -85,15 +92,15 @@ export async function hubStatus(host: Host, spec: Spec, nowS: number, probe = tr
   ]);
   const rulesets = foreignRulesets(foreign);
   const hooked = rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook));
-  const firewall = analyze(rulesets, hooked ? hubProbes(spec) : [], {
+  const firewall = analyze(rulesets, hooked ? hubProbes(spec, targets) : [], {
     wgInterface: hub.interface,
     listenPort: hub.listenPort,
     apiPort: hub.apiPort,
   });
-  const forwards = forwardStatuses(spec, counters);
+  const forwards = forwardStatuses(spec, targets, counters);
   if (probe) {
     const firstTcp = new Map<string, Target>();
-    for (const t of expandTargets(spec))
+    for (const t of targets)
       if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
     const firsts = spec.forwards.map((f) => firstTcp.get(f.name));
     for (const [i, ok] of (await probeTargets(host, firsts)).entries())

@@ -1,5 +1,6 @@
 // What one host needs, as data (for the apply step) and as files (for `render` and for people).
-import type { Backend } from "../spec/types.ts";
+import type { Family } from "../net/ip.ts";
+import type { Backend, Forward, Mode, Proto } from "../spec/types.ts";
 import type { NftPlan } from "./nft.ts";
 
 export interface WgPeerPlan {
@@ -69,6 +70,19 @@ export interface PlannedFile {
   purpose: "sysctl" | "unit";
 }
 
+/** A forward expanded to one public port, protocol and peer address (a range maps 1:1, port by port). */
+export interface Target {
+  forward: string;
+  proto: Proto;
+  port: number;
+  family: Family;
+  /** The peer's address ("10.8.0.2"). */
+  addr: string;
+  targetPort: number;
+  mode: Mode;
+  allowFrom: Forward["allowFrom"];
+}
+
 export interface HostPlan {
   host: string;
   role: "hub" | "peer";
@@ -76,6 +90,11 @@ export interface HostPlan {
   firewall: FirewallPlan;
   sysctl: Record<string, string>;
   routing?: PolicyRouting;
+  /**
+   * The hub: every forward expanded (compile/targets.ts), in the spec's order; what the ruleset, the
+   * SSH guard, foreign-firewall probes and status read. A peer: none.
+   */
+  targets: Target[];
   /** The files that keep the setup across a reboot: the sysctl file, and the unit when compile was given one. */
   files: PlannedFile[];
 }

@@ -38,7 +38,7 @@ export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): 
   // (~130 ms at 10,000 forwards).
   if (!rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook)))
     return { steps: [], findings: [], unpassed: [] };
-  const probes = hubProbes(spec);
+  const probes = hubProbes(spec, plan.targets);
   const ctx = { wgInterface: iface, listenPort: spec.hub.listenPort, apiPort: spec.hub.apiPort };
   const own = plan.firewall.backend === "iptables" ? snap.iptables : null;
   const needed = new Map<string, { target: PassTarget; finding: FirewallFinding }>();

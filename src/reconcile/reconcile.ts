@@ -254,7 +254,7 @@ export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResul
     await saveEndpoints(ctx.host, ctx.stateDir, previous, seenEndpoints(wg));
   if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan };
 
-  const cut = checkSshPath(req.sshConnection, req.spec, plan, wg);
+  const cut = checkSshPath(req.sshConnection, plan, wg);
   if (cut && !req.confirming) {
     throw new ApplyError(
       `refusing to apply: ${cut}.\nIf you mean it, run with --confirm SECONDS: the change reverts by itself unless you run \`porthole confirm\` in time.`,

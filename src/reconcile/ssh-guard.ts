@@ -1,18 +1,10 @@
 // A plan must not cut the SSH session of the admin who applies it.
-
-import { expandTargets } from "../compile/targets.ts";
 import type { WgState } from "../host/types.ts";
 import { contains, parseAddr, parseCidr } from "../net/ip.ts";
 import type { HostPlan } from "../plan/plan.ts";
-import type { Spec } from "../spec/types.ts";
 
 /** Returns why the plan would cut the session described by $SSH_CONNECTION, or null. */
-export function checkSshPath(
-  sshConnection: string | undefined,
-  spec: Spec,
-  plan: HostPlan,
-  wg: WgState,
-): string | null {
+export function checkSshPath(sshConnection: string | undefined, plan: HostPlan, wg: WgState): string | null {
   const [clientIp, , serverIp, serverPort] = (sshConnection ?? "").trim().split(/\s+/);
   if (!clientIp || !serverIp || !serverPort) return null;
   const client = parseAddr(clientIp);
@@ -23,7 +15,7 @@ export function checkSshPath(
     return c && contains({ ...c, prefix: c.family === 4 ? 32 : 128 }, server);
   });
   if (plan.role === "hub" && !inTunnel) {
-    const hijack = expandTargets(spec).find((t) => t.proto === "tcp" && t.port === Number(serverPort));
+    const hijack = plan.targets.find((t) => t.proto === "tcp" && t.port === Number(serverPort));
     if (hijack)
       return `forward "${hijack.forward}" takes tcp/${serverPort}, the port your SSH session (${clientIp} → ${serverIp}) came in on`;
   }

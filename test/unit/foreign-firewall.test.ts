@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { compile } from "../../src/compile/compile.ts";
 import { analyze, findingLines, foreignRulesets, hubProbes } from "../../src/foreign/findings.ts";
 import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import type { FirewallFinding } from "../../src/protocol/status.ts";
@@ -38,7 +39,7 @@ forwards:
 
 function findings(s: Partial<ForeignSnapshot>, sp = spec(), ignorePasses = false): FirewallFinding[] {
   const snap: ForeignSnapshot = { nft: [], xtables: [], iptables: "nft", ...s };
-  return analyze(foreignRulesets(snap), hubProbes(sp), {
+  return analyze(foreignRulesets(snap), hubProbes(sp, compile(sp, sp.hub.name).targets), {
     wgInterface: sp.hub.interface,
     listenPort: sp.hub.listenPort,
     apiPort: sp.hub.apiPort,

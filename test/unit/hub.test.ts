@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { expandTargets } from "../../src/compile/targets.ts";
 import { hostFiles } from "../../src/host/files.ts";
 import { forwardStatuses, withFindings } from "../../src/hub/forward-status.ts";
 import { APPLY_BUCKETS, Histogram, renderMetrics } from "../../src/hub/metrics.ts";
@@ -186,7 +187,7 @@ forwards:
   - { name: new, port: 8080, peer: rpi }
   - { name: range, proto: tcp+udp, port: 6000-6001, peer: rpi, targetPort: 7000-7001 }
 `);
-  const [old, fresh, range] = forwardStatuses(spec, {
+  const [old, fresh, range] = forwardStatuses(spec, expandTargets(spec), {
     opened: new Map([
       ["tcp . 80", 3],
       ["tcp . 6000", 1],
@@ -212,7 +213,11 @@ forwards:
       [3, 4, 400, 1],
     ],
   );
-  const uncounted = forwardStatuses(spec, { opened: new Map(), traffic: null, open: null })[0];
+  const uncounted = forwardStatuses(spec, expandTargets(spec), {
+    opened: new Map(),
+    traffic: null,
+    open: null,
+  })[0];
   assert.equal(uncounted?.packets, null);
   assert.equal(uncounted?.establishedConnections, null);
 });

@@ -167,6 +167,25 @@ test("a plan that cuts the caller's SSH session through the tunnel is refused un
   await applyText(h, specText([WEB]), { sshConnection: "198.51.100.7 50000 203.0.113.1 22" });
 });
 
+test("a forward taking the port the caller's SSH session came in on (from outside the tunnel) is refused", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  h.calls.length = 0;
+  // sshd on 2222 (22 is reserved by the spec's check): the plan's targets say which forward takes it.
+  const ssh = "198.51.100.7 50000 203.0.113.1 2222";
+  const take = "{ name: ssh-ish, port: 2220-2230, peer: nas, targetPort: 3220-3230 }";
+  await assert.rejects(
+    applyText(h, specText([WEB, take]), { sshConnection: ssh }),
+    /refusing to apply: forward "ssh-ish" takes tcp\/2222, the port your SSH session \(198\.51\.100\.7 → 203\.0\.113\.1\) came in on/,
+  );
+  assert.deepEqual(h.calls, [], "nothing changed");
+  const udp = "{ name: udp-only, proto: udp, port: 2222, peer: nas }";
+  assert.ok(
+    (await applyText(h, specText([WEB, udp]), { sshConnection: ssh })).changed,
+    "udp/2222 is not SSH's",
+  );
+});
+
 const fixture = (name: string) =>
   readFileSync(join(import.meta.dirname, "../fixtures/foreign", name), "utf8");
 const dockerSave = fixture("docker-legacy.save");
