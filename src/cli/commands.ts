@@ -17,6 +17,7 @@ type Group =
   | "forward"
   | "status"
   | "doctor"
+  | "trace"
   | "uninstall";
 
 /** Top-level command name -> its group (test/unit/cli-commands.test.ts checks this against the modules). */
@@ -40,6 +41,7 @@ export const COMMAND_GROUP: Record<string, Group> = {
   forward: "forward",
   status: "status",
   doctor: "doctor",
+  trace: "trace",
   uninstall: "uninstall",
 };
 
@@ -55,6 +57,7 @@ export const GROUPS: Group[] = [
   "forward",
   "status",
   "doctor",
+  "trace",
   "uninstall",
 ];
 
@@ -89,6 +92,8 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
       return (await import("./doctor-command.ts")).registerDoctorCommand(program);
     case "uninstall":
       return (await import("./uninstall-command.ts")).registerUninstallCommand(program);
+    case "trace":
+      return (await import("./trace-command.ts")).registerTraceCommand(program);
     case "status":
       program
         .command("status")

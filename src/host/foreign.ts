@@ -24,9 +24,9 @@ export const PASS = "porthole-pass";
 const XTABLES = new Set(["filter", "nat", "mangle", "raw", "security"]);
 const BUILTIN = new Set(["INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"]);
 
-/** True for tables porthole must not read as "foreign nftables": its own, and iptables-nft's. */
+/** True for tables porthole must not read as "foreign nftables": its own (and `porthole trace`'s), and iptables-nft's. */
 export function skipTable(family: string, name: string, chainNames: string[]): boolean {
-  if (family === "inet" && name === "porthole") return true;
+  if (family === "inet" && (name === "porthole" || name.startsWith("porthole_trace_"))) return true;
   return (family === "ip" || family === "ip6") && XTABLES.has(name) && chainNames.some((c) => BUILTIN.has(c));
 }
 
@@ -84,7 +84,7 @@ async function observeNftTables(): Promise<{ items: Items; xtablesNft: Set<4 | 6
  * Legacy tables the kernel holds now. Read from /proc: `iptables-legacy-save -t filter` would load the
  * module and create the table, and plain `iptables-legacy-save` prints nothing without it anyway.
  */
-async function legacyTables(family: 4 | 6): Promise<boolean> {
+export async function legacyTables(family: 4 | 6): Promise<boolean> {
   const names = await readFile(`/proc/net/${family === 4 ? "ip" : "ip6"}_tables_names`, "utf8").catch(
     () => "",
   );
@@ -99,7 +99,7 @@ async function save(t: PassTarget): Promise<string> {
 let flavourOfIptables: Promise<Flavour | null> | undefined;
 
 /** What plain `iptables` is, from `iptables --version` ("(nf_tables)" or "(legacy)"); asked once. */
-function iptablesFlavour(): Promise<Flavour | null> {
+export function iptablesFlavour(): Promise<Flavour | null> {
   flavourOfIptables ??= run(["iptables", "--version"], { allowFail: true }).then((r) =>
     r.code !== 0 ? null : /nf_tables/.test(r.stdout) ? "nft" : "legacy",
   );
