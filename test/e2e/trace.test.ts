@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
-import { LAB } from "../../src/lab/world.ts";
+import { LAB } from "../../src/lab/topology.ts";
 import { type Lab, PORTHOLE, withJoinedLab } from "./lab-fixture.ts";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/foreign");
