@@ -25,20 +25,17 @@
 // so a difference between the two labs themselves cancels out in the medians. Conntrack entries of the previous run are deleted (in that lab's hub and peer)
 // before each run. Reports medians, the ratio of medians N/1, and the median of the back-to-back pair
 // ratios. All four labs (unique names) are removed at the end, also on failure or Ctrl-C.
-import { execFile } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { run } from "../src/host/run.ts";
 import { createWorld } from "../src/lab/create.ts";
 import { labUp } from "../src/lab/lab.ts";
-import { findProgram } from "../src/lab/prereq.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
 import {
   type Backend,
   benchLabName,
+  buildServer,
   cliArgs,
   type Fwd,
   forwardRange,
@@ -52,6 +49,7 @@ import {
   requireBuiltCli,
   requireLabMachine,
   TSX,
+  vethTunnel,
   waitForLog,
   withLabs,
 } from "./lab-bench.ts";
@@ -280,50 +278,6 @@ ${markdownTable(
 ${notes.length ? `\n${notes.map((n) => `- ${n}`).join("\n")}\n` : ""}`);
 
 // ------------------------------------------------------------------------------------------------
-
-/** Replaces the tunnel by a veth pair named wg0 (hub 10.8.0.1/24 <-> peer 10.8.0.2/24, MTU 1420). */
-async function vethTunnel(world: World): Promise<void> {
-  const hub = world.netns("hub");
-  await run([
-    "ip",
-    "-n",
-    hub,
-    "link",
-    "add",
-    "wg0",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "wg0",
-    "netns",
-    world.netns("peer"),
-  ]);
-  for (const [h, addr] of [
-    ["hub", "10.8.0.1/24"],
-    ["peer", "10.8.0.2/24"],
-  ] as [LabHost, string][]) {
-    await run(["ip", "-n", world.netns(h), "-batch", "-"], {
-      input: `address add ${addr} dev wg0\nlink set wg0 mtu 1420 up\n`,
-    });
-  }
-  await world.exec("hub", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-}
-
-/** The C server compiled into DIR, or the node one when there is no compiler (or it fails). */
-async function buildServer(dir: string): Promise<string[]> {
-  const cc = findProgram("cc") ?? findProgram("gcc");
-  if (cc) {
-    const out = join(dir, "fast-http");
-    try {
-      await promisify(execFile)(cc, ["-O2", "-o", out, join(REPO, "bench/support/fast-http.c")]);
-      return [out];
-    } catch (e) {
-      console.error(`could not compile fast-http.c (${(e as Error).message}); using fast-http.mjs`);
-    }
-  }
-  return [process.execPath, join(REPO, "bench/support/fast-http.mjs")];
-}
 
 /** With iptables, the measured forward's DNAT rule must be the last one (the worst case). */
 async function checkLast(world: World): Promise<void> {

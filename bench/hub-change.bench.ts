@@ -8,7 +8,6 @@
 //   node --import tsx bench/hub-change.bench.ts [--forwards 10000] [--reps 5]
 //
 // Needs root and the lab's tools. Builds its own lab (unique name), removes it at the end, also on failure.
-import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { labUpJoined, WEBDAV } from "../src/lab/lab.ts";
 import { LAB } from "../src/lab/topology.ts";
@@ -16,7 +15,7 @@ import type { World } from "../src/lab/world.ts";
 import {
   benchLabName,
   cliArgs,
-  forwardRange,
+  fillHubForwards,
   machineNote,
   markdownTable,
   PORTHOLE,
@@ -24,6 +23,7 @@ import {
   requireBuiltCli,
   requireLabMachine,
   spreadMs,
+  through,
   timeExec,
   waitForLog,
   withLabs,
@@ -58,7 +58,7 @@ await withLabs([name], async () => {
     },
   );
   await waitForLog(world, server.log, "listening");
-  await fill(world, join(hub.configDir, "porthole.yaml"));
+  await fillHubForwards(world, join(hub.configDir, "porthole.yaml"), FIRST_PORT, N);
 
   const cli = (argv: string[]) => timeExec(world, "hub", [...PORTHOLE, ...argv], { cwd: REPO });
   const api = async (method: string, path: string, body?: object) => {
@@ -124,39 +124,6 @@ ${markdownTable(
   ],
 )}
 `);
-
-/**
- * Appends N forwards to the hub's spec (its block list is last) and waits until the daemon applied them
- * (the last one answers).
- */
-async function fill(world: World, file: string): Promise<void> {
-  const text = await readFile(file, "utf8");
-  if (!/\nforwards:\n(?: {2}.*\n)+$/.test(text))
-    throw new Error(`the hub's spec does not end with a block list of forwards:\n${text}`);
-  const lines = forwardRange(FIRST_PORT, N).flatMap((f) => [
-    `  - name: ${f.name}`,
-    "    proto: tcp",
-    `    port: ${f.port}`,
-    `    peer: ${WEBDAV.peer}`,
-  ]);
-  await writeFile(`${file}.bench`, `${text}${lines.join("\n")}\n`);
-  await rename(`${file}.bench`, file);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ls = await world.exec("hub", [...PORTHOLE, "forward", "ls"], { allowFail: true });
-    if (ls.stdout.split("\n").filter(Boolean).length === N + 1 && (await through(world, FIRST_PORT + N - 1)))
-      return;
-    if (Date.now() > deadline) throw new Error(`the hub daemon did not apply ${N} forwards within 60 s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-async function through(world: World, port: number): Promise<boolean> {
-  const r = await world.exec("client", ["curl", "-sS", "-m", "2", `http://${LAB.hubPublic}:${port}/`], {
-    allowFail: true,
-  });
-  return r.stdout.trim() === "ok";
-}
 
 async function expectThrough(world: World, port: number, what: string): Promise<void> {
   if (!(await through(world, port)))

@@ -1,11 +1,16 @@
 // Shared by the lab benchmarks (apply.bench.ts, connrate.bench.ts): specs with many real forwards to the
 // lab's peer, labs that are always torn down (also on Ctrl-C), timing, medians and markdown tables.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { labProblems } from "../src/lab/prereq.ts";
+import { promisify } from "node:util";
+import { run } from "../src/host/run.ts";
+import { WEBDAV } from "../src/lab/lab.ts";
+import { findProgram, labProblems } from "../src/lab/prereq.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { destroyWorld } from "../src/lab/teardown.ts";
+import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
 
 export const REPO = resolve(import.meta.dirname, "..");
@@ -226,4 +231,90 @@ export async function machineNote(): Promise<string> {
   const load = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
   const kernel = (await readFile("/proc/sys/kernel/osrelease", "utf8")).trim();
   return `${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), kernel ${kernel}, load average ${load}`;
+}
+
+/**
+ * Appends `count` tcp forwards (ports from `first`, target port = public port, to the lab's peer) to the
+ * hub's spec (its block list is last) and waits until the daemon applied them: the last one answers from
+ * the client (a fast-http server on the peer must listen on it).
+ */
+export async function fillHubForwards(
+  world: World,
+  file: string,
+  first: number,
+  count: number,
+): Promise<void> {
+  const text = await readFile(file, "utf8");
+  if (!/\nforwards:\n(?: {2}.*\n)+$/.test(text))
+    throw new Error(`the hub's spec does not end with a block list of forwards:\n${text}`);
+  const lines = forwardRange(first, count).flatMap((f) => [
+    `  - name: ${f.name}`,
+    "    proto: tcp",
+    `    port: ${f.port}`,
+    `    peer: ${WEBDAV.peer}`,
+  ]);
+  await writeFile(`${file}.bench`, `${text}${lines.join("\n")}\n`);
+  await rename(`${file}.bench`, file);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ls = await world.exec("hub", [...PORTHOLE, "forward", "ls"], { allowFail: true });
+    if (ls.stdout.includes(`f${first + count - 1} `) && (await through(world, first + count - 1))) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `the hub daemon did not apply ${count} forwards within 60 s (forward ls: ${ls.stdout.split("\n").filter(Boolean).length} lines${ls.code ? `, ${ls.stderr.trim()}` : ""})`,
+      );
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Whether the client gets "ok" (fast-http) from the hub's public address on `port`. */
+export async function through(world: World, port: number): Promise<boolean> {
+  const r = await world.exec("client", ["curl", "-sS", "-m", "2", `http://${LAB.hubPublic}:${port}/`], {
+    allowFail: true,
+  });
+  return r.stdout.trim() === "ok";
+}
+
+/** Replaces the tunnel by a veth pair named wg0 (hub 10.8.0.1/24 <-> peer 10.8.0.2/24, MTU 1420). */
+export async function vethTunnel(world: World): Promise<void> {
+  const hub = world.netns("hub");
+  await run([
+    "ip",
+    "-n",
+    hub,
+    "link",
+    "add",
+    "wg0",
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "wg0",
+    "netns",
+    world.netns("peer"),
+  ]);
+  for (const [h, addr] of [
+    ["hub", "10.8.0.1/24"],
+    ["peer", "10.8.0.2/24"],
+  ] as [LabHost, string][]) {
+    await run(["ip", "-n", world.netns(h), "-batch", "-"], {
+      input: `address add ${addr} dev wg0\nlink set wg0 mtu 1420 up\n`,
+    });
+  }
+  await world.exec("hub", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+}
+
+/** The C server compiled into DIR, or the node one when there is no compiler (or it fails). */
+export async function buildServer(dir: string): Promise<string[]> {
+  const cc = findProgram("cc") ?? findProgram("gcc");
+  if (cc) {
+    const out = join(dir, "fast-http");
+    try {
+      await promisify(execFile)(cc, ["-O2", "-o", out, join(REPO, "bench/support/fast-http.c")]);
+      return [out];
+    } catch (e) {
+      console.error(`could not compile fast-http.c (${(e as Error).message}); using fast-http.mjs`);
+    }
+  }
+  return [process.execPath, join(REPO, "bench/support/fast-http.mjs")];
 }

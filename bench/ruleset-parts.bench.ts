@@ -1,0 +1,244 @@
+// Benchmark: what each part of the hub's ruleset costs per new connection (issue 13 §2). One lab whose
+// tunnel is a plain veth named wg0 (no wireguard-go: the firewall's share of the per-connection cost is
+// as large as it gets), one forward, and the hub's data plane switched between variants, one part
+// removed at a time from the ruleset porthole compiles (loaded with `nft -f`, as apply does):
+//   full          porthole's table as compiled (publicInterface: ens3)
+//   auto          publicInterface: auto (`iifname != wg0 fib daddr type local` instead of `iifname ens3`)
+//   -gate         without the allow-list gate chain (a filter prerouting chain every packet enters)
+//   -dnatCounter  without the dnat map's per-element counters
+//   -traffic      without the forward chain's traffic counting and open-connection marks (the vmap jump)
+//   -marks        without the open-connection marks alone (the traffic counting stays)
+//   -mss          without the MSS clamp
+//   -strict       without the strict forward chains (no into_tunnel/out_of_tunnel: forward accepts all)
+//   -random       SNAT without fully-random (keeps the client's source port when it is free)
+//   random        SNAT with `random` instead of fully-random
+//   minimal       one nft verdict map for DNAT and one SNAT rule: nothing else
+//   seed          the seed's hand-written iptables lines (DNAT, SNAT, strict FORWARD), no nft table
+// Rounds: every variant once per round, in an order that rotates and reverses each round; wrk
+// `-t2 -c64 -H "Connection: close"` for DURATION s from the client to the forward; conntrack flushed in the
+// hub and the peer before each run. Each variant's ratio is taken against the `full` run of the same
+// round; the table gives the median ratio and its min–max over rounds, and the median rate.
+//
+//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only -random,minimal]
+//
+// Needs root, wrk, conntrack. Builds its own lab (unique name), removes it at the end, also on failure.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { compile } from "../src/compile/compile.ts";
+import { renderNft } from "../src/compile/nft-text.ts";
+import { run } from "../src/host/run.ts";
+import { createWorld } from "../src/lab/create.ts";
+import type { LabHost } from "../src/lab/state.ts";
+import { LAB } from "../src/lab/topology.ts";
+import type { World } from "../src/lab/world.ts";
+import { loadSpec } from "../src/spec/load.ts";
+import {
+  benchLabName,
+  buildServer,
+  cliArgs,
+  labBenchSpec,
+  machineNote,
+  markdownTable,
+  median,
+  requireLabMachine,
+  vethTunnel,
+  waitForLog,
+  withLabs,
+} from "./lab-bench.ts";
+
+const args = cliArgs();
+const rounds = args.number("--rounds", 5, 1, 50);
+const duration = args.number("--duration", 2, 1, 30);
+const only = process.argv.includes("--only")
+  ? process.argv[process.argv.indexOf("--only") + 1]?.split(",")
+  : null;
+const command = ["node --import tsx bench/ruleset-parts.bench.ts", ...process.argv.slice(2)].join(" ");
+const PORT = 8000;
+
+/** The nft script porthole compiles for a hub with one forward (8000 -> rpi:8000, snat). */
+async function compiled(publicInterface: string): Promise<string> {
+  const key = async () => {
+    const priv = (await run(["wg", "genkey"])).stdout;
+    return (await run(["wg", "pubkey"], { input: priv })).stdout.trim();
+  };
+  const text = labBenchSpec(await key(), await key(), "nftables", [
+    { name: "measured", port: PORT, targetPort: PORT },
+  ]).replace("publicInterface: ens3", `publicInterface: ${publicInterface}`);
+  const loaded = loadSpec(text, "bench.yaml");
+  if (!loaded.ok) throw new Error(loaded.report);
+  const nft = compile(loaded.spec, "hub").firewall.nft;
+  if (!nft) throw new Error("the hub's plan has no nft table");
+  return renderNft(nft);
+}
+
+/** The script without the lines matching re (each must match at least one line). */
+function without(script: string, ...res: RegExp[]): string {
+  let lines = script.split("\n");
+  for (const re of res) {
+    const kept = lines.filter((l) => !re.test(l));
+    if (kept.length === lines.length) throw new Error(`no line matches ${re}`);
+    lines = kept;
+  }
+  return lines.join("\n");
+}
+
+/** The script without chain NAME (its header to its closing brace). */
+function withoutChain(script: string, name: string): string {
+  const re = new RegExp(`\\n\\tchain ${name} \\{\\n[\\s\\S]*?\\n\\t\\}`);
+  if (!re.test(script)) throw new Error(`no chain ${name}`);
+  return script.replace(re, "");
+}
+
+function withoutDnatCounter(script: string): string {
+  const out = script.replace(/(\tmap dnat4 \{\n\t\ttype [^\n]*)\n\t\tcounter/, "$1");
+  if (out === script) throw new Error("the dnat map has no counter line to remove");
+  return out;
+}
+
+const MINIMAL = `table inet porthole {}
+delete table inet porthole
+table inet porthole {
+\tmap dnat4 {
+\t\ttype inet_service : ipv4_addr . inet_service
+\t\telements = { ${PORT} : 10.8.0.2 . ${PORT} }
+\t}
+\tchain prerouting {
+\t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\tiifname "ens3" meta l4proto tcp dnat ip to tcp dport map @dnat4
+\t}
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\toifname "wg0" ct status dnat snat ip to 10.8.0.1
+\t}
+}
+`;
+
+/** The seed's lines (the blog post's DNAT, SNAT and strict FORWARD rules) for the one port. */
+const SEED = [
+  `-t nat -A PREROUTING -i ens3 -p tcp --dport ${PORT} -j DNAT --to-destination 10.8.0.2:${PORT}`,
+  `-t nat -A POSTROUTING -o wg0 -p tcp -d 10.8.0.2 --dport ${PORT} -j SNAT --to-source 10.8.0.1`,
+  `-A FORWARD -i ens3 -o wg0 -d 10.8.0.2 -p tcp --dport ${PORT} -m conntrack --ctstate NEW -j ACCEPT`,
+  "-A FORWARD -i ens3 -o wg0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+  "-A FORWARD -i wg0 -o ens3 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+].map((l) => l.split(" "));
+
+type Variant = { name: string; nft: string } | { name: string; iptables: string[][] };
+
+requireLabMachine(["wrk", "conntrack"]);
+const full = await compiled("ens3");
+const allVariants: Variant[] = [
+  { name: "full", nft: full },
+  { name: "auto", nft: await compiled("auto") },
+  { name: "-gate", nft: withoutChain(full, "gate") },
+  { name: "-dnatCounter", nft: withoutDnatCounter(full) },
+  { name: "-traffic", nft: without(full, /vmap \{ tcp : jump forwarded_tcp/) },
+  { name: "-marks", nft: without(full, /ct mark set/) },
+  { name: "-mss", nft: without(full, /maxseg size set/) },
+  { name: "-strict", nft: without(full, /goto into_tunnel/, /goto out_of_tunnel/) },
+  { name: "-random", nft: full.replace(/ fully-random/g, "") },
+  { name: "random", nft: full.replace(/ fully-random/g, " random") },
+  { name: "minimal", nft: MINIMAL },
+  { name: "seed", iptables: SEED },
+];
+const variants = allVariants.filter((v) => !only || v.name === "full" || only.includes(v.name));
+const errors = new Map<string, string[]>(variants.map((v) => [v.name, []]));
+
+const rates = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+const ratios = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+const name = benchLabName("rp");
+await withLabs([name], async () => {
+  console.error(`building lab ${name} (veth tunnel)...`);
+  const world = await createWorld(name);
+  await vethTunnel(world);
+  const dir = join(world.dir, "bench");
+  await mkdir(dir, { recursive: true });
+  const server = await world.spawn("peer", [...(await buildServer(dir)), String(PORT)], {
+    label: "fast-http",
+  });
+  await waitForLog(world, server.log, "listening");
+  await world.exec("client", [
+    ...["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000", "net.ipv4.tcp_tw_reuse=1"],
+  ]);
+  for (const v of variants) if ("nft" in v) await writeFile(join(dir, `${v.name}.nft`), v.nft);
+
+  const install = async (v: Variant) => {
+    const hub = (argv: string[]) => world.exec("hub", argv, { allowFail: true });
+    await hub(["iptables", "-w", "-t", "nat", "-F"]);
+    await hub(["iptables", "-w", "-F", "FORWARD"]);
+    if ("nft" in v) {
+      const r = await world.exec("hub", ["nft", "-f", join(dir, `${v.name}.nft`)], { allowFail: true });
+      if (r.code) throw new Error(`${v.name}: nft -f failed: ${r.stderr}`);
+    } else {
+      await hub(["nft", "delete", "table", "inet", "porthole"]);
+      for (const rule of v.iptables) await world.exec("hub", ["iptables", "-w", ...rule]);
+    }
+    const r = await world.exec("client", ["curl", "-sS", "-m", "5", `http://${LAB.hubPublic}:${PORT}/`], {
+      allowFail: true,
+    });
+    if (r.stdout.trim() !== "ok") throw new Error(`${v.name}: no answer through the forward: ${r.stderr}`);
+  };
+
+  for (let r = 0; r < rounds; r++) {
+    const shift = r % variants.length;
+    let order = [...variants.slice(shift), ...variants.slice(0, shift)];
+    if (r % 2) order = order.reverse();
+    const got = new Map<string, number>();
+    for (const v of order) {
+      await install(v);
+      await wrk(world, 1); // warm-up
+      const { rate, errs } = await load(world);
+      if (errs) errors.get(v.name)?.push(`round ${r + 1}: ${errs}`);
+      got.set(v.name, rate);
+      if (Number.isFinite(rate)) rates.get(v.name)?.push(rate);
+      console.error(
+        `round ${r + 1} ${v.name.padEnd(13)} ${Math.round(rate)} conn/s${errs ? ` (${errs})` : ""}`,
+      );
+    }
+    const base = got.get("full") as number;
+    for (const [k, x] of got) if (Number.isFinite(x / base)) ratios.get(k)?.push(x / base);
+  }
+});
+
+const f2 = (x: number) => x.toFixed(2);
+console.log(`
+### What each part of the hub's ruleset costs per new connection (veth tunnel, 1 forward)
+
+\`${command}\` — ${rounds} rounds, every variant once per round (order rotating and reversing); wrk -t2 -c64
+-H "Connection: close", ${duration} s per run. Ratio: the variant's rate / \`full\`'s in the same round
+(> 1: the removed part cost that much). ${await machineNote()}
+
+${markdownTable(
+  ["variant", "median rate", "ratio to full: median (min–max)"],
+  variants.map((v) => {
+    const rs = ratios.get(v.name) ?? [];
+    return [
+      v.name,
+      `${Math.round(median(rates.get(v.name) ?? [])).toLocaleString("en-US")}/s`,
+      `${f2(median(rs))} (${f2(Math.min(...rs))}–${f2(Math.max(...rs))})`,
+    ];
+  }),
+)}
+${[...errors]
+  .filter(([, e]) => e.length)
+  .map(([k, e]) => `- ${k}: wrk ${e.join("; ")}`)
+  .join("\n")}
+`);
+
+function wrk(world: World, seconds: number) {
+  return world.exec(
+    "client",
+    ["wrk", "-t2", "-c64", `-d${seconds}s`, "-H", "Connection: close", `http://${LAB.hubPublic}:${PORT}/`],
+    { timeoutMs: (seconds + 30) * 1000, allowFail: true },
+  );
+}
+
+async function load(world: World): Promise<{ rate: number; errs: string }> {
+  for (const h of ["hub", "peer"] as LabHost[])
+    await world.exec(h, ["conntrack", "-D", "-p", "tcp"], { allowFail: true });
+  const r = await wrk(world, duration);
+  const out = r.stdout;
+  const rate = Number(/Requests\/sec:\s*([\d.]+)/.exec(out)?.[1]);
+  // A failed run (the server refused: a connection-refused burst) is reported, not counted.
+  if (!rate) return { rate: Number.NaN, errs: `no rate: ${r.stderr.trim() || out.trim()}` };
+  return { rate, errs: /Socket errors:[^\n]*/.exec(out)?.[0] ?? "" };
+}

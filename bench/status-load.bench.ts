@@ -1,0 +1,244 @@
+// Benchmark: `porthole status` and the hub daemon's memory as the conntrack table grows (issue 13 §3), on
+// the lab of `porthole lab up` (hub daemon, joined peer) with 10,000 forwards. Per table size the hub's
+// conntrack is loaded with that many entries (`conntrack -R`): DNAT'd connections from many client
+// addresses to the forwards' public ports (spread over all of them), one in four ESTABLISHED and carrying
+// the mark the hub's forward chain sets on an open connection (OPEN_MARK.established), the rest TIME_WAIT
+// with the mark a closed one carries (established | closed) — `conntrack -I` does not pass the ruleset,
+// so the bench writes the marks it would have set; test/e2e/counters.test.ts checks the ruleset sets them.
+// Then, alternating per rep: `porthole status --json` as a whole CLI run, the status request alone (curl
+// on the daemon's unix socket), and the two ways to count in conntrack beside each other: the listing
+// filtered by mark in the kernel (porthole's) and by state in user space (what status did before), and
+// /metrics (the same status without the targets' TCP probes). The
+// daemon's RSS is read after each size and again after a few of its 2 s reconcile rounds.
+//
+//   node --import tsx bench/status-load.bench.ts [--forwards 10000] [--sizes 1000,10000,100000] [--reps 3]
+//
+// Needs root and the lab's tools. Builds its own lab (unique name), removes it at the end, also on failure.
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { labUpJoined, WEBDAV } from "../src/lab/lab.ts";
+import { LAB } from "../src/lab/topology.ts";
+import { OPEN_MARK } from "../src/plan/plan.ts";
+import {
+  benchLabName,
+  cliArgs,
+  fillHubForwards,
+  fmtMs,
+  machineNote,
+  markdownTable,
+  median,
+  PORTHOLE,
+  REPO,
+  requireBuiltCli,
+  requireLabMachine,
+  spreadMs,
+  waitForLog,
+  withLabs,
+} from "./lab-bench.ts";
+
+const FIRST_PORT = 10_000;
+const args = cliArgs();
+const N = args.number("--forwards", 10_000, 1, 40_000);
+const reps = args.number("--reps", 3, 1, 20);
+const sizesArg = process.argv[process.argv.indexOf("--sizes") + 1];
+const sizes =
+  process.argv.includes("--sizes") && sizesArg ? sizesArg.split(",").map(Number) : [1000, 10_000, 100_000];
+if (sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 200_000)) {
+  console.error(
+    `--sizes: ${JSON.stringify(sizesArg)} is not accepted; give whole numbers 4-200000, comma-separated`,
+  );
+  process.exit(2);
+}
+const command = ["node --import tsx bench/status-load.bench.ts", ...process.argv.slice(2)].join(" ");
+
+const { established, closed } = OPEN_MARK;
+const hex = (n: number) => `0x${n.toString(16)}`;
+/** /proc's clock tick (USER_HZ, 100 on Linux). */
+const TICK_MS = 10;
+
+/** `conntrack -R` lines: n DNAT'd connections to the forwards' ports, one in four open (see above). */
+function entries(n: number, peer: string): string {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const client = `198.18.${(i >> 8) & 255}.${i & 255}`;
+    // (port, sport) unique per entry: the reply tuple (peer:port -> 10.8.0.1:sport) must be unique too.
+    const port = FIRST_PORT + (i % N);
+    const sport = 1024 + (Math.floor(i / N) % 60_000);
+    const open = i % 4 === 0;
+    out.push(
+      `-I -t 3000 -u SEEN_REPLY,ASSURED -s ${client} -d ${LAB.hubPublic} -r ${peer} -q 10.8.0.1 -p tcp --sport ${sport} --dport ${port} --reply-port-src ${port} --reply-port-dst ${sport} --state ${open ? "ESTABLISHED" : "TIME_WAIT"} --mark ${hex(open ? established : established | closed)}`,
+    );
+  }
+  return `${out.join("\n")}\n`;
+}
+
+interface Sample {
+  ms: number;
+  cpu: number;
+}
+interface Row {
+  size: number;
+  counted: number[];
+  cli: Sample[];
+  api: Sample[];
+  metrics: Sample[];
+  byMark: Sample[];
+  byState: Sample[];
+  idleCpuPerS: number;
+  rss: number;
+  rssSteady: number;
+  hwm: number;
+}
+const rows: Row[] = [];
+let rssStart = 0;
+
+requireLabMachine(["conntrack"]);
+requireBuiltCli();
+const name = benchLabName("sl");
+await withLabs([name], async () => {
+  console.error(`building lab ${name} (hub daemon, joined peer)...`);
+  const world = await labUpJoined({ name, backend: "nftables", mode: "snat", porthole: PORTHOLE });
+  const hub = world.hostRecord("hub");
+  const sock = join(hub.stateDir, "api.sock");
+  const server = await world.spawn(
+    "peer",
+    [process.execPath, join(REPO, "bench/support/fast-http.mjs"), String(FIRST_PORT + N - 1)],
+    { label: "fast-http" },
+  );
+  await waitForLog(world, server.log, "listening");
+  console.error(`adding ${N} forwards...`);
+  await fillHubForwards(world, join(hub.configDir, "porthole.yaml"), FIRST_PORT, N);
+  const daemon = world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
+  if (!daemon) throw new Error("the hub daemon is not running");
+  const first = JSON.parse((await world.exec("hub", [...PORTHOLE, "status", "--json"])).stdout) as {
+    peers: { name: string; address: string }[];
+  };
+  const peer = first.peers.find((p) => p.name === WEBDAV.peer)?.address;
+  if (!peer) throw new Error(`no peer ${WEBDAV.peer} in the hub's status`);
+  rssStart = await rssMiB(daemon.pid, "VmRSS");
+
+  const file = join(hub.stateDir, "bench.conntrack");
+  for (const size of sizes) {
+    await world.exec("hub", ["conntrack", "-F"], { allowFail: true });
+    await writeFile(file, entries(size, peer));
+    await world.exec("hub", ["conntrack", "-R", file], { allowFail: true, timeoutMs: 900_000 });
+    await rm(file, { force: true });
+    const loaded = Number((await world.exec("hub", ["conntrack", "-C"])).stdout.trim());
+    if (loaded < size) throw new Error(`conntrack holds ${loaded} entries after loading ${size}`);
+    const row: Row = {
+      size,
+      counted: [],
+      cli: [],
+      api: [],
+      metrics: [],
+      byMark: [],
+      byState: [],
+      idleCpuPerS: 0,
+      rss: 0,
+      rssSteady: 0,
+      hwm: 0,
+    };
+    // Each step: wall time and CPU time (the command's, with its children; for a request, the daemon's).
+    const timed = async (argv: string[]) => {
+      const t0 = performance.now();
+      // sh reports its children's CPU time (cutime + cstime, clock ticks) after the command's output.
+      const r = await world.exec("hub", ["sh", "-c", '"$@"; cat /proc/$$/stat', "sh", ...argv], {
+        cwd: REPO,
+      });
+      const ms = performance.now() - t0;
+      const lines = r.stdout.trimEnd().split("\n");
+      const stat = (lines.pop() ?? "").split(") ")[1]?.split(" ") ?? [];
+      return { ms, cpu: (Number(stat[13]) + Number(stat[14])) * TICK_MS, stdout: lines.join("\n") };
+    };
+    const cli = async () => {
+      const r = await timed([...PORTHOLE, "status", "--json"]);
+      const s = JSON.parse(r.stdout) as { forwards: { establishedConnections: number | null }[] };
+      row.counted.push(s.forwards.reduce((a, f) => a + (f.establishedConnections ?? 0), 0));
+      row.cli.push(r);
+    };
+    const request = async (path: string) => {
+      const c0 = await cpuMs(daemon.pid);
+      const r = await world.exec("hub", [
+        ...["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_total}"],
+        ...["--unix-socket", sock, `http://hub${path}`],
+      ]);
+      return { ms: Number(r.stdout.trim()) * 1000, cpu: (await cpuMs(daemon.pid)) - c0 };
+    };
+    const api = async () => void row.api.push(await request("/v1/status"));
+    const metrics = async () => void row.metrics.push(await request("/metrics"));
+    const byMark = async () => {
+      const mark = `${hex(established)}/${hex(established | closed)}`;
+      row.byMark.push(await timed(["conntrack", "-L", "--mark", mark]));
+    };
+    const byState = async () => {
+      row.byState.push(await timed(["conntrack", "-L", "-p", "tcp", "--state", "ESTABLISHED"]));
+    };
+    const order = [cli, api, metrics, byMark, byState];
+    for (let rep = 0; rep < reps; rep++)
+      for (const step of rep % 2 ? [...order].reverse() : order) await step();
+    row.rss = await rssMiB(daemon.pid, "VmRSS");
+    const idle0 = await cpuMs(daemon.pid);
+    await new Promise((r) => setTimeout(r, 6000));
+    row.idleCpuPerS = ((await cpuMs(daemon.pid)) - idle0) / 6;
+    row.rssSteady = await rssMiB(daemon.pid, "VmRSS");
+    row.hwm = await rssMiB(daemon.pid, "VmHWM");
+    console.error(
+      `${size}: status ${cell(row.cli)}, request ${cell(row.api)}, metrics ${cell(row.metrics)}, counted ${row.counted.join("/")} (expected ${size / 4}), RSS ${row.rss} MiB`,
+    );
+    if (row.counted.some((c) => c !== Math.ceil(size / 4)))
+      throw new Error(
+        `status counted ${row.counted.join("/")} open connections, expected ${Math.ceil(size / 4)}`,
+      );
+    rows.push(row);
+  }
+  await world.exec("hub", ["conntrack", "-F"], { allowFail: true });
+});
+
+/** A process's CPU time with its reaped children's, in ms (/proc/PID/stat utime stime cutime cstime). */
+async function cpuMs(pid: number): Promise<number> {
+  const f = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
+  return [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0) * TICK_MS;
+}
+
+/** "wall median (min–max); CPU median". */
+function cell(xs: Sample[]): string {
+  return `${spreadMs(xs.map((x) => x.ms))}; CPU ${fmtMs(median(xs.map((x) => x.cpu)))}`;
+}
+
+async function rssMiB(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
+  const text = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  return Math.round(kb / 1024);
+}
+
+console.log(`
+### \`porthole status\` and the hub daemon's memory as conntrack grows (${N.toLocaleString("en-US")} forwards, nftables)
+
+\`${command}\` — ${reps} reps per size, alternating; wall time median (min–max), then the median CPU time
+(user + system, children included; a request: the daemon's, which also runs its 2 s reconcile meanwhile).
+${await machineNote()}
+Daemon RSS after start-up and ${N.toLocaleString("en-US")} forwards: ${rssStart} MiB.
+
+${markdownTable(
+  [
+    "conntrack entries (open)",
+    "`porthole status --json` (whole CLI)",
+    "status request alone",
+    "/metrics (status without probes)",
+    "`conntrack -L --mark` (kernel filter, porthole)",
+    "`conntrack -L --state ESTABLISHED` (before)",
+    "daemon RSS after / 6 s later / peak",
+    "daemon CPU idle (reconcile loop)",
+  ],
+  rows.map((r) => [
+    `${r.size.toLocaleString("en-US")} (${(r.size / 4).toLocaleString("en-US")})`,
+    cell(r.cli),
+    cell(r.api),
+    cell(r.metrics),
+    cell(r.byMark),
+    cell(r.byState),
+    `${r.rss} / ${r.rssSteady} / ${r.hwm} MiB`,
+    `${Math.round(r.idleCpuPerS)} ms/s`,
+  ]),
+)}
+`);
