@@ -144,17 +144,21 @@ export function hubApi(
     if (id === undefined || c.req.method === "GET") return next();
     if (!REQUEST_ID.test(id))
       return c.json<ErrorReply>({ error: "x-request-id: 8-64 letters, digits, '-' or '_'" }, 400);
-    const { outcome, replayed } = await requests.once(callerKey(c, id), async () => {
-      await next();
-      return { status: c.res.status, body: await c.res.clone().text() };
-    });
+    const { outcome, replayed } = await requests.once(
+      callerKey(c, id),
+      async () => {
+        await next();
+        return { status: c.res.status, body: await c.res.clone().text() };
+      },
+      c.get("who").kind !== "root",
+    );
     if (replayed)
       c.res = new Response(outcome.body, {
         status: outcome.status,
         headers: { "content-type": "application/json", "x-request-replayed": "1" },
       });
   });
-  app.get("/v1/requests/:id", (c) => c.json(requests.state(callerKey(c, c.req.param("id")))));
+  app.get("/v1/requests/:id", async (c) => c.json(await requests.state(callerKey(c, c.req.param("id")))));
 
   // Peers poll this (it doubles as their liveness probe) and fetch the spec when the hash changes: the
   // hash of the spec as they see it, so only a change to their own part makes them fetch.

@@ -1,6 +1,7 @@
 // What the hub can be asked to do — by the API, by the CLI on the hub, by the daemon's watch loop.
 // Every change goes spec store -> validate -> write -> reconcile, one at a time.
 
+import { join } from "node:path";
 import { expandTargets } from "../compile/targets.ts";
 import { narrowFinding } from "../foreign/findings.ts";
 import type { Listener } from "../host/types.ts";
@@ -59,8 +60,8 @@ export interface ForwardInput {
 
 export class HubService {
   readonly runtime: RuntimeStore;
-  /** Outcomes of changes by request id (shared by the API's unix and TCP listeners). */
-  readonly requests = new RequestLog();
+  /** Outcomes of changes by request id (shared by the API's unix and TCP listeners), kept across restarts. */
+  readonly requests: RequestLog;
   readonly stats: ApplyStats = {
     total: 0,
     failures: 0,
@@ -76,6 +77,11 @@ export class HubService {
     readonly now: () => number = Date.now,
   ) {
     this.runtime = new RuntimeStore(ctx.host.files, ctx.stateDir);
+    const file = join(ctx.stateDir, "requests.json");
+    this.requests = new RequestLog(now, {
+      read: () => ctx.host.files.read(file),
+      write: (text) => ctx.host.files.write(file, text, 0o600),
+    });
   }
 
   /** Runs changes one after another, in the order they were asked for. */

@@ -722,3 +722,32 @@ test("reachability: the task rides in the chosen peer's whoami, its report is ju
   assert.match(reply.findings[2]?.fix ?? "", /allow tcp\/8443 inbound in the VPS provider's firewall/);
   assert.equal((await h.as("10.8.0.2", "POST", `/v1/probes/${task.id}`, report)).status, 404, "once only");
 });
+
+test("a peer's change by request id is known after the daemon restarts: asked again, it is answered, not run twice", async (t) => {
+  const h = await hub(t);
+  const id = "req-restart-0123";
+  const send = (service: HubService) =>
+    hubApi(service, "tcp").request(
+      "/v1/forwards",
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": id },
+        body: JSON.stringify({ port: 9100 }),
+      },
+      { incoming: { socket: { remoteAddress: ADDRESS.peer } } },
+    );
+  assert.equal((await send(h.service)).status, 201); // the answer the peer lost
+  // The restarted daemon: a new service over the same host and state directory.
+  const again = new HubService(h.service.ctx, h.service.store);
+  const state = await hubApi(again, "tcp").request(`/v1/requests/${id}`, undefined, {
+    incoming: { socket: { remoteAddress: ADDRESS.peer } },
+  });
+  assert.deepEqual(
+    { ...((await state.json()) as object), body: undefined },
+    { state: "done", status: 201, body: undefined },
+  );
+  const resent = await send(again);
+  assert.equal(resent.status, 201, "the first outcome, not 'already forwarded'");
+  assert.equal(resent.headers.get("x-request-replayed"), "1");
+  assert.equal(readFileSync(h.specFile, "utf8").match(/port: 9100/g)?.length, 1);
+});
