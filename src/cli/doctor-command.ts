@@ -9,7 +9,8 @@ import { PEER_CHECKS, peerContext } from "../doctor/peer.ts";
 import { realHost } from "../host/real-host.ts";
 import { daemonManaged } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
-import { stateDir } from "./paths.ts";
+import { hub, waitForDaemon } from "./hub-client.ts";
+import { configDir, stateDir } from "./paths.ts";
 import { thisSide } from "./side.ts";
 
 async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
@@ -17,9 +18,14 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
     const ctx = await hubContext(realHost, stateDir(), daemonManaged() ? "daemon" : "apply").catch((e) => {
       throw new UserError((e as Error).message);
     });
+    // The daemon (when it runs) asks a connected peer to probe the public ports from the internet.
+    if (await waitForDaemon(0)) ctx.reachability = () => hub({ needsDaemon: true }).reachability();
     return runChecks(HUB_CHECKS, ctx);
   }
-  return runChecks(PEER_CHECKS, await peerContext(realHost, stateDir()));
+  const ctx = await peerContext(realHost, stateDir(), configDir()).catch((e) => {
+    throw new UserError((e as Error).message);
+  });
+  return runChecks(PEER_CHECKS, ctx);
 }
 
 async function doctor(o: { json?: boolean; fix?: boolean }): Promise<void> {

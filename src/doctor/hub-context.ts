@@ -2,6 +2,7 @@
 import { compile } from "../compile/compile.ts";
 import type { Host } from "../host/types.ts";
 import type { HostPlan } from "../plan/plan.ts";
+import type { ReachabilityReply } from "../protocol/responses.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
@@ -13,6 +14,8 @@ export interface HubContext {
   stateDir: string;
   /** "daemon": set up with `hub init` (the hub daemon keeps it); "apply": managed with `porthole apply`. */
   managedBy: "daemon" | "apply";
+  /** Asks the running hub daemon to have a peer probe the public ports (absent: no daemon to ask). */
+  reachability?: () => Promise<ReachabilityReply>;
 }
 
 /**

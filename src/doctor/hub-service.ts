@@ -133,21 +133,29 @@ export const endpoint: Check<HubContext> = {
 
 /**
  * Reachability of the WireGuard port and each forward from the internet: the hub cannot see its
- * provider's firewall from inside; a peer probes over its own internet path. (Issue 11's peer side
- * fills this slot; until then it says it was not checked.)
+ * provider's firewall from inside, so the daemon asks a connected peer to probe the public address
+ * over its own internet path (hub/reachability.ts); one result per port.
  */
 export const outside: Check<HubContext> = {
   id: "outside",
   about: "the WireGuard port and each forward are reachable from the internet (probed by a peer)",
   run: async (ctx) => {
     const { hub } = ctx.spec;
-    return {
-      id: "outside",
-      status: "unknown",
-      found: `not checked: whether udp/${hub.listenPort} and the forwards' public ports are reachable from the internet (a cloud firewall in front of the hub is invisible from here)`,
-      fix: [
-        `from a machine outside: nc -vz -w 3 ${hub.endpoint.host} PORT for each TCP forward, and check the provider's firewall (security group) admits udp/${hub.listenPort}`,
-      ],
-    };
+    const byHand = `from a machine outside: nc -vz -w 3 ${hub.endpoint.host} PORT for each TCP forward, and check the provider's firewall (security group) admits udp/${hub.listenPort}`;
+    if (!ctx.reachability)
+      return {
+        id: "outside",
+        status: "unknown",
+        found: `not checked: no hub daemon runs to ask a peer to probe udp/${hub.listenPort} and the forwards' public ports from the internet (a cloud firewall in front of the hub is invisible from here)`,
+        fix: [byHand],
+      };
+    const reply = await ctx.reachability();
+    if (!reply.findings.length) return [];
+    return reply.findings.map((f) => ({
+      id: `outside ${f.proto}/${f.port}`,
+      status: f.status,
+      found: f.status === "unknown" && reply.note ? `${f.found}: ${reply.note}` : f.found,
+      ...(f.fix ? { fix: [f.fix] } : f.status === "unknown" ? { fix: [byHand] } : {}),
+    }));
   },
 };

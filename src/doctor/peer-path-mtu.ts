@@ -87,7 +87,10 @@ export function judgeMtu(
   const fromUnderlay =
     underlay.largest !== null && underlay.largest < underlay.wanted ? underlay.largest - overhead : null;
   if (tunnel.largest < mtu) {
-    const to = Math.min(tunnel.largest, fromUnderlay ?? tunnel.largest);
+    // The internet path's measure is exact: WireGuard pads a packet to a multiple of 16 bytes but never
+    // past the interface's MTU, so the tunnel's own measure (taken at today's MTU, padding included)
+    // can be up to 15 bytes lower than what works once the MTU is set.
+    const to = fromUnderlay ?? tunnel.largest;
     return {
       status: "fail",
       found: `packets over ${tunnel.largest} bytes are lost in the tunnel (MTU ${mtu}): a path MTU black hole; ${path}`,

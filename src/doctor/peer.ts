@@ -1,26 +1,76 @@
-// The peer's checks (issue 11's peer side adds them here), in the order doctor reports them.
+// The peer's checks, in the order doctor reports them: the tunnel, the hub's API and name, each
+// forward's target here, the path MTU, transparent routing, the clock.
 import type { Host } from "../host/types.ts";
-import type { Check } from "./check.ts";
+import { readIdentity, readLocalSpec } from "../peer/local.ts";
+import { readApplied } from "../reconcile/state.ts";
+import { loadSpec } from "../spec/load.ts";
+import type { Check, CheckResult } from "./check.ts";
+import { checkClock } from "./peer-clock.ts";
+import { checkHandshake, checkHubApi } from "./peer-handshake.ts";
+import { checkHubName } from "./peer-hub-name.ts";
+import { checkPathMtu } from "./peer-path-mtu.ts";
+import type { Outcome, PeerScene } from "./peer-scene.ts";
+import { checkTargets } from "./peer-targets.ts";
+import { checkTransparent } from "./peer-transparent.ts";
 
-export interface PeerContext {
-  host: Host;
-  stateDir: string;
+export type PeerContext = PeerScene;
+
+/**
+ * The peer's context. A joined peer (peer.json: its name and the hub's API) is judged by the spec its
+ * agent keeps in `configDir` (the hub's latest; applied.json is rewritten only when the host changed,
+ * so a new snat forward is not in it); a peer set up with `porthole apply` by what it applied last.
+ * Throws an Error saying what to run when neither is there.
+ */
+export async function peerContext(host: Host, stateDir: string, configDir: string): Promise<PeerContext> {
+  const id = await readIdentity(host.files, stateDir);
+  const local = id ? await readLocalSpec(host.files, configDir) : null;
+  const rec = local ? null : await readApplied(host, stateDir);
+  if (!local && rec?.role !== "peer")
+    throw new Error(
+      `nothing of a peer is set up on this machine (no peer.json, no peer record in ${stateDir}/applied.json): run \`porthole join TOKEN\` or \`porthole apply --host NAME\``,
+    );
+  const r = local ? { ok: true as const, spec: local.spec } : loadSpec(rec?.specText ?? "", "applied.json");
+  if (!r.ok) throw new Error(`the applied spec in ${stateDir}/applied.json does not load:\n${r.report}`);
+  const name = id?.name ?? rec?.host;
+  const me = r.spec.peers.find((p) => p.name === name);
+  if (!me) throw new Error(`the spec has no peer named ${name}`);
+  return { host, spec: r.spec, me, api: id?.api ?? null, now: Date.now };
 }
 
-export async function peerContext(host: Host, stateDir: string): Promise<PeerContext> {
-  return { host, stateDir };
-}
+const result = (id: string, o: Outcome): CheckResult => ({
+  id,
+  status: o.status,
+  found: o.found,
+  ...(o.fix ? { fix: [o.fix] } : {}),
+});
 
-/** Until the peer's checks land, the peer's doctor says it checked nothing (never "ok"). */
-const notYet: Check<PeerContext> = {
-  id: "peer",
-  about: "the peer's checks",
-  run: async () => ({
-    id: "peer",
-    status: "unknown",
-    found: "the peer's checks are not written yet: doctor checked nothing on this peer",
-    fix: ["porthole status (handshake and forwards)"],
-  }),
-};
+const check = (
+  id: string,
+  about: string,
+  fn: (s: PeerScene) => Promise<Outcome | null>,
+): Check<PeerContext> => ({
+  id,
+  about,
+  run: async (s) => {
+    const o = await fn(s);
+    return o ? result(id, o) : [];
+  },
+});
 
-export const PEER_CHECKS: Check<PeerContext>[] = [notYet];
+export const PEER_CHECKS: Check<PeerContext>[] = [
+  check("handshake", "the tunnel to the hub has a recent handshake", checkHandshake),
+  check("hub-api", "the hub's API answers through the tunnel", checkHubApi),
+  check("hub-name", "the hub's name resolves to the address the tunnel uses", checkHubName),
+  {
+    id: "target",
+    about: "each forward's target port listens here, on an address the tunnel reaches",
+    run: async (s) => (await checkTargets(s)).map((t) => result(`target ${t.name}`, t.outcome)),
+  },
+  check(
+    "path-mtu",
+    "full-size packets cross the tunnel (DF pings over the internet and through the tunnel)",
+    checkPathMtu,
+  ),
+  check("transparent", "transparent forwards' marks, rule, route and rp_filter", checkTransparent),
+  check("clock", "this machine's clock agrees with the hub's", checkClock),
+];

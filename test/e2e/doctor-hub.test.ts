@@ -72,16 +72,21 @@ test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy p
       r.stdout,
       /^ok +endpoint +hub\.endpoint vps\.example\.net resolves to 203\.0\.113\.1, on ens3$/m,
     );
-    // The lab runs no systemd, and the outside probe is a peer's: both said to be unchecked, not ok.
+    // The lab runs no systemd: said to be unchecked, not ok. The daemon has the peer probe the public
+    // ports from the internet (test/e2e/doctor-peer.test.ts injects the cloud firewall).
     assert.match(r.stdout, /^\?\? +unit +systemd does not run this host/m);
-    assert.match(r.stdout, /^\?\? +outside +not checked: /m);
+    assert.match(r.stdout, /^ok +outside udp\/51820 +udp\/51820 \(wireguard\) reachable: rpi shook hands/m);
+    assert.match(
+      r.stdout,
+      /^ok +outside tcp\/80 +tcp\/80 \(\S+\) reachable: rpi connected to 203\.0\.113\.1:80/m,
+    );
     assert.doesNotMatch(r.stdout, /^(FAIL|warn) /m);
-    assert.match(lines.at(-2) ?? "", /^\d+ results: \d+ ok, 0 warn, 0 failed, 2 unknown/);
+    assert.match(lines.at(-2) ?? "", /^\d+ results: \d+ ok, 0 warn, 0 failed, 1 unknown/);
     const json = await doctorJson(lab);
     assert.equal(json.code, 0);
     assert.deepEqual(
       json.checks.filter((c) => c.status !== "ok").map((c) => c.id),
-      ["unit", "outside"],
+      ["unit"],
     );
 
     // The name points at another machine: a warning (behind a cloud's 1:1 NAT that is expected).

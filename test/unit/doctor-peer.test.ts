@@ -2,7 +2,8 @@
 // with what it is called and what fixes it.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runPeerChecks } from "../../src/doctor/peer-checks.ts";
+import { runChecks } from "../../src/doctor/check.ts";
+import { PEER_CHECKS } from "../../src/doctor/peer.ts";
 import { CLOCK_FAIL_S, judgeClock } from "../../src/doctor/peer-clock.ts";
 import { checkHandshake, checkHubApi } from "../../src/doctor/peer-handshake.ts";
 import { checkHubName } from "../../src/doctor/peer-hub-name.ts";
@@ -263,11 +264,9 @@ test("path MTU verdict: a black hole fails with the hub.mtu to set; fragmentatio
   assert.match(hole.fix ?? "", /mtu: 1340 \}/);
 
   const six = judgeMtu(1420, 6, "2001:db8::1", s(1400, 1500), s(1300, 1420));
-  assert.match(
-    six.fix ?? "",
-    /mtu: 1300 \}/,
-    "IPv6 underlay: 80 bytes of overhead, and never above what the tunnel carried",
-  );
+  assert.match(six.fix ?? "", /mtu: 1320 \}/, "IPv6 underlay: 80 bytes of overhead");
+  const tunnelOnly = judgeMtu(1420, 4, "203.0.113.1", s(null, 1480), s(1328, 1420));
+  assert.match(tunnelOnly.fix ?? "", /mtu: 1328 \}/, "no answer over the internet: what the tunnel carried");
 
   const frag = judgeMtu(1420, 4, "203.0.113.1", s(1400, 1480, true), s(1420, 1420));
   assert.equal(frag.status, "warn");
@@ -341,24 +340,24 @@ test("clock: against the hub's Date header; minutes apart fail, tens of seconds 
 
 test("the whole run on a healthy peer is all ok; a thrown check is unknown, never ok", async () => {
   const { s, host } = scene();
-  const all = await runPeerChecks(s);
+  const all = await runChecks(PEER_CHECKS, s);
   assert.deepEqual(
-    all.map((c) => [c.name, c.outcome.status]),
+    all.map((c) => [c.id, c.status]),
     [
       ["handshake", "ok"],
-      ["hub api", "ok"],
-      ["hub name", "ok"],
+      ["hub-api", "ok"],
+      ["hub-name", "ok"],
       ["target share tcp", "ok"],
-      ["path mtu", "ok"],
+      ["path-mtu", "ok"],
       ["clock", "ok"],
     ],
   );
   host.network.ping = () => {
     throw new Error("ping: not installed");
   };
-  const mtu = (await runPeerChecks(s)).find((c) => c.name === "path mtu");
-  assert.equal(mtu?.outcome.status, "unknown");
-  assert.match(mtu?.outcome.found ?? "", /ping: not installed/);
+  const mtu = (await runChecks(PEER_CHECKS, s)).find((c) => c.id === "path-mtu");
+  assert.equal(mtu?.status, "unknown");
+  assert.match(mtu?.found ?? "", /ping: not installed/);
 });
 
 test("ping and route output are read as the tools write them", () => {
