@@ -1,15 +1,13 @@
-// On a peer: join, run (the agent), expose, unexpose, exposed, status.
+// On a peer: join, run (the agent), expose, unexpose, exposed, status. The host drivers (./context.ts),
+// address formatting (ipaddr.js) and status text load inside the commands that use them, so starting
+// `porthole expose` evaluates little more than commander (bench/README.md, start-up).
 import type { Command } from "commander";
 import { hostFiles, readText, readTextNow } from "../host/files.ts";
-import { formatAddr, formatCidr } from "../net/ip.ts";
 import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
-import { transparentNeeds } from "../peer/transparent.ts";
 import { hubClient } from "../protocol/client.ts";
 import type { AddForwardRequest } from "../protocol/requests.ts";
-import { renderStatus } from "../protocol/status-text.ts";
-import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
 import { configDir, stateDir } from "./paths.ts";
@@ -43,6 +41,7 @@ const ask = (id: PeerIdentity) =>
 /** Fetches the hub's spec and applies this peer's part (so transparent routing follows at once). */
 async function sync(id: PeerIdentity): Promise<void> {
   const text = await ask(id).spec();
+  const { hostContext } = await import("./context.ts");
   const ctx = hostContext(() => {});
   await ctx.host.files.write(specFile(configDir()), text);
   const local = await readLocalSpec(hostFiles, configDir());
@@ -116,6 +115,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .option("--token-file <file>", "read the token from this file")
     .action(async (given: string | undefined, o: { tokenFile?: string }) => {
       const token = await readTokenArg(given, o.tokenFile);
+      const { hostContext } = await import("./context.ts");
       const ctx = { ...hostContext((l) => console.log(l)), service: "daemon" as const };
       const { JoinError, joinHub } = await import("../peer/join.ts");
       const { startService } = await import("./hub-commands.ts");
@@ -153,6 +153,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const log = daemonLogger();
       const { claimOrExit, stopForwarding } = await import("./hub-commands.ts");
       const { runPeer } = await import("../peer/agent.ts");
+      const { hostContext } = await import("./context.ts");
       const release = await claimOrExit("peer");
       const agent = await runPeer(hostContext(log), configDir(), id, {
         intervalMs,
@@ -207,6 +208,8 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         );
         if (f.mode === "transparent" && local) {
           const { hub } = local.spec;
+          const { formatCidr } = await import("../net/ip.ts");
+          const { transparentNeeds } = await import("../peer/transparent.ts");
           const needs = transparentNeeds(f.proto, f.targetPort, hub.interface, formatCidr(hub.subnet));
           console.log(needs.join("\n"));
         }
@@ -263,6 +266,8 @@ export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void>
     console.log(JSON.stringify(s, null, 2));
     return;
   }
+  const { formatAddr } = await import("../net/ip.ts");
+  const { renderStatus } = await import("../protocol/status-text.ts");
   const hub = local
     ? `${local.spec.hub.endpoint.host}:${local.spec.hub.endpoint.port} (${formatAddr(local.spec.hub.address)})`
     : id.api;
