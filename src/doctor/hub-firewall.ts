@@ -4,7 +4,7 @@
 import { foreignRulesets } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
 import type { FirewallFinding } from "../protocol/status.ts";
-import { droppedBy, where } from "../protocol/status-text.ts";
+import { droppedBy, droppedPhrase, where } from "../protocol/status-text.ts";
 import { diffForeign } from "../reconcile/passes.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
 import type { Check, CheckResult } from "./check.ts";
@@ -20,8 +20,7 @@ function read(rulesets: Ruleset[], hook: "input" | "forward"): string {
   return `read ${names.join(", ")}`;
 }
 
-const found = (f: FirewallFinding) =>
-  `${f.what} ${f.certain ? "is" : "may be"} dropped by ${where(f)} (${droppedBy(f)})`;
+const found = (f: FirewallFinding) => `${droppedPhrase(f)} by ${where(f)} (${droppedBy(f)})`;
 
 function result(id: string, f: FirewallFinding, passFix = false): CheckResult {
   return {

@@ -118,6 +118,9 @@ export function analyze(
   ctx: { wgInterface: string; listenPort: number; apiPort: number; ignorePasses?: boolean },
 ): FirewallFinding[] {
   const found = new Map<string, FirewallFinding>();
+  // Per finding, per forward ("" for the other paths): certain when one of its directions is certainly
+  // dropped (a forward needs both; the reply's unknown address makes that direction only "may").
+  const certainty = new Map<string, Map<string, boolean>>();
   for (const raw of rulesets) {
     const rs = ctx.ignorePasses ? withoutPasses(raw) : raw;
     for (const chain of Object.values(rs.chains)) {
@@ -142,21 +145,33 @@ export function analyze(
             rule,
             via: o.via ?? [chain.name],
             certain: o.certain,
-            passable: rs.source !== "nft" && chain.hook === "forward",
+            passable: rs.source !== "nft" && chain.hook === "forward" && !portholeAccepts(rs, chain.name),
             fix: [],
           };
           f.fix = fixFor(f, rs, ctx);
           found.set(key, f);
         }
-        f.certain &&= o.certain;
+        const byForward = certainty.get(key) ?? new Map<string, boolean>();
+        certainty.set(
+          key,
+          byForward.set(forward ?? "", (byForward.get(forward ?? "") ?? false) || o.certain),
+        );
         if (forward && !f.forwards.includes(forward)) f.forwards.push(forward);
       }
     }
   }
+  for (const [key, f] of found) f.certain = [...(certainty.get(key)?.values() ?? [])].every(Boolean);
   const out = [...found.values()];
   for (const f of out) f.what = WHAT[f.path](f, ctx);
   return out;
 }
+
+/**
+ * The chain already holds porthole's accept (its marked pass, or the jump of its iptables backend): a
+ * drop found there comes before it, and inserting passes again would not change that.
+ */
+const portholeAccepts = (rs: Ruleset, chain: string) =>
+  !!rs.chains[chain]?.rules.some((r) => r.pass || r.verdict.kind === "porthole");
 
 function withoutPasses(rs: Ruleset): Ruleset {
   const chains = Object.fromEntries(
@@ -173,8 +188,17 @@ function fixFor(
   const wg = ctx.wgInterface;
   if (f.source !== "nft") {
     if (f.passable) return ["porthole apply   (inserts porthole's marked accepts at the top of FORWARD)"];
-    const ufw = Object.keys(rs.chains).some((c) => c.startsWith("ufw"));
     const cmd = xtablesCommand(f.source, f.family);
+    if (f.path === "forward" || f.path === "mesh") {
+      // Ahead of porthole's own accept (a user's `iptables -I FORWARD 1 ...`): porthole does not move
+      // another owner's rule; deleting it is the fix (its text is the iptables-save line, "-A CHAIN ...").
+      if (f.rule !== null)
+        return [
+          `${cmd} -D ${f.rule.replace(/^-A /, "")}   (the rule ahead of porthole's accept in ${f.chain})`,
+        ];
+      return ["porthole apply   (puts porthole's jump back at the top of FORWARD)"];
+    }
+    const ufw = Object.keys(rs.chains).some((c) => c.startsWith("ufw"));
     if (f.path === "wireguard")
       return [
         ufw

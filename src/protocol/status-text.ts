@@ -12,17 +12,25 @@ export function where(f: FirewallFinding): string {
   return `${xtablesCommand(f.source, f.family)} ${f.table} ${f.chain}`;
 }
 
-/** Which rule drops: "policy drop" or the rule (and the chain it is in when not the base chain). */
+/**
+ * Which rule drops: "policy drop" or the rule (and the chain it is in when not the base chain). An nft
+ * rule's "(handle N)" goes after the quoted rule: it is not part of what `nft add rule` takes.
+ */
 export function droppedBy(f: FirewallFinding): string {
   if (f.rule === null) return "policy drop";
-  return `rule \`${f.rule}\`${f.ruleChain !== f.chain ? ` in chain ${f.ruleChain}` : ""}`;
+  const [, rule, handle] = /^(.*?)( \(handle \d+\))?$/.exec(f.rule) ?? [];
+  return `rule \`${rule}\`${handle ?? ""}${f.ruleChain !== f.chain ? ` in chain ${f.ruleChain}` : ""}`;
+}
+
+/** "forwards web, game are dropped", "the WireGuard port udp/51820 may be dropped": the finding's subject and verb. */
+export function droppedPhrase(f: FirewallFinding): string {
+  const are = f.path === "forward" && f.forwards.length > 1;
+  return `${f.what} ${f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped"}`;
 }
 
 /** One line saying what is dropped, where and by what. */
 export function describeFinding(f: FirewallFinding): string {
-  const are = f.path === "forward" && f.forwards.length > 1;
-  const is = f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped";
-  return `${f.what} ${is} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
+  return `${droppedPhrase(f)} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
 }
 
 /** "yes (…)" only when the target answers and nothing on the hub drops the forward; else what is wrong. */

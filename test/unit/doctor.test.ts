@@ -276,6 +276,38 @@ test("a firewalld-like nft table's forward drop fails forward-drops naming the t
   assert.match(r.fix?.[0] ?? "", /^firewall-cmd --permanent --zone=trusted --add-interface=wg0 /);
 });
 
+test("a user's DROP ahead of porthole's jump (iptables backend, same flavour) fails forward-drops with the rule's delete", async () => {
+  const { h, ctx } = await healthyHub("  firewall: iptables\n");
+  withForeign(h, { xtables: [{ flavour: "nft", family: 4, text: fixture("user-drop-ahead-nft.save") }] });
+  const [r, ...rest] = await only(ctx, "forward-drops");
+  assert.equal(r?.status, "fail");
+  assert.equal(
+    r?.found,
+    "forward web is dropped by iptables-nft filter FORWARD (rule `-A FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP`); porthole does not change another owner's chain",
+  );
+  assert.deepEqual(r?.fix, [
+    "iptables-nft -D FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP   (the rule ahead of porthole's accept in FORWARD)",
+  ]);
+  assert.deepEqual(
+    rest.map((x) => x.status),
+    [],
+    "one peer: no mesh to judge",
+  );
+});
+
+test("a foreign nft drop on the target's address and port fails forward-drops; the handle is outside the quoted rule", async () => {
+  const { h, ctx } = await healthyHub();
+  withForeign(h, {
+    nft: (JSON.parse(fixture("nbx-drop.json")) as { nftables: ForeignSnapshot["nft"] }).nftables,
+  });
+  const r = await one(ctx, "forward-drops");
+  assert.equal(r.status, "fail");
+  assert.equal(
+    r.found,
+    "forward web is dropped by nft table inet nbx chain myforward (rule `ip daddr 10.8.0.2 tcp dport 8080 drop` (handle 2)); porthole does not change another owner's chain",
+  );
+});
+
 test("a service on the hub on a forward's public port fails shadowed, naming the program and the forward", async () => {
   const { h, ctx } = await healthyHub();
   h.listeners.push({ proto: "tcp", address: "0.0.0.0", port: 80, processes: ["nginx (pid 77)"] });

@@ -64,7 +64,7 @@ test("firewalld (shape of 1.x): the WireGuard port, the API and the mesh are rej
   ]);
   const wg = fs.find((f) => f.path === "wireguard") as FirewallFinding;
   assert.deepEqual(findingLines(wg), [
-    "the WireGuard port udp/51820 is dropped by nft table inet firewalld chain filter_INPUT (rule `reject (handle 20)`); porthole cannot override another owner's chain",
+    "the WireGuard port udp/51820 is dropped by nft table inet firewalld chain filter_INPUT (rule `reject` (handle 20)); porthole cannot override another owner's chain",
     "  fix: firewall-cmd --permanent --zone=public --add-port=51820/udp && firewall-cmd --reload",
     "  fix: nft insert rule inet firewalld filter_INPUT udp dport 51820 accept   (at once, until firewalld reloads)",
   ]);
@@ -190,4 +190,73 @@ COMMIT
   assert.match(findingLines(maybe[0] as FirewallFinding)[0] as string, /may be dropped/);
   const named = findings({ xtables: [{ flavour: "legacy", family: 4, text }] }, spec("", "eth0"));
   assert.deepEqual(named, [], "named public interface: the accept decides");
+});
+
+test("a user's DROP inserted ahead of porthole's own jump (iptables backend) is certain, not passable; the fix deletes it", () => {
+  const text = fixture("user-drop-ahead-nft.save");
+  const fs = findings({ xtables: [{ flavour: "nft", family: 4, text }] });
+  assert.deepEqual(brief(fs), [
+    "forward web iptables-nft ip filter FORWARD FORWARD -A FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP certain",
+    // Traffic between peers may go to rpi's port 8080 too.
+    "mesh  iptables-nft ip filter FORWARD FORWARD -A FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP maybe",
+  ]);
+  const f = fs.find((x) => x.path === "forward") as FirewallFinding;
+  assert.equal(f.passable, false, "porthole's accept is there already: apply would change nothing");
+  assert.deepEqual(f.fix, [
+    "iptables-nft -D FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP   (the rule ahead of porthole's accept in FORWARD)",
+  ]);
+  // The same drop ahead of porthole's marked accepts in the other flavour: likewise.
+  const passed = text.replace(
+    "-A FORWARD -j PORTHOLE-FORWARD",
+    "-A FORWARD -i wg0 -m comment --comment porthole-pass -j ACCEPT\n-A FORWARD -o wg0 -m comment --comment porthole-pass -j ACCEPT",
+  );
+  const legacy = findings({ xtables: [{ flavour: "legacy", family: 4, text: passed }] });
+  assert.deepEqual(
+    legacy.map((x) => [x.path, x.passable, x.certain, x.fix[0]?.split("   ")[0]]),
+    [
+      [
+        "forward",
+        false,
+        true,
+        "iptables-legacy -D FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP",
+      ],
+      ["mesh", false, false, "iptables-legacy -D FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP"],
+    ],
+  );
+  // The printed fix, applied (the rule deleted): nothing left.
+  const deleted = text.replace("-A FORWARD -d 10.8.0.2/32 -p tcp -m tcp --dport 8080 -j DROP\n", "");
+  assert.deepEqual(findings({ xtables: [{ flavour: "nft", family: 4, text: deleted }] }), []);
+});
+
+test("a foreign nft drop on the DNAT'd target's address and port is certain; the reply's unknowns do not make it 'may'", () => {
+  const fs = findings({ nft: nftItems("nbx-drop.json") });
+  assert.deepEqual(brief(fs), [
+    "forward web nft inet nbx myforward myforward ip daddr 10.8.0.2 tcp dport 8080 drop (handle 2) certain",
+    "mesh  nft inet nbx myforward myforward ip daddr 10.8.0.2 tcp dport 8080 drop (handle 2) maybe",
+  ]);
+  const line = findingLines(fs[0] as FirewallFinding)[0] as string;
+  assert.match(
+    line,
+    /^forward web is dropped by nft table inet nbx chain myforward \(rule `[^`]*drop` \(handle 2\)\)/,
+  );
+  // A test on what is not known (the client's source) keeps it "may".
+  const items = nftItems("nbx-drop.json").map((i) => {
+    const r = i.rule as { expr?: unknown[] } | undefined;
+    if (!r?.expr) return i;
+    const saddr = {
+      match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: "198.51.100.7" },
+    };
+    return { rule: { ...r, expr: [saddr, ...r.expr] } };
+  });
+  assert.deepEqual(
+    findings({ nft: items }).map((f) => f.certain),
+    [false, false],
+  );
+});
+
+test("the drop's phrase agrees with its subject: one forward is, several are, an uncertain one may be", () => {
+  const text = fixture("user-drop-ahead-nft.save").replace("-d 10.8.0.2/32 -p tcp -m tcp --dport 8080 ", "");
+  const [f] = findings({ xtables: [{ flavour: "nft", family: 4, text }] });
+  assert.deepEqual(f?.forwards, ["web", "game"]);
+  assert.match(findingLines(f as FirewallFinding)[0] as string, /^forwards web, game are dropped by /);
 });
