@@ -1,6 +1,6 @@
 // One writer at a time for the hub's state: a lock file holding the owner's PID, and within one
 // process a queue per lock file. A lock whose owner is gone (killed, crashed) is taken over.
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 const alive = (pid: number) => {
@@ -32,24 +32,36 @@ async function lockFile<T>(path: string, fn: () => Promise<T>, timeoutMs: number
   const deadline = Date.now() + timeoutMs;
   // A fresh machine has no state directory yet (`hub init` right after installing).
   await mkdir(dirname(path), { recursive: true });
+  // The lock file appears with the PID already in it (written beside it, then hard-linked into
+  // place, which fails if it exists): created empty and then written, another process could read it
+  // empty in between, take it for stale and remove it, and both would hold the lock.
+  const mine = `${path}.${process.pid}`;
+  await writeFile(mine, String(process.pid), { mode: 0o600 });
   for (;;) {
     try {
-      const fh = await open(path, "wx", 0o600);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
+      await link(mine, path);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const owner = Number(await readFile(path, "utf8").catch(() => "0"));
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+        await rm(mine, { force: true });
+        throw e;
+      }
+      // Gone meanwhile (its holder let go): try again, never remove what another may have just made.
+      const text = await readFile(path, "utf8").catch(() => null);
+      if (text === null) continue;
+      const owner = Number(text);
       if (!owner || owner === process.pid || !alive(owner)) {
         await rm(path, { force: true });
         continue;
       }
-      if (Date.now() > deadline)
+      if (Date.now() > deadline) {
+        await rm(mine, { force: true });
         throw new Error(`${path} is held by process ${owner}; is another porthole writing?`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  await rm(mine, { force: true });
   try {
     return await fn();
   } finally {

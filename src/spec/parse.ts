@@ -174,6 +174,9 @@ function oddText(text: string): boolean {
   const tail = text.slice(text.lastIndexOf("\n") + 1);
   if (tail && !tail.trim()) return true;
   if (/(?:^|[\s[{,])\?(?:[\s]|$)/.test(text)) return true;
+  // A tag (`!!str`, `!foo`): js-yaml skips the type check for an empty node that `...` ends, so the
+  // private-tag refusal below cannot be relied on there (`!!str` then `...` read as null, not "").
+  if (/(?:^|[\s[{,])!/.test(text)) return true;
   for (let i = text.indexOf("#", 1); i !== -1; i = text.indexOf("#", i + 1)) {
     const c = text.charCodeAt(i - 1);
     if (c !== 0x20 && c !== 0x0a && !(c === 0xfeff && i === 1)) return true;
