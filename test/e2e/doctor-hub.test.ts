@@ -1,7 +1,8 @@
 // `porthole doctor` on the hub (issue 11): a healthy lab passes every hub check it can make (exit 0);
 // each fault the seed post and support threads name — ip_forward off, a ufw-like INPUT drop on the
 // WireGuard port, a Docker-legacy FORWARD DROP policy, a firewalld-like nft table, a service on the hub
-// shadowed by a forward — makes doctor name it and its fix and exit 4; undoing the fault clears it.
+// shadowed by a forward, a user's DROP ahead of porthole's jump, a foreign nft rule on the target —
+// makes doctor name it and its fix and exit 4; undoing the fault (or running the fix) clears it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -257,5 +258,75 @@ test("doctor names each hub fault and its fix, exits 4, and passes again once it
       },
       () => lab.world.stop(server),
     );
+  });
+});
+
+/** The command of a printed fix line ("  fix: CMD   (why)") as an argument array. */
+const fixArgv = (stdout: string, re: RegExp): string[] => {
+  const line = stdout.split("\n").find((l) => re.test(l));
+  assert.ok(line, `a fix line matching ${re}\n${stdout}`);
+  return line
+    .replace(/^ +fix: /, "")
+    .split("   (")[0]
+    ?.trim()
+    .split(" ") as string[];
+};
+
+test("doctor fails a certain drop of the forward's target and prints a fix that, run, brings the forward back: a user's DROP ahead of porthole's jump (iptables backend), a foreign nft rule on the target's address and port", async (t) => {
+  await withLab(t, "dfd", { backend: "iptables" }, async (lab) => {
+    const hub = (argv: string[]) => lab.world.exec("hub", argv);
+    const healthy = await doctor(lab);
+    assert.equal(healthy.code, 0, healthy.stdout);
+    assert.equal((await share(lab)).stdout, HELLO);
+
+    // The newcomer's rule, in the flavour porthole's own chains live in.
+    await hub([
+      "iptables",
+      "-I",
+      "FORWARD",
+      "1",
+      "-p",
+      "tcp",
+      "-d",
+      "10.8.0.2",
+      "--dport",
+      "8080",
+      "-j",
+      "DROP",
+    ]);
+    assert.notEqual((await share(lab)).code, 0, "the DROP kills the forward");
+    const dropped = await doctor(lab);
+    assert.equal(dropped.code, 4, dropped.stdout);
+    assert.match(
+      dropped.stdout,
+      /^FAIL forward-drops +forward share is dropped by iptables-nft filter FORWARD \(rule `-A FORWARD -d 10\.8\.0\.2\/32 -p tcp -m tcp --dport 8080 -j DROP`\)/m,
+    );
+    const status = await lab.porthole("hub", ["status"], { allowFail: true });
+    const fix = /^ +fix: iptables-nft -D FORWARD -d 10\.8\.0\.2\/32 -p tcp -m tcp --dport 8080 -j DROP /;
+    assert.ok(
+      status.stdout.split("\n").some((l) => fix.test(l)),
+      `status prints the same fix\n${status.stdout}`,
+    );
+    const applied = await lab.porthole("hub", ["apply", "--host", "hub"]);
+    assert.doesNotMatch(applied.stdout, /porthole apply/, "apply does not send the user back to apply");
+    await hub(fixArgv(dropped.stdout, fix));
+    assert.equal((await share(lab)).stdout, HELLO, "the printed fix brings the forward back");
+    assert.equal((await doctor(lab)).code, 0);
+
+    // A foreign nft table dropping the DNAT'd target: certain, so FAIL, the handle outside the quotes.
+    await hub(["nft", "-f", join(FIXTURES, "nbx-drop.nft")]);
+    assert.notEqual((await share(lab)).code, 0, "the nft rule kills the forward");
+    const nbx = await doctor(lab);
+    assert.equal(nbx.code, 4, nbx.stdout);
+    assert.match(
+      nbx.stdout,
+      /^FAIL forward-drops +forward share is dropped by nft table inet nbx chain myforward \(rule `ip daddr 10\.8\.0\.2 tcp dport 8080 drop` \(handle \d+\)\)/m,
+    );
+    await hub(fixArgv(nbx.stdout, /^ +fix: nft insert rule inet nbx myforward oifname /));
+    await hub(fixArgv(nbx.stdout, /^ +fix: nft insert rule inet nbx myforward iifname /));
+    assert.equal((await share(lab)).stdout, HELLO, "the printed fix brings the forward back");
+    const after = await doctor(lab);
+    assert.equal(after.code, 0, after.stdout);
+    await hub(["nft", "delete", "table", "inet", "nbx"]);
   });
 });
