@@ -109,9 +109,14 @@ export function registerLabCommands(program: Command): void {
 function labHost(name: string, host: string): [World, LabHost] {
   const h = oneOf("HOST", host, LAB_HOSTS);
   const world = openWorld(name);
-  if (!world)
-    throw new UserError(
-      `there is no lab named ${JSON.stringify(name)}; see \`porthole lab ls\`, or start one with \`porthole lab up\``,
-    );
+  if (!world) throw new UserError(noLab(name));
   return [world, h];
+}
+
+/** Names the labs that do exist and how to pick one (`--name`), or how to start one. */
+export function noLab(name: string, names = listWorlds().map((w) => w.name)): string {
+  const asked = `there is no lab named ${JSON.stringify(name)}${name === DEFAULT_LAB ? ` (the default; --name picks another)` : ""}`;
+  if (!names.length) return `${asked}; no lab runs: start one with \`porthole lab up\``;
+  const pick = names.map((n) => `--name ${n}`).join(" or ");
+  return `${asked}; running: ${names.join(", ")}: add ${pick}, or start this one with \`porthole lab up${name === DEFAULT_LAB ? "" : ` --name ${name}`}\``;
 }

@@ -65,6 +65,11 @@ test("lab exec runs in the host's network and paths, lab shell gives a shell the
     const wrongHost = await porthole(["lab", "exec", "--name", name, "vps", "--", "true"]);
     assert.equal(wrongHost.code, 2);
     assert.match(wrongHost.stderr, /HOST: "vps" is not accepted; use one of: client, hub, home, peer/);
+    // Another lab's name (or none, the default "porthole"): the running labs are named, and --name.
+    const other = await porthole(["lab", "exec", "--name", `${name}x`, "hub", "--", "true"]);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, new RegExp(`there is no lab named "${name}x"; running: [^\\n]*\\b${name}\\b`));
+    assert.match(other.stderr, new RegExp(`add [^\\n]*--name ${name}\\b`));
   } finally {
     await destroyWorld(name);
   }
