@@ -129,7 +129,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       }
       await startService("porthole-peer.service", "porthole peer run");
       console.log(
-        "\nNext: porthole expose 80 --to 8080   (public :80 on the hub reaches this machine's :8080)",
+        "\nNext: porthole expose 80 --to 8080   (forwards public :80 on the hub to this machine's :8080)",
       );
     });
 
@@ -203,9 +203,24 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         await sync(id);
         const local = await readLocalSpec(hostFiles, configDir());
         const hubAt = local ? local.spec.hub.endpoint.host : "the hub";
-        console.log(
-          `${f.proto}/${f.port} on ${hubAt} now reaches ${id.name}:${f.targetPort} (${f.mode}; forward "${f.name}")`,
-        );
+        const { checkTargets } = await import("../doctor/peer-targets.ts");
+        const { hostContext } = await import("./context.ts");
+        const { exposeReport } = await import("./expose-report.ts");
+        const me = local?.spec.peers.find((x) => x.name === id.name);
+        // The new forward's target, as `porthole doctor` checks it here (listening, on which address).
+        const outcomes =
+          local && me
+            ? await checkTargets({
+                host: hostContext(() => {}).host,
+                spec: { ...local.spec, forwards: local.spec.forwards.filter((x) => x.name === f.name) },
+                me,
+                api: id.api,
+                now: () => Date.now(),
+              })
+            : [];
+        const report = exposeReport(f, hubAt, id.name, outcomes);
+        console.log(report.out.join("\n"));
+        for (const w of report.warnings) console.error(w);
         if (f.mode === "transparent" && local) {
           const { hub } = local.spec;
           const { formatCidr } = await import("../net/ip.ts");

@@ -2,6 +2,7 @@
 import type { Check } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
 import { apiInput, forwardDrops, ruleset, shadowed, wgPortInput } from "./hub-firewall.ts";
+import { forwards } from "./hub-forwards.ts";
 import { acceptRa, conntrackFill, ipForward, ipv6Forward, rpFilter } from "./hub-kernel.ts";
 import { daemon, endpoint, outside, unit, wireguard } from "./hub-service.ts";
 
@@ -20,5 +21,6 @@ export const HUB_CHECKS: Check<HubContext>[] = [
   forwardDrops,
   shadowed,
   conntrackFill,
+  forwards,
   outside,
 ];

@@ -98,14 +98,9 @@ export async function hubStatus(
     apiPort: hub.apiPort,
   });
   const forwards = forwardStatuses(spec, targets, counters);
-  if (probe) {
-    const firstTcp = new Map<string, Target>();
-    for (const t of targets)
-      if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
-    const firsts = spec.forwards.map((f) => firstTcp.get(f.name));
-    for (const [i, ok] of (await probeTargets(host, firsts)).entries())
-      (forwards[i] as ForwardStatus).reachable = ok;
-  }
+  if (probe)
+    for (const [i, p] of (await probeForwards(host, spec, targets)).entries())
+      (forwards[i] as ForwardStatus).reachable = p.reachable;
   return {
     hub: {
       name: hub.name,
@@ -147,6 +142,24 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
 }
 
 const COUNTED = ["tcp", "udp"] as const;
+
+/**
+ * Whether each forward (in `spec.forwards` order) answers a TCP connect from the hub, through the
+ * tunnel: its first IPv4 TCP target (`target`), `reachable` true/false; both null when it has none
+ * (UDP only, IPv6 only), which is not probed. Used by `porthole status` and `porthole doctor`.
+ */
+export async function probeForwards(
+  host: Host,
+  spec: Spec,
+  targets: Target[],
+): Promise<{ target: Target | null; reachable: boolean | null }[]> {
+  const firstTcp = new Map<string, Target>();
+  for (const t of targets)
+    if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
+  const firsts = spec.forwards.map((f) => firstTcp.get(f.name));
+  const answers = await probeTargets(host, firsts);
+  return firsts.map((t, i) => ({ target: t ?? null, reachable: answers[i] ?? null }));
+}
 
 /** Whether each target answers a TCP connect from the hub: a few at a time, each address:port once. */
 async function probeTargets(host: Host, targets: (Target | undefined)[]): Promise<(boolean | null)[]> {

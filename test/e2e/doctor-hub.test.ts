@@ -1,8 +1,9 @@
 // `porthole doctor` on the hub (issue 11): a healthy lab passes every hub check it can make (exit 0);
 // each fault the seed post and support threads name — ip_forward off, a ufw-like INPUT drop on the
 // WireGuard port, a Docker-legacy FORWARD DROP policy, a firewalld-like nft table, a service on the hub
-// shadowed by a forward, a user's DROP ahead of porthole's jump, a foreign nft rule on the target —
-// makes doctor name it and its fix and exit 4; undoing the fault (or running the fix) clears it.
+// shadowed by a forward, a user's DROP ahead of porthole's jump, a foreign nft rule on the target, a
+// target bound to loopback on the peer — makes doctor name it and its fix and exit 4; undoing the fault
+// (or running the fix) clears it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -62,8 +63,13 @@ test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy p
       "forward-drops",
       "shadowed",
       "conntrack",
+      "forwards",
     ])
       assert.match(r.stdout, new RegExp(`^ok +${id} `, "m"), `${id} ok:\n${r.stdout}`);
+    assert.match(
+      r.stdout,
+      /^ok +forwards +rpi-tcp-80 tcp\/80 → rpi:8080 \(snat\): 10\.8\.0\.2:8080 answers from the hub$/m,
+    );
     assert.match(r.stdout, /^ok +daemon +running \(pid \d+, since /m);
     assert.match(
       r.stdout,
@@ -100,6 +106,8 @@ test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy p
     );
     lab.world.setHostsEntry("hub", NAME, LAB.hubPublic);
 
+    await targetOnLoopback(lab);
+
     const daemon = lab.world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
     assert.ok(daemon);
     await lab.world.stop(daemon.pid);
@@ -111,6 +119,79 @@ test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy p
     );
   });
 });
+
+/** A plain HTTP server on the peer, bound to `addr`:9090 (the newcomer's `python3 -m http.server --bind`). */
+async function serve9090(lab: Lab, addr: string): Promise<number> {
+  const code =
+    "require('node:http').createServer((q, s) => s.end('nine\\n')).listen(9090, process.argv[1], () => console.log('listening'))";
+  const p = await lab.world.spawn("peer", [process.execPath, "-e", code, addr], { label: `http-${addr}` });
+  for (let i = 0; i < 50 && !lab.world.logTail(p.log).includes("listening"); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.match(lab.world.logTail(p.log), /listening/);
+  return p.pid;
+}
+
+/**
+ * The newcomer's case: a target bound to 127.0.0.1 on the peer. `expose` says so instead of "reaches"
+ * (and so for a port nothing listens on), the client's curl fails, and the hub's doctor fails the
+ * forward naming it and the bind fix; bound to 0.0.0.0 it passes and `expose`'s "reaches" is earned.
+ */
+async function targetOnLoopback(lab: Lab): Promise<void> {
+  const nothing = await lab.porthole("peer", ["expose", "82", "--to", "9092"]);
+  assert.equal(nothing.code, 0, "the forward is made: the service may start later");
+  assert.match(
+    nothing.stdout,
+    /^tcp\/82 on vps\.example\.net is forwarded to rpi:9092 \(snat; forward "[^"]+"\)$/m,
+  );
+  assert.doesNotMatch(nothing.stdout, /reaches/);
+  assert.match(nothing.stderr, /^warning on rpi: nothing listens on tcp\/9092 /m);
+  await lab.porthole("peer", ["unexpose", "82"]);
+
+  let server = await serve9090(lab, "127.0.0.1");
+  const loop = await lab.porthole("peer", ["expose", "81", "--to", "9090"]);
+  assert.equal(loop.code, 0);
+  assert.match(
+    loop.stdout,
+    /^tcp\/81 on vps\.example\.net is forwarded to rpi:9090 \(snat; forward "[^"]+"\)$/m,
+  );
+  assert.doesNotMatch(loop.stdout, /reaches/);
+  assert.match(
+    loop.stderr,
+    /^warning on rpi: tcp\/9090 \(node[^\n]*?\) listens on 127\.0\.0\.1 only: loopback is unreachable through the tunnel \(10\.8\.0\.2\)\n +fix: make the service listen on 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/m,
+  );
+  assert.notEqual(
+    (await lab.curl(["-m", "3", `http://${LAB.hubPublic}:81/`])).code,
+    0,
+    "the client's curl fails",
+  );
+
+  const failing = await doctor(lab);
+  assert.equal(failing.code, 4, failing.stdout);
+  assert.match(
+    failing.stdout,
+    /^FAIL forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 does not answer from the hub through the tunnel: the service is down, bound to 127\.0\.0\.1 only, or dropped by rpi's firewall\n +fix: on rpi: porthole doctor [^\n]*\n +fix: a service bound to 127\.0\.0\.1 is unreachable through the tunnel: bind it to 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/m,
+  );
+  assert.match(failing.stdout, /^ok +forwards +rpi-tcp-80 /m, "the working forward stays ok");
+
+  await lab.world.stop(server);
+  server = await serve9090(lab, "0.0.0.0");
+  assert.equal((await lab.curl(["-m", "3", `http://${LAB.hubPublic}:81/`])).stdout, "nine\n");
+  const fixed = await doctor(lab);
+  assert.equal(fixed.code, 0, fixed.stdout);
+  assert.match(
+    fixed.stdout,
+    /^ok +forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 answers from the hub$/m,
+  );
+  const again = await lab.porthole("peer", ["expose", "83", "--to", "9090"]);
+  assert.match(
+    again.stdout,
+    /^tcp\/83 on vps\.example\.net now reaches rpi:9090 \(snat; forward "[^"]+"\)\n +checked on rpi: tcp\/9090 \(node[^\n]*?\) answers on 10\.8\.0\.2/m,
+  );
+  assert.equal(again.stderr, "");
+  await lab.porthole("peer", ["unexpose", "83"]);
+  await lab.porthole("peer", ["unexpose", "81"]);
+  await lab.world.stop(server);
+}
 
 /** Runs doctor with a fault in place: exit 4, the check's FAIL line and its fix; then undoes it: exit 0. */
 async function fault(

@@ -58,6 +58,7 @@ async function healthyHub(hubExtra = ""): Promise<{ h: FakeHost; ctx: HubContext
   h.sysctls.set("net.netfilter.nf_conntrack_count", "12");
   h.sysctls.set("net.netfilter.nf_conntrack_max", "262144");
   h.units = new Map([["porthole-hub.service", { active: true, enabled: true }]]);
+  h.reachable.add("10.8.0.2:8080");
   return { h, ctx: await hubContext(h, "/state", "apply") };
 }
 
@@ -146,10 +147,74 @@ test("hub: a healthy hub passes every check it can make; the unit says ok, the o
       "forward-drops",
       "shadowed",
       "conntrack",
+      "forwards",
       "outside",
     ],
     "IPv6 checks apply only with IPv6",
   );
+});
+
+test("forwards: a TCP target that does not answer from the hub fails, naming the forward, the target and how to find out; status's probe, made once", async () => {
+  const { h, ctx } = await healthyHub();
+  assert.deepEqual(await one(ctx, "forwards"), {
+    id: "forwards",
+    status: "ok",
+    found: "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 answers from the hub",
+  });
+  assert.deepEqual(h.probed, ["10.8.0.2:8080"], "the same TCP connect status makes, to the tunnel address");
+
+  // A service bound to 127.0.0.1 on the peer (or stopped): the connect through the tunnel fails.
+  h.reachable.clear();
+  h.peerStats.set(rpi, { latestHandshake: Math.floor(Date.now() / 1000) - 5, rxBytes: 1, txBytes: 1 });
+  const r = await one(ctx, "forwards");
+  assert.equal(r.status, "fail");
+  assert.equal(
+    r.found,
+    "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 does not answer from the hub through the tunnel: the service is down, bound to 127.0.0.1 only, or dropped by rpi's firewall",
+  );
+  assert.deepEqual(r.fix, [
+    "on rpi: porthole doctor (it checks that something listens on 8080 and on which address)",
+    "a service bound to 127.0.0.1 is unreachable through the tunnel: bind it to 0.0.0.0:8080 or 10.8.0.2:8080, then restart it",
+  ]);
+  assert.ok(anyFailed(await runChecks(HUB_CHECKS, ctx)), "doctor exits non-zero");
+
+  // The peer has not shaken hands: said as the likely cause.
+  h.peerStats.clear();
+  const off = await one(ctx, "forwards");
+  assert.match(
+    off.found,
+    /does not answer from the hub through the tunnel; rpi is offline \(no handshake yet\)/,
+  );
+  assert.match(off.fix?.at(-1) ?? "", /^on rpi: porthole status /);
+});
+
+test("forwards: UDP is not probed and says so (unknown, never ok); tcp+udp reports the TCP probe and says UDP was not probed", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  const text = `${specText().trimEnd()}
+  - { name: dns, port: 53, proto: udp, peer: rpi, targetPort: 5353 }
+  - { name: game, port: 7777, proto: tcp+udp, peer: rpi, targetPort: 7777 }
+`;
+  const r = loadSpec(text);
+  assert.ok(r.ok, r.ok ? "" : r.report);
+  await apply(
+    { host: h, keyFile: "/k", stateDir: "/state", root: "/root", bin: "porthole" },
+    { spec: r.spec, specText: text, hostName: "hub" },
+  );
+  h.reachable.add("10.8.0.2:8080");
+  h.reachable.add("10.8.0.2:7777");
+  const rs = await only(await hubContext(h, "/state", "apply"), "forwards");
+  assert.deepEqual(
+    rs.map((x) => [x.status, x.found]),
+    [
+      ["ok", "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 answers from the hub"],
+      ["unknown", "dns udp/53 → rpi:5353 (snat): unknown (UDP is not probed)"],
+      [
+        "ok",
+        "game tcp+udp/7777 → rpi:7777 (snat): 10.8.0.2:7777 answers from the hub; udp is not probed (no handshake to probe)",
+      ],
+    ],
+  );
+  assert.ok(!h.probed.some((p) => p.endsWith(":5353")), "no TCP connect to a UDP target");
 });
 
 test("hub: nothing applied here is a clear error, not a report", async () => {

@@ -24,7 +24,7 @@ const ALLOWED: Record<string, string[]> = {
   hub: ["protocol", "reconcile", "foreign", "compile", "plan", "host", "spec", "net"],
   peer: ["protocol", "reconcile", "plan", "host", "spec", "net"],
   lab: ["host", "spec", "net"],
-  doctor: ["protocol", "reconcile", "foreign", "peer", "compile", "plan", "host", "spec", "net"],
+  doctor: ["hub", "protocol", "reconcile", "foreign", "peer", "compile", "plan", "host", "spec", "net"],
   trace: ["spec", "net"],
 };
 

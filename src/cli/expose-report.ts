@@ -1,0 +1,34 @@
+// What `porthole expose` says once the hub accepted the forward: "reaches" only when this peer checked
+// that its target answers on the tunnel address (doctor's own target check, doctor/peer-targets.ts);
+// otherwise that it is forwarded, and each problem found as a warning with its fix.
+import type { Outcome } from "../doctor/peer-scene.ts";
+import type { ForwardView } from "../protocol/responses.ts";
+
+/**
+ * `outcomes`: the forward's target per protocol ("share tcp") as doctor's peer check judged it here;
+ * empty when it could not be checked. Returns the lines for stdout and the warnings for stderr.
+ */
+export function exposeReport(
+  f: ForwardView,
+  hubAt: string,
+  peer: string,
+  outcomes: { name: string; outcome: Outcome }[],
+): { out: string[]; warnings: string[] } {
+  const what = `${f.proto}/${f.port} on ${hubAt}`;
+  const to = `${peer}:${f.targetPort} (${f.mode}; forward "${f.name}")`;
+  const allOk = outcomes.length > 0 && outcomes.every((o) => o.outcome.status === "ok");
+  const out = [allOk ? `${what} now reaches ${to}` : `${what} is forwarded to ${to}`];
+  const warnings: string[] = [];
+  if (!outcomes.length)
+    warnings.push(
+      `not checked whether anything answers on ${peer}:${f.targetPort}: run \`porthole doctor\` here`,
+    );
+  for (const { outcome: o } of outcomes) {
+    if (o.status === "ok") out.push(`  checked on ${peer}: ${o.found}`);
+    else
+      warnings.push(
+        `${o.status === "unknown" ? "not checked" : "warning"} on ${peer}: ${o.found}${o.fix ? `\n  fix: ${o.fix}` : ""}`,
+      );
+  }
+  return { out, warnings };
+}

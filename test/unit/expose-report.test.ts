@@ -1,0 +1,56 @@
+// What `porthole expose` prints: "reaches" only when the peer checked its target answers; otherwise
+// "is forwarded to", and each problem doctor's target check found as a warning with its fix.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { exposeReport } from "../../src/cli/expose-report.ts";
+import { judgeTarget } from "../../src/doctor/peer-targets.ts";
+
+const f = {
+  name: "rpi-tcp-81",
+  proto: "tcp",
+  port: "81",
+  peer: "rpi",
+  targetPort: "9090",
+  mode: "snat" as const,
+  allowFrom: [],
+};
+const listener = (address: string) => ({
+  proto: "tcp" as const,
+  address,
+  port: 9090,
+  processes: ["python3"],
+});
+const report = (o: ReturnType<typeof judgeTarget>[]) =>
+  exposeReport(
+    f,
+    "203.0.113.1",
+    "rpi",
+    o.map((outcome) => ({ name: "rpi-tcp-81 tcp", outcome })),
+  );
+
+test("expose: a target that answers on the tunnel address earns 'reaches', with what was checked", () => {
+  const r = report([judgeTarget("tcp", 9090, "10.8.0.2", [listener("0.0.0.0")], "open")]);
+  assert.deepEqual(r, {
+    out: [
+      'tcp/81 on 203.0.113.1 now reaches rpi:9090 (snat; forward "rpi-tcp-81")',
+      "  checked on rpi: tcp/9090 (python3) answers on 10.8.0.2 (listening on 0.0.0.0)",
+    ],
+    warnings: [],
+  });
+});
+
+test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forwarded to', never 'reaches', and a warning with the fix", () => {
+  const loop = report([judgeTarget("tcp", 9090, "10.8.0.2", [listener("127.0.0.1")], "refused")]);
+  assert.deepEqual(loop.out, ['tcp/81 on 203.0.113.1 is forwarded to rpi:9090 (snat; forward "rpi-tcp-81")']);
+  assert.equal(loop.warnings.length, 1);
+  assert.match(
+    loop.warnings[0] ?? "",
+    /^warning on rpi: tcp\/9090 \(python3\) listens on 127\.0\.0\.1 only: loopback is unreachable through the tunnel \(10\.8\.0\.2\)\n +fix: make the service listen on 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/,
+  );
+  const none = report([judgeTarget("tcp", 9090, "10.8.0.2", [], "refused")]);
+  assert.doesNotMatch(none.out.join("\n"), /reaches/);
+  assert.match(none.warnings[0] ?? "", /^warning on rpi: nothing listens on tcp\/9090 /);
+  const unchecked = report([]);
+  assert.doesNotMatch(unchecked.out.join("\n"), /reaches/);
+  assert.match(unchecked.warnings[0] ?? "", /^not checked whether anything answers on rpi:9090/);
+});
