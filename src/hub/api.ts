@@ -25,11 +25,12 @@ import {
 } from "../protocol/requests.ts";
 import type { ErrorReply, ForwardView } from "../protocol/responses.ts";
 import type { Forward } from "../spec/types.ts";
+import type { Identity } from "./context.ts";
 import { Conflict, Forbidden, Gone, type HubError, Invalid, NotFound } from "./errors.ts";
 import { ConcurrencyLimiter } from "./limiter.ts";
 import { renderMetrics, specValidMetric } from "./metrics.ts";
 import { REQUEST_ID } from "./request-log.ts";
-import type { HubService, Identity } from "./service.ts";
+import type { HubService } from "./service.ts";
 import { SpecRejected } from "./store.ts";
 
 type Env = { Bindings: HttpBindings; Variables: { who: Identity } };

@@ -4,7 +4,7 @@
 import pkg from "../../package.json" with { type: "json" };
 import type { FirewallFinding, ForwardStatus, HubStatus, PeerStatus } from "../protocol/status.ts";
 import { droppedBy, where } from "../protocol/status-text.ts";
-import type { ApplyStats } from "./service.ts";
+import type { ApplyStats } from "./context.ts";
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 

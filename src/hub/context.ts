@@ -1,0 +1,217 @@
+// The hub's shared context: the spec store, the runtime state, the change queue, and the one path every
+// change takes (spec store -> validate -> write -> reconcile, one at a time). The domain files
+// (hub/peers.ts, hub/forwards.ts, hub/enrollment.ts) work on it; hub/service.ts is the hub's face.
+
+import { join } from "node:path";
+import type { Listener } from "../host/types.ts";
+import { addrAt, formatAddr, hostRange, parseAddr } from "../net/ip.ts";
+import type { Target } from "../plan/plan.ts";
+import { specHash } from "../protocol/spec-hash.ts";
+import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts";
+import { readApplied } from "../reconcile/state.ts";
+import type { Diagnostic } from "../spec/diagnostics.ts";
+import type { Spec } from "../spec/types.ts";
+import { Conflict, Forbidden, Invalid } from "./errors.ts";
+import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
+import { RequestLog } from "./request-log.ts";
+import { activeEnrolling, RuntimeStore } from "./runtime.ts";
+import type { SpecEdit } from "./spec-edit.ts";
+import { peerSpecView } from "./spec-view.ts";
+import { SpecRejected, type SpecStore } from "./store.ts";
+
+export type Identity =
+  | { kind: "root" }
+  | { kind: "peer"; name: string; admin: boolean }
+  | { kind: "enrolling"; tokenId: string }
+  | { kind: "stranger"; address: string };
+
+export interface ApplyStats {
+  total: number;
+  failures: number;
+  lastDurationSeconds: number;
+  /** Every reconcile's duration, in seconds. */
+  durations: Histogram;
+  lastError?: string;
+}
+
+export const isAdmin = (who: Identity) => who.kind === "root" || (who.kind === "peer" && who.admin);
+
+/** The state and the change path the domain files share (public for them; callers use HubService). */
+export class HubContext {
+  readonly runtime: RuntimeStore;
+  /** Outcomes of changes by request id (shared by the API's unix and TCP listeners), kept across restarts. */
+  readonly requests: RequestLog;
+  readonly stats: ApplyStats = {
+    total: 0,
+    failures: 0,
+    lastDurationSeconds: 0,
+    durations: new Histogram(APPLY_BUCKETS),
+  };
+  private queue: Promise<unknown> = Promise.resolve();
+  onApplyFailed?: (message: string) => void;
+
+  constructor(
+    readonly ctx: Context,
+    readonly store: SpecStore,
+    readonly now: () => number = Date.now,
+  ) {
+    this.runtime = new RuntimeStore(ctx.host.files, ctx.stateDir);
+    const file = join(ctx.stateDir, "requests.json");
+    this.requests = new RequestLog(now, {
+      read: () => ctx.host.files.read(file),
+      write: (text) => ctx.host.files.write(file, text, 0o600),
+    });
+  }
+
+  /** Runs changes one after another, in the order they were asked for. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** The spec the hub runs on: the file, or while it has errors the last valid one (see SpecStore.live). */
+  live() {
+    return this.store.live(
+      async () => (await readApplied(this.ctx.host, this.ctx.stateDir))?.specText ?? null,
+    );
+  }
+
+  /** What is wrong with the spec file now (null: nothing); the hub runs on its last valid spec meanwhile. */
+  async specProblem(): Promise<string | null> {
+    return (await this.live()).problem;
+  }
+
+  /**
+   * Applies the spec now; callers are inside `serial` already. `listeners`: the hub's listening sockets
+   * as a change just read them (apply need not look again).
+   */
+  async reconcileNow(listeners?: Listener[]): Promise<ApplyResult> {
+    // An invalid spec is not a failed apply: nothing is tried, the host stays as applied last.
+    const { spec, text } = await this.store.load();
+    const started = this.now();
+    this.stats.total++;
+    try {
+      const enrolling = activeEnrolling(await this.runtime.load(), this.now());
+      const r = await apply(this.ctx, {
+        spec,
+        specText: text,
+        hostName: spec.hub.name,
+        enrolling,
+        listeners,
+      });
+      this.stats.lastError = undefined;
+      this.planned = { text, targets: r.plan.targets };
+      return r;
+    } catch (e) {
+      this.stats.failures++;
+      this.stats.lastError = (e as Error).message;
+      this.onApplyFailed?.((e as Error).message);
+      throw e;
+    } finally {
+      this.stats.lastDurationSeconds = (this.now() - started) / 1000;
+      this.stats.durations.observe(this.stats.lastDurationSeconds);
+    }
+  }
+
+  /**
+   * Writes the edited spec and applies it. A refused edit is an Invalid naming the field; for a peer
+   * that is not an admin, only the problems of its own new item, with other peers' forwards unnamed.
+   */
+  async change(edits: SpecEdit[], who: Identity = { kind: "root" }, listeners?: Listener[]): Promise<Spec> {
+    // A spec file broken by hand: the edit would be refused for problems that are not the caller's.
+    const { problem } = await this.live();
+    if (problem)
+      throw new Conflict(
+        isAdmin(who)
+          ? `the hub's spec file has errors, so no change is possible until it is fixed:\n${problem}`
+          : "the hub's spec file has errors, so no change is possible until it is fixed (on the hub: `porthole validate`)",
+      );
+    const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
+    try {
+      const { spec } = await this.store.update(edits);
+      await this.reconcileNow(listeners);
+      return spec;
+    } catch (e) {
+      if (!(e instanceof SpecRejected)) throw e;
+      const problems =
+        before && who.kind === "peer" ? e.problems.flatMap((p) => redact(p, before, who.name)) : e.problems;
+      const first = problems[0];
+      if (!first) throw new Invalid("the hub's spec does not accept this change");
+      const field = first.path.filter((p) => typeof p === "string").at(-1) as string | undefined;
+      throw new Invalid(problems.map((p) => `${fieldName(p.path)}: ${p.message}`).join("; "), field);
+    }
+  }
+
+  requireAdmin(who: Identity): void {
+    if (isAdmin(who)) return;
+    throw new Forbidden(who.kind === "peer" ? `peer ${who.name} is not an admin` : "only admins may do this");
+  }
+
+  /** Refuses callers that have not finished enrolling (or are no peer at all). */
+  requirePeer(who: Identity): void {
+    if (who.kind === "enrolling") throw new Forbidden("enroll first");
+    if (who.kind === "stranger") throw new Forbidden(`${who.address} is not a peer of this hub`);
+  }
+
+  /** Last view handed out per peer, for the spec text it was made from (peers ask every 2 s). */
+  private views = new Map<string, { from: string; text: string; hash: string }>();
+
+  /**
+   * The spec as this caller may see it, and its hash (what /v1/whoami reports, so a peer refetches
+   * only when its own part changed): all of it for admins and root, a peer's own part otherwise.
+   */
+  async specFor(who: Identity): Promise<{ text: string; hash: string }> {
+    this.requirePeer(who);
+    const loaded = await this.live();
+    if (isAdmin(who) || who.kind !== "peer") return { text: loaded.text, hash: loaded.hash };
+    const hit = this.views.get(who.name);
+    if (hit?.from === loaded.hash) return hit;
+    const text = peerSpecView(loaded.text, loaded.spec, who.name);
+    const view = { from: loaded.hash, text, hash: specHash(text) };
+    if (this.views.size > 1000) this.views.clear();
+    this.views.set(who.name, view);
+    return view;
+  }
+
+  /** A free tunnel address: the lowest (peers) or highest (enrollment keys) not in use. */
+  async freeAddress(spec: Spec, fromTop: boolean): Promise<string> {
+    const used = new Set<bigint>([spec.hub.address.value, ...spec.peers.map((p) => p.address.value)]);
+    for (const t of (await this.runtime.load()).tokens) {
+      const a = parseAddr(t.address);
+      if (a) used.add(a.value);
+    }
+    const { first, last } = hostRange(spec.hub.subnet);
+    for (let i = 0n; i <= last - first; i++) {
+      const a = addrAt(spec.hub.subnet, fromTop ? last - i : first + i);
+      if (!used.has(a.value)) return formatAddr(a);
+    }
+    throw new Conflict(`no free address left in the hub's subnet`, "address");
+  }
+
+  /** The forwards as the plan of the spec text last reconciled or shown expanded them. */
+  planned: { text: string; targets: Target[] } | null = null;
+}
+
+/**
+ * A problem of a refused edit, as a peer that is not an admin may read it: only problems of the new
+ * item (the last forward), its own forwards named by name, another peer's as "another peer".
+ */
+function redact(problem: Diagnostic, before: Spec, self: string): Diagnostic[] {
+  const [list, index] = problem.path;
+  if (list !== "forwards" || index !== before.forwards.length) return [];
+  const message = problem.message
+    .replace(/forwards\[(\d+)\]( \([^)]*\))?/g, (_, k: string, detail: string | undefined) => {
+      const f = before.forwards[Number(k)];
+      return f?.peer === self ? `your forward "${f.name}"${detail ?? ""}` : "another peer";
+    })
+    .replace(/; known peers: .*$/, "");
+  return [{ ...problem, message }];
+}
+
+/** `["forwards", 3, "allowFrom", 0]` -> `allowFrom[0]`: the field as the caller sent it, in the schema's notation. */
+function fieldName(path: (string | number)[]): string {
+  const i = path.findIndex((p) => p === "forwards" || p === "peers");
+  const rest = i >= 0 && path.length > i + 2 ? path.slice(i + 2) : path;
+  return rest.map((p, j) => (typeof p === "number" ? `[${p}]` : j ? `.${p}` : p)).join("");
+}
