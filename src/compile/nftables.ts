@@ -123,14 +123,15 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
   // concatenation), so two forwards to one target count apart.
   for (const p of COUNTED) collections.push(set(`traffic_${p}`, "inet_service", traffic[p], ["counter"]));
   collections.push(set("restricted", "inet_proto . inet_service", restricted));
-  if (enrolling.length)
-    collections.push(
-      set(
-        "enrolling",
-        "ipv4_addr",
-        enrolling.map((e) => e.address),
-      ),
-    );
+  // Always declared, empty when no one enrolls: a key given out or used changes elements only, an
+  // element patch, not a reload (which loses the packets counted while it runs).
+  collections.push(
+    set(
+      "enrolling",
+      "ipv4_addr",
+      enrolling.map((e) => e.address),
+    ),
+  );
 
   const chains = [
     // Sources outside a forward's allow-list are dropped before DNAT.
@@ -188,15 +189,11 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
     // enrollment keys may reach the API port and nothing else.
     ...chain("input", "type filter hook input priority filter; policy accept;", [
       ...families.map((f) => `iifname != { ${wg}, "lo" } ${ipk(f)} daddr ${hubAddr(f)} drop`),
-      ...(enrolling.length
-        ? [
-            `iifname ${wg} ip saddr @enrolling tcp dport ${hub.apiPort} accept`,
-            `iifname ${wg} ip saddr @enrolling drop`,
-          ]
-        : []),
+      `iifname ${wg} ip saddr @enrolling tcp dport ${hub.apiPort} accept`,
+      `iifname ${wg} ip saddr @enrolling drop`,
     ]),
     ...chain("forward", "type filter hook forward priority filter; policy accept;", [
-      ...(enrolling.length ? [`iifname ${wg} ip saddr @enrolling drop`] : []),
+      `iifname ${wg} ip saddr @enrolling drop`,
       `oifname ${wg} tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu`,
       // Each packet of a forwarded connection, either direction, counts once for its public port.
       `ct status dnat meta l4proto vmap { ${COUNTED.map((p) => `${p} : jump forwarded_${p}`).join(", ")} }`,
