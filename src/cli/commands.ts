@@ -80,14 +80,14 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
       const peerGroup = program
         .command("peer")
         .description("peers: add|rm|ls on the hub; run (the agent) on a peer");
-      (await import("./hub-commands.ts")).registerHubPeerCommands(peerGroup);
+      (await import("./hub-peer-commands.ts")).registerHubPeerCommands(peerGroup);
       return (await import("./peer-commands.ts")).registerPeerCommands(program, peerGroup);
     }
     case "agent":
       // `peer run` is registered on a detached group: only `porthole peer ...` needs it.
       return (await import("./peer-commands.ts")).registerPeerCommands(program, new Command("peer"));
     case "forward":
-      return (await import("./hub-commands.ts")).registerForwardCommands(program);
+      return (await import("./forward-commands.ts")).registerForwardCommands(program);
     case "doctor":
       return (await import("./doctor-command.ts")).registerDoctorCommand(program);
     case "uninstall":
@@ -112,7 +112,7 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
           const id = await peerIdentity();
           if (id) return peerStatus(id, !!o.json);
           if (await staticPeerStatus(!!o.json)) return;
-          return (await import("./hub-commands.ts")).hubStatusCommand(!!o.json);
+          return (await import("./hub-status.ts")).hubStatusCommand(!!o.json);
         });
       return;
   }

@@ -1,0 +1,68 @@
+// `porthole status` on the hub: the daemon's state beside the hub's status, and a hand-broken spec file said.
+import { runningDaemon } from "../host/daemon-pid.ts";
+import { pathExists } from "../host/files.ts";
+import { socketPath } from "../hub/socket-path.ts";
+import { SpecRejected } from "../hub/store.ts";
+import { renderStatus } from "../protocol/status-text.ts";
+import { daemonManaged } from "./context.ts";
+import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
+import { stateDir } from "./paths.ts";
+
+/** The hub daemon's state for `status`: running (pid, since when) or not, and what to do about it. */
+export interface DaemonState {
+  running: boolean;
+  /** Its API socket is there (false while it makes its first reconcile). */
+  listening?: boolean;
+  pid?: number;
+  startedAt?: string;
+  uptimeSeconds?: number;
+}
+
+export async function hubDaemonState(): Promise<DaemonState> {
+  const info = await runningDaemon(stateDir(), "hub");
+  if (!info) return { running: false };
+  const uptimeSeconds = Math.max(0, Math.round((Date.now() - Date.parse(info.startedAt)) / 1000));
+  const listening = pathExists(socketPath(stateDir()));
+  return { running: true, listening, pid: info.pid, startedAt: info.startedAt, uptimeSeconds };
+}
+
+const uptime = (s: number) =>
+  s < 120 ? `${s} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : `${Math.round(s / 3600)} hours`;
+
+export function renderDaemon(d: DaemonState): string {
+  if (d.running && !d.listening) return `daemon: starting (pid ${d.pid}): its first reconcile runs`;
+  if (d.running) return `daemon: running (pid ${d.pid}, up ${uptime(d.uptimeSeconds ?? 0)})`;
+  return daemonManaged()
+    ? `daemon: NOT running — ${START_DAEMON}; join tokens and peers' requests need it`
+    : "daemon: not used (this hub is managed with `porthole apply`)";
+}
+
+/** What is wrong with the hub's spec file (a hand edit), or null; said next to the live state it does not stop. */
+export async function specProblem(): Promise<string | null> {
+  try {
+    await (await hubStore()).load();
+    return null;
+  } catch (e) {
+    return e instanceof SpecRejected ? e.message : null;
+  }
+}
+
+export function warnSpec(problem: string | null): void {
+  if (problem)
+    console.error(
+      `warning: the hub's spec file has errors; the hub runs on its last valid spec and refuses changes until it is fixed:\n${problem}\n`,
+    );
+}
+
+export async function hubStatusCommand(json: boolean): Promise<void> {
+  const daemon = await hubDaemonState();
+  const s = await hub().status();
+  const problem = await specProblem();
+  if (json) {
+    console.log(JSON.stringify({ ...s, daemon, specProblem: problem }, null, 2));
+    return;
+  }
+  warnSpec(problem);
+  const [first, ...rest] = renderStatus(s).split("\n");
+  console.log([first, renderDaemon(daemon), ...rest].join("\n"));
+}
