@@ -30,7 +30,7 @@ export interface PeerScene {
  */
 export async function hubPeer(s: PeerScene): Promise<WgDumpPeer | null | undefined> {
   const peers = await s.host.stats.wgPeers(s.spec.hub.interface);
-  return peers && peers.find((p) => p.publicKey === s.spec.hub.publicKey);
+  return peers === null ? null : peers.find((p) => p.publicKey === s.spec.hub.publicKey);
 }
 
 /** "203.0.113.1" of "203.0.113.1:51820" or "[2001:db8::1]:51820". */

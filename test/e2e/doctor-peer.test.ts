@@ -4,7 +4,6 @@
 // transparent forward's policy route removed, the hub unreachable through the tunnel — is named with
 // its fix, and doctor exits 4.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
 import { cloudFirewall, homeLinkBlackHole } from "../../src/lab/faults.ts";
 import { WEBDAV } from "../../src/lab/lab.ts";
