@@ -58,8 +58,13 @@ async function rounds(lab: Lab, expectSource: (client: string) => string): Promi
       });
     }
   }
-  assert.equal((await pawsDrops(lab.world)) - before, 0, "the peer dropped SYNs as old duplicates (PAWS)");
-  assert.deepEqual(slow, []);
+  // Kept source ports collide on every reuse: 3 of the 4 clients each round, 36 drops-in-waiting. A
+  // random port (fully-random) still meets one of the <= 48 TIME_WAIT sockets by chance, in about 2 %
+  // of runs (sum of i/64511 for i < 48), and then only half the time with an older timestamp: one such
+  // drop is chance, more is the mechanism (three at once: ~1e-6).
+  const drops = (await pawsDrops(lab.world)) - before;
+  assert.ok(drops <= 1, `the peer dropped ${drops} SYNs as old duplicates (PAWS)`);
+  assert.ok(slow.length <= 1, slow.join("; "));
   // The server closed first, so the peer holds TIME_WAIT sockets (at least one per source port
   // used): the situation the test is about happened.
   const tw = await timeWaitCount(lab.world);
@@ -71,7 +76,7 @@ for (const [mode, backend] of [
   ["snat", "iptables"],
   ["transparent", "nftables"],
 ] as const) {
-  test(`several clients reusing source ports: no SYN dropped at the peer (${mode}, ${backend})`, async (t) => {
+  test(`several clients reusing source ports: the peer drops no SYN as stale beyond a random port's chance (${mode}, ${backend})`, async (t) => {
     await withLab(t, `pw${mode[0]}${backend[0]}`, { backend }, async (lab) => {
       await startWhoami(lab, ["tcp:9000"]);
       await lab.writeSpec(
