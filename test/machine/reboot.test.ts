@@ -69,11 +69,12 @@ async function firstSuccess(world: World, since: number, limitMs = 120_000): Pro
 
 /**
  * How soon the share must answer again after the daemon restarts (systemctl start/restart, or systemd
- * restarting it after kill -9, RestartSec=2 included): ~1-5 s measured. Both sides forget the WireGuard
- * session; without the saved endpoints and the agent's session renewal it took 15-17 s (WireGuard's
- * KEEPALIVE_TIMEOUT + REKEY_TIMEOUT), so the bound sits below that with room for a loaded machine.
+ * restarting it after kill -9, RestartSec=2 included): 2-8 s measured, once 10.5 s for a killed hub on an
+ * idle machine. Both sides forget the WireGuard session; without the saved endpoints and the agent's
+ * session renewal it took 15-17 s (WireGuard's KEEPALIVE_TIMEOUT + REKEY_TIMEOUT), so the bound sits
+ * just below that.
  */
-const RESTART_BOUND_MS = 12_000;
+const RESTART_BOUND_MS = 14_000;
 
 async function servedAgainWithin(t: TestContext, world: World, since: number, what: string): Promise<void> {
   const ms = await firstSuccess(world, since);
