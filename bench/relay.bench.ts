@@ -13,17 +13,15 @@
 // latency p50/p99 (wrk --latency, 4 connections), throughput both ways (iperf3), 50 MB download (curl).
 // Multi-client: the client's source address alternates between two addresses every connection-rate run
 // (a route's src), and the peer's TcpExt PAWS* counters are read around each run (refused SYNs).
-import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { labUp } from "../src/lab/lab.ts";
-import { findProgram } from "../src/lab/prereq.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
 import {
   benchLabName,
+  buildServer,
   cliArgs,
   labKeys,
   machineNote,
@@ -116,7 +114,7 @@ await withLabs([lab], async () => {
   await w.exec("peer", [...PORTHOLE, "apply", "--host", "rpi", "--spec", specs.one], { cwd: REPO });
 
   // Servers on the peer.
-  const fast = await buildFastHttp(dir);
+  const fast = await buildServer(dir);
   const conn = await w.spawn("peer", [...fast, ...Object.values(CONN_TARGET).map(String)], {
     label: "fast-http",
   });
@@ -527,18 +525,4 @@ function latencyMs(out: string, pct: string): number {
   if (!m) return Number.NaN;
   const v = Number(m[1]);
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
-}
-
-async function buildFastHttp(dir: string): Promise<string[]> {
-  const cc = findProgram("cc") ?? findProgram("gcc");
-  if (cc) {
-    const out = join(dir, "fast-http");
-    try {
-      await promisify(execFile)(cc, ["-O2", "-o", out, join(REPO, "bench/support/fast-http.c")]);
-      return [out];
-    } catch {
-      // fall through to the node server
-    }
-  }
-  return [process.execPath, join(REPO, "bench/support/fast-http.mjs")];
 }
