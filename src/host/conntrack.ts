@@ -15,19 +15,32 @@ export interface TrackedFlow {
   /** Original direction: where the client sent it (before DNAT). */
   origDst: string;
   origDport: number;
+  /** TCP's conntrack state ("ESTABLISHED", "TIME_WAIT", ...); null for other protocols. */
+  state: string | null;
 }
+
+/**
+ * TCP states of a flow that has ended. Such a flow carries nothing more: a new SYN on its tuple
+ * reopens it under the rules as they are now. Its entry is what keeps SNAT from handing its port
+ * to another client while the target still holds the connection in TIME_WAIT (60 s, against
+ * conntrack's 120 s), which the target would refuse as a stale duplicate (PAWS), so it is kept.
+ */
+const ENDED = new Set(["TIME_WAIT", "CLOSE"]);
 
 /** `conntrack -L -o extended` lines as flows ("ipv4 2 udp 17 29 src=… dst=… sport=… dport=… …"); others skipped. */
 export function parseConntrack(listing: string): TrackedFlow[] {
   const out: TrackedFlow[] = [];
   for (const line of listing.split("\n")) {
-    const m = /^(ipv4|ipv6)\s+\d+\s+(\S+)\s.*?\bdst=(\S+) .*?\bdport=(\d+)/.exec(line);
+    const m = /^(ipv4|ipv6)\s+\d+\s+(\S+)\s+\d+\s+\d+\s+([A-Z_]+\s)?.*?\bdst=(\S+) .*?\bdport=(\d+)/.exec(
+      line,
+    );
     if (!m) continue;
     out.push({
       family: m[1] === "ipv4" ? 4 : 6,
       proto: m[2] as string,
-      origDst: m[3] as string,
-      origDport: Number(m[4]),
+      origDst: m[4] as string,
+      origDport: Number(m[5]),
+      state: m[2] === "tcp" && m[3] ? m[3].trim() : null,
     });
   }
   return out;
@@ -37,9 +50,10 @@ const portKey = (family: number, proto: string, port: number) => `${family} ${pr
 
 /**
  * The `conntrack -R` lines that delete the flows to `ports` on one of `publicAddrs` (the hub's own
- * addresses, where clients reach forwards), one line per (address, protocol, port) that has any:
- * flows to other hosts on the same port (the hub's own outgoing connections, masqueraded containers)
- * are left alone. Pure.
+ * addresses, where clients reach forwards), one line per (address, protocol, port) that has any, and
+ * for TCP per state: flows to other hosts on the same port (the hub's own outgoing connections,
+ * masqueraded containers) and TCP flows that have ended (TIME_WAIT, CLOSE: see ENDED) are left alone.
+ * Pure.
  */
 export function staleFlowDeletes(flows: TrackedFlow[], ports: PublicPort[], publicAddrs: string[]): string[] {
   const wanted = new Set(ports.map((p) => portKey(p.family, p.proto, p.port)));
@@ -47,7 +61,11 @@ export function staleFlowDeletes(flows: TrackedFlow[], ports: PublicPort[], publ
   const lines = new Set<string>();
   for (const f of flows) {
     if (!wanted.has(portKey(f.family, f.proto, f.origDport)) || !local.has(f.origDst)) continue;
-    lines.add(`-D -f ipv${f.family} -p ${f.proto} --orig-dst ${f.origDst} --orig-port-dst ${f.origDport}`);
+    if (f.state && ENDED.has(f.state)) continue;
+    const state = f.state ? ` --state ${f.state}` : "";
+    lines.add(
+      `-D -f ipv${f.family} -p ${f.proto} --orig-dst ${f.origDst} --orig-port-dst ${f.origDport}${state}`,
+    );
   }
   return [...lines];
 }

@@ -118,3 +118,41 @@ for (const backend of ["nftables", "iptables"] as const) {
     });
   });
 }
+
+// A changed forward deletes its live TCP flows but keeps the ended ones: a TIME_WAIT entry is what
+// stops SNAT from giving its port to another client while the peer still holds the connection in
+// TIME_WAIT (issue 13 §1: the peer would refuse that SYN as a stale duplicate).
+test("a changed TCP forward: its open flows are deleted, its TIME_WAIT flows are kept", async (t) => {
+  await withLab(t, "stw", { backend: "nftables" }, async (lab) => {
+    await startWhoami(lab, ["tcp:9001", "tcp:9002"]);
+    const forward = (target: number) => `{ name: web, port: 8090, peer: rpi, targetPort: ${target} }`;
+    await lab.writeSpec(specWith(lab, "nftables", "snat", [forward(9001)]));
+    await lab.porthole("hub", ["apply", "--host", "hub"]);
+    // One finished request (the server closes: the flow ends in TIME_WAIT) and one connection held open.
+    const r = await lab.curl([`http://${LAB.hubPublic}:8090/`]);
+    assert.match(r.stdout, /^10\.8\.0\.1 9001/, r.stderr);
+    await lab.world.spawn(
+      "client",
+      [
+        process.execPath,
+        "-e",
+        `require("net").connect(8090, "${LAB.hubPublic}", () => console.log("open")); setTimeout(() => {}, 60000)`,
+      ],
+      { label: "hold" },
+    );
+    const flows = async () =>
+      (await lab.world.exec("hub", ["conntrack", "-L", "-p", "tcp", "--orig-port-dst", "8090"])).stdout;
+    for (let i = 0; i < 50 && !/ESTABLISHED/.test(await flows()); i++) await sleep(100);
+    const before = await flows();
+    assert.match(before, /ESTABLISHED/, before);
+    assert.match(before, /TIME_WAIT/, before);
+
+    await lab.writeSpec(specWith(lab, "nftables", "snat", [forward(9002)]));
+    const applied = await lab.porthole("hub", ["apply", "--host", "hub"]);
+    assert.match(applied.stdout, /~ conntrack: forget flows to tcp\/8090/);
+    const after = await flows();
+    assert.doesNotMatch(after, /ESTABLISHED/, "the open flow was deleted");
+    assert.match(after, /TIME_WAIT/, "the ended flow was kept");
+    assert.match((await lab.curl([`http://${LAB.hubPublic}:8090/`])).stdout, /^10\.8\.0\.1 9002/);
+  });
+});

@@ -156,13 +156,18 @@ test("changedPorts is keyed by public port; describePorts joins ranges", () => {
   );
 });
 
-test("the driver deletes flows to the hub's own addresses only, one conntrack line per address and port", () => {
+test("the driver deletes live flows to the hub's own addresses only, one conntrack line per address, port and TCP state", () => {
   const listing = [
     // A game client that started before the forward: untranslated, to the hub's public address.
     "ipv4     2 udp      17 29 src=198.51.100.7 dst=203.0.113.1 sport=40000 dport=27015 [UNREPLIED] src=203.0.113.1 dst=198.51.100.7 sport=27015 dport=40000 mark=0 use=1",
     "ipv4     2 udp      17 29 src=198.51.100.8 dst=203.0.113.1 sport=40001 dport=27015 [UNREPLIED] src=203.0.113.1 dst=198.51.100.8 sport=27015 dport=40001 mark=0 use=1",
     // Translated to the old target.
     "ipv4     2 tcp      6 431999 ESTABLISHED src=198.51.100.7 dst=203.0.113.1 sport=5000 dport=80 src=10.8.0.2 dst=10.8.0.1 sport=8080 dport=5000 [ASSURED] mark=0 use=1",
+    "ipv4     2 tcp      6 431999 ESTABLISHED src=198.51.100.9 dst=203.0.113.1 sport=5002 dport=80 src=10.8.0.2 dst=10.8.0.1 sport=8080 dport=5002 [ASSURED] mark=0 use=1",
+    "ipv4     2 tcp      6 119 SYN_SENT src=198.51.100.7 dst=203.0.113.1 sport=5003 dport=80 [UNREPLIED] src=203.0.113.1 dst=198.51.100.7 sport=80 dport=5003 mark=0 use=1",
+    // Ended: kept, so SNAT does not give its port to another client while the target holds TIME_WAIT.
+    "ipv4     2 tcp      6 117 TIME_WAIT src=198.51.100.8 dst=203.0.113.1 sport=5004 dport=80 src=10.8.0.2 dst=10.8.0.1 sport=8080 dport=5004 [ASSURED] mark=0 use=1",
+    "ipv4     2 tcp      6 9 CLOSE src=198.51.100.8 dst=203.0.113.1 sport=5005 dport=443 src=10.8.0.2 dst=10.8.0.1 sport=8443 dport=5005 [ASSURED] mark=0 use=1",
     // The hub's own outgoing connection to port 80 somewhere else: left alone.
     "ipv4     2 tcp      6 431999 ESTABLISHED src=203.0.113.1 dst=192.0.2.80 sport=5001 dport=80 src=192.0.2.80 dst=203.0.113.1 sport=80 dport=5001 [ASSURED] mark=0 use=1",
     // A peer talking to the hub's tunnel address on that port: left alone.
@@ -188,10 +193,12 @@ test("the driver deletes flows to the hub's own addresses only, one conntrack li
   const ports = [
     { family: 4, proto: "udp", port: 27015 },
     { family: 4, proto: "tcp", port: 80 },
+    { family: 4, proto: "tcp", port: 443 },
   ] as const;
   assert.deepEqual(staleFlowDeletes(parseConntrack(listing), [...ports], addrs), [
     "-D -f ipv4 -p udp --orig-dst 203.0.113.1 --orig-port-dst 27015",
-    "-D -f ipv4 -p tcp --orig-dst 203.0.113.1 --orig-port-dst 80",
+    "-D -f ipv4 -p tcp --orig-dst 203.0.113.1 --orig-port-dst 80 --state ESTABLISHED",
+    "-D -f ipv4 -p tcp --orig-dst 203.0.113.1 --orig-port-dst 80 --state SYN_SENT",
   ]);
   assert.deepEqual(
     staleFlowDeletes(parseConntrack(listing), [{ family: 6, proto: "udp", port: 27015 }], ["2001:db8::1"]),
