@@ -1,61 +1,57 @@
 // `porthole forward add|rm|ls`: forwards, from the hub (peers use `porthole expose`).
 import type { Command } from "commander";
 import type { AddForwardRequest } from "../protocol/requests.ts";
+import {
+  addSharedForwardOptions,
+  type SharedForwardOptions,
+  sharedForwardFields,
+} from "./forward-options.ts";
 import { hub } from "./hub-client.ts";
 import { table } from "./table.ts";
 
 export function registerForwardCommands(program: Command): void {
   const fwd = program.command("forward").description("forwards, from the hub (peers use expose)");
-  fwd
+  const add = fwd
     .command("add")
     .description("forward a public port (or range) of the hub to a peer")
     .requiredOption("--port <port>", "public port or range, e.g. 80 or 6000-6010")
     .requiredOption("--peer <name>", "the peer that receives the traffic")
     .option("--target-port <port>", "port (or range of equal length) on the peer; default: the same")
     .option("--proto <proto>", "tcp, udp or tcp+udp", "tcp")
-    .option("--mode <mode>", "snat (default) or transparent (client IP preserved)")
-    .option("--allow <cidr...>", "only these sources may connect")
-    .option("--name <name>", "a name for the forward")
-    .option(
-      "--shadow-hub-service",
-      "take the public port even if a service on the hub listens on it (admins only)",
-    )
-    .action(
-      async (o: {
-        shadowHubService?: boolean;
+    .option("--mode <mode>", "snat (default) or transparent (client IP preserved)");
+  addSharedForwardOptions(add).action(
+    async (
+      o: SharedForwardOptions & {
         port: string;
         peer: string;
         targetPort?: string;
         // Passed on as given: the hub checks them (AddForwardRequest) and names what it accepts.
         proto: AddForwardRequest["proto"];
         mode?: AddForwardRequest["mode"];
-        allow?: string[];
-        name?: string;
-      }) => {
-        const f = await hub().addForward({
-          name: o.name,
-          proto: o.proto,
-          port: o.port,
-          peer: o.peer,
-          targetPort: o.targetPort,
-          mode: o.mode,
-          allowFrom: o.allow,
-          shadowHubService: o.shadowHubService,
-        });
-        const x = f as {
-          name: string;
-          proto: string;
-          port: string;
-          peer: string;
-          targetPort: string;
-          mode: string;
-          allowFrom: string[];
-        };
-        console.log(
-          `+ forward ${x.name}: ${x.proto}/${x.port} → ${x.peer}:${x.targetPort} (${x.mode}${x.allowFrom.length ? `; from ${x.allowFrom.join(", ")}` : ""})`,
-        );
       },
-    );
+    ) => {
+      const f = await hub().addForward({
+        ...sharedForwardFields(o),
+        proto: o.proto,
+        port: o.port,
+        peer: o.peer,
+        targetPort: o.targetPort,
+        mode: o.mode,
+      });
+      const x = f as {
+        name: string;
+        proto: string;
+        port: string;
+        peer: string;
+        targetPort: string;
+        mode: string;
+        allowFrom: string[];
+      };
+      console.log(
+        `+ forward ${x.name}: ${x.proto}/${x.port} → ${x.peer}:${x.targetPort} (${x.mode}${x.allowFrom.length ? `; from ${x.allowFrom.join(", ")}` : ""})`,
+      );
+    },
+  );
   fwd
     .command("rm")
     .argument("<name>")

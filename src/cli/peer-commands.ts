@@ -10,6 +10,11 @@ import { hubClient } from "../protocol/client.ts";
 import type { AddForwardRequest } from "../protocol/requests.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError, wholeNumber } from "./errors.ts";
+import {
+  addSharedForwardOptions,
+  type SharedForwardOptions,
+  sharedForwardFields,
+} from "./forward-options.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { table } from "./table.ts";
 
@@ -172,64 +177,53 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       process.on("SIGINT", stop);
     });
 
-  program
+  const expose = program
     .command("expose")
     .description("make a public port of the hub reach a port of this machine")
     .argument("<public>", "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)")
     .requiredOption("--to <port>", "port (or range) on this machine")
-    .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)")
-    .option("--allow <cidr...>", "only these sources may connect")
-    .option("--name <name>", "a name for the forward")
-    .option(
-      "--shadow-hub-service",
-      "take the public port even if a service on the hub listens on it (admins only)",
-    )
-    .action(
-      async (
-        pub: string,
-        o: { to: string; transparent?: boolean; allow?: string[]; name?: string; shadowHubService?: boolean },
-      ) => {
-        const id = await requirePeer();
-        const p = parsePublic(pub);
-        const f = await ask(id).addForward({
-          name: o.name,
-          proto: p.proto,
-          port: asNumber(p.port),
-          targetPort: asNumber(o.to),
-          mode: o.transparent ? "transparent" : "snat",
-          allowFrom: o.allow,
-          shadowHubService: o.shadowHubService,
-        });
-        await sync(id);
-        const local = await readLocalSpec(hostFiles, configDir());
-        const hubAt = local ? local.spec.hub.endpoint.host : "the hub";
-        const { checkTargets } = await import("../doctor/peer-targets.ts");
-        const { hostContext } = await import("./context.ts");
-        const { exposeReport } = await import("./expose-report.ts");
-        const me = local?.spec.peers.find((x) => x.name === id.name);
-        // The new forward's target, as `porthole doctor` checks it here (listening, on which address).
-        const outcomes =
-          local && me
-            ? await checkTargets({
-                host: hostContext(() => {}).host,
-                spec: { ...local.spec, forwards: local.spec.forwards.filter((x) => x.name === f.name) },
-                me,
-                api: id.api,
-                now: () => Date.now(),
-              })
-            : [];
-        const report = exposeReport(f, hubAt, id.name, outcomes);
-        console.log(report.out.join("\n"));
-        for (const w of report.warnings) console.error(w);
-        if (f.mode === "transparent" && local) {
-          const { hub } = local.spec;
-          const { formatCidr } = await import("../net/ip.ts");
-          const { transparentNeeds } = await import("../peer/transparent.ts");
-          const needs = transparentNeeds(f.proto, f.targetPort, hub.interface, formatCidr(hub.subnet));
-          console.log(needs.join("\n"));
-        }
-      },
-    );
+    .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)");
+  addSharedForwardOptions(expose).action(
+    async (pub: string, o: SharedForwardOptions & { to: string; transparent?: boolean }) => {
+      const id = await requirePeer();
+      const p = parsePublic(pub);
+      const f = await ask(id).addForward({
+        ...sharedForwardFields(o),
+        proto: p.proto,
+        port: asNumber(p.port),
+        targetPort: asNumber(o.to),
+        mode: o.transparent ? "transparent" : "snat",
+      });
+      await sync(id);
+      const local = await readLocalSpec(hostFiles, configDir());
+      const hubAt = local ? local.spec.hub.endpoint.host : "the hub";
+      const { checkTargets } = await import("../doctor/peer-targets.ts");
+      const { hostContext } = await import("./context.ts");
+      const { exposeReport } = await import("./expose-report.ts");
+      const me = local?.spec.peers.find((x) => x.name === id.name);
+      // The new forward's target, as `porthole doctor` checks it here (listening, on which address).
+      const outcomes =
+        local && me
+          ? await checkTargets({
+              host: hostContext(() => {}).host,
+              spec: { ...local.spec, forwards: local.spec.forwards.filter((x) => x.name === f.name) },
+              me,
+              api: id.api,
+              now: () => Date.now(),
+            })
+          : [];
+      const report = exposeReport(f, hubAt, id.name, outcomes);
+      console.log(report.out.join("\n"));
+      for (const w of report.warnings) console.error(w);
+      if (f.mode === "transparent" && local) {
+        const { hub } = local.spec;
+        const { formatCidr } = await import("../net/ip.ts");
+        const { transparentNeeds } = await import("../peer/transparent.ts");
+        const needs = transparentNeeds(f.proto, f.targetPort, hub.interface, formatCidr(hub.subnet));
+        console.log(needs.join("\n"));
+      }
+    },
+  );
 
   program
     .command("unexpose")
