@@ -5,6 +5,8 @@
 // Configurations (the hub's data plane is switched between "states"; each state also measures the
 // direct tunnel, so every ratio pairs two runs made minutes, not rounds, apart):
 //   direct        a client on the hub itself to the peer's tunnel address (the limit: wireguard-go)
+//   routed        the client to the peer's tunnel address, routed by the hub with no NAT: the extra hop
+//                 (client -> hub -> tunnel) with conntrack off (no ruleset) and on (beside the nft map)
 //   snat, transp. porthole's forwards (snat and transparent), 1 forward set, then with N more forwards
 //   seed          the blog post's hand-written iptables lines (DNAT, SNAT, FORWARD), no porthole table
 //   nftmap        a minimal nft ruleset: one verdict map for DNAT, one SNAT rule, nothing else
@@ -61,6 +63,7 @@ const CONN_TARGET: Record<string, number> = {
   haproxy: 9005,
   socat: 9006,
   direct: 9007,
+  routed: 9008,
 };
 /** The peer port CONFIG reaches for metric K. */
 const tgt = (config: string, k: keyof Ports): number =>
@@ -74,13 +77,15 @@ const PUB: Record<string, Ports> = {
   haproxy: { conn: 18001, http: 18101, iperf: 15201 },
   socat: { conn: 28001, http: 28101, iperf: 25201 },
 };
-type State = "porthole" | "porthole-many" | "seed" | "nftmap";
-const STATES: State[] = ["porthole", "porthole-many", "seed", "nftmap"];
+type State = "porthole" | "porthole-many" | "seed" | "nftmap" | "bare";
+const STATES: State[] = ["porthole", "porthole-many", "seed", "nftmap", "bare"];
 const CONFIGS: Record<State, string[]> = {
   porthole: ["direct", "snat", "transparent"],
   "porthole-many": ["direct", "snat", "transparent"],
   seed: ["direct", "seed"],
-  nftmap: ["direct", "nftmap", "haproxy", "socat"],
+  nftmap: ["direct", "nftmap", "routed", "haproxy", "socat"],
+  // No ruleset at all: the kernel does not track connections in the hub's namespace.
+  bare: ["direct", "routed"],
 };
 const CLIENTS = [LAB.client, LAB.client2];
 
@@ -89,6 +94,8 @@ interface Sample {
   config: string;
   round: number;
   conn: number;
+  /** The direct tunnel's connection rate, measured just before `conn` (the pair's ratio is the cell). */
+  connDirect: number;
   paws: number;
   up: number;
   down: number;
@@ -112,6 +119,9 @@ await withLabs([lab], async () => {
   await writeFile(specs.one, spec(keys.hub, keys.peer, 0));
   await writeFile(specs.many, spec(keys.hub, keys.peer, N));
   await w.exec("peer", [...PORTHOLE, "apply", "--host", "rpi", "--spec", specs.one], { cwd: REPO });
+  // "routed": the peer answers the clients' own addresses through the tunnel (its AllowedIPs for the
+  // hub are 0.0.0.0/0 already: the spec has transparent forwards).
+  for (const c of CLIENTS) await w.exec("peer", ["ip", "route", "replace", `${c}/32`, "dev", "wg0"]);
 
   // Servers on the peer.
   const fast = await buildServer(dir);
@@ -181,6 +191,8 @@ const METRICS: [Metric, string][] = [
   ["dl", "50 MB download time"],
 ];
 const COLUMNS: [State, string, string][] = [
+  ["bare", "routed", "routed, no NAT, conntrack off (the hop)"],
+  ["nftmap", "routed", "routed, no NAT, conntrack on"],
   ["porthole", "snat", "porthole snat"],
   ["porthole", "transparent", "porthole transparent"],
   ["porthole-many", "snat", `porthole snat, ${N.toLocaleString("en-US")} forwards`],
@@ -195,7 +207,8 @@ const ratio = (state: State, config: string, m: Metric) => {
   for (let r = 0; r < rounds; r++) {
     const a = samples.find((s) => s.state === state && s.config === config && s.round === r);
     const d = samples.find((s) => s.state === state && s.config === "direct" && s.round === r);
-    if (a && d && d[m] > 0) xs.push(a[m] / d[m]);
+    if (m === "conn" && a) xs.push(a.conn / a.connDirect);
+    else if (a && d && d[m] > 0) xs.push(a[m] / d[m]);
   }
   return median(xs);
 };
@@ -223,8 +236,9 @@ console.log(`
 \`${command}\`
 
 ${rounds} rounds, states in alternating order (porthole with 1 forward set, with ${N.toLocaleString("en-US")} more,
-the seed's lines, a minimal nft map with haproxy and socat beside it); each state measures the direct tunnel
-too and each cell is the median over rounds of config / direct of the same state and round. ${duration} s per
+the seed's lines, a minimal nft map with haproxy, socat and plain routing beside it, no ruleset at all with plain
+routing); each state measures the direct tunnel too and each cell is the median over rounds of config / direct
+of the same state and round (new connections: config / a direct run made just before it). ${duration} s per
 wrk/iperf3 run; wrk -t2 -c32 \`Connection: close\` (fast-http.c) for new connections, wrk -t1 -c4 keep-alive
 for latency (node:http), iperf3 -t ${duration} both ways, curl of 50 MB (node:http). The client's source
 address alternates between ${CLIENTS.join(" and ")} each run. ${await machineNote()}
@@ -235,7 +249,8 @@ latency p50 ${directRow("p50").toFixed(2)} ms / p99 ${directRow("p99").toFixed(2
 ${markdownTable(["metric (config / direct)", ...COLUMNS.map(([, , l]) => l)], [...rows, pawsRow])}
 
 New connections, pairs in the same round: porthole snat / seed's lines ${pair(["porthole", "snat"], ["seed", "seed"])},
-porthole snat / minimal nft map ${pair(["porthole", "snat"], ["nftmap", "nftmap"])}, porthole snat ${N.toLocaleString("en-US")} / 1 ${pair(["porthole-many", "snat"], ["porthole", "snat"])}.
+porthole snat / minimal nft map ${pair(["porthole", "snat"], ["nftmap", "nftmap"])}, porthole snat ${N.toLocaleString("en-US")} / 1 ${pair(["porthole-many", "snat"], ["porthole", "snat"])};
+the kernel's share: routed with conntrack on / off ${pair(["nftmap", "routed"], ["bare", "routed"])}, minimal nft map / routed with conntrack on ${pair(["nftmap", "nftmap"], ["nftmap", "routed"])}.
 `);
 
 // ------------------------------------------------------------------------------------------------
@@ -420,7 +435,13 @@ async function install(w: World, state: State, specs: { one: string; many: strin
   } else {
     await hub(["nft", "delete", "table", "inet", "porthole"], true);
     if (state === "seed") for (const rule of seedRules()) await hub(["iptables", "-w", ...rule]);
-    else await w.exec("hub", ["nft", "-f", "-"], { input: nftMap() });
+    else if (state === "nftmap") await w.exec("hub", ["nft", "-f", "-"], { input: nftMap() });
+    else {
+      // No table at all (iptables-nft leaves its flushed ones, whose base chains would keep conntrack on).
+      for (const t of ["nat", "filter"]) await hub(["nft", "delete", "table", "ip", t], true);
+      const left = (await hub(["nft", "list", "tables"])).stdout.trim();
+      if (left) throw new Error(`bare: the hub still has tables: ${left}`);
+    }
   }
   // Every configuration of the state answers before it is measured.
   for (const config of CONFIGS[state]) {
@@ -433,10 +454,10 @@ async function install(w: World, state: State, specs: { one: string; many: strin
 }
 
 function target(config: string): { addr: string; ports: Ports } {
-  if (config === "direct")
+  if (config === "direct" || config === "routed")
     return {
       addr: "10.8.0.2",
-      ports: { conn: tgt("direct", "conn"), http: T.snat.http, iperf: T.snat.iperf },
+      ports: { conn: tgt(config, "conn"), http: T.snat.http, iperf: T.snat.iperf },
     };
   return { addr: LAB.hubPublic, ports: PUB[config] as Ports };
 }
@@ -457,20 +478,20 @@ async function measure(
   const { addr, ports } = target(config);
   const host: LabHost = config === "direct" ? "hub" : "client";
   const exec = (argv: string[]) => w.exec(host, argv, { timeoutMs: (duration + 60) * 1000 });
-  if (host === "client")
+  if (host === "client") {
     await w.exec("client", ["ip", "route", "replace", `${LAB.hubPublic}/32`, "dev", "to-hub", "src", src]);
+    await w.exec("client", ["ip", "route", "replace", "10.8.0.2/32", "via", LAB.hubPublic, "src", src]);
+  }
+  const rate = async (h: LabHost, url: string) => {
+    const argv = ["wrk", "-t2", "-c32", `-d${duration}s`, "-H", "Connection: close", url];
+    const out = (await w.exec(h, argv, { timeoutMs: (duration + 60) * 1000 })).stdout;
+    return Number(/Requests\/sec:\s*([\d.]+)/.exec(out)?.[1]);
+  };
+  // The direct tunnel right before, so the pair shares the machine's load of the moment.
+  const direct = target("direct");
+  const connDirect = await rate("hub", `http://${direct.addr}:${direct.ports.conn}/`);
   const p0 = await pawsCount(w);
-  const c = (
-    await exec([
-      "wrk",
-      "-t2",
-      "-c32",
-      `-d${duration}s`,
-      "-H",
-      "Connection: close",
-      `http://${addr}:${ports.conn}/`,
-    ])
-  ).stdout;
+  const conn = config === "direct" ? connDirect : await rate(host, `http://${addr}:${ports.conn}/`);
   const paws = (await pawsCount(w)) - p0;
   const lat = (
     await exec(["wrk", "-t1", "-c4", `-d${duration}s`, "--latency", `http://${addr}:${ports.http}/`])
@@ -509,7 +530,8 @@ async function measure(
     ).stdout,
   );
   return {
-    conn: Number(/Requests\/sec:\s*([\d.]+)/.exec(c)?.[1]),
+    conn,
+    connDirect,
     paws,
     up,
     down,
