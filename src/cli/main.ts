@@ -2,6 +2,13 @@
 
 const VERSION = "0.1.0";
 
+// A reader that stops early (`porthole status | head`) closes the pipe. The command still runs to its
+// end (an apply cut short would leave the host half-changed); what it prints after that goes nowhere.
+for (const out of [process.stdout, process.stderr])
+  out.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+  });
+
 // `porthole --version` answers before anything else is loaded (the bundle splits at each import()).
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {

@@ -1,7 +1,8 @@
 // The built CLI (bin/porthole.js -> dist/), run as a user would: validate, render, keygen/pubkey,
 // import wg-quick. Builds dist/ first when it is missing or older than the sources.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -262,6 +263,20 @@ describe("help and usage", () => {
       assert.match(r.stdout, /^Usage: porthole/);
     });
   }
+  test("a reader that closes the pipe early (`porthole render | head`) ends the run quietly, not in a stack trace", async () => {
+    const child = spawn(process.execPath, [BIN, "render", "--spec", SEED, "--host", "hub"], {
+      cwd: work,
+      env,
+    });
+    child.stdout.destroy(); // closed before the first write: every write meets EPIPE
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const [code] = (await once(child, "close")) as [number | null];
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
+  });
   test("an unknown command is a usage error (exit 2)", () => {
     const r = porthole(["frobnicate"]);
     assert.equal(r.status, 2);
