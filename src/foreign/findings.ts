@@ -1,6 +1,6 @@
 // Which other owners' rules drop porthole's traffic on this host, and the fix for each: pure, over an
 // observed snapshot of their rulesets (host/foreign.ts reads it).
-import type { ForeignSnapshot } from "../host/foreign.ts";
+import type { Flavour, ForeignSnapshot } from "../host/foreign.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Target } from "../plan/plan.ts";
 import type { FirewallFinding, PathKind } from "../protocol/status.ts";
@@ -107,6 +107,19 @@ export function hubProbes(spec: Spec, targets: Target[]): Labeled[] {
 const familyOk = (rsFamily: string, f: 4 | 6) =>
   rsFamily === "inet" || (rsFamily === "ip" && f === 4) || (rsFamily === "ip6" && f === 6);
 
+/** What the fixes name: the hub's ports and interface, and where its iptables backend hooks in. */
+export interface FindingContext {
+  wgInterface: string;
+  listenPort: number;
+  apiPort: number;
+  /**
+   * The iptables flavour porthole's own chains and their jumps live in (its iptables backend: what plain
+   * `iptables` is); null or absent with the nftables backend. A FORWARD drop there is fixed by putting
+   * the jump back, not by marked accepts.
+   */
+  ownFlavour?: Flavour | null;
+}
+
 /**
  * The foreign rules and policies that drop the probes, one finding per dropping place (its forwards
  * listed together). `ignorePasses`: as if porthole's marked accepts were not there (to decide whether
@@ -115,7 +128,7 @@ const familyOk = (rsFamily: string, f: 4 | 6) =>
 export function analyze(
   rulesets: Ruleset[],
   probes: Labeled[],
-  ctx: { wgInterface: string; listenPort: number; apiPort: number; ignorePasses?: boolean },
+  ctx: FindingContext & { ignorePasses?: boolean },
 ): FirewallFinding[] {
   const found = new Map<string, FirewallFinding>();
   // Per finding, per forward ("" for the other paths): certain when one of its directions is certainly
@@ -180,13 +193,16 @@ function withoutPasses(rs: Ruleset): Ruleset {
   return { ...rs, chains };
 }
 
-function fixFor(
-  f: FirewallFinding,
-  rs: Ruleset,
-  ctx: { wgInterface: string; listenPort: number; apiPort: number },
-): string[] {
+const JUMP_BACK = "porthole apply   (puts porthole's jump back at the top of FORWARD)";
+
+function fixFor(f: FirewallFinding, rs: Ruleset, ctx: FindingContext): string[] {
   const wg = ctx.wgInterface;
   if (f.source !== "nft") {
+    // In its own flavour apply puts back the jump into its chains (an `iptables -F` removed it); in the
+    // other flavour it inserts marked accepts (diffForeign).
+    const own =
+      ctx.ownFlavour && f.source === (ctx.ownFlavour === "legacy" ? "iptables-legacy" : "iptables-nft");
+    if (f.passable && own) return [JUMP_BACK];
     if (f.passable) return ["porthole apply   (inserts porthole's marked accepts at the top of FORWARD)"];
     const cmd = xtablesCommand(f.source, f.family);
     if (f.path === "forward" || f.path === "mesh") {
@@ -196,7 +212,7 @@ function fixFor(
         return [
           `${cmd} -D ${f.rule.replace(/^-A /, "")}   (the rule ahead of porthole's accept in ${f.chain})`,
         ];
-      return ["porthole apply   (puts porthole's jump back at the top of FORWARD)"];
+      return [JUMP_BACK];
     }
     const ufw = Object.keys(rs.chains).some((c) => c.startsWith("ufw"));
     if (f.path === "wireguard")

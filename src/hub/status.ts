@@ -96,6 +96,7 @@ export async function hubStatus(
     wgInterface: hub.interface,
     listenPort: hub.listenPort,
     apiPort: hub.apiPort,
+    ownFlavour: hub.firewall === "iptables" ? foreign.iptables : null,
   });
   const forwards = forwardStatuses(spec, targets, counters);
   if (probe)

@@ -28,9 +28,15 @@ export function droppedPhrase(f: FirewallFinding): string {
   return `${f.what} ${f.certain ? (are ? "are dropped" : "is dropped") : "may be dropped"}`;
 }
 
-/** One line saying what is dropped, where and by what. */
+/**
+ * One line saying what is dropped, where and by what; a passable drop is one porthole's own accept (its
+ * jump, or its marked accepts) would let through, and `porthole apply` puts that accept there.
+ */
 export function describeFinding(f: FirewallFinding): string {
-  return `${droppedPhrase(f)} by ${where(f)} (${droppedBy(f)}); porthole cannot override another owner's chain`;
+  const whose = f.passable
+    ? "porthole's accept is missing there"
+    : "porthole cannot override another owner's chain";
+  return `${droppedPhrase(f)} by ${where(f)} (${droppedBy(f)}); ${whose}`;
 }
 
 /** "yes (…)" only when the target answers and nothing on the hub drops the forward; else what is wrong. */

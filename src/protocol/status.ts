@@ -72,7 +72,11 @@ export interface FirewallFinding {
   via: string[];
   /** Every path through the rules drops it (false: a test porthole cannot decide could let it pass). */
   certain: boolean;
-  /** A drop in iptables FORWARD (either flavour) with no accept of porthole's there yet: porthole inserts marked accepts ("porthole-pass"). */
+  /**
+   * A drop in iptables FORWARD (either flavour) with no accept of porthole's there yet: `porthole apply`
+   * inserts marked accepts ("porthole-pass"), or, in the flavour its iptables backend uses, puts back
+   * the jump into its own chains.
+   */
   passable: boolean;
   /** Commands that admit porthole's traffic, for the owner of the rule to run. */
   fix: string[];

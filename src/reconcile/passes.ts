@@ -39,8 +39,13 @@ export function diffForeign(plan: HostPlan, spec: Spec, snap: ForeignSnapshot): 
   if (!rulesets.some((rs) => Object.values(rs.chains).some((c) => c.hook)))
     return { steps: [], findings: [], unpassed: [] };
   const probes = hubProbes(spec, plan.targets);
-  const ctx = { wgInterface: iface, listenPort: spec.hub.listenPort, apiPort: spec.hub.apiPort };
   const own = plan.firewall.backend === "iptables" ? snap.iptables : null;
+  const ctx = {
+    wgInterface: iface,
+    listenPort: spec.hub.listenPort,
+    apiPort: spec.hub.apiPort,
+    ownFlavour: own,
+  };
   const needed = new Map<string, { target: PassTarget; finding: FirewallFinding }>();
   for (const f of analyze(rulesets, probes, { ...ctx, ignorePasses: true })) {
     if (!f.passable) continue;

@@ -201,3 +201,33 @@ test("status: a forward works only when its target answers a TCP connect; UDP is
     [null, null, null],
   );
 });
+
+// FORWARD's policy drops in the iptables flavour `iptables` writes to, and porthole's jump into its own
+// chains is gone (an `iptables -F`): apply puts the jump back there; marked accepts are for the other flavour.
+const FORWARD_DROP = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+
+test("status: an iptables hub without its FORWARD jump under a policy drop says apply puts the jump back", async (t) => {
+  const { host, service } = await hub(t, "iptables");
+  host.foreign = { nft: [], xtables: [{ flavour: "nft", family: 4, text: FORWARD_DROP }], iptables: "nft" };
+  const text = renderStatus(await service.status(false));
+  assert.match(
+    text,
+    /^ {2}forwards web, files, game are dropped by iptables-nft filter FORWARD \(policy drop\); porthole's accept is missing there\n {4}fix: porthole apply {3}\(puts porthole's jump back at the top of FORWARD\)$/m,
+  );
+  assert.doesNotMatch(text, /marked accepts|cannot override/);
+});
+
+test("status: the same drop on an nftables hub (or in the other flavour) says apply inserts marked accepts", async (t) => {
+  const { host, service } = await hub(t);
+  host.foreign = { nft: [], xtables: [{ flavour: "nft", family: 4, text: FORWARD_DROP }], iptables: "nft" };
+  assert.match(
+    renderStatus(await service.status(false)),
+    /; porthole's accept is missing there\n {4}fix: porthole apply {3}\(inserts porthole's marked accepts at the top of FORWARD\)$/m,
+  );
+  const { host: ipt, service: iptService } = await hub(t, "iptables");
+  ipt.foreign = { nft: [], xtables: [{ flavour: "legacy", family: 4, text: FORWARD_DROP }], iptables: "nft" };
+  assert.match(
+    renderStatus(await iptService.status(false)),
+    /by iptables-legacy filter FORWARD \(policy drop\); porthole's accept is missing there\n {4}fix: porthole apply {3}\(inserts porthole's marked accepts/,
+  );
+});
