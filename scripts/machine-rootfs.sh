@@ -7,8 +7,9 @@ set -euo pipefail
 cache="${PORTHOLE_ROOTFS_CACHE:-/var/cache/porthole-test}"
 mirror="${PORTHOLE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # What a user's VPS / Pi has after `apt install` as the README says, plus what the test itself uses
-# (rclone serves the share, curl fetches it). nodejs is Debian's own: 18.x on bookworm.
-packages=(systemd systemd-sysv dbus nodejs npm wireguard-tools wireguard-go nftables iproute2 rclone curl procps)
+# (rclone serves the share, curl fetches it). nodejs is Debian's own: 18.x on bookworm. conntrack: the
+# hub deletes a changed forward's tracked flows with it (without it the hub logs that it could not).
+packages=(systemd systemd-sysv dbus nodejs npm wireguard-tools wireguard-go nftables conntrack iproute2 rclone curl procps)
 key=$(printf '%s\n' bookworm "$mirror" "${packages[@]}" | sha256sum | cut -c1-12)
 root="$cache/rootfs-$key"
 if [[ -f "$root/.porthole-complete" ]]; then
