@@ -65,6 +65,26 @@ test("first apply builds the hub; the second reports no changes and runs no muta
   assert.deepEqual(h.calls, []);
 });
 
+test("a daemon's rounds on the same spec reuse its plan; a new enrollment key still reaches the interface", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  const text = specText([WEB]);
+  const r = loadSpec(text);
+  assert.ok(r.ok, r.ok ? "" : r.report);
+  const req = { spec: r.spec, specText: text, hostName: "hub" };
+  const first = await apply(ctx(h), req);
+  const again = await apply(ctx(h), req);
+  assert.equal(again.changed, false);
+  assert.equal(again.plan, first.plan, "the same spec object and options: compiled once");
+  const key = publicKeyOf(generatePrivateKey());
+  const enrolled = await apply(ctx(h), {
+    ...req,
+    enrolling: [{ id: "t1", publicKey: key, address: "10.8.0.250" }],
+  });
+  assert.ok(enrolled.changed);
+  assert.notEqual(enrolled.plan, first.plan);
+  assert.ok(h.ifaces.get("wg0")?.peers.some((p) => p.publicKey === key));
+});
+
 test("adding a forward patches only the ruleset's elements and says what it adds", async () => {
   const h = fakeHost({ "/k": hubKey });
   await applyText(h, specText([WEB]));
