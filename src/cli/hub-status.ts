@@ -57,7 +57,9 @@ export function warnSpec(problem: string | null): void {
 export async function hubStatusCommand(json: boolean): Promise<void> {
   const daemon = await hubDaemonState();
   const s = await hub().status();
-  const problem = await specProblem();
+  // The hub (the daemon, or the same API in-process) read the spec file for this status and says
+  // what is wrong with it: no need to load and validate it here again.
+  const problem = s.specProblem ?? null;
   if (json) {
     console.log(JSON.stringify({ ...s, daemon, specProblem: problem }, null, 2));
     return;

@@ -50,7 +50,9 @@ export function forwardStatuses(spec: Spec, targets: Target[], c: ForwardCounter
       packets: c.traffic ? packets : null,
       bytes: c.traffic ? bytes : null,
       establishedConnections: c.open ? open : null,
+      probeTarget: null,
       reachable: null,
+      probeAgeSeconds: null,
       blockedBy: [],
       working: null,
     };

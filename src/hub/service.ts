@@ -16,6 +16,7 @@ import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from ".
 import { NotFound } from "./errors.ts";
 import { addForward, type ForwardInput, listForwards, removeForward } from "./forwards.ts";
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
+import { ProbeCache } from "./probe-cache.ts";
 import { CONNECTED_S, judgeReport, ProbeBroker, probeTargets } from "./reachability.ts";
 import { hubStatus } from "./status.ts";
 
@@ -77,10 +78,20 @@ export class HubService extends HubContext {
     return listForwards(this, who);
   }
 
-  /** The hub's status (probe: TCP-connect each forward's target). */
+  /** The forwards' targets as status last probed them (kept for the daemon's lifetime). */
+  private readonly probeCache = new ProbeCache(
+    (addr, port) => this.ctx.host.stats.tcpReachable(addr, port),
+    () => this.now(),
+  );
+
+  /** The hub's status (probe: TCP-connect the forwards' targets not probed lately, see ProbeCache). */
   async status(probe = true): Promise<HubStatus> {
-    const { spec, text } = await this.live();
-    return hubStatus(this.ctx.host, spec, this.targets(spec, text), Math.floor(this.now() / 1000), probe);
+    const { spec, text, problem } = await this.live();
+    const now = this.now();
+    const targets = this.targets(spec, text);
+    const probes = probe ? this.probeCache : null;
+    const s = await hubStatus(this.ctx.host, spec, targets, Math.floor(now / 1000), probes, now);
+    return { ...s, specProblem: problem };
   }
 
   /**
@@ -112,6 +123,7 @@ export class HubService extends HubContext {
     if (who.kind !== "peer" || who.admin) return s;
     return {
       ...s,
+      specProblem: undefined,
       peers: s.peers.filter((p) => p.name === who.name),
       forwards: s.forwards.filter((f) => f.peer === who.name),
       firewall: narrowFindings(

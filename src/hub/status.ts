@@ -8,6 +8,7 @@ import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../p
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
+import { type ProbeCache, targetKey } from "./probe-cache.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;
@@ -69,22 +70,27 @@ export async function peerStatus(
   return { up: wg !== null, peers };
 }
 
-/** Probes at most this many targets at once (each is a TCP connect with a 1 s timeout). */
+/** `doctor` probes at most this many targets at once (each is a TCP connect with a 1 s timeout). */
 const PROBES_AT_ONCE = 64;
 
 /**
  * The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack, other
- * owners' rules that drop them; `probe`: TCP-connect each forward's first IPv4 target. `targets`: the
- * forwards as the hub's plan expanded them (HostPlan.targets).
+ * owners' rules that drop them; `probes`: TCP-connect each forward's first IPv4 TCP target through
+ * the cache (what was probed lately is reported with its age: see hub/probe-cache.ts); null: no probes
+ * (reachable null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
+ * Unix seconds; `nowMs`: the probe cache's clock.
  */
 export async function hubStatus(
   host: Host,
   spec: Spec,
   targets: Target[],
   nowS: number,
-  probe = true,
+  probes: ProbeCache | null,
+  nowMs = nowS * 1000,
 ): Promise<HubStatus> {
   const { hub } = spec;
+  const firsts = firstTcpTargets(spec, targets);
+  const probing = probes?.check(firsts.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])));
   const [{ up, peers }, counters, foreign] = await Promise.all([
     peerStatus(host, spec, nowS),
     forwardCounters(host, spec),
@@ -99,9 +105,17 @@ export async function hubStatus(
     ownFlavour: hub.firewall === "iptables" ? foreign.iptables : null,
   });
   const forwards = forwardStatuses(spec, targets, counters);
-  if (probe)
-    for (const [i, p] of (await probeForwards(host, spec, targets)).entries())
-      (forwards[i] as ForwardStatus).reachable = p.reachable;
+  const probed = await probing;
+  for (const [i, t] of firsts.entries()) {
+    if (!t) continue;
+    const f = forwards[i] as ForwardStatus;
+    const key = targetKey(t.addr, t.targetPort);
+    f.probeTarget = key;
+    const p = probed?.get(key);
+    if (!p) continue;
+    f.reachable = p.reachable;
+    f.probeAgeSeconds = Math.max(0, Math.floor((nowMs - p.atMs) / 1000));
+  }
   return {
     hub: {
       name: hub.name,
@@ -146,25 +160,31 @@ const COUNTED = ["tcp", "udp"] as const;
 
 /**
  * Whether each forward (in `spec.forwards` order) answers a TCP connect from the hub, through the
- * tunnel: its first IPv4 TCP target (`target`), `reachable` true/false; both null when it has none
- * (UDP only, IPv6 only), which is not probed. Used by `porthole status` and `porthole doctor`.
+ * tunnel, probed now, every one: its first IPv4 TCP target (`target`), `reachable` true/false; both
+ * null when it has none (UDP only, IPv6 only), which is not probed. Used by `porthole doctor`, the
+ * thorough check (`porthole status` probes through a ProbeCache).
  */
 export async function probeForwards(
   host: Host,
   spec: Spec,
   targets: Target[],
 ): Promise<{ target: Target | null; reachable: boolean | null }[]> {
-  const firstTcp = new Map<string, Target>();
-  for (const t of targets)
-    if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
-  const firsts = spec.forwards.map((f) => firstTcp.get(f.name));
+  const firsts = firstTcpTargets(spec, targets);
   const answers = await probeTargets(host, firsts);
   return firsts.map((t, i) => ({ target: t ?? null, reachable: answers[i] ?? null }));
 }
 
+/** Each forward's (in `spec.forwards` order) first IPv4 TCP target, the one probed; undefined: none. */
+function firstTcpTargets(spec: Spec, targets: Target[]): (Target | undefined)[] {
+  const firstTcp = new Map<string, Target>();
+  for (const t of targets)
+    if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
+  return spec.forwards.map((f) => firstTcp.get(f.name));
+}
+
 /** Whether each target answers a TCP connect from the hub: a few at a time, each address:port once. */
 async function probeTargets(host: Host, targets: (Target | undefined)[]): Promise<(boolean | null)[]> {
-  const key = (t: Target) => `${t.addr}:${t.targetPort}`;
+  const key = (t: Target) => targetKey(t.addr, t.targetPort);
   const unique = [...new Map(targets.flatMap((t) => (t ? [[key(t), t] as const] : []))).values()];
   const answers = new Map<string, boolean>();
   let next = 0;

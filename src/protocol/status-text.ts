@@ -39,14 +39,44 @@ export function describeFinding(f: FirewallFinding): string {
   return `${droppedPhrase(f)} by ${where(f)} (${droppedBy(f)}); ${whose}`;
 }
 
-/** "yes (…)" only when the target answers and nothing on the hub drops the forward; else what is wrong. */
+/**
+ * "yes (…)" only when the target answered and nothing on the hub drops the forward; else what is wrong.
+ * A probe result from an earlier status says how old it is.
+ */
 function workingText(f: ForwardStatus): string {
   const blocked = f.blockedBy?.join("; ");
+  const age = f.probeAgeSeconds ?? 0;
+  const then = age > 0 ? ` ${ago(age)}` : "";
   if (f.working === false && blocked) return `NO, blocked on the hub by ${blocked} (fix below)`;
-  if (f.working === false) return "NO, the target does not answer from the hub (tunnel or service down)";
+  if (f.working === false)
+    return age > 0
+      ? `NO, the target did not answer from the hub${then} (tunnel or service down)`
+      : "NO, the target does not answer from the hub (tunnel or service down)";
   if (blocked) return `unknown, ${blocked} may drop it (see below)`;
+  if (f.reachable === null && f.probeTarget)
+    return `unknown, ${f.probeTarget} not probed yet (status probes the longest unchecked targets first; porthole doctor probes all)`;
   if (f.reachable === null) return "not probed (udp); no firewall on the hub drops it";
-  return "yes (the target answers from the hub; no firewall on the hub drops it)";
+  return age > 0
+    ? `yes (the target answered from the hub${then}; no firewall on the hub drops it)`
+    : "yes (the target answers from the hub; no firewall on the hub drops it)";
+}
+
+/**
+ * "" when every probed target was probed by this status; else how many were probed now, earlier
+ * and not yet (a status probes a few hundred targets, the longest unchecked first).
+ */
+function probeNote(forwards: ForwardStatus[]): string {
+  let now = 0;
+  let earlier = 0;
+  let notYet = 0;
+  for (const f of forwards) {
+    if (!f.probeTarget) continue;
+    if (f.reachable === null) notYet++;
+    else if ((f.probeAgeSeconds ?? 0) > 0) earlier++;
+    else now++;
+  }
+  if (!earlier && !notYet) return "";
+  return ` (targets probed by this status: ${now}, by an earlier one: ${earlier}, not yet: ${notYet}; porthole doctor probes all now)`;
 }
 
 const bytes = (n: number) => {
@@ -77,7 +107,7 @@ export function renderStatus(s: HubStatus): string {
     );
   }
   if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
-  out.push("", "forwards:");
+  out.push("", `forwards:${probeNote(s.forwards)}`);
   for (const f of s.forwards) {
     const reach = workingText(f);
     const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);

@@ -25,14 +25,25 @@ export interface ForwardStatus {
   bytes: number | null;
   /** TCP connections ESTABLISHED now plus tracked UDP flows (not TIME_WAIT); null: unknown. */
   establishedConnections: number | null;
-  /** TCP connect from the hub to the target succeeds (null: UDP, not probed). */
+  /**
+   * The target the hub probes with a TCP connect through the tunnel, "10.8.0.2:8080" (the forward's
+   * first IPv4 TCP target); null: none (UDP or IPv6 only), never probed.
+   */
+  probeTarget: string | null;
+  /**
+   * The probe target answered a TCP connect from the hub, `probeAgeSeconds` ago. null: not known — no
+   * probe target, or not probed yet (a status probes a few hundred targets, the longest unchecked
+   * first; `porthole doctor` probes all).
+   */
   reachable: boolean | null;
+  /** How long ago `reachable` was measured, in seconds (0: by this status); null: not probed. */
+  probeAgeSeconds: number | null;
   /** Other owners' firewall rules on the hub that drop it: "nft table inet firewalld chain filter_FORWARD (policy drop)". */
   blockedBy: string[];
   /**
-   * Works as far as the hub can tell: nothing on the hub drops it and the target answers through the
-   * tunnel. false: something drops it or the target does not answer; null: cannot tell (not probed, or a
-   * rule that may drop it).
+   * Works as far as the hub can tell: nothing on the hub drops it and the target answered through the
+   * tunnel (as of `probeAgeSeconds`). false: something drops it or the target did not answer; null:
+   * cannot tell (not probed, or a rule that may drop it).
    */
   working: boolean | null;
 }
@@ -43,6 +54,11 @@ export interface HubStatus {
   forwards: ForwardStatus[];
   /** Other owners' rules on the hub that drop porthole's traffic, each with its fix. */
   firewall: FirewallFinding[];
+  /**
+   * What is wrong with the hub's spec file (a hand edit; the hub runs on its last valid spec and refuses
+   * changes until it is fixed); null: nothing. Absent for a peer that is not an admin.
+   */
+  specProblem?: string | null;
 }
 
 /** Where a foreign ruleset lives: an nftables table, or the filter table of one iptables flavour. */

@@ -51,14 +51,18 @@ forwards:
     peer: rpi
 `;
 
-async function hub(t: TestContext, firewall = "nftables"): Promise<{ host: FakeHost; service: HubService }> {
+async function hub(
+  t: TestContext,
+  firewall = "nftables",
+  now = () => NOW * 1000,
+): Promise<{ host: FakeHost; service: HubService }> {
   const dir = mkdtempSync(join(tmpdir(), "porthole-status-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const specFile = join(dir, "porthole.yaml");
   writeFileSync(specFile, SPEC(firewall));
   const host = fakeHost({ "/k": hubKey });
   const ctx = { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
-  const service = new HubService(ctx, new SpecStore(hostFiles, specFile, dir), () => NOW * 1000);
+  const service = new HubService(ctx, new SpecStore(hostFiles, specFile, dir), now);
   assert.ok((await service.reconcile()).changed, "the fake host is set up as the hub");
   return { host, service };
 }
@@ -138,7 +142,7 @@ test("status: nftables element counters and conntrack counts show per forward, e
   ]);
   assert.match(
     renderStatus(s),
-    /connections: 3 established, 7 total; traffic: 100 packets, 4\.88 KiB; working: not probed/,
+    /connections: 3 established, 7 total; traffic: 100 packets, 4\.88 KiB; working: unknown, 10\.8\.0\.2:8080 not probed yet/,
   );
   const metrics = renderMetrics(s, service.stats);
   for (const line of [
@@ -230,4 +234,62 @@ test("status: the same drop on an nftables hub (or in the other flavour) says ap
     renderStatus(await iptService.status(false)),
     /by iptables-legacy filter FORWARD \(policy drop\); porthole's accept is missing there\n {4}fix: porthole apply {3}\(inserts porthole's marked accepts/,
   );
+});
+
+test("status: a probe result from an earlier status says its age; what was not probed is unknown, never reachable", async (t) => {
+  let nowMs = NOW * 1000;
+  const { host, service } = await hub(t, "nftables", () => nowMs);
+  host.reachable.add("10.8.0.2:8080");
+  const first = await service.status(true);
+  assert.deepEqual(
+    first.forwards.map((f) => [f.name, f.probeTarget, f.reachable, f.probeAgeSeconds]),
+    [
+      ["web", "10.8.0.2:8080", true, 0],
+      ["files", "10.8.0.3:8443", false, 0],
+      ["game", null, null, null],
+    ],
+  );
+  assert.doesNotMatch(renderStatus(first), /targets probed by this status/, "all probed now: no note");
+
+  // 40 s later the web target hangs (a probe slower than status waits) and files answers now.
+  nowMs += 40_000;
+  host.reachable.add("10.8.0.3:8443");
+  const probe = host.stats.tcpReachable;
+  let release: (ok: boolean) => void = () => {};
+  host.stats.tcpReachable = async (addr, port, ms) =>
+    addr === "10.8.0.2" ? new Promise<boolean>((r) => (release = r)) : probe(addr, port, ms);
+  const later = await service.status(true);
+  release(false);
+  assert.deepEqual(
+    later.forwards.map((f) => [f.name, f.reachable, f.probeAgeSeconds, f.working]),
+    [
+      ["web", true, 40, true],
+      ["files", true, 0, true],
+      ["game", null, null, null],
+    ],
+  );
+  const text = renderStatus(later);
+  assert.match(text, /^forwards: \(targets probed by this status: 1, by an earlier one: 1, not yet: 0;/m);
+  assert.match(text, /tcp\/80 .*\n.*working: yes \(the target answered from the hub 40 seconds ago;/);
+  assert.match(text, /tcp\/8443 .*\n.*working: yes \(the target answers from the hub;/);
+
+  // A target never probed (a hub with more targets than a status probes) is unknown.
+  const web = later.forwards[0];
+  assert.ok(web);
+  Object.assign(web, { reachable: null, probeAgeSeconds: null, working: null });
+  const unknown = renderStatus(later);
+  assert.match(unknown, /tcp\/80 .*\n.*working: unknown, 10\.8\.0\.2:8080 not probed yet/);
+  assert.match(unknown, /by an earlier one: 0, not yet: 1;/);
+});
+
+test("status: the hub says what is wrong with its spec file, to root and admins only", async (t) => {
+  const { service } = await hub(t);
+  assert.equal((await service.status(false)).specProblem, null);
+  const file = service.store.file;
+  writeFileSync(file, SPEC("nftables").replace("targetPort: 8080", "targetPort: 99999"));
+  const root = await service.statusFor({ kind: "root" }, false);
+  assert.match(root.specProblem ?? "", /targetPort/);
+  assert.equal(root.forwards.length, 3, "the hub runs on its last valid spec meanwhile");
+  const peer = await service.statusFor({ kind: "peer", name: "rpi", admin: false }, false);
+  assert.equal(peer.specProblem, undefined);
 });

@@ -1,0 +1,83 @@
+// The forwards' targets as `porthole status` last probed them from the hub: a TCP connect to each of
+// 10,000 targets on every status call cost seconds of CPU, so a status probes only what it has not
+// probed lately, at most a few hundred targets, longest unchecked first, and waits for them a bounded
+// time; the rest is reported with its age, or as not probed yet. `porthole doctor` probes everything.
+
+/** A target's last probe: whether it answered a TCP connect, and when (ms, the cache's clock). */
+export interface Probed {
+  reachable: boolean;
+  atMs: number;
+}
+
+/** How much one status call probes. */
+export interface ProbeLimits {
+  /** A result younger than this (ms) is used as it is; older ones are probed again. */
+  freshMs: number;
+  /** At most this many targets are probed per call (the longest unchecked first). */
+  max: number;
+  /** Probes running at once. */
+  atOnce: number;
+  /** The call waits this long (ms) at most; a probe still running then finishes for the next call. */
+  budgetMs: number;
+}
+
+/**
+ * What a status call probes: results of the last second are fresh; 256 targets a call (a forward each,
+ * usually: every target of a hub with fewer forwards, and a full round of 10,000 in 40 calls); 64 at
+ * once; the budget is one probe's timeout (1 s), so a hub with few targets waits as it always did.
+ */
+export const STATUS_PROBES: ProbeLimits = { freshMs: 1000, max: 256, atOnce: 64, budgetMs: 1000 };
+
+/** "10.8.0.2:8080": a target's key. */
+export const targetKey = (addr: string, port: number) => `${addr}:${port}`;
+
+export class ProbeCache {
+  /** `probe`: a TCP connect (Host.stats.tcpReachable); `now`: ms. */
+  constructor(
+    private readonly probe: (addr: string, port: number) => Promise<boolean>,
+    private readonly now: () => number,
+  ) {}
+
+  private readonly last = new Map<string, Probed>();
+  private readonly running = new Set<string>();
+
+  /**
+   * The last probe of each of `targets` ({addr, port}), by targetKey; a target missing from the answer
+   * was never probed. Probes again, within `limits`, what is not fresh; forgets targets not asked for.
+   */
+  async check(
+    targets: { addr: string; port: number }[],
+    limits: ProbeLimits = STATUS_PROBES,
+  ): Promise<Map<string, Probed>> {
+    const wanted = new Map(targets.map((t) => [targetKey(t.addr, t.port), t]));
+    for (const k of this.last.keys()) if (!wanted.has(k)) this.last.delete(k);
+    const now = this.now();
+    const age = (k: string) => now - (this.last.get(k)?.atMs ?? Number.NEGATIVE_INFINITY);
+    const due = [...wanted.keys()]
+      .filter((k) => !this.running.has(k) && age(k) >= limits.freshMs)
+      .sort((a, b) => age(b) - age(a))
+      .slice(0, limits.max);
+    let next = 0;
+    const worker = async () => {
+      for (let k = due[next++]; k !== undefined; k = due[next++]) {
+        const t = wanted.get(k) as { addr: string; port: number };
+        this.running.add(k);
+        try {
+          const reachable = await this.probe(t.addr, t.port);
+          this.last.set(k, { reachable, atMs: this.now() });
+        } catch {
+          // A probe that failed to run says nothing: the target keeps its last result.
+        } finally {
+          this.running.delete(k);
+        }
+      }
+    };
+    const all = Promise.all(Array.from({ length: Math.min(limits.atOnce, due.length) }, worker));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, limits.budgetMs)))]);
+    clearTimeout(timer);
+    return new Map(
+      [...wanted.keys()].flatMap((k) => (this.last.has(k) ? [[k, this.last.get(k) as Probed]] : [])),
+    );
+  }
+}
