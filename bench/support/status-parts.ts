@@ -1,0 +1,52 @@
+// Helper of status-parts.bench.ts, run inside its namespace: the hub's status at N forwards over the
+// real host (nft, conntrack, wg of the namespace), in-process, and its parts one by one, alternating per
+// rep. Prints JSON: per part, the wall times and CPU times (this process's user + system with its reaped
+// children's: the nft and conntrack processes), in ms.
+//
+//   node --import tsx bench/support/status-parts.ts SPEC_FILE STATE_DIR REPS
+import { readFileSync } from "node:fs";
+import { hostFiles } from "../../src/host/files.ts";
+import { realHost } from "../../src/host/real-host.ts";
+import { run } from "../../src/host/run.ts";
+import { nftElementCounters } from "../../src/host/stats.ts";
+import { HubService } from "../../src/hub/service.ts";
+import { SpecStore } from "../../src/hub/store.ts";
+
+const [specFile, stateDir, repsArg] = process.argv.slice(2) as [string, string, string];
+const service = new HubService(
+  { host: realHost, keyFile: "/nonexistent", stateDir, root: stateDir, bin: "porthole" },
+  new SpecStore(hostFiles, specFile, stateDir),
+);
+/** This process's CPU time with its reaped children's, ms (/proc/self/stat utime stime cutime cstime). */
+const cpuMs = () => {
+  const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
+  return [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0) * 10;
+};
+const LISTS = [
+  ["map", "dnat4"],
+  ["set", "traffic_tcp"],
+  ["set", "traffic_udp"],
+] as const;
+const status = await service.statusFor({ kind: "root" }, false); // warm: the spec read, the targets
+const parts: Record<string, () => Promise<unknown>> = {
+  "status without probes (whole)": () => service.statusFor({ kind: "root" }, false),
+  "its nft -j list of dnat4, traffic_tcp, traffic_udp (parsed)": () =>
+    Promise.all(LISTS.map(([kind, name]) => nftElementCounters(kind, name))),
+  "the same three as nft text (not parsed; the alternative)": () =>
+    Promise.all(LISTS.map(([kind, name]) => run(["nft", "list", kind, "inet", "porthole", name]))),
+  "its foreign-firewall observation": () => realHost.firewall.observeForeign(),
+  "its JSON (the API's reply body)": async () => JSON.stringify(status),
+};
+const out: Record<string, { ms: number[]; cpu: number[] }> = {};
+const names = Object.keys(parts);
+for (let rep = 0; rep < Number(repsArg); rep++)
+  for (const name of rep % 2 ? [...names].reverse() : names) {
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    await parts[name]?.();
+    out[name] ??= { ms: [], cpu: [] };
+    const sample = out[name];
+    sample.ms.push(performance.now() - t0);
+    sample.cpu.push(cpuMs() - c0);
+  }
+console.log(JSON.stringify({ forwards: status.forwards.length, bytes: JSON.stringify(status).length, out }));
