@@ -88,13 +88,13 @@ export function requireLabMachine(extraTools: string[] = []): void {
 }
 
 /**
- * The benches run the built CLI (bin/porthole.js -> dist/porthole.js): build it when missing, and say so
+ * The benches run the built CLI (bin/porthole.js -> dist/porthole.cjs): build it when missing, and say so
  * when it is older than the sources (the numbers would be those of older code).
  */
 export function requireBuiltCli(): void {
-  const dist = join(REPO, "dist/porthole.js");
+  const dist = join(REPO, "dist/porthole.cjs");
   if (!existsSync(dist)) {
-    console.error("dist/porthole.js is missing: npm run build");
+    console.error("dist/porthole.cjs is missing: npm run build");
     execFileSync("npm", ["run", "build"], { cwd: REPO, stdio: "ignore" });
     return;
   }
@@ -110,7 +110,7 @@ export function requireBuiltCli(): void {
   const stale = newer(join(REPO, "src"));
   if (stale)
     console.error(
-      `warning: ${stale} is newer than dist/porthole.js: the CLI numbers are those of the last build (npm run build)`,
+      `warning: ${stale} is newer than dist/porthole.cjs: the CLI numbers are those of the last build (npm run build)`,
     );
 }
 

@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import "../dist/porthole.js";
+// CommonJS (bin/package.json): no ESM loader at start (scripts/bundle.mjs).
+require("../dist/porthole.cjs");

@@ -15,43 +15,49 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   console.log(VERSION);
   process.exit(0);
 }
-const { Command, CommanderError } = await import("commander");
-const { EXIT, UserError } = await import("./errors.ts");
-const { groupsFor, registerGroup } = await import("./commands.ts");
-const { checkSide } = await import("./side.ts");
 
-const program = new Command("porthole")
-  .description("Serve home machines on the public internet through a VPS, over WireGuard with kernel NAT.")
-  .version(VERSION)
-  .exitOverride()
-  .showHelpAfterError("(run with --help for usage)")
-  .addHelpText(
-    "after",
-    "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored); 4 a doctor check failed.",
-  );
+// A function, not top-level await: the bundle is CommonJS (scripts/bundle.mjs).
+async function main(): Promise<void> {
+  const { Command, CommanderError } = await import("commander");
+  const { EXIT, UserError } = await import("./errors.ts");
+  const { groupsFor, registerGroup } = await import("./commands.ts");
+  const { checkSide } = await import("./side.ts");
 
-checkSide(program);
-// Only the module of the command being run is loaded (src/cli/commands.ts).
-for (const g of groupsFor(argv)) await registerGroup(program, g);
+  const program = new Command("porthole")
+    .description("Serve home machines on the public internet through a VPS, over WireGuard with kernel NAT.")
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored); 4 a doctor check failed.",
+    );
 
-// `porthole` alone and `porthole help` ask for help: it goes to stdout with exit 0.
-const args = process.argv.slice(2);
-if (args.length === 0 || (args.length === 1 && args[0] === "help")) {
-  console.log(program.helpInformation());
-  process.exit(EXIT.ok);
-}
+  checkSide(program);
+  // Only the module of the command being run is loaded (src/cli/commands.ts).
+  for (const g of groupsFor(argv)) await registerGroup(program, g);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode =
-      e.code === "commander.helpDisplayed" || e.code === "commander.version" ? EXIT.ok : EXIT.usage;
-  } else if (e instanceof UserError) {
-    console.error(`porthole: ${e.message}`);
-    process.exitCode = e.code;
-  } else {
-    console.error(process.env.PORTHOLE_DEBUG ? e : `porthole: ${(e as Error).message ?? e}`);
-    process.exitCode = EXIT.host;
+  // `porthole` alone and `porthole help` ask for help: it goes to stdout with exit 0.
+  const args = process.argv.slice(2);
+  if (args.length === 0 || (args.length === 1 && args[0] === "help")) {
+    console.log(program.helpInformation());
+    process.exit(EXIT.ok);
+  }
+
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode =
+        e.code === "commander.helpDisplayed" || e.code === "commander.version" ? EXIT.ok : EXIT.usage;
+    } else if (e instanceof UserError) {
+      console.error(`porthole: ${e.message}`);
+      process.exitCode = e.code;
+    } else {
+      console.error(process.env.PORTHOLE_DEBUG ? e : `porthole: ${(e as Error).message ?? e}`);
+      process.exitCode = EXIT.host;
+    }
   }
 }
+
+void main();

@@ -1,6 +1,6 @@
 // The API as an OpenAPI 3.0 document, built from the request schemas (served at /v1/openapi.json and
 // committed as docs/openapi.json; a test keeps the two equal).
-import { z } from "zod";
+import * as z from "zod";
 import {
   AddForwardRequest,
   AddPeerRequest,

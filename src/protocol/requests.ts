@@ -2,7 +2,7 @@
 // callers (CLI, peer agent) build from. Unknown fields are refused, so a typo is an error, not a no-op.
 // The meaning of a value (is this name free, is this port forwardable) is the hub's to check; these
 // check the shape.
-import { z } from "zod";
+import * as z from "zod";
 import { formatPath } from "../spec/diagnostics.ts";
 import { checkShape } from "../spec/shape.ts";
 

@@ -1,7 +1,7 @@
 // What the hub's API answers, as zod schemas and types both sides use: the hub builds these, the CLI
 // and the peer parse them (src/protocol/client.ts), so a reply that does not match is an error naming
 // the route, not an undefined field later. Objects are not strict: a newer hub may add fields.
-import { z } from "zod";
+import * as z from "zod";
 
 // "Reachable from the outside": the hub cannot see its provider's cloud firewall from inside, so it
 // asks a connected peer to probe its public address over the peer's own internet path. The task

@@ -1,5 +1,5 @@
 // Shape of porthole.yaml, checked one section at a time so every section's problems are reported together.
-import { z } from "zod";
+import * as z from "zod";
 
 const name = z.string();
 // Every number in a spec is a whole number: say so, whatever the value ("42069", 1.5, .inf, 1e300).

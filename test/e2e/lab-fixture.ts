@@ -21,7 +21,7 @@ export const SUPPORT = join(repo, "test/support");
 
 /** In CI a missing prerequisite fails the test; elsewhere the test is skipped with the reason. */
 export function requireLab(t: TestContext): boolean {
-  if (!existsSync(join(repo, "dist/porthole.js")))
+  if (!existsSync(join(repo, "dist/porthole.cjs")))
     execFileSync("npm", ["run", "build"], { cwd: repo, stdio: "ignore" });
   const problems = labProblems();
   if (!problems.length) return true;

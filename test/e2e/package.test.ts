@@ -17,11 +17,11 @@ test("npm pack → npm install -g --offline → porthole --version and porthole 
     )[0] as { filename: string; size: number; files: { path: string }[] };
     const paths = packed.files.map((f) => f.path).sort();
     // The bundle is split per command (src/cli/commands.ts): the entry plus its chunks, no source maps.
-    const chunks = paths.filter((p) => /^dist\/chunks\/[\w-]+\.js$/.test(p));
+    const chunks = paths.filter((p) => /^dist\/chunks\/[\w-]+\.cjs$/.test(p));
     assert.ok(chunks.length > 0, `no chunks packed: ${paths.join(", ")}`);
     assert.deepEqual(
       paths.filter((p) => !chunks.includes(p)),
-      ["README.md", "bin/porthole.js", "dist/porthole.js", "package.json"],
+      ["README.md", "bin/package.json", "bin/porthole.js", "dist/porthole.cjs", "package.json"],
     );
 
     const prefix = join(tmp, "prefix");

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const BIN = join(ROOT, "bin/porthole.js");
-const DIST = join(ROOT, "dist/porthole.js");
+const DIST = join(ROOT, "dist/porthole.cjs");
 
 function newestMtime(dir: string): number {
   let t = 0;
