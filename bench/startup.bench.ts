@@ -1,8 +1,8 @@
-// CLI start-up, side by side: `node -e 0`, then `porthole --version`, `status --help` and `expose --help`
-// of this checkout (and of another one with --before DIR), run in interleaved rounds so the shared
-// machine's load falls on every command alike. Prints the median wall time and the mean CPU time (user +
-// system, from this process's cutime/cstime in /proc/self/stat: less noisy than wall time on a loaded
-// machine), each with its ratio to `node -e 0`.
+// CLI start-up, side by side: `node -e 0`, then `porthole --version`, `status --help`, `expose --help`
+// and `validate --spec examples/seed.yaml` of this checkout (and of another one with --before DIR), run
+// in interleaved rounds so the shared machine's load falls on every command alike. Prints the median
+// wall time and the mean CPU time (user + system, from this process's cutime/cstime in /proc/self/stat:
+// less noisy than wall time on a loaded machine), each with its ratio to `node -e 0`.
 //   node --import tsx bench/startup.bench.ts [--rounds 20] [--before /path/to/other/checkout]
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -19,10 +19,13 @@ const checkouts = values.before
     ]
   : [["", here]];
 const runs: { label: string; argv: string[] }[] = [{ label: "node -e 0", argv: ["-e", "0"] }];
-for (const args of [["--version"], ["status", "--help"], ["expose", "--help"]])
+// `validate` is a command that does work: reading and checking a spec, as apply, render and a hub's
+// status do (yaml, zod and the spec's code on top of commander).
+const seed = resolve(here, "examples/seed.yaml");
+for (const args of [["--version"], ["status", "--help"], ["expose", "--help"], ["validate", "--spec", seed]])
   for (const [tag, dir] of checkouts)
     runs.push({
-      label: `porthole ${args.join(" ")}${tag ? ` (${tag})` : ""}`,
+      label: `porthole ${args.join(" ").replace(`${here}/`, "")}${tag ? ` (${tag})` : ""}`,
       argv: [resolve(dir as string, "bin/porthole.js"), ...args],
     });
 
