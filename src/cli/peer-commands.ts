@@ -209,6 +209,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
               spec: { ...local.spec, forwards: local.spec.forwards.filter((x) => x.name === f.name) },
               me,
               api: id.api,
+              stateDir: stateDir(),
               now: () => Date.now(),
             })
           : [];

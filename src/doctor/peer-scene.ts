@@ -20,6 +20,8 @@ export interface PeerScene {
   me: Peer;
   /** The hub's API inside the tunnel (peer.json's `api`: http://10.8.0.1:PORT), when joined. */
   api: string | null;
+  /** The state directory (where the agent's pid file is). */
+  stateDir: string;
   /** Unix time in ms (the tests' clock). */
   now(): number;
 }

@@ -1,10 +1,11 @@
-// The peer's checks, in the order doctor reports them: the tunnel, the hub's API and name, each
+// The peer's checks, in the order doctor reports them: the agent, the tunnel, the hub's API and name, each
 // forward's target here, the path MTU, transparent routing, the clock.
 import type { Host } from "../host/types.ts";
 import { readIdentity, readLocalSpec } from "../peer/local.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Check, CheckResult } from "./check.ts";
+import { checkAgent } from "./peer-agent.ts";
 import { checkClock } from "./peer-clock.ts";
 import { checkHandshake, checkHubApi } from "./peer-handshake.ts";
 import { checkHubName } from "./peer-hub-name.ts";
@@ -34,7 +35,7 @@ export async function peerContext(host: Host, stateDir: string, configDir: strin
   const name = id?.name ?? rec?.host;
   const me = r.spec.peers.find((p) => p.name === name);
   if (!me) throw new Error(`the spec has no peer named ${name}`);
-  return { host, spec: r.spec, me, api: id?.api ?? null, now: Date.now };
+  return { host, spec: r.spec, me, api: id?.api ?? null, stateDir, now: Date.now };
 }
 
 const result = (id: string, o: Outcome): CheckResult => ({
@@ -58,6 +59,7 @@ const check = (
 });
 
 export const PEER_CHECKS: Check<PeerContext>[] = [
+  check("agent", "the peer's agent (porthole peer run) runs, on a joined peer", checkAgent),
   check("handshake", "the tunnel to the hub has a recent handshake", checkHandshake),
   check("hub-api", "the hub's API answers through the tunnel", checkHubApi),
   check("hub-name", "the hub's name resolves to the address the tunnel uses", checkHubName),

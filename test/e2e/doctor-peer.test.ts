@@ -1,8 +1,8 @@
 // `porthole doctor` on the peer, and the hub's "reachable from the outside" probe made by the peer
 // (issue 11): a healthy joined lab passes; each fault — a cloud firewall in the lab's internet dropping
 // the public port, the target bound to loopback, the home link's MTU lowered with ICMP filtered, a
-// transparent forward's policy route removed, the hub unreachable through the tunnel — is named with
-// its fix, and doctor exits 4.
+// transparent forward's policy route removed, the hub unreachable through the tunnel, the peer's agent
+// stopped — is named with its fix, and doctor exits 4.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { cloudFirewall, homeLinkBlackHole } from "../../src/lab/faults.ts";
@@ -28,6 +28,7 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
     const ok = await doctor(lab, "peer");
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     for (const line of [
+      /^ok +agent +porthole peer run is running \(pid \d+, since \S+\)$/m,
       /^ok +handshake +last handshake \d+ s ago, endpoint 203\.0\.113\.1:51820$/m,
       /^ok +hub-api +the hub's API at http:\/\/10\.8\.0\.1:\d+ answers/m,
       /^ok +hub-name +the endpoint is an address \(203\.0\.113\.1\): nothing to resolve$/m,
@@ -144,5 +145,15 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
       /^\?\? +clock +the hub's API did not answer with its time/m,
       "the clock is unknown, not ok",
     );
+
+    // The peer's agent stopped: the tunnel stays, doctor says nothing follows a new home address.
+    const agent = lab.world.running().find((p) => p.host === "peer" && p.argv.includes("run"));
+    assert.ok(agent, "the peer agent runs");
+    await lab.world.stop(agent.pid);
+    const stopped = await doctor(lab, "peer");
+    assert.equal(stopped.code, 4, stopped.stdout);
+    const noAgent = failed(stopped.stdout, "agent");
+    assert.match(noAgent.line, /porthole peer run is NOT running: the tunnel stays as it is/);
+    assert.match(noAgent.fixes.join("\n"), /systemctl start porthole-peer/);
   });
 });

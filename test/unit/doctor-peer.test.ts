@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runChecks } from "../../src/doctor/check.ts";
 import { PEER_CHECKS } from "../../src/doctor/peer.ts";
+import { checkAgent } from "../../src/doctor/peer-agent.ts";
 import { CLOCK_FAIL_S, judgeClock } from "../../src/doctor/peer-clock.ts";
 import { checkHandshake, checkHubApi } from "../../src/doctor/peer-handshake.ts";
 import { checkHubName } from "../../src/doctor/peer-hub-name.ts";
@@ -78,6 +79,7 @@ function scene(
       spec,
       me,
       api: o.api === undefined ? "http://10.8.0.1:51821" : o.api,
+      stateDir: "/var/lib/porthole",
       now: () => NOW,
     },
   };
@@ -101,6 +103,20 @@ test("handshake: recent is ok with its endpoint; stale, never and no interface f
   assert.equal(none.status, "fail");
   assert.match(none.found, /wg0 does not exist/);
   assert.match(none.fix ?? "", /porthole apply/);
+});
+
+test("agent: running is ok with its pid; stopped fails with how to start it; a peer set up by apply has none", async () => {
+  const { s, host } = scene();
+  host.daemons.set("peer", { pid: 4242, startedAt: "2026-11-30T22:00:00.000Z" });
+  const ok = await checkAgent(s);
+  assert.equal(ok?.status, "ok");
+  assert.match(ok?.found ?? "", /porthole peer run is running \(pid 4242, since 2026-11-30T22:00:00\.000Z\)/);
+  host.daemons.delete("peer");
+  const stopped = await checkAgent(s);
+  assert.equal(stopped?.status, "fail");
+  assert.match(stopped?.found ?? "", /porthole peer run is NOT running: .*new home address/);
+  assert.match(stopped?.fix ?? "", /^systemctl start porthole-peer /);
+  assert.equal(await checkAgent(scene({ api: null }).s), null, "no agent on a peer set up with apply");
 });
 
 test("hub api: answered, refused (daemon down) and silent are told apart; no peer.json is unknown", async () => {
@@ -340,10 +356,12 @@ test("clock: against the hub's Date header; minutes apart fail, tens of seconds 
 
 test("the whole run on a healthy peer is all ok; a thrown check is unknown, never ok", async () => {
   const { s, host } = scene();
+  host.daemons.set("peer", { pid: 4242, startedAt: "2026-11-30T22:00:00.000Z" });
   const all = await runChecks(PEER_CHECKS, s);
   assert.deepEqual(
     all.map((c) => [c.id, c.status]),
     [
+      ["agent", "ok"],
       ["handshake", "ok"],
       ["hub-api", "ok"],
       ["hub-name", "ok"],
