@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compile } from "../../src/compile/compile.ts";
-import { systemdUnit, unitName } from "../../src/compile/systemd.ts";
+import { DAEMON_NODE_OPTIONS, systemdUnit, unitName } from "../../src/compile/systemd.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { GOLDEN_DIR } from "./helpers/golden.ts";
 import { needTools, which } from "./helpers/tools.ts";
@@ -28,12 +28,16 @@ test("daemon unit: runs the daemon with --down-on-stop, restarts it, tells it it
   assert.deepEqual(value(u, "ExecStart"), ["/usr/local/bin/porthole hub run --down-on-stop"]);
   assert.deepEqual(value(u, "Restart"), ["always"]);
   assert.ok(value(u, "Environment").includes(`PORTHOLE_UNIT=${unitName("hub")}`));
+  // The daemon's memory flags, as one quoted assignment (systemd splits unquoted values at spaces).
+  assert.ok(value(u, "Environment").includes(`"NODE_OPTIONS=${DAEMON_NODE_OPTIONS}"`));
+  assert.match(DAEMON_NODE_OPTIONS, /^--max-semi-space-size=\d+ --max-old-space-size=\d+$/);
 });
 
 test("oneshot unit: its stop takes the running state down but keeps the files a boot needs", () => {
   const u = systemdUnit("peer", "rpi", "/usr/local/bin/porthole");
   assert.deepEqual(value(u, "ExecStart"), ["/usr/local/bin/porthole apply --from-state"]);
   assert.deepEqual(value(u, "ExecStop"), ["/usr/local/bin/porthole down --keep-files"]);
+  assert.ok(!u.includes("NODE_OPTIONS"), "a one-off apply at boot needs no memory flags");
 });
 
 test("both units are sandboxed: network capabilities only, read-only system, writable paths follow the env", () => {
