@@ -2,6 +2,7 @@
 // one peer (in its next whoami answer) and waits for its report, and the verdict on each port.
 // A peer's report is accepted only from the peer the task was given to, and only once.
 import { randomUUID } from "node:crypto";
+import { contains, formatCidr, parseAddr } from "../net/ip.ts";
 import type { ProbeReport } from "../protocol/requests.ts";
 import type { ProbeTarget, ProbeTask, ReachabilityFinding } from "../protocol/responses.ts";
 import type { Spec } from "../spec/types.ts";
@@ -17,6 +18,22 @@ export function probeTargets(spec: Spec): ProbeTarget[] {
   for (const f of spec.forwards)
     for (const proto of f.protos) out.push({ proto, port: f.port.from, what: f.name });
   return out.slice(0, 64);
+}
+
+/**
+ * The forwards whose allow-list (allowFrom) leaves out `from`, the address the probing peer reaches the
+ * internet from (its WireGuard endpoint as the hub sees it, "198.51.100.2:50896"), by forward name →
+ * the list as text: the hub drops that peer's probe of them by design, so a timeout says nothing of a
+ * cloud firewall. Empty when `from` is not known.
+ */
+export function outsideAllowList(spec: Spec, from: string | null | undefined): Map<string, string> {
+  const addr = from ? parseAddr(from.replace(/:\d+$/, "").replace(/^\[|\]$/g, "")) : null;
+  const out = new Map<string, string>();
+  if (!addr) return out;
+  for (const f of spec.forwards)
+    if (f.allowFrom.length && !f.allowFrom.some((c) => contains(c, addr)))
+      out.set(f.name, f.allowFrom.map(formatCidr).join(", "));
+  return out;
 }
 
 interface Pending {
@@ -72,12 +89,14 @@ export class ProbeBroker {
  * The verdict on each target from `peer`'s report: TCP by its connect (open: reachable; a timeout:
  * dropped on the way, the provider's firewall being the usual suspect); the WireGuard port by the
  * peer's own handshake through that address; other UDP ports cannot be judged from the sender's side.
+ * A forward in `notAllowed` (outsideAllowList: its allow-list leaves the peer out) is unknown.
  */
 export function judgeReport(
   peer: string,
   targets: ProbeTarget[],
   r: ProbeReport,
   hubInterface: string,
+  notAllowed: Map<string, string> = new Map(),
 ): ReachabilityFinding[] {
   const at = r.address ?? "the hub's public address";
   if (!r.address || r.via === hubInterface || r.error) {
@@ -106,6 +125,14 @@ export function judgeReport(
         found: `${which}: ${peer}'s tunnel does not show a recent handshake through ${at} (${hs ? `${hs.ageS} s ago via ${hs.endpoint}` : "none"})`,
       };
     }
+    const allowed = notAllowed.get(t.what);
+    if (allowed !== undefined)
+      return {
+        ...t,
+        status: "unknown",
+        found: `${which}: not judged from ${peer}: its address is not in the forward's allow-list (${allowed}), so the hub drops its probe by design`,
+        fix: `from an address in the allow-list: nc -vz${t.proto === "udp" ? "u" : ""} -w 3 ${at} ${t.port}`,
+      };
     const res = r.results.find((x) => x.proto === t.proto && x.port === t.port)?.result ?? "skipped";
     if (t.proto === "udp")
       return {

@@ -17,7 +17,7 @@ import { NotFound } from "./errors.ts";
 import { addForward, type ForwardInput, listForwards, removeForward } from "./forwards.ts";
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
 import { ProbeCache } from "./probe-cache.ts";
-import { CONNECTED_S, judgeReport, ProbeBroker, probeTargets } from "./reachability.ts";
+import { CONNECTED_S, judgeReport, outsideAllowList, ProbeBroker, probeTargets } from "./reachability.ts";
 import { hubStatus } from "./status.ts";
 
 export class HubService extends HubContext {
@@ -152,6 +152,7 @@ export class HubService extends HubContext {
       .map((p) => ({
         name: p.name,
         at: stats.find((x) => x.publicKey === p.publicKey)?.latestHandshake ?? 0,
+        endpoint: stats.find((x) => x.publicKey === p.publicKey)?.endpoint,
       }))
       .filter((p) => p.at > 0 && now - p.at <= CONNECTED_S)
       .sort((a, b) => b.at - a.at);
@@ -182,7 +183,13 @@ export class HubService extends HubContext {
     return {
       peer: chosen.name,
       address: report.address,
-      findings: judgeReport(chosen.name, targets, report, spec.hub.interface),
+      findings: judgeReport(
+        chosen.name,
+        targets,
+        report,
+        spec.hub.interface,
+        outsideAllowList(spec, chosen.endpoint),
+      ),
     };
   }
 

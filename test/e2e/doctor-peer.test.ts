@@ -1,7 +1,8 @@
 // `porthole doctor` on the peer, and the hub's "reachable from the outside" probe made by the peer
 // (issue 11): a healthy joined lab passes; each fault — a cloud firewall in the lab's internet dropping
-// the public port, the target bound to loopback, the home link's MTU lowered with ICMP filtered, a
-// transparent forward's policy route removed, the hub unreachable through the tunnel, the peer's agent
+// the public port (a forward whose allow-list leaves the peer out is not judged from it), the target
+// bound to loopback, the home link's MTU lowered with ICMP filtered, a transparent forward's policy
+// route removed, the hub unreachable through the tunnel, the peer's agent
 // stopped — is named with its fix, and doctor exits 4.
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -62,6 +63,23 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
     assert.match(cloud.fixes.join("\n"), /allow tcp\/80 inbound in the VPS provider's firewall/);
     assert.match(fw.stdout, /^ok +outside udp\/51820 /m, "the WireGuard port is still open");
     await cloudFirewall(lab.world, "tcp", 80, false);
+
+    // A forward open to an office network only: the hub's own allow-list drops the peer's probe, so
+    // its port is not judged from the peer (not a cloud firewall, not "NOT reachable").
+    const office = await lab.porthole("peer", ["expose", "8090", "--to", "8080", "--allow", "192.0.2.0/24"]);
+    assert.equal(office.code, 0, office.stderr);
+    const listed = await doctor(lab, "hub");
+    assert.match(
+      listed.stdout,
+      /^\?\? +outside tcp\/8090 +tcp\/8090 \(rpi-tcp-8090\): not judged from rpi: its address is not in the forward's allow-list \(192\.0\.2\.0\/24\), so the hub drops its probe by design$/m,
+      listed.stdout,
+    );
+    assert.match(
+      listed.stdout,
+      /^ +find out: from an address in the allow-list: nc -vz -w 3 203\.0\.113\.1 8090$/m,
+    );
+    assert.match(listed.stdout, /^ok +outside tcp\/80 /m, "the open forward is still judged");
+    assert.equal((await lab.porthole("peer", ["unexpose", "8090"])).code, 0);
 
     // The share restarted bound to loopback: it answers on the Pi itself, not through the tunnel.
     const webdav = lab.world.running().find((p) => p.host === "peer" && p.argv.includes("webdav"));

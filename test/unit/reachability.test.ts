@@ -1,0 +1,62 @@
+// The hub's verdict on a peer's outside probe (hub/reachability.ts): a forward whose allow-list leaves
+// the probing peer out is not judged from it (the hub's own allow-list drops the probe), never FAIL.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { judgeReport, outsideAllowList, probeTargets } from "../../src/hub/reachability.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { loadSpec } from "../../src/spec/load.ts";
+
+const r = loadSpec(`hub:
+  endpoint: 203.0.113.1
+  publicKey: ${publicKeyOf(generatePrivateKey())}
+peers:
+  - { name: rpi, publicKey: "${publicKeyOf(generatePrivateKey())}", address: 10.8.0.2 }
+forwards:
+  - { name: web, proto: tcp, port: 80, peer: rpi, targetPort: 8080 }
+  - { name: office, proto: tcp, port: 8081, peer: rpi, targetPort: 8080, allowFrom: [192.0.2.0/24] }
+  - { name: home, proto: tcp, port: 8082, peer: rpi, targetPort: 8080, allowFrom: [198.51.100.0/24] }
+`);
+if (!r.ok) throw new Error(r.report);
+const spec = r.spec;
+
+test("outside probe: a forward whose allow-list leaves the peer out is unknown, not a cloud firewall", () => {
+  const notAllowed = outsideAllowList(spec, "198.51.100.2:50896");
+  assert.deepEqual([...notAllowed], [["office", "192.0.2.0/24"]]);
+  const targets = probeTargets(spec);
+  // Every TCP probe timed out except the open one: office's timeout is its own allow-list at work.
+  const report = {
+    address: "203.0.113.1",
+    via: "eth0",
+    handshake: { ageS: 3, endpoint: "203.0.113.1:51820" },
+    results: [
+      { proto: "tcp" as const, port: 80, result: "open" as const },
+      { proto: "tcp" as const, port: 8081, result: "timeout" as const },
+      { proto: "tcp" as const, port: 8082, result: "timeout" as const },
+    ],
+  };
+  const f = judgeReport("rpi", targets, report, "wg0", notAllowed);
+  assert.deepEqual(
+    f.map((x) => [x.port, x.status]),
+    [
+      [51820, "ok"],
+      [80, "ok"],
+      [8081, "unknown"],
+      [8082, "fail"],
+    ],
+  );
+  assert.equal(
+    f[2]?.found,
+    "tcp/8081 (office): not judged from rpi: its address is not in the forward's allow-list (192.0.2.0/24), so the hub drops its probe by design",
+  );
+  assert.equal(f[2]?.fix, "from an address in the allow-list: nc -vz -w 3 203.0.113.1 8081");
+  assert.match(
+    f[3]?.found ?? "",
+    /NOT reachable from the internet/,
+    "an allow-list that admits the peer is judged",
+  );
+  assert.equal(outsideAllowList(spec, null).size, 0, "an unknown endpoint judges every port");
+  assert.deepEqual(
+    [...outsideAllowList(spec, "[2001:db8::2]:4000")].map(([n]) => n),
+    ["office", "home"],
+  );
+});
