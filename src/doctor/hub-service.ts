@@ -151,11 +151,19 @@ export const outside: Check<HubContext> = {
       };
     const reply = await ctx.reachability();
     if (!reply.findings.length) return [];
+    // An unjudged port's own way to find out (not every port's, repeated on each line).
+    const host = hub.endpoint.host;
+    const portByHand = (f: { proto: string; port: number; what: string }) =>
+      f.what === "wireguard"
+        ? `check the provider's firewall (security group) admits udp/${f.port} from every address the peers connect from`
+        : f.proto === "tcp"
+          ? `from a machine outside: nc -vz -w 3 ${host} ${f.port}`
+          : `from a machine outside: echo ping | nc -u -w 1 ${host} ${f.port}, and see it arrive on the peer (tcpdump -ni wg0 udp); the provider's firewall must admit udp/${f.port}`;
     return reply.findings.map((f) => ({
       id: `outside ${f.proto}/${f.port}`,
       status: f.status,
       found: f.status === "unknown" && reply.note ? `${f.found}: ${reply.note}` : f.found,
-      ...(f.fix ? { fix: [f.fix] } : f.status === "unknown" ? { fix: [byHand] } : {}),
+      ...(f.fix ? { fix: [f.fix] } : f.status === "unknown" ? { fix: [portByHand(f)] } : {}),
     }));
   },
 };

@@ -475,3 +475,26 @@ test("ruleset: porthole's table gone (nft flush ruleset) fails with porthole app
   ipt.h.fw.iptables[4] = null;
   assert.match((await one(ipt.ctx, "ruleset")).found, /^missing: iptables PORTHOLE-\* chains, /);
 });
+
+test("outside: each unjudged port says how to find out about that port, not every port's recipe", async () => {
+  const { ctx } = await healthyHub();
+  ctx.reachability = async () => ({
+    peer: "rpi",
+    address: "203.0.113.1",
+    findings: [
+      { proto: "udp", port: 51820, what: "wireguard", status: "unknown", found: "udp/51820 (wireguard): x" },
+      { proto: "tcp", port: 80, what: "web", status: "unknown", found: "tcp/80 (web): x" },
+      { proto: "udp", port: 53, what: "dns", status: "unknown", found: "udp/53 (dns): x" },
+    ],
+  });
+  const rs = await only(ctx, "outside udp/53");
+  assert.deepEqual(rs[0]?.fix, [
+    "from a machine outside: echo ping | nc -u -w 1 vps.example.net 53, and see it arrive on the peer (tcpdump -ni wg0 udp); the provider's firewall must admit udp/53",
+  ]);
+  assert.deepEqual((await one(ctx, "outside tcp/80")).fix, [
+    "from a machine outside: nc -vz -w 3 vps.example.net 80",
+  ]);
+  assert.deepEqual((await one(ctx, "outside udp/51820")).fix, [
+    "check the provider's firewall (security group) admits udp/51820 from every address the peers connect from",
+  ]);
+});
