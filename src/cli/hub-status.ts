@@ -2,7 +2,6 @@
 import { runningDaemon } from "../host/daemon-pid.ts";
 import { pathExists } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
-import { SpecRejected } from "../hub/store.ts";
 import { renderStatus } from "../protocol/status-text.ts";
 import { daemonManaged } from "./context.ts";
 import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
@@ -39,6 +38,8 @@ export function renderDaemon(d: DaemonState): string {
 
 /** What is wrong with the hub's spec file (a hand edit), or null; said next to the live state it does not stop. */
 export async function specProblem(): Promise<string | null> {
+  // Loaded here, not at the top: `status` itself takes the problem from the hub and needs no spec code.
+  const { SpecRejected } = await import("../hub/store.ts");
   try {
     await (await hubStore()).load();
     return null;
