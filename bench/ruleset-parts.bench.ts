@@ -5,7 +5,8 @@
 //   full          porthole's table as compiled (publicInterface: ens3)
 //   auto          publicInterface: auto (`iifname != wg0 fib daddr type local` instead of `iifname ens3`)
 //   -gate         without the allow-list gate chain (a filter prerouting chain every packet enters)
-//   -dnatCounter  without the dnat map's per-element counters
+//   -opened       without counting new connections (the DNAT rules' opened_tcp/opened_udp lookups)
+//   dnatCounter   new connections counted in the dnat map's elements instead (porthole before opened_*)
 //   -traffic      without the forward chain's traffic counting and open-connection marks (the vmap jump)
 //   -marks        without the open-connection marks alone (the traffic counting stays)
 //   -mss          without the MSS clamp
@@ -89,9 +90,19 @@ function withoutChain(script: string, name: string): string {
   return script.replace(re, "");
 }
 
-function withoutDnatCounter(script: string): string {
-  const out = script.replace(/(\tmap dnat4 \{\n\t\ttype [^\n]*)\n\t\tcounter/, "$1");
-  if (out === script) throw new Error("the dnat map has no counter line to remove");
+/** The script with each `th dport @opened_PROTO` lookup of the DNAT rules removed. */
+function withoutOpened(script: string): string {
+  const out = script.replace(/ th dport @opened_(tcp|udp)/g, "");
+  if (out === script) throw new Error("no DNAT rule counts in opened_*");
+  return out;
+}
+
+/** The ruleset before opened_*: one DNAT rule for both protocols, counting in the dnat map's elements. */
+function dnatCounter(script: string): string {
+  const out = without(withoutOpened(script), /meta l4proto udp dnat/)
+    .replace(/meta l4proto tcp dnat/g, "meta l4proto { tcp, udp } dnat")
+    .replace(/(\tmap dnat4 \{\n\t\ttype [^\n]*)/, "$1\n\t\tcounter");
+  if (!/\tmap dnat4 \{\n\t\ttype [^\n]*\n\t\tcounter/.test(out)) throw new Error("no map dnat4");
   return out;
 }
 
@@ -130,7 +141,8 @@ const allVariants: Variant[] = [
   { name: "full", nft: full },
   { name: "auto", nft: await compiled("auto") },
   { name: "-gate", nft: withoutChain(full, "gate") },
-  { name: "-dnatCounter", nft: withoutDnatCounter(full) },
+  { name: "-opened", nft: withoutOpened(full) },
+  { name: "dnatCounter", nft: dnatCounter(full) },
   { name: "-traffic", nft: without(full, /vmap \{ tcp : jump forwarded_tcp/) },
   { name: "-marks", nft: without(full, /ct mark set/) },
   { name: "-mss", nft: without(full, /maxseg size set/) },

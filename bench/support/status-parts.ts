@@ -22,17 +22,19 @@ const cpuMs = () => {
   const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
   return [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0) * 10;
 };
+/** The counted sets status lists (hub/status.ts forwardCounters). */
 const LISTS = [
-  ["map", "dnat4"],
+  ["set", "opened_tcp"],
+  ["set", "opened_udp"],
   ["set", "traffic_tcp"],
   ["set", "traffic_udp"],
 ] as const;
 const status = await service.statusFor({ kind: "root" }, false); // warm: the spec read, the targets
 const parts: Record<string, () => Promise<unknown>> = {
   "status without probes (whole)": () => service.statusFor({ kind: "root" }, false),
-  "its nft -j list of dnat4, traffic_tcp, traffic_udp (parsed)": () =>
+  "its nft -j list of opened_tcp/udp, traffic_tcp/udp (parsed)": () =>
     Promise.all(LISTS.map(([kind, name]) => nftElementCounters(kind, name))),
-  "the same three as nft text (not parsed; the alternative)": () =>
+  "the same as nft text (not parsed; the alternative)": () =>
     Promise.all(LISTS.map(([kind, name]) => run(["nft", "list", kind, "inet", "porthole", name]))),
   "its foreign-firewall observation": () => realHost.firewall.observeForeign(),
   "its JSON (the API's reply body)": async () => JSON.stringify(status),

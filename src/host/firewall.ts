@@ -67,8 +67,8 @@ export function markIptables(text: string, marker: string): string {
 
 /** The sets and maps that count (see compile/nftables.ts): their counters outlive a reload. */
 const COUNTING = [
-  ["map", "dnat4"],
-  ["map", "dnat6"],
+  ["set", "opened_tcp"],
+  ["set", "opened_udp"],
   ["set", "traffic_tcp"],
   ["set", "traffic_udp"],
 ] as const;

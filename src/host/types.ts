@@ -183,8 +183,8 @@ export interface Host {
      */
     wgPeers(iface: string): Promise<WgDumpPeer[] | null>;
     /**
-     * Per-element packet and byte counters of a set or map in table inet porthole (e.g. map "dnat4"
-     * keyed "tcp . 80", set "traffic_tcp" keyed "80"); [] when it does not exist.
+     * Per-element packet and byte counters of a set or map in table inet porthole (e.g. set
+     * "opened_tcp" or "traffic_tcp", keyed "80"); [] when it does not exist.
      */
     nftElements(kind: "set" | "map", name: string): Promise<ElementCounter[]>;
     /**

@@ -131,7 +131,8 @@ export async function hubStatus(
 }
 
 /**
- * The kernel's counters for the forwards. nftables counts per public port in its maps and sets; the
+ * The kernel's counters for the forwards. nftables counts per public port in its sets (opened_*:
+ * new connections, traffic_*: packets and bytes, both families in one element); the
  * iptables backend counts new connections in its DNAT rules and no traffic (a per-forward rule would
  * cost every packet a walk through all of them).
  */
@@ -139,19 +140,21 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
   const families: (4 | 6)[] = spec.hub.address6 ? [4, 6] : [4];
   const protos = [...new Set(spec.forwards.flatMap((f) => f.protos))];
   const nft = spec.hub.firewall === "nftables";
-  const [opened, traffic, open] = await Promise.all([
+  // nft's sets are keyed by port alone, one per protocol: "80" in opened_tcp becomes "tcp . 80".
+  const byPort = (name: string) =>
     Promise.all(
-      families.map((f) => (nft ? host.stats.nftElements("map", `dnat${f}`) : host.stats.iptablesDnat(f))),
-    ),
-    nft ? Promise.all(COUNTED.map((p) => host.stats.nftElements("set", `traffic_${p}`))) : null,
+      COUNTED.map(async (p) =>
+        (await host.stats.nftElements("set", `${name}_${p}`)).map((c) => ({ ...c, key: `${p} . ${c.key}` })),
+      ),
+    );
+  const [opened, traffic, open] = await Promise.all([
+    nft ? byPort("opened") : Promise.all(families.map((f) => host.stats.iptablesDnat(f))),
+    nft ? byPort("traffic") : null,
     host.stats.openConnections(families, protos),
   ]);
   return {
     opened: new Map(opened.flat().map((c) => [c.key, c.packets])),
-    // traffic_tcp and traffic_udp are keyed by port alone: "80" becomes "tcp . 80".
-    traffic: traffic
-      ? new Map(traffic.flatMap((cs, i) => cs.map((c) => [`${COUNTED[i]} . ${c.key}`, c] as const)))
-      : null,
+    traffic: traffic ? new Map(traffic.flat().map((c) => [c.key, c])) : null,
     open,
   };
 }

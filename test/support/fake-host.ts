@@ -40,7 +40,7 @@ export interface FakeHost extends Host {
    * listed: never a handshake, no bytes).
    */
   peerStats: Map<string, Pick<WgDumpPeer, "latestHandshake" | "rxBytes" | "txBytes">>;
-  /** Element counters by "map dnat4", "set traffic_tcp", or "iptables 4" (DNAT rules); absent: []. */
+  /** Element counters by "set opened_tcp", "set traffic_tcp", or "iptables 4" (DNAT rules); absent: []. */
   counters: Map<string, ElementCounter[]>;
   /** Open DNAT'd connections by "tcp/80/10.8.0.2/8080"; null: conntrack unavailable. */
   open: Map<string, number> | null;

@@ -114,7 +114,7 @@ test("trace, healthy lab: the first packet's whole path (DNAT, forward accept, S
       "#1 in ens3: tcp 203.0.113.2:35496 → 203.0.113.1:80 SYN",
       "   prerouting   porthole's chain gate: accept (policy)",
       "   prerouting   porthole's chain prerouting: accept, DNAT to 10.8.0.2:8080",
-      '                  rule: iifname "ens3" meta nfproto ipv4 meta l4proto { tcp, udp } dnat ip to meta l4proto . th dport map @dnat4',
+      '                  rule: iifname "ens3" meta nfproto ipv4 tcp dport @opened_tcp dnat ip to meta l4proto . tcp dport map @dnat4',
       "   forward      porthole's chain forward → into_tunnel: accept",
       "                  rule: ct status dnat ip daddr . meta l4proto . th dport @targets4 accept",
       "   postrouting  porthole's chain postrouting: accept, SNAT to 10.8.0.1:31161",
