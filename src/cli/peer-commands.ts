@@ -187,13 +187,30 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     async (pub: string, o: SharedForwardOptions & { to: string; transparent?: boolean }) => {
       const id = await requirePeer();
       const p = parsePublic(pub);
-      const f = await ask(id).addForward({
+      const req = {
         ...sharedForwardFields(o),
         proto: p.proto,
         port: asNumber(p.port),
         targetPort: asNumber(o.to),
-        mode: o.transparent ? "transparent" : "snat",
-      });
+        mode: o.transparent ? ("transparent" as const) : ("snat" as const),
+      };
+      let f: Awaited<ReturnType<ReturnType<typeof ask>["addForward"]>>;
+      try {
+        f = await ask(id).addForward(req);
+      } catch (e) {
+        // Refused: when this peer already forwards that port, say so as the user sees it.
+        if (!(e instanceof UserError) || e.code !== EXIT.invalid) throw e;
+        const { exposeAgain } = await import("./expose-again.ts");
+        const again = exposeAgain(await ask(id).forwards(), id.name, {
+          ...req,
+          port: p.port,
+          targetPort: o.to.trim(),
+        });
+        if (!again) throw e;
+        if (!again.same) throw new UserError(again.text, EXIT.invalid);
+        console.log(again.text);
+        return;
+      }
       await sync(id);
       const local = await readLocalSpec(hostFiles, configDir());
       const hubAt = local ? local.spec.hub.endpoint.host : "the hub";

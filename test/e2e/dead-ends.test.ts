@@ -1,6 +1,7 @@
 // No dead ends (issue 9 §1, §2): `down` works from the states porthole leaves a real host in — a
 // transparent peer whose rp_filter key goes away with wg0, its agent still running — and the daemons
-// stand down instead of bringing back what `down` removed; a second hub daemon refuses at once.
+// stand down instead of bringing back what `down` removed; a second hub daemon refuses at once; an
+// expose run again says what is in place instead of a clash with its own forward.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PORTHOLE, withJoinedLab } from "./lab-fixture.ts";
@@ -60,6 +61,22 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
     assert.ok(Date.now() - started < 10_000, "the second daemon hung");
     assert.equal(second.code, 1, second.stdout + second.stderr);
     assert.match(second.stderr, /the hub daemon is already running, pid \d+/);
+
+    // expose run again (the lab exposed 80 to 8080): the same is in place, exit 0; another target
+    // names the forward to unexpose first, not the auto-made name as a clash.
+    const same = await lab.porthole("peer", ["expose", "80", "--to", "8080"], { allowFail: true });
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(
+      same.stdout,
+      /^tcp\/80 is already forwarded to rpi:8080 \(snat; forward "rpi-tcp-80"\): nothing changed/m,
+    );
+    const other = await lab.porthole("peer", ["expose", "80", "--to", "9090"], { allowFail: true });
+    assert.equal(other.code, 1, other.stdout);
+    assert.match(
+      other.stderr,
+      /tcp\/80 is already forwarded to rpi:8080 \(snat; forward "rpi-tcp-80"\); one forward per public port: to change it, `porthole unexpose rpi-tcp-80`, then run this expose again/,
+    );
+    assert.doesNotMatch(other.stderr, /name: "rpi-tcp-80" is already used/);
     // The first daemon still serves (its socket was not taken away), and status says it runs.
     const running = await lab.porthole("hub", ["status"]);
     assert.match(running.stdout, /^daemon: running \(pid \d+, up \d+ seconds\)$/m);
