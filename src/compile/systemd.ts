@@ -62,8 +62,8 @@ export function hardening(env: Record<string, string>): string[] {
  * Node's flags for the hub and peer daemons (the daemon unit's NODE_OPTIONS): a young generation of
  * 2 MiB semi-spaces instead of up to 16, and an old-generation limit of 512 MiB (node's own default on
  * a 2 GB machine; on a large one it is 4 GiB, which lets V8 grow the heap to 4 × its live size, not
- * ~1.4 ×). The hub at 10,000 forwards then holds ~100 MiB RSS instead of 140-190, peak ~130 instead of
- * ~250, for ~25 % more CPU in a status call (docs/design-notes.md, bench/README.md "daemon memory").
+ * ~1.4 ×). The hub at 10,000 forwards then holds 95-100 MiB RSS instead of 120-140, peak ~130 instead
+ * of 180-260, for ~7 % more CPU in a status call (docs/design-notes.md, bench/README.md "daemon memory").
  */
 export const DAEMON_NODE_OPTIONS = "--max-semi-space-size=2 --max-old-space-size=512";
 
