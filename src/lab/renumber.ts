@@ -29,8 +29,14 @@ export async function changeHubAddress(world: World, from: string, to: string): 
  * Moves the home router's public address (e.g. 198.51.100.2 → 198.51.100.3), as an ISP handing out a new
  * IP would: the old address disappears, the default route is put back, and home's connection tracking is
  * flushed so existing NAT mappings die. The new address must be in 198.51.100.0/24 (the client's link).
+ * `onMoved` is called the moment the new address and route are in place (the link is back; the rest
+ * only tidies up), for a benchmark's clock.
  */
-export async function changeHomeAddress(world: World, newAddr: string): Promise<void> {
+export async function changeHomeAddress(
+  world: World,
+  newAddr: string,
+  opts: { onMoved?: () => void } = {},
+): Promise<void> {
   const last = Number(newAddr.split(".")[3]);
   if (parseAddr(newAddr)?.family !== 4 || !newAddr.startsWith("198.51.100.") || !(last >= 2 && last <= 254)) {
     throw new Error(
@@ -48,6 +54,7 @@ export async function changeHomeAddress(world: World, newAddr: string): Promise<
       "",
     ].join("\n"),
   });
+  opts.onMoved?.();
   world.update((s) => {
     s.homeWan = newAddr;
   });
