@@ -143,6 +143,10 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .description("the peer agent: keeps the tunnel healthy and this peer's side in step with the hub")
     .option("--interval <ms>", "how often to probe the hub (100-60000)", "2000")
     .option(
+      "--no-nudge",
+      "no datagram to the hub halfway between probes (it makes the hub follow a new home address within half an interval)",
+    )
+    .option(
       "--stale-after <seconds>",
       "re-resolve the hub's name when the hub is unreachable and the last handshake is this old (5-3600)",
       String(STALE_HANDSHAKE_S),
@@ -151,7 +155,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       "--down-on-stop",
       "on SIGTERM/SIGINT take the tunnel and forwarding down (the systemd unit sets it)",
     )
-    .action(async (o: { interval: string; staleAfter: string; downOnStop?: boolean }) => {
+    .action(async (o: { interval: string; nudge: boolean; staleAfter: string; downOnStop?: boolean }) => {
       const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
       const staleAfterS = wholeNumber("--stale-after", o.staleAfter, 5, 3600);
       const id = await requirePeer();
@@ -162,6 +166,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const release = await claimOrExit("peer");
       const agent = await runPeer(hostContext(log), configDir(), id, {
         intervalMs,
+        nudge: o.nudge,
         staleAfterS,
         log,
         onLeft: () => void release().then(() => process.exit(0)),

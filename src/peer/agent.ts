@@ -3,6 +3,8 @@
 //   peer is now, so after the home address changes traffic flows again within one tick instead of
 //   waiting for the next keepalive (up to 25 s). When the hub sends nothing back, the WireGuard
 //   session is renewed at once (session.ts: a restarted hub has forgotten it).
+// - Halfway between ticks it nudges the hub (nudge.ts): one datagram through the tunnel, so the hub
+//   hears from this peer every half tick (1 s by default) and learns a new home address that soon.
 // - When the hub's spec changed, it fetches it and applies this peer's part (transparent routing).
 // - When the handshake goes stale and the hub's endpoint is a DNS name, it resolves it again
 //   (WireGuard itself never does).
@@ -14,6 +16,7 @@ import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
+import { nudger } from "./nudge.ts";
 import { runProbeTask } from "./reachability.ts";
 import { type HubSession, hubSession } from "./session.ts";
 import { STALE_HANDSHAKE_S } from "./stale.ts";
@@ -29,6 +32,8 @@ export async function runPeer(
   id: PeerIdentity,
   opts: {
     intervalMs?: number;
+    /** Nudge the hub halfway between ticks (default true). */
+    nudge?: boolean;
     staleAfterS?: number;
     log: (l: string) => void;
     /** Called when this machine left its hub (`porthole down` removed peer.json): the agent has stopped. */
@@ -57,7 +62,7 @@ export async function runPeer(
     try {
       // `porthole down` removes the identity first: stand down instead of re-creating what it removes.
       if (!(await readIdentity(ctx.host.files, ctx.stateDir))) {
-        clearInterval(timer);
+        stop();
         log("this machine left its hub (peer.json is gone): the agent stands down");
         opts.onLeft?.();
         return;
@@ -98,8 +103,18 @@ export async function runPeer(
       busy = false;
     }
   };
-  const timer = setInterval(tick, opts.intervalMs ?? 2000);
-  return { stop: () => clearInterval(timer), tick };
+  const intervalMs = opts.intervalMs ?? 2000;
+  const nudge = opts.nudge === false ? null : nudger(ctx.host, id.api);
+  let halfway: NodeJS.Timeout | undefined;
+  const timer = setInterval(() => {
+    void tick();
+    if (nudge) halfway = setTimeout(nudge, intervalMs / 2);
+  }, intervalMs);
+  const stop = () => {
+    clearInterval(timer);
+    clearTimeout(halfway);
+  };
+  return { stop, tick };
 }
 
 async function maybeReResolve(

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
+import { changeHomeAddress } from "../../src/lab/renumber.ts";
 import { LAB } from "../../src/lab/topology.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { type Lab, PORTHOLE, SUPPORT, withJoinedLab } from "./lab-fixture.ts";
@@ -235,10 +236,9 @@ test("the hub daemon survives SIGKILL without losing anything, and repairs `nft 
   });
 });
 
-test("after the home address changes, the peer agent gets traffic flowing again", async (t) => {
+test("after the home address changes, the peer agent gets traffic flowing again; its nudge tells the hub between probes", async (t) => {
   await withJoinedLab(t, "j7", {}, async (lab) => {
     assert.equal((await share(lab)).stdout, HELLO);
-    const { changeHomeAddress } = await import("../../src/lab/renumber.ts");
     await changeHomeAddress(lab.world, "198.51.100.3");
     const started = Date.now();
     await eventually(
@@ -250,6 +250,34 @@ test("after the home address changes, the peer agent gets traffic flowing again"
     t.diagnostic(`service back after ${Date.now() - started} ms (agent probes every 2 s)`);
     const status = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout);
     assert.match(status.peers[0].endpoint, /^198\.51\.100\.3:/);
+
+    // Halfway between two probes the agent nudges the hub: with probes 3 s apart, the hub hears from
+    // the peer every 1.5 s. The first move shows when the peer last sent something (a probe or a
+    // nudge); the address changes again 0.5 s later (a probe's answer and its ACK are through), and
+    // the hub must follow by the next nudge, not at the next probe ~2.5 s on. (3 s: the probes reuse
+    // one HTTP connection, which closes after 4 s idle and would send packets of its own.)
+    const agent = lab.world.running().find((p) => p.host === "peer" && p.argv.includes("run"));
+    assert.ok(agent, "the lab runs the peer agent");
+    await lab.world.stop(agent.pid);
+    await lab.world.spawn("peer", [...PORTHOLE, "peer", "run", "--interval", "3000"], {
+      label: "peer-agent",
+    });
+    const hubSees = async () =>
+      (await lab.world.exec("hub", ["wg", "show", "wg0", "endpoints"])).stdout.trim().split("\t")[1] ?? "";
+    const follow = async (addr: string, ms: number, after = 0) => {
+      await sleep(after);
+      let moved = 0;
+      await changeHomeAddress(lab.world, addr, { onMoved: () => (moved = Date.now()) });
+      while (!(await hubSees()).startsWith(`${addr}:`) && Date.now() - moved < ms) await sleep(20);
+      return Date.now() - moved;
+    };
+    assert.ok((await follow("198.51.100.4", 10_000)) < 10_000, "the hub follows the peer at all");
+    const ms = await follow("198.51.100.5", 5000, 500);
+    t.diagnostic(`the hub saw the peer's next address ${ms} ms after the change (probes 3 s apart)`);
+    assert.ok(
+      ms <= 2200,
+      `the hub followed after ${ms} ms: at a probe, not at the nudge 1.5 s after the last`,
+    );
   });
 });
 
