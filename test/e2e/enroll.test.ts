@@ -206,7 +206,14 @@ test("the hub daemon survives SIGKILL without losing anything, and repairs `nft 
       async () => lab.world.running().some((p) => p.pid === daemon.pid),
       (v) => !v,
     );
-    await lab.world.spawn("hub", [...PORTHOLE, "hub", "run"], { label: "hub-daemon" });
+    const again = await lab.world.spawn("hub", [...PORTHOLE, "hub", "run"], { label: "hub-daemon" });
+    // `forward ls` answers in-process while no daemon listens: wait for the daemon's own word that it
+    // serves (its start-up apply is done), or the flush below may come before that apply.
+    await eventually(
+      "the restarted daemon serves its API",
+      async () => lab.world.logTail(again.log, 40),
+      (l) => /API on /.test(l),
+    );
     await eventually(
       "the restarted daemon answers",
       () => lab.porthole("hub", ["forward", "ls"], { allowFail: true }).then((r) => r.stdout),
