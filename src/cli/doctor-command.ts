@@ -10,6 +10,7 @@ import { realHost } from "../host/real-host.ts";
 import { daemonManaged } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { hub, waitForDaemon } from "./hub-client.ts";
+import { specProblem } from "./hub-status.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { thisSide } from "./side.ts";
 
@@ -20,6 +21,7 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
     });
     // The daemon (when it runs) asks a connected peer to probe the public ports from the internet.
     if (await waitForDaemon(0)) ctx.reachability = () => hub({ needsDaemon: true }).reachability();
+    if (ctx.managedBy === "daemon") ctx.specProblem = specProblem;
     return runChecks(HUB_CHECKS, ctx);
   }
   const ctx = await peerContext(realHost, stateDir(), configDir()).catch((e) => {

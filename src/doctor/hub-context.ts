@@ -16,6 +16,8 @@ export interface HubContext {
   managedBy: "daemon" | "apply";
   /** Asks the running hub daemon to have a peer probe the public ports (absent: no daemon to ask). */
   reachability?: () => Promise<ReachabilityReply>;
+  /** What is wrong with the daemon's spec file (null: nothing); absent for a hub managed with apply. */
+  specProblem?: () => Promise<string | null>;
 }
 
 /**

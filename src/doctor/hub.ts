@@ -5,9 +5,11 @@ import { apiInput, forwardDrops, ruleset, shadowed, wgPortInput } from "./hub-fi
 import { forwards } from "./hub-forwards.ts";
 import { acceptRa, conntrackFill, ipForward, ipv6Forward, rpFilter } from "./hub-kernel.ts";
 import { daemon, endpoint, outside, unit, wireguard } from "./hub-service.ts";
+import { specFile } from "./hub-spec.ts";
 
 export const HUB_CHECKS: Check<HubContext>[] = [
   daemon,
+  specFile,
   unit,
   wireguard,
   endpoint,

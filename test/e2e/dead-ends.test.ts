@@ -1,8 +1,11 @@
 // No dead ends (issue 9 §1, §2): `down` works from the states porthole leaves a real host in — a
 // transparent peer whose rp_filter key goes away with wg0, its agent still running — and the daemons
 // stand down instead of bringing back what `down` removed; a second hub daemon refuses at once; an
-// expose run again says what is in place instead of a clash with its own forward.
+// expose run again says what is in place instead of a clash with its own forward; a hand-broken spec
+// file, which makes the hub refuse every change, fails doctor.
 import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { PORTHOLE, withJoinedLab } from "./lab-fixture.ts";
 
@@ -77,6 +80,26 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
       /tcp\/80 is already forwarded to rpi:8080 \(snat; forward "rpi-tcp-80"\); one forward per public port: to change it, `porthole unexpose rpi-tcp-80`, then run this expose again/,
     );
     assert.doesNotMatch(other.stderr, /name: "rpi-tcp-80" is already used/);
+
+    // A hand edit breaks the spec file: the hub refuses every change; doctor names it (it said ok).
+    const specPath = join(lab.world.hostRecord("hub").configDir, "porthole.yaml");
+    const good = await readFile(specPath, "utf8");
+    await writeFile(specPath, good.replace("targetPort: 8080", "targetPort: 80800"));
+    const broken = await lab.porthole("hub", ["doctor"], { allowFail: true });
+    assert.equal(broken.code, 4, broken.stdout);
+    assert.match(
+      broken.stdout,
+      /^FAIL spec +the hub runs on its last valid spec and refuses every change \(peer add, join, expose\): \S+porthole\.yaml:\d+:\d+ forwards\[0\]\.targetPort: 80800 is out of range/m,
+    );
+    assert.match(
+      broken.stdout,
+      /^ +fix: correct it at the line:column named \(`porthole validate --spec \S+porthole\.yaml` lists every problem\)/m,
+    );
+    await writeFile(specPath, good);
+    assert.match(
+      (await lab.porthole("hub", ["doctor"], { allowFail: true })).stdout,
+      /^ok +spec +the spec file has no errors$/m,
+    );
     // The first daemon still serves (its socket was not taken away), and status says it runs.
     const running = await lab.porthole("hub", ["status"]);
     assert.match(running.stdout, /^daemon: running \(pid \d+, up \d+ seconds\)$/m);

@@ -498,3 +498,22 @@ test("outside: each unjudged port says how to find out about that port, not ever
     "check the provider's firewall (security group) admits udp/51820 from every address the peers connect from",
   ]);
 });
+
+test("spec: a hand-broken spec file fails with its first problem and the file to validate; none is ok", async () => {
+  const { ctx } = await healthyHub();
+  assert.deepEqual(await only(ctx, "spec"), [], "a hub managed with apply has no daemon spec file");
+  ctx.specProblem = async () => null;
+  assert.equal((await one(ctx, "spec")).status, "ok");
+  ctx.specProblem = async () =>
+    '/etc/porthole/porthole.yaml:20:5 forwards[0].targetPort: 80800 is out of range; expected a port 1-65535 or a range like 6000-6010\n/etc/porthole/porthole.yaml:21:5 forwards[0].mode: "x" is not accepted\n';
+  const bad = await one(ctx, "spec");
+  assert.equal(bad.status, "fail");
+  assert.equal(
+    bad.found,
+    "the hub runs on its last valid spec and refuses every change (peer add, join, expose): /etc/porthole/porthole.yaml:20:5 forwards[0].targetPort: 80800 is out of range; expected a port 1-65535 or a range like 6000-6010 (and 1 more lines)",
+  );
+  assert.match(
+    bad.fix?.[0] ?? "",
+    /`porthole validate --spec \/etc\/porthole\/porthole\.yaml` lists every problem/,
+  );
+});
