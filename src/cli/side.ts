@@ -41,10 +41,8 @@ const RULES: Record<string, Rule> = {
   "forward add": { side: "hub", instead: "`porthole expose PUBLIC --to PORT`" },
   "forward rm": { side: "hub", instead: "`porthole unexpose PUBLIC-OR-NAME`" },
   "forward ls": { side: "hub", instead: "`porthole exposed`" },
-  trace: {
-    side: "hub",
-    instead: "`porthole status` (trace shows the hub's kernel at work: run it on the hub)",
-  },
+  // Nothing on a peer shows the hub's kernel at work: no "equivalent" to offer.
+  trace: { side: "hub" },
   join: {
     side: "peer",
     instead: "`porthole peer add NAME` here, then `porthole join TOKEN` on the machine that joins",

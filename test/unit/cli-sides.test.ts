@@ -95,6 +95,11 @@ describe("a command on the wrong side says what to run instead and writes nothin
       says: /runs on the hub.*the equivalent is `porthole expose PUBLIC --to PORT`/,
     },
     { on: "peer", args: ["forward", "ls"], says: /the equivalent is `porthole exposed`/ },
+    {
+      on: "peer",
+      args: ["trace", "80"],
+      says: /^porthole: `porthole trace` runs on the hub, and this machine is a peer: run it there\. Nothing was changed\.$/m,
+    },
     { on: "peer", args: ["hub", "init", "--endpoint", "x.example"], says: /run `porthole down` first/ },
     {
       on: "hub",
