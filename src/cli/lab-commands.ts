@@ -47,6 +47,8 @@ export function registerLabCommands(program: Command): void {
     .description("WireGuard status of hub and peer, and the forwards")
     .option("--name <name>", "lab name", DEFAULT_LAB)
     .action(async (o: { name: string }) => {
+      // As exec and shell say it: the running labs and --name (it was exit 3, "running labs: none").
+      if (!openWorld(o.name)) throw new UserError(noLab(o.name));
       console.log(await labStatus(o.name, self()));
     });
   lab

@@ -70,10 +70,19 @@ test("lab exec runs in the host's network and paths, lab shell gives a shell the
     assert.equal(other.code, 1);
     assert.match(other.stderr, new RegExp(`there is no lab named "${name}x"; running: [^\\n]*\\b${name}\\b`));
     assert.match(other.stderr, new RegExp(`add [^\\n]*--name ${name}\\b`));
+    const otherStatus = await porthole(["lab", "status", "--name", `${name}x`]);
+    assert.equal(otherStatus.code, 1);
+    assert.match(
+      otherStatus.stderr,
+      new RegExp(`there is no lab named "${name}x"; running: [^\\n]*\\b${name}\\b`),
+    );
   } finally {
     await destroyWorld(name);
   }
   const gone = await porthole(["lab", "exec", "--name", name, "hub", "--", "true"]);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, new RegExp(`there is no lab named "${name}"`));
+  const goneStatus = await porthole(["lab", "status", "--name", name]);
+  assert.equal(goneStatus.code, 1, "not a failed host command (3)");
+  assert.match(goneStatus.stderr, new RegExp(`there is no lab named "${name}"`));
 });
