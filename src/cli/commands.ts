@@ -112,6 +112,17 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
           const id = await peerIdentity();
           if (id) return peerStatus(id, !!o.json);
           if (await staticPeerStatus(!!o.json)) return;
+          // Neither side yet and no spec: say both ways in (the hub's "no spec: hub init" is half of it).
+          const [{ thisSide }, { hubSpecPath }, { pathExists }, { UserError }] = await Promise.all([
+            import("./side.ts"),
+            import("./paths.ts"),
+            import("../host/files.ts"),
+            import("./errors.ts"),
+          ]);
+          if (thisSide() === "none" && !pathExists(hubSpecPath()))
+            throw new UserError(
+              "this machine is neither a hub nor a peer yet: nothing to show (`porthole hub init --endpoint NAME` on the VPS, `porthole join TOKEN` on a home machine)",
+            );
           return (await import("./hub-status.ts")).hubStatusCommand(!!o.json);
         });
       return;

@@ -130,6 +130,15 @@ describe("a command on the wrong side says what to run instead and writes nothin
   }
 });
 
+test("status on a machine that is neither says both ways in, not only hub init", () => {
+  const r = machine("none").run(["status"]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /^porthole: this machine is neither a hub nor a peer yet: nothing to show \(`porthole hub init --endpoint NAME` on the VPS, `porthole join TOKEN` on a home machine\)$/m,
+  );
+});
+
 describe("join reads the token from stdin or a file, so it need not be in the process list", () => {
   test("`join -` reads stdin; `--token-file` reads the file; both or neither is a usage error", () => {
     const m = machine("none");
