@@ -32,7 +32,7 @@ export const forwards: Check<HubContext> = {
         };
       const at = `${target.addr}:${target.targetPort}`;
       if (reachable)
-        return { id: "forwards", status: "ok", found: `${what}: ${at} answers from the hub${udp}` };
+        return { id: "forwards", status: "ok", found: `${what}: ${at} accepts connections from the hub${udp}` };
       const peer = peers.find((p) => p.name === f.peer);
       const offline =
         peer && !peer.online
@@ -41,7 +41,7 @@ export const forwards: Check<HubContext> = {
       return {
         id: "forwards",
         status: "fail",
-        found: `${what}: ${at} does not answer from the hub through the tunnel${offline}: the service is down, bound to 127.0.0.1 only, or dropped by ${f.peer}'s firewall`,
+        found: `${what}: ${at} does not accept connections from the hub through the tunnel${offline}: the service is down, bound to 127.0.0.1 only, or dropped by ${f.peer}'s firewall`,
         fix: [
           `on ${f.peer}: porthole doctor (it checks that something listens on ${target.targetPort} and on which address)`,
           `a service bound to 127.0.0.1 is unreachable through the tunnel: bind it to 0.0.0.0:${target.targetPort} or ${at}, then restart it`,

@@ -50,15 +50,15 @@ function workingText(f: ForwardStatus): string {
   if (f.working === false && blocked) return `NO, blocked on the hub by ${blocked} (fix below)`;
   if (f.working === false)
     return age > 0
-      ? `NO, the target did not answer from the hub${then} (tunnel or service down)`
-      : "NO, the target does not answer from the hub (tunnel or service down)";
+      ? `NO, the target did not accept a connection from the hub${then} (tunnel or service down)`
+      : "NO, the target does not accept connections from the hub (tunnel or service down)";
   if (blocked) return `unknown, ${blocked} may drop it (see below)`;
   if (f.reachable === null && f.probeTarget)
     return `unknown, ${f.probeTarget} not probed yet (status probes the longest unchecked targets first; porthole doctor probes all)`;
   if (f.reachable === null) return "not probed (udp); no firewall on the hub drops it";
   return age > 0
-    ? `yes (the target answered from the hub${then}; no firewall on the hub drops it)`
-    : "yes (the target answers from the hub; no firewall on the hub drops it)";
+    ? `yes (the target accepted a connection from the hub${then}; no firewall on the hub drops it)`
+    : "yes (the target accepts connections from the hub; no firewall on the hub drops it)";
 }
 
 /**

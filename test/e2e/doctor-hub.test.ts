@@ -68,7 +68,7 @@ test("doctor on a hub set up with hub init (daemon, endpoint by name): healthy p
       assert.match(r.stdout, new RegExp(`^ok +${id} `, "m"), `${id} ok:\n${r.stdout}`);
     assert.match(
       r.stdout,
-      /^ok +forwards +rpi-tcp-80 tcp\/80 → rpi:8080 \(snat\): 10\.8\.0\.2:8080 answers from the hub$/m,
+      /^ok +forwards +rpi-tcp-80 tcp\/80 → rpi:8080 \(snat\): 10\.8\.0\.2:8080 accepts connections from the hub$/m,
     );
     assert.match(r.stdout, /^ok +daemon +running \(pid \d+, since /m);
     assert.match(
@@ -169,7 +169,7 @@ async function targetOnLoopback(lab: Lab): Promise<void> {
   assert.equal(failing.code, 4, failing.stdout);
   assert.match(
     failing.stdout,
-    /^FAIL forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 does not answer from the hub through the tunnel: the service is down, bound to 127\.0\.0\.1 only, or dropped by rpi's firewall\n +fix: on rpi: porthole doctor [^\n]*\n +fix: a service bound to 127\.0\.0\.1 is unreachable through the tunnel: bind it to 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/m,
+    /^FAIL forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 does not accept connections from the hub through the tunnel: the service is down, bound to 127\.0\.0\.1 only, or dropped by rpi's firewall\n +fix: on rpi: porthole doctor [^\n]*\n +fix: a service bound to 127\.0\.0\.1 is unreachable through the tunnel: bind it to 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/m,
   );
   assert.match(failing.stdout, /^ok +forwards +rpi-tcp-80 /m, "the working forward stays ok");
 
@@ -180,7 +180,7 @@ async function targetOnLoopback(lab: Lab): Promise<void> {
   assert.equal(fixed.code, 0, fixed.stdout);
   assert.match(
     fixed.stdout,
-    /^ok +forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 answers from the hub$/m,
+    /^ok +forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 accepts connections from the hub$/m,
   );
   const again = await lab.porthole("peer", ["expose", "83", "--to", "9090"]);
   assert.match(

@@ -82,7 +82,7 @@ for (const backend of BACKENDS) {
       assert.equal((await share(lab)).stdout, HELLO);
       assert.match(
         await status(),
-        /working: yes \(the target answers from the hub; no firewall on the hub drops it\)/,
+        /working: yes \(the target accepts connections from the hub; no firewall on the hub drops it\)/,
       );
 
       await hub(["nft", "-f", join(FIXTURES, "firewalld-drop.nft")]);
@@ -129,7 +129,7 @@ for (const backend of BACKENDS) {
       assert.equal((await share(lab)).stdout, HELLO);
       assert.match(
         await status(),
-        /working: yes \(the target answers from the hub; no firewall on the hub drops it\)/,
+        /working: yes \(the target accepts connections from the hub; no firewall on the hub drops it\)/,
       );
       assert.match(await metrics(), /^porthole_forward_blocked\{forward="rpi-tcp-80",peer="rpi"\} 0$/m);
       assert.doesNotMatch(await metrics(), /^porthole_firewall_drop\{path="forward"/m);

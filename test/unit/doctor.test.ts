@@ -159,7 +159,7 @@ test("forwards: a TCP target that does not answer from the hub fails, naming the
   assert.deepEqual(await one(ctx, "forwards"), {
     id: "forwards",
     status: "ok",
-    found: "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 answers from the hub",
+    found: "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 accepts connections from the hub",
   });
   assert.deepEqual(h.probed, ["10.8.0.2:8080"], "the same TCP connect status makes, to the tunnel address");
 
@@ -170,7 +170,7 @@ test("forwards: a TCP target that does not answer from the hub fails, naming the
   assert.equal(r.status, "fail");
   assert.equal(
     r.found,
-    "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 does not answer from the hub through the tunnel: the service is down, bound to 127.0.0.1 only, or dropped by rpi's firewall",
+    "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 does not accept connections from the hub through the tunnel: the service is down, bound to 127.0.0.1 only, or dropped by rpi's firewall",
   );
   assert.deepEqual(r.fix, [
     "on rpi: porthole doctor (it checks that something listens on 8080 and on which address)",
@@ -183,7 +183,7 @@ test("forwards: a TCP target that does not answer from the hub fails, naming the
   const off = await one(ctx, "forwards");
   assert.match(
     off.found,
-    /does not answer from the hub through the tunnel; rpi is offline \(no handshake yet\)/,
+    /does not accept connections from the hub through the tunnel; rpi is offline \(no handshake yet\)/,
   );
   assert.match(off.fix?.at(-1) ?? "", /^on rpi: porthole status /);
 });
@@ -206,11 +206,11 @@ test("forwards: UDP is not probed and says so (unknown, never ok); tcp+udp repor
   assert.deepEqual(
     rs.map((x) => [x.status, x.found]),
     [
-      ["ok", "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 answers from the hub"],
+      ["ok", "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 accepts connections from the hub"],
       ["unknown", "dns udp/53 → rpi:5353 (snat): unknown (UDP is not probed)"],
       [
         "ok",
-        "game tcp+udp/7777 → rpi:7777 (snat): 10.8.0.2:7777 answers from the hub; udp is not probed (no handshake to probe)",
+        "game tcp+udp/7777 → rpi:7777 (snat): 10.8.0.2:7777 accepts connections from the hub; udp is not probed (no handshake to probe)",
       ],
     ],
   );
