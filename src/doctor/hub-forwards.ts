@@ -32,7 +32,11 @@ export const forwards: Check<HubContext> = {
         };
       const at = `${target.addr}:${target.targetPort}`;
       if (reachable)
-        return { id: "forwards", status: "ok", found: `${what}: ${at} accepts connections from the hub${udp}` };
+        return {
+          id: "forwards",
+          status: "ok",
+          found: `${what}: ${at} accepts connections from the hub${udp}`,
+        };
       const peer = peers.find((p) => p.name === f.peer);
       const offline =
         peer && !peer.online

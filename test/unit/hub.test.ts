@@ -170,7 +170,10 @@ test("metrics are Prometheus text with one series per peer and forward", () => {
   assert.match(rendered, /^ {4}fix: nft insert rule inet filter forward oifname "wg0" accept$/m);
   assert.doesNotMatch(rendered, /working: yes/);
   const clear = renderStatus({ ...status, firewall: [], forwards: withFindings(status.forwards, []) });
-  assert.match(clear, /working: yes \(the target accepts connections from the hub; no firewall on the hub drops it\)/);
+  assert.match(
+    clear,
+    /working: yes \(the target accepts connections from the hub; no firewall on the hub drops it\)/,
+  );
   assert.match(clear, /working: not probed \(udp\); no firewall on the hub drops it/);
   // The apply duration is a histogram: cumulative buckets, sum and count.
   assert.match(text, /^# TYPE porthole_apply_duration_seconds histogram$/m);

@@ -270,7 +270,10 @@ test("status: a probe result from an earlier status says its age; what was not p
   );
   const text = renderStatus(later);
   assert.match(text, /^forwards: \(targets probed by this status: 1, by an earlier one: 1, not yet: 0;/m);
-  assert.match(text, /tcp\/80 .*\n.*working: yes \(the target accepted a connection from the hub 40 seconds ago;/);
+  assert.match(
+    text,
+    /tcp\/80 .*\n.*working: yes \(the target accepted a connection from the hub 40 seconds ago;/,
+  );
   assert.match(text, /tcp\/8443 .*\n.*working: yes \(the target accepts connections from the hub;/);
 
   // A target never probed (a hub with more targets than a status probes) is unknown.
