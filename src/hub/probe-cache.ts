@@ -17,7 +17,10 @@ export interface ProbeLimits {
   max: number;
   /** Probes running at once. */
   atOnce: number;
-  /** The call waits this long (ms) at most; a probe still running then finishes for the next call. */
+  /**
+   * The call waits this long (ms) at most (Infinity: for every probe); a probe still running then
+   * finishes for the next call.
+   */
   budgetMs: number;
 }
 
@@ -74,7 +77,10 @@ export class ProbeCache {
     };
     const all = Promise.all(Array.from({ length: Math.min(limits.atOnce, due.length) }, worker));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, limits.budgetMs)))]);
+    // No budget (Infinity: doctor's "everything, now") waits for every probe; a timer could not say it.
+    if (Number.isFinite(limits.budgetMs))
+      await Promise.race([all, new Promise((r) => (timer = setTimeout(r, limits.budgetMs)))]);
+    else await all;
     clearTimeout(timer);
     return new Map(
       [...wanted.keys()].flatMap((k) => (this.last.has(k) ? [[k, this.last.get(k) as Probed]] : [])),

@@ -8,7 +8,7 @@ import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../p
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
-import { type ProbeCache, targetKey } from "./probe-cache.ts";
+import { ProbeCache, targetKey } from "./probe-cache.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;
@@ -185,16 +185,12 @@ function firstTcpTargets(spec: Spec, targets: Target[]): (Target | undefined)[] 
   return spec.forwards.map((f) => firstTcp.get(f.name));
 }
 
-/** Whether each target answers a TCP connect from the hub: a few at a time, each address:port once. */
+/** Whether each target answers a TCP connect from the hub, now: a few at a time, each address:port once. */
 async function probeTargets(host: Host, targets: (Target | undefined)[]): Promise<(boolean | null)[]> {
-  const key = (t: Target) => targetKey(t.addr, t.targetPort);
-  const unique = [...new Map(targets.flatMap((t) => (t ? [[key(t), t] as const] : []))).values()];
-  const answers = new Map<string, boolean>();
-  let next = 0;
-  const worker = async () => {
-    for (let t = unique[next++]; t; t = unique[next++])
-      answers.set(key(t), await host.stats.tcpReachable(t.addr, t.targetPort));
-  };
-  await Promise.all(Array.from({ length: Math.min(PROBES_AT_ONCE, unique.length) }, worker));
-  return targets.map((t) => (t ? (answers.get(key(t)) ?? null) : null));
+  const cache = new ProbeCache((addr, port) => host.stats.tcpReachable(addr, port), Date.now);
+  const got = await cache.check(
+    targets.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])),
+    { freshMs: 0, max: Number.POSITIVE_INFINITY, atOnce: PROBES_AT_ONCE, budgetMs: Number.POSITIVE_INFINITY },
+  );
+  return targets.map((t) => (t ? (got.get(targetKey(t.addr, t.targetPort))?.reachable ?? null) : null));
 }
