@@ -1,6 +1,10 @@
 // Benchmark: porthole against the physical limit and the rivals, side by side in one lab and one run.
 //
-//   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000]
+//   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000] [--conn-only]
+//
+// --conn-only measures new connections/s alone (no latency, iperf3 or download): a round takes ~1/4 of
+// the time, so many more rounds fit, and the spread of each ratio (quartiles over rounds) says how far
+// the medians can be trusted on a noisy machine.
 //
 // Configurations (the hub's data plane is switched between "states"; each state also measures the
 // direct tunnel, so every ratio pairs two runs made minutes, not rounds, apart):
@@ -41,6 +45,7 @@ const args = cliArgs();
 const rounds = args.number("--rounds", 2, 1, 10);
 const duration = args.number("--duration", 2, 1, 30);
 const N = args.number("--forwards", 10_000, 1, 40_000);
+const connOnly = args.flag("--conn-only");
 const command = ["npm run bench:relay --", ...process.argv.slice(2)].join(" ");
 requireLabMachine(["wrk", "iperf3", "haproxy", "socat", "conntrack"]);
 requireBuiltCli();
@@ -170,8 +175,10 @@ await withLabs([lab], async () => {
         const s = await measure(w, config, src);
         samples.push({ state, config, round: r, ...s });
         console.error(
-          `round ${r} ${state.padEnd(13)} ${config.padEnd(11)} ${Math.round(s.conn)} conn/s (paws ${s.paws}), ` +
-            `${(s.up / 1e6).toFixed(0)}/${(s.down / 1e6).toFixed(0)} Mbit/s, p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, 50 MB ${s.dl.toFixed(2)} s`,
+          `round ${r} ${state.padEnd(13)} ${config.padEnd(11)} ${Math.round(s.conn)} conn/s (paws ${s.paws})` +
+            (connOnly
+              ? ""
+              : `, ${(s.up / 1e6).toFixed(0)}/${(s.down / 1e6).toFixed(0)} Mbit/s, p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, 50 MB ${s.dl.toFixed(2)} s`),
         );
       }
     }
@@ -202,7 +209,8 @@ const COLUMNS: [State, string, string][] = [
   ["nftmap", "haproxy", "haproxy (tcp)"],
   ["nftmap", "socat", "socat"],
 ];
-const ratio = (state: State, config: string, m: Metric) => {
+/** Each round's config / direct for metric M (new connections: / the direct run just before it). */
+const ratios = (state: State, config: string, m: Metric) => {
   const xs: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const a = samples.find((s) => s.state === state && s.config === config && s.round === r);
@@ -210,9 +218,25 @@ const ratio = (state: State, config: string, m: Metric) => {
     if (m === "conn" && a) xs.push(a.conn / a.connDirect);
     else if (a && d && d[m] > 0) xs.push(a[m] / d[m]);
   }
-  return median(xs);
+  return xs;
 };
-const rows = METRICS.map(([m, label]) => [label, ...COLUMNS.map(([st, c]) => ratio(st, c, m).toFixed(2))]);
+/** The q-quantile of XS (linear between the closest ranks). */
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  const lo = s[Math.floor(i)] as number;
+  return lo + ((s[Math.ceil(i)] as number) - lo) * (i - Math.floor(i));
+};
+const cell = (xs: number[]) => median(xs).toFixed(2);
+const measured: [Metric, string][] = connOnly ? METRICS.slice(0, 1) : METRICS;
+const rows = measured.map(([m, label]) => [label, ...COLUMNS.map(([st, c]) => cell(ratios(st, c, m)))]);
+const spreadRow = [
+  "new connections/s, middle half of the rounds",
+  ...COLUMNS.map(([st, c]) => {
+    const xs = ratios(st, c, "conn");
+    return xs.length > 1 ? `${quantile(xs, 0.25).toFixed(2)}–${quantile(xs, 0.75).toFixed(2)}` : "–";
+  }),
+];
 const directRow = (m: Metric) => median(samples.filter((s) => s.config === "direct").map((s) => s[m]));
 const pawsRow = [
   "PAWS-refused SYNs at the peer (sum)",
@@ -227,7 +251,9 @@ const pair = (a: [State, string], b: [State, string]) => {
     const y = samples.find((s) => s.state === b[0] && s.config === b[1] && s.round === r);
     if (x && y) xs.push(x.conn / y.conn);
   }
-  return median(xs).toFixed(2);
+  return xs.length > 1
+    ? `${median(xs).toFixed(2)} (${quantile(xs, 0.25).toFixed(2)}–${quantile(xs, 0.75).toFixed(2)})`
+    : median(xs).toFixed(2);
 };
 
 console.log(`
@@ -239,16 +265,19 @@ ${rounds} rounds, states in alternating order (porthole with 1 forward set, with
 the seed's lines, a minimal nft map with haproxy, socat and plain routing beside it, no ruleset at all with plain
 routing); each state measures the direct tunnel too and each cell is the median over rounds of config / direct
 of the same state and round (new connections: config / a direct run made just before it). ${duration} s per
-wrk/iperf3 run; wrk -t2 -c32 \`Connection: close\` (fast-http.c) for new connections, wrk -t1 -c4 keep-alive
-for latency (node:http), iperf3 -t ${duration} both ways, curl of 50 MB (node:http). The client's source
+wrk/iperf3 run; wrk -t2 -c32 \`Connection: close\` (fast-http.c) for new connections${connOnly ? " (alone: --conn-only)" : `, wrk -t1 -c4 keep-alive\nfor latency (node:http), iperf3 -t ${duration} both ways, curl of 50 MB (node:http)`}. The client's source
 address alternates between ${CLIENTS.join(" and ")} each run. ${await machineNote()}
 
-Direct tunnel (medians): ${Math.round(directRow("conn"))} connections/s, ${(directRow("up") / 1e6).toFixed(0)} / ${(directRow("down") / 1e6).toFixed(0)} Mbit/s,
-latency p50 ${directRow("p50").toFixed(2)} ms / p99 ${directRow("p99").toFixed(2)} ms, 50 MB in ${directRow("dl").toFixed(2)} s.
+Direct tunnel (medians): ${Math.round(directRow("conn"))} connections/s${
+  connOnly
+    ? "."
+    : `, ${(directRow("up") / 1e6).toFixed(0)} / ${(directRow("down") / 1e6).toFixed(0)} Mbit/s,
+latency p50 ${directRow("p50").toFixed(2)} ms / p99 ${directRow("p99").toFixed(2)} ms, 50 MB in ${directRow("dl").toFixed(2)} s.`
+}
 
-${markdownTable(["metric (config / direct)", ...COLUMNS.map(([, , l]) => l)], [...rows, pawsRow])}
+${markdownTable(["metric (config / direct)", ...COLUMNS.map(([, , l]) => l)], [rows[0] as string[], spreadRow, ...rows.slice(1), pawsRow])}
 
-New connections, pairs in the same round: porthole snat / seed's lines ${pair(["porthole", "snat"], ["seed", "seed"])},
+New connections, pairs in the same round (median, middle half in brackets): porthole snat / seed's lines ${pair(["porthole", "snat"], ["seed", "seed"])},
 porthole snat / minimal nft map ${pair(["porthole", "snat"], ["nftmap", "nftmap"])}, porthole snat ${N.toLocaleString("en-US")} / 1 ${pair(["porthole-many", "snat"], ["porthole", "snat"])};
 the kernel's share: routed with conntrack on / off ${pair(["nftmap", "routed"], ["bare", "routed"])}, minimal nft map / routed with conntrack on ${pair(["nftmap", "nftmap"], ["nftmap", "routed"])}.
 `);
@@ -493,6 +522,17 @@ async function measure(
   const p0 = await pawsCount(w);
   const conn = config === "direct" ? connDirect : await rate(host, `http://${addr}:${ports.conn}/`);
   const paws = (await pawsCount(w)) - p0;
+  if (connOnly)
+    return {
+      conn,
+      connDirect,
+      paws,
+      up: Number.NaN,
+      down: Number.NaN,
+      p50: Number.NaN,
+      p99: Number.NaN,
+      dl: Number.NaN,
+    };
   const lat = (
     await exec(["wrk", "-t1", "-c4", `-d${duration}s`, "--latency", `http://${addr}:${ports.http}/`])
   ).stdout;
