@@ -14,10 +14,12 @@ import { armPending, confirmPending, revertUnconfirmed } from "../reconcile/conf
 import { apply, down } from "../reconcile/reconcile.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
+import { NameField } from "../spec/fields.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
+import { PathText, valid, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
-import { EXIT, UserError, wholeNumber } from "./errors.ts";
+import { EXIT, UserError } from "./errors.ts";
 import { hub } from "./hub-client.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
@@ -26,7 +28,7 @@ interface ApplyOpts {
   host?: string;
   spec?: string;
   dryRun?: boolean;
-  confirm?: string;
+  confirm?: number;
   fromState?: boolean;
 }
 
@@ -71,7 +73,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
       '--host: which machine is this? give the hub\'s name (or "hub") or a peer name',
       EXIT.usage,
     );
-  const seconds = o.confirm === undefined ? undefined : wholeNumber("--confirm", o.confirm, 5, 3600);
+  const seconds = o.confirm;
   try {
     const r = await apply(ctx, {
       spec: loaded.spec,
@@ -123,8 +125,8 @@ async function armRevert(seconds: number): Promise<void> {
 }
 
 /** The detached waiter started by armRevert: sleeps, then reverts unless confirmed meanwhile. */
-async function revertAction(token: string, seconds: string): Promise<void> {
-  await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
+async function revertAction(token: string, seconds: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, seconds * 1000));
   await revertUnconfirmed(hostContext(), token);
 }
 
@@ -189,10 +191,15 @@ export function registerApplyCommands(program: Command): void {
     .option(
       "--host <name>",
       'which host this machine is: "hub" or a peer name (default: the one whose key this machine holds)',
+      valid("--host", NameField),
     )
-    .option("--spec <file>", "the spec")
+    .option("--spec <file>", "the spec", valid("--spec", PathText))
     .option("--dry-run", "print the plan and change nothing")
-    .option("--confirm <seconds>", "revert by itself unless `porthole confirm` runs within SECONDS")
+    .option(
+      "--confirm <seconds>",
+      "revert by itself unless `porthole confirm` runs within SECONDS (5-3600)",
+      valid("--confirm", wholeNumber(5, 3600)),
+    )
     .option("--from-state", "re-apply what was applied last (what the systemd unit runs at boot)")
     .action(applyAction);
   program
@@ -209,6 +216,6 @@ export function registerApplyCommands(program: Command): void {
   program
     .command("revert-unconfirmed", { hidden: true })
     .argument("<token>")
-    .argument("<seconds>")
+    .argument("<seconds>", "", valid("SECONDS", wholeNumber(5, 3600)))
     .action(revertAction);
 }

@@ -107,7 +107,11 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
         )
         .action(async (o: { json?: boolean; spec?: string }) => {
           // One way to find the spec for every command: --spec here is $PORTHOLE_SPEC for the rest.
-          if (o.spec) process.env.PORTHOLE_SPEC = resolve(o.spec);
+          if (o.spec !== undefined) {
+            // Checked here, not as it is parsed: this module loads for every command, the checks only for this one.
+            const { PathText, valid } = await import("./arg.ts");
+            process.env.PORTHOLE_SPEC = resolve(valid("--spec", PathText)(o.spec));
+          }
           const { peerIdentity, peerStatus, staticPeerStatus } = await import("./peer-commands.ts");
           const id = await peerIdentity();
           if (id) return peerStatus(id, !!o.json);

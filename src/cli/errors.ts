@@ -20,14 +20,3 @@ export class UserError extends Error {
     super(message);
   }
 }
-
-/** A whole-number option, or a usage error naming the option, the value and what is accepted. */
-export function wholeNumber(option: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max)
-    throw new UserError(
-      `${option}: ${JSON.stringify(text)} is not accepted; give a whole number ${min}-${max}`,
-      EXIT.usage,
-    );
-  return n;
-}

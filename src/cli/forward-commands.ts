@@ -1,6 +1,9 @@
 // `porthole forward add|rm|ls`: forwards, from the hub (peers use `porthole expose`).
 import type { Command } from "commander";
 import type { AddForwardRequest } from "../protocol/requests.ts";
+import { NameField, PortRangeField } from "../spec/fields.ts";
+import { ModeShape, ProtoShape } from "../spec/schema.ts";
+import { valid } from "./arg.ts";
 import {
   addSharedForwardOptions,
   type SharedForwardOptions,
@@ -14,18 +17,29 @@ export function registerForwardCommands(program: Command): void {
   const add = fwd
     .command("add")
     .description("forward a public port (or range) of the hub to a peer")
-    .requiredOption("--port <port>", "public port or range, e.g. 80 or 6000-6010")
-    .requiredOption("--peer <name>", "the peer that receives the traffic")
-    .option("--target-port <port>", "port (or range of equal length) on the peer; default: the same")
-    .option("--proto <proto>", "tcp, udp or tcp+udp", "tcp")
-    .option("--mode <mode>", "snat (default) or transparent (client IP preserved)");
+    .requiredOption(
+      "--port <port>",
+      "public port or range, e.g. 80 or 6000-6010",
+      valid("--port", PortRangeField),
+    )
+    .requiredOption("--peer <name>", "the peer that receives the traffic", valid("--peer", NameField))
+    .option(
+      "--target-port <port>",
+      "port (or range of equal length) on the peer; default: the same",
+      valid("--target-port", PortRangeField),
+    )
+    .option("--proto <proto>", "tcp, udp or tcp+udp", valid("--proto", ProtoShape), "tcp" as const)
+    .option(
+      "--mode <mode>",
+      "snat (default) or transparent (client IP preserved)",
+      valid("--mode", ModeShape),
+    );
   addSharedForwardOptions(add).action(
     async (
       o: SharedForwardOptions & {
         port: string;
         peer: string;
         targetPort?: string;
-        // Passed on as given: the hub checks them (AddForwardRequest) and names what it accepts.
         proto: AddForwardRequest["proto"];
         mode?: AddForwardRequest["mode"];
       },
@@ -54,7 +68,7 @@ export function registerForwardCommands(program: Command): void {
   );
   fwd
     .command("rm")
-    .argument("<name>")
+    .argument("<name>", "the forward's name (see forward ls)", valid("NAME", NameField))
     .description("remove a forward")
     .action(async (name: string) => {
       await hub().removeForward(name);

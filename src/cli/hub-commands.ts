@@ -7,9 +7,12 @@ import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
+import { EndpointField, NameField, PortField, PublicInterfaceField, SubnetField } from "../spec/fields.ts";
+import { FirewallShape } from "../spec/schema.ts";
+import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
-import { EXIT, UserError, wholeNumber } from "./errors.ts";
+import { UserError } from "./errors.ts";
 import { hub, hubStore, waitForDaemon } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
 /** Enables the unit when systemd runs this host; says what to do when it does not. */
@@ -39,7 +42,7 @@ export async function stopForwarding(log: (l: string) => void): Promise<void> {
 
 interface InitOpts {
   endpoint: string;
-  listenPort: string;
+  listenPort: number;
   subnet: string;
   firewall: string;
   publicInterface: string;
@@ -49,15 +52,9 @@ interface InitOpts {
 
 async function init(o: InitOpts): Promise<void> {
   const store = await hubStore();
-  // Loaded per command (not at start): `porthole status` runs from this module too.
-  const { parseEndpoint } = await import("../spec/endpoint.ts");
   if ((await readText(store.file)) !== null)
     throw new UserError(`${store.file} exists already: this hub is initialized (see porthole status)`);
-  const port = Number(o.listenPort);
-  if (!parseEndpoint(o.endpoint, port))
-    throw new UserError(
-      `--endpoint: ${JSON.stringify(o.endpoint)} is not a host name or IP address (with an optional :port)`,
-    );
+  const port = o.listenPort;
   let key = (await readText(keyFile()))?.trim();
   if (!key) {
     key = generatePrivateKey();
@@ -126,30 +123,42 @@ export function registerHubCommands(program: Command): void {
   hub
     .command("init")
     .description("make this machine the hub: key, spec, tunnel, NAT, systemd unit; prints next steps")
-    .requiredOption("--endpoint <host>", "the public name or address peers use to reach this VPS")
-    .option("--listen-port <port>", "WireGuard UDP port", "51820")
-    .option("--subnet <cidr>", "tunnel subnet", "10.8.0.0/24")
-    .option("--firewall <backend>", "nftables or iptables", "nftables")
-    .option("--public-interface <name>", 'interface facing the internet ("auto": any but the tunnel)', "auto")
-    .option("--webhook <url>", "POST events (peer online/offline, failed applies) to this URL")
-    .option("--name <name>", "the hub's name", "hub")
+    .requiredOption(
+      "--endpoint <host>",
+      "the public name or address peers use to reach this VPS",
+      valid("--endpoint", EndpointField),
+    )
+    .option(
+      "--listen-port <port>",
+      "WireGuard UDP port",
+      (t) => Number(valid("--listen-port", PortField)(t)),
+      51820,
+    )
+    .option("--subnet <cidr>", "tunnel subnet", valid("--subnet", SubnetField), "10.8.0.0/24")
+    .option("--firewall <backend>", "nftables or iptables", valid("--firewall", FirewallShape), "nftables")
+    .option(
+      "--public-interface <name>",
+      'interface facing the internet ("auto": any but the tunnel)',
+      valid("--public-interface", PublicInterfaceField),
+      "auto",
+    )
+    .option(
+      "--webhook <url>",
+      "POST events (peer online/offline, failed applies) to this URL",
+      valid("--webhook", WebhookUrl),
+    )
+    .option("--name <name>", "the hub's name", valid("--name", NameField), "hub")
     .action(init);
   hub
     .command("webhook")
     .description("where to POST events (peer online/offline, failed applies); no URL: show it; --off to stop")
-    .argument("[url]")
+    .argument("[url]", "an http:// or https:// URL", valid("URL", WebhookUrl))
     .option("--off", "send no more events")
     .action(async (url: string | undefined, o: { off?: boolean }) => {
       if (!url && !o.off) {
         const current = (await new RuntimeStore(hostFiles, stateDir()).load()).webhook;
         console.log(current ? `events are POSTed to ${current}` : "no webhook: events are not sent anywhere");
         return;
-      }
-      if (url && !/^https?:\/\/\S+$/.test(url)) {
-        throw new UserError(
-          `webhook: ${JSON.stringify(url)} is not accepted; give an http:// or https:// URL`,
-          EXIT.usage,
-        );
       }
       await new RuntimeStore(hostFiles, stateDir()).update((r) => {
         r.webhook = o.off ? undefined : url;
@@ -159,10 +168,15 @@ export function registerHubCommands(program: Command): void {
   hub
     .command("run")
     .description("the hub daemon: reconcile, serve the API (tunnel address + unix socket), repair drift")
-    .option("--interval <ms>", "how often to check the host (100-60000)", "2000")
+    .option(
+      "--interval <ms>",
+      "how often to check the host (100-60000)",
+      valid("--interval", wholeNumber(100, 60_000)),
+      2000,
+    )
     .option("--down-on-stop", STOP_HELP)
-    .action(async (o: { interval: string; downOnStop?: boolean }) => {
-      const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
+    .action(async (o: { interval: number; downOnStop?: boolean }) => {
+      const intervalMs = o.interval;
       const log = daemonLogger();
       const release = await claimOrExit("hub");
       let d: Awaited<ReturnType<typeof runHub>>;

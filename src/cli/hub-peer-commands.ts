@@ -1,35 +1,35 @@
 // `porthole peer add|rm|ls` on the hub: join tokens, devices (a wg-quick config and QR code), removal.
-import type { Command } from "commander";
-import { EXIT, UserError } from "./errors.ts";
+import { type Command, Option } from "commander";
+import { CreateTokenRequest } from "../protocol/requests.ts";
+import { NameField } from "../spec/fields.ts";
+import { DurationText, valid } from "./arg.ts";
 import { hub, hubStore } from "./hub-client.ts";
 import { specProblem, warnSpec } from "./hub-status.ts";
 import { table } from "./table.ts";
 
-export function parseDuration(text: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
-  if (!m)
-    throw new UserError(
-      `--expires: ${JSON.stringify(text)} is not accepted; use a duration like 30m, 1h or 2d`,
-      EXIT.usage,
-    );
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s"];
-}
+/** --expires: a duration (30m, 1h, 2d) that is also the seconds a join token may live (the API's field). */
+const Expires = DurationText.pipe(CreateTokenRequest.shape.expiresSeconds.unwrap());
+
 export function registerHubPeerCommands(peer: Command): void {
   peer
     .command("add")
     .description(
       "add a peer: prints a one-time join token (or, with --device, a wg-quick config and QR code)",
     )
-    .argument("<name>")
+    .argument("<name>", "the new peer's name", valid("NAME", NameField))
     .option("--admin", "the peer may manage every peer and forward")
-    .option("--expires <duration>", "how long the token is valid", "1h")
+    .addOption(
+      new Option("--expires <duration>", "how long the token is valid: 1m to 7d (s, m, h or d)")
+        .argParser(valid("--expires", Expires))
+        .default(3600, "1h"),
+    )
     .option("--device", "for a phone or laptop that cannot run porthole: the hub makes its key")
-    .action(async (name: string, o: { admin?: boolean; expires: string; device?: boolean }) => {
+    .action(async (name: string, o: { admin?: boolean; expires: number; device?: boolean }) => {
       if (!o.device) {
         const r = await hub({ needsDaemon: true }).createToken({
           name,
           admin: !!o.admin,
-          expiresSeconds: parseDuration(o.expires),
+          expiresSeconds: o.expires,
         });
         console.log(
           `join token for "${name}" (works once, until ${r.expires}):\n\n  porthole join ${r.token}\n`,
@@ -54,7 +54,7 @@ export function registerHubPeerCommands(peer: Command): void {
   peer
     .command("rm")
     .description("remove a peer and its forwards, or revoke a pending join token")
-    .argument("<name>")
+    .argument("<name>", "the peer's name (see peer ls)", valid("NAME", NameField))
     .action(async (name: string) => {
       const r = await hub().removePeer(name);
       if (r.revokedToken) {

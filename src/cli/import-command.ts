@@ -2,7 +2,9 @@
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { readTextNow } from "../host/files.ts";
+import { EndpointField, InterfaceField } from "../spec/fields.ts";
 import { importWgQuick } from "../spec/import-wgquick.ts";
+import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
 
 export function registerImportCommand(program: Command): void {
@@ -11,11 +13,16 @@ export function registerImportCommand(program: Command): void {
     .description("turn an existing configuration into a spec (printed on stdout)")
     .command("wg-quick")
     .description("read a hub's wg-quick config (e.g. /etc/wireguard/wg0.conf) and print a porthole.yaml")
-    .argument("<file>", "the wg-quick config")
-    .option("--endpoint <host>", "the hub's public name or address, which the config does not hold")
+    .argument("<file>", "the wg-quick config", valid("FILE", PathText))
+    .option(
+      "--endpoint <host>",
+      "the hub's public name or address, which the config does not hold",
+      valid("--endpoint", EndpointField),
+    )
     .option(
       "--interface <name>",
       "the tunnel's name (default: NAME for /etc/wireguard/NAME.conf, as wg-quick names it; else wg0)",
+      valid("--interface", InterfaceField),
     )
     .action((file: string, o: { endpoint?: string; interface?: string }) => {
       let text: string;

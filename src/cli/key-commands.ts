@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { readText, writeAtomic } from "../host/files.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
+import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
 
 async function readStdin(): Promise<string> {
@@ -19,6 +20,7 @@ export function registerKeyCommands(program: Command): void {
     .option(
       "--write <file>",
       "write the private key to FILE (mode 0600, never overwritten) and print the public key",
+      valid("--write", PathText),
     )
     .action(async (o: { write?: string }) => {
       const key = generatePrivateKey();

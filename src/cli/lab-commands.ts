@@ -1,23 +1,28 @@
 // lab up|status|down|ls|exec|shell: the seed's world in network namespaces on this machine.
-import type { Command } from "commander";
+import { Argument, type Command, Option } from "commander";
+import * as z from "zod";
 import { runAttached } from "../host/run.ts";
+import { LAB_NAME_RE, LAB_NAME_RULE } from "../lab/create.ts";
 import { DEFAULT_LAB, labDown, labHints, labStatus, labUp, labUpJoined } from "../lab/lab.ts";
 import { LAB_HOSTS, type LabHost } from "../lab/state.ts";
 import { listWorlds, openWorld, type World } from "../lab/world.ts";
-import { EXIT, UserError } from "./errors.ts";
+import { FirewallShape, ModeShape } from "../spec/schema.ts";
+import type { Backend, Mode } from "../spec/types.ts";
+import { valid } from "./arg.ts";
+import { UserError } from "./errors.ts";
 import { table } from "./table.ts";
 
 const self = () => [process.execPath, process.argv[1] as string];
 
-function oneOf<T extends string>(flag: string, value: string, accepted: readonly T[]): T {
-  if (!accepted.includes(value as T)) {
-    throw new UserError(
-      `${flag}: ${JSON.stringify(value)} is not accepted; use one of: ${accepted.join(", ")}`,
-      EXIT.usage,
-    );
-  }
-  return value as T;
-}
+/** --name: a lab's name (it becomes namespace and file names, so nothing else is let through). */
+const LabName = z.string().superRefine((text, ctx) => {
+  if (!LAB_NAME_RE.test(text))
+    ctx.addIssue({ code: "custom", message: `is not a lab name; use ${LAB_NAME_RULE}` });
+});
+const nameOption = (description: string) =>
+  new Option("--name <name>", description).argParser(valid("--name", LabName)).default(DEFAULT_LAB);
+const hostArgument = () =>
+  new Argument("<host>", LAB_HOSTS.join(" | ")).argParser(valid("HOST", z.enum(LAB_HOSTS)));
 
 export function registerLabCommands(program: Command): void {
   const lab = program
@@ -28,15 +33,25 @@ export function registerLabCommands(program: Command): void {
   lab
     .command("up")
     .description("build the lab, apply porthole on hub and peer, serve a WebDAV share from the peer")
-    .option("--name <name>", "lab name (several labs can run side by side)", DEFAULT_LAB)
-    .option("--backend <backend>", "hub firewall: nftables or iptables", "nftables")
-    .option("--mode <mode>", "snat (the blog post's) or transparent (client IP preserved)", "snat")
+    .addOption(nameOption("lab name (several labs can run side by side)"))
+    .option(
+      "--backend <backend>",
+      "hub firewall: nftables or iptables",
+      valid("--backend", FirewallShape),
+      "nftables" as const,
+    )
+    .option(
+      "--mode <mode>",
+      "snat (the blog post's) or transparent (client IP preserved)",
+      valid("--mode", ModeShape),
+      "snat" as const,
+    )
     .option("--static", "no daemons: write one spec and `porthole apply` it on hub and peer (issue-3 style)")
-    .action(async (o: { name: string; backend: string; mode: string; static?: boolean }) => {
+    .action(async (o: { name: string; backend: Backend; mode: Mode; static?: boolean }) => {
       const world = await (o.static ? labUp : labUpJoined)({
         name: o.name,
-        backend: oneOf("--backend", o.backend, ["nftables", "iptables"] as const),
-        mode: oneOf("--mode", o.mode, ["snat", "transparent"] as const),
+        backend: o.backend,
+        mode: o.mode,
         porthole: self(),
         log: (l) => console.log(l),
       });
@@ -45,7 +60,7 @@ export function registerLabCommands(program: Command): void {
   lab
     .command("status")
     .description("WireGuard status of hub and peer, and the forwards")
-    .option("--name <name>", "lab name", DEFAULT_LAB)
+    .addOption(nameOption("lab name"))
     .action(async (o: { name: string }) => {
       // As exec and shell say it: the running labs and --name (it was exit 3, "running labs: none").
       if (!openWorld(o.name)) throw new UserError(noLab(o.name));
@@ -54,7 +69,7 @@ export function registerLabCommands(program: Command): void {
   lab
     .command("down")
     .description("remove the lab: processes, namespaces, files (works after a crash too)")
-    .option("--name <name>", "lab name", DEFAULT_LAB)
+    .addOption(nameOption("lab name"))
     .action(async (o: { name: string }) => {
       console.log(await labDown(o.name));
     });
@@ -87,32 +102,31 @@ export function registerLabCommands(program: Command): void {
     .description(
       `run a command inside a lab host (${LAB_HOSTS.join(", ")}), with its own network, /etc/porthole and /var/lib/porthole`,
     )
-    .argument("<host>", LAB_HOSTS.join(" | "))
+    .addArgument(hostArgument())
     .argument("<command...>", "the command and its arguments (after --)")
-    .option("--name <name>", "lab name", DEFAULT_LAB)
+    .addOption(nameOption("lab name"))
     .allowUnknownOption()
     .addHelpText("after", "\nExample: porthole lab exec hub -- porthole status")
-    .action(async (host: string, command: string[], o: { name: string }) => {
+    .action(async (host: LabHost, command: string[], o: { name: string }) => {
       const [world, h] = labHost(o.name, host);
       process.exitCode = await runAttached(world.enterArgv(h, command), { ...process.env, ...world.env(h) });
     });
   lab
     .command("shell")
     .description("an interactive shell inside a lab host (exit to leave)")
-    .argument("<host>", LAB_HOSTS.join(" | "))
-    .option("--name <name>", "lab name", DEFAULT_LAB)
-    .action(async (host: string, o: { name: string }) => {
+    .addArgument(hostArgument())
+    .addOption(nameOption("lab name"))
+    .action(async (host: LabHost, o: { name: string }) => {
       const [world, h] = labHost(o.name, host);
       const env = { ...process.env, ...world.env(h), PS1: `[lab ${world.name}] ${h}# ` };
       process.exitCode = await runAttached(world.enterArgv(h, ["bash", "--norc", "-i"]), env);
     });
 }
 
-function labHost(name: string, host: string): [World, LabHost] {
-  const h = oneOf("HOST", host, LAB_HOSTS);
+function labHost(name: string, host: LabHost): [World, LabHost] {
   const world = openWorld(name);
   if (!world) throw new UserError(noLab(name));
-  return [world, h];
+  return [world, host];
 }
 
 /** Names the labs that do exist and how to pick one (`--name`), or how to start one. */

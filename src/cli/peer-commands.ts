@@ -7,15 +7,17 @@ import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { hubClient } from "../protocol/client.ts";
-import type { AddForwardRequest } from "../protocol/requests.ts";
+import { PortRangeField } from "../spec/fields.ts";
+import { PathText, valid, wholeNumber } from "./arg.ts";
 import { daemonLogger } from "./daemon-log.ts";
-import { EXIT, UserError, wholeNumber } from "./errors.ts";
+import { EXIT, UserError } from "./errors.ts";
 import {
   addSharedForwardOptions,
   type SharedForwardOptions,
   sharedForwardFields,
 } from "./forward-options.ts";
 import { configDir, stateDir } from "./paths.ts";
+import { type PortOrName, portOrName, publicPort } from "./port-args.ts";
 import { table } from "./table.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
@@ -64,27 +66,11 @@ const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.t
  */
 export function matchForwards<F extends { name: string; port: string; proto: string }>(
   mine: F[],
-  what: string,
+  what: PortOrName,
 ): F[] {
-  const text = what.trim();
-  if (!/^\d/.test(text)) return mine.filter((f) => f.name === text);
-  const p = parsePublic(text);
-  const explicit = text.includes(":");
-  return mine.filter((f) => f.port === p.port && (!explicit || f.proto === p.proto));
+  if ("name" in what) return mine.filter((f) => f.name === what.name);
+  return mine.filter((f) => f.port === what.port && (what.proto === null || f.proto === what.proto));
 }
-
-/** "80", "80:udp", "6000-6010:tcp+udp" */
-export function parsePublic(text: string): { port: string; proto: Proto } {
-  const m = /^(\d+(?:-\d+)?)(?::(tcp|udp|tcp\+udp))?$/.exec(text.trim());
-  if (!m)
-    throw new UserError(
-      `PUBLIC: ${JSON.stringify(text)} is not accepted; give a port or range with an optional protocol, e.g. 80, 53:udp, 6000-6010:tcp+udp`,
-      EXIT.usage,
-    );
-  return { port: m[1] as string, proto: (m[2] as Proto | undefined) ?? "tcp" };
-}
-
-type Proto = NonNullable<AddForwardRequest["proto"]>;
 
 /** The token from the argument, stdin ("-") or a file; a usage error when none or both are given. */
 async function readTokenArg(given: string | undefined, file: string | undefined): Promise<string> {
@@ -117,7 +103,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       "join a hub with a token from `porthole peer add`: own key, tunnel, registration, systemd unit",
     )
     .argument("[token]", 'the token, or "-" to read it from stdin (so it is not in the process list)')
-    .option("--token-file <file>", "read the token from this file")
+    .option("--token-file <file>", "read the token from this file", valid("--token-file", PathText))
     .action(async (given: string | undefined, o: { tokenFile?: string }) => {
       const token = await readTokenArg(given, o.tokenFile);
       const { hostContext } = await import("./context.ts");
@@ -141,7 +127,12 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   peerGroup
     .command("run")
     .description("the peer agent: keeps the tunnel healthy and this peer's side in step with the hub")
-    .option("--interval <ms>", "how often to probe the hub (100-60000)", "2000")
+    .option(
+      "--interval <ms>",
+      "how often to probe the hub (100-60000)",
+      valid("--interval", wholeNumber(100, 60_000)),
+      2000,
+    )
     .option(
       "--no-nudge",
       "no datagram to the hub halfway between probes (it makes the hub follow a new home address within half an interval)",
@@ -149,15 +140,16 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .option(
       "--stale-after <seconds>",
       "re-resolve the hub's name when the hub is unreachable and the last handshake is this old (5-3600)",
-      String(STALE_HANDSHAKE_S),
+      valid("--stale-after", wholeNumber(5, 3600)),
+      STALE_HANDSHAKE_S,
     )
     .option(
       "--down-on-stop",
       "on SIGTERM/SIGINT take the tunnel and forwarding down (the systemd unit sets it)",
     )
-    .action(async (o: { interval: string; nudge: boolean; staleAfter: string; downOnStop?: boolean }) => {
-      const intervalMs = wholeNumber("--interval", o.interval, 100, 60_000);
-      const staleAfterS = wholeNumber("--stale-after", o.staleAfter, 5, 3600);
+    .action(async (o: { interval: number; nudge: boolean; staleAfter: number; downOnStop?: boolean }) => {
+      const intervalMs = o.interval;
+      const staleAfterS = o.staleAfter;
       const id = await requirePeer();
       const log = daemonLogger();
       const { claimOrExit, stopForwarding } = await import("./hub-commands.ts");
@@ -185,13 +177,19 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   const expose = program
     .command("expose")
     .description("make a public port of the hub reach a port of this machine")
-    .argument("<public>", "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)")
-    .requiredOption("--to <port>", "port (or range) on this machine")
+    .argument(
+      "<public>",
+      "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)",
+      publicPort("PUBLIC"),
+    )
+    .requiredOption("--to <port>", "port (or range) on this machine", valid("--to", PortRangeField))
     .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)");
   addSharedForwardOptions(expose).action(
-    async (pub: string, o: SharedForwardOptions & { to: string; transparent?: boolean }) => {
+    async (
+      p: ReturnType<ReturnType<typeof publicPort>>,
+      o: SharedForwardOptions & { to: string; transparent?: boolean },
+    ) => {
       const id = await requirePeer();
-      const p = parsePublic(pub);
       const req = {
         ...sharedForwardFields(o),
         proto: p.proto,
@@ -251,16 +249,21 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   program
     .command("unexpose")
     .description("stop forwarding a public port (or a forward by name) to this machine")
-    .argument("<public-or-name>")
-    .action(async (what: string) => {
+    .argument(
+      "<public-or-name>",
+      "a public port or range, optionally :udp or :tcp+udp (80, 53:udp), or the forward's name",
+      portOrName("PUBLIC-OR-NAME"),
+    )
+    .action(async (what: PortOrName) => {
       const id = await requirePeer();
       const mine = await ask(id).forwards();
       const found = matchForwards(mine, what);
+      const said = "name" in what ? what.name : `${what.port}${what.proto ? `:${what.proto}` : ""}`;
       if (!found.length)
-        throw new UserError(`${what}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
+        throw new UserError(`${said}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
       if (found.length > 1)
         throw new UserError(
-          `${what}: ${found.length} forwards match; name one: ${found.map((x) => `\`porthole unexpose ${x.name}\` (${x.proto}/${x.port})`).join(", ")}`,
+          `${said}: ${found.length} forwards match; name one: ${found.map((x) => `\`porthole unexpose ${x.name}\` (${x.proto}/${x.port})`).join(", ")}`,
           EXIT.usage,
         );
       const f = found[0] as (typeof found)[number];
@@ -278,6 +281,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const list = await ask(id).forwards();
       if (o.json) {
         console.log(JSON.stringify(list, null, 2));
+        return;
       }
       const rows = list.map((f) => [
         `${f.proto}/${f.port}`,

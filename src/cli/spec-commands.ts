@@ -4,6 +4,8 @@ import type { Command } from "commander";
 import { compile, UnknownHostError } from "../compile/compile.ts";
 import { renderFiles } from "../compile/render.ts";
 import { writeTextNow } from "../host/files.ts";
+import { NameField } from "../spec/fields.ts";
+import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
 import { keyFile } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
@@ -12,7 +14,11 @@ export function registerSpecCommands(program: Command): void {
   program
     .command("validate")
     .description("check a spec and print every problem with its line:column (exit 1 if any)")
-    .option("--spec <file>", "the spec (default: ./porthole.yaml, else /etc/porthole/porthole.yaml)")
+    .option(
+      "--spec <file>",
+      "the spec (default: ./porthole.yaml, else /etc/porthole/porthole.yaml)",
+      valid("--spec", PathText),
+    )
     .action((o: { spec?: string }) => {
       const { spec, file } = readSpec(o.spec);
       console.log(`${file}: ok (${spec.peers.length} peers, ${spec.forwards.length} forwards)`);
@@ -21,9 +27,13 @@ export function registerSpecCommands(program: Command): void {
   program
     .command("render")
     .description("write the files one host needs (wg-quick config, firewall rules, sysctl), or print them")
-    .requiredOption("--host <name>", 'the hub ("hub" or its name) or a peer name')
-    .option("--spec <file>", "the spec")
-    .option("--out <dir>", "write the files into this directory instead of printing them")
+    .requiredOption("--host <name>", 'the hub ("hub" or its name) or a peer name', valid("--host", NameField))
+    .option("--spec <file>", "the spec", valid("--spec", PathText))
+    .option(
+      "--out <dir>",
+      "write the files into this directory instead of printing them",
+      valid("--out", PathText),
+    )
     .action((o: { host: string; spec?: string; out?: string }) => {
       const { spec } = readSpec(o.spec);
       let files: Record<string, string>;

@@ -2,8 +2,8 @@
 // never on the public interface. Identity is the WireGuard source address: cryptokey routing
 // guarantees that a request from 10.8.0.2 comes from the holder of that peer's key.
 //
-// Every body is checked against its schema in src/protocol/requests.ts (unknown fields refused), is at
-// most BODY_LIMIT bytes, and one source has at most PER_SOURCE requests in flight. What a peer that is
+// Every body is checked against its schema in src/protocol/requests.ts (unknown fields refused; a spec
+// field's value by that field's schema, spec/fields.ts, as is a name in the path), is at most BODY_LIMIT bytes, and one source has at most PER_SOURCE requests in flight. What a peer that is
 // not an admin receives is its own: its part of the spec, its forwards, its status and metrics.
 
 import type { HttpBindings } from "@hono/node-server";
@@ -24,6 +24,8 @@ import {
   ReachabilityRequest,
 } from "../protocol/requests.ts";
 import type { ErrorReply, ForwardView } from "../protocol/responses.ts";
+import { NameField } from "../spec/fields.ts";
+import { checkValue } from "../spec/shape.ts";
 import type { Forward } from "../spec/types.ts";
 import type { Identity } from "./context.ts";
 import { Conflict, Forbidden, Gone, type HubError, Invalid, NotFound } from "./errors.ts";
@@ -80,6 +82,13 @@ async function body<T>(c: Context<Env>, schema: z.ZodType<T>): Promise<T> {
   }
   const r = checkRequest(schema, data);
   if (!r.ok) throw new Invalid(r.message, r.field || undefined);
+  return r.value;
+}
+
+/** A name in the path (`/v1/forwards/:name`), checked as the body's names are; Invalid naming it otherwise. */
+function nameParam(c: Context<Env>): string {
+  const r = checkValue(NameField, c.req.param("name"));
+  if (!r.ok) throw new Invalid(`name: ${r.message}`, "name");
   return r.value;
 }
 
@@ -179,9 +188,7 @@ export function hubApi(
     const r = await service.addPeer(c.get("who"), b);
     return c.json({ name: b.name, address: r.address, privateKey: r.privateKey }, 201);
   });
-  app.delete("/v1/peers/:name", async (c) =>
-    c.json(await service.removePeer(c.get("who"), c.req.param("name"))),
-  );
+  app.delete("/v1/peers/:name", async (c) => c.json(await service.removePeer(c.get("who"), nameParam(c))));
   app.get("/v1/tokens", async (c) => c.json(await service.pendingTokens(c.get("who"))));
   app.post("/v1/tokens", async (c) => {
     const b = await body(c, CreateTokenRequest);
@@ -200,7 +207,7 @@ export function hubApi(
     return c.json(f ? forwardJson(f) : {}, 201);
   });
   app.delete("/v1/forwards/:name", async (c) =>
-    c.json(forwardJson(await service.removeForward(c.get("who"), c.req.param("name")))),
+    c.json(forwardJson(await service.removeForward(c.get("who"), nameParam(c)))),
   );
   app.get("/v1/status", async (c) => c.json(await service.statusFor(c.get("who"))));
   app.post("/v1/apply", async (c) => {
@@ -210,12 +217,9 @@ export function hubApi(
   });
   // Reachable from the outside: an admin asks, a peer probes (task in its whoami answer) and reports.
   app.post("/v1/reachability", async (c) => {
-    const text = await c.req.text();
-    const req = text.trim()
-      ? checkRequest(ReachabilityRequest, JSON.parse(text))
-      : { ok: true as const, value: {} };
-    if (!req.ok) throw new Invalid(req.message, req.field || undefined);
-    return c.json(await service.reachability(c.get("who"), req.value));
+    // An empty body asks with no options.
+    const req = (await c.req.text()).trim() ? await body(c, ReachabilityRequest) : {};
+    return c.json(await service.reachability(c.get("who"), req));
   });
   app.post("/v1/probes/:id", async (c) => {
     service.reportProbe(c.get("who"), c.req.param("id"), await body(c, ProbeReport));

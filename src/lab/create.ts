@@ -19,13 +19,15 @@ import { destroyWorld } from "./teardown.ts";
 import { LAB, wire } from "./topology.ts";
 import { World, type WorldOptions } from "./world.ts";
 
-const NAME_RE = /^[a-z0-9][a-z0-9-]{0,15}$/;
+/** A lab's name (its namespaces are ph-NAME-HOST); LAB_NAME_RULE says it in words. */
+export const LAB_NAME_RE = /^[a-z0-9][a-z0-9-]{0,15}$/;
+export const LAB_NAME_RULE = "1-16 lowercase letters, digits or '-', starting with a letter or digit";
 const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 
 /** Builds the lab world NAME (the diagram is in topology.ts). Throws, after cleaning up, if any step fails. */
 export async function createWorld(name: string, opts: WorldOptions = {}): Promise<World> {
-  if (!NAME_RE.test(name)) {
-    throw new Error(`lab name ${JSON.stringify(name)}: use 1-16 lowercase letters, digits or '-'`);
+  if (!LAB_NAME_RE.test(name)) {
+    throw new Error(`lab name ${JSON.stringify(name)}: use ${LAB_NAME_RULE}`);
   }
   const prefix = opts.prefix ?? `ph-${name}`;
   if (!PREFIX_RE.test(prefix))

@@ -1,47 +1,49 @@
 // The bodies the hub's API accepts, as zod schemas: the one definition the API validates against and
 // callers (CLI, peer agent) build from. Unknown fields are refused, so a typo is an error, not a no-op.
-// The meaning of a value (is this name free, is this port forwardable) is the hub's to check; these
-// check the shape.
+// A field that is a spec field's value is checked by that field's schema (spec/fields.ts, the enums of
+// spec/schema.ts): refused in the spec's words. What depends on the hub's state (is this name free,
+// is this port forwardable) is the hub's to check.
 import * as z from "zod";
 import { formatPath } from "../spec/diagnostics.ts";
+import { AllowFromField, NameField, PortRangeField, PublicKeyField } from "../spec/fields.ts";
+import { ModeShape, ProtoShape } from "../spec/schema.ts";
 import { checkShape } from "../spec/shape.ts";
 
 const text = z.string().min(1, { error: "expected text" });
-const portOrRange = z.union([z.int({ error: "expected a whole number" }), z.string()]);
 
 /** POST /v1/peers: add a peer directly (an existing key, or a device whose key the hub makes). */
 export const AddPeerRequest = z.strictObject({
-  name: text,
+  name: NameField,
   admin: z.boolean().optional(),
   device: z.boolean().optional(),
-  publicKey: text.optional(),
+  publicKey: PublicKeyField.optional(),
 });
 
 /** POST /v1/tokens: a one-time join token for a new peer. */
 export const CreateTokenRequest = z.strictObject({
-  name: text,
+  name: NameField,
   admin: z.boolean().optional(),
   /** Seconds until the token expires: 60 to 604800 (a week); 3600 when left out. */
   expiresSeconds: z
     .int({ error: "expected a whole number of seconds" })
-    .min(60, { error: "expected 60 to 604800 seconds" })
-    .max(7 * 86400, { error: "expected 60 to 604800 seconds" })
+    .min(60, { error: "expected 60 to 604800 seconds (1m to 7d)" })
+    .max(7 * 86400, { error: "expected 60 to 604800 seconds (1m to 7d)" })
     .optional(),
 });
 
 /** POST /v1/enroll: a new peer, through its enrollment tunnel, registers its own public key. */
-export const EnrollRequest = z.strictObject({ token: text, publicKey: text });
+export const EnrollRequest = z.strictObject({ token: text, publicKey: PublicKeyField });
 
 /** POST /v1/forwards: a public port of the hub to a port of a peer (as in the spec's forwards). */
 export const AddForwardRequest = z.strictObject({
-  name: text.optional(),
-  proto: z.enum(["tcp", "udp", "tcp+udp"]).optional(),
-  port: portOrRange,
-  targetPort: portOrRange.optional(),
+  name: NameField.optional(),
+  proto: ProtoShape.optional(),
+  port: PortRangeField,
+  targetPort: PortRangeField.optional(),
   /** Which peer receives the traffic: the caller itself when left out (only admins name another). */
-  peer: text.optional(),
-  mode: z.enum(["snat", "transparent"]).optional(),
-  allowFrom: z.array(z.string()).optional(),
+  peer: NameField.optional(),
+  mode: ModeShape.optional(),
+  allowFrom: z.array(AllowFromField).optional(),
   /** Take the public port even though a service on the hub listens on it (admins only). */
   shadowHubService: z.boolean().optional(),
 });
@@ -67,7 +69,7 @@ export const ProbeReport = z.strictObject({
 export type ProbeReport = z.infer<typeof ProbeReport>;
 
 /** POST /v1/reachability (admins and root): probe from this peer, or from the one that shook hands last. */
-export const ReachabilityRequest = z.strictObject({ peer: text.optional() });
+export const ReachabilityRequest = z.strictObject({ peer: NameField.optional() });
 export type ReachabilityRequest = z.infer<typeof ReachabilityRequest>;
 
 export type AddPeerRequest = z.infer<typeof AddPeerRequest>;

@@ -1,12 +1,12 @@
 // The forwards' rules, one named function each, in the order their diagnostics appear: name, ports,
 // reserved ports, port claims, target peer, allow-list, modes. Only a forward with no problem is kept.
-import { type Cidr, isNetworkAddress, parseCidr } from "../net/ip.ts";
+import type { Cidr } from "../net/ip.ts";
 import { formatRange, type PortRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { type Problems, show } from "./diagnostics.ts";
 import { checkReservedPorts, hubReservedPorts, type ReservedPort } from "./reserved-ports.ts";
 import type { ForwardShape } from "./schema.ts";
 import type { Forward, Hub, Peer, Proto } from "./types.ts";
-import { checkName, hostBits, showName } from "./value-rules.ts";
+import { allowEntry, checkName, showName } from "./value-rules.ts";
 
 const ports = (n: number) => (n === 1 ? "1 port" : `${n} ports`);
 
@@ -33,7 +33,7 @@ interface ForwardsSeen {
   modes: Map<number, number>;
   slots: Map<string, number>;
   /** allowFrom lists repeat the same few prefixes, and parsing one is not cheap. */
-  cidrs: Map<string, Cidr | null>;
+  cidrs: Map<string, ReturnType<typeof allowEntry>>;
 }
 
 function forwardsSeen(hub: Hub, peers: Peer[]): ForwardsSeen {
@@ -125,18 +125,13 @@ function checkForwardPeer(
 function checkAllowList(seen: ForwardsSeen, f: ForwardInput, i: number, p: Problems): Cidr[] {
   const allowFrom: Cidr[] = [];
   (f.allowFrom ?? []).forEach((text, j) => {
-    let c = seen.cidrs.get(text);
-    if (c === undefined) {
-      c = parseCidr(text);
-      seen.cidrs.set(text, c);
+    let entry = seen.cidrs.get(text);
+    if (entry === undefined) {
+      entry = allowEntry(text);
+      seen.cidrs.set(text, entry);
     }
-    if (!c)
-      p.add(
-        ["forwards", i, "allowFrom", j],
-        `${show(text)} is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32`,
-      );
-    else if (!isNetworkAddress(c)) p.add(["forwards", i, "allowFrom", j], hostBits(text, c));
-    else allowFrom.push(c);
+    if ("problem" in entry) p.add(["forwards", i, "allowFrom", j], `${show(text)} ${entry.problem}`);
+    else allowFrom.push(entry.cidr);
   });
   return allowFrom;
 }

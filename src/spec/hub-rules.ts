@@ -1,6 +1,6 @@
 // The hub section's rules: ports, endpoint, key, interfaces, MTU, the tunnel subnets and the hub's address
 // in them, limits and the metrics listener.
-import { type Addr, addrAt, type Cidr, hostRange, isUla, offsetIn, parseAddr } from "../net/ip.ts";
+import { type Addr, addrAt, type Cidr, hostRange, isUla, offsetIn, parseAddr, parseCidr } from "../net/ip.ts";
 import { type PortRange, parsePortRange } from "../net/ports.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { DEFAULTS, IFNAME_RE, LIMIT_MAX } from "./defaults.ts";
@@ -9,7 +9,34 @@ import { endpointProblem, parseEndpoint } from "./endpoint.ts";
 import { HubShape, LimitsShape } from "./schema.ts";
 import { checkShape, STAND_IN_KEY } from "./shape.ts";
 import type { Hub, Limits } from "./types.ts";
-import { checkCidr, checkHostAddr, checkName, checkPort } from "./value-rules.ts";
+import { checkCidr, checkHostAddr, checkName, checkPort, cidrProblem } from "./value-rules.ts";
+
+/** Why `name` is not a Linux interface name (hub.interface), or undefined. */
+export function interfaceProblem(name: string): string | undefined {
+  return IFNAME_RE.test(name)
+    ? undefined
+    : "is not an interface name; use 1-15 letters, digits, '_', '.', '-'";
+}
+
+/** Why `name` is not "auto" or an interface name (hub.publicInterface), or undefined. */
+export function publicInterfaceProblem(name: string): string | undefined {
+  if (name === "auto" || IFNAME_RE.test(name)) return undefined;
+  return 'is not an interface name; use "auto" or a name like ens3';
+}
+
+/** Why `mtu` is not a tunnel MTU (hub.mtu), or undefined. */
+export function mtuProblem(mtu: number): string | undefined {
+  return mtu < 1280 || mtu > 9000 ? "is out of range; accepted: 1280-9000" : undefined;
+}
+
+/** Why `text` is not the hub's IPv4 tunnel subnet (hub.subnet: a prefix of /30 or larger), or undefined. */
+export function subnetProblem(text: string): string | undefined {
+  const why = cidrProblem(text, "10.8.0.0/24");
+  if (why) return why;
+  const c = parseCidr(text) as Cidr;
+  if (c.family !== 4) return "is not IPv4; put IPv6 in hub.subnet6";
+  return c.prefix > 30 ? "is too small for a hub and peers; accepted: a prefix of /30 or larger" : undefined;
+}
 
 // Stand-ins for a hub subnet or address whose problem is already reported (see checkHub).
 const ANY4: Cidr = { family: 4, base: 0n, prefix: 0 };
@@ -49,15 +76,12 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
   const kp = keyProblem(h.publicKey);
   if (kp) p.add(at("publicKey"), `${show(h.publicKey)} ${kp}`);
   const iface = h.interface ?? DEFAULTS.interface;
-  if (!IFNAME_RE.test(iface)) {
-    p.add(
-      at("interface"),
-      `${show(iface)} is not an interface name; use 1-15 letters, digits, '_', '.', '-'`,
-    );
-  }
+  const ifaceWhy = interfaceProblem(iface);
+  if (ifaceWhy) p.add(at("interface"), `${show(iface)} ${ifaceWhy}`);
   const pub = h.publicInterface ?? "auto";
-  if (pub !== "auto" && !IFNAME_RE.test(pub)) {
-    p.add(at("publicInterface"), `${show(pub)} is not an interface name; use "auto" or a name like ens3`);
+  const pubWhy = publicInterfaceProblem(pub);
+  if (pubWhy) {
+    p.add(at("publicInterface"), `${show(pub)} ${pubWhy}`);
   } else if (pub === iface) {
     p.add(
       at("publicInterface"),
@@ -65,17 +89,13 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
     );
   }
   const mtu = h.mtu ?? DEFAULTS.mtu;
-  if (mtu < 1280 || mtu > 9000) p.add(at("mtu"), `${mtu} is out of range; accepted: 1280-9000`);
+  const mtuWhy = mtuProblem(mtu);
+  if (mtuWhy) p.add(at("mtu"), `${show(mtu)} ${mtuWhy}`);
 
   const subnet = checkCidr(h.subnet, DEFAULTS.subnet, at("subnet"), p, "10.8.0.0/24");
-  if (subnet && subnet.family !== 4)
-    p.add(at("subnet"), `${show(h.subnet)} is not IPv4; put IPv6 in hub.subnet6`);
-  else if (subnet && subnet.prefix > 30) {
-    p.add(
-      at("subnet"),
-      `${show(h.subnet)} is too small for a hub and peers; accepted: a prefix of /30 or larger`,
-    );
-  }
+  // The prefix's own problems are reported by checkCidr; then IPv4 and its size.
+  const subnetWhy = subnet && subnetProblem(h.subnet ?? DEFAULTS.subnet);
+  if (subnetWhy) p.add(at("subnet"), `${show(h.subnet)} ${subnetWhy}`);
   const subnet6 = checkCidr(h.subnet6, undefined, at("subnet6"), p, "fd00:8::/64");
   if (subnet6 && (!isUla(subnet6) || subnet6.prefix > 120)) {
     p.add(

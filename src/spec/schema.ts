@@ -2,6 +2,14 @@
 import * as z from "zod";
 
 const name = z.string();
+
+// The enums, also the schemas of the API's and the command line's fields of the same name.
+/** forwards[].proto */
+export const ProtoShape = z.enum(["tcp", "udp", "tcp+udp"]);
+/** forwards[].mode */
+export const ModeShape = z.enum(["snat", "transparent"]);
+/** hub.firewall */
+export const FirewallShape = z.enum(["nftables", "iptables"]);
 // Every number in a spec is a whole number: say so, whatever the value ("42069", 1.5, .inf, 1e300).
 const whole = () => z.int({ error: "expected a whole number" });
 const port = whole();
@@ -18,7 +26,7 @@ export const HubShape = z.strictObject({
   address: z.string().optional(),
   address6: z.string().optional(),
   mtu: whole().optional(),
-  firewall: z.enum(["nftables", "iptables"]).optional(),
+  firewall: FirewallShape.optional(),
   mesh: z.boolean().optional(),
   sshPort: port.optional(),
   /** Ports (or ranges) the hub keeps for its own services: no forward may take them (tcp and udp). */
@@ -47,11 +55,11 @@ export const PeerShape = z.strictObject({
 
 export const ForwardShape = z.strictObject({
   name,
-  proto: z.enum(["tcp", "udp", "tcp+udp"]).optional(),
+  proto: ProtoShape.optional(),
   port: z.union([whole(), z.string()]),
   peer: name,
   targetPort: z.union([whole(), z.string()]).optional(),
-  mode: z.enum(["snat", "transparent"]).optional(),
+  mode: ModeShape.optional(),
   allowFrom: z.array(z.string()).optional(),
   /** Take the public port even though a service on the hub listens on it (admins only). */
   shadowHubService: z.boolean().optional(),

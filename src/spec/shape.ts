@@ -74,6 +74,20 @@ export function checkShape<T>(
   return { value: retry.success ? retry.data : undefined, problems };
 }
 
+/**
+ * One value (not an object) checked against `schema`: its output, or the problem's words as a spec
+ * diagnostic gives them after the field ('"99999" is out of range; expected a port 1-65535 or ...').
+ */
+export function checkValue<T>(
+  schema: z.ZodType<T>,
+  input: unknown,
+): { ok: true; value: T } | { ok: false; message: string } {
+  const r = schema.safeParse(input);
+  if (r.success) return { ok: true, value: r.data };
+  const first = describe(r.error.issues, input, [], [])[0];
+  return { ok: false, message: first?.message ?? `${show(input)} is not accepted` };
+}
+
 function describe(issues: z.core.$ZodIssue[], input: unknown, base: Path, fields: string[]): Diagnostic[] {
   const problems: Diagnostic[] = [];
   for (const issue of issues) {
@@ -94,6 +108,9 @@ function describe(issues: z.core.$ZodIssue[], input: unknown, base: Path, fields
         path,
         message: `${show(value)} is not accepted; use one of: ${issue.values.join(", ")}`,
       });
+    } else if (issue.code === "custom") {
+      // A field schema's own check (spec/fields.ts): its words follow the value, as in the rules.
+      problems.push({ path, message: `${show(value)} ${issue.message}` });
     } else if (issue.code === "invalid_type" && value === undefined) {
       problems.push({ path, message: "is required" });
     } else if (issue.code === "invalid_type" || issue.code === "invalid_union" || OWN.test(issue.message)) {

@@ -18,20 +18,50 @@ import { type Problems, show } from "./diagnostics.ts";
 /** A name as it appears in a message: bare when valid, else quoted (so a line stays one line). */
 export const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));
 
+// The *Problem functions give the text of a diagnostic after the value (undefined: accepted); the
+// spec's rules and the field schemas of fields.ts both word a refusal with them.
+
+/** Why `name` is not a hub, peer or forward name (NAME_RE), or undefined. */
+export const nameProblem = (name: string) =>
+  NAME_RE.test(name) ? undefined : `is not a valid name; use ${NAME_RULE}`;
+
 /** A hub, peer or forward name matches NAME_RE; false (and reported) when not. */
 export function checkName(name: string, path: (string | number)[], p: Problems): boolean {
-  if (NAME_RE.test(name)) return true;
-  p.add(path, `${show(name)} is not a valid name; use ${NAME_RULE}`);
-  return false;
+  const why = nameProblem(name);
+  if (why) p.add(path, `${show(name)} ${why}`);
+  return !why;
+}
+
+/** Why `port` (a number, or its digits as text) is not a port 1-65535, or undefined. */
+export function portProblem(port: number | string): string | undefined {
+  const n = typeof port === "number" ? port : /^\d+$/.test(port.trim()) ? Number(port) : Number.NaN;
+  if (Number.isNaN(n)) return "is not accepted; expected a whole number 1-65535";
+  return n < 1 || n > 65535 ? "is out of range; accepted: 1-65535" : undefined;
 }
 
 export function checkPort(port: number, path: (string | number)[], p: Problems) {
-  if (port < 1 || port > 65535) p.add(path, `${port} is out of range; accepted: 1-65535`);
+  const why = portProblem(port);
+  if (why) p.add(path, `${show(port)} ${why}`);
 }
 
-/** The diagnostic of a prefix written with host bits set, naming the prefix meant. */
-export const hostBits = (text: string, c: Cidr) =>
-  `${show(text)} has host bits set; did you mean ${formatCidr({ ...c, base: networkOf(c) })}?`;
+/** The diagnostic of a prefix written with host bits set, naming the prefix meant (after the value). */
+export const hostBits = (c: Cidr) =>
+  `has host bits set; did you mean ${formatCidr({ ...c, base: networkOf(c) })}?`;
+
+/** An allowFrom entry: an address or a prefix without host bits, or why it is not. */
+export function allowEntry(text: string): { cidr: Cidr } | { problem: string } {
+  const c = parseCidr(text);
+  if (!c) return { problem: "is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32" };
+  return isNetworkAddress(c) ? { cidr: c } : { problem: hostBits(c) };
+}
+
+/** Why `value` is not a network prefix without host bits (like `example`), or undefined. */
+export function cidrProblem(value: string, example: string): string | undefined {
+  const c = parseCidr(value);
+  if (!c || !value.includes("/"))
+    return `is not a network prefix; expected an address with a prefix length, like ${example}`;
+  return isNetworkAddress(c) ? undefined : hostBits(c);
+}
 
 /** `text` (or `fallback`) as a network prefix without host bits; undefined (reported) when not. */
 export function checkCidr(
@@ -43,19 +73,9 @@ export function checkCidr(
 ) {
   const value = text ?? fallback;
   if (value === undefined) return undefined;
-  const c = parseCidr(value);
-  if (!c || !value.includes("/")) {
-    p.add(
-      path,
-      `${show(value)} is not a network prefix; expected an address with a prefix length, like ${example}`,
-    );
-    return undefined;
-  }
-  if (!isNetworkAddress(c)) {
-    p.add(path, hostBits(value, c));
-    return undefined;
-  }
-  return c;
+  const why = cidrProblem(value, example);
+  if (why) p.add(path, `${show(value)} ${why}`);
+  return why ? undefined : (parseCidr(value) as Cidr);
 }
 
 /** `text` as a host address inside `subnet` (not its network or broadcast address); undefined (reported) when not. */

@@ -500,9 +500,30 @@ test("bodies are checked against the schema: unknown fields and wrong types are 
     [
       { port: 9400, allowFrom: ["192.0.2.0/24", "10.0.0.300/8"] },
       /^allowFrom\[1\]: "10\.0\.0\.300\/8" is not an address or prefix; expected e\.g\. 192\.0\.2\.0\/24/,
-      "allowFrom",
+      "allowFrom[1]",
     ],
     [{}, /^port: nothing is not accepted; expected a port 1-65535 or a range like 6000-6010$/, "port"],
+    // A spec field's value is refused by that field's schema, in the spec's words (spec/fields.ts).
+    [
+      { port: 99999 },
+      /^port: 99999 is out of range; expected a port 1-65535 or a range like 6000-6010$/,
+      "port",
+    ],
+    [
+      { port: 9400, targetPort: "90-80" },
+      /^targetPort: "90-80" is a reversed range; write it low-high, e\.g\. 80-90$/,
+      "targetPort",
+    ],
+    [
+      { port: 9400, name: "Web Site" },
+      /^name: "Web Site" is not a valid name; use 1-32 lowercase letters/,
+      "name",
+    ],
+    [
+      { port: 9400, peer: "Bad_Peer" },
+      /^peer: "Bad_Peer" is not a valid name; use 1-32 lowercase letters/,
+      "peer",
+    ],
     [[1, 2], /^the request body must be a JSON object$/, ""],
   ];
   for (const [body, message, field] of cases) {
@@ -514,11 +535,22 @@ test("bodies are checked against the schema: unknown fields and wrong types are 
   }
   const bad = await h.as("peer", "POST", "/v1/forwards", undefined, "{not json");
   assert.equal(bad.status, 400);
+  // A name in the path is checked as one in a body is; malformed JSON anywhere is a 400, not a 500.
+  for (const path of ["/v1/forwards/Web%20Site", "/v1/peers/Web%20Site"]) {
+    const r = await h.as("root", "DELETE", path);
+    assert.equal(r.status, 400, path);
+    assert.deepEqual(await r.json(), {
+      error: `name: "Web Site" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'`,
+      field: "name",
+    });
+  }
+  const reach = await h.as("root", "POST", "/v1/reachability", undefined, "{not json");
+  assert.equal(reach.status, 400);
   const token = await h.as("root", "POST", "/v1/tokens", { name: "x", expiresSeconds: 10 });
   assert.equal(token.status, 400);
   assert.match(
     ((await token.json()) as { error: string }).error,
-    /^expiresSeconds: 10 is not accepted; expected 60 to 604800 seconds$/,
+    /^expiresSeconds: 10 is not accepted; expected 60 to 604800 seconds \(1m to 7d\)$/,
   );
   assert.doesNotMatch(readFileSync(h.specFile, "utf8"), /9400/);
 });

@@ -16,9 +16,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { matchForwards } from "../../src/cli/peer-commands.ts";
+import { portOrName } from "../../src/cli/port-args.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { BIN, ensureBuilt } from "./helpers/built-cli.ts";
 
+const unexposeArg = portOrName("PUBLIC-OR-NAME");
 const work = mkdtempSync(join(tmpdir(), "porthole-sides-"));
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -184,23 +186,23 @@ describe("small things users hit", () => {
       { name: "web-udp", proto: "udp", port: "80" },
     ];
     assert.deepEqual(
-      matchForwards(mine, "8089").map((f) => f.name),
+      matchForwards(mine, unexposeArg("8089")).map((f) => f.name),
       ["game"],
     );
     assert.deepEqual(
-      matchForwards(mine, " 53 ").map((f) => f.name),
+      matchForwards(mine, unexposeArg(" 53 ")).map((f) => f.name),
       ["dns"],
     );
     assert.deepEqual(
-      matchForwards(mine, "80").map((f) => f.name),
+      matchForwards(mine, unexposeArg("80")).map((f) => f.name),
       ["web", "web-udp"],
     );
     assert.deepEqual(
-      matchForwards(mine, "80:udp").map((f) => f.name),
+      matchForwards(mine, unexposeArg("80:udp")).map((f) => f.name),
       ["web-udp"],
     );
     assert.deepEqual(
-      matchForwards(mine, "dns").map((f) => f.name),
+      matchForwards(mine, unexposeArg("dns")).map((f) => f.name),
       ["dns"],
     );
   });

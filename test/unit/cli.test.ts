@@ -290,9 +290,9 @@ describe("help and usage", () => {
     const onPeer = { PORTHOLE_STATE_DIR: state, PORTHOLE_CONFIG_DIR: state };
     const r = porthole(["peer", "run", "--stale-after", "soon"], undefined, onPeer);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--stale-after: "soon" is not accepted; give a whole number 5-3600/);
+    assert.match(r.stderr, /--stale-after: "soon" is not accepted; expected a whole number 5-3600/);
     const i = porthole(["peer", "run", "--interval", "0"], undefined, onPeer);
     assert.equal(i.status, 2);
-    assert.match(i.stderr, /--interval: "0" is not accepted; give a whole number 100-60000/);
+    assert.match(i.stderr, /--interval: "0" is out of range; accepted: 100-60000/);
   });
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { parseTraceTarget } from "../../src/cli/trace-command.ts";
+import { onePort } from "../../src/cli/port-args.ts";
 import { skipTable } from "../../src/host/foreign.ts";
 import { parseHeaders, parseTraceLine, tcpFlags } from "../../src/trace/events.ts";
 import { chainHooks, PacketAssembler, type TracedPacket } from "../../src/trace/packets.ts";
@@ -244,11 +244,21 @@ test("trace table: one transaction with flags owner, tags both directions of one
 });
 
 test("trace target and chain names: PORT[:PROTO] or a usage error naming the value; chains as status names them", () => {
+  const parseTraceTarget = onePort("PORT");
   assert.deepEqual(parseTraceTarget("80"), { port: 80, protos: null });
   assert.deepEqual(parseTraceTarget("53:udp"), { port: 53, protos: ["udp"] });
   assert.deepEqual(parseTraceTarget("27015:tcp+udp"), { port: 27015, protos: ["tcp", "udp"] });
-  for (const bad of ["0", "65536", "80-90", "80:icmp", "http"])
-    assert.throws(() => parseTraceTarget(bad), new RegExp(`PORT: "${bad}" is not accepted`));
+  for (const [bad, why] of [
+    ["0", '"0" is out of range; accepted: 1-65535'],
+    ["65536", '"65536" is out of range; accepted: 1-65535'],
+    ["80-90", '"80-90" is not accepted; expected a whole number 1-65535'],
+    ["80:icmp", 'protocol "icmp" is not accepted; use one of: tcp, udp, tcp+udp'],
+    ["http", '"http" is not accepted; expected a whole number 1-65535'],
+  ])
+    assert.throws(
+      () => parseTraceTarget(bad as string),
+      (e: Error) => e.message === `PORT: ${why}`,
+    );
   assert.equal(chainName({ family: "ip", table: "filter", chain: "FORWARD" }), "iptables-nft filter FORWARD");
   assert.equal(
     chainName({ family: "ip6", table: "nat", chain: "POSTROUTING" }),

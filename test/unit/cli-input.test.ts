@@ -1,0 +1,354 @@
+// Every command's arguments are checked as the spec checks the same field: a bad value is a usage error
+// (exit 2) naming the argument, the value and what is accepted, in the spec's own words, and nothing
+// changes. Run as a user would, with the built CLI, in scratch config/state directories; every case
+// stops while its command line is parsed (a peer's hub at 127.0.0.1:9 is never asked).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { z } from "zod";
+import { valid } from "../../src/cli/arg.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import {
+  AllowFromField,
+  EndpointField,
+  InterfaceField,
+  NameField,
+  PortField,
+  PortRangeField,
+  PublicInterfaceField,
+  SubnetField,
+} from "../../src/spec/fields.ts";
+import { FirewallShape, ModeShape, ProtoShape } from "../../src/spec/schema.ts";
+import { validate } from "../../src/spec/validate.ts";
+import { BIN, ensureBuilt } from "./helpers/built-cli.ts";
+
+const work = mkdtempSync(join(tmpdir(), "porthole-input-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+before(ensureBuilt);
+
+const hubKey = generatePrivateKey();
+const SPEC = [
+  "version: 1",
+  "hub:",
+  "  endpoint: 203.0.113.1",
+  `  publicKey: ${publicKeyOf(hubKey)}`,
+  "peers: []",
+  "forwards: []",
+  "",
+].join("\n");
+
+let n = 0;
+/** A scratch machine: "hub" (after hub init), "peer" (after join) or "none" (nothing set up). */
+function machine(kind: "hub" | "peer" | "none") {
+  const dir = join(work, `m${n++}`);
+  const config = join(dir, "etc");
+  const state = join(dir, "var");
+  mkdirSync(config, { recursive: true });
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(dir, "wg0.conf"), "[Interface]\nAddress = 10.8.0.1/24\nListenPort = 51820\n");
+  if (kind === "hub") {
+    writeFileSync(join(config, "porthole.yaml"), SPEC);
+    writeFileSync(join(config, "private.key"), `${hubKey}\n`, { mode: 0o600 });
+    writeFileSync(join(state, "hub-runtime.json"), '{ "tokens": [] }\n');
+  }
+  if (kind === "peer") {
+    writeFileSync(join(config, "porthole.yaml"), SPEC);
+    writeFileSync(join(state, "peer.json"), '{ "name": "rpi", "api": "http://127.0.0.1:9" }\n');
+  }
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PORTHOLE_"))),
+    PORTHOLE_CONFIG_DIR: config,
+    PORTHOLE_STATE_DIR: state,
+    PORTHOLE_ROOT: join(dir, "root"),
+  };
+  /** Every file under the machine's directory, with its bytes. */
+  const files = (d = dir): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? [`${e.name}/`, ...files(join(d, e.name))]
+        : [`${join(d, e.name)}:${readFileSync(join(d, e.name)).toString("base64")}`],
+    );
+  const run = (args: string[]) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, encoding: "utf8" });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  return { run, files };
+}
+
+const NAME_RULE = "use 1-32 lowercase letters, digits or '-', not starting or ending with '-'";
+const RANGE = "expected a port 1-65535 or a range like 6000-6010";
+
+// [machine, command line, the message after "porthole: "]
+type Case = [kind: "hub" | "peer" | "none", args: string[], says: string];
+const CASES: Case[] = [
+  // the peer's commands
+  ["peer", ["unexpose", "99999"], `PUBLIC-OR-NAME: "99999" is out of range; ${RANGE}`],
+  [
+    "peer",
+    ["unexpose", "80:icmp"],
+    'PUBLIC-OR-NAME: protocol "icmp" is not accepted; use one of: tcp, udp, tcp+udp',
+  ],
+  [
+    "peer",
+    ["unexpose", "9000-8000"],
+    `PUBLIC-OR-NAME: "9000-8000" is a reversed range; write it low-high, e.g. 8000-9000`,
+  ],
+  [
+    "peer",
+    ["unexpose", "Web!"],
+    `PUBLIC-OR-NAME: "Web!" is not a valid name; ${NAME_RULE}; or give a public port, e.g. 80 or 53:udp`,
+  ],
+  ["peer", ["expose", "99999", "--to", "80"], `PUBLIC: "99999" is out of range; ${RANGE}`],
+  [
+    "peer",
+    ["expose", "80:sctp", "--to", "80"],
+    'PUBLIC: protocol "sctp" is not accepted; use one of: tcp, udp, tcp+udp',
+  ],
+  ["peer", ["expose", "80", "--to", "0"], `--to: "0" is out of range; ${RANGE}`],
+  ["peer", ["expose", "80", "--to", "http"], `--to: "http" is not ${RANGE.replace("expected ", "")}`],
+  [
+    "peer",
+    ["expose", "80", "--to", "80", "--allow", "192.0.2.0/24", "10.0.0.1/8"],
+    '--allow: "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?',
+  ],
+  [
+    "peer",
+    ["expose", "80", "--to", "80", "--allow", "anywhere"],
+    '--allow: "anywhere" is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32',
+  ],
+  [
+    "peer",
+    ["expose", "80", "--to", "80", "--name", "Web Site"],
+    `--name: "Web Site" is not a valid name; ${NAME_RULE}`,
+  ],
+  ["peer", ["peer", "run", "--interval", "10"], '--interval: "10" is out of range; accepted: 100-60000'],
+  [
+    "peer",
+    ["peer", "run", "--stale-after", "5m"],
+    '--stale-after: "5m" is not accepted; expected a whole number 5-3600',
+  ],
+  ["none", ["join", "--token-file", ""], '--token-file: "" is not accepted; expected a file path'],
+  // the hub's commands
+  [
+    "hub",
+    ["forward", "add", "--port", "99999", "--peer", "rpi"],
+    `--port: "99999" is out of range; ${RANGE}`,
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "Bad_Peer"],
+    `--peer: "Bad_Peer" is not a valid name; ${NAME_RULE}`,
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "rpi", "--target-port", "9000-8000"],
+    '--target-port: "9000-8000" is a reversed range; write it low-high, e.g. 8000-9000',
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "rpi", "--proto", "icmp"],
+    '--proto: "icmp" is not accepted; use one of: tcp, udp, tcp+udp',
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "rpi", "--mode", "nat"],
+    '--mode: "nat" is not accepted; use one of: snat, transparent',
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "rpi", "--allow", "10.0.0.300"],
+    '--allow: "10.0.0.300" is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32',
+  ],
+  ["hub", ["forward", "rm", "Web Site"], `NAME: "Web Site" is not a valid name; ${NAME_RULE}`],
+  ["hub", ["peer", "add", "My_Phone"], `NAME: "My_Phone" is not a valid name; ${NAME_RULE}`],
+  [
+    "hub",
+    ["peer", "add", "phone", "--expires", "10s"],
+    '--expires: "10s" is not accepted; expected 60 to 604800 seconds (1m to 7d)',
+  ],
+  [
+    "hub",
+    ["peer", "add", "phone", "--expires", "30d"],
+    '--expires: "30d" is not accepted; expected 60 to 604800 seconds (1m to 7d)',
+  ],
+  [
+    "hub",
+    ["peer", "add", "phone", "--expires", "soon"],
+    '--expires: "soon" is not accepted; use a duration like 30m, 1h or 2d (s, m, h, d)',
+  ],
+  ["hub", ["peer", "rm", "../etc"], `NAME: "../etc" is not a valid name; ${NAME_RULE}`],
+  ["hub", ["hub", "run", "--interval", "0"], '--interval: "0" is out of range; accepted: 100-60000'],
+  [
+    "hub",
+    ["hub", "webhook", "ftp://example.com"],
+    'URL: "ftp://example.com" is not accepted; give an http:// or https:// URL',
+  ],
+  ["hub", ["trace", "70000"], 'PORT: "70000" is out of range; accepted: 1-65535'],
+  ["hub", ["trace", "80:icmp"], 'PORT: protocol "icmp" is not accepted; use one of: tcp, udp, tcp+udp'],
+  ["hub", ["trace", "80", "--count", "0"], '--count: "0" is out of range; accepted: 1-1000000'],
+  [
+    "hub",
+    ["trace", "80", "--seconds", "1h"],
+    '--seconds: "1h" is not accepted; expected a whole number 1-86400',
+  ],
+  ["hub", ["apply", "--confirm", "1"], '--confirm: "1" is out of range; accepted: 5-3600'],
+  ["hub", ["apply", "--host", "My Hub"], `--host: "My Hub" is not a valid name; ${NAME_RULE}`],
+  ["hub", ["render", "--host", "Pi!"], `--host: "Pi!" is not a valid name; ${NAME_RULE}`],
+  ["hub", ["validate", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
+  ["hub", ["status", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
+  // a machine about to become a hub, and the tools
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps example.com"],
+    '--endpoint: "vps example.com" is not a host name or IP address (with an optional :port)',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com:99999"],
+    '--endpoint: "vps.example.com:99999" has port 99999, which is out of range; accepted: 1-65535',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--listen-port", "0"],
+    '--listen-port: "0" is out of range; accepted: 1-65535',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--subnet", "10.8.0.1/24"],
+    '--subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--subnet", "fd00:8::/64"],
+    '--subnet: "fd00:8::/64" is not IPv4; put IPv6 in hub.subnet6',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--firewall", "pf"],
+    '--firewall: "pf" is not accepted; use one of: nftables, iptables',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--public-interface", "eth 0"],
+    '--public-interface: "eth 0" is not an interface name; use "auto" or a name like ens3',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--webhook", "example.com/hook"],
+    '--webhook: "example.com/hook" is not accepted; give an http:// or https:// URL',
+  ],
+  [
+    "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--name", "hub\nforwards: []"],
+    `--name: "hub\\nforwards: []" is not a valid name; ${NAME_RULE}`,
+  ],
+  [
+    "none",
+    ["import", "wg-quick", "wg0.conf", "--interface", "a-very-long-tunnel"],
+    "--interface: \"a-very-long-tunnel\" is not an interface name; use 1-15 letters, digits, '_', '.', '-'",
+  ],
+  [
+    "none",
+    ["import", "wg-quick", "wg0.conf", "--endpoint", "-"],
+    '--endpoint: "-" is not a host name or IP address (with an optional :port)',
+  ],
+  ["none", ["keygen", "--write", ""], '--write: "" is not accepted; expected a file path'],
+  [
+    "none",
+    ["lab", "down", "--name", "../../etc/x"],
+    "--name: \"../../etc/x\" is not a lab name; use 1-16 lowercase letters, digits or '-', starting with a letter or digit",
+  ],
+  [
+    "none",
+    ["lab", "up", "--backend", "pf"],
+    '--backend: "pf" is not accepted; use one of: nftables, iptables',
+  ],
+  ["none", ["lab", "up", "--mode", "nat"], '--mode: "nat" is not accepted; use one of: snat, transparent'],
+  [
+    "none",
+    ["lab", "exec", "router", "--", "true"],
+    'HOST: "router" is not accepted; use one of: client, hub, home, peer',
+  ],
+];
+
+describe("a bad argument: exit 2, the argument, the value and what is accepted; nothing changes", () => {
+  for (const [kind, args, says] of CASES) {
+    test(`${kind}: porthole ${args.map((a) => JSON.stringify(a)).join(" ")}`, () => {
+      const m = machine(kind);
+      const before = m.files();
+      const r = m.run(args);
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `porthole: ${says}\n`);
+      assert.equal(r.stdout, "");
+      assert.deepEqual(m.files(), before);
+    });
+  }
+});
+
+test("unexpose 99999 is refused as a port before the hub is asked, not answered with 'no forward matches'", () => {
+  const m = machine("peer");
+  const r = m.run(["unexpose", "99999"]);
+  assert.equal(r.status, 2);
+  assert.doesNotMatch(r.stderr, /matches|hub/);
+  assert.match(r.stderr, /^porthole: PUBLIC-OR-NAME: "99999" is out of range; expected a port 1-65535/);
+});
+
+test("a good value passes: unexpose asks the hub (here unreachable: exit 3), keygen --write writes its key", () => {
+  const m = machine("peer");
+  const r = m.run(["unexpose", "8080-web"]);
+  assert.equal(r.status, 3, r.stderr);
+  const k = machine("none");
+  assert.equal(k.run(["keygen", "--write", "key"]).status, 0);
+});
+
+// The words of a refusal are the spec's: the same value in a spec gives the same text after its path.
+const HUB = { endpoint: "203.0.113.1", publicKey: publicKeyOf(hubKey) };
+const PEER = { name: "rpi", publicKey: publicKeyOf(generatePrivateKey()) };
+const FORWARD = { name: "web", port: 8080, peer: "rpi" };
+type Parity = [field: string, schema: z.ZodType<unknown>, value: unknown, spec: (v: unknown) => object];
+const hubWith = (k: string) => (v: unknown) => ({ hub: { ...HUB, [k]: v } });
+const forwardWith = (k: string) => (v: unknown) => ({
+  hub: HUB,
+  peers: [PEER],
+  forwards: [{ ...FORWARD, [k]: v }],
+});
+const PARITY: Parity[] = [
+  ["hub.name", NameField, "Hub!", hubWith("name")],
+  ["hub.endpoint", EndpointField, "a b", hubWith("endpoint")],
+  ["hub.endpoint", EndpointField, "vps.example.com:0", hubWith("endpoint")],
+  ["hub.listenPort", PortField, 70000, hubWith("listenPort")],
+  ["hub.subnet", SubnetField, "10.8.0.1/24", hubWith("subnet")],
+  ["hub.subnet", SubnetField, "10.8.0.0/31", hubWith("subnet")],
+  ["hub.subnet", SubnetField, "10.8.0.0", hubWith("subnet")],
+  ["hub.interface", InterfaceField, "wg 0", hubWith("interface")],
+  ["hub.publicInterface", PublicInterfaceField, "eth/0", hubWith("publicInterface")],
+  ["hub.firewall", FirewallShape, "pf", hubWith("firewall")],
+  ["forwards[0].name", NameField, "Web Site", forwardWith("name")],
+  ["forwards[0].port", PortRangeField, "99999", forwardWith("port")],
+  ["forwards[0].port", PortRangeField, 99999, forwardWith("port")],
+  ["forwards[0].port", PortRangeField, "90-80", forwardWith("port")],
+  ["forwards[0].targetPort", PortRangeField, "x", forwardWith("targetPort")],
+  ["forwards[0].proto", ProtoShape, "icmp", forwardWith("proto")],
+  ["forwards[0].mode", ModeShape, "nat", forwardWith("mode")],
+  ["forwards[0].allowFrom[0]", AllowFromField, "10.0.0.1/8", (v) => forwardWith("allowFrom")([v])],
+  ["forwards[0].allowFrom[0]", AllowFromField, "nope", (v) => forwardWith("allowFrom")([v])],
+];
+
+test("each field's schema refuses a value in the words the spec's own check uses for that field", () => {
+  for (const [path, schema, value, spec] of PARITY) {
+    const r = validate(spec(value));
+    assert.equal(r.ok, false, path);
+    const problem = r.ok
+      ? undefined
+      : r.problems.find((p) => p.path.join(".") === path.replace(/\[(\d+)\]/g, ".$1"));
+    assert.ok(problem, `${path}: no problem reported for ${JSON.stringify(value)}`);
+    assert.throws(
+      () => valid("FIELD", schema)(value as string),
+      (e: Error) => e.message === `FIELD: ${problem.message}`,
+      `${path} ${JSON.stringify(value)}: the spec says ${problem.message}`,
+    );
+  }
+});
