@@ -221,6 +221,8 @@ export function cliArgs(argv = process.argv.slice(2)) {
       return list as Backend[];
     },
     flag: (name: string) => argv.includes(name),
+    /** The raw value after NAME; undefined when NAME is not given. */
+    value: get,
   };
 }
 

@@ -1,6 +1,7 @@
 // Benchmark: porthole against the physical limit and the rivals, side by side in one lab and one run.
 //
 //   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000] [--conn-only]
+//                                         [--states porthole,porthole-many,seed,nftmap,bare]
 //
 // --conn-only measures new connections/s alone (no latency, iperf3 or download): a round takes ~1/4 of
 // the time, so many more rounds fit, and the spread of each ratio (quartiles over rounds) says how far
@@ -83,7 +84,19 @@ const PUB: Record<string, Ports> = {
   socat: { conn: 28001, http: 28101, iperf: 25201 },
 };
 type State = "porthole" | "porthole-many" | "seed" | "nftmap" | "bare";
-const STATES: State[] = ["porthole", "porthole-many", "seed", "nftmap", "bare"];
+const ALL_STATES: State[] = ["porthole", "porthole-many", "seed", "nftmap", "bare"];
+/** --states a,b: only these states (the others' columns read NaN), e.g. to pair two of them over many rounds. */
+const STATES: State[] = (() => {
+  const v = args.value("--states");
+  if (v === undefined) return ALL_STATES;
+  const list = v.split(",") as State[];
+  const bad = list.filter((x) => !ALL_STATES.includes(x));
+  if (bad.length || !list.length) {
+    console.error(`--states: ${JSON.stringify(v)} is not accepted; give some of ${ALL_STATES.join(", ")}`);
+    process.exit(2);
+  }
+  return list;
+})();
 const CONFIGS: Record<State, string[]> = {
   porthole: ["direct", "snat", "transparent"],
   "porthole-many": ["direct", "snat", "transparent"],
