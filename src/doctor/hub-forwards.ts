@@ -1,9 +1,14 @@
 // Each forward answers through the tunnel: the same TCP connect `porthole status` makes from the hub to
-// the forward's target (hub/status.ts probeForwards). A service on the peer bound to 127.0.0.1, a
-// stopped service or an offline peer all look alike from here; the peer's own doctor tells them apart.
+// the forward's target (hub/status.ts probeForwards), said as status says it (protocol/probe-text.ts),
+// each way it can end with its own fix: refused (the peer is reached, nothing accepts on the port),
+// timed out (the tunnel or a drop: the peer's handshake says which is likelier), unreachable (routing).
+import type { ConnectResult } from "../host/types.ts";
 import { peerStatus, probeForwards } from "../hub/status.ts";
 import { formatRange } from "../net/ports.ts";
+import type { Target } from "../plan/plan.ts";
+import { type ProbePeer, probeFinding } from "../protocol/probe-text.ts";
 import { describeForward } from "../reconcile/summary.ts";
+import type { Forward } from "../spec/types.ts";
 import type { Check, CheckResult } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
 
@@ -18,10 +23,9 @@ export const forwards: Check<HubContext> = {
       peerStatus(ctx.host, spec, Math.floor(Date.now() / 1000)),
     ]);
     return spec.forwards.map((f, i): CheckResult => {
-      const { target, reachable } = probes[i] ?? { target: null, reachable: null };
+      const { target, result } = probes[i] ?? { target: null, result: null };
       const what = describeForward(f);
-      const udp = f.protos.includes("udp") ? "; udp is not probed (no handshake to probe)" : "";
-      if (!target || reachable === null)
+      if (!target || result === null)
         return {
           id: "forwards",
           status: "unknown",
@@ -30,30 +34,69 @@ export const forwards: Check<HubContext> = {
             `on ${f.peer}: porthole doctor (checks something is bound to ${formatRange(f.targetPort)} on an address the tunnel reaches)`,
           ],
         };
-      const at = `${target.addr}:${target.targetPort}`;
-      if (reachable)
-        return {
-          id: "forwards",
-          status: "ok",
-          found: `${what}: ${at} accepts connections from the hub${udp}`,
-        };
+      const udp = f.protos.includes("udp") ? "; udp is not probed (no handshake to probe)" : "";
       const peer = peers.find((p) => p.name === f.peer);
-      const offline =
-        peer && !peer.online
-          ? `; ${f.peer} is offline (${peer.handshakeAgeSeconds === null ? "no handshake yet" : `last handshake ${peer.handshakeAgeSeconds} s ago`})`
-          : "";
-      return {
-        id: "forwards",
-        status: "fail",
-        found: `${what}: ${at} does not accept connections from the hub through the tunnel${offline}: the service is down, bound to 127.0.0.1 only, or dropped by ${f.peer}'s firewall`,
-        fix: [
-          `on ${f.peer}: porthole doctor (it checks that something listens on ${target.targetPort} and on which address)`,
-          `a service bound to 127.0.0.1 is unreachable through the tunnel: bind it to 0.0.0.0:${target.targetPort} or ${at}, then restart it`,
-          ...(offline
-            ? [`on ${f.peer}: porthole status (its handshake with the hub) and porthole doctor`]
-            : []),
-        ],
-      };
+      return judgeProbe(f, what, target, result, peer, spec.hub.interface, udp);
     });
   },
 };
+
+/** One forward's verdict from how the hub's connect to its target ended. */
+function judgeProbe(
+  f: Forward,
+  what: string,
+  target: Target,
+  result: ConnectResult,
+  peer: ProbePeer | undefined,
+  iface: string,
+  udp = "",
+): CheckResult {
+  const at = `${target.addr}:${target.targetPort}`;
+  const port = target.targetPort;
+  const found = `${what}: ${probeFinding({ outcome: result.outcome, target: at, error: result.error, peer })}`;
+  const bindFix = `a service bound to 127.0.0.1 refuses connections through the tunnel: bind it to 0.0.0.0:${port} or ${at}, then restart it`;
+  const firewallFix = `on ${f.peer}: accept tcp/${port} from ${iface} in its firewall (nft list ruleset; ufw allow in on ${iface} to any port ${port} proto tcp)`;
+  switch (result.outcome) {
+    case "accepted":
+      return { id: "forwards", status: "ok", found: `${found}${udp}` };
+    case "refused":
+      return {
+        id: "forwards",
+        status: "fail",
+        found,
+        fix: [
+          `on ${f.peer}: start the service or check the forward's target port (porthole doctor there shows what listens on ${port} and on which address)`,
+          bindFix,
+        ],
+      };
+    case "timeout":
+      return {
+        id: "forwards",
+        status: "fail",
+        found,
+        fix:
+          peer && !peer.online
+            ? [
+                `on ${f.peer}: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?`,
+              ]
+            : [firewallFix, `on ${f.peer}: porthole doctor (it checks that something listens on ${port})`],
+      };
+    case "unreachable":
+      return {
+        id: "forwards",
+        status: "fail",
+        found,
+        fix: [
+          `on the hub: ip route get ${target.addr} (it must leave by ${iface}) and wg show ${iface} (${f.peer} needs an endpoint and ${target.addr} in its allowed ips)`,
+          `on ${f.peer}: a firewall rule that rejects tcp/${port} with icmp admin-prohibited or host-unreachable reads the same (nft list ruleset)`,
+        ],
+      };
+    case "error":
+      return {
+        id: "forwards",
+        status: "unknown",
+        found,
+        fix: [`run porthole doctor again; ${result.error ?? "the error"} is the hub's own, not the target's`],
+      };
+  }
+}

@@ -31,7 +31,7 @@ export function judgeTarget(
   const what = `${proto}/${port}${prog ? ` (${prog})` : ""}`;
   const reachable = here.some((l) => !l.device && (WILDCARD.has(l.address) || l.address === tunnelAddress));
   const bindFix = `make the service listen on 0.0.0.0:${port} or ${tunnelAddress}:${port} (e.g. rclone serve … --addr 0.0.0.0:${port}; Docker: -p ${port}:…, not -p 127.0.0.1:${port}:…), then restart it`;
-  if (proto === "tcp" && connect === "open")
+  if (proto === "tcp" && connect?.outcome === "accepted")
     return {
       status: "ok",
       found: `${what} answers on ${tunnelAddress}${where ? ` (listening on ${where})` : " (through a DNAT: no socket here)"}`,
@@ -55,14 +55,29 @@ export function judgeTarget(
   if (!here.length)
     return {
       status: "fail",
-      found: `nothing listens on tcp/${port} (a connect to ${tunnelAddress}:${port}: ${connect ?? "not tried"})`,
+      found: `nothing listens on tcp/${port} (a connect to ${tunnelAddress}:${port} ${connect ? connectText(connect) : "was not tried"})`,
       fix: `start the service the forward points at, listening on 0.0.0.0:${port} or ${tunnelAddress}:${port}`,
+    };
+  if (connect?.outcome === "error")
+    return {
+      status: "unknown",
+      found: `tcp/${port} listens on ${where} but the connect to ${tunnelAddress}:${port} failed here (${connect.error}): it says nothing about the service`,
+      fix: "run porthole doctor again",
     };
   return {
     status: "fail",
-    found: `tcp/${port} listens on ${where} but a connect to ${tunnelAddress}:${port} is ${connect}: a firewall on this machine drops it`,
+    found: `tcp/${port} listens on ${where} but a connect to ${tunnelAddress}:${port} ${connect ? connectText(connect) : "was not tried"}: a firewall on this machine ${connect?.outcome === "timeout" ? "drops" : "rejects"} it`,
     fix: `accept tcp/${port} from ${iface} in this machine's firewall (e.g. ufw allow in on ${iface} to any port ${port} proto tcp)`,
   };
+}
+
+/** "was refused", "timed out", "was unreachable (EHOSTUNREACH)", "failed (EMFILE)". */
+function connectText(c: ConnectResult): string {
+  if (c.outcome === "accepted") return "was accepted";
+  if (c.outcome === "refused") return "was refused";
+  if (c.outcome === "timeout") return "timed out";
+  if (c.outcome === "unreachable") return `was unreachable (${c.error})`;
+  return `failed (${c.error})`;
 }
 
 const RANK = { ok: 0, unknown: 1, warn: 2, fail: 3 } as const;

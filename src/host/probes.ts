@@ -1,5 +1,5 @@
-// Probes of the network for `porthole doctor`: pings with Don't Fragment, the kernel's route choice,
-// a TCP connect, a UDP datagram, the clock of an HTTP server. Read-only; each sends only to the
+// Probes of the network for `porthole doctor` (and status's probe of the forwards' targets): pings with
+// Don't Fragment, the kernel's route choice, a TCP connect, a UDP datagram, the clock of an HTTP server. Read-only; each sends only to the
 // address it is given.
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
@@ -60,7 +60,10 @@ export function parseRouteGet(json: string): RouteChoice | null {
   return { device: first.dev, source: first.prefsrc ?? null, gateway: first.gateway ?? null };
 }
 
-/** A TCP connect, closed at once: open, refused (a RST came back), timeout, or unreachable (ICMP, no route). */
+/**
+ * A TCP connect, closed at once: accepted, refused, timeout (nothing came back within `timeoutMs`),
+ * unreachable, or another error (see ConnectOutcome). Never rejects.
+ */
 export function tcpConnect(address: string, port: number, timeoutMs: number): Promise<ConnectResult> {
   return new Promise((resolve) => {
     const s = connect({ host: address, port, timeout: timeoutMs });
@@ -68,13 +71,27 @@ export function tcpConnect(address: string, port: number, timeoutMs: number): Pr
       s.destroy();
       resolve(r);
     };
-    s.once("connect", () => done("open"));
-    s.once("timeout", () => done("timeout"));
-    s.once("error", (e: NodeJS.ErrnoException) =>
-      done(e.code === "ECONNREFUSED" ? "refused" : e.code === "ETIMEDOUT" ? "timeout" : "unreachable"),
-    );
+    s.once("connect", () => done({ outcome: "accepted", error: null }));
+    s.once("timeout", () => done({ outcome: "timeout", error: null }));
+    s.once("error", (e: NodeJS.ErrnoException) => done(connectFailure(e.code ?? e.message)));
   });
 }
+
+/**
+ * What a failed connect's error means (each checked in namespaces: docs/design-notes.md). Linux turns
+ * an ICMP port unreachable into ECONNREFUSED like a reset; the other ICMP destination unreachables into
+ * EHOSTUNREACH (host unreachable, admin-prohibited, host-prohibited; also a neighbour that never
+ * answered ARP), ENETUNREACH (net unreachable, net-prohibited; also no route here), ENOPROTOOPT
+ * (protocol unreachable), EHOSTDOWN (host unknown), ENONET (host isolated).
+ */
+export function connectFailure(code: string): ConnectResult {
+  if (code === "ECONNREFUSED") return { outcome: "refused", error: code };
+  if (code === "ETIMEDOUT") return { outcome: "timeout", error: code };
+  if (UNREACHABLE.has(code)) return { outcome: "unreachable", error: code };
+  return { outcome: "error", error: code };
+}
+
+const UNREACHABLE = new Set(["EHOSTUNREACH", "ENETUNREACH", "ENOPROTOOPT", "EHOSTDOWN", "ENONET"]);
 
 /** One UDP datagram to address:port from an ephemeral port; resolves once it is sent (or failed to be). */
 export function sendDatagram(address: string, port: number, payload: string): Promise<void> {

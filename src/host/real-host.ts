@@ -5,13 +5,7 @@ import { firewallDriver } from "./firewall.ts";
 import { inspectDriver } from "./inspect.ts";
 import { listeningSockets } from "./listeners.ts";
 import { httpProbe, pingDf, routeGet, sendDatagram, tcpConnect } from "./probes.ts";
-import {
-  iptablesDnatCounters,
-  nftElementCounters,
-  openConnections,
-  tcpReachable,
-  wgPeerStats,
-} from "./stats.ts";
+import { iptablesDnatCounters, nftElementCounters, openConnections, wgPeerStats } from "./stats.ts";
 import { routingDriver, sysctlDriver } from "./system.ts";
 import type { Host } from "./types.ts";
 import { wireguardDriver } from "./wireguard.ts";
@@ -26,7 +20,6 @@ export const realHost: Host = {
     nftElements: nftElementCounters,
     iptablesDnat: iptablesDnatCounters,
     openConnections,
-    tcpReachable,
   },
   sysctl: sysctlDriver,
   routing: routingDriver,

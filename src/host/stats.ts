@@ -1,6 +1,4 @@
-// Live numbers from the kernel: WireGuard peers, nftables element counters, conntrack entries, and
-// whether a target answers a TCP connect.
-import { connect } from "node:net";
+// Live numbers from the kernel: WireGuard peers, nftables element counters, conntrack entries.
 import { OPEN_MARK } from "../plan/plan.ts";
 import { run, runLines } from "./run.ts";
 import type { Count, ElementCounter, WgDumpPeer } from "./types.ts";
@@ -100,17 +98,4 @@ export function openConnectionKey(line: string): string | null {
   const [origDport, replySport] = [seen.dport?.[0], seen.sport?.[1]];
   if (!replySrc || !origDport || !replySport || replySrc === origDst) return null;
   return `${proto}/${origDport}/${replySrc}/${replySport}`;
-}
-
-export function tcpReachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: timeoutMs });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once("connect", () => done(true));
-    s.once("timeout", () => done(false));
-    s.once("error", () => done(false));
-  });
 }

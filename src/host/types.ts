@@ -115,7 +115,24 @@ export interface RouteChoice {
   gateway: string | null;
 }
 
-export type ConnectResult = "open" | "refused" | "timeout" | "unreachable";
+/**
+ * How a TCP connect ended, the cases a network engineer tells apart: accepted (the handshake
+ * completed); refused (a reset came back, or an ICMP port unreachable: ECONNREFUSED — the host is
+ * there, nothing accepts on the port, or a firewall rejects it); timeout (nothing came back in time: a
+ * drop on the way, or nobody there); unreachable (an ICMP host or network unreachable came back, a
+ * firewall's admin-prohibited among them, or this host has no route: EHOSTUNREACH, ENETUNREACH);
+ * error (anything else, named in `error`: the probe failed here and says nothing about the target).
+ */
+export type ConnectOutcome = "accepted" | "refused" | "timeout" | "unreachable" | "error";
+
+/**
+ * A TCP connect's outcome, and the error it ended with as Node names it ("ECONNREFUSED",
+ * "EHOSTUNREACH", "EMFILE"); null: accepted, or timed out by the caller's timer.
+ */
+export interface ConnectResult {
+  outcome: ConnectOutcome;
+  error: string | null;
+}
 
 /** A GET's status and the server's Date against this machine's clock (ms since the epoch); or why no answer. */
 export type HttpProbe =
@@ -198,8 +215,6 @@ export interface Host {
      * ESTABLISHED, every tracked UDP flow. null: conntrack is missing or failed.
      */
     openConnections(families: (4 | 6)[], protos: ("tcp" | "udp")[]): Promise<Map<string, number> | null>;
-    /** Whether `host`:`port` accepts a TCP connection within `timeoutMs` (milliseconds, default 1000). */
-    tcpReachable(host: string, port: number, timeoutMs?: number): Promise<boolean>;
   };
   sysctl: {
     get(key: string): Promise<string | null>;
@@ -225,12 +240,16 @@ export interface Host {
     /** porthole's daemon of this role running now (its pid file in `stateDir`), or null. */
     daemon(stateDir: string, role: DaemonRole): Promise<DaemonInfo | null>;
   };
-  /** Read-only probes of the network (doctor); each sends only to the address it is given. */
+  /**
+   * Read-only probes of the network (doctor; status's probe of the forwards' targets); each sends only
+   * to the address it is given.
+   */
   probe: {
     /** One ICMP echo of `size` payload bytes with Don't Fragment, waiting up to `timeoutMs`. */
     ping(address: string, size: number, timeoutMs: number): Promise<PingResult>;
     /** The route the kernel picks for `address`, as a packet carrying `mark` when given; null: none. */
     route(address: string, mark?: number): Promise<RouteChoice | null>;
+    /** A TCP connect to `address`:`port`, closed at once; `timeoutMs`: how long to wait for an answer. Never throws. */
     connect(address: string, port: number, timeoutMs: number): Promise<ConnectResult>;
     /** Sends one UDP datagram (no answer is awaited: UDP has none to wait for). */
     datagram(address: string, port: number, payload: string): Promise<void>;

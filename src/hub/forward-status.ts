@@ -52,6 +52,7 @@ export function forwardStatuses(spec: Spec, targets: Target[], c: ForwardCounter
       establishedConnections: c.open ? open : null,
       probeTarget: null,
       reachable: null,
+      probeOutcome: null,
       probeAgeSeconds: null,
       blockedBy: [],
       working: null,

@@ -2,10 +2,13 @@
 // 10,000 targets on every status call cost seconds of CPU, so a status probes only what it has not
 // probed lately, at most a few hundred targets, longest unchecked first, and waits for them a bounded
 // time; the rest is reported with its age, or as not probed yet. `porthole doctor` probes everything.
+import type { ConnectResult } from "../host/types.ts";
 
-/** A target's last probe: whether it answered a TCP connect, and when (ms, the cache's clock). */
-export interface Probed {
-  reachable: boolean;
+/** How long one probe waits for the target's answer (ms): a TCP connect through the tunnel. */
+export const PROBE_TIMEOUT_MS = 1000;
+
+/** A target's last probe: how its TCP connect ended, and when (ms, the cache's clock). */
+export interface Probed extends ConnectResult {
   atMs: number;
 }
 
@@ -29,15 +32,15 @@ export interface ProbeLimits {
  * usually: every target of a hub with fewer forwards, and a full round of 10,000 in 40 calls); 64 at
  * once; the budget is one probe's timeout (1 s), so a hub with few targets waits as it always did.
  */
-export const STATUS_PROBES: ProbeLimits = { freshMs: 1000, max: 256, atOnce: 64, budgetMs: 1000 };
+export const STATUS_PROBES: ProbeLimits = { freshMs: 1000, max: 256, atOnce: 64, budgetMs: PROBE_TIMEOUT_MS };
 
 /** "10.8.0.2:8080": a target's key. */
 export const targetKey = (addr: string, port: number) => `${addr}:${port}`;
 
 export class ProbeCache {
-  /** `probe`: a TCP connect (Host.stats.tcpReachable); `now`: ms. */
+  /** `probe`: a TCP connect (Host.probe.connect, PROBE_TIMEOUT_MS); `now`: ms. */
   constructor(
-    private readonly probe: (addr: string, port: number) => Promise<boolean>,
+    private readonly probe: (addr: string, port: number) => Promise<ConnectResult>,
     private readonly now: () => number,
   ) {}
 
@@ -66,8 +69,8 @@ export class ProbeCache {
         const t = wanted.get(k) as { addr: string; port: number };
         this.running.add(k);
         try {
-          const reachable = await this.probe(t.addr, t.port);
-          this.last.set(k, { reachable, atMs: this.now() });
+          const { outcome, error } = await this.probe(t.addr, t.port);
+          this.last.set(k, { outcome, error, atMs: this.now() });
         } catch {
           // A probe that failed to run says nothing: the target keeps its last result.
         } finally {

@@ -133,7 +133,8 @@ export function judgeReport(
         found: `${which}: not judged from ${peer}: its address is not in the forward's allow-list (${allowed}), so the hub drops its probe by design`,
         fix: `from an address in the allow-list: nc -vz${t.proto === "udp" ? "u" : ""} -w 3 ${at} ${t.port}`,
       };
-    const res = r.results.find((x) => x.proto === t.proto && x.port === t.port)?.result ?? "skipped";
+    const got = r.results.find((x) => x.proto === t.proto && x.port === t.port);
+    const res = got?.result ?? "skipped";
     if (t.proto === "udp")
       return {
         ...t,
@@ -163,8 +164,14 @@ export function judgeReport(
       return {
         ...t,
         status: "fail",
-        found: `${which} NOT reachable from the internet: ${peer}'s connect to ${at}:${t.port} was answered "unreachable" (a firewall rejecting it)`,
+        found: `${which} NOT reachable from the internet: ${peer}'s connect to ${at}:${t.port} was answered "unreachable" (a firewall rejecting it, or no route from ${peer})`,
         fix: firewallFix,
+      };
+    if (res === "error")
+      return {
+        ...t,
+        status: "unknown",
+        found: `${which}: ${peer}'s connect to ${at}:${t.port} failed on ${peer} itself (${got?.error ?? "an error"}): it says nothing about the hub`,
       };
     return { ...t, status: "unknown", found: `${which}: not probed by ${peer}` };
   });

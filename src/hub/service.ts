@@ -16,7 +16,7 @@ import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from ".
 import { NotFound } from "./errors.ts";
 import { addForward, type ForwardInput, listForwards, removeForward } from "./forwards.ts";
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
-import { ProbeCache } from "./probe-cache.ts";
+import { PROBE_TIMEOUT_MS, ProbeCache } from "./probe-cache.ts";
 import { CONNECTED_S, judgeReport, outsideAllowList, ProbeBroker, probeTargets } from "./reachability.ts";
 import { hubStatus } from "./status.ts";
 
@@ -80,7 +80,7 @@ export class HubService extends HubContext {
 
   /** The forwards' targets as status last probed them (kept for the daemon's lifetime). */
   private readonly probeCache = new ProbeCache(
-    (addr, port) => this.ctx.host.stats.tcpReachable(addr, port),
+    (addr, port) => this.ctx.host.probe.connect(addr, port, PROBE_TIMEOUT_MS),
     () => this.now(),
   );
 

@@ -1,14 +1,14 @@
 // `porthole status`: like `wg`, but about the service — who is online, what is forwarded, and
 // whether it works right now.
 import { analyze, foreignRulesets, hubProbes } from "../foreign/findings.ts";
-import type { Host } from "../host/types.ts";
+import type { ConnectResult, Host } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Target } from "../plan/plan.ts";
 import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
-import { ProbeCache, targetKey } from "./probe-cache.ts";
+import { PROBE_TIMEOUT_MS, ProbeCache, targetKey } from "./probe-cache.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;
@@ -77,7 +77,7 @@ const PROBES_AT_ONCE = 64;
  * The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack, other
  * owners' rules that drop them; `probes`: TCP-connect each forward's first IPv4 TCP target through
  * the cache (what was probed lately is reported with its age: see hub/probe-cache.ts); null: no probes
- * (reachable null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
+ * (reachable and probeOutcome null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
  * Unix seconds; `nowMs`: the probe cache's clock.
  */
 export async function hubStatus(
@@ -113,7 +113,9 @@ export async function hubStatus(
     f.probeTarget = key;
     const p = probed?.get(key);
     if (!p) continue;
-    f.reachable = p.reachable;
+    f.reachable = reachableOf(p);
+    f.probeOutcome = p.outcome;
+    if (p.error && (p.outcome === "unreachable" || p.outcome === "error")) f.probeError = p.error;
     f.probeAgeSeconds = Math.max(0, Math.floor((nowMs - p.atMs) / 1000));
   }
   return {
@@ -162,19 +164,26 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
 const COUNTED = ["tcp", "udp"] as const;
 
 /**
- * Whether each forward (in `spec.forwards` order) answers a TCP connect from the hub, through the
- * tunnel, probed now, every one: its first IPv4 TCP target (`target`), `reachable` true/false; both
- * null when it has none (UDP only, IPv6 only), which is not probed. Used by `porthole doctor`, the
- * thorough check (`porthole status` probes through a ProbeCache).
+ * `reachable` of the status: true when the target accepted, false when refused, timed out or
+ * unreachable, null when the probe failed on the hub (that says nothing about the target).
+ */
+export const reachableOf = (r: ConnectResult): boolean | null =>
+  r.outcome === "accepted" ? true : r.outcome === "error" ? null : false;
+
+/**
+ * How each forward's (in `spec.forwards` order) target answers a TCP connect from the hub, through
+ * the tunnel, probed now, every one: its first IPv4 TCP target (`target`) and how the connect ended
+ * (`result`); both null when it has none (UDP only, IPv6 only), which is not probed. Used by
+ * `porthole doctor`, the thorough check (`porthole status` probes through a ProbeCache).
  */
 export async function probeForwards(
   host: Host,
   spec: Spec,
   targets: Target[],
-): Promise<{ target: Target | null; reachable: boolean | null }[]> {
+): Promise<{ target: Target | null; result: ConnectResult | null }[]> {
   const firsts = firstTcpTargets(spec, targets);
   const answers = await probeTargets(host, firsts);
-  return firsts.map((t, i) => ({ target: t ?? null, reachable: answers[i] ?? null }));
+  return firsts.map((t, i) => ({ target: t ?? null, result: answers[i] ?? null }));
 }
 
 /** Each forward's (in `spec.forwards` order) first IPv4 TCP target, the one probed; undefined: none. */
@@ -185,12 +194,15 @@ function firstTcpTargets(spec: Spec, targets: Target[]): (Target | undefined)[] 
   return spec.forwards.map((f) => firstTcp.get(f.name));
 }
 
-/** Whether each target answers a TCP connect from the hub, now: a few at a time, each address:port once. */
-async function probeTargets(host: Host, targets: (Target | undefined)[]): Promise<(boolean | null)[]> {
-  const cache = new ProbeCache((addr, port) => host.stats.tcpReachable(addr, port), Date.now);
+/** How each target answers a TCP connect from the hub, now: a few at a time, each address:port once. */
+async function probeTargets(host: Host, targets: (Target | undefined)[]): Promise<(ConnectResult | null)[]> {
+  const cache = new ProbeCache((addr, port) => host.probe.connect(addr, port, PROBE_TIMEOUT_MS), Date.now);
   const got = await cache.check(
     targets.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])),
     { freshMs: 0, max: Number.POSITIVE_INFINITY, atOnce: PROBES_AT_ONCE, budgetMs: Number.POSITIVE_INFINITY },
   );
-  return targets.map((t) => (t ? (got.get(targetKey(t.addr, t.targetPort))?.reachable ?? null) : null));
+  return targets.map((t) => {
+    const p = t && got.get(targetKey(t.addr, t.targetPort));
+    return p ? { outcome: p.outcome, error: p.error } : null;
+  });
 }

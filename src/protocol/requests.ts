@@ -50,7 +50,19 @@ export const AddForwardRequest = z.strictObject({
 
 const port = z.int().min(1).max(65535);
 
-export const PROBE_RESULTS = ["open", "refused", "timeout", "unreachable", "sent", "skipped"] as const;
+/**
+ * How a peer's probe of one public port ended: a TCP connect open, refused, timeout, unreachable or
+ * error (failed on the peer itself: `error` names it); a UDP datagram sent; skipped.
+ */
+export const PROBE_RESULTS = [
+  "open",
+  "refused",
+  "timeout",
+  "unreachable",
+  "error",
+  "sent",
+  "skipped",
+] as const;
 
 /** POST /v1/probes/ID: what the peer saw. */
 export const ProbeReport = z.strictObject({
@@ -61,7 +73,15 @@ export const ProbeReport = z.strictObject({
   /** The peer's own tunnel: its last handshake with the hub (seconds ago) and the endpoint it used. */
   handshake: z.strictObject({ ageS: z.int().min(0), endpoint: z.string().nullable() }).nullable(),
   results: z
-    .array(z.strictObject({ proto: z.enum(["tcp", "udp"]), port, result: z.enum(PROBE_RESULTS) }))
+    .array(
+      z.strictObject({
+        proto: z.enum(["tcp", "udp"]),
+        port,
+        result: z.enum(PROBE_RESULTS),
+        /** Result "error": the error as Node names it ("EMFILE"). Sent only then (hubs before it refuse the key). */
+        error: z.string().max(64).optional(),
+      }),
+    )
     .max(64),
   /** Why nothing was probed, when nothing was. */
   error: z.string().optional(),

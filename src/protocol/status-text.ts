@@ -1,6 +1,14 @@
 // The status as text: what `porthole status` prints on the hub and on peers (and what a dashboard
 // shows), rendered from the wire types alone, so every reader of the API renders it alike. Pure.
-import type { FirewallFinding, ForwardStatus, HubStatus, LocalPeerStatus, Source } from "./status.ts";
+import { type ProbePeer, probeFinding } from "./probe-text.ts";
+import type {
+  FirewallFinding,
+  ForwardStatus,
+  HubStatus,
+  LocalPeerStatus,
+  ProbeOutcome,
+  Source,
+} from "./status.ts";
 
 /** The iptables command of a finding's flavour and family. */
 export const xtablesCommand = (source: Source, family: string) =>
@@ -40,19 +48,29 @@ export function describeFinding(f: FirewallFinding): string {
 }
 
 /**
- * "yes (…)" only when the target answered and nothing on the hub drops the forward; else what is wrong.
+ * "yes (…)" only when the target answered and nothing on the hub drops the forward; else what is wrong:
+ * how the probe ended (refused, timed out, unreachable) and what that means, from the peer's handshake.
  * A probe result from an earlier status says how old it is.
  */
-function workingText(f: ForwardStatus): string {
+function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
   const blocked = f.blockedBy?.join("; ");
   const age = f.probeAgeSeconds ?? 0;
   const then = age > 0 ? ` ${ago(age)}` : "";
+  const found = () =>
+    probeFinding({
+      outcome: f.probeOutcome as ProbeOutcome,
+      target: f.probeTarget ?? "the target",
+      error: f.probeError ?? null,
+      peer,
+      then,
+    });
   if (f.working === false && blocked) return `NO, blocked on the hub by ${blocked} (fix below)`;
-  if (f.working === false)
-    return age > 0
-      ? `NO, the target did not accept a connection from the hub${then} (tunnel or service down)`
-      : "NO, the target does not accept connections from the hub (tunnel or service down)";
+  if (f.working === false && !f.probeOutcome)
+    // An older hub says only that the target did not accept.
+    return `NO, the target did not accept a connection from the hub${then} (refused, timed out or unreachable: this hub does not say which)`;
+  if (f.working === false) return `NO, ${found()}`;
   if (blocked) return `unknown, ${blocked} may drop it (see below)`;
+  if (f.probeOutcome === "error") return `unknown, ${found()}`;
   if (f.reachable === null && f.probeTarget)
     return `unknown, ${f.probeTarget} not probed yet (status probes the longest unchecked targets first; porthole doctor probes all)`;
   if (f.reachable === null) return "not probed (udp); no firewall on the hub drops it";
@@ -71,7 +89,7 @@ function probeNote(forwards: ForwardStatus[]): string {
   let notYet = 0;
   for (const f of forwards) {
     if (!f.probeTarget) continue;
-    if (f.reachable === null) notYet++;
+    if (f.reachable === null && f.probeOutcome !== "error") notYet++;
     else if ((f.probeAgeSeconds ?? 0) > 0) earlier++;
     else now++;
   }
@@ -108,8 +126,9 @@ export function renderStatus(s: HubStatus): string {
   }
   if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
   out.push("", `forwards:${probeNote(s.forwards)}`);
+  const peers = new Map(s.peers.map((p) => [p.name, p]));
   for (const f of s.forwards) {
-    const reach = workingText(f);
+    const reach = workingText(f, peers.get(f.peer));
     const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
     const traffic =
       f.packets === null || f.bytes === null

@@ -13,6 +13,17 @@ export interface PeerStatus {
   kind: string;
 }
 
+/**
+ * How a TCP connect from the hub to a forward's target ended: accepted (the handshake completed: the
+ * tunnel works and something accepts on the port); refused (a reset, or an ICMP port unreachable, came
+ * back: the peer is reached and nothing accepts on the port, or its firewall rejects it); timeout (no
+ * answer within the probe's 1 s: the tunnel is down, the peer offline, or a firewall drops it);
+ * unreachable (an ICMP host or network unreachable came back, a firewall's admin-prohibited among them,
+ * or the hub has no route to it); error (the probe itself failed on the hub: says nothing about the
+ * target).
+ */
+export type ProbeOutcome = "accepted" | "refused" | "timeout" | "unreachable" | "error";
+
 export interface ForwardStatus {
   name: string;
   peer: string;
@@ -31,12 +42,24 @@ export interface ForwardStatus {
    */
   probeTarget: string | null;
   /**
-   * The probe target answered a TCP connect from the hub, `probeAgeSeconds` ago. null: not known — no
-   * probe target, or not probed yet (a status probes a few hundred targets, the longest unchecked
-   * first; `porthole doctor` probes all).
+   * The probe target accepted a TCP connect from the hub, `probeAgeSeconds` ago (false: refused, timed
+   * out or unreachable; `probeOutcome` says which). null: not known — no probe target, not probed yet
+   * (a status probes a few hundred targets, the longest unchecked first; `porthole doctor` probes all),
+   * or the probe failed on the hub itself (`probeOutcome` "error"). Kept for readers of older replies;
+   * `probeOutcome` is the whole answer.
    */
   reachable: boolean | null;
-  /** How long ago `reachable` was measured, in seconds (0: by this status); null: not probed. */
+  /**
+   * How the hub's TCP connect to `probeTarget` ended (see ProbeOutcome); null: not probed. Absent from
+   * older hubs' replies.
+   */
+  probeOutcome?: ProbeOutcome | null;
+  /**
+   * The error the connect ended with, as Node names it, when it says more than the outcome:
+   * "EHOSTUNREACH" or "ENETUNREACH" (unreachable), "EMFILE" … (error); absent otherwise.
+   */
+  probeError?: string;
+  /** How long ago the probe was made, in seconds (0: by this status); null: not probed. */
   probeAgeSeconds: number | null;
   /** Other owners' firewall rules on the hub that drop it: "nft table inet firewalld chain filter_FORWARD (policy drop)". */
   blockedBy: string[];

@@ -169,7 +169,7 @@ async function targetOnLoopback(lab: Lab): Promise<void> {
   assert.equal(failing.code, 4, failing.stdout);
   assert.match(
     failing.stdout,
-    /^FAIL forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 does not accept connections from the hub through the tunnel: the service is down, bound to 127\.0\.0\.1 only, or dropped by rpi's firewall\n +fix: on rpi: porthole doctor [^\n]*\n +fix: a service bound to 127\.0\.0\.1 is unreachable through the tunnel: bind it to 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/m,
+    /^FAIL forwards +rpi-tcp-81 tcp\/81 → rpi:9090 \(snat\): 10\.8\.0\.2:9090 refused the hub's connection: rpi is reached; nothing accepts on 10\.8\.0\.2:9090 \(or a firewall there rejects it\)\n +fix: on rpi: start the service or check the forward's target port [^\n]*\n +fix: a service bound to 127\.0\.0\.1 refuses connections through the tunnel: bind it to 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/m,
   );
   assert.match(failing.stdout, /^ok +forwards +rpi-tcp-80 /m, "the working forward stays ok");
 

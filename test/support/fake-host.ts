@@ -44,9 +44,6 @@ export interface FakeHost extends Host {
   counters: Map<string, ElementCounter[]>;
   /** Open DNAT'd connections by "tcp/80/10.8.0.2/8080"; null: conntrack unavailable. */
   open: Map<string, number> | null;
-  /** "address:port"s that accept a TCP connection; every probe is recorded in `probed`. */
-  reachable: Set<string>;
-  probed: string[];
   /** Addresses of the host's interfaces besides its WireGuard ones (those come from `ifaces`). */
   addresses: IfaceAddress[];
   /** The interfaces default routes leave by (default: ens3). */
@@ -59,7 +56,10 @@ export interface FakeHost extends Host {
   daemons: Map<string, DaemonInfo>;
   /** What carries each WireGuard interface (default: wireguard-go, pid 4242). */
   wgImpl: Map<string, WgImplementation>;
-  /** The network as doctor's probes see it; each defaults to a healthy answer (names: `dns`). */
+  /**
+   * The network as doctor's and status's probes see it; each defaults to a healthy answer (a connect:
+   * accepted; names: `dns`).
+   */
   network: {
     ping(address: string, size: number): PingResult;
     route(address: string, mark?: number): RouteChoice | null;
@@ -85,8 +85,6 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     peerStats: new Map(),
     counters: new Map(),
     open: new Map(),
-    reachable: new Set<string>(),
-    probed: [] as string[],
     addresses: [] as IfaceAddress[],
     defaultVia: ["ens3"],
     dns: new Map<string, string[]>(),
@@ -97,7 +95,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     network: {
       ping: () => ({ kind: "answered" }),
       route: () => ({ device: "eth0", source: "192.168.1.2", gateway: "192.168.1.1" }),
-      connect: () => "open",
+      connect: () => ({ outcome: "accepted", error: null }),
       http: () => ({ status: 200, remoteMs: Date.now(), localMs: Date.now(), roundTripMs: 1 }),
     } as FakeHost["network"],
   } as FakeHost;
@@ -273,10 +271,6 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     nftElements: async (kind, name) => structuredClone(h.counters.get(`${kind} ${name}`) ?? []),
     iptablesDnat: async (family) => structuredClone(h.counters.get(`iptables ${family}`) ?? []),
     openConnections: async () => (h.open ? new Map(h.open) : null),
-    tcpReachable: async (addr, port) => {
-      h.probed.push(`${addr}:${port}`);
-      return h.reachable.has(`${addr}:${port}`);
-    },
   };
   // Per-interface keys (net.ipv4.conf.wg0.rp_filter) exist only while the interface does, as in /proc/sys;
   // a new interface starts with the kernel's default.

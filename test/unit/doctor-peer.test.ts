@@ -169,7 +169,7 @@ test("targets: a service bound to loopback is named as unreachable through the t
   assert.deepEqual(host.probes, ["connect 10.8.0.2:8080"]);
 
   host.listeners = [{ proto: "tcp", address: "127.0.0.1", port: 8080, processes: [] }];
-  host.network.connect = () => "refused";
+  host.network.connect = () => ({ outcome: "refused", error: "ECONNREFUSED" });
   const [loop] = await checkTargets(s);
   assert.equal(loop?.outcome.status, "fail");
   assert.match(
@@ -181,15 +181,31 @@ test("targets: a service bound to loopback is named as unreachable through the t
   host.listeners = [];
   const [none] = await checkTargets(s);
   assert.equal(none?.outcome.status, "fail");
-  assert.match(none?.outcome.found ?? "", /nothing listens on tcp\/8080/);
+  assert.equal(none?.outcome.found, "nothing listens on tcp/8080 (a connect to 10.8.0.2:8080 was refused)");
 
   host.listeners = [{ proto: "tcp", address: "0.0.0.0", port: 8080, processes: [] }];
-  host.network.connect = () => "timeout";
+  host.network.connect = () => ({ outcome: "timeout", error: null });
   const [dropped] = await checkTargets(s);
-  assert.match(
-    dropped?.outcome.found ?? "",
-    /a connect to 10\.8\.0\.2:8080 is timeout: a firewall on this machine/,
+  assert.equal(
+    dropped?.outcome.found,
+    "tcp/8080 listens on 0.0.0.0 but a connect to 10.8.0.2:8080 timed out: a firewall on this machine drops it",
   );
+  host.network.connect = () => ({ outcome: "refused", error: "ECONNREFUSED" });
+  const [rejected] = await checkTargets(s);
+  assert.equal(
+    rejected?.outcome.found,
+    "tcp/8080 listens on 0.0.0.0 but a connect to 10.8.0.2:8080 was refused: a firewall on this machine rejects it",
+  );
+  host.network.connect = () => ({ outcome: "unreachable", error: "EHOSTUNREACH" });
+  const [prohibited] = await checkTargets(s);
+  assert.equal(
+    prohibited?.outcome.found,
+    "tcp/8080 listens on 0.0.0.0 but a connect to 10.8.0.2:8080 was unreachable (EHOSTUNREACH): a firewall on this machine rejects it",
+  );
+  host.network.connect = () => ({ outcome: "error", error: "EMFILE" });
+  const [failed] = await checkTargets(s);
+  assert.equal(failed?.outcome.status, "unknown", "a probe that failed here says nothing about the service");
+  assert.match(failed?.outcome.found ?? "", /failed here \(EMFILE\)/);
 });
 
 test("targets: a service on the LAN address only, a container behind a DNAT, UDP and ranges", () => {
@@ -198,11 +214,11 @@ test("targets: a service on the LAN address only, a container behind a DNAT, UDP
     80,
     "10.8.0.2",
     [{ proto: "tcp", address: "192.168.1.5", port: 80, processes: [] }],
-    "refused",
+    { outcome: "refused", error: "ECONNREFUSED" },
   );
   assert.equal(lan.status, "fail");
   assert.match(lan.found, /listens on 192\.168\.1\.5 only: that address is unreachable/);
-  const dnat = judgeTarget("tcp", 80, "10.8.0.2", [], "open");
+  const dnat = judgeTarget("tcp", 80, "10.8.0.2", [], { outcome: "accepted", error: null });
   assert.equal(dnat.status, "ok");
   assert.match(dnat.found, /through a DNAT/);
   const udp = judgeTarget(
@@ -229,7 +245,8 @@ test("targets: a range is probed port by port (up to 16) and summarised by its w
     spec: specOf(["{ name: game, proto: tcp, port: 6000-6039, peer: rpi, targetPort: 6000-6039 }"]),
   });
   host.listeners = [{ proto: "tcp", address: "0.0.0.0", port: 6003, processes: [] }];
-  host.network.connect = (_a, p) => (p === 6003 ? "open" : "refused");
+  host.network.connect = (_a, p) =>
+    p === 6003 ? { outcome: "accepted", error: null } : { outcome: "refused", error: "ECONNREFUSED" };
   const [r] = await checkTargets(s);
   assert.equal(r?.outcome.status, "fail");
   assert.match(

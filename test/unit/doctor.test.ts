@@ -58,7 +58,6 @@ async function healthyHub(hubExtra = ""): Promise<{ h: FakeHost; ctx: HubContext
   h.sysctls.set("net.netfilter.nf_conntrack_count", "12");
   h.sysctls.set("net.netfilter.nf_conntrack_max", "262144");
   h.units = new Map([["porthole-hub.service", { active: true, enabled: true }]]);
-  h.reachable.add("10.8.0.2:8080");
   return { h, ctx: await hubContext(h, "/state", "apply") };
 }
 
@@ -154,38 +153,91 @@ test("hub: a healthy hub passes every check it can make; the unit says ok, the o
   );
 });
 
-test("forwards: a TCP target that does not answer from the hub fails, naming the forward, the target and how to find out; status's probe, made once", async () => {
+/** The hub's TCP connects, "10.8.0.2:8080" each, in order. */
+const connects = (h: FakeHost) =>
+  h.probes.flatMap((p) => (p.startsWith("connect ") ? [p.slice("connect ".length)] : []));
+
+test("forwards: a target that accepts from the hub is ok; status's probe, made once, to the tunnel address", async () => {
   const { h, ctx } = await healthyHub();
   assert.deepEqual(await one(ctx, "forwards"), {
     id: "forwards",
     status: "ok",
     found: "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 accepts connections from the hub",
   });
-  assert.deepEqual(h.probed, ["10.8.0.2:8080"], "the same TCP connect status makes, to the tunnel address");
+  assert.deepEqual(
+    connects(h),
+    ["10.8.0.2:8080"],
+    "the same TCP connect status makes, to the tunnel address",
+  );
+});
 
-  // A service bound to 127.0.0.1 on the peer (or stopped): the connect through the tunnel fails.
-  h.reachable.clear();
-  h.peerStats.set(rpi, { latestHandshake: Math.floor(Date.now() / 1000) - 5, rxBytes: 1, txBytes: 1 });
+test("forwards: refused — the peer is reached, nothing accepts on the port: start the service or check the target port", async () => {
+  const { h, ctx } = await healthyHub();
+  h.network.connect = () => ({ outcome: "refused", error: "ECONNREFUSED" });
   const r = await one(ctx, "forwards");
   assert.equal(r.status, "fail");
   assert.equal(
     r.found,
-    "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 does not accept connections from the hub through the tunnel: the service is down, bound to 127.0.0.1 only, or dropped by rpi's firewall",
+    "web tcp/80 → rpi:8080 (snat): 10.8.0.2:8080 refused the hub's connection: rpi is reached; nothing accepts on 10.8.0.2:8080 (or a firewall there rejects it)",
   );
   assert.deepEqual(r.fix, [
-    "on rpi: porthole doctor (it checks that something listens on 8080 and on which address)",
-    "a service bound to 127.0.0.1 is unreachable through the tunnel: bind it to 0.0.0.0:8080 or 10.8.0.2:8080, then restart it",
+    "on rpi: start the service or check the forward's target port (porthole doctor there shows what listens on 8080 and on which address)",
+    "a service bound to 127.0.0.1 refuses connections through the tunnel: bind it to 0.0.0.0:8080 or 10.8.0.2:8080, then restart it",
   ]);
   assert.ok(anyFailed(await runChecks(HUB_CHECKS, ctx)), "doctor exits non-zero");
+});
 
-  // The peer has not shaken hands: said as the likely cause.
+test("forwards: timed out — the peer's handshake says whether the tunnel or a firewall is likelier", async () => {
+  const { h, ctx } = await healthyHub();
+  h.network.connect = () => ({ outcome: "timeout", error: null });
+  h.peerStats.set(rpi, { latestHandshake: Math.floor(Date.now() / 1000) - 5, rxBytes: 1, txBytes: 1 });
+  const online = await one(ctx, "forwards");
+  assert.equal(online.status, "fail");
+  assert.match(
+    online.found,
+    /^web tcp\/80 → rpi:8080 \(snat\): 10\.8\.0\.2:8080 did not answer the hub's connection \(timed out\): rpi is online \(last handshake \d seconds ago\), so the tunnel works: likelier a firewall on rpi \(or past it\) dropping tcp\/8080$/,
+  );
+  assert.deepEqual(online.fix, [
+    "on rpi: accept tcp/8080 from wg0 in its firewall (nft list ruleset; ufw allow in on wg0 to any port 8080 proto tcp)",
+    "on rpi: porthole doctor (it checks that something listens on 8080)",
+  ]);
+
   h.peerStats.clear();
   const off = await one(ctx, "forwards");
+  assert.equal(off.status, "fail");
   assert.match(
     off.found,
-    /does not accept connections from the hub through the tunnel; rpi is offline \(no handshake yet\)/,
+    /: 10\.8\.0\.2:8080 did not answer the hub's connection \(timed out\): rpi is offline \(no handshake yet\): the tunnel is down, likelier than a firewall$/,
   );
-  assert.match(off.fix?.at(-1) ?? "", /^on rpi: porthole status /);
+  assert.deepEqual(off.fix, [
+    "on rpi: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?",
+  ]);
+});
+
+test("forwards: unreachable — routing (or an admin-prohibited reject), with the route and WireGuard to look at", async () => {
+  const { h, ctx } = await healthyHub();
+  h.network.connect = () => ({ outcome: "unreachable", error: "EHOSTUNREACH" });
+  const r = await one(ctx, "forwards");
+  assert.equal(r.status, "fail");
+  assert.match(
+    r.found,
+    /: 10\.8\.0\.2:8080 was unreachable from the hub \(EHOSTUNREACH: an ICMP host unreachable came back /,
+  );
+  assert.deepEqual(r.fix, [
+    "on the hub: ip route get 10.8.0.2 (it must leave by wg0) and wg show wg0 (rpi needs an endpoint and 10.8.0.2 in its allowed ips)",
+    "on rpi: a firewall rule that rejects tcp/8080 with icmp admin-prohibited or host-unreachable reads the same (nft list ruleset)",
+  ]);
+});
+
+test("forwards: a probe that failed on the hub itself is unknown (never ok, never a verdict on the target)", async () => {
+  const { h, ctx } = await healthyHub();
+  h.network.connect = () => ({ outcome: "error", error: "EMFILE" });
+  const r = await one(ctx, "forwards");
+  assert.equal(r.status, "unknown");
+  assert.equal(
+    r.found,
+    "web tcp/80 → rpi:8080 (snat): the hub's probe of 10.8.0.2:8080 failed on the hub itself (EMFILE): it says nothing about the target",
+  );
 });
 
 test("forwards: UDP is not probed and says so (unknown, never ok); tcp+udp reports the TCP probe and says UDP was not probed", async () => {
@@ -200,8 +252,6 @@ test("forwards: UDP is not probed and says so (unknown, never ok); tcp+udp repor
     { host: h, keyFile: "/k", stateDir: "/state", root: "/root", bin: "porthole" },
     { spec: r.spec, specText: text, hostName: "hub" },
   );
-  h.reachable.add("10.8.0.2:8080");
-  h.reachable.add("10.8.0.2:7777");
   const rs = await only(await hubContext(h, "/state", "apply"), "forwards");
   assert.deepEqual(
     rs.map((x) => [x.status, x.found]),
@@ -214,7 +264,7 @@ test("forwards: UDP is not probed and says so (unknown, never ok); tcp+udp repor
       ],
     ],
   );
-  assert.ok(!h.probed.some((p) => p.endsWith(":5353")), "no TCP connect to a UDP target");
+  assert.ok(!connects(h).some((p) => p.endsWith(":5353")), "no TCP connect to a UDP target");
 });
 
 test("hub: nothing applied here is a clear error, not a report", async () => {

@@ -29,7 +29,9 @@ const report = (o: ReturnType<typeof judgeTarget>[]) =>
   );
 
 test("expose: a target that answers on the tunnel address earns 'reaches', with what was checked", () => {
-  const r = report([judgeTarget("tcp", 9090, "10.8.0.2", [listener("0.0.0.0")], "open")]);
+  const r = report([
+    judgeTarget("tcp", 9090, "10.8.0.2", [listener("0.0.0.0")], { outcome: "accepted", error: null }),
+  ]);
   assert.deepEqual(r, {
     out: [
       'tcp/81 on 203.0.113.1 now reaches rpi:9090 (snat; forward "rpi-tcp-81")',
@@ -40,14 +42,21 @@ test("expose: a target that answers on the tunnel address earns 'reaches', with 
 });
 
 test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forwarded to', never 'reaches', and a warning with the fix", () => {
-  const loop = report([judgeTarget("tcp", 9090, "10.8.0.2", [listener("127.0.0.1")], "refused")]);
+  const loop = report([
+    judgeTarget("tcp", 9090, "10.8.0.2", [listener("127.0.0.1")], {
+      outcome: "refused",
+      error: "ECONNREFUSED",
+    }),
+  ]);
   assert.deepEqual(loop.out, ['tcp/81 on 203.0.113.1 is forwarded to rpi:9090 (snat; forward "rpi-tcp-81")']);
   assert.equal(loop.warnings.length, 1);
   assert.match(
     loop.warnings[0] ?? "",
     /^warning on rpi: tcp\/9090 \(python3\) listens on 127\.0\.0\.1 only: loopback is unreachable through the tunnel \(10\.8\.0\.2\)\n +fix: make the service listen on 0\.0\.0\.0:9090 or 10\.8\.0\.2:9090/,
   );
-  const none = report([judgeTarget("tcp", 9090, "10.8.0.2", [], "refused")]);
+  const none = report([
+    judgeTarget("tcp", 9090, "10.8.0.2", [], { outcome: "refused", error: "ECONNREFUSED" }),
+  ]);
   assert.doesNotMatch(none.out.join("\n"), /reaches/);
   assert.match(none.warnings[0] ?? "", /^warning on rpi: nothing listens on tcp\/9090 /);
   const unchecked = report([]);

@@ -2,12 +2,15 @@
 // did not probe is never reported as probed.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { ConnectResult } from "../../src/host/types.ts";
 import { ProbeCache, type ProbeLimits } from "../../src/hub/probe-cache.ts";
 
 const T = (n: number) => Array.from({ length: n }, (_, i) => ({ addr: `10.8.0.${i + 2}`, port: 80 }));
 const LIMITS: ProbeLimits = { freshMs: 1000, max: 2, atOnce: 2, budgetMs: 1000 };
+const OK: ConnectResult = { outcome: "accepted", error: null };
+const REFUSED: ConnectResult = { outcome: "refused", error: "ECONNREFUSED" };
 
-function cache(answers: (addr: string) => boolean | Promise<boolean> = () => true) {
+function cache(answers: (addr: string) => ConnectResult | Promise<ConnectResult> = () => OK) {
   let now = 0;
   const probed: string[] = [];
   const c = new ProbeCache(
@@ -27,14 +30,14 @@ function cache(answers: (addr: string) => boolean | Promise<boolean> = () => tru
 }
 
 test("probe cache: at most `max` targets a call, never-probed and then oldest first; the rest is absent", async () => {
-  const { c, probed, tick } = cache((a) => a !== "10.8.0.3");
+  const { c, probed, tick } = cache((a) => (a !== "10.8.0.3" ? OK : REFUSED));
   const first = await c.check(T(5), LIMITS);
   assert.deepEqual(probed, ["10.8.0.2", "10.8.0.3"]);
   assert.deepEqual(
-    [...first].map(([k, p]) => [k, p.reachable, p.atMs]),
+    [...first].map(([k, p]) => [k, p.outcome, p.error, p.atMs]),
     [
-      ["10.8.0.2:80", true, 0],
-      ["10.8.0.3:80", false, 0],
+      ["10.8.0.2:80", "accepted", null, 0],
+      ["10.8.0.3:80", "refused", "ECONNREFUSED", 0],
     ],
     "targets not probed are not in the answer: unknown, not unreachable nor reachable",
   );
@@ -72,17 +75,17 @@ test("probe cache: a fresh result is used as it is; a target no longer asked for
 });
 
 test("probe cache: the call waits `budgetMs` at most; a slower probe lands for the next call", async () => {
-  let release: (ok: boolean) => void = () => {};
-  const slow = new Promise<boolean>((r) => (release = r));
-  const { c, probed, tick } = cache((a) => (a === "10.8.0.2" ? slow : true));
+  let release: (r: ConnectResult) => void = () => {};
+  const slow = new Promise<ConnectResult>((r) => (release = r));
+  const { c, probed, tick } = cache((a) => (a === "10.8.0.2" ? slow : OK));
   // The slow probe never ends until released: the call returning at all is the budget at work.
   const first = await c.check(T(2), { ...LIMITS, budgetMs: 50 });
   assert.deepEqual([...first.keys()], ["10.8.0.3:80"], "the unfinished probe is not reported");
   tick(10);
-  release(true);
+  release({ outcome: "timeout", error: null });
   await new Promise((r) => setImmediate(r));
   probed.length = 0;
   const second = await c.check(T(2), { ...LIMITS, budgetMs: 50 });
   assert.deepEqual(probed, [], "both results are fresh");
-  assert.deepEqual(second.get("10.8.0.2:80"), { reachable: true, atMs: 10 });
+  assert.deepEqual(second.get("10.8.0.2:80"), { outcome: "timeout", error: null, atMs: 10 });
 });

@@ -2,9 +2,13 @@
 // the probing peer out is not judged from it (the hub's own allow-list drops the probe), never FAIL.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { ConnectResult } from "../../src/host/types.ts";
 import { judgeReport, outsideAllowList, probeTargets } from "../../src/hub/reachability.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { runProbeTask } from "../../src/peer/reachability.ts";
+import { ProbeReport } from "../../src/protocol/requests.ts";
 import { loadSpec } from "../../src/spec/load.ts";
+import { fakeHost } from "../support/fake-host.ts";
 
 const r = loadSpec(`hub:
   endpoint: 203.0.113.1
@@ -58,5 +62,38 @@ test("outside probe: a forward whose allow-list leaves the peer out is unknown, 
   assert.deepEqual(
     [...outsideAllowList(spec, "[2001:db8::2]:4000")].map(([n]) => n),
     ["office", "home"],
+  );
+});
+
+test("outside probe: the peer reports each way its connect ended; one that failed on the peer is unknown with its error", async () => {
+  const host = fakeHost();
+  host.dns.set("vps.example.net", ["203.0.113.1"]);
+  const ends: Record<number, ConnectResult> = {
+    80: { outcome: "accepted", error: null },
+    8081: { outcome: "refused", error: "ECONNREFUSED" },
+    8082: { outcome: "error", error: "EMFILE" },
+  };
+  host.network.connect = (_a, p) => ends[p] ?? { outcome: "timeout", error: null };
+  const task = { id: "t1", host: "vps.example.net", targets: probeTargets(spec) };
+  const report = await runProbeTask(host, task, { interface: "wg0", hubKey: "k" }, 0);
+  assert.deepEqual(report.results, [
+    { proto: "tcp", port: 80, result: "open" },
+    { proto: "tcp", port: 8081, result: "refused" },
+    { proto: "tcp", port: 8082, result: "error", error: "EMFILE" },
+  ]);
+  assert.ok(ProbeReport.safeParse(report).success, "the report is what the hub accepts");
+  const f = judgeReport("rpi", task.targets, report, "wg0");
+  assert.deepEqual(
+    f.map((x) => [x.port, x.status]),
+    [
+      [51820, "unknown"],
+      [80, "ok"],
+      [8081, "warn"],
+      [8082, "unknown"],
+    ],
+  );
+  assert.equal(
+    f[3]?.found,
+    "tcp/8082 (home): rpi's connect to 203.0.113.1:8082 failed on rpi itself (EMFILE): it says nothing about the hub",
   );
 });

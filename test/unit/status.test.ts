@@ -6,11 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { hostFiles } from "../../src/host/files.ts";
+import type { ConnectResult } from "../../src/host/types.ts";
 import { renderMetrics } from "../../src/hub/metrics.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import type { ForwardStatus } from "../../src/protocol/status.ts";
 import { renderStatus } from "../../src/protocol/status-text.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
@@ -180,29 +182,130 @@ test("status: the iptables backend counts new connections per DNAT rule and no t
   assert.match(renderStatus(s), /4 total; traffic: not counted \(iptables backend\)/);
 });
 
+/** The hub's TCP connects, "10.8.0.2:8080" each, in order. */
+const connects = (host: FakeHost) =>
+  host.probes.flatMap((p) => (p.startsWith("connect ") ? [p.slice("connect ".length)] : []));
+
 test("status: a forward works only when its target answers a TCP connect; UDP is not probed", async (t) => {
   const { host, service } = await hub(t);
-  host.reachable.add("10.8.0.2:8080");
+  host.network.connect = (a) =>
+    a === "10.8.0.2" ? { outcome: "accepted", error: null } : { outcome: "timeout", error: null };
   const s = await service.status(true);
-  assert.deepEqual(host.probed.sort(), ["10.8.0.2:8080", "10.8.0.3:8443"], "each TCP forward's target once");
   assert.deepEqual(
-    s.forwards.map((f) => [f.name, f.reachable, f.working]),
+    connects(host).sort(),
+    ["10.8.0.2:8080", "10.8.0.3:8443"],
+    "each TCP forward's target once",
+  );
+  assert.deepEqual(
+    s.forwards.map((f) => [f.name, f.reachable, f.probeOutcome, f.working]),
     [
-      ["web", true, true],
-      ["files", false, false],
-      ["game", null, null],
+      ["web", true, "accepted", true],
+      ["files", false, "timeout", false],
+      ["game", null, null, null],
     ],
   );
   const text = renderStatus(s);
   assert.match(text, /tcp\/80 .*\n.*working: yes \(the target accepts connections from the hub/);
-  assert.match(text, /tcp\/8443 .*\n.*working: NO, the target does not accept connections from the hub/);
+  assert.match(
+    text,
+    /tcp\/8443 .*\n.*working: NO, 10\.8\.0\.3:8443 did not answer the hub's connection \(timed out\)/,
+  );
 
-  host.probed.length = 0;
+  host.probes.length = 0;
   const unprobed = await service.status(false);
-  assert.deepEqual(host.probed, [], "probe=false connects to nothing");
+  assert.deepEqual(connects(host), [], "probe=false connects to nothing");
   assert.deepEqual(
-    unprobed.forwards.map((f) => f.working),
-    [null, null, null],
+    unprobed.forwards.map((f) => [f.working, f.probeOutcome]),
+    [
+      [null, null],
+      [null, null],
+      [null, null],
+    ],
+  );
+});
+
+/** The `working:` of forward files (tcp/8443 → nas:8443) when the hub's connect ends as `result`. */
+async function filesWorking(
+  t: TestContext,
+  result: ConnectResult,
+  handshakeAgeS: number | null = 10,
+): Promise<{ f: ForwardStatus; line: string }> {
+  const { host, service } = await hub(t);
+  if (handshakeAgeS !== null)
+    host.peerStats.set(KEYS.nas, { latestHandshake: NOW - handshakeAgeS, rxBytes: 1, txBytes: 1 });
+  host.network.connect = () => result;
+  const s = await service.status(true);
+  const f = s.forwards.find((x) => x.name === "files") as ForwardStatus;
+  const line = /tcp\/8443 .*\n.*working: (.*)$/m.exec(renderStatus(s))?.[1] ?? "";
+  return { f, line };
+}
+
+test("status: a refused target reads refused: the peer is reached, nothing accepts on the port", async (t) => {
+  const { f, line } = await filesWorking(t, { outcome: "refused", error: "ECONNREFUSED" });
+  assert.deepEqual(
+    [f.reachable, f.probeOutcome, f.probeError, f.working],
+    [false, "refused", undefined, false],
+  );
+  assert.equal(
+    line,
+    "NO, 10.8.0.3:8443 refused the hub's connection: nas is reached; nothing accepts on 10.8.0.3:8443 (or a firewall there rejects it)",
+  );
+});
+
+test("status: a timed-out target says which cause the peer's handshake makes likelier", async (t) => {
+  const online = await filesWorking(t, { outcome: "timeout", error: null }, 40);
+  assert.deepEqual([online.f.reachable, online.f.probeOutcome, online.f.working], [false, "timeout", false]);
+  assert.equal(
+    online.line,
+    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas is online (last handshake 40 seconds ago), so the tunnel works: likelier a firewall on nas (or past it) dropping tcp/8443",
+  );
+  const offline = await filesWorking(t, { outcome: "timeout", error: null }, 600);
+  assert.equal(
+    offline.line,
+    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas is offline (last handshake 10 minutes ago): the tunnel is down, likelier than a firewall",
+  );
+  const never = await filesWorking(t, { outcome: "timeout", error: null }, null);
+  assert.match(never.line, /: nas is offline \(no handshake yet\): the tunnel is down/);
+});
+
+test("status: an unreachable target says so with the ICMP's meaning; the error is in --json", async (t) => {
+  const { f, line } = await filesWorking(t, { outcome: "unreachable", error: "EHOSTUNREACH" });
+  assert.deepEqual(
+    [f.reachable, f.probeOutcome, f.probeError, f.working],
+    [false, "unreachable", "EHOSTUNREACH", false],
+  );
+  assert.equal(
+    line,
+    "NO, 10.8.0.3:8443 was unreachable from the hub (EHOSTUNREACH: an ICMP host unreachable came back (no route onward, a neighbour that does not answer, or a firewall rejecting it as admin-prohibited), or the hub has no route to it)",
+  );
+  const net = await filesWorking(t, { outcome: "unreachable", error: "ENETUNREACH" });
+  assert.match(
+    net.line,
+    /^NO, 10\.8\.0\.3:8443 was unreachable from the hub \(ENETUNREACH: the hub or a router on the way has no route to its network, or a firewall rejects it as net-prohibited\)$/,
+  );
+});
+
+test("status: a probe that failed on the hub itself is unknown, never NO or yes, and says its error", async (t) => {
+  const { f, line } = await filesWorking(t, { outcome: "error", error: "EMFILE" });
+  assert.deepEqual([f.reachable, f.probeOutcome, f.probeError, f.working], [null, "error", "EMFILE", null]);
+  assert.equal(
+    line,
+    "unknown, the hub's probe of 10.8.0.3:8443 failed on the hub itself (EMFILE): it says nothing about the target",
+  );
+});
+
+test("status: an older hub's reply (no probeOutcome) still renders, without guessing the cause", async (t) => {
+  const { f } = await filesWorking(t, { outcome: "timeout", error: null });
+  const { probeOutcome: _, ...old } = f;
+  const text = renderStatus({
+    hub: { name: "hub", interface: "wg0", listenPort: 51820, address: "10.8.0.1", up: true },
+    peers: [],
+    forwards: [old],
+    firewall: [],
+  });
+  assert.match(
+    text,
+    /working: NO, the target did not accept a connection from the hub \(refused, timed out or unreachable: this hub does not say which\)$/m,
   );
 });
 
@@ -239,7 +342,11 @@ test("status: the same drop on an nftables hub (or in the other flavour) says ap
 test("status: a probe result from an earlier status says its age; what was not probed is unknown, never reachable", async (t) => {
   let nowMs = NOW * 1000;
   const { host, service } = await hub(t, "nftables", () => nowMs);
-  host.reachable.add("10.8.0.2:8080");
+  const answers = new Set(["10.8.0.2:8080"]);
+  host.network.connect = (a, p) =>
+    answers.has(`${a}:${p}`)
+      ? { outcome: "accepted", error: null }
+      : { outcome: "refused", error: "ECONNREFUSED" };
   const first = await service.status(true);
   assert.deepEqual(
     first.forwards.map((f) => [f.name, f.probeTarget, f.reachable, f.probeAgeSeconds]),
@@ -253,13 +360,13 @@ test("status: a probe result from an earlier status says its age; what was not p
 
   // 40 s later the web target hangs (a probe slower than status waits) and files answers now.
   nowMs += 40_000;
-  host.reachable.add("10.8.0.3:8443");
-  const probe = host.stats.tcpReachable;
-  let release: (ok: boolean) => void = () => {};
-  host.stats.tcpReachable = async (addr, port, ms) =>
-    addr === "10.8.0.2" ? new Promise<boolean>((r) => (release = r)) : probe(addr, port, ms);
+  answers.add("10.8.0.3:8443");
+  const probe = host.probe.connect;
+  let release: (r: ConnectResult) => void = () => {};
+  host.probe.connect = async (addr, port, ms) =>
+    addr === "10.8.0.2" ? new Promise<ConnectResult>((r) => (release = r)) : probe(addr, port, ms);
   const later = await service.status(true);
-  release(false);
+  release({ outcome: "timeout", error: null });
   assert.deepEqual(
     later.forwards.map((f) => [f.name, f.reachable, f.probeAgeSeconds, f.working]),
     [
@@ -279,7 +386,7 @@ test("status: a probe result from an earlier status says its age; what was not p
   // A target never probed (a hub with more targets than a status probes) is unknown.
   const web = later.forwards[0];
   assert.ok(web);
-  Object.assign(web, { reachable: null, probeAgeSeconds: null, working: null });
+  Object.assign(web, { reachable: null, probeOutcome: null, probeAgeSeconds: null, working: null });
   const unknown = renderStatus(later);
   assert.match(unknown, /tcp\/80 .*\n.*working: unknown, 10\.8\.0\.2:8080 not probed yet/);
   assert.match(unknown, /by an earlier one: 0, not yet: 1;/);

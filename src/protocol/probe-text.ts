@@ -1,0 +1,70 @@
+// The hub's probe of a forward's target (a TCP connect through the tunnel) in words: what it found
+// and what that means, so `porthole status` and `porthole doctor` say the same thing. Pure.
+import type { PeerStatus, ProbeOutcome } from "./status.ts";
+
+/** The target's peer as the hub sees it (its handshake with the hub): what tells a timeout's cause. */
+export type ProbePeer = Pick<PeerStatus, "name" | "online" | "handshakeAgeSeconds">;
+
+/** What the probe of one target found. */
+export interface ProbeFound {
+  outcome: ProbeOutcome;
+  /** "10.8.0.2:8080". */
+  target: string;
+  /** The connect's error as Node names it ("EHOSTUNREACH"), when there was one; else null. */
+  error: string | null;
+  /** Its peer; undefined: not known to the reader (its cause is then said as any of them). */
+  peer: ProbePeer | undefined;
+  /** " 3 minutes ago", after the verb; "" for a probe made now. */
+  then?: string;
+}
+
+/** "last handshake 40 seconds ago", "no handshake yet". */
+export function handshakeText(ageS: number | null): string {
+  if (ageS === null) return "no handshake yet";
+  return `last handshake ${ageS < 120 ? `${ageS} seconds` : `${Math.round(ageS / 60)} minutes`} ago`;
+}
+
+/**
+ * Why a connect got no answer, likeliest first, from the peer's handshake with the hub: a peer
+ * without a recent handshake (offline) means the tunnel is down; one with a recent handshake means the
+ * tunnel carries packets, so something drops the connection (its firewall, usually).
+ */
+export function timeoutCause(peer: ProbePeer | undefined, port: number): string {
+  if (!peer) return "the tunnel is down (the peer offline), or a firewall drops it";
+  if (!peer.online)
+    return `${peer.name} is offline (${handshakeText(peer.handshakeAgeSeconds)}): the tunnel is down, likelier than a firewall`;
+  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so the tunnel works: likelier a firewall on ${peer.name} (or past it) dropping tcp/${port}`;
+}
+
+/** What an unreachable (an ICMP destination unreachable, or no route) means, by its error. */
+export function unreachableCause(error: string | null): string {
+  if (error === "ENETUNREACH")
+    return "ENETUNREACH: the hub or a router on the way has no route to its network, or a firewall rejects it as net-prohibited";
+  if (error === "EHOSTUNREACH" || error === null)
+    return "EHOSTUNREACH: an ICMP host unreachable came back (no route onward, a neighbour that does not answer, or a firewall rejecting it as admin-prohibited), or the hub has no route to it";
+  return `${error}: an ICMP destination unreachable came back`;
+}
+
+/**
+ * The probe's finding in one clause: "10.8.0.2:8080 refused the hub's connection: rpi is reached;
+ * nothing accepts on 10.8.0.2:8080 (or a firewall there rejects it)".
+ */
+export function probeFinding(p: ProbeFound): string {
+  const then = p.then ?? "";
+  const port = Number(p.target.slice(p.target.lastIndexOf(":") + 1));
+  const who = p.peer?.name ?? "the peer";
+  switch (p.outcome) {
+    case "accepted":
+      return then
+        ? `${p.target} accepted a connection from the hub${then}`
+        : `${p.target} accepts connections from the hub`;
+    case "refused":
+      return `${p.target} refused the hub's connection${then}: ${who} is reached; nothing accepts on ${p.target} (or a firewall there rejects it)`;
+    case "timeout":
+      return `${p.target} did not answer the hub's connection${then} (timed out): ${timeoutCause(p.peer, port)}`;
+    case "unreachable":
+      return `${p.target} was unreachable from the hub${then} (${unreachableCause(p.error)})`;
+    case "error":
+      return `the hub's probe of ${p.target} failed on the hub itself${then} (${p.error ?? "unknown error"}): it says nothing about the target`;
+  }
+}
