@@ -11,8 +11,8 @@
 //   -marks        without the open-connection marks alone (the traffic counting stays)
 //   -mss          without the MSS clamp
 //   -strict       without the strict forward chains (no into_tunnel/out_of_tunnel: forward accepts all)
-//   -random       SNAT without fully-random (keeps the client's source port when it is free)
-//   random        SNAT with `random` instead of fully-random
+//   +random       SNAT with fully-random (a random source port for every connection; porthole's
+//                 table keeps the client's port when it is free)
 //   minimal       one nft verdict map for DNAT and one SNAT rule: nothing else
 //   seed          the seed's hand-written iptables lines (DNAT, SNAT, strict FORWARD), no nft table
 // Rounds: every variant once per round, in an order that rotates and reverses each round; wrk
@@ -20,7 +20,7 @@
 // hub and the peer before each run. Each variant's ratio is taken against the `full` run of the same
 // round; the table gives the median ratio and its min–max over rounds, and the median rate.
 //
-//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only -random,minimal]
+//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only +random,minimal]
 //
 // Needs root, wrk, conntrack. Builds its own lab (unique name), removes it at the end, also on failure.
 import { mkdir, writeFile } from "node:fs/promises";
@@ -73,6 +73,11 @@ async function compiled(publicInterface: string): Promise<string> {
 }
 
 /** The script without the lines matching re (each must match at least one line). */
+/** SCRIPT with its snat rules drawing a random source port (fully-random) for every connection. */
+function withRandomPorts(script: string): string {
+  return script.replace(/(snat ip6? to \S+)$/gm, "$1 fully-random");
+}
+
 function without(script: string, ...res: RegExp[]): string {
   let lines = script.split("\n");
   for (const re of res) {
@@ -147,8 +152,7 @@ const allVariants: Variant[] = [
   { name: "-marks", nft: without(full, /ct mark set/) },
   { name: "-mss", nft: without(full, /maxseg size set/) },
   { name: "-strict", nft: without(full, /goto into_tunnel/, /goto out_of_tunnel/) },
-  { name: "-random", nft: full.replace(/ fully-random/g, "") },
-  { name: "random", nft: full.replace(/ fully-random/g, " random") },
+  { name: "+random", nft: withRandomPorts(full) },
   { name: "minimal", nft: MINIMAL },
   { name: "seed", iptables: SEED },
 ];

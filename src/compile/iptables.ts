@@ -66,9 +66,10 @@ export function hubIptables(
       if (seen.has(key)) continue;
       seen.add(key);
       const target = `-d ${t.addr}/${host} -p ${t.proto} -m ${t.proto} --dport ${t.targetPort}`;
+      // No --random-fully: the client's own port when free (docs/design-notes.md).
       if (t.mode === "snat")
         snat.push(
-          `-A PORTHOLE-POSTROUTING -o ${wg} ${target} -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr} --random-fully`,
+          `-A PORTHOLE-POSTROUTING -o ${wg} ${target} -m conntrack --ctstate DNAT -j SNAT --to-source ${hubAddr}`,
         );
       accept.push(`-A PORTHOLE-FORWARD -o ${wg} ${target} -m conntrack --ctstate DNAT -j ACCEPT`);
     }

@@ -175,16 +175,16 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
         ];
       }),
     ),
-    // fully-random: every client shares the hub's address at the peer, so a kept client source port
-    // can land on the peer's TIME_WAIT socket of another client's flow (PAWS drops the SYN) once the
-    // hub's conntrack no longer holds the old flow; a random port makes that a rare collision.
+    // The SNAT keeps the client's source port when it is free (no fully-random): a client that reopens
+    // its own port gets its old binding back, so the hub does not free a port the peer still holds
+    // in TIME_WAIT for it (see docs/design-notes.md, "SNAT keeps the client's source port").
     ...chain(
       "postrouting",
       "type nat hook postrouting priority srcnat; policy accept;",
       families
         .map(
           (f) =>
-            `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)} fully-random`,
+            `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)}`,
         )
         .concat(
           // A client on the hub has a public source address (the peer would answer it by its own

@@ -1,11 +1,19 @@
 // A test server for the peer: on each TCP port it answers HTTP with the client's address as it
 // sees it; on each UDP port it echoes "<address> <payload>". Usage: whoami.mjs tcp:9000 udp:9053 ...
+// "first-fin:9000" answers the same at once in HTTP/1.0 and closes first, so the client reads to the
+// server's FIN and only the server holds the connection in TIME_WAIT (the client may reuse its port).
 import { createSocket } from "node:dgram";
 import { createServer } from "node:http";
+import { createServer as createTcpServer } from "node:net";
 
 for (const spec of process.argv.slice(2)) {
   const [proto, port] = spec.split(":");
-  if (proto === "tcp") {
+  if (proto === "first-fin") {
+    createTcpServer((sock) => {
+      sock.on("error", () => {});
+      sock.end(`HTTP/1.0 200 OK\r\n\r\n${sock.remoteAddress} ${port}\n`);
+    }).listen(Number(port), "0.0.0.0");
+  } else if (proto === "tcp") {
     createServer((req, res) => {
       res.setHeader("connection", "close");
       res.end(`${req.socket.remoteAddress} ${port}\n`);

@@ -118,7 +118,7 @@ test("trace, healthy lab: the first packet's whole path (DNAT, forward accept, S
       "   forward      porthole's chain forward → into_tunnel: accept",
       "                  rule: ct status dnat ip daddr . meta l4proto . th dport @targets4 accept",
       "   postrouting  porthole's chain postrouting: accept, SNAT to 10.8.0.1:31161",
-      '                  rule: oifname "wg0" ct status dnat ip daddr . meta l4proto . th dport @snat4 snat ip to 10.8.0.1 fully-random',
+      '                  rule: oifname "wg0" ct status dnat ip daddr . meta l4proto . th dport @snat4 snat ip to 10.8.0.1',
       "   out wg0: tcp 10.8.0.1:31161 → 10.8.0.2:8080",
     ].join("\n"),
   );
