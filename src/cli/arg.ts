@@ -19,12 +19,6 @@ export function valid<T>(field: string, schema: z.ZodType<T>): (text: string) =>
   };
 }
 
-/** valid() for a variadic option (`--allow <cidr...>`): each value checked, all of them collected. */
-export function validEach<T>(field: string, schema: z.ZodType<T>): (text: string, previous?: T[]) => T[] {
-  const one = valid(field, schema);
-  return (text, previous = []) => [...previous, one(text)];
-}
-
 /** A whole number from min to max, given as digits (an interval, a count, seconds): the number. */
 export const wholeNumber = (min: number, max: number) =>
   z.string().transform((text, ctx) => {

@@ -10,6 +10,7 @@ import {
   sharedForwardFields,
 } from "./forward-options.ts";
 import { hub } from "./hub-client.ts";
+import { checkSharedForwardOptions } from "./peer-args.ts";
 import { table } from "./table.ts";
 
 export function registerForwardCommands(program: Command): void {
@@ -44,6 +45,7 @@ export function registerForwardCommands(program: Command): void {
         mode?: AddForwardRequest["mode"];
       },
     ) => {
+      checkSharedForwardOptions(o);
       const f = await hub().addForward({
         ...sharedForwardFields(o),
         proto: o.proto,

@@ -1,9 +1,8 @@
 // The options `forward add` (on the hub) and `expose` (on a peer) share: one declaration, so their help
-// and the request fields they become stay the same on both sides.
+// and the request fields they become stay the same on both sides (both check them with
+// peer-args.ts's checkSharedForwardOptions before anything else).
 import type { Command } from "commander";
 import type { AddForwardRequest } from "../protocol/requests.ts";
-import { AllowFromField, NameField } from "../spec/fields.ts";
-import { valid, validEach } from "./arg.ts";
 
 /** The shared options as commander parses them. */
 export interface SharedForwardOptions {
@@ -15,12 +14,8 @@ export interface SharedForwardOptions {
 /** Adds --allow, --name and --shadow-hub-service to CMD (after its own options); returns CMD. */
 export function addSharedForwardOptions(cmd: Command): Command {
   return cmd
-    .option(
-      "--allow <cidr...>",
-      "only these sources may connect (addresses or prefixes)",
-      validEach("--allow", AllowFromField),
-    )
-    .option("--name <name>", "a name for the forward", valid("--name", NameField))
+    .option("--allow <cidr...>", "only these sources may connect (addresses or prefixes)")
+    .option("--name <name>", "a name for the forward")
     .option(
       "--shadow-hub-service",
       "take the public port even if a service on the hub listens on it (admins only)",

@@ -7,8 +7,6 @@ import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { hubClient } from "../protocol/client.ts";
-import { PortRangeField } from "../spec/fields.ts";
-import { PathText, valid, wholeNumber } from "./arg.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError } from "./errors.ts";
 import {
@@ -17,7 +15,7 @@ import {
   sharedForwardFields,
 } from "./forward-options.ts";
 import { configDir, stateDir } from "./paths.ts";
-import { type PortOrName, portOrName, publicPort } from "./port-args.ts";
+import type { PortOrName } from "./port-args.ts";
 import { table } from "./table.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
@@ -103,9 +101,10 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       "join a hub with a token from `porthole peer add`: own key, tunnel, registration, systemd unit",
     )
     .argument("[token]", 'the token, or "-" to read it from stdin (so it is not in the process list)')
-    .option("--token-file <file>", "read the token from this file", valid("--token-file", PathText))
+    .option("--token-file <file>", "read the token from this file")
     .action(async (given: string | undefined, o: { tokenFile?: string }) => {
-      const token = await readTokenArg(given, o.tokenFile);
+      const { tokenFileOption } = await import("./peer-args.ts");
+      const token = await readTokenArg(given, tokenFileOption(o.tokenFile));
       const { hostContext } = await import("./context.ts");
       const ctx = { ...hostContext((l) => console.log(l)), service: "daemon" as const };
       const { JoinError, joinHub } = await import("../peer/join.ts");
@@ -127,12 +126,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   peerGroup
     .command("run")
     .description("the peer agent: keeps the tunnel healthy and this peer's side in step with the hub")
-    .option(
-      "--interval <ms>",
-      "how often to probe the hub (100-60000)",
-      valid("--interval", wholeNumber(100, 60_000)),
-      2000,
-    )
+    .option("--interval <ms>", "how often to probe the hub (100-60000)", "2000")
     .option(
       "--no-nudge",
       "no datagram to the hub halfway between probes (it makes the hub follow a new home address within half an interval)",
@@ -140,16 +134,14 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .option(
       "--stale-after <seconds>",
       "re-resolve the hub's name when the hub is unreachable and the last handshake is this old (5-3600)",
-      valid("--stale-after", wholeNumber(5, 3600)),
-      STALE_HANDSHAKE_S,
+      String(STALE_HANDSHAKE_S),
     )
     .option(
       "--down-on-stop",
       "on SIGTERM/SIGINT take the tunnel and forwarding down (the systemd unit sets it)",
     )
-    .action(async (o: { interval: number; nudge: boolean; staleAfter: number; downOnStop?: boolean }) => {
-      const intervalMs = o.interval;
-      const staleAfterS = o.staleAfter;
+    .action(async (o: { interval: string; nudge: boolean; staleAfter: string; downOnStop?: boolean }) => {
+      const { intervalMs, staleAfterS } = (await import("./peer-args.ts")).runOptions(o);
       const id = await requirePeer();
       const log = daemonLogger();
       const { claimOrExit, stopForwarding } = await import("./hub-commands.ts");
@@ -177,18 +169,12 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   const expose = program
     .command("expose")
     .description("make a public port of the hub reach a port of this machine")
-    .argument(
-      "<public>",
-      "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)",
-      publicPort("PUBLIC"),
-    )
-    .requiredOption("--to <port>", "port (or range) on this machine", valid("--to", PortRangeField))
+    .argument("<public>", "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)")
+    .requiredOption("--to <port>", "port (or range) on this machine")
     .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)");
   addSharedForwardOptions(expose).action(
-    async (
-      p: ReturnType<ReturnType<typeof publicPort>>,
-      o: SharedForwardOptions & { to: string; transparent?: boolean },
-    ) => {
+    async (pub: string, o: SharedForwardOptions & { to: string; transparent?: boolean }) => {
+      const p = (await import("./peer-args.ts")).exposeArgs(pub, o);
       const id = await requirePeer();
       const req = {
         ...sharedForwardFields(o),
@@ -252,9 +238,9 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .argument(
       "<public-or-name>",
       "a public port or range, optionally :udp or :tcp+udp (80, 53:udp), or the forward's name",
-      portOrName("PUBLIC-OR-NAME"),
     )
-    .action(async (what: PortOrName) => {
+    .action(async (text: string) => {
+      const what = (await import("./peer-args.ts")).unexposeArg(text);
       const id = await requirePeer();
       const mine = await ask(id).forwards();
       const found = matchForwards(mine, what);

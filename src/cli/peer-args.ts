@@ -1,0 +1,36 @@
+// The peer's commands' arguments (expose, unexpose, peer run, join) and the forward options `forward add`
+// shares with expose, checked by the same schemas as every other argument (arg.ts, port-args.ts), but at
+// the top of the action rather than as commander parses them: this module (and zod with it) loads only
+// for a command that runs, so `expose --help` and the agent's commands start without it (the start-up
+// goal, bench/README.md). Nothing has been read or changed when a check fails.
+import { AllowFromField, NameField, PortRangeField } from "../spec/fields.ts";
+import { PathText, valid, wholeNumber } from "./arg.ts";
+import type { SharedForwardOptions } from "./forward-options.ts";
+import { portOrName, publicPort } from "./port-args.ts";
+
+/** --allow and --name of `forward add` and `expose`; throws the usage error of the first bad one. */
+export function checkSharedForwardOptions(o: SharedForwardOptions): void {
+  for (const a of o.allow ?? []) valid("--allow", AllowFromField)(a);
+  if (o.name !== undefined) valid("--name", NameField)(o.name);
+}
+
+/** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port and protocol. */
+export function exposeArgs(pub: string, o: SharedForwardOptions & { to: string }) {
+  const p = publicPort("PUBLIC")(pub);
+  valid("--to", PortRangeField)(o.to);
+  checkSharedForwardOptions(o);
+  return p;
+}
+
+/** `unexpose PUBLIC-OR-NAME` */
+export const unexposeArg = portOrName("PUBLIC-OR-NAME");
+
+/** `peer run --interval MS --stale-after SECONDS` */
+export const runOptions = (o: { interval: string; staleAfter: string }) => ({
+  intervalMs: valid("--interval", wholeNumber(100, 60_000))(o.interval),
+  staleAfterS: valid("--stale-after", wholeNumber(5, 3600))(o.staleAfter),
+});
+
+/** `join --token-file FILE` */
+export const tokenFileOption = (file: string | undefined) =>
+  file === undefined ? undefined : valid("--token-file", PathText)(file);
