@@ -33,7 +33,7 @@ export function timeoutCause(peer: ProbePeer | undefined, port: number): string 
   if (!peer) return "the tunnel is down (the peer offline), or a firewall drops it";
   if (!peer.online)
     return `${peer.name} is offline (${handshakeText(peer.handshakeAgeSeconds)}): the tunnel is down, likelier than a firewall`;
-  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so the tunnel works: likelier a firewall on ${peer.name} (or past it) dropping tcp/${port}`;
+  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel`;
 }
 
 /** What an unreachable (an ICMP destination unreachable, or no route) means, by its error. */

@@ -257,7 +257,7 @@ test("status: a timed-out target says which cause the peer's handshake makes lik
   assert.deepEqual([online.f.reachable, online.f.probeOutcome, online.f.working], [false, "timeout", false]);
   assert.equal(
     online.line,
-    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas is online (last handshake 40 seconds ago), so the tunnel works: likelier a firewall on nas (or past it) dropping tcp/8443",
+    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas is online (last handshake 40 seconds ago), so a firewall on nas (or past it) dropping tcp/8443 is likelier than the tunnel",
   );
   const offline = await filesWorking(t, { outcome: "timeout", error: null }, 600);
   assert.equal(
