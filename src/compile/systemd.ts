@@ -1,4 +1,5 @@
 // The unit that brings a host back after a reboot, confined to what porthole's job needs.
+import { DAEMON_ENV } from "../plan/daemon-env.ts";
 
 /**
  * Where the unit lets porthole write (ProtectSystem=strict makes the rest of the file system
@@ -59,15 +60,6 @@ export function hardening(env: Record<string, string>): string[] {
 }
 
 /**
- * Node's flags for the hub and peer daemons (the daemon unit's NODE_OPTIONS): a young generation of
- * 2 MiB semi-spaces instead of up to 16, and an old-generation limit of 512 MiB (node's own default on
- * a 2 GB machine; on a large one it is 4 GiB, which lets V8 grow the heap to 4 × its live size, not
- * ~1.4 ×). The hub at 10,000 forwards then holds 95-100 MiB RSS instead of 120-140, peak ~130 instead
- * of 180-260, for ~7 % more CPU in a status call (docs/design-notes.md, bench/README.md "daemon memory").
- */
-export const DAEMON_NODE_OPTIONS = "--max-semi-space-size=2 --max-old-space-size=512";
-
-/**
  * "oneshot": re-applies the saved state at boot (hosts managed with `porthole apply`).
  * "daemon": runs `porthole hub run` / `porthole peer run`, which reconcile and keep watch; stopping
  * the unit takes the tunnel and forwarding down (--down-on-stop), starting it brings them back.
@@ -88,8 +80,8 @@ export function systemdUnit(
           `ExecStop=${bin} down --keep-files`,
         ]
       : [
-          // Quoted: systemd splits Environment= at spaces.
-          `Environment="NODE_OPTIONS=${DAEMON_NODE_OPTIONS}"`,
+          // The daemon's memory settings. Quoted: systemd splits Environment= at spaces.
+          ...Object.entries(DAEMON_ENV).map(([k, v]) => `Environment="${k}=${v}"`),
           "Type=simple",
           `ExecStart=${bin} ${role} run --down-on-stop`,
           "Restart=always",

@@ -1,6 +1,7 @@
 // `porthole lab`: the blog post's world on one machine, built with porthole's own commands.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { DAEMON_ENV } from "../plan/daemon-env.ts";
 import type { Backend, Mode } from "../spec/types.ts";
 import { createWorld } from "./create.ts";
 import { startWebdav } from "./services.ts";
@@ -105,7 +106,8 @@ export function labUpJoined(o: LabOptions): Promise<World> {
       "--firewall",
       o.backend,
     ]);
-    await world.spawn("hub", [...o.porthole, "hub", "run"], { label: "hub-daemon" });
+    // With the unit's environment (its memory flags): the lab runs the daemons as an install does.
+    await world.spawn("hub", [...o.porthole, "hub", "run"], { label: "hub-daemon", env: DAEMON_ENV });
     // Ready when the daemon's API answers on its socket (`status` says so).
     await waitUntil(() =>
       world
@@ -120,7 +122,7 @@ export function labUpJoined(o: LabOptions): Promise<World> {
     const token = /porthole join (\S+)/.exec(added)?.[1];
     if (!token) throw new Error(`no token in the output of peer add:\n${added}`);
     await say("peer", ["join", token]);
-    await world.spawn("peer", [...o.porthole, "peer", "run"], { label: "peer-agent" });
+    await world.spawn("peer", [...o.porthole, "peer", "run"], { label: "peer-agent", env: DAEMON_ENV });
     await serveShare(world, log);
     await say("peer", [
       "expose",

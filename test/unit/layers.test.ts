@@ -23,7 +23,7 @@ const ALLOWED: Record<string, string[]> = {
   protocol: ["spec", "net"],
   hub: ["protocol", "reconcile", "foreign", "compile", "plan", "host", "spec", "net"],
   peer: ["protocol", "reconcile", "plan", "host", "spec", "net"],
-  lab: ["host", "spec", "net"],
+  lab: ["plan", "host", "spec", "net"],
   doctor: ["hub", "protocol", "reconcile", "foreign", "peer", "compile", "plan", "host", "spec", "net"],
   trace: ["spec", "net"],
 };

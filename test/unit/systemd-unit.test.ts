@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compile } from "../../src/compile/compile.ts";
-import { DAEMON_NODE_OPTIONS, systemdUnit, unitName } from "../../src/compile/systemd.ts";
+import { systemdUnit, unitName } from "../../src/compile/systemd.ts";
+import { DAEMON_ENV } from "../../src/plan/daemon-env.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { GOLDEN_DIR } from "./helpers/golden.ts";
 import { needTools, which } from "./helpers/tools.ts";
@@ -28,9 +29,9 @@ test("daemon unit: runs the daemon with --down-on-stop, restarts it, tells it it
   assert.deepEqual(value(u, "ExecStart"), ["/usr/local/bin/porthole hub run --down-on-stop"]);
   assert.deepEqual(value(u, "Restart"), ["always"]);
   assert.ok(value(u, "Environment").includes(`PORTHOLE_UNIT=${unitName("hub")}`));
-  // The daemon's memory flags, as one quoted assignment (systemd splits unquoted values at spaces).
-  assert.ok(value(u, "Environment").includes(`"NODE_OPTIONS=${DAEMON_NODE_OPTIONS}"`));
-  assert.match(DAEMON_NODE_OPTIONS, /^--max-semi-space-size=\d+ --max-old-space-size=\d+$/);
+  // The daemon's memory settings, each one quoted assignment (systemd splits unquoted values at spaces).
+  for (const [k, v] of Object.entries(DAEMON_ENV)) assert.ok(value(u, "Environment").includes(`"${k}=${v}"`));
+  assert.match(DAEMON_ENV.NODE_OPTIONS ?? "", /^--max-semi-space-size=\d+ --max-old-space-size=\d+/);
 });
 
 test("oneshot unit: its stop takes the running state down but keeps the files a boot needs", () => {
