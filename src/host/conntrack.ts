@@ -6,7 +6,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "./run.ts";
+import { run, runLines } from "./run.ts";
 import type { PublicPort } from "./types.ts";
 
 export interface TrackedFlow {
@@ -27,47 +27,51 @@ export interface TrackedFlow {
  */
 const ENDED = new Set(["TIME_WAIT", "CLOSE"]);
 
-/** `conntrack -L -o extended` lines as flows ("ipv4 2 udp 17 29 src=… dst=… sport=… dport=… …"); others skipped. */
+/** One `conntrack -L -o extended` line as a flow ("ipv4 2 udp 17 29 src=… dst=… sport=… dport=… …"); null for any other. */
+export function parseConntrackLine(line: string): TrackedFlow | null {
+  const m = /^(ipv4|ipv6)\s+\d+\s+(\S+)\s+\d+\s+\d+\s+([A-Z_]+\s)?.*?\bdst=(\S+) .*?\bdport=(\d+)/.exec(line);
+  if (!m) return null;
+  return {
+    family: m[1] === "ipv4" ? 4 : 6,
+    proto: m[2] as string,
+    origDst: m[4] as string,
+    origDport: Number(m[5]),
+    state: m[2] === "tcp" && m[3] ? m[3].trim() : null,
+  };
+}
+
+/** `conntrack -L -o extended` lines as flows; other lines skipped. */
 export function parseConntrack(listing: string): TrackedFlow[] {
-  const out: TrackedFlow[] = [];
-  for (const line of listing.split("\n")) {
-    const m = /^(ipv4|ipv6)\s+\d+\s+(\S+)\s+\d+\s+\d+\s+([A-Z_]+\s)?.*?\bdst=(\S+) .*?\bdport=(\d+)/.exec(
-      line,
-    );
-    if (!m) continue;
-    out.push({
-      family: m[1] === "ipv4" ? 4 : 6,
-      proto: m[2] as string,
-      origDst: m[4] as string,
-      origDport: Number(m[5]),
-      state: m[2] === "tcp" && m[3] ? m[3].trim() : null,
-    });
-  }
-  return out;
+  return listing.split("\n").flatMap((line) => parseConntrackLine(line) ?? []);
 }
 
 const portKey = (family: number, proto: string, port: number) => `${family} ${proto} ${port}`;
 
 /**
- * The `conntrack -R` lines that delete the flows to `ports` on one of `publicAddrs` (the hub's own
- * addresses, where clients reach forwards), one line per (address, protocol, port) that has any, and
- * for TCP per state: flows to other hosts on the same port (the hub's own outgoing connections,
- * masqueraded containers) and TCP flows that have ended (TIME_WAIT, CLOSE: see ENDED) are left alone.
- * Pure.
+ * The `conntrack -R` line that deletes a flow to `ports` on one of `publicAddrs` (the hub's own
+ * addresses, where clients reach forwards), null for a flow to keep: flows to other hosts on the same
+ * port (the hub's own outgoing connections, masqueraded containers) and TCP flows that have ended
+ * (TIME_WAIT, CLOSE: see ENDED). One line covers every flow of an (address, protocol, port) and, for
+ * TCP, state. Pure.
  */
-export function staleFlowDeletes(flows: TrackedFlow[], ports: PublicPort[], publicAddrs: string[]): string[] {
+export function staleFlowDelete(
+  ports: PublicPort[],
+  publicAddrs: string[],
+): (f: TrackedFlow) => string | null {
   const wanted = new Set(ports.map((p) => portKey(p.family, p.proto, p.port)));
   const local = new Set(publicAddrs);
-  const lines = new Set<string>();
-  for (const f of flows) {
-    if (!wanted.has(portKey(f.family, f.proto, f.origDport)) || !local.has(f.origDst)) continue;
-    if (f.state && ENDED.has(f.state)) continue;
+  return (f) => {
+    if (!wanted.has(portKey(f.family, f.proto, f.origDport)) || !local.has(f.origDst)) return null;
+    if (f.state && ENDED.has(f.state)) return null;
     const state = f.state ? ` --state ${f.state}` : "";
-    lines.add(
-      `-D -f ipv${f.family} -p ${f.proto} --orig-dst ${f.origDst} --orig-port-dst ${f.origDport}${state}`,
-    );
-  }
-  return [...lines];
+    return `-D -f ipv${f.family} -p ${f.proto} --orig-dst ${f.origDst} --orig-port-dst ${f.origDport}${state}`;
+  };
+}
+
+/** The distinct `conntrack -R` delete lines of `flows` (staleFlowDelete). Pure. */
+export function staleFlowDeletes(flows: TrackedFlow[], ports: PublicPort[], publicAddrs: string[]): string[] {
+  const stale = staleFlowDelete(ports, publicAddrs);
+  return [...new Set(flows.flatMap((f) => stale(f) ?? []))];
 }
 
 /** The host's addresses but loopback and `except` (e.g. the tunnel's), from `ip -j addr show`. */
@@ -88,17 +92,20 @@ export function publicAddresses(ipJson: string, except: string[]): string[] {
  */
 export async function forgetFlows(ports: PublicPort[], except: string[]): Promise<string> {
   if (ports.length === 0) return "";
-  const [addrs, listing] = await Promise.all([
-    run(["ip", "-j", "addr", "show"], { allowFail: true }),
-    run(["conntrack", "-L", "-o", "extended"], { allowFail: true }),
-  ]);
-  const failed = [addrs, listing].find((r) => r.code !== 0);
-  if (failed) return unforgotten(failed.stderr);
-  const deletes = staleFlowDeletes(
-    parseConntrack(listing.stdout),
-    ports,
-    publicAddresses(addrs.stdout, except),
-  );
+  const addrs = await run(["ip", "-j", "addr", "show"], { allowFail: true });
+  if (addrs.code !== 0) return unforgotten(addrs.stderr);
+  // The table streamed line by line and matched as it comes: at 100,000 entries the listing is ~25 MB,
+  // which the daemon would otherwise hold whole (buffers, string, flows) for every changed forward.
+  const stale = staleFlowDelete(ports, publicAddresses(addrs.stdout, except));
+  const matched = new Set<string>();
+  const code = await runLines(["conntrack", "-L", "-o", "extended"], (line) => {
+    const flow = parseConntrackLine(line);
+    const del = flow && stale(flow);
+    if (del) matched.add(del);
+  });
+  if (code !== 0)
+    return unforgotten(code === 127 ? "conntrack: not installed" : `\`conntrack -L\` exited ${code}`);
+  const deletes = [...matched];
   if (deletes.length === 0) return "";
   // From a file: conntrack opens "-" as /dev/stdin, which fails on the socket node gives a child.
   const dir = await mkdtemp(join(tmpdir(), "porthole-conntrack-"));
