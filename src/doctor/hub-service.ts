@@ -1,6 +1,7 @@
 // The hub as a service: its daemon and systemd unit, its WireGuard interface (and what carries it),
 // and whether the endpoint name peers dial resolves to this machine.
 import { unitName } from "../compile/systemd.ts";
+import { probeForwards } from "../hub/status.ts";
 import type { Check } from "./check.ts";
 import { type HubContext, isPublicInterface } from "./hub-context.ts";
 
@@ -159,11 +160,49 @@ export const outside: Check<HubContext> = {
         : f.proto === "tcp"
           ? `from a machine outside: nc -vz -w 3 ${host} ${f.port}`
           : `from a machine outside: echo ping | nc -u -w 1 ${host} ${f.port}, and see it arrive on the peer (tcpdump -ni wg0 udp); the provider's firewall must admit udp/${f.port}`;
-    return reply.findings.map((f) => ({
-      id: `outside ${f.proto}/${f.port}`,
-      status: f.status,
-      found: f.status === "unknown" && reply.note ? `${f.found}: ${reply.note}` : f.found,
-      ...(f.fix ? { fix: [f.fix] } : f.status === "unknown" ? { fix: [portByHand(f)] } : {}),
-    }));
+    const unjudged = await targetsNotAnswering(ctx, reply.findings);
+    return reply.findings.map((f) => {
+      const id = `outside ${f.proto}/${f.port}`;
+      const target = unjudged.get(f.what);
+      if (target)
+        return {
+          id,
+          status: "unknown",
+          found: `${f.proto}/${f.port} (${f.what}): not judged: its target does not answer the hub either (${target}), so no connect from the internet can complete, whatever the provider's firewall does`,
+          fix: [`make the forward's target answer first (see forwards above), then porthole doctor again`],
+        };
+      return {
+        id,
+        status: f.status,
+        found: f.status === "unknown" && reply.note ? `${f.found}: ${reply.note}` : f.found,
+        ...(f.fix ? { fix: [f.fix] } : f.status === "unknown" ? { fix: [portByHand(f)] } : {}),
+      };
+    });
   },
 };
+
+/**
+ * The forwards whose outside probe failed and whose target does not accept the hub's own connect
+ * either, by name → "10.8.0.2:8080 timed out": the peer's connect from the internet is DNAT'd to that
+ * target, so its failure says nothing of a cloud firewall. Probes only when an outside probe failed.
+ */
+async function targetsNotAnswering(
+  ctx: HubContext,
+  findings: { what: string; proto: string; status: string }[],
+): Promise<Map<string, string>> {
+  const failed = new Set(findings.filter((f) => f.proto === "tcp" && f.status === "fail").map((f) => f.what));
+  const out = new Map<string, string>();
+  if (!failed.size) return out;
+  const probes = await probeForwards(ctx.host, ctx.spec, ctx.plan.targets);
+  ctx.spec.forwards.forEach((f, i) => {
+    const p = probes[i];
+    if (!failed.has(f.name) || !p?.target || !p.result) return;
+    const { outcome } = p.result;
+    if (outcome === "refused" || outcome === "timeout" || outcome === "unreachable")
+      out.set(
+        f.name,
+        `${p.target.addr}:${p.target.targetPort} ${outcome === "timeout" ? "timed out" : outcome}`,
+      );
+  });
+  return out;
+}

@@ -549,6 +549,32 @@ test("outside: each unjudged port says how to find out about that port, not ever
   ]);
 });
 
+test("outside: a forward whose target does not answer the hub either is not blamed on the provider's firewall", async () => {
+  const { h, ctx } = await healthyHub();
+  const timedOut =
+    "tcp/80 (web) NOT reachable from the internet: rpi's connect to 203.0.113.1:80 got no answer (dropped on the way: a cloud firewall in front of the hub, or the hub's own)";
+  ctx.reachability = async () => ({
+    peer: "rpi",
+    address: "203.0.113.1",
+    findings: [
+      { proto: "tcp", port: 80, what: "web", status: "fail", found: timedOut, fix: "allow tcp/80 inbound" },
+    ],
+  });
+  // The target answers the hub: the drop is in front of the hub, as the peer's probe says.
+  assert.equal((await one(ctx, "outside tcp/80")).status, "fail");
+  // A firewall on the peer drops the target port: the peer's probe through the hub times out too.
+  h.network.connect = () => ({ outcome: "timeout", error: null });
+  const r = await one(ctx, "outside tcp/80");
+  assert.equal(r.status, "unknown");
+  assert.equal(
+    r.found,
+    "tcp/80 (web): not judged: its target does not answer the hub either (10.8.0.2:8080 timed out), so no connect from the internet can complete, whatever the provider's firewall does",
+  );
+  assert.deepEqual(r.fix, [
+    "make the forward's target answer first (see forwards above), then porthole doctor again",
+  ]);
+});
+
 test("spec: a hand-broken spec file fails with its first problem and the file to validate; none is ok", async () => {
   const { ctx } = await healthyHub();
   assert.deepEqual(await only(ctx, "spec"), [], "a hub managed with apply has no daemon spec file");
