@@ -109,7 +109,7 @@ export function registerLabCommands(program: Command): void {
     .addHelpText("after", "\nExample: porthole lab exec hub -- porthole status")
     .action(async (host: LabHost, command: string[], o: { name: string }) => {
       const [world, h] = labHost(o.name, host);
-      process.exitCode = await runAttached(world.enterArgv(h, command), { ...process.env, ...world.env(h) });
+      process.exitCode = await runAttached(world.enterArgv(h, command), labEnv(world, h));
     });
   lab
     .command("shell")
@@ -118,9 +118,15 @@ export function registerLabCommands(program: Command): void {
     .addOption(nameOption("lab name"))
     .action(async (host: LabHost, o: { name: string }) => {
       const [world, h] = labHost(o.name, host);
-      const env = { ...process.env, ...world.env(h), PS1: `[lab ${world.name}] ${h}# ` };
+      const env = { ...labEnv(world, h), PS1: `[lab ${world.name}] ${h}# ` };
       process.exitCode = await runAttached(world.enterArgv(h, ["bash", "--norc", "-i"]), env);
     });
+}
+
+/** A lab host's environment for a person: its paths, and `porthole` on PATH being this porthole. */
+function labEnv(world: World, host: LabHost): NodeJS.ProcessEnv {
+  const path = [world.portholeBinDir(self()), process.env.PATH].filter(Boolean).join(":");
+  return { ...process.env, ...world.env(host), PATH: path };
 }
 
 function labHost(name: string, host: LabHost): [World, LabHost] {

@@ -1,7 +1,7 @@
 // A lab world: the handle on one lab's record (state.ts) and its hosts — run a command inside a host,
 // start a detached process there and stop it again, point a name at an address — plus finding the labs
 // that exist. Building one is create.ts (topology.ts, holder.ts); removing one is teardown.ts.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { type RunOptions, type RunResult, run } from "../host/run.ts";
 import { spawnDetached, stillOurs, stopProcesses } from "./procs.ts";
@@ -119,6 +119,21 @@ export class World {
       PORTHOLE_LAB: this.name,
       PORTHOLE_LAB_HOST: host,
     };
+  }
+
+  /**
+   * A directory of the lab holding `porthole`, a script that runs `argv` (e.g. [process.execPath,
+   * "/src/porthole/bin/porthole.js"]): `lab exec` and `lab shell` put it first on PATH, so `porthole`
+   * inside a lab host is the build that runs the lab, not whichever (if any) is installed.
+   */
+  portholeBinDir(argv: string[]): string {
+    const dir = join(this.dir, "bin");
+    mkdirSync(dir, { recursive: true });
+    const quoted = argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+    const tmp = join(dir, `.porthole.${process.pid}`);
+    writeFileSync(tmp, `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+    renameSync(tmp, join(dir, "porthole")); // atomic: another exec may be running the old one
+    return dir;
   }
 
   /** The argv that runs `argv` inside the host (for exec, spawn, or printing as a hint to a person). */

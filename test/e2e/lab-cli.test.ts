@@ -49,6 +49,22 @@ test("lab exec runs in the host's network and paths, lab shell gives a shell the
       "echo $PORTHOLE_LAB_HOST $PORTHOLE_CONFIG_DIR",
     ]);
     assert.equal(env.stdout.trim(), `peer ${world.hostRecord("peer").configDir}`);
+    // README: `porthole lab exec hub -- porthole status`: `porthole` there is the build running the lab
+    // (from a checkout, `node bin/porthole.js lab …`), not an installed one or none.
+    const which = await porthole([
+      "lab",
+      "exec",
+      "--name",
+      name,
+      "hub",
+      "--",
+      "sh",
+      "-c",
+      "command -v porthole && porthole lab --help",
+    ]);
+    assert.equal(which.code, 0, which.stderr);
+    assert.equal(which.stdout.split("\n")[0], join(world.dir, "bin", "porthole"));
+    assert.match(which.stdout, /Usage: porthole lab/);
     const failing = await porthole(["lab", "exec", "--name", name, "client", "--", "sh", "-c", "exit 7"]);
     assert.equal(failing.code, 7, "the command's exit code is the exit code");
 
