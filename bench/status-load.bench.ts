@@ -9,9 +9,14 @@
 // on the daemon's unix socket), and the two ways to count in conntrack beside each other: the listing
 // filtered by mark in the kernel (porthole's) and by state in user space (what status did before), and
 // /metrics (the same status without the targets' TCP probes). The
-// daemon's RSS is read after each size and again after a few of its 2 s reconcile rounds.
+// daemon's RSS is read after each size and again after a few of its 2 s reconcile rounds. The CLI is
+// timed twice: `porthole status` (the text a person reads) and `status --json`.
+// With `--baseline DIR` (another built checkout, e.g. a worktree of main) every rep also runs that
+// checkout's daemon and CLI on the same lab: the hub daemon is swapped (SIGTERM, which leaves the tunnel
+// and the table up, then the other `hub run`) and the order alternates, so the two share the load.
 //
 //   node --import tsx bench/status-load.bench.ts [--forwards 10000] [--sizes 1000,10000,100000] [--reps 3]
+//     [--baseline DIR] [--lab-tag sl]   (the lab's name: the tag and this process's id)
 //
 // Needs root and the lab's tools. Builds its own lab (unique name), removes it at the end, also on failure.
 import { readFile, rm, writeFile } from "node:fs/promises";
@@ -50,6 +55,16 @@ if (sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 200_000)) {
   process.exit(2);
 }
 const command = ["node --import tsx bench/status-load.bench.ts", ...process.argv.slice(2)].join(" ");
+const baselineDir = process.argv.includes("--baseline")
+  ? process.argv[process.argv.indexOf("--baseline") + 1]
+  : undefined;
+/** The checkouts compared: this one, and --baseline's. */
+const variants = [
+  { label: "this", porthole: PORTHOLE },
+  ...(baselineDir
+    ? [{ label: "baseline", porthole: [process.execPath, join(baselineDir, "bin/porthole.js")] }]
+    : []),
+];
 
 const { established, closed } = OPEN_MARK;
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -76,12 +91,17 @@ interface Sample {
   ms: number;
   cpu: number;
 }
-interface Row {
-  size: number;
+/** One checkout's numbers at one size. */
+interface Timings {
   counted: number[];
+  text: Sample[];
   cli: Sample[];
   api: Sample[];
   metrics: Sample[];
+}
+interface Row {
+  size: number;
+  of: Record<string, Timings>;
   byMark: Sample[];
   byState: Sample[];
   idleCpuPerS: number;
@@ -94,7 +114,12 @@ let rssStart = 0;
 
 requireLabMachine(["conntrack"]);
 requireBuiltCli();
-const name = benchLabName("sl");
+const tag = process.argv.includes("--lab-tag") ? process.argv[process.argv.indexOf("--lab-tag") + 1] : "sl";
+if (!tag || !/^[a-z]{2,4}$/.test(tag)) {
+  console.error(`--lab-tag: ${JSON.stringify(tag)} is not accepted; give 2-4 lowercase letters`);
+  process.exit(2);
+}
+const name = benchLabName(tag);
 await withLabs([name], async () => {
   console.error(`building lab ${name} (hub daemon, joined peer)...`);
   const world = await labUpJoined({ name, backend: "nftables", mode: "snat", porthole: PORTHOLE });
@@ -108,8 +133,23 @@ await withLabs([name], async () => {
   await waitForLog(world, server.log, "listening");
   console.error(`adding ${N} forwards...`);
   await fillHubForwards(world, join(hub.configDir, "porthole.yaml"), FIRST_PORT, N);
-  const daemon = world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
-  if (!daemon) throw new Error("the hub daemon is not running");
+  const running = world.running().find((p) => p.host === "hub" && p.argv.includes("run"));
+  if (!running) throw new Error("the hub daemon is not running");
+  let daemon = { pid: running.pid, label: "this" };
+  /** Runs `v`'s hub daemon (the other one stopped), ready when its API answers. */
+  const use = async (v: (typeof variants)[number]) => {
+    if (daemon.label === v.label) return;
+    await world.stop(daemon.pid);
+    const started = await world.spawn("hub", [...v.porthole, "hub", "run"], { label: `hub-${v.label}` });
+    daemon = { pid: started.pid, label: v.label };
+    for (let i = 0; ; i++) {
+      const r = await world.exec("hub", [...v.porthole, "status", "--json"], { allowFail: true });
+      if (r.code === 0 && (JSON.parse(r.stdout) as { daemon?: { listening?: boolean } }).daemon?.listening)
+        return;
+      if (i > 600) throw new Error(`${v.label}'s hub daemon did not answer:\n${world.logTail(started.log)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   const first = JSON.parse((await world.exec("hub", [...PORTHOLE, "status", "--json"])).stdout) as {
     peers: { name: string; address: string }[];
   };
@@ -127,10 +167,9 @@ await withLabs([name], async () => {
     if (loaded < size) throw new Error(`conntrack holds ${loaded} entries after loading ${size}`);
     const row: Row = {
       size,
-      counted: [],
-      cli: [],
-      api: [],
-      metrics: [],
+      of: Object.fromEntries(
+        variants.map((v) => [v.label, { counted: [], text: [], cli: [], api: [], metrics: [] }]),
+      ),
       byMark: [],
       byState: [],
       idleCpuPerS: 0,
@@ -150,11 +189,16 @@ await withLabs([name], async () => {
       const stat = (lines.pop() ?? "").split(") ")[1]?.split(" ") ?? [];
       return { ms, cpu: (Number(stat[13]) + Number(stat[14])) * TICK_MS, stdout: lines.join("\n") };
     };
-    const cli = async () => {
-      const r = await timed([...PORTHOLE, "status", "--json"]);
+    const cli = async (v: (typeof variants)[number], t: Timings) => {
+      const r = await timed([...v.porthole, "status", "--json"]);
       const s = JSON.parse(r.stdout) as { forwards: { establishedConnections: number | null }[] };
-      row.counted.push(s.forwards.reduce((a, f) => a + (f.establishedConnections ?? 0), 0));
-      row.cli.push(r);
+      t.counted.push(s.forwards.reduce((a, f) => a + (f.establishedConnections ?? 0), 0));
+      t.cli.push(r);
+    };
+    const text = async (v: (typeof variants)[number], t: Timings) => {
+      const r = await timed([...v.porthole, "status"]);
+      if (!r.stdout.includes("forwards:")) throw new Error(`${v.label}'s status printed:\n${r.stdout}`);
+      t.text.push(r);
     };
     const request = async (path: string) => {
       const c0 = await cpuMs(daemon.pid);
@@ -164,8 +208,8 @@ await withLabs([name], async () => {
       ]);
       return { ms: Number(r.stdout.trim()) * 1000, cpu: (await cpuMs(daemon.pid)) - c0 };
     };
-    const api = async () => void row.api.push(await request("/v1/status"));
-    const metrics = async () => void row.metrics.push(await request("/metrics"));
+    const api = async (_: unknown, t: Timings) => void t.api.push(await request("/v1/status"));
+    const metrics = async (_: unknown, t: Timings) => void t.metrics.push(await request("/metrics"));
     const byMark = async () => {
       const mark = `${hex(established)}/${hex(established | closed)}`;
       row.byMark.push(await timed(["conntrack", "-L", "--mark", mark]));
@@ -173,22 +217,32 @@ await withLabs([name], async () => {
     const byState = async () => {
       row.byState.push(await timed(["conntrack", "-L", "-p", "tcp", "--state", "ESTABLISHED"]));
     };
-    const order = [cli, api, metrics, byMark, byState];
-    for (let rep = 0; rep < reps; rep++)
-      for (const step of rep % 2 ? [...order].reverse() : order) await step();
+    const order = [text, cli, api, metrics];
+    for (let rep = 0; rep < reps; rep++) {
+      for (const v of rep % 2 ? [...variants].reverse() : variants) {
+        await use(v);
+        const t = row.of[v.label] as Timings;
+        for (const step of rep % 2 ? [...order].reverse() : order) await step(v, t);
+      }
+      await byMark();
+      await byState();
+    }
+    await use(variants[0] as (typeof variants)[number]);
     row.rss = await rssMiB(daemon.pid, "VmRSS");
     const idle0 = await cpuMs(daemon.pid);
     await new Promise((r) => setTimeout(r, 6000));
     row.idleCpuPerS = ((await cpuMs(daemon.pid)) - idle0) / 6;
     row.rssSteady = await rssMiB(daemon.pid, "VmRSS");
     row.hwm = await rssMiB(daemon.pid, "VmHWM");
-    console.error(
-      `${size}: status ${cell(row.cli)}, request ${cell(row.api)}, metrics ${cell(row.metrics)}, counted ${row.counted.join("/")} (expected ${size / 4}), RSS ${row.rss} MiB`,
-    );
-    if (row.counted.some((c) => c !== Math.ceil(size / 4)))
-      throw new Error(
-        `status counted ${row.counted.join("/")} open connections, expected ${Math.ceil(size / 4)}`,
+    for (const [label, t] of Object.entries(row.of)) {
+      console.error(
+        `${size} ${label}: status ${cell(t.text)}, --json ${cell(t.cli)}, request ${cell(t.api)}, metrics ${cell(t.metrics)}, counted ${t.counted.join("/")} (expected ${size / 4}), RSS ${row.rss} MiB`,
       );
+      if (t.counted.some((c) => c !== Math.ceil(size / 4)))
+        throw new Error(
+          `${label}'s status counted ${t.counted.join("/")} open connections, expected ${Math.ceil(size / 4)}`,
+        );
+    }
     rows.push(row);
   }
   await world.exec("hub", ["conntrack", "-F"], { allowFail: true });
@@ -211,6 +265,37 @@ async function rssMiB(pid: number, field: "VmRSS" | "VmHWM"): Promise<number> {
   return Math.round(kb / 1024);
 }
 
+const wall = (xs: Sample[]) => median(xs.map((x) => x.ms));
+const ratio = (a: Sample[], b: Sample[]) => (wall(a) / wall(b)).toFixed(2);
+const perVariant = rows.flatMap((r) =>
+  Object.entries(r.of).map(([label, t]) => [
+    `${r.size.toLocaleString("en-US")} (${(r.size / 4).toLocaleString("en-US")})${baselineDir ? `, ${label}` : ""}`,
+    cell(t.text),
+    cell(t.cli),
+    cell(t.api),
+    cell(t.metrics),
+  ]),
+);
+const ratios = baselineDir
+  ? `
+Ratios of the median wall times, this checkout / the baseline (${baselineDir}), same lab, interleaved:
+
+${markdownTable(
+  ["conntrack entries", "`porthole status`", "`status --json`", "status request", "/metrics"],
+  rows.map((r) => {
+    const [a, b] = [r.of.this as Timings, r.of.baseline as Timings];
+    return [
+      r.size.toLocaleString("en-US"),
+      ratio(a.text, b.text),
+      ratio(a.cli, b.cli),
+      ratio(a.api, b.api),
+      ratio(a.metrics, b.metrics),
+    ];
+  }),
+)}
+`
+  : "";
+
 console.log(`
 ### \`porthole status\` and the hub daemon's memory as conntrack grows (${N.toLocaleString("en-US")} forwards, nftables)
 
@@ -222,9 +307,17 @@ Daemon RSS after start-up and ${N.toLocaleString("en-US")} forwards: ${rssStart}
 ${markdownTable(
   [
     "conntrack entries (open)",
+    "`porthole status` (whole CLI, text)",
     "`porthole status --json` (whole CLI)",
     "status request alone",
     "/metrics (status without probes)",
+  ],
+  perVariant,
+)}
+${ratios}
+${markdownTable(
+  [
+    "conntrack entries (open)",
     "`conntrack -L --mark` (kernel filter, porthole)",
     "`conntrack -L --state ESTABLISHED` (before)",
     "daemon RSS after / 6 s later / peak",
@@ -232,9 +325,6 @@ ${markdownTable(
   ],
   rows.map((r) => [
     `${r.size.toLocaleString("en-US")} (${(r.size / 4).toLocaleString("en-US")})`,
-    cell(r.cli),
-    cell(r.api),
-    cell(r.metrics),
     cell(r.byMark),
     cell(r.byState),
     `${r.rss} / ${r.rssSteady} / ${r.hwm} MiB`,

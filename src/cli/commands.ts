@@ -101,11 +101,12 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
           "peers (online, handshake, endpoint, transfer) and forwards (counters, connections, reachable)",
         )
         .option("--json", "machine-readable")
+        .option("--all", "every forward's own lines (a hub with more than 100 forwards sums them up)")
         .option(
           "--spec <file>",
           "the spec, as for apply (default: $PORTHOLE_SPEC, ./porthole.yaml, the config directory's)",
         )
-        .action(async (o: { json?: boolean; spec?: string }) => {
+        .action(async (o: { json?: boolean; all?: boolean; spec?: string }) => {
           // One way to find the spec for every command: --spec here is $PORTHOLE_SPEC for the rest.
           if (o.spec !== undefined) {
             // Checked here, not as it is parsed: this module loads for every command, the checks only for this one.
@@ -114,7 +115,7 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
           }
           const { peerIdentity, peerStatus, staticPeerStatus } = await import("./peer-commands.ts");
           const id = await peerIdentity();
-          if (id) return peerStatus(id, !!o.json);
+          if (id) return peerStatus(id, !!o.json, !!o.all);
           if (await staticPeerStatus(!!o.json)) return;
           // Neither side yet and no spec: say both ways in (the hub's "no spec: hub init" is half of it).
           const [{ thisSide }, { hubSpecPath }, { pathExists }, { UserError }] = await Promise.all([
@@ -127,7 +128,7 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
             throw new UserError(
               "this machine is neither a hub nor a peer yet: nothing to show (`porthole hub init --endpoint NAME` on the VPS, `porthole join TOKEN` on a home machine)",
             );
-          return (await import("./hub-status.ts")).hubStatusCommand(!!o.json);
+          return (await import("./hub-status.ts")).hubStatusCommand(!!o.json, !!o.all);
         });
       return;
   }

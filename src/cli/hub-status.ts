@@ -55,9 +55,11 @@ export function warnSpec(problem: string | null): void {
     );
 }
 
-export async function hubStatusCommand(json: boolean): Promise<void> {
+/** `porthole status` on the hub; `all`: every forward's lines, however many (see renderStatus). */
+export async function hubStatusCommand(json: boolean, all = false): Promise<void> {
   const daemon = await hubDaemonState();
-  const s = await hub().status();
+  // The text of a large hub sums its forwards up: the hub sends the summary, not every forward.
+  const s = await hub().status(!json && !all);
   // The hub (the daemon, or the same API in-process) read the spec file for this status and says
   // what is wrong with it: no need to load and validate it here again.
   const problem = s.specProblem ?? null;
@@ -66,6 +68,6 @@ export async function hubStatusCommand(json: boolean): Promise<void> {
     return;
   }
   warnSpec(problem);
-  const [first, ...rest] = renderStatus(s).split("\n");
+  const [first, ...rest] = renderStatus(s, all).split("\n");
   console.log([first, renderDaemon(daemon), ...rest].join("\n"));
 }

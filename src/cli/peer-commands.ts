@@ -281,8 +281,9 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     });
 }
 
-export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void> {
-  const s = await ask(id).status();
+/** `porthole status` on a joined peer; `all`: every forward's lines, however many (see renderStatus). */
+export async function peerStatus(id: PeerIdentity, json: boolean, all = false): Promise<void> {
+  const s = await ask(id).status(!json && !all);
   const local = await readLocalSpec(hostFiles, configDir());
   if (json) {
     console.log(JSON.stringify(s, null, 2));
@@ -293,7 +294,7 @@ export async function peerStatus(id: PeerIdentity, json: boolean): Promise<void>
   const hub = local
     ? `${local.spec.hub.endpoint.host}:${local.spec.hub.endpoint.port} (${formatAddr(local.spec.hub.address)})`
     : id.api;
-  console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s)}`);
+  console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s, all)}`);
 }
 
 /**

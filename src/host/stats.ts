@@ -88,14 +88,24 @@ export async function openConnections(
 export function openConnectionKey(line: string): string | null {
   const proto = line.slice(0, 3);
   if (proto !== "tcp" && proto !== "udp") return null;
-  // The original direction's fields come first, then the reply direction's.
-  const seen: Record<string, string[]> = { src: [], dst: [], sport: [], dport: [] };
-  for (const w of line.split(" ")) {
-    const eq = w.indexOf("=");
-    if (eq > 0) seen[w.slice(0, eq)]?.push(w.slice(eq + 1));
-  }
-  const [origDst, replySrc] = [seen.dst?.[0], seen.src?.[1]];
-  const [origDport, replySport] = [seen.dport?.[0], seen.sport?.[1]];
+  // The original direction's fields come first, then the reply direction's: the first dst= and dport=,
+  // the second src= and sport=. Found with indexOf, not split: status reads tens of thousands of lines.
+  const origDst = field(line, " dst=", 0);
+  const origDport = field(line, " dport=", 0);
+  const firstSrc = line.indexOf(" src=");
+  const firstSport = line.indexOf(" sport=");
+  if (firstSrc < 0 || firstSport < 0) return null;
+  const replySrc = field(line, " src=", firstSrc + 1);
+  const replySport = field(line, " sport=", firstSport + 1);
   if (!replySrc || !origDport || !replySport || replySrc === origDst) return null;
   return `${proto}/${origDport}/${replySrc}/${replySport}`;
+}
+
+/** The value of the first ` name=value` at or after `from` ("" when there is none). */
+function field(line: string, name: string, from: number): string {
+  const at = line.indexOf(name, from);
+  if (at < 0) return "";
+  const start = at + name.length;
+  const end = line.indexOf(" ", start);
+  return line.slice(start, end < 0 ? line.length : end);
 }

@@ -24,6 +24,7 @@ import {
   ReachabilityRequest,
 } from "../protocol/requests.ts";
 import type { ErrorReply, ForwardView } from "../protocol/responses.ts";
+import { summedStatus } from "../protocol/status-summary.ts";
 import { NameField } from "../spec/fields.ts";
 import { checkValue } from "../spec/shape.ts";
 import type { Forward } from "../spec/types.ts";
@@ -209,7 +210,17 @@ export function hubApi(
   app.delete("/v1/forwards/:name", async (c) =>
     c.json(forwardJson(await service.removeForward(c.get("who"), nameParam(c)))),
   );
-  app.get("/v1/status", async (c) => c.json(await service.statusFor(c.get("who"))));
+  app.get("/v1/status", async (c) => {
+    // ?forwards=summary: a large hub's forwards summed up (what `porthole status` prints), not each.
+    const view = c.req.query("forwards");
+    if (view !== undefined && view !== "summary")
+      throw new Invalid(
+        `forwards: ${JSON.stringify(view)} is not accepted; give "summary", or leave it out for every forward`,
+        "forwards",
+      );
+    const s = await service.statusFor(c.get("who"));
+    return c.json(view ? summedStatus(s) : s);
+  });
   app.post("/v1/apply", async (c) => {
     service.requireAdmin(c.get("who"));
     const r = await service.reconcile();

@@ -142,10 +142,12 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
   const families: (4 | 6)[] = spec.hub.address6 ? [4, 6] : [4];
   const protos = [...new Set(spec.forwards.flatMap((f) => f.protos))];
   const nft = spec.hub.firewall === "nftables";
-  // nft's sets are keyed by port alone, one per protocol: "80" in opened_tcp becomes "tcp . 80".
+  // nft's sets are keyed by port alone, one per protocol: "80" in opened_tcp becomes "tcp . 80". A
+  // protocol no forward uses has empty sets: not listed (each listing is an nft process).
+  const counted = COUNTED.filter((p) => protos.includes(p));
   const byPort = (name: string) =>
     Promise.all(
-      COUNTED.map(async (p) =>
+      counted.map(async (p) =>
         (await host.stats.nftElements("set", `${name}_${p}`)).map((c) => ({ ...c, key: `${p} . ${c.key}` })),
       ),
     );

@@ -77,7 +77,9 @@ export function hubClient(send: Transport) {
       parse((r) => r.WhoamiReply, "GET /v1/whoami", await send("GET", "/v1/whoami", undefined, timeoutMs)),
     /** The spec as this caller may see it (YAML text). */
     spec: async () => text("GET /v1/spec", await send("GET", "/v1/spec")),
-    status: async () => asStatus(await send("GET", "/v1/status")),
+    /** `summary`: a large hub's forwards summed up (HubStatus.forwardSummary), else every forward. */
+    status: async (summary = false) =>
+      asStatus(await send("GET", summary ? "/v1/status?forwards=summary" : "/v1/status")),
     peers: async () => asPeers(await send("GET", "/v1/peers")),
     addPeer: async (req: AddPeerRequest) =>
       parse((r) => r.AddPeerReply, "POST /v1/peers", await send("POST", "/v1/peers", req)),

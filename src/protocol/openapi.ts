@@ -120,7 +120,8 @@ export const ROUTES: Route[] = [
   {
     method: "get",
     path: "/v1/status",
-    summary: "Peers and forwards with their counters (filtered like /v1/forwards)",
+    summary:
+      "Peers and forwards with their counters (filtered like /v1/forwards); ?forwards=summary: more than 100 forwards summed up (forwardSummary) with only those that do not work listed",
     who: ["peers"],
     ok: 200,
   },

@@ -4,11 +4,13 @@ import { type ProbePeer, probeFinding } from "./probe-text.ts";
 import type {
   FirewallFinding,
   ForwardStatus,
+  ForwardSummary,
   HubStatus,
   LocalPeerStatus,
   ProbeOutcome,
   Source,
 } from "./status.ts";
+import { LISTED_FORWARDS_UP_TO, probeCounts, summarizeForwards } from "./status-summary.ts";
 
 /** The iptables command of a finding's flavour and family. */
 export const xtablesCommand = (source: Source, family: string) =>
@@ -83,16 +85,7 @@ function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
  * "" when every probed target was probed by this status; else how many were probed now, earlier
  * and not yet (a status probes a few hundred targets, the longest unchecked first).
  */
-function probeNote(forwards: ForwardStatus[]): string {
-  let now = 0;
-  let earlier = 0;
-  let notYet = 0;
-  for (const f of forwards) {
-    if (!f.probeTarget) continue;
-    if (f.reachable === null && f.probeOutcome !== "error") notYet++;
-    else if ((f.probeAgeSeconds ?? 0) > 0) earlier++;
-    else now++;
-  }
+function probeNote({ now, earlier, notYet }: ForwardSummary["probed"]): string {
   if (!earlier && !notYet) return "";
   return ` (targets probed by this status: ${now}, by an earlier one: ${earlier}, not yet: ${notYet}; porthole doctor probes all now)`;
 }
@@ -111,8 +104,46 @@ const bytes = (n: number) => {
 const ago = (s: number | null) =>
   s === null ? "never" : s < 120 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`;
 
-/** `porthole status` on the hub (and on a joined peer, of what the hub lets it see): several lines. */
-export function renderStatus(s: HubStatus): string {
+/** A forward's two lines: what it is, then its counters and whether it works. */
+function forwardLines(f: ForwardStatus, peer: ProbePeer | undefined): string[] {
+  const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
+  const traffic =
+    f.packets === null || f.bytes === null
+      ? "not counted (iptables backend)"
+      : `${f.packets} packets, ${bytes(f.bytes)}`;
+  return [
+    `  ${f.summary}`,
+    `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; working: ${workingText(f, peer)}`,
+  ];
+}
+
+/** The forwards summed up (see protocol/status-summary.ts), then the listed ones' lines. */
+function summaryLines(
+  s: ForwardSummary,
+  listed: ForwardStatus[],
+  lines: (f: ForwardStatus) => string[],
+): string[] {
+  const traffic =
+    s.packets === null || s.bytes === null
+      ? "not counted (iptables backend)"
+      : `${s.packets} packets, ${bytes(s.bytes)}`;
+  const out = [
+    `  ${s.count} forwards (each one: porthole status --all); together: connections: ${s.establishedConnections ?? "unknown"} established, ${s.connectionsTotal} total; traffic: ${traffic}`,
+    `  working: ${s.working.yes} yes, ${s.working.no} NO, ${s.working.unknown} unknown`,
+  ];
+  if (!s.problems) return out;
+  const first = s.problems > listed.length ? `, the first ${listed.length}` : "";
+  out.push(`  not working or maybe dropped (${s.problems}${first}):`);
+  for (const f of listed) out.push(...lines(f));
+  return out;
+}
+
+/**
+ * `porthole status` on the hub (and on a joined peer, of what the hub lets it see): several lines.
+ * More than LISTED_FORWARDS_UP_TO forwards are summed up (by the hub, given `forwardSummary`) unless
+ * `all`.
+ */
+export function renderStatus(s: HubStatus, all = false): string {
   const out = [
     `hub: ${s.hub.name} (${s.hub.address}, ${s.hub.interface} ${s.hub.up ? `up, listening on udp/${s.hub.listenPort}` : "DOWN: not listening"})`,
     "",
@@ -125,21 +156,18 @@ export function renderStatus(s: HubStatus): string {
     );
   }
   if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
-  out.push("", `forwards:${probeNote(s.forwards)}`);
+  // The hub sums up a large hub's forwards when asked; an older hub's full list is summed up here.
+  const summed =
+    s.forwardSummary || all || s.forwards.length <= LISTED_FORWARDS_UP_TO
+      ? null
+      : summarizeForwards(s.forwards);
+  const summary = s.forwardSummary ?? summed?.summary;
   const peers = new Map(s.peers.map((p) => [p.name, p]));
-  for (const f of s.forwards) {
-    const reach = workingText(f, peers.get(f.peer));
-    const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
-    const traffic =
-      f.packets === null || f.bytes === null
-        ? "not counted (iptables backend)"
-        : `${f.packets} packets, ${bytes(f.bytes)}`;
-    out.push(
-      `  ${f.summary}`,
-      `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; working: ${reach}`,
-    );
-  }
-  if (!s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");
+  const lines = (f: ForwardStatus) => forwardLines(f, peers.get(f.peer));
+  out.push("", `forwards:${probeNote(summary?.probed ?? probeCounts(s.forwards))}`);
+  if (summary) out.push(...summaryLines(summary, summed?.listed ?? s.forwards, lines));
+  else for (const f of s.forwards) out.push(...lines(f));
+  if (!summary && !s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");
   if (s.firewall?.length) {
     out.push("", "firewall on the hub (rules porthole does not own):");
     for (const x of s.firewall) out.push(`  ${describeFinding(x)}`, ...x.fix.map((l) => `    fix: ${l}`));

@@ -82,6 +82,29 @@ export interface HubStatus {
    * changes until it is fixed); null: nothing. Absent for a peer that is not an admin.
    */
   specProblem?: string | null;
+  /**
+   * Present only in the summary (GET /v1/status?forwards=summary, what `porthole status` asks for) of
+   * more than LISTED_FORWARDS_UP_TO forwards: they summed up, and `forwards` holds the first of those
+   * that do not work or may be dropped (at most LISTED_PROBLEMS), not every forward.
+   */
+  forwardSummary?: ForwardSummary;
+}
+
+/** The forwards summed up: every number is the sum of the per-forward numbers over all of them. */
+export interface ForwardSummary {
+  /** How many forwards there are. */
+  count: number;
+  /** Sums of the forwards' counters; null: some forward's is null (unknown, or not counted). */
+  establishedConnections: number | null;
+  connectionsTotal: number;
+  packets: number | null;
+  bytes: number | null;
+  /** Forwards by `working`: true, false, null. */
+  working: { yes: number; no: number; unknown: number };
+  /** Forwards that do not work or that a rule on the hub may drop (`forwards` lists the first). */
+  problems: number;
+  /** Forwards with a probe target, by when it was last probed: by this status, an earlier one, never. */
+  probed: { now: number; earlier: number; notYet: number };
 }
 
 /** Where a foreign ruleset lives: an nftables table, or the filter table of one iptables flavour. */

@@ -785,3 +785,41 @@ test("a peer's change by request id is known after the daemon restarts: asked ag
   assert.equal(resent.headers.get("x-request-replayed"), "1");
   assert.equal(readFileSync(h.specFile, "utf8").match(/port: 9100/g)?.length, 1);
 });
+
+test("GET /v1/status?forwards=summary sums up more than 100 forwards; a peer's summary is of its own", async (t) => {
+  const many = Array.from(
+    { length: 120 },
+    (_, i) => `  - name: f${i}\n    port: ${20000 + i}\n    peer: ${i < 105 ? "rpi" : "nas"}\n`,
+  ).join("");
+  const h = await hub(t, SPEC() + many);
+  const full = (await (await h.as("root", "GET", "/v1/status")).json()) as HubStatus;
+  assert.equal(full.forwards.length, 122);
+  assert.equal(full.forwardSummary, undefined);
+
+  const sum = (await (await h.as("root", "GET", "/v1/status?forwards=summary")).json()) as HubStatus;
+  assert.equal(sum.forwardSummary?.count, 122);
+  assert.equal(sum.forwardSummary?.connectionsTotal, 0);
+  // The fake host's targets accept no connection: every forward is probed and does not work.
+  assert.deepEqual(sum.forwardSummary?.working, { yes: 0, no: 122, unknown: 0 });
+  assert.equal(sum.forwardSummary?.problems, 122);
+  assert.deepEqual(
+    sum.forwards.map((f) => [f.name, f.working]),
+    full.forwards.slice(0, 20).map((f) => [f.name, false]),
+  );
+  assert.deepEqual(sum.peers, full.peers);
+
+  // nas (not an admin) sees its own 16 forwards: not more than 100, so each of them, as before.
+  const nas = (await (await h.as("peer", "GET", "/v1/status?forwards=summary")).json()) as HubStatus;
+  assert.equal(nas.forwardSummary, undefined);
+  assert.deepEqual(
+    nas.forwards.map((f) => f.peer),
+    Array(16).fill("nas"),
+  );
+
+  const bad = await h.as("root", "GET", "/v1/status?forwards=some");
+  assert.equal(bad.status, 400);
+  assert.match(
+    ((await bad.json()) as { error: string }).error,
+    /forwards: "some" is not accepted; give "summary"/,
+  );
+});
