@@ -24,6 +24,8 @@ interface Route {
   errors?: number[];
   /** The answer is text, not JSON. */
   text?: boolean;
+  /** Optional query parameters: name, the values accepted, what they do. */
+  query?: { name: string; values: string[]; description: string }[];
 }
 
 export const ROUTES: Route[] = [
@@ -120,10 +122,18 @@ export const ROUTES: Route[] = [
   {
     method: "get",
     path: "/v1/status",
-    summary:
-      "Peers and forwards with their counters (filtered like /v1/forwards); ?forwards=summary: more than 100 forwards summed up (forwardSummary) with only those that do not work listed",
+    summary: "Peers and forwards with their counters (filtered like /v1/forwards)",
     who: ["peers"],
     ok: 200,
+    errors: [400],
+    query: [
+      {
+        name: "forwards",
+        values: ["summary"],
+        description:
+          "summary: more than 100 forwards summed up (forwardSummary), `forwards` holding only the first 20 that do not work or may be dropped; absent: every forward",
+      },
+    ],
   },
   { method: "post", path: "/v1/apply", summary: "Reconcile the hub now", who: ["admins"], ok: 200 },
   {
@@ -180,16 +190,25 @@ const errorReply = { $ref: "#/components/schemas/ErrorReply" };
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of ROUTES) {
-    const name = /\{name\}/.test(r.path)
-      ? [{ name: "name", in: "path", required: true, schema: { type: "string" } }]
-      : undefined;
+    const params = [
+      ...(/\{name\}/.test(r.path)
+        ? [{ name: "name", in: "path", required: true, schema: { type: "string" } }]
+        : []),
+      ...(r.query ?? []).map((q) => ({
+        name: q.name,
+        in: "query",
+        required: false,
+        description: q.description,
+        schema: { type: "string", enum: q.values },
+      })),
+    ];
     const errors = [403, 413, 429, ...(r.errors ?? [])];
     paths[r.path] = {
       ...paths[r.path],
       [r.method]: {
         summary: r.summary,
         description: `Callers: ${r.who.join(", ")} (and root, over the unix socket).`,
-        ...(name ? { parameters: name } : {}),
+        ...(params.length ? { parameters: params } : {}),
         ...(r.body
           ? {
               requestBody: {
