@@ -30,17 +30,23 @@ export function forwardStatuses(spec: Spec, targets: Target[], c: ForwardCounter
   }
   return spec.forwards.map((f) => {
     const mine = targetsOf.get(f.name) ?? [];
-    const ports = new Set(mine.map((t) => `${t.proto} . ${t.port}`));
+    // A public port counts once however many targets (families) it has; most forwards have one.
+    const seen = mine.length > 1 ? new Set<string>() : null;
     let opened = 0;
     let packets = 0;
     let bytes = 0;
-    for (const p of ports) {
-      opened += c.opened.get(p) ?? 0;
-      packets += c.traffic?.get(p)?.packets ?? 0;
-      bytes += c.traffic?.get(p)?.bytes ?? 0;
-    }
     let open = 0;
-    for (const t of mine) open += c.open?.get(`${t.proto}/${t.port}/${t.addr}/${t.targetPort}`) ?? 0;
+    for (const t of mine) {
+      const p = `${t.proto} . ${t.port}`;
+      if (!seen?.has(p)) {
+        seen?.add(p);
+        opened += c.opened.get(p) ?? 0;
+        const tr = c.traffic?.get(p);
+        packets += tr?.packets ?? 0;
+        bytes += tr?.bytes ?? 0;
+      }
+      if (c.open) open += c.open.get(`${t.proto}/${t.port}/${t.addr}/${t.targetPort}`) ?? 0;
+    }
     return {
       name: f.name,
       peer: f.peer,

@@ -1,7 +1,7 @@
 // `porthole status`: like `wg`, but about the service — who is online, what is forwarded, and
 // whether it works right now.
 import { analyze, foreignRulesets, hubProbes } from "../foreign/findings.ts";
-import type { ConnectResult, Host } from "../host/types.ts";
+import type { ConnectResult, Count, Host } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Target } from "../plan/plan.ts";
 import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../protocol/status.ts";
@@ -145,22 +145,27 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
   // nft's sets are keyed by port alone, one per protocol: "80" in opened_tcp becomes "tcp . 80". A
   // protocol no forward uses has empty sets: not listed (each listing is an nft process).
   const counted = COUNTED.filter((p) => protos.includes(p));
-  const byPort = (name: string) =>
-    Promise.all(
-      counted.map(async (p) =>
-        (await host.stats.nftElements("set", `${name}_${p}`)).map((c) => ({ ...c, key: `${p} . ${c.key}` })),
-      ),
-    );
+  const byPort = async (name: string) => {
+    const lists = await Promise.all(counted.map((p) => host.stats.nftElements("set", `${name}_${p}`)));
+    const out = new Map<string, Count>();
+    for (const [i, list] of lists.entries()) for (const c of list) out.set(`${counted[i]} . ${c.key}`, c);
+    return out;
+  };
+  // iptables: IPv4's and IPv6's DNAT rules count the same public port apart; a forward has both.
+  const dnat = async () => {
+    const out = new Map<string, Count>();
+    for (const c of (await Promise.all(families.map((f) => host.stats.iptablesDnat(f)))).flat()) {
+      const had = out.get(c.key);
+      out.set(c.key, had ? { packets: had.packets + c.packets, bytes: had.bytes + c.bytes } : c);
+    }
+    return out;
+  };
   const [opened, traffic, open] = await Promise.all([
-    nft ? byPort("opened") : Promise.all(families.map((f) => host.stats.iptablesDnat(f))),
+    nft ? byPort("opened") : dnat(),
     nft ? byPort("traffic") : null,
     host.stats.openConnections(families, protos),
   ]);
-  return {
-    opened: new Map(opened.flat().map((c) => [c.key, c.packets])),
-    traffic: traffic ? new Map(traffic.flat().map((c) => [c.key, c])) : null,
-    open,
-  };
+  return { opened: new Map([...opened].map(([k, c]) => [k, c.packets])), traffic, open };
 }
 
 const COUNTED = ["tcp", "udp"] as const;

@@ -403,3 +403,11 @@ test("status: the hub says what is wrong with its spec file, to root and admins 
   const peer = await service.statusFor({ kind: "peer", name: "rpi", admin: false }, false);
   assert.equal(peer.specProblem, undefined);
 });
+
+test("status: on an iptables hub with IPv6, a forward's new connections are IPv4's and IPv6's DNAT counts summed", async (t) => {
+  const { host, service } = await hub(t, "iptables\n  subnet6: fd00:8::/64");
+  host.counters.set("iptables 4", [{ key: "tcp . 80", packets: 4, bytes: 240 }]);
+  host.counters.set("iptables 6", [{ key: "tcp . 80", packets: 3, bytes: 240 }]);
+  const s = await service.status(false);
+  assert.equal(s.forwards.find((f) => f.name === "web")?.connectionsTotal, 7);
+});
