@@ -146,7 +146,9 @@ await withLabs([name], async () => {
       const r = await world.exec("hub", [...v.porthole, "status", "--json"], { allowFail: true });
       if (r.code === 0 && (JSON.parse(r.stdout) as { daemon?: { listening?: boolean } }).daemon?.listening)
         return;
-      if (i > 600) throw new Error(`${v.label}'s hub daemon did not answer:\n${world.logTail(started.log)}`);
+      const alive = world.running().some((p) => p.pid === started.pid);
+      if (!alive || i > 300)
+        throw new Error(`${v.label}'s hub daemon did not answer:\n${world.logTail(started.log)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };

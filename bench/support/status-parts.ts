@@ -7,10 +7,11 @@
 import { readFileSync } from "node:fs";
 import { hostFiles } from "../../src/host/files.ts";
 import { realHost } from "../../src/host/real-host.ts";
-import { run } from "../../src/host/run.ts";
-import { nftElementCounters } from "../../src/host/stats.ts";
+import { run, runLines } from "../../src/host/run.ts";
+import { nftElementCounters, openConnections } from "../../src/host/stats.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
+import { OPEN_MARK } from "../../src/plan/plan.ts";
 
 const [specFile, stateDir, repsArg] = process.argv.slice(2) as [string, string, string];
 const service = new HubService(
@@ -22,6 +23,7 @@ const cpuMs = () => {
   const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
   return [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0) * 10;
 };
+const OPEN_MARK_FILTER = `0x${OPEN_MARK.established.toString(16)}/0x${(OPEN_MARK.established | OPEN_MARK.closed).toString(16)}`;
 /** The counted sets status lists (hub/status.ts forwardCounters). */
 const LISTS = [
   ["set", "opened_tcp"],
@@ -36,6 +38,9 @@ const parts: Record<string, () => Promise<unknown>> = {
     Promise.all(LISTS.map(([kind, name]) => nftElementCounters(kind, name))),
   "the same as nft text (not parsed; the alternative)": () =>
     Promise.all(LISTS.map(([kind, name]) => run(["nft", "list", kind, "inet", "porthole", name]))),
+  "its open-connection count (conntrack -L --mark, parsed)": () => openConnections([4], ["tcp"]),
+  "the same listing, not parsed": () =>
+    runLines(["conntrack", "-L", "-f", "ipv4", "--mark", OPEN_MARK_FILTER], () => {}),
   "its foreign-firewall observation": () => realHost.firewall.observeForeign(),
   "its JSON (the API's reply body)": async () => JSON.stringify(status),
 };
