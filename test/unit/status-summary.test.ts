@@ -50,7 +50,7 @@ test("status sums up more than LISTED_FORWARDS_UP_TO forwards and lists those th
   );
   assert.match(text, new RegExp(`working: ${n - 3} yes, 1 NO, 2 unknown`));
   assert.match(text, /not working or maybe dropped \(2\):/);
-  assert.match(text, /f7 tcp\/10007 .*\n.*working: NO, the target does not accept connections/);
+  assert.match(text, /f7 tcp\/10007 .*\n.*working: NO, the target did not accept a connection/);
   assert.match(text, /f11 tcp\/10011 .*\n.*working: unknown, nft table inet firewalld/);
   assert.doesNotMatch(
     text,
