@@ -5,7 +5,7 @@ import { hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 /**
  * ok when the hub's last handshake is younger than STALE_HANDSHAKE_S (135 s, past WireGuard's 2-minute
  * rekey: a live tunnel re-handshakes every 2 minutes while traffic flows, and the agent's probe every
- * 2 s keeps it flowing); fail when it is older, never happened, or the interface or hub peer is missing.
+ * 2 s keeps it flowing); fail when it is older, none happened in this session, or the interface or hub peer is missing.
  */
 export async function checkHandshake(s: PeerScene): Promise<Outcome> {
   const { hub } = s.spec;
@@ -25,10 +25,12 @@ export async function checkHandshake(s: PeerScene): Promise<Outcome> {
     };
   const toHub = `the hub's udp/${port} at ${p.endpoint ?? hub.endpoint.host}`;
   const fix = `from here, ${toHub} must answer: run \`porthole doctor\` on the hub (its WireGuard port, firewall and cloud firewall), and check this network lets UDP out to port ${port}`;
+  // WireGuard forgets a handshake when the peer entry is made again, as the agent does to renew a
+  // session the hub stopped answering: "none in this session", not "never".
   if (!p.latestHandshake)
     return {
       status: "fail",
-      found: `never shook hands with the hub (endpoint ${p.endpoint ?? "none"})`,
+      found: `no handshake with the hub in this WireGuard session (endpoint ${p.endpoint ?? "none"}; a session starts when the tunnel is set up, and again when the agent renews it because the hub stopped answering)`,
       fix,
     };
   const age = Math.max(0, Math.round(s.now() / 1000 - p.latestHandshake));
