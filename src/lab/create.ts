@@ -35,7 +35,9 @@ export async function createWorld(name: string, opts: WorldOptions = {}): Promis
   const baseDir = resolve(opts.baseDir ?? LAB_BASE_DIR);
   const statePath = statePathFor(baseDir, name);
   if (readState(statePath)) {
-    throw new Error(`lab ${name} already exists (${statePath}); destroy it first`);
+    throw new Error(
+      `lab ${name} already exists (${statePath}): \`porthole lab down --name ${name}\` removes it, or pick another --name`,
+    );
   }
   for (const host of LAB_HOSTS) {
     if (nsId(`/run/netns/${prefix}-${host}`)) {

@@ -142,7 +142,7 @@ export class World {
     if (!holder) throw new Error(`lab ${this.name}: host ${host} has no holder process yet`);
     if (!stillOurs(holder)) {
       throw new Error(
-        `lab ${this.name}: host ${host} is gone (its holder process ${holder.pid} exited); destroy the lab and create it again`,
+        `lab ${this.name}: host ${host} is gone (its holder process ${holder.pid} exited): \`porthole lab down --name ${this.name}\`, then \`porthole lab up --name ${this.name}\` again`,
       );
     }
     return ["nsenter", "-t", String(holder.pid), "-m", "-n", "-u", `--wd=${cwd}`, "--", ...argv];

@@ -65,6 +65,12 @@ test("lab exec runs in the host's network and paths, lab shell gives a shell the
     assert.equal(which.code, 0, which.stderr);
     assert.equal(which.stdout.split("\n")[0], join(world.dir, "bin", "porthole"));
     assert.match(which.stdout, /Usage: porthole lab/);
+    const again = await porthole(["lab", "up", "--name", name]);
+    assert.notEqual(again.code, 0);
+    assert.match(
+      again.stderr,
+      new RegExp(`lab ${name} already exists .*: \`porthole lab down --name ${name}\` removes it`),
+    );
     const failing = await porthole(["lab", "exec", "--name", name, "client", "--", "sh", "-c", "exit 7"]);
     assert.equal(failing.code, 7, "the command's exit code is the exit code");
 
