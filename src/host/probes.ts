@@ -127,6 +127,8 @@ export async function httpProbe(url: string, timeoutMs: number): Promise<HttpPro
       roundTripMs: got - sent,
     };
   } catch (e) {
+    // AbortSignal.timeout's own words ("The operation was aborted due to timeout") name no time.
+    if ((e as Error).name === "TimeoutError") return { error: `no answer within ${timeoutMs / 1000} s` };
     const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
     return { error: cause?.code ?? cause?.message ?? (e as Error).message };
   }
