@@ -27,13 +27,15 @@ export function handshakeText(ageS: number | null): string {
 /**
  * Why a connect got no answer, likeliest first, from the peer's handshake with the hub: a peer
  * without a recent handshake (offline) means the tunnel is down; one with a recent handshake means the
- * tunnel carries packets, so something drops the connection (its firewall, usually).
+ * tunnel carried packets then, so something drops the connection (its firewall, usually) unless the
+ * tunnel broke after that handshake, which the hub cannot tell from a handshake time alone (a broken
+ * tunnel reads "online" for up to 180 s): said, with where to look.
  */
 export function timeoutCause(peer: ProbePeer | undefined, port: number): string {
   if (!peer) return "the tunnel is down (the peer offline), or a firewall drops it";
   if (!peer.online)
     return `${peer.name} is offline (${handshakeText(peer.handshakeAgeSeconds)}): the tunnel is down, likelier than a firewall`;
-  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel`;
+  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel, unless the tunnel broke since that handshake (\`porthole doctor\` on ${peer.name} tells)`;
 }
 
 /** What an unreachable (an ICMP destination unreachable, or no route) means, by its error. */

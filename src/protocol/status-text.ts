@@ -150,8 +150,16 @@ export function renderStatus(s: HubStatus, all = false): string {
     "peers:",
   ];
   for (const p of s.peers) {
+    const role = `${p.admin ? " (admin)" : ""}${p.kind === "device" ? " (device)" : ""}`;
+    // Without the interface there are no handshakes to read: unknown, not "offline, never".
+    if (!s.hub.up) {
+      out.push(
+        `  ${p.name} ${p.address}: unknown${role} (${s.hub.interface} is down: its handshakes cannot be read)`,
+      );
+      continue;
+    }
     out.push(
-      `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${p.admin ? " (admin)" : ""}${p.kind === "device" ? " (device)" : ""}`,
+      `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${role}`,
       `    latest handshake: ${ago(p.handshakeAgeSeconds)}; endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
     );
   }
@@ -180,8 +188,12 @@ export function renderLocalPeerStatus(s: LocalPeerStatus): string {
   return [
     `peer ${s.name} (${s.address}, ${s.interface} ${s.up ? "up" : "DOWN"}; set up with porthole apply, not joined)`,
     "",
-    `hub: ${s.hub.online ? "online" : "offline"}`,
-    `  latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`,
+    ...(s.up
+      ? [
+          `hub: ${s.hub.online ? "online" : "offline"}`,
+          `  latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`,
+        ]
+      : [`hub: unknown (${s.interface} is down: its handshakes cannot be read)`]),
     "",
     "forwards to this peer (from the spec; counters are on the hub):",
     ...(s.forwards.length ? s.forwards.map((f) => `  ${f}`) : ["  (none)"]),

@@ -195,7 +195,7 @@ test("forwards: timed out — the peer's handshake says whether the tunnel or a 
   assert.equal(online.status, "fail");
   assert.match(
     online.found,
-    /^web tcp\/80 → rpi:8080 \(snat\): 10\.8\.0\.2:8080 did not answer the hub's connection \(timed out\): rpi is online \(last handshake \d seconds ago\), so a firewall on rpi \(or past it\) dropping tcp\/8080 is likelier than the tunnel$/,
+    /^web tcp\/80 → rpi:8080 \(snat\): 10\.8\.0\.2:8080 did not answer the hub's connection \(timed out\): rpi is online \(last handshake \d seconds ago\), so a firewall on rpi \(or past it\) dropping tcp\/8080 is likelier than the tunnel, unless the tunnel broke since that handshake \(`porthole doctor` on rpi tells\)$/,
   );
   assert.deepEqual(online.fix, [
     "on rpi: accept tcp/8080 from wg0 in its firewall (nft list ruleset; ufw allow in on wg0 to any port 8080 proto tcp)",

@@ -109,7 +109,11 @@ test("status: without the interface the hub is down and no peer is online", asyn
     s.peers.map((p) => p.online),
     [false, false, false],
   );
-  assert.match(renderStatus(s), /wg0 DOWN: not listening/);
+  const text = renderStatus(s);
+  assert.match(text, /wg0 DOWN: not listening/);
+  // No interface, no handshakes to read: each peer is unknown, not "offline, latest handshake: never".
+  assert.match(text, /^ {2}rpi 10\.8\.0\.2: unknown \(wg0 is down: its handshakes cannot be read\)$/m);
+  assert.doesNotMatch(text, /never|offline/);
 });
 
 test("status: nftables element counters and conntrack counts show per forward, each its own ports", async (t) => {
@@ -257,7 +261,7 @@ test("status: a timed-out target says which cause the peer's handshake makes lik
   assert.deepEqual([online.f.reachable, online.f.probeOutcome, online.f.working], [false, "timeout", false]);
   assert.equal(
     online.line,
-    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas is online (last handshake 40 seconds ago), so a firewall on nas (or past it) dropping tcp/8443 is likelier than the tunnel",
+    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas is online (last handshake 40 seconds ago), so a firewall on nas (or past it) dropping tcp/8443 is likelier than the tunnel, unless the tunnel broke since that handshake (`porthole doctor` on nas tells)",
   );
   const offline = await filesWorking(t, { outcome: "timeout", error: null }, 600);
   assert.equal(
