@@ -15,6 +15,7 @@ import { Conflict, Forbidden, Invalid } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
 import { RequestLog } from "./request-log.ts";
 import { activeEnrolling, RuntimeStore } from "./runtime.ts";
+import { RxHistory } from "./rx-history.ts";
 import type { SpecEdit } from "./spec-edit.ts";
 import { peerSpecView } from "./spec-view.ts";
 import { SpecRejected, type SpecStore } from "./store.ts";
@@ -47,6 +48,8 @@ export class HubContext {
     lastDurationSeconds: 0,
     durations: new Histogram(APPLY_BUCKETS),
   };
+  /** When each peer's received bytes last grew, fed by every peer status (the daemon's every 2 s). */
+  readonly rx = new RxHistory();
   private queue: Promise<unknown> = Promise.resolve();
   onApplyFailed?: (message: string) => void;
 

@@ -63,5 +63,6 @@ export async function removePeer(
 /** Who is online (without the forwards' counters). */
 export async function onlinePeers(hub: HubContext) {
   const { spec } = await hub.live();
-  return (await peerStatus(hub.ctx.host, spec, Math.floor(hub.now() / 1000))).peers;
+  const now = hub.now();
+  return (await peerStatus(hub.ctx.host, spec, Math.floor(now / 1000), hub.rx, now)).peers;
 }

@@ -90,7 +90,7 @@ export class HubService extends HubContext {
     const now = this.now();
     const targets = this.targets(spec, text);
     const probes = probe ? this.probeCache : null;
-    const s = await hubStatus(this.ctx.host, spec, targets, Math.floor(now / 1000), probes, now);
+    const s = await hubStatus(this.ctx.host, spec, targets, Math.floor(now / 1000), probes, now, this.rx);
     return { ...s, specProblem: problem };
   }
 

@@ -9,6 +9,7 @@ import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
 import { PROBE_TIMEOUT_MS, ProbeCache, targetKey } from "./probe-cache.ts";
+import type { RxHistory } from "./rx-history.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
 export const ONLINE_WITHIN_S = 180;
@@ -43,23 +44,30 @@ export async function localPeerStatus(
 
 /**
  * The peers' side of the status (the daemon asks every 2 s who is online: no forwards needed); `nowS`:
- * Unix seconds, against which handshake ages are measured.
+ * Unix seconds, against which handshake ages are measured. `rx`: the hub's record of each peer's
+ * received bytes, fed here at `nowMs` (the hub's clock, ms) and read for `receivedSecondsAgo`;
+ * absent: that is null (a one-shot reader, like `porthole doctor`, cannot tell).
  */
 export async function peerStatus(
   host: Host,
   spec: Spec,
   nowS: number,
+  rx?: RxHistory,
+  nowMs = nowS * 1000,
 ): Promise<{ up: boolean; peers: PeerStatus[] }> {
   const wg = await host.stats.wgPeers(spec.hub.interface);
   const byKey = new Map((wg ?? []).map((p) => [p.publicKey, p]));
+  rx?.keepOnly(spec.peers.flatMap((p) => (byKey.has(p.publicKey) ? [p.publicKey] : [])));
   const peers = spec.peers.map((p) => {
     const s = byKey.get(p.publicKey);
     const age = s?.latestHandshake ? Math.max(0, nowS - s.latestHandshake) : null;
+    const received = s && rx ? rx.observe(p.publicKey, s.rxBytes, nowMs) : null;
     return {
       name: p.name,
       address: formatAddr(p.address),
       online: age !== null && age < ONLINE_WITHIN_S,
       handshakeAgeSeconds: age,
+      receivedSecondsAgo: received,
       endpoint: s?.endpoint ?? null,
       rxBytes: s?.rxBytes ?? 0,
       txBytes: s?.txBytes ?? 0,
@@ -78,7 +86,7 @@ const PROBES_AT_ONCE = 64;
  * owners' rules that drop them; `probes`: TCP-connect each forward's first IPv4 TCP target through
  * the cache (what was probed lately is reported with its age: see hub/probe-cache.ts); null: no probes
  * (reachable and probeOutcome null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
- * Unix seconds; `nowMs`: the probe cache's clock.
+ * Unix seconds; `nowMs`: the probe cache's and `rx`'s clock; `rx`: see peerStatus.
  */
 export async function hubStatus(
   host: Host,
@@ -87,12 +95,13 @@ export async function hubStatus(
   nowS: number,
   probes: ProbeCache | null,
   nowMs = nowS * 1000,
+  rx?: RxHistory,
 ): Promise<HubStatus> {
   const { hub } = spec;
   const firsts = firstTcpTargets(spec, targets);
   const probing = probes?.check(firsts.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])));
   const [{ up, peers }, counters, foreign] = await Promise.all([
-    peerStatus(host, spec, nowS),
+    peerStatus(host, spec, nowS, rx, nowMs),
     forwardCounters(host, spec),
     host.firewall.observeForeign(),
   ]);

@@ -2,8 +2,16 @@
 // and what that means, so `porthole status` and `porthole doctor` say the same thing. Pure.
 import type { PeerStatus, ProbeOutcome } from "./status.ts";
 
-/** The target's peer as the hub sees it (its handshake with the hub): what tells a timeout's cause. */
-export type ProbePeer = Pick<PeerStatus, "name" | "online" | "handshakeAgeSeconds">;
+/**
+ * The target's peer as the hub sees it (its handshake with the hub, when it last received from it):
+ * what tells a timeout's cause.
+ */
+export type ProbePeer = Pick<PeerStatus, "name" | "online" | "handshakeAgeSeconds" | "receivedSecondsAgo">;
+
+/** porthole's peers send at least this often (PersistentKeepalive; the agent sends more often), seconds. */
+export const PEERS_SEND_EVERY_S = 25;
+/** Received within this many seconds: the tunnel carries packets now (the keepalive's period and slack). */
+export const RECEIVED_WITHIN_S = 30;
 
 /** What the probe of one target found. */
 export interface ProbeFound {
@@ -21,22 +29,32 @@ export interface ProbeFound {
 /** "last handshake 40 seconds ago", "no handshake yet". */
 export function handshakeText(ageS: number | null): string {
   if (ageS === null) return "no handshake yet";
-  return `last handshake ${ageS < 120 ? `${ageS} seconds` : `${Math.round(ageS / 60)} minutes`} ago`;
+  return `last handshake ${secondsText(ageS)} ago`;
 }
 
 /**
- * Why a connect got no answer, likeliest first, from the peer's handshake with the hub: a peer
- * without a recent handshake (offline) means the tunnel is down; one with a recent handshake means the
- * tunnel carried packets then, so something drops the connection (its firewall, usually) unless the
- * tunnel broke after that handshake, which the hub cannot tell from a handshake time alone (a broken
- * tunnel reads "online" for up to 180 s): said, with where to look.
+ * Why a connect got no answer, likeliest first, from the peer's handshake with the hub and when the
+ * hub last received from it: a peer without a recent handshake (offline) means the tunnel is down; one
+ * online that sent within 30 s means the tunnel carries packets, so something drops the connection (its
+ * firewall, usually); one online that sent nothing for 30 s or more (it sends every 25 s) means the
+ * tunnel broke since its handshake (it reads "online" for up to 180 s). Not known when it last sent
+ * (`receivedSecondsAgo` null or absent): the handshake alone, and that the tunnel may have broken since,
+ * with where to look.
  */
 export function timeoutCause(peer: ProbePeer | undefined, port: number): string {
   if (!peer) return "the tunnel is down (the peer offline), or a firewall drops it";
   if (!peer.online)
     return `${peer.name} is offline (${handshakeText(peer.handshakeAgeSeconds)}): the tunnel is down, likelier than a firewall`;
+  const rx = peer.receivedSecondsAgo;
+  if (rx != null && rx < RECEIVED_WITHIN_S)
+    return `${peer.name} sent packets ${rx} seconds ago, so the tunnel carries them and a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier`;
+  if (rx != null)
+    return `nothing received from ${peer.name} for ${secondsText(rx)} (it sends at least every ${PEERS_SEND_EVERY_S} s): the tunnel is likelier down than a firewall`;
   return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel, unless the tunnel broke since that handshake (\`porthole doctor\` on ${peer.name} tells)`;
 }
+
+/** "52 seconds", "3 minutes". */
+const secondsText = (s: number) => (s < 120 ? `${s} seconds` : `${Math.round(s / 60)} minutes`);
 
 /** What an unreachable (an ICMP destination unreachable, or no route) means, by its error. */
 export function unreachableCause(error: string | null): string {

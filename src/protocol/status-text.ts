@@ -51,7 +51,8 @@ export function describeFinding(f: FirewallFinding): string {
 
 /**
  * "yes (…)" only when the target answered and nothing on the hub drops the forward; else what is wrong:
- * how the probe ended (refused, timed out, unreachable) and what that means, from the peer's handshake.
+ * how the probe ended (refused, timed out, unreachable) and what that means, from the peer's handshake
+ * and when the hub last received from it.
  * A probe result from an earlier status says how old it is.
  */
 function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
@@ -160,7 +161,7 @@ export function renderStatus(s: HubStatus, all = false): string {
     }
     out.push(
       `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${role}`,
-      `    latest handshake: ${ago(p.handshakeAgeSeconds)}; endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
+      `    latest handshake: ${ago(p.handshakeAgeSeconds)};${p.receivedSecondsAgo != null ? ` last received: ${ago(p.receivedSecondsAgo)};` : ""} endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
     );
   }
   if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");

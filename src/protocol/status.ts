@@ -6,6 +6,15 @@ export interface PeerStatus {
   address: string;
   online: boolean;
   handshakeAgeSeconds: number | null;
+  /**
+   * Seconds since the hub last saw the peer's received bytes grow (it watches them every 2 s; the
+   * peers send at least every 25 s, so more than 30 means the tunnel carries nothing now, even while
+   * `online`). Never seen growing: the seconds the hub has watched it, once that is at least 30 (nothing
+   * received for at least that long). null: not known — watched less than 30 s without growth, the
+   * first observation or the first since its counter went down (the interface re-created), not in
+   * the interface, or a reader that does not watch (`porthole doctor`). Absent from older hubs' replies.
+   */
+  receivedSecondsAgo?: number | null;
   endpoint: string | null;
   rxBytes: number;
   txBytes: number;

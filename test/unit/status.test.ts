@@ -272,6 +272,71 @@ test("status: a timed-out target says which cause the peer's handshake makes lik
   assert.match(never.line, /: nas is offline \(no handshake yet\): the tunnel is down/);
 });
 
+test("status: a timed-out target with the peer online says whether the hub still receives from it", async (t) => {
+  let nowMs = NOW * 1000;
+  const { host, service } = await hub(t, "nftables", () => nowMs);
+  host.network.connect = () => ({ outcome: "timeout", error: null });
+  const seen = async (rxBytes: number, atS: number) => {
+    nowMs = (NOW + atS) * 1000;
+    host.peerStats.set(KEYS.nas, { latestHandshake: NOW, rxBytes, txBytes: 1 });
+    await service.peers(); // the daemon's watch loop
+  };
+  const working = async () => {
+    const s = await service.status(true);
+    const nas = s.peers.find((p) => p.name === "nas");
+    const text = renderStatus(s);
+    return {
+      received: nas?.receivedSecondsAgo,
+      line: /tcp\/8443 .*\n.*working: (.*)$/m.exec(text)?.[1] ?? "",
+      peerLine: /nas 10\.8\.0\.3: online\n {4}(.*)$/m.exec(text)?.[1] ?? "",
+    };
+  };
+  await seen(1000, 0);
+  await seen(1148, 2);
+  nowMs = (NOW + 14) * 1000;
+  const sent = await working();
+  assert.equal(sent.received, 12);
+  assert.equal(
+    sent.line,
+    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nas sent packets 12 seconds ago, so the tunnel carries them and a firewall on nas (or past it) dropping tcp/8443 is likelier",
+  );
+  assert.match(sent.peerLine, /^latest handshake: 14 seconds ago; last received: 12 seconds ago; endpoint/);
+
+  // The tunnel broke: the handshake is 54 s old (still online), nothing received for 52 s.
+  for (let s = 4; s <= 52; s += 2) await seen(1148, s);
+  nowMs = (NOW + 54) * 1000;
+  const quiet = await working();
+  assert.equal(quiet.received, 52);
+  assert.equal(
+    quiet.line,
+    "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nothing received from nas for 52 seconds (it sends at least every 25 s): the tunnel is likelier down than a firewall",
+  );
+  assert.match(quiet.peerLine, /^latest handshake: 54 seconds ago; last received: 52 seconds ago; endpoint/);
+});
+
+test("status: received bytes never seen growing read unknown under 30 s of watching, then nothing received", async (t) => {
+  let nowMs = NOW * 1000;
+  const { host, service } = await hub(t, "nftables", () => nowMs);
+  host.network.connect = () => ({ outcome: "timeout", error: null });
+  host.peerStats.set(KEYS.nas, { latestHandshake: NOW, rxBytes: 500, txBytes: 1 });
+  await service.peers();
+  nowMs += 20_000;
+  const early = await service.status(true);
+  assert.equal(early.peers.find((p) => p.name === "nas")?.receivedSecondsAgo, null);
+  assert.match(
+    renderStatus(early),
+    /nas is online \(last handshake 20 seconds ago\), .*unless the tunnel broke since that handshake/,
+  );
+  assert.doesNotMatch(renderStatus(early), /last received/);
+  nowMs += 10_000;
+  const late = await service.status(true);
+  assert.equal(late.peers.find((p) => p.name === "nas")?.receivedSecondsAgo, 30);
+  assert.match(
+    renderStatus(late),
+    /nothing received from nas for 30 seconds \(it sends at least every 25 s\)/,
+  );
+});
+
 test("status: an unreachable target says so with the ICMP's meaning; the error is in --json", async (t) => {
   const { f, line } = await filesWorking(t, { outcome: "unreachable", error: "EHOSTUNREACH" });
   assert.deepEqual(
