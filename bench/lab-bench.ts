@@ -320,3 +320,12 @@ export async function buildServer(dir: string): Promise<string[]> {
   }
   return [process.execPath, join(REPO, "bench/support/fast-http.mjs")];
 }
+
+/** The peer's TcpExt PAWS* counters summed: SYNs and segments it dropped as old duplicates (PAWS). */
+export async function pawsCount(w: World): Promise<number> {
+  const text = (await w.exec("peer", ["cat", "/proc/net/netstat"])).stdout;
+  const [names, values] = text.split("\n").filter((l) => l.startsWith("TcpExt:"));
+  const n = (names ?? "").split(/\s+/);
+  const v = (values ?? "").split(/\s+/).map(Number);
+  return n.reduce((sum, name, i) => (name.startsWith("PAWS") ? sum + (v[i] ?? 0) : sum), 0);
+}

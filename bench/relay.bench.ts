@@ -35,6 +35,7 @@ import {
   markdownTable,
   median,
   PORTHOLE,
+  pawsCount,
   REPO,
   requireBuiltCli,
   requireLabMachine,
@@ -506,14 +507,6 @@ function target(config: string): { addr: string; ports: Ports } {
       ports: { conn: tgt(config, "conn"), http: T.snat.http, iperf: T.snat.iperf },
     };
   return { addr: LAB.hubPublic, ports: PUB[config] as Ports };
-}
-
-async function pawsCount(w: World): Promise<number> {
-  const text = (await w.exec("peer", ["cat", "/proc/net/netstat"])).stdout;
-  const [names, values] = text.split("\n").filter((l) => l.startsWith("TcpExt:"));
-  const n = (names ?? "").split(/\s+/);
-  const v = (values ?? "").split(/\s+/).map(Number);
-  return n.reduce((sum, name, i) => (name.startsWith("PAWS") ? sum + (v[i] ?? 0) : sum), 0);
 }
 
 async function measure(

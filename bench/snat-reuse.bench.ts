@@ -30,6 +30,7 @@ import {
   machineNote,
   markdownTable,
   PORTHOLE,
+  pawsCount,
   REPO,
   requireBuiltCli,
   requireLabMachine,
@@ -169,14 +170,6 @@ ${markdownTable(
   rows,
 )}
 `);
-
-async function pawsCount(w: World): Promise<number> {
-  const text = (await w.exec("peer", ["cat", "/proc/net/netstat"])).stdout;
-  const [names, values] = text.split("\n").filter((l) => l.startsWith("TcpExt:"));
-  const n = (names ?? "").split(/\s+/);
-  const v = (values ?? "").split(/\s+/).map(Number);
-  return n.reduce((s, name, i) => (name.startsWith("PAWS") ? s + (v[i] ?? 0) : s), 0);
-}
 
 /** The peer's TIME_WAIT sockets from the hub on V's port whose SNAT port the hub's conntrack no longer holds. */
 async function forgottenPorts(w: World, v: Variant): Promise<number> {

@@ -3,11 +3,7 @@
 // changes. Run as a user would, with the built CLI, in scratch config/state directories; every case
 // stops while its command line is parsed (a peer's hub at 127.0.0.1:9 is never asked).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import type { z } from "zod";
 import { valid } from "../../src/cli/arg.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
@@ -23,60 +19,11 @@ import {
 } from "../../src/spec/fields.ts";
 import { FirewallShape, ModeShape, ProtoShape } from "../../src/spec/schema.ts";
 import { validate } from "../../src/spec/validate.ts";
-import { BIN, ensureBuilt } from "./helpers/built-cli.ts";
+import { ensureBuilt } from "./helpers/built-cli.ts";
+import { scratchMachines } from "./helpers/scratch-machine.ts";
 
-const work = mkdtempSync(join(tmpdir(), "porthole-input-"));
-after(() => rmSync(work, { recursive: true, force: true }));
+const machine = scratchMachines("input");
 before(ensureBuilt);
-
-const hubKey = generatePrivateKey();
-const SPEC = [
-  "version: 1",
-  "hub:",
-  "  endpoint: 203.0.113.1",
-  `  publicKey: ${publicKeyOf(hubKey)}`,
-  "peers: []",
-  "forwards: []",
-  "",
-].join("\n");
-
-let n = 0;
-/** A scratch machine: "hub" (after hub init), "peer" (after join) or "none" (nothing set up). */
-function machine(kind: "hub" | "peer" | "none") {
-  const dir = join(work, `m${n++}`);
-  const config = join(dir, "etc");
-  const state = join(dir, "var");
-  mkdirSync(config, { recursive: true });
-  mkdirSync(state, { recursive: true });
-  writeFileSync(join(dir, "wg0.conf"), "[Interface]\nAddress = 10.8.0.1/24\nListenPort = 51820\n");
-  if (kind === "hub") {
-    writeFileSync(join(config, "porthole.yaml"), SPEC);
-    writeFileSync(join(config, "private.key"), `${hubKey}\n`, { mode: 0o600 });
-    writeFileSync(join(state, "hub-runtime.json"), '{ "tokens": [] }\n');
-  }
-  if (kind === "peer") {
-    writeFileSync(join(config, "porthole.yaml"), SPEC);
-    writeFileSync(join(state, "peer.json"), '{ "name": "rpi", "api": "http://127.0.0.1:9" }\n');
-  }
-  const env = {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PORTHOLE_"))),
-    PORTHOLE_CONFIG_DIR: config,
-    PORTHOLE_STATE_DIR: state,
-    PORTHOLE_ROOT: join(dir, "root"),
-  };
-  /** Every file under the machine's directory, with its bytes. */
-  const files = (d = dir): string[] =>
-    readdirSync(d, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory()
-        ? [`${e.name}/`, ...files(join(d, e.name))]
-        : [`${join(d, e.name)}:${readFileSync(join(d, e.name)).toString("base64")}`],
-    );
-  const run = (args: string[]) => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, encoding: "utf8" });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  return { run, files };
-}
 
 const NAME_RULE = "use 1-32 lowercase letters, digits or '-', not starting or ending with '-'";
 const RANGE = "expected a port 1-65535 or a range like 6000-6010";
@@ -305,7 +252,7 @@ test("a good value passes: unexpose asks the hub (here unreachable: exit 3), key
 });
 
 // The words of a refusal are the spec's: the same value in a spec gives the same text after its path.
-const HUB = { endpoint: "203.0.113.1", publicKey: publicKeyOf(hubKey) };
+const HUB = { endpoint: "203.0.113.1", publicKey: publicKeyOf(generatePrivateKey()) };
 const PEER = { name: "rpi", publicKey: publicKeyOf(generatePrivateKey()) };
 const FORWARD = { name: "web", port: 8080, peer: "rpi" };
 type Parity = [field: string, schema: z.ZodType<unknown>, value: unknown, spec: (v: unknown) => object];

@@ -2,72 +2,17 @@
 // what to run instead and writes nothing. Run as a user would, with the built CLI, in scratch
 // config/state directories (nothing here may touch the machine: every case must stop before applying).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { matchForwards } from "../../src/cli/peer-commands.ts";
 import { portOrName } from "../../src/cli/port-args.ts";
-import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
-import { BIN, ensureBuilt } from "./helpers/built-cli.ts";
+import { ensureBuilt } from "./helpers/built-cli.ts";
+import { scratchMachines } from "./helpers/scratch-machine.ts";
 
 const unexposeArg = portOrName("PUBLIC-OR-NAME");
-const work = mkdtempSync(join(tmpdir(), "porthole-sides-"));
-after(() => rmSync(work, { recursive: true, force: true }));
-
+const machine = scratchMachines("sides");
 before(ensureBuilt);
-
-const hubKey = generatePrivateKey();
-const SPEC = [
-  "version: 1",
-  "hub:",
-  "  endpoint: 203.0.113.1",
-  `  publicKey: ${publicKeyOf(hubKey)}`,
-  "peers: []",
-  "forwards: []",
-  "",
-].join("\n");
-
-let n = 0;
-/** A scratch machine: "hub" (after hub init), "peer" (after join) or "none" (nothing set up). */
-function machine(kind: "hub" | "peer" | "none") {
-  const dir = join(work, `m${n++}`);
-  const config = join(dir, "etc");
-  const state = join(dir, "var");
-  mkdirSync(config, { recursive: true });
-  mkdirSync(state, { recursive: true });
-  if (kind === "hub") {
-    writeFileSync(join(config, "porthole.yaml"), SPEC);
-    writeFileSync(join(config, "private.key"), `${hubKey}\n`, { mode: 0o600 });
-    writeFileSync(join(state, "hub-runtime.json"), '{ "tokens": [] }\n');
-  }
-  if (kind === "peer") {
-    writeFileSync(join(config, "porthole.yaml"), SPEC);
-    writeFileSync(join(state, "peer.json"), '{ "name": "rpi", "api": "http://127.0.0.1:9" }\n');
-  }
-  const env = {
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PORTHOLE_"))),
-    PORTHOLE_CONFIG_DIR: config,
-    PORTHOLE_STATE_DIR: state,
-    PORTHOLE_ROOT: join(dir, "root"),
-  };
-  const files = () =>
-    [config, state].flatMap((d) => readdirSync(d).map((f) => `${f}:${readFileSync(join(d, f), "utf8")}`));
-  const run = (args: string[], input?: string) => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: "utf8" });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  return { run, files, config, state };
-}
 
 describe("the hub daemon is not running", () => {
   test("peer add says so, names the command that starts it, prints no token and writes nothing", () => {

@@ -1,0 +1,68 @@
+// Scratch machines for running the built CLI as a user would: each its own config and state
+// directories under one temporary directory (removed after the file's tests), nothing on the real
+// machine touched.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { generatePrivateKey, publicKeyOf } from "../../../src/net/wgkey.ts";
+import { BIN } from "./built-cli.ts";
+
+export type MachineKind = "hub" | "peer" | "none";
+
+/**
+ * A factory of scratch machines for one test file: "hub" (after hub init), "peer" (after join) or
+ * "none" (nothing set up). Each has a wg0.conf beside it (for `import wg-quick`), `run` (the built
+ * CLI with the machine's PORTHOLE_* directories, cwd the machine) and `files` (every file under the
+ * machine with its bytes: equal before and after means nothing changed).
+ */
+export function scratchMachines(tag: string) {
+  const work = mkdtempSync(join(tmpdir(), `porthole-${tag}-`));
+  after(() => rmSync(work, { recursive: true, force: true }));
+  const hubKey = generatePrivateKey();
+  const spec = [
+    "version: 1",
+    "hub:",
+    "  endpoint: 203.0.113.1",
+    `  publicKey: ${publicKeyOf(hubKey)}`,
+    "peers: []",
+    "forwards: []",
+    "",
+  ].join("\n");
+  let n = 0;
+  return function machine(kind: MachineKind) {
+    const dir = join(work, `m${n++}`);
+    const config = join(dir, "etc");
+    const state = join(dir, "var");
+    mkdirSync(config, { recursive: true });
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(dir, "wg0.conf"), "[Interface]\nAddress = 10.8.0.1/24\nListenPort = 51820\n");
+    if (kind === "hub") {
+      writeFileSync(join(config, "porthole.yaml"), spec);
+      writeFileSync(join(config, "private.key"), `${hubKey}\n`, { mode: 0o600 });
+      writeFileSync(join(state, "hub-runtime.json"), '{ "tokens": [] }\n');
+    }
+    if (kind === "peer") {
+      writeFileSync(join(config, "porthole.yaml"), spec);
+      writeFileSync(join(state, "peer.json"), '{ "name": "rpi", "api": "http://127.0.0.1:9" }\n');
+    }
+    const env = {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PORTHOLE_"))),
+      PORTHOLE_CONFIG_DIR: config,
+      PORTHOLE_STATE_DIR: state,
+      PORTHOLE_ROOT: join(dir, "root"),
+    };
+    const files = (d = dir): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory()
+          ? [`${e.name}/`, ...files(join(d, e.name))]
+          : [`${join(d, e.name)}:${readFileSync(join(d, e.name)).toString("base64")}`],
+      );
+    const run = (args: string[], input?: string) => {
+      const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: "utf8" });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    return { run, files, config, state };
+  };
+}
