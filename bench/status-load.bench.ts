@@ -94,6 +94,8 @@ interface Sample {
 /** One checkout's numbers at one size. */
 interface Timings {
   counted: number[];
+  /** How old the counts each `status --json` answered with were (countedSecondsAgo; absent: 0). */
+  ages: number[];
   text: Sample[];
   cli: Sample[];
   api: Sample[];
@@ -167,10 +169,20 @@ await withLabs([name], async () => {
     await rm(file, { force: true });
     const loaded = Number((await world.exec("hub", ["conntrack", "-C"])).stdout.trim());
     if (loaded < size) throw new Error(`conntrack holds ${loaded} entries after loading ${size}`);
+    // The running daemon may answer with a count from before the load (hub/census.ts), saying when it
+    // was made: every status timed below must carry a count of this table.
+    const loadedAt = Date.now();
+    for (let i = 0; ; i++) {
+      const r = await world.exec("hub", [...PORTHOLE, "status", "--json"]);
+      const at = (JSON.parse(r.stdout) as { countedAt?: string }).countedAt;
+      if (!at || Date.parse(at) >= loadedAt) break;
+      if (i > 60) throw new Error(`no status counted the loaded table within a minute (the last: ${at})`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const row: Row = {
       size,
       of: Object.fromEntries(
-        variants.map((v) => [v.label, { counted: [], text: [], cli: [], api: [], metrics: [] }]),
+        variants.map((v) => [v.label, { counted: [], ages: [], text: [], cli: [], api: [], metrics: [] }]),
       ),
       byMark: [],
       byState: [],
@@ -193,8 +205,15 @@ await withLabs([name], async () => {
     };
     const cli = async (v: (typeof variants)[number], t: Timings) => {
       const r = await timed([...v.porthole, "status", "--json"]);
-      const s = JSON.parse(r.stdout) as { forwards: { establishedConnections: number | null }[] };
+      const s = JSON.parse(r.stdout) as {
+        forwards: { establishedConnections: number | null }[];
+        countedAt?: string;
+        countedSecondsAgo?: number;
+      };
+      if (s.countedAt && Date.parse(s.countedAt) < loadedAt)
+        throw new Error(`${v.label}'s status answered with a count from before the table was loaded`);
       t.counted.push(s.forwards.reduce((a, f) => a + (f.establishedConnections ?? 0), 0));
+      t.ages.push(s.countedSecondsAgo ?? 0);
       t.cli.push(r);
     };
     const text = async (v: (typeof variants)[number], t: Timings) => {
@@ -276,6 +295,7 @@ const perVariant = rows.flatMap((r) =>
     cell(t.cli),
     cell(t.api),
     cell(t.metrics),
+    `${median(t.ages)} s (max ${Math.max(...t.ages)} s)`,
   ]),
 );
 const ratios = baselineDir
@@ -313,6 +333,7 @@ ${markdownTable(
     "`porthole status --json` (whole CLI)",
     "status request alone",
     "/metrics (status without probes)",
+    "`--json`'s counts: how old (median)",
   ],
   perVariant,
 )}

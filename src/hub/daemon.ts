@@ -108,7 +108,8 @@ export async function runHub(
 }
 
 /**
- * One round of the daemon's watch: prune tokens, repair drift, announce peers coming and going. A spec
+ * One round of the daemon's watch: prune tokens, repair drift, keep the forwards' counters from growing
+ * old (HubService.recount: in the background, at a bounded pace), announce peers coming and going. A spec
  * file with errors is reported once per change (not every round) and nothing is applied meanwhile.
  */
 export async function watchLoop(
@@ -143,6 +144,7 @@ export async function watchLoop(
         if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
         tellWarnings(r.warnings);
       }
+      await service.recount();
       for (const p of await service.peers()) {
         const was = online.get(p.name) ?? false;
         online.set(p.name, p.online);

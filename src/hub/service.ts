@@ -8,9 +8,10 @@ import { formatAddr } from "../net/ip.ts";
 import type { Enrolling, Target } from "../plan/plan.ts";
 import type { ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
 import type { ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
-import type { FirewallFinding, HubStatus } from "../protocol/status.ts";
+import type { FirewallFinding, ForwardStatus, HubStatus } from "../protocol/status.ts";
 import type { ApplyResult } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
+import { Census } from "./census.ts";
 import { HubContext, type Identity } from "./context.ts";
 import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from "./enrollment.ts";
 import { NotFound } from "./errors.ts";
@@ -18,7 +19,7 @@ import { addForward, type ForwardInput, listForwards, removeForward } from "./fo
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
 import { PROBE_TIMEOUT_MS, ProbeCache } from "./probe-cache.ts";
 import { CONNECTED_S, judgeReport, outsideAllowList, ProbeBroker, probeTargets } from "./reachability.ts";
-import { hubStatus } from "./status.ts";
+import { countForwards, hubStatus } from "./status.ts";
 
 export class HubService extends HubContext {
   async identify(address: string | undefined, transport: "unix" | "tcp" | "local"): Promise<Identity> {
@@ -84,14 +85,41 @@ export class HubService extends HubContext {
     () => this.now(),
   );
 
-  /** The hub's status (probe: TCP-connect the forwards' targets not probed lately, see ProbeCache). */
+  /** The forwards' counters as last counted (kept for the daemon's lifetime; see hub/census.ts). */
+  private readonly census = new Census<ForwardStatus[]>(() => this.now());
+
+  /**
+   * The hub's status (probe: TCP-connect the forwards' targets not probed lately, see ProbeCache), its
+   * counters from the census: counted now, or by an earlier status or the daemon's watch, as
+   * `countedAt` says.
+   */
   async status(probe = true): Promise<HubStatus> {
-    const { spec, text, problem } = await this.live();
+    const { spec, text, hash, problem } = await this.live();
     const now = this.now();
     const targets = this.targets(spec, text);
     const probes = probe ? this.probeCache : null;
-    const s = await hubStatus(this.ctx.host, spec, targets, Math.floor(now / 1000), probes, now, this.rx);
+    const counted = this.census.read(hash, () => countForwards(this.ctx.host, spec, targets));
+    const s = await hubStatus(
+      this.ctx.host,
+      spec,
+      targets,
+      Math.floor(now / 1000),
+      probes,
+      now,
+      this.rx,
+      counted,
+    );
     return { ...s, specProblem: problem };
+  }
+
+  /**
+   * Keeps the census from growing old while nobody asks for status: the daemon's watch calls this every
+   * round; it counts in the background at the census's idle pace (at most ~2 % of the time).
+   */
+  async recount(): Promise<void> {
+    const { spec, text, hash } = await this.live();
+    const targets = this.targets(spec, text);
+    this.census.idle(hash, () => countForwards(this.ctx.host, spec, targets));
   }
 
   /**

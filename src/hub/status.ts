@@ -7,6 +7,7 @@ import type { Target } from "../plan/plan.ts";
 import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
+import type { Counted } from "./census.ts";
 import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
 import { PROBE_TIMEOUT_MS, ProbeCache, targetKey } from "./probe-cache.ts";
 import type { RxHistory } from "./rx-history.ts";
@@ -86,7 +87,9 @@ const PROBES_AT_ONCE = 64;
  * owners' rules that drop them; `probes`: TCP-connect each forward's first IPv4 TCP target through
  * the cache (what was probed lately is reported with its age: see hub/probe-cache.ts); null: no probes
  * (reachable and probeOutcome null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
- * Unix seconds; `nowMs`: the probe cache's and `rx`'s clock; `rx`: see peerStatus.
+ * Unix seconds; `nowMs`: the probe cache's and `rx`'s clock; `rx`: see peerStatus. `counted`: the
+ * forwards' numbers as a census counted them (hub/census.ts; `atMs` on the `nowMs` clock), reported
+ * with that time; absent: counted now.
  */
 export async function hubStatus(
   host: Host,
@@ -96,13 +99,14 @@ export async function hubStatus(
   probes: ProbeCache | null,
   nowMs = nowS * 1000,
   rx?: RxHistory,
+  counted?: Promise<Pick<Counted<ForwardStatus[]>, "value" | "atMs">>,
 ): Promise<HubStatus> {
   const { hub } = spec;
   const firsts = firstTcpTargets(spec, targets);
   const probing = probes?.check(firsts.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])));
-  const [{ up, peers }, counters, foreign] = await Promise.all([
+  const [{ up, peers }, count, foreign] = await Promise.all([
     peerStatus(host, spec, nowS, rx, nowMs),
-    forwardCounters(host, spec),
+    counted ?? countForwards(host, spec, targets).then((value) => ({ value, atMs: nowMs })),
     host.firewall.observeForeign(),
   ]);
   const rulesets = foreignRulesets(foreign);
@@ -113,7 +117,8 @@ export async function hubStatus(
     apiPort: hub.apiPort,
     ownFlavour: hub.firewall === "iptables" ? foreign.iptables : null,
   });
-  const forwards = forwardStatuses(spec, targets, counters);
+  // Copies: the census's numbers serve later statuses too, and the probes' fields are this one's.
+  const forwards = count.value.map((f) => ({ ...f }));
   const probed = await probing;
   for (const [i, t] of firsts.entries()) {
     if (!t) continue;
@@ -138,7 +143,17 @@ export async function hubStatus(
     peers,
     forwards: withFindings(forwards, firewall),
     firewall,
+    countedAt: new Date(count.atMs).toISOString(),
+    countedSecondsAgo: Math.max(0, Math.floor((nowMs - count.atMs) / 1000)),
   };
+}
+
+/**
+ * Each forward's numbers (in `spec.forwards` order) from the kernel's counters read now
+ * (forwardCounters), without probes or firewall findings: what the census keeps.
+ */
+export async function countForwards(host: Host, spec: Spec, targets: Target[]): Promise<ForwardStatus[]> {
+  return forwardStatuses(spec, targets, await forwardCounters(host, spec));
 }
 
 /**

@@ -105,6 +105,15 @@ const bytes = (n: number) => {
 const ago = (s: number | null) =>
   s === null ? "never" : s < 120 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`;
 
+/**
+ * " counters counted 12 seconds ago": how old the forwards' numbers are (the hub may answer with an
+ * earlier count: hub/census.ts); "" from an older hub, which counted for the status.
+ */
+const countedNote = (s: HubStatus) =>
+  s.countedSecondsAgo === undefined
+    ? ""
+    : ` counters counted ${s.countedSecondsAgo === 0 ? "now" : ago(s.countedSecondsAgo)}`;
+
 /** A forward's two lines: what it is, then its counters and whether it works. */
 function forwardLines(f: ForwardStatus, peer: ProbePeer | undefined): string[] {
   const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
@@ -173,7 +182,7 @@ export function renderStatus(s: HubStatus, all = false): string {
   const summary = s.forwardSummary ?? summed?.summary;
   const peers = new Map(s.peers.map((p) => [p.name, p]));
   const lines = (f: ForwardStatus) => forwardLines(f, peers.get(f.peer));
-  out.push("", `forwards:${probeNote(summary?.probed ?? probeCounts(s.forwards))}`);
+  out.push("", `forwards:${countedNote(s)}${probeNote(summary?.probed ?? probeCounts(s.forwards))}`);
   if (summary) out.push(...summaryLines(summary, summed?.listed ?? s.forwards, lines));
   else for (const f of s.forwards) out.push(...lines(f));
   if (!summary && !s.forwards.length) out.push("  (none yet: porthole expose PORT --to PORT, on a peer)");

@@ -92,6 +92,15 @@ export interface HubStatus {
    */
   specProblem?: string | null;
   /**
+   * When the forwards' counters (connectionsTotal, packets, bytes, establishedConnections) were counted,
+   * ISO 8601: the hub answers with its last count and counts again for the next status when counting
+   * takes long (10,000 forwards, 100,000 tracked connections; see hub/census.ts). Absent from older
+   * hubs' replies (counted by that status).
+   */
+  countedAt?: string;
+  /** How long before this status they were counted, in seconds (0: by this status, or within a second). */
+  countedSecondsAgo?: number;
+  /**
    * Present only in the summary (GET /v1/status?forwards=summary, what `porthole status` asks for) of
    * more than LISTED_FORWARDS_UP_TO forwards: they summed up, and `forwards` holds the first of those
    * that do not work or may be dropped (at most LISTED_PROBLEMS), not every forward.

@@ -117,7 +117,8 @@ test("status: without the interface the hub is down and no peer is online", asyn
 });
 
 test("status: nftables element counters and conntrack counts show per forward, each its own ports", async (t) => {
-  const { host, service } = await hub(t);
+  let clock = NOW * 1000;
+  const { host, service } = await hub(t, "nftables", () => clock);
   host.counters.set("set opened_tcp", [
     { key: "80", packets: 7, bytes: 420 },
     { key: "8443", packets: 2, bytes: 120 },
@@ -159,6 +160,7 @@ test("status: nftables element counters and conntrack counts show per forward, e
     assert.ok(metrics.split("\n").includes(line), `${line} in\n${metrics}`);
 
   host.open = null; // conntrack missing: unknown, never 0
+  clock += 2000; // a count of the last second serves as it is (hub/census.ts)
   const unknown = await service.status(false);
   assert.deepEqual(
     unknown.forwards.map((f) => f.establishedConnections),
@@ -445,7 +447,10 @@ test("status: a probe result from an earlier status says its age; what was not p
     ],
   );
   const text = renderStatus(later);
-  assert.match(text, /^forwards: \(targets probed by this status: 1, by an earlier one: 1, not yet: 0;/m);
+  assert.match(
+    text,
+    /^forwards: counters counted now \(targets probed by this status: 1, by an earlier one: 1, not yet: 0;/m,
+  );
   assert.match(
     text,
     /tcp\/80 .*\n.*working: yes \(the target accepted a connection from the hub 40 seconds ago;/,
@@ -479,4 +484,33 @@ test("status: on an iptables hub with IPv6, a forward's new connections are IPv4
   host.counters.set("iptables 6", [{ key: "tcp . 80", packets: 3, bytes: 240 }]);
   const s = await service.status(false);
   assert.equal(s.forwards.find((f) => f.name === "web")?.connectionsTotal, 7);
+});
+
+test("status: a count that takes long is not waited for; the status says when its numbers were counted", async (t) => {
+  let clock = NOW * 1000;
+  const { host, service } = await hub(t, "nftables", () => clock);
+  const count = host.stats.openConnections.bind(host.stats);
+  host.stats.openConnections = async (families, protos) => {
+    clock += 1000; // conntrack walks a large table: a second
+    return count(families, protos);
+  };
+  host.open = new Map([["tcp/80/10.8.0.2/8080", 3]]);
+  const first = await service.status(false);
+  assert.deepEqual([first.countedAt, first.countedSecondsAgo], [new Date(NOW * 1000).toISOString(), 0]);
+  assert.match(renderStatus(first), /^forwards: counters counted now/m);
+
+  host.open = new Map([["tcp/80/10.8.0.2/8080", 9]]);
+  clock += 12_000;
+  const answered = await service.status(false);
+  assert.equal(answered.forwards[0]?.establishedConnections, 3, "the last count's number, not a new one");
+  assert.deepEqual(
+    [answered.countedAt, answered.countedSecondsAgo],
+    [new Date(NOW * 1000).toISOString(), 13],
+  );
+  assert.match(renderStatus(answered), /^forwards: counters counted 13 seconds ago/m);
+
+  await new Promise((r) => setImmediate(r)); // the count that status started ends
+  const next = await service.status(false);
+  assert.equal(next.forwards[0]?.establishedConnections, 9);
+  assert.equal(next.countedAt, new Date((NOW + 13) * 1000).toISOString());
 });
