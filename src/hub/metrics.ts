@@ -130,6 +130,7 @@ export function renderMetrics(s: HubStatus, a: ApplyStats): string {
     `porthole_build_info${labelText({ version: pkg.version, nodejs: process.version })} 1`,
     ...family(PEER, s.peers, (p) => ({ peer: p.name })),
     ...family(FORWARD, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
+    ...countedAt(s),
     ...family(BLOCKED, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
     ...family(FIREWALL, s.firewall ?? [], (f) => ({
       path: f.path,
@@ -142,6 +143,20 @@ export function renderMetrics(s: HubStatus, a: ApplyStats): string {
     ...a.durations.render("porthole_apply_duration_seconds", "How long reconciles took."),
   ];
   return `${out.join("\n")}\n`;
+}
+
+/**
+ * When the forward series were counted (the hub may answer with its last count: hub/census.ts), so a
+ * graph can tell an old count from a current one; absent from a status without the time.
+ */
+function countedAt(s: HubStatus): string[] {
+  if (!s.countedAt) return [];
+  const name = "porthole_forward_counted_timestamp_seconds";
+  return [
+    `# HELP ${name} When the porthole_forward_* series were counted, Unix seconds (the hub answers with its last count when counting takes long).`,
+    `# TYPE ${name} gauge`,
+    `${name} ${Date.parse(s.countedAt) / 1000}`,
+  ];
 }
 
 /** porthole_spec_valid: 0 while a hand edit left porthole.yaml invalid (the hub runs on its last valid spec). */

@@ -156,6 +156,7 @@ test("status: nftables element counters and conntrack counts show per forward, e
     'porthole_forward_connections_total{forward="web",peer="rpi"} 7',
     'porthole_forward_bytes_total{forward="files",peer="nas"} 3000',
     'porthole_forward_established_connections{forward="game",peer="rpi"} 1',
+    `porthole_forward_counted_timestamp_seconds ${NOW}`,
   ])
     assert.ok(metrics.split("\n").includes(line), `${line} in\n${metrics}`);
 
