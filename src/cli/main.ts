@@ -48,8 +48,9 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      process.exitCode =
-        e.code === "commander.helpDisplayed" || e.code === "commander.version" ? EXIT.ok : EXIT.usage;
+      // Help asked for (`--help`, `help CMD`) and --version end with exitCode 0; help shown because a
+      // command was left out (`porthole peer`) and every parse error end with 1: a usage error.
+      process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     } else if (e instanceof UserError) {
       console.error(`porthole: ${e.message}`);
       process.exitCode = e.code;

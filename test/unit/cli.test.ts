@@ -277,6 +277,16 @@ describe("help and usage", () => {
     assert.equal(stderr, "");
     assert.equal(code, 0);
   });
+  test("`porthole help expose` is help asked for: exit 0 with usage on stdout, as `expose --help`", () => {
+    const r = porthole(["help", "expose"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: porthole expose/);
+  });
+  test("a group without its command (`porthole peer`) is a usage error: exit 2, the group's usage on stderr", () => {
+    const r = porthole(["peer"]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^Usage: porthole peer/);
+  });
   test("an unknown command is a usage error (exit 2)", () => {
     const r = porthole(["frobnicate"]);
     assert.equal(r.status, 2);
