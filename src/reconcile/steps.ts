@@ -34,7 +34,8 @@ export async function runSteps(
   for (const step of steps) {
     try {
       const note = await step.run(host);
-      if (typeof note === "string") log(`  ${note}`);
+      // An empty note (conntrack had no flow to forget) is no line: the daemon's log had blank events.
+      if (typeof note === "string" && note) log(`  ${note}`);
       done.push(step);
     } catch (e) {
       log(`failed: ${step.text}: ${(e as Error).message}`);

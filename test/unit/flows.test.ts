@@ -79,6 +79,33 @@ for (const firewall of ["nftables", "iptables"]) {
   });
 }
 
+test("a forget with nothing to say logs no line (the daemon's log had a blank event after each forward change)", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  const logged: string[] = [];
+  const t = text([WEB]);
+  await apply(
+    {
+      host: h,
+      keyFile: "/k",
+      stateDir: "/state",
+      root: "/root",
+      bin: "porthole",
+      log: (l) => logged.push(l),
+    },
+    { spec: spec(t), specText: t, hostName: "hub" },
+  );
+  assert.deepEqual(h.forgotten, [["tcp/80"]]);
+  assert.ok(
+    logged.some((l) => l.startsWith("~ conntrack: forget flows to tcp/80")),
+    logged.join("\n"),
+  );
+  assert.deepEqual(
+    logged.filter((l) => !l.trim()),
+    [],
+    logged.join("\n"),
+  );
+});
+
 test("an apply that changes no flow's path forgets nothing: no change, a rename, a new allow-list", async () => {
   const h = fakeHost({ "/k": hubKey });
   await applyTo(h, text([WEB, GAME]));
