@@ -107,13 +107,24 @@ async function init(o: InitOpts): Promise<void> {
   console.log(`\nNext: porthole peer add NAME   (prints a one-time join token for the new peer)`);
 }
 
+/**
+ * How to stop the running daemon before starting another: its unit, or its pid. Never `porthole down`,
+ * which also removes everything porthole made and, on a peer, leaves the hub (a new token to come back).
+ */
+export function stopFirst(role: "hub" | "peer", pid: number, systemd: boolean): string {
+  const unit = `porthole-${role}`;
+  return systemd
+    ? `stop it first: \`systemctl stop ${unit}\` (or \`kill ${pid}\` if ${unit}.service does not run it)`
+    : `stop it first: \`kill ${pid}\` (or through the supervisor that runs it)`;
+}
+
 /** Claims the daemon's pid file, or fails at once naming the one already running. */
 export async function claimOrExit(role: "hub" | "peer"): Promise<() => Promise<void>> {
   try {
     return await claimDaemon(stateDir(), role);
   } catch (e) {
     if (e instanceof DaemonRunning)
-      throw new UserError(`${e.message}; stop it first (\`porthole down\` stops it and removes everything)`);
+      throw new UserError(`${e.message}; ${stopFirst(role, e.info.pid, hasSystemd())}`);
     throw e;
   }
 }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
+import { stopFirst } from "../../src/cli/hub-commands.ts";
 import { matchForwards } from "../../src/cli/peer-commands.ts";
 import { portOrName } from "../../src/cli/port-args.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
@@ -150,5 +151,20 @@ describe("small things users hit", () => {
       matchForwards(mine, unexposeArg("dns")).map((f) => f.name),
       ["dns"],
     );
+  });
+});
+
+describe("a second daemon on the same machine", () => {
+  test("the refusal says how to stop the running one, and never `porthole down` (on a peer it leaves the hub)", () => {
+    assert.equal(
+      stopFirst("peer", 812, true),
+      "stop it first: `systemctl stop porthole-peer` (or `kill 812` if porthole-peer.service does not run it)",
+    );
+    assert.equal(
+      stopFirst("hub", 77, false),
+      "stop it first: `kill 77` (or through the supervisor that runs it)",
+    );
+    for (const role of ["hub", "peer"] as const)
+      for (const systemd of [true, false]) assert.doesNotMatch(stopFirst(role, 1, systemd), /porthole down/);
   });
 });
