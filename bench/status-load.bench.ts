@@ -106,6 +106,8 @@ interface Row {
   of: Record<string, Timings>;
   byMark: Sample[];
   byState: Sample[];
+  /** `node -e 0`: the floor of any CLI run under the same load. */
+  node: Sample[];
   idleCpuPerS: number;
   rss: number;
   rssSteady: number;
@@ -186,6 +188,7 @@ await withLabs([name], async () => {
       ),
       byMark: [],
       byState: [],
+      node: [],
       idleCpuPerS: 0,
       rss: 0,
       rssSteady: 0,
@@ -247,6 +250,7 @@ await withLabs([name], async () => {
       }
       await byMark();
       await byState();
+      row.node.push(await timed([process.execPath, "-e", "0"]));
     }
     await use(variants[0] as (typeof variants)[number]);
     row.rss = await rssMiB(daemon.pid, "VmRSS");
@@ -343,6 +347,7 @@ ${markdownTable(
     "conntrack entries (open)",
     "`conntrack -L --mark` (kernel filter, porthole)",
     "`conntrack -L --state ESTABLISHED` (before)",
+    "`node -e 0` (the floor of a CLI run)",
     "daemon RSS after / 6 s later / peak",
     "daemon CPU idle (reconcile loop)",
   ],
@@ -350,6 +355,7 @@ ${markdownTable(
     `${r.size.toLocaleString("en-US")} (${(r.size / 4).toLocaleString("en-US")})`,
     cell(r.byMark),
     cell(r.byState),
+    cell(r.node),
     `${r.rss} / ${r.rssSteady} / ${r.hwm} MiB`,
     `${Math.round(r.idleCpuPerS)} ms/s`,
   ]),

@@ -18,24 +18,39 @@ export interface ForwardCounters {
 }
 
 /**
+ * Each forward's numbers (in `spec.forwards` order) as columns, null where not counted: what the
+ * census keeps between statuses (hub/census.ts; 32 bytes a forward, against ~400 as ForwardStatus).
+ */
+export interface ForwardNumbers {
+  opened: Float64Array;
+  packets: Float64Array | null;
+  bytes: Float64Array | null;
+  open: Float64Array | null;
+}
+
+/**
  * Each forward's numbers: the sums over its own public ports (a public port belongs to one forward,
  * so forwards that share a target never see each other's traffic). Linear in forwards and ports.
  */
-export function forwardStatuses(spec: Spec, targets: Target[], c: ForwardCounters): ForwardStatus[] {
+export function forwardNumbers(spec: Spec, targets: Target[], c: ForwardCounters): ForwardNumbers {
   const targetsOf = new Map<string, Target[]>();
   for (const t of targets) {
     const list = targetsOf.get(t.forward);
     if (list) list.push(t);
     else targetsOf.set(t.forward, [t]);
   }
-  return spec.forwards.map((f) => {
+  const n = spec.forwards.length;
+  const out: ForwardNumbers = {
+    opened: new Float64Array(n),
+    packets: c.traffic ? new Float64Array(n) : null,
+    bytes: c.traffic ? new Float64Array(n) : null,
+    open: c.open ? new Float64Array(n) : null,
+  };
+  for (const [i, f] of spec.forwards.entries()) {
     const mine = targetsOf.get(f.name) ?? [];
     // A public port counts once however many targets (families) it has; most forwards have one.
     const seen = mine.length > 1 ? new Set<string>() : null;
-    let opened = 0;
-    let packets = 0;
-    let bytes = 0;
-    let open = 0;
+    let [opened, packets, bytes, open] = [0, 0, 0, 0];
     for (const t of mine) {
       const p = `${t.proto} . ${t.port}`;
       if (!seen?.has(p)) {
@@ -47,24 +62,37 @@ export function forwardStatuses(spec: Spec, targets: Target[], c: ForwardCounter
       }
       if (c.open) open += c.open.get(`${t.proto}/${t.port}/${t.addr}/${t.targetPort}`) ?? 0;
     }
-    return {
-      name: f.name,
-      peer: f.peer,
-      summary: describeForward(f),
-      mode: f.mode,
-      connectionsTotal: opened,
-      packets: c.traffic ? packets : null,
-      bytes: c.traffic ? bytes : null,
-      establishedConnections: c.open ? open : null,
-      probeTarget: null,
-      reachable: null,
-      probeOutcome: null,
-      probeAgeSeconds: null,
-      blockedBy: [],
-      working: null,
-    };
-  });
+    out.opened[i] = opened;
+    if (out.packets) out.packets[i] = packets;
+    if (out.bytes) out.bytes[i] = bytes;
+    if (out.open) out.open[i] = open;
+  }
+  return out;
 }
+
+/** Each forward's status from its numbers (`n`, from forwardNumbers over the same spec), not probed yet. */
+export function statusesOf(spec: Spec, n: ForwardNumbers): ForwardStatus[] {
+  return spec.forwards.map((f, i) => ({
+    name: f.name,
+    peer: f.peer,
+    summary: describeForward(f),
+    mode: f.mode,
+    connectionsTotal: n.opened[i] ?? 0,
+    packets: n.packets ? (n.packets[i] ?? 0) : null,
+    bytes: n.bytes ? (n.bytes[i] ?? 0) : null,
+    establishedConnections: n.open ? (n.open[i] ?? 0) : null,
+    probeTarget: null,
+    reachable: null,
+    probeOutcome: null,
+    probeAgeSeconds: null,
+    blockedBy: [],
+    working: null,
+  }));
+}
+
+/** Each forward's status from what the kernel counted (forwardNumbers, then statusesOf). */
+export const forwardStatuses = (spec: Spec, targets: Target[], c: ForwardCounters): ForwardStatus[] =>
+  statusesOf(spec, forwardNumbers(spec, targets, c));
 
 /** The forwards with what blocks each on the hub, and whether each works as far as the hub can tell. */
 export function withFindings(forwards: ForwardStatus[], firewall: FirewallFinding[]): ForwardStatus[] {

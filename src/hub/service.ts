@@ -8,13 +8,14 @@ import { formatAddr } from "../net/ip.ts";
 import type { Enrolling, Target } from "../plan/plan.ts";
 import type { ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
 import type { ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
-import type { FirewallFinding, ForwardStatus, HubStatus } from "../protocol/status.ts";
+import type { FirewallFinding, HubStatus } from "../protocol/status.ts";
 import type { ApplyResult } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
 import { Census } from "./census.ts";
 import { HubContext, type Identity } from "./context.ts";
 import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from "./enrollment.ts";
 import { NotFound } from "./errors.ts";
+import type { ForwardNumbers } from "./forward-status.ts";
 import { addForward, type ForwardInput, listForwards, removeForward } from "./forwards.ts";
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
 import { PROBE_TIMEOUT_MS, ProbeCache } from "./probe-cache.ts";
@@ -86,7 +87,7 @@ export class HubService extends HubContext {
   );
 
   /** The forwards' counters as last counted (kept for the daemon's lifetime; see hub/census.ts). */
-  private readonly census = new Census<ForwardStatus[]>(() => this.now());
+  private readonly census = new Census<ForwardNumbers>(() => this.now());
 
   /**
    * The hub's status (probe: TCP-connect the forwards' targets not probed lately, see ProbeCache), its

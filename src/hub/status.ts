@@ -8,7 +8,13 @@ import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../p
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 import type { Counted } from "./census.ts";
-import { type ForwardCounters, forwardStatuses, withFindings } from "./forward-status.ts";
+import {
+  type ForwardCounters,
+  type ForwardNumbers,
+  forwardNumbers,
+  statusesOf,
+  withFindings,
+} from "./forward-status.ts";
 import { PROBE_TIMEOUT_MS, ProbeCache, targetKey } from "./probe-cache.ts";
 import type { RxHistory } from "./rx-history.ts";
 
@@ -99,7 +105,7 @@ export async function hubStatus(
   probes: ProbeCache | null,
   nowMs = nowS * 1000,
   rx?: RxHistory,
-  counted?: Promise<Pick<Counted<ForwardStatus[]>, "value" | "atMs">>,
+  counted?: Promise<Pick<Counted<ForwardNumbers>, "value" | "atMs">>,
 ): Promise<HubStatus> {
   const { hub } = spec;
   const firsts = firstTcpTargets(spec, targets);
@@ -117,8 +123,7 @@ export async function hubStatus(
     apiPort: hub.apiPort,
     ownFlavour: hub.firewall === "iptables" ? foreign.iptables : null,
   });
-  // Copies: the census's numbers serve later statuses too, and the probes' fields are this one's.
-  const forwards = count.value.map((f) => ({ ...f }));
+  const forwards = statusesOf(spec, count.value);
   const probed = await probing;
   for (const [i, t] of firsts.entries()) {
     if (!t) continue;
@@ -150,10 +155,10 @@ export async function hubStatus(
 
 /**
  * Each forward's numbers (in `spec.forwards` order) from the kernel's counters read now
- * (forwardCounters), without probes or firewall findings: what the census keeps.
+ * (forwardCounters): what the census keeps.
  */
-export async function countForwards(host: Host, spec: Spec, targets: Target[]): Promise<ForwardStatus[]> {
-  return forwardStatuses(spec, targets, await forwardCounters(host, spec));
+export async function countForwards(host: Host, spec: Spec, targets: Target[]): Promise<ForwardNumbers> {
+  return forwardNumbers(spec, targets, await forwardCounters(host, spec));
 }
 
 /**
