@@ -50,10 +50,22 @@ interface InitOpts {
   name: string;
 }
 
+/**
+ * Why `hub init` refuses on a host that has a hub spec: initialized, or (`applied` false: after
+ * `porthole down`, which keeps the spec and key) a spec to bring back with `apply`, not a new init.
+ */
+export function initRefusal(specFile: string, applied: boolean): string {
+  if (applied) return `${specFile} exists already: this hub is initialized (see porthole status)`;
+  return `${specFile} exists already, but nothing of it is applied on this host (as after \`porthole down\`): \`porthole apply\` brings this hub back from it (tunnel, rules, unit file), then start its daemon: \`systemctl enable --now porthole-hub\` (without systemd: \`porthole hub run\` under your own supervisor). To start over instead, move the file away (its peers would have to join again)`;
+}
+
 async function init(o: InitOpts): Promise<void> {
   const store = await hubStore();
-  if ((await readText(store.file)) !== null)
-    throw new UserError(`${store.file} exists already: this hub is initialized (see porthole status)`);
+  if ((await readText(store.file)) !== null) {
+    const { readApplied } = await import("../reconcile/state.ts");
+    const applied = await readApplied(hostContext().host, stateDir());
+    throw new UserError(initRefusal(store.file, applied?.role === "hub"));
+  }
   const port = o.listenPort;
   let key = (await readText(keyFile()))?.trim();
   if (!key) {

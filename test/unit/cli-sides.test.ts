@@ -168,3 +168,23 @@ describe("a second daemon on the same machine", () => {
       for (const systemd of [true, false]) assert.doesNotMatch(stopFirst(role, 1, systemd), /porthole down/);
   });
 });
+
+describe("hub init on a hub that has its spec", () => {
+  test("after `porthole down` (spec kept, nothing applied) it points to `porthole apply`, not to an initialized hub", () => {
+    const m = machine("hub"); // a spec and a key, no applied record: what `down` leaves
+    const before = m.files();
+    const r = m.run(["hub", "init", "--endpoint", "203.0.113.1"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /exists already, but nothing of it is applied on this host/);
+    assert.match(r.stderr, /`porthole apply` brings this hub back from it/);
+    assert.doesNotMatch(r.stderr, /this hub is initialized/);
+    assert.deepEqual(m.files(), before, "nothing changed");
+  });
+  test("on a hub that is applied it says the hub is initialized", () => {
+    const m = machine("hub");
+    writeFileSync(join(m.state, "applied.json"), JSON.stringify({ host: "hub", role: "hub" }));
+    const r = m.run(["hub", "init", "--endpoint", "203.0.113.1"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /exists already: this hub is initialized \(see porthole status\)$/m);
+  });
+});
