@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { claimDaemon, DaemonRunning } from "../host/daemon-pid.ts";
 import { hostFiles, readText, removeFile, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
+import type { IfaceAddress } from "../host/types.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
@@ -12,7 +13,7 @@ import { FirewallShape } from "../spec/schema.ts";
 import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
-import { UserError } from "./errors.ts";
+import { EXIT, UserError } from "./errors.ts";
 import { hub, hubStore, waitForDaemon } from "./hub-client.ts";
 import { keyFile, stateDir } from "./paths.ts";
 /** Enables the unit when systemd runs this host; says what to do when it does not. */
@@ -56,7 +57,18 @@ interface InitOpts {
  */
 export function initRefusal(specFile: string, applied: boolean): string {
   if (applied) return `${specFile} exists already: this hub is initialized (see porthole status)`;
-  return `${specFile} exists already, but nothing of it is applied on this host (as after \`porthole down\`): \`porthole apply\` brings this hub back from it (tunnel, rules, unit file), then start its daemon: \`systemctl enable --now porthole-hub\` (without systemd: \`porthole hub run\` under your own supervisor). To start over instead, move the file away (its peers would have to join again)`;
+  return `${specFile} exists already, but nothing of it is applied on this host (as after \`porthole down\`): \`porthole apply\` brings this hub back from it (tunnel, rules, unit file), then start its daemon: \`systemctl enable --now porthole-hub\` (without systemd: \`porthole hub run\` under your own supervisor). To start over instead: \`porthole uninstall --purge\` (the key and spec go too; its peers would have to join again)`;
+}
+
+/**
+ * Why `--public-interface NAME` cannot be this hub's public interface (no global address on an
+ * interface of that name here), or null. `addrs`: every address of this host (`Host.net.addresses`).
+ */
+export function publicInterfaceProblem(name: string, addrs: IfaceAddress[]): string | null {
+  if (addrs.some((a) => a.iface === name && a.scope === "global")) return null;
+  const here = [...new Set(addrs.filter((a) => a.scope === "global").map((a) => a.iface))];
+  const known = addrs.some((a) => a.iface === name);
+  return `--public-interface: "${name}" ${known ? "has no public (global) address" : "is not an interface of this host"}; interfaces with an address here: ${here.join(", ") || "none"} (or "auto": any but the tunnel)`;
 }
 
 async function init(o: InitOpts): Promise<void> {
@@ -65,6 +77,13 @@ async function init(o: InitOpts): Promise<void> {
     const { readApplied } = await import("../reconcile/state.ts");
     const applied = await readApplied(hostContext().host, stateDir());
     throw new UserError(initRefusal(store.file, applied?.role === "hub"));
+  }
+  if (o.publicInterface !== "auto") {
+    // A name that is not here (eth0 on a VPS whose interface is ens3) matches no packet: every forward
+    // would stay silent while apply and status say nothing is wrong.
+    const addrs = await hostContext().host.net.addresses();
+    const problem = publicInterfaceProblem(o.publicInterface, addrs);
+    if (problem) throw new UserError(problem, EXIT.invalid);
   }
   const port = o.listenPort;
   let key = (await readText(keyFile()))?.trim();

@@ -16,6 +16,14 @@ test("hub init whose apply fails leaves nothing behind; run again once fixed, it
     const world = await createWorld(name);
     const { configDir, stateDir } = world.hostRecord("hub");
     const init = ["hub", "init", "--endpoint", LAB.hubPublic, "--public-interface", "ens3"];
+    // A public interface that is not on this host (eth0 where the VPS has ens3) would match no packet.
+    const typo = await world.exec("hub", [...PORTHOLE, ...init.slice(0, -1), "eth0"], { allowFail: true });
+    assert.equal(typo.code, 1, typo.stdout + typo.stderr);
+    assert.match(
+      typo.stderr,
+      /--public-interface: "eth0" is not an interface of this host; interfaces with an address here: .*ens3/,
+    );
+    assert.equal(existsSync(configDir) ? readdirSync(configDir).length : 0, 0, "nothing written");
     const failed = await world.exec("hub", [...PORTHOLE, ...init], {
       allowFail: true,
       env: { PORTHOLE_WG_USERSPACE: "/bin/false" },
@@ -31,6 +39,17 @@ test("hub init whose apply fails leaves nothing behind; run again once fixed, it
 
     const ok = await world.exec("hub", [...PORTHOLE, ...init]);
     assert.match(ok.stdout, /hub "hub" initialized: \d+ changes applied/);
+    assert.equal((await world.exec("hub", ["ip", "link", "show", "wg0"], { allowFail: true })).code, 0);
+    await world.exec("hub", [...PORTHOLE, "down"]);
+    // down keeps the key and spec: init again names the way back, not "this hub is initialized".
+    const again = await world.exec("hub", [...PORTHOLE, ...init], { allowFail: true });
+    assert.equal(again.code, 1, again.stdout + again.stderr);
+    assert.match(
+      again.stderr,
+      /nothing of it is applied on this host .*`porthole apply` brings this hub back/,
+    );
+    const back = await world.exec("hub", [...PORTHOLE, "apply"]);
+    assert.match(back.stdout, /hub: applied \d+ changes, verified/);
     assert.equal((await world.exec("hub", ["ip", "link", "show", "wg0"], { allowFail: true })).code, 0);
     await world.exec("hub", [...PORTHOLE, "down"]);
   } finally {

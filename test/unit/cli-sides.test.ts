@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { stopFirst } from "../../src/cli/hub-commands.ts";
+import { publicInterfaceProblem, stopFirst } from "../../src/cli/hub-commands.ts";
 import { matchForwards } from "../../src/cli/peer-commands.ts";
 import { portOrName } from "../../src/cli/port-args.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
@@ -177,6 +177,7 @@ describe("hub init on a hub that has its spec", () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /exists already, but nothing of it is applied on this host/);
     assert.match(r.stderr, /`porthole apply` brings this hub back from it/);
+    assert.match(r.stderr, /To start over instead: `porthole uninstall --purge`/);
     assert.doesNotMatch(r.stderr, /this hub is initialized/);
     assert.deepEqual(m.files(), before, "nothing changed");
   });
@@ -186,5 +187,29 @@ describe("hub init on a hub that has its spec", () => {
     const r = m.run(["hub", "init", "--endpoint", "203.0.113.1"]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /exists already: this hub is initialized \(see porthole status\)$/m);
+  });
+});
+
+describe("hub init --public-interface", () => {
+  const addr = (iface: string, address: string, scope = "global") => ({
+    iface,
+    family: 4 as const,
+    address,
+    prefixlen: 24,
+    scope,
+    dynamic: false,
+  });
+  const here = [addr("lo", "127.0.0.1", "host"), addr("ens3", "203.0.113.1"), addr("docker0", "172.17.0.1")];
+  test("an interface of this host with a public address is accepted", () => {
+    assert.equal(publicInterfaceProblem("ens3", here), null);
+  });
+  test("a name that is not here is refused, naming the interfaces that are", () => {
+    assert.equal(
+      publicInterfaceProblem("eth0", here),
+      '--public-interface: "eth0" is not an interface of this host; interfaces with an address here: ens3, docker0 (or "auto": any but the tunnel)',
+    );
+  });
+  test("an interface with no global address (loopback) is refused", () => {
+    assert.match(publicInterfaceProblem("lo", here) ?? "", /"lo" has no public \(global\) address/);
   });
 });
