@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { unitName } from "../compile/systemd.ts";
 import { stopDaemon } from "../host/daemon-pid.ts";
-import { hostFiles, pathExists, readText, readTextNow, removeFile } from "../host/files.ts";
+import { hostFiles, pathExists, readText, removeFile } from "../host/files.ts";
 import { commandLine, spawnDetached } from "../host/processes.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
 import { socketPath } from "../hub/socket-path.ts";
@@ -62,8 +62,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     specText = record.specText;
     hostName ??= record.host;
   } else {
-    const { file } = readSpec(o.spec);
-    specText = readTextNow(file);
+    specText = readSpec(o.spec).text;
   }
   const loaded = loadSpec(specText);
   if (!loaded.ok) throw new UserError(loaded.report);
@@ -215,7 +214,7 @@ export function registerApplyCommands(program: Command): void {
   program.command("confirm").description("keep the state applied with apply --confirm").action(confirmAction);
   program
     .command("revert-unconfirmed", { hidden: true })
-    .argument("<token>")
-    .argument("<seconds>", "", valid("SECONDS", wholeNumber(5, 3600)))
+    .argument("<TOKEN>")
+    .argument("<SECONDS>", "", valid("SECONDS", wholeNumber(5, 3600)))
     .action(revertAction);
 }

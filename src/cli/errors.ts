@@ -1,11 +1,15 @@
-// Exit codes (documented in the README and in `porthole --help`).
+// Exit codes: the contract every command keeps (documented in the README and in `porthole --help`;
+// test/unit/cli-exit-codes.test.ts runs commands of each side into each case).
 export const EXIT = {
   ok: 0,
-  /** The spec or the input is invalid; nothing was changed. */
+  /** The spec or the input is invalid, or the hub refused the request; nothing was changed. */
   invalid: 1,
-  /** Wrong command-line usage. */
+  /** Wrong command-line usage: a bad argument or option (a file it names cannot be read), the wrong side; nothing was changed. */
   usage: 2,
-  /** A command on the host failed; the host was put back as it was. */
+  /**
+   * The machine could not do it: a command on the host failed (the host was put back as it was), or
+   * the hub's daemon did not answer (not running, or unreachable through the tunnel).
+   */
   host: 3,
   /** `porthole doctor`: a check failed. */
   failed: 4,

@@ -10,6 +10,7 @@ import {
   sharedForwardFields,
 } from "./forward-options.ts";
 import { hub } from "./hub-client.ts";
+import { FORWARD_ADD_ARGS, NAME_ARG } from "./hub-words.ts";
 import { checkSharedForwardOptions } from "./peer-args.ts";
 import { table } from "./table.ts";
 
@@ -46,7 +47,7 @@ export function registerForwardCommands(program: Command): void {
       },
     ) => {
       checkSharedForwardOptions(o);
-      const f = await hub().addForward({
+      const f = await hub({ args: FORWARD_ADD_ARGS }).addForward({
         ...sharedForwardFields(o),
         proto: o.proto,
         port: o.port,
@@ -70,10 +71,10 @@ export function registerForwardCommands(program: Command): void {
   );
   fwd
     .command("rm")
-    .argument("<name>", "the forward's name (see forward ls)", valid("NAME", NameField))
+    .argument("<NAME>", "the forward's name (see forward ls)", valid("NAME", NameField))
     .description("remove a forward")
     .action(async (name: string) => {
-      await hub().removeForward(name);
+      await hub({ args: NAME_ARG }).removeForward(name);
       console.log(`- forward ${name}`);
     });
   fwd

@@ -5,9 +5,10 @@ import { request } from "node:http";
 import { hostFiles } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import type { SpecStore } from "../hub/store.ts";
-import { errorMessage, hubClient, jsonOrText } from "../protocol/client.ts";
+import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
 import { hostContext } from "./context.ts";
-import { UserError } from "./errors.ts";
+import { EXIT, UserError } from "./errors.ts";
+import { type ArgNames, inArgWords } from "./hub-words.ts";
 import { hubSpecPath, stateDir } from "./paths.ts";
 
 export interface Reply {
@@ -66,8 +67,15 @@ export async function waitForDaemon(timeoutMs: number): Promise<boolean> {
 export const START_DAEMON =
   "start it with `systemctl start porthole-hub` (or run `porthole hub run` under your own supervisor)";
 
+/** `needsDaemon`: refuse (exit 3) when the daemon does not run; `args`: name refused fields as the command's arguments. */
+export interface HubOptions {
+  needsDaemon?: boolean;
+  args?: ArgNames;
+}
+
 /**
- * Calls the hub API as root; throws a UserError with the API's message on failure. Without the
+ * Calls the hub API as root; throws a UserError with the API's message on failure (a refused field
+ * named by the command's argument that set it, `opts.args`: hub-words.ts). Without the
  * daemon the same API runs in-process, except for what only a running daemon can do (`needsDaemon`:
  * a join token is useless unless the daemon's API answers through the tunnel).
  */
@@ -75,11 +83,11 @@ export async function callHub(
   method: string,
   path: string,
   body?: unknown,
-  opts: { needsDaemon?: boolean } = {},
+  opts: HubOptions = {},
 ): Promise<unknown> {
   let reply = await overSocket(method, path, body);
   if (!reply && opts.needsDaemon)
-    throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`);
+    throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`, EXIT.host);
   if (!reply) {
     // No daemon: the API in-process (loaded only here; the usual path is the socket).
     const [{ hubApi }, { HubService }] = await Promise.all([
@@ -94,12 +102,19 @@ export async function callHub(
     });
     reply = { status: res.status, body: jsonOrText(await res.text()) };
   }
-  if (reply.status >= 400) {
-    throw new UserError(errorMessage(reply.body, JSON.stringify(reply.body)));
-  }
+  // 4xx: the request was refused (exit 1); 5xx: the hub could not do it, e.g. an apply that failed.
+  if (reply.status >= 400)
+    throw new UserError(
+      inArgWords(
+        errorMessage(reply.body, JSON.stringify(reply.body)),
+        errorProblems(reply.body),
+        opts.args ?? {},
+      ),
+      reply.status >= 500 ? EXIT.host : EXIT.invalid,
+    );
   return reply.body;
 }
 
 /** The hub's API as root, typed route by route (see `callHub`). */
-export const hub = (opts: { needsDaemon?: boolean } = {}) =>
+export const hub = (opts: HubOptions = {}) =>
   hubClient((method, path, body) => callHub(method, path, body, opts));

@@ -194,7 +194,7 @@ export function registerHubCommands(program: Command): void {
   hub
     .command("webhook")
     .description("where to POST events (peer online/offline, failed applies); no URL: show it; --off to stop")
-    .argument("[url]", "an http:// or https:// URL", valid("URL", WebhookUrl))
+    .argument("[URL]", "an http:// or https:// URL", valid("URL", WebhookUrl))
     .option("--off", "send no more events")
     .action(async (url: string | undefined, o: { off?: boolean }) => {
       if (!url && !o.off) {

@@ -5,6 +5,7 @@ import { NameField } from "../spec/fields.ts";
 import { DurationText, valid } from "./arg.ts";
 import { hub, hubStore } from "./hub-client.ts";
 import { specProblem, warnSpec } from "./hub-status.ts";
+import { NAME_ARG, PEER_ADD_ARGS } from "./hub-words.ts";
 import { table } from "./table.ts";
 
 /** --expires: a duration (30m, 1h, 2d) that is also the seconds a join token may live (the API's field). */
@@ -16,7 +17,7 @@ export function registerHubPeerCommands(peer: Command): void {
     .description(
       "add a peer: prints a one-time join token (or, with --device, a wg-quick config and QR code)",
     )
-    .argument("<name>", "the new peer's name", valid("NAME", NameField))
+    .argument("<NAME>", "the new peer's name", valid("NAME", NameField))
     .option("--admin", "the peer may manage every peer and forward")
     .addOption(
       new Option("--expires <duration>", "how long the token is valid: 1m to 7d (s, m, h or d)")
@@ -26,7 +27,7 @@ export function registerHubPeerCommands(peer: Command): void {
     .option("--device", "for a phone or laptop that cannot run porthole: the hub makes its key")
     .action(async (name: string, o: { admin?: boolean; expires: number; device?: boolean }) => {
       if (!o.device) {
-        const r = await hub({ needsDaemon: true }).createToken({
+        const r = await hub({ needsDaemon: true, args: PEER_ADD_ARGS }).createToken({
           name,
           admin: !!o.admin,
           expiresSeconds: o.expires,
@@ -36,7 +37,7 @@ export function registerHubPeerCommands(peer: Command): void {
         );
         return;
       }
-      const r = await hub().addPeer({ name, admin: !!o.admin, device: true });
+      const r = await hub({ args: PEER_ADD_ARGS }).addPeer({ name, admin: !!o.admin, device: true });
       const { spec } = await (await hubStore()).load();
       const [{ compile }, { renderWgQuick }, { default: qrcode }] = await Promise.all([
         import("../compile/compile.ts"),
@@ -54,9 +55,9 @@ export function registerHubPeerCommands(peer: Command): void {
   peer
     .command("rm")
     .description("remove a peer and its forwards, or revoke a pending join token")
-    .argument("<name>", "the peer's name (see peer ls)", valid("NAME", NameField))
+    .argument("<NAME>", "the peer's name (see peer ls)", valid("NAME", NameField))
     .action(async (name: string) => {
-      const r = await hub().removePeer(name);
+      const r = await hub({ args: NAME_ARG }).removePeer(name);
       if (r.revokedToken) {
         console.log(`revoked the pending join token for "${name}" (it can no longer be used)`);
         return;

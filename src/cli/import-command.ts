@@ -1,11 +1,11 @@
 // import wg-quick FILE: start a spec from a hand-built hub.
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { readTextNow } from "../host/files.ts";
 import { EndpointField, InterfaceField } from "../spec/fields.ts";
 import { importWgQuick } from "../spec/import-wgquick.ts";
 import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
+import { readGivenFile } from "./given-file.ts";
 
 export function registerImportCommand(program: Command): void {
   program
@@ -13,7 +13,7 @@ export function registerImportCommand(program: Command): void {
     .description("turn an existing configuration into a spec (printed on stdout)")
     .command("wg-quick")
     .description("read a hub's wg-quick config (e.g. /etc/wireguard/wg0.conf) and print a porthole.yaml")
-    .argument("<file>", "the wg-quick config", valid("FILE", PathText))
+    .argument("<FILE>", "the wg-quick config", valid("FILE", PathText))
     .option(
       "--endpoint <host>",
       "the hub's public name or address, which the config does not hold",
@@ -25,12 +25,7 @@ export function registerImportCommand(program: Command): void {
       valid("--interface", InterfaceField),
     )
     .action((file: string, o: { endpoint?: string; interface?: string }) => {
-      let text: string;
-      try {
-        text = readTextNow(file);
-      } catch (e) {
-        throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code}`);
-      }
+      const text = readGivenFile("FILE", file, "give a wg-quick config, e.g. /etc/wireguard/wg0.conf");
       // wg-quick names the tunnel after the file; a copy elsewhere (a backup) keeps the usual wg0.
       const stem = basename(file).replace(/\.conf$/, "");
       const interfaceName = o.interface ?? (resolve(dirname(file)) === "/etc/wireguard" ? stem : undefined);

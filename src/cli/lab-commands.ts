@@ -22,7 +22,7 @@ const LabName = z.string().superRefine((text, ctx) => {
 const nameOption = (description: string) =>
   new Option("--name <name>", description).argParser(valid("--name", LabName)).default(DEFAULT_LAB);
 const hostArgument = () =>
-  new Argument("<host>", LAB_HOSTS.join(" | ")).argParser(valid("HOST", z.enum(LAB_HOSTS)));
+  new Argument("<HOST>", LAB_HOSTS.join(" | ")).argParser(valid("HOST", z.enum(LAB_HOSTS)));
 
 export function registerLabCommands(program: Command): void {
   const lab = program
@@ -103,7 +103,7 @@ export function registerLabCommands(program: Command): void {
       `run a command inside a lab host (${LAB_HOSTS.join(", ")}), with its own network, /etc/porthole and /var/lib/porthole`,
     )
     .addArgument(hostArgument())
-    .argument("<command...>", "the command and its arguments (after --)")
+    .argument("<COMMAND...>", "the command and its arguments (after --)")
     .addOption(nameOption("lab name"))
     .allowUnknownOption()
     .addHelpText("after", "\nExample: porthole lab exec hub -- porthole status")

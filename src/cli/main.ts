@@ -27,10 +27,12 @@ async function main(): Promise<void> {
     .description("Serve home machines on the public internet through a VPS, over WireGuard with kernel NAT.")
     .version(VERSION)
     .exitOverride()
+    // commander's own usage errors start like porthole's ("porthole: missing required argument 'PUBLIC'").
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, "porthole: ")) })
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText(
       "after",
-      "\nExit codes: 0 ok; 1 invalid spec or input (nothing changed); 2 usage error; 3 a host command failed (host restored); 4 a doctor check failed.",
+      "\nExit codes: 0 ok; 1 invalid spec or input, or refused by the hub (nothing changed); 2 usage error (nothing changed); 3 a host command failed (host restored) or the hub daemon did not answer; 4 a doctor check failed.",
     );
 
   checkSide(program);

@@ -14,6 +14,7 @@ import {
   type SharedForwardOptions,
   sharedForwardFields,
 } from "./forward-options.ts";
+import { type ArgNames, EXPOSE_ARGS, inArgWords } from "./hub-words.ts";
 import { configDir, stateDir } from "./paths.ts";
 import type { PortOrName } from "./port-args.ts";
 import { table } from "./table.ts";
@@ -31,14 +32,22 @@ async function requirePeer(): Promise<PeerIdentity> {
   return id;
 }
 
-/** The hub's API for this peer; a refusal or no answer becomes a UserError with the hub's words. */
-const ask = (id: PeerIdentity) =>
+/**
+ * The hub's API for this peer; a refusal or no answer becomes a UserError with the hub's words, a
+ * refused field named by the command's argument that set it (`args`: hub-words.ts).
+ */
+const ask = (id: PeerIdentity, args: ArgNames = {}) =>
   hubClient(async (method, path, body) => {
     try {
       return await hubRequest(id.api, method, path, body);
     } catch (e) {
-      if (e instanceof HubRefused || e instanceof HubUnreachable)
-        throw new UserError(e.message, e instanceof HubRefused ? EXIT.invalid : EXIT.host);
+      // Refused (4xx): exit 1; the hub failed (5xx) or did not answer: exit 3 (errors.ts).
+      if (e instanceof HubRefused)
+        throw new UserError(
+          inArgWords(e.message, e.problems, args),
+          e.status >= 500 ? EXIT.host : EXIT.invalid,
+        );
+      if (e instanceof HubUnreachable) throw new UserError(e.message, EXIT.host);
       throw e;
     }
   });
@@ -79,11 +88,12 @@ async function readTokenArg(given: string | undefined, file: string | undefined)
     );
   let text = given ?? "";
   if (file !== undefined) {
-    try {
-      text = readTextNow(file);
-    } catch (e) {
-      throw new UserError(`--token-file: ${(e as Error).message}`, EXIT.usage);
-    }
+    const { readGivenFile } = await import("./given-file.ts");
+    text = readGivenFile(
+      "--token-file",
+      file,
+      "give the file the token was saved in, or paste the token into `porthole join -`",
+    );
   } else if (given === "-") {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -100,7 +110,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .description(
       "join a hub with a token from `porthole peer add`: own key, tunnel, registration, systemd unit",
     )
-    .argument("[token]", 'the token, or "-" to read it from stdin (so it is not in the process list)')
+    .argument("[TOKEN]", 'the token, or "-" to read it from stdin (so it is not in the process list)')
     .option("--token-file <file>", "read the token from this file")
     .action(async (given: string | undefined, o: { tokenFile?: string }) => {
       const { tokenFileOption } = await import("./peer-args.ts");
@@ -114,7 +124,10 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         console.log(`joined as "${r.name}" (${r.address})`);
       } catch (e) {
         if (e instanceof JoinError)
-          throw new UserError(`join: ${e.message}\nnothing was changed on this machine`);
+          throw new UserError(
+            `join: ${e.message}\nnothing was changed on this machine`,
+            e.noAnswer ? EXIT.host : EXIT.invalid,
+          );
         throw e;
       }
       await startService("porthole-peer.service", "porthole peer run");
@@ -169,7 +182,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
   const expose = program
     .command("expose")
     .description("make a public port of the hub reach a port of this machine")
-    .argument("<public>", "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)")
+    .argument("<PUBLIC>", "public port or range, optionally :udp or :tcp+udp (e.g. 80, 53:udp)")
     .requiredOption("--to <port>", "port (or range) on this machine")
     .option("--transparent", "keep the client's IP address (replies are routed back through the tunnel)");
   addSharedForwardOptions(expose).action(
@@ -185,7 +198,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       };
       let f: Awaited<ReturnType<ReturnType<typeof ask>["addForward"]>>;
       try {
-        f = await ask(id).addForward(req);
+        f = await ask(id, EXPOSE_ARGS).addForward(req);
       } catch (e) {
         // Refused: when this peer already forwards that port, say so as the user sees it.
         if (!(e instanceof UserError) || e.code !== EXIT.invalid) throw e;
@@ -236,7 +249,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .command("unexpose")
     .description("stop forwarding a public port (or a forward by name) to this machine")
     .argument(
-      "<public-or-name>",
+      "<PUBLIC-OR-NAME>",
       "a public port or range, optionally :udp or :tcp+udp (80, 53:udp), or the forward's name",
     )
     .action(async (text: string) => {

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { compile, UnknownHostError } from "../compile/compile.ts";
 import { renderFiles } from "../compile/render.ts";
-import { writeTextNow } from "../host/files.ts";
 import { NameField } from "../spec/fields.ts";
 import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
+import { writeGivenFile } from "./given-file.ts";
 import { keyFile } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 
@@ -48,7 +48,7 @@ export function registerSpecCommands(program: Command): void {
         return;
       }
       for (const [name, text] of Object.entries(files)) {
-        writeTextNow(join(o.out, name), text);
+        writeGivenFile("--out", join(o.out, name), text);
         console.log(join(o.out, name));
       }
     });

@@ -32,7 +32,7 @@ export function registerTraceCommand(program: Command): void {
       "show live what the hub's kernel does with each packet to a public port: chains, rules, DNAT, verdicts, SNAT, the interface out (nftables)",
     )
     .argument(
-      "<port>",
+      "<PORT>",
       "the public port, with an optional protocol: 80, 53:udp, 27015:tcp+udp",
       onePort("PORT"),
     )

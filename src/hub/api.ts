@@ -103,7 +103,10 @@ export function hubApi(
   const limiter = new ConcurrencyLimiter(opts.perSource ?? PER_SOURCE);
   app.onError((e, c) => {
     const status = STATUS.find(([kind]) => e instanceof kind)?.[1];
-    if (status) return c.json<ErrorReply>({ error: e.message, field: (e as HubError).field }, status);
+    if (status) {
+      const { field, problems } = e as HubError;
+      return c.json<ErrorReply>({ error: e.message, field, problems }, status);
+    }
     // A hand edit broke porthole.yaml: nothing can change until it is fixed (only root sees why).
     if (e instanceof SpecRejected)
       return c.json<ErrorReply>(

@@ -142,7 +142,8 @@ export class HubContext {
       const first = problems[0];
       if (!first) throw new Invalid("the hub's spec does not accept this change");
       const field = first.path.filter((p) => typeof p === "string").at(-1) as string | undefined;
-      throw new Invalid(problems.map((p) => `${fieldName(p.path)}: ${p.message}`).join("; "), field);
+      const each = problems.map((p) => ({ field: fieldName(p.path), message: p.message }));
+      throw new Invalid(each.map((p) => `${p.field}: ${p.message}`).join("; "), field, each);
     }
   }
 

@@ -1,13 +1,22 @@
 // What can go wrong in a request to the hub, in the domain's terms. HubService throws these; hub/api.ts
 // alone turns them into HTTP status codes (errors.ts knows nothing of HTTP).
+import type { FieldProblem } from "../protocol/responses.ts";
 
-/** A request the hub refuses; `field` names the part of the request it is about, when there is one. */
+/**
+ * A request the hub refuses; `field` names the part of the request it is about, when there is one.
+ * `problems`: each refused field apart (the message is them joined, "port: …; targetPort: …"); by
+ * default the one field, when the message starts with its name ("port: 22 is …").
+ */
 export class HubError extends Error {
+  readonly problems?: FieldProblem[];
   constructor(
     message: string,
     readonly field?: string,
+    problems?: FieldProblem[],
   ) {
     super(message);
+    const own = field !== undefined && message.startsWith(`${field}: `);
+    this.problems = problems ?? (own ? [{ field, message: message.slice(field.length + 2) }] : undefined);
   }
 }
 

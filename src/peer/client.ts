@@ -1,16 +1,18 @@
 // A peer talks to the hub's API through the tunnel; the hub knows it by its tunnel address.
 import { randomUUID } from "node:crypto";
-import { errorMessage, hubClient, jsonOrText } from "../protocol/client.ts";
-import type { RequestStateReply } from "../protocol/responses.ts";
+import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
+import type { FieldProblem, RequestStateReply } from "../protocol/responses.ts";
 
 export class HubUnreachable extends Error {
   /** The hub's kernel refused the connection: the request never reached the daemon. */
   refused = false;
 }
+/** The hub answered ≥ 400: its message, and each refused field apart when it gave them. */
 export class HubRefused extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly problems?: FieldProblem[],
   ) {
     super(message);
   }
@@ -59,7 +61,11 @@ export async function hubRequest(
     deadline = Date.now() + RECOVER_MS; // the hub answers: wait for as long as the change takes
     if (st.state === "done") {
       if ((st.status ?? 500) >= 400)
-        throw new HubRefused(st.status ?? 500, errorMessage(st.body, JSON.stringify(st.body)));
+        throw new HubRefused(
+          st.status ?? 500,
+          errorMessage(st.body, JSON.stringify(st.body)),
+          errorProblems(st.body),
+        );
       return st.body;
     }
     if (st.state === "unknown") {
@@ -106,7 +112,7 @@ async function send(
   }
   const text = await res.text();
   const parsed = jsonOrText(text);
-  if (!res.ok) throw new HubRefused(res.status, errorMessage(parsed, text));
+  if (!res.ok) throw new HubRefused(res.status, errorMessage(parsed, text), errorProblems(parsed));
   return parsed;
 }
 

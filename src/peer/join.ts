@@ -11,7 +11,15 @@ import { loadSpec } from "../spec/load.ts";
 import { HubRefused, HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, specFile, writeIdentity } from "./local.ts";
 
-export class JoinError extends Error {}
+/** Why a join stopped; `noAnswer`: the hub did not answer (its daemon down, or not through the tunnel). */
+export class JoinError extends Error {
+  constructor(
+    message: string,
+    readonly noAnswer = false,
+  ) {
+    super(message);
+  }
+}
 
 export interface JoinOptions {
   ctx: Context;
@@ -78,10 +86,11 @@ export async function joinHub(
         if (e instanceof HubRefused) throw new JoinError(`the hub refused the token: ${e.message}`);
         // Refused at the port: the tunnel works and the hub's kernel answered, but no daemon listens.
         if (e instanceof HubUnreachable && /API is not listening/.test(e.message))
-          throw new JoinError(e.message);
+          throw new JoinError(e.message, true);
         if (Date.now() > deadline) {
           throw new JoinError(
             `no answer from the hub through the tunnel (${t.h}): the hub daemon may be down (on the hub: \`porthole status\`), the token was used already or revoked (the hub forgets a token's key once used), or udp/${t.h.split(":").pop()} is blocked`,
+            true,
           );
         }
         if (!(e instanceof HubUnreachable)) throw e;
@@ -123,6 +132,7 @@ export async function waitForHub(api: string, ms: number): Promise<void> {
       if (Date.now() > deadline)
         throw new JoinError(
           `joined, but the hub does not answer over this peer's own key yet: ${(e as Error).message}`,
+          true,
         );
       await sleep(300);
     }

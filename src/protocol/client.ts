@@ -64,6 +64,14 @@ export function jsonOrText(text: string): unknown {
   }
 }
 
+/** Each refused field of an error reply (`{ problems }`); undefined when it has none (or is no error reply). */
+export function errorProblems(body: unknown): Replies.FieldProblem[] | undefined {
+  const list = typeof body === "object" && body !== null && "problems" in body ? body.problems : undefined;
+  if (!Array.isArray(list)) return undefined;
+  const ok = list.every((p) => typeof p?.field === "string" && typeof p?.message === "string");
+  return ok ? (list as Replies.FieldProblem[]) : undefined;
+}
+
 /** The message of an error reply (`{ error }`), else the body as it came. */
 export function errorMessage(body: unknown, fallback: string): string {
   const error = typeof body === "object" && body !== null && "error" in body ? body.error : undefined;

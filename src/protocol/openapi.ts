@@ -249,7 +249,19 @@ export function openApiDocument(): Record<string, unknown> {
       schemas: {
         ErrorReply: {
           type: "object",
-          properties: { error: { type: "string" }, field: { type: "string" } },
+          properties: {
+            error: { type: "string" },
+            field: { type: "string" },
+            problems: {
+              type: "array",
+              description: "each refused field apart; error is them joined as 'field: message; …'",
+              items: {
+                type: "object",
+                properties: { field: { type: "string" }, message: { type: "string" } },
+                required: ["field", "message"],
+              },
+            },
+          },
           required: ["error"],
         },
       },

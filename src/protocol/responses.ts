@@ -107,10 +107,24 @@ export const RequestStateReply = z.object({
 });
 export type RequestStateReply = z.infer<typeof RequestStateReply>;
 
-/** An error answer: the message, and the request field it is about when there is one. */
+/**
+ * One refused field of a request: `field` as the request names it ("port", "allowFrom[1]"), `message`
+ * the words after it ('22 is the hub\'s SSH port; …'). A client says it in its own terms: the CLI names
+ * the argument that set the field (`porthole expose`'s PUBLIC for "port").
+ */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * An error answer: the message, the request field it is about when there is one, and each refused
+ * field apart (`error` is them joined: "port: …; targetPort: …").
+ */
 export interface ErrorReply {
   error: string;
   field?: string;
+  problems?: FieldProblem[];
 }
 
 /** POST /v1/reachability. */

@@ -114,12 +114,13 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
     assert.match(stopped.stdout, /^daemon: NOT running — start it with `systemctl start porthole-hub`/m);
     const json = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout);
     assert.equal(json.daemon.running, false);
+    // Exit 3 on both sides: the hub daemon did not answer (src/cli/errors.ts).
     const add = await lab.porthole("hub", ["peer", "add", "nas"], { allowFail: true });
-    assert.equal(add.code, 1);
+    assert.equal(add.code, 3);
     assert.match(add.stderr, /the hub daemon is not running — start it with/);
     assert.doesNotMatch(add.stdout, /porthole join/);
     const expose = await lab.porthole("peer", ["expose", "81", "--to", "8081"], { allowFail: true });
-    assert.notEqual(expose.code, 0);
+    assert.equal(expose.code, 3, expose.stderr);
     assert.match(expose.stderr, /the hub daemon is not running|its daemon may be down/);
     assert.doesNotMatch(expose.stderr, /^porthole: [^\n]*ECONNREFUSED$/m);
 

@@ -529,9 +529,12 @@ test("bodies are checked against the schema: unknown fields and wrong types are 
   for (const [body, message, field] of cases) {
     const r = await h.as("peer", "POST", "/v1/forwards", body);
     assert.equal(r.status, 400, JSON.stringify(body));
-    const reply = (await r.json()) as { error: string; field?: string };
+    const reply = (await r.json()) as { error: string; field?: string; problems?: unknown };
     assert.match(reply.error, message);
     assert.equal(reply.field ?? "", field);
+    // The refused field apart, for a client to name in its own words (the CLI: its argument).
+    const apart = field ? [{ field, message: reply.error.slice(field.length + 2) }] : undefined;
+    assert.deepEqual(reply.problems, apart);
   }
   const bad = await h.as("peer", "POST", "/v1/forwards", undefined, "{not json");
   assert.equal(bad.status, 400);
@@ -539,9 +542,11 @@ test("bodies are checked against the schema: unknown fields and wrong types are 
   for (const path of ["/v1/forwards/Web%20Site", "/v1/peers/Web%20Site"]) {
     const r = await h.as("root", "DELETE", path);
     assert.equal(r.status, 400, path);
+    const why = `"Web Site" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'`;
     assert.deepEqual(await r.json(), {
-      error: `name: "Web Site" is not a valid name; use 1-32 lowercase letters, digits or '-', not starting or ending with '-'`,
+      error: `name: ${why}`,
       field: "name",
+      problems: [{ field: "name", message: why }],
     });
   }
   const reach = await h.as("root", "POST", "/v1/reachability", undefined, "{not json");
@@ -819,4 +824,17 @@ test("GET /v1/status?forwards=summary sums up more than 100 forwards; a peer's s
     ((await bad.json()) as { error: string }).error,
     /forwards: "some" is not accepted; give "summary"/,
   );
+});
+
+test("a change the spec refuses lists each refused field apart, as the joined error names them", async (t) => {
+  const h = await hub(t);
+  const r = await h.as("peer", "POST", "/v1/forwards", { port: 22, targetPort: "8080-8081" });
+  assert.equal(r.status, 400);
+  const reply = (await r.json()) as { error: string; problems?: { field: string; message: string }[] };
+  assert.deepEqual(
+    reply.problems?.map((p) => p.field),
+    ["port", "targetPort"],
+  );
+  assert.equal(reply.error, reply.problems?.map((p) => `${p.field}: ${p.message}`).join("; "));
+  assert.match(reply.problems?.[0]?.message ?? "", /^22 is the hub's SSH port/);
 });

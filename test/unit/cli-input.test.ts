@@ -20,7 +20,7 @@ import {
 import { FirewallShape, ModeShape, ProtoShape } from "../../src/spec/schema.ts";
 import { validate } from "../../src/spec/validate.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
-import { scratchMachines } from "./helpers/scratch-machine.ts";
+import { type MachineKind, scratchMachines } from "./helpers/scratch-machine.ts";
 
 const machine = scratchMachines("input");
 before(ensureBuilt);
@@ -78,6 +78,19 @@ const CASES: Case[] = [
     '--stale-after: "5m" is not accepted; expected a whole number 5-3600',
   ],
   ["none", ["join", "--token-file", ""], '--token-file: "" is not accepted; expected a file path'],
+  [
+    "none",
+    ["join", "--token-file", "token.txt"],
+    '--token-file: "token.txt" does not exist; give the file the token was saved in, or paste the token into `porthole join -`',
+  ],
+  [
+    "none",
+    ["join", "--token-file", "etc"],
+    '--token-file: "etc" is a directory, not a file; give the file the token was saved in, or paste the token into `porthole join -`',
+  ],
+  // commander's own checks name the argument as the help shows it
+  ["peer", ["expose", "--to", "80"], "missing required argument 'PUBLIC'\n(run with --help for usage)"],
+  ["peer", ["unexpose"], "missing required argument 'PUBLIC-OR-NAME'\n(run with --help for usage)"],
   // the hub's commands
   [
     "hub",
@@ -145,6 +158,26 @@ const CASES: Case[] = [
   ["hub", ["apply", "--host", "My Hub"], `--host: "My Hub" is not a valid name; ${NAME_RULE}`],
   ["hub", ["render", "--host", "Pi!"], `--host: "Pi!" is not a valid name; ${NAME_RULE}`],
   ["hub", ["validate", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
+  [
+    "hub",
+    ["validate", "--spec", "missing.yaml"],
+    '--spec: "missing.yaml" does not exist; give the path of a porthole spec',
+  ],
+  [
+    "hub",
+    ["apply", "--spec", "var"],
+    '--spec: "var" is a directory, not a file; give the path of a porthole spec',
+  ],
+  [
+    "hub",
+    ["render", "--host", "hub", "--spec", "missing.yaml"],
+    '--spec: "missing.yaml" does not exist; give the path of a porthole spec',
+  ],
+  [
+    "hub",
+    ["render", "--host", "hub", "--spec", "etc/porthole.yaml", "--out", "wg0.conf"],
+    '--out: "wg0.conf/wg0.conf" is not under a directory: a part of the path is a file; give a directory this user may write to',
+  ],
   ["hub", ["status", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
   // a machine about to become a hub, and the tools
   [
@@ -205,6 +238,11 @@ const CASES: Case[] = [
   ["none", ["keygen", "--write", ""], '--write: "" is not accepted; expected a file path'],
   [
     "none",
+    ["import", "wg-quick", "wg1.conf"],
+    'FILE: "wg1.conf" does not exist; give a wg-quick config, e.g. /etc/wireguard/wg0.conf',
+  ],
+  [
+    "none",
     ["lab", "down", "--name", "../../etc/x"],
     "--name: \"../../etc/x\" is not a lab name; use 1-16 lowercase letters, digits or '-', starting with a letter or digit",
   ],
@@ -249,6 +287,32 @@ test("a good value passes: unexpose asks the hub (here unreachable: exit 3), key
   assert.equal(r.status, 3, r.stderr);
   const k = machine("none");
   assert.equal(k.run(["keygen", "--write", "key"]).status, 0);
+});
+
+// Every command's arguments, as commander names them when one is missing, read as its help shows them.
+const NEED_ARGUMENT: [MachineKind, string[]][] = [
+  ["peer", ["expose", "--to", "80"]],
+  ["peer", ["unexpose"]],
+  ["hub", ["forward", "rm"]],
+  ["hub", ["peer", "add"]],
+  ["hub", ["peer", "rm"]],
+  ["hub", ["trace"]],
+  ["none", ["import", "wg-quick"]],
+  ["none", ["lab", "exec"]],
+];
+
+test("a missing argument is named as the command's help names it (PUBLIC, not 'public')", () => {
+  for (const [kind, args] of NEED_ARGUMENT) {
+    const m = machine(kind);
+    const r = m.run(args);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    const name = /^porthole: missing required argument '([^']+)'$/m.exec(r.stderr)?.[1];
+    assert.ok(name, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(name, name.toUpperCase(), `${args.join(" ")} names ${name}`);
+    const help = m.run([...args.filter((a) => !a.startsWith("-") && a !== "80"), "--help"]).stdout;
+    assert.match(help, new RegExp(`^Usage: porthole .*<${name}(\\.\\.\\.)?>`, "m"), help);
+    assert.match(help, new RegExp(`^  ${name}\\b`, "m"), help);
+  }
 });
 
 // The words of a refusal are the spec's: the same value in a spec gives the same text after its path.

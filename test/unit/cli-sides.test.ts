@@ -20,7 +20,7 @@ describe("the hub daemon is not running", () => {
     const m = machine("hub");
     const before = m.files();
     const r = m.run(["peer", "add", "rpi"]);
-    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.status, 3, r.stderr);
     assert.match(
       r.stderr,
       /^porthole: the hub daemon is not running — start it with `systemctl start porthole-hub` \(or run `porthole hub run` under your own supervisor\); nothing was changed$/m,

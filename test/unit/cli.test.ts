@@ -91,10 +91,14 @@ describe("porthole validate", () => {
     );
   });
 
-  test("a spec that cannot be read: exit 1 and a hint", () => {
-    const r = porthole(["validate", "--spec", join(work, "missing.yaml")]);
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /cannot read spec .*missing\.yaml: ENOENT; pass --spec FILE/);
+  test("a spec that cannot be read: exit 2 naming --spec and the file, and why in words", () => {
+    const missing = join(work, "missing.yaml");
+    const r = porthole(["validate", "--spec", missing]);
+    assert.equal(r.status, 2);
+    assert.equal(
+      r.stderr,
+      `porthole: --spec: ${JSON.stringify(missing)} does not exist; give the path of a porthole spec\n`,
+    );
   });
 
   test("YAML syntax errors are reported with line:column", () => {

@@ -1,7 +1,7 @@
 // Scratch machines for running the built CLI as a user would: each its own config and state
 // directories under one temporary directory (removed after the file's tests), nothing on the real
 // machine touched.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ export type MachineKind = "hub" | "peer" | "none";
 /**
  * A factory of scratch machines for one test file: "hub" (after hub init), "peer" (after join) or
  * "none" (nothing set up). Each has a wg0.conf beside it (for `import wg-quick`), `run` (the built
- * CLI with the machine's PORTHOLE_* directories, cwd the machine) and `files` (every file under the
+ * CLI with the machine's PORTHOLE_* directories, cwd the machine; `runAsync` the same as a promise) and `files` (every file under the
  * machine with its bytes: equal before and after means nothing changed).
  */
 export function scratchMachines(tag: string) {
@@ -63,6 +63,25 @@ export function scratchMachines(tag: string) {
       const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: "utf8" });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
-    return { run, files, config, state };
+    // As run, without blocking this process (a server in the test answers the command meanwhile).
+    const runAsync = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const c = spawn(process.execPath, [BIN, ...args], {
+          cwd: dir,
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        c.stdout.on("data", (d: Buffer) => {
+          stdout += d;
+        });
+        c.stderr.on("data", (d: Buffer) => {
+          stderr += d;
+        });
+        c.on("error", reject);
+        c.on("close", (status) => resolve({ status, stdout, stderr }));
+      });
+    return { run, runAsync, files, config, state };
   };
 }
