@@ -111,7 +111,10 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
           if (o.spec !== undefined) {
             // Checked here, not as it is parsed: this module loads for every command, the checks only for this one.
             const { PathText, valid } = await import("./arg.ts");
-            process.env.PORTHOLE_SPEC = resolve(valid("--spec", PathText)(o.spec));
+            const { givenFileExists } = await import("./given-file.ts");
+            valid("--spec", PathText)(o.spec);
+            givenFileExists("--spec", o.spec, "give the path of a porthole spec");
+            process.env.PORTHOLE_SPEC = resolve(o.spec);
           }
           const { peerIdentity, peerStatus, staticPeerStatus } = await import("./peer-commands.ts");
           const id = await peerIdentity();

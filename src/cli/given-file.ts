@@ -1,7 +1,7 @@
 // Files the user names on the command line (--spec, --token-file, import's FILE, render --out): a file
 // that cannot be read or written is refused in the argument's words — which option, which path, why in
 // words (not Node's ENOENT) and what to do — as a usage error (exit 2), before anything is changed.
-import { readTextNow, writeTextNow } from "../host/files.ts";
+import { pathExists, readTextNow, writeTextNow } from "../host/files.ts";
 import { EXIT, UserError } from "./errors.ts";
 
 /** Node's error codes for a path, in words. */
@@ -33,6 +33,15 @@ export function readGivenFile(field: string, path: string, todo: string): string
   } catch (e) {
     throw new UserError(`${field}: ${JSON.stringify(path)} ${pathProblem(e)}; ${todo}`, EXIT.usage);
   }
+}
+
+/**
+ * Refuses, as readGivenFile would, a path that `field` names when nothing is there (for a file read
+ * later by other code: `status --spec`).
+ */
+export function givenFileExists(field: string, path: string, todo: string): void {
+  if (!pathExists(path))
+    throw new UserError(`${field}: ${JSON.stringify(path)} ${WHY.ENOENT}; ${todo}`, EXIT.usage);
 }
 
 /**

@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const { EXIT, UserError } = await import("./errors.ts");
   const { groupsFor, registerGroup } = await import("./commands.ts");
   const { checkSide } = await import("./side.ts");
+  const { refuseExtraArguments } = await import("./extra-args.ts");
 
   const program = new Command("porthole")
     .description("Serve home machines on the public internet through a VPS, over WireGuard with kernel NAT.")
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
       "\nExit codes: 0 ok; 1 invalid spec or input, or refused by the hub (nothing changed); 2 usage error (nothing changed); 3 a host command failed (host restored) or the hub daemon did not answer; 4 a doctor check failed.",
     );
 
+  refuseExtraArguments(program);
   checkSide(program);
   // Only the module of the command being run is loaded (src/cli/commands.ts).
   for (const g of groupsFor(argv)) await registerGroup(program, g);

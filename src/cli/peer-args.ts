@@ -3,7 +3,7 @@
 // the top of the action rather than as commander parses them: this module (and zod with it) loads only
 // for a command that runs, so `expose --help` and the agent's commands start without it (the start-up
 // goal, bench/README.md). Nothing has been read or changed when a check fails.
-import { AllowFromField, NameField, PortRangeField } from "../spec/fields.ts";
+import { AllowFromField, ForwardNameField, PortRangeField } from "../spec/fields.ts";
 import { PathText, valid, wholeNumber } from "./arg.ts";
 import type { SharedForwardOptions } from "./forward-options.ts";
 import { portOrName, publicPort } from "./port-args.ts";
@@ -11,7 +11,7 @@ import { portOrName, publicPort } from "./port-args.ts";
 /** --allow and --name of `forward add` and `expose`; throws the usage error of the first bad one. */
 export function checkSharedForwardOptions(o: SharedForwardOptions): void {
   for (const a of o.allow ?? []) valid("--allow", AllowFromField)(a);
-  if (o.name !== undefined) valid("--name", NameField)(o.name);
+  if (o.name !== undefined) valid("--name", ForwardNameField)(o.name);
 }
 
 /** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port and protocol. */

@@ -69,14 +69,17 @@ const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.t
 
 /**
  * The forwards `unexpose WHAT` means: by name; by port and protocol ("80:udp"); or by port alone ("80"),
- * whatever its protocols (tcp, udp, tcp+udp).
+ * whatever its protocols (tcp, udp, tcp+udp). Ports before names: digits are a port; only when no
+ * forward is on it, a forward named so (a name that reads as a port, refused for new forwards since).
  */
 export function matchForwards<F extends { name: string; port: string; proto: string }>(
   mine: F[],
   what: PortOrName,
 ): F[] {
   if ("name" in what) return mine.filter((f) => f.name === what.name);
-  return mine.filter((f) => f.port === what.port && (what.proto === null || f.proto === what.proto));
+  const onPort = mine.filter((f) => f.port === what.port && (what.proto === null || f.proto === what.proto));
+  if (onPort.length || what.proto !== null) return onPort;
+  return mine.filter((f) => f.name === what.port);
 }
 
 /** The token from the argument, stdin ("-") or a file; a usage error when none or both are given. */

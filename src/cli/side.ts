@@ -53,7 +53,8 @@ const RULES: Record<string, Rule> = {
   exposed: { side: "peer", instead: "`porthole forward ls`" },
 };
 
-const path = (c: Command): string => {
+/** The command's words after `porthole` ("forward add"). */
+export const path = (c: Command): string => {
   const names: string[] = [];
   for (let x: Command | null = c; x?.parent; x = x.parent) names.unshift(x.name());
   return names.join(" ");

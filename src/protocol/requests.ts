@@ -5,7 +5,13 @@
 // is this port forwardable) is the hub's to check.
 import * as z from "zod";
 import { formatPath } from "../spec/diagnostics.ts";
-import { AllowFromField, NameField, PortRangeField, PublicKeyField } from "../spec/fields.ts";
+import {
+  AllowFromField,
+  ForwardNameField,
+  NameField,
+  PortRangeField,
+  PublicKeyField,
+} from "../spec/fields.ts";
 import { ModeShape, ProtoShape } from "../spec/schema.ts";
 import { checkShape } from "../spec/shape.ts";
 
@@ -36,7 +42,7 @@ export const EnrollRequest = z.strictObject({ token: text, publicKey: PublicKeyF
 
 /** POST /v1/forwards: a public port of the hub to a port of a peer (as in the spec's forwards). */
 export const AddForwardRequest = z.strictObject({
-  name: NameField.optional(),
+  name: ForwardNameField.optional(),
   proto: ProtoShape.optional(),
   port: PortRangeField,
   targetPort: PortRangeField.optional(),

@@ -10,7 +10,7 @@ import { keyProblem } from "../net/wgkey.ts";
 import { DEFAULTS, NAME_RE, NAME_RULE } from "./defaults.ts";
 import { endpointProblem, parseEndpoint } from "./endpoint.ts";
 import { interfaceProblem, publicInterfaceProblem, subnetProblem } from "./hub-rules.ts";
-import { allowEntry, nameProblem, portProblem } from "./value-rules.ts";
+import { allowEntry, forwardNameProblem, nameProblem, portProblem } from "./value-rules.ts";
 
 /**
  * `base`, refused with `problem`'s words (the text after the value) when it gives any; `accepts` says
@@ -35,6 +35,17 @@ const whole = z.int({ error: "expected a whole number" });
 export const NameField = refusing(z.string(), nameProblem, {
   description: NAME_RULE,
   pattern: NAME_RE.source,
+});
+
+/**
+ * The name of a forward being made (the API's POST /v1/forwards, `expose --name`, `forward add --name`):
+ * NameField, and not digits alone ("8080", "6000-6010"), which `unexpose` reads as a port. A spec's
+ * forwards keep NameField: a spec written before this rule still loads (and unexpose finds such a
+ * forward by its name when no forward is on that port).
+ */
+export const ForwardNameField = refusing(z.string(), forwardNameProblem, {
+  description: `${NAME_RULE}; not digits alone (8080, 6000-6010: they read as a port)`,
+  pattern: `^(?![0-9]+(-[0-9]+)?$)${NAME_RE.source.slice(1)}`,
 });
 
 /** hub.listenPort (and sshPort, apiPort): 1-65535, a number or its digits. */

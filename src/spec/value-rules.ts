@@ -25,6 +25,19 @@ export const showName = (n: string) => (NAME_RE.test(n) ? n : show(n));
 export const nameProblem = (name: string) =>
   NAME_RE.test(name) ? undefined : `is not a valid name; use ${NAME_RULE}`;
 
+/** Text that `porthole unexpose` takes for a public port: digits, or a range of them ("8080", "6000-6010"). */
+export const PORT_LIKE = /^\d+(-\d+)?$/;
+
+/**
+ * Why `name` is not a name for a new forward, or undefined: a valid name (nameProblem) that does not
+ * read as a port (PORT_LIKE), since `unexpose 8080` means the public port 8080.
+ */
+export const forwardNameProblem = (name: string) =>
+  nameProblem(name) ??
+  (PORT_LIKE.test(name)
+    ? `reads as a port (\`porthole unexpose ${name}\` means public port ${name}); give a name with a letter, e.g. web-${name}`
+    : undefined);
+
 /** A hub, peer or forward name matches NAME_RE; false (and reported) when not. */
 export function checkName(name: string, path: (string | number)[], p: Problems): boolean {
   const why = nameProblem(name);

@@ -102,6 +102,20 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
       (await lab.porthole("hub", ["doctor"], { allowFail: true })).stdout,
       /^ok +spec +the spec file has no errors$/m,
     );
+
+    // A forward named like a port: refused when made; one written by hand (before the rule) is found
+    // by `unexpose` by its name when no forward is on that port (ports first, then names).
+    const digits = await lab.porthole("peer", ["expose", "81", "--to", "8081", "--name", "8080"], {
+      allowFail: true,
+    });
+    assert.equal(digits.code, 2, digits.stderr);
+    assert.match(digits.stderr, /^porthole: --name: "8080" reads as a port/m);
+    assert.ok(good.includes("name: rpi-tcp-80"), good);
+    await writeFile(specPath, good.replace("name: rpi-tcp-80", 'name: "8080"'));
+    await lab.porthole("hub", ["apply"]);
+    const gone = await lab.porthole("peer", ["unexpose", "8080"]);
+    assert.match(gone.stdout, /^- tcp\/80 → rpi:8080 \(forward "8080"\)$/m);
+    assert.doesNotMatch((await lab.porthole("hub", ["forward", "ls"])).stdout, /tcp\/80\b/);
     // The first daemon still serves (its socket was not taken away), and status says it runs.
     const running = await lab.porthole("hub", ["status"]);
     assert.match(running.stdout, /^daemon: running \(pid \d+, up \d+ seconds\)$/m);

@@ -519,6 +519,12 @@ test("bodies are checked against the schema: unknown fields and wrong types are 
       /^name: "Web Site" is not a valid name; use 1-32 lowercase letters/,
       "name",
     ],
+    // A new forward's name may not read as a port: `unexpose 8080` means the port.
+    [
+      { port: 9400, name: "8080" },
+      /^name: "8080" reads as a port \(`porthole unexpose 8080` means public port 8080\); give a name with a letter, e\.g\. web-8080$/,
+      "name",
+    ],
     [
       { port: 9400, peer: "Bad_Peer" },
       /^peer: "Bad_Peer" is not a valid name; use 1-32 lowercase letters/,

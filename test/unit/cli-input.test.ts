@@ -71,6 +71,11 @@ const CASES: Case[] = [
     ["expose", "80", "--to", "80", "--name", "Web Site"],
     `--name: "Web Site" is not a valid name; ${NAME_RULE}`,
   ],
+  [
+    "peer",
+    ["expose", "80", "--to", "80", "--name", "8080"],
+    '--name: "8080" reads as a port (`porthole unexpose 8080` means public port 8080); give a name with a letter, e.g. web-8080',
+  ],
   ["peer", ["peer", "run", "--interval", "10"], '--interval: "10" is out of range; accepted: 100-60000'],
   [
     "peer",
@@ -91,6 +96,23 @@ const CASES: Case[] = [
   // commander's own checks name the argument as the help shows it
   ["peer", ["expose", "--to", "80"], "missing required argument 'PUBLIC'\n(run with --help for usage)"],
   ["peer", ["unexpose"], "missing required argument 'PUBLIC-OR-NAME'\n(run with --help for usage)"],
+  // extra arguments are named, with what the command takes
+  [
+    "peer",
+    ["expose", "80", "81", "--to", "80"],
+    'too many arguments for `porthole expose`: "81"; it takes <PUBLIC>',
+  ],
+  [
+    "peer",
+    ["unexpose", "80", "web"],
+    'too many arguments for `porthole unexpose`: "web"; it takes <PUBLIC-OR-NAME>',
+  ],
+  [
+    "hub",
+    ["forward", "ls", "web"],
+    'too many arguments for `porthole forward ls`: "web"; it takes no arguments',
+  ],
+  ["none", ["join", "ph1.x", "ph1.y"], 'too many arguments for `porthole join`: "ph1.y"; it takes [TOKEN]'],
   // the hub's commands
   [
     "hub",
@@ -121,6 +143,11 @@ const CASES: Case[] = [
     "hub",
     ["forward", "add", "--port", "80", "--peer", "rpi", "--allow", "10.0.0.300"],
     '--allow: "10.0.0.300" is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32',
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "rpi", "--name", "6000-6010"],
+    '--name: "6000-6010" reads as a port (`porthole unexpose 6000-6010` means public port 6000-6010); give a name with a letter, e.g. web-6000-6010',
   ],
   ["hub", ["forward", "rm", "Web Site"], `NAME: "Web Site" is not a valid name; ${NAME_RULE}`],
   ["hub", ["peer", "add", "My_Phone"], `NAME: "My_Phone" is not a valid name; ${NAME_RULE}`],
@@ -179,6 +206,11 @@ const CASES: Case[] = [
     '--out: "wg0.conf/wg0.conf" is not under a directory: a part of the path is a file; give a directory this user may write to',
   ],
   ["hub", ["status", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
+  [
+    "hub",
+    ["status", "--spec", "missing.yaml"],
+    '--spec: "missing.yaml" does not exist; give the path of a porthole spec',
+  ],
   // a machine about to become a hub, and the tools
   [
     "none",

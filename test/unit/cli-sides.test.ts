@@ -152,6 +152,20 @@ describe("small things users hit", () => {
       ["dns"],
     );
   });
+
+  test("unexpose: ports before names; a forward named like a port (made before such names were refused) by its name when no forward is on that port", () => {
+    const old = { name: "8080", proto: "tcp", port: "9000" };
+    const web = { name: "web", proto: "tcp", port: "8080" };
+    assert.deepEqual(
+      matchForwards([old], unexposeArg("8080")).map((f) => f.name),
+      ["8080"],
+    );
+    assert.deepEqual(
+      matchForwards([old, web], unexposeArg("8080")).map((f) => f.name),
+      ["web"],
+    );
+    assert.deepEqual(matchForwards([old], unexposeArg("8080:tcp")), []);
+  });
 });
 
 describe("a second daemon on the same machine", () => {
