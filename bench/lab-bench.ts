@@ -37,7 +37,13 @@ export function forwardRange(from: number, count: number, prefix = "f"): Fwd[] {
 }
 
 /** The lab's hub and its one peer "rpi" (10.8.0.2), with these forwards, in snat mode. */
-export function labBenchSpec(hubKey: string, peerKey: string, backend: Backend, forwards: Fwd[]): string {
+export function labBenchSpec(
+  hubKey: string,
+  peerKey: string,
+  backend: Backend,
+  forwards: Fwd[],
+  o: { snatPool?: string } = {},
+): string {
   const lines = [
     "version: 1",
     "hub:",
@@ -46,6 +52,7 @@ export function labBenchSpec(hubKey: string, peerKey: string, backend: Backend, 
     `  publicKey: ${hubKey}`,
     "  publicInterface: ens3",
     `  firewall: ${backend}`,
+    ...(o.snatPool ? [`  snatPool: ${o.snatPool}`] : []),
     "peers:",
     "  - name: rpi",
     `    publicKey: ${peerKey}`,

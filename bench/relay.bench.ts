@@ -1,7 +1,7 @@
 // Benchmark: porthole against the physical limit and the rivals, side by side in one lab and one run.
 //
 //   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000] [--conn-only]
-//                                         [--states porthole,porthole-many,seed,nftmap,bare]
+//                                         [--states porthole,porthole-many,porthole-hub-address,seed,nftmap,bare]
 //
 // --conn-only measures new connections/s alone (no latency, iperf3 or download): a round takes ~1/4 of
 // the time, so many more rounds fit, and the spread of each ratio (quartiles over rounds) says how far
@@ -12,7 +12,9 @@
 //   direct        a client on the hub itself to the peer's tunnel address (the limit: wireguard-go)
 //   routed        the client to the peer's tunnel address, routed by the hub with no NAT: the extra hop
 //                 (client -> hub -> tunnel) with conntrack off (no ruleset) and on (beside the nft map)
-//   snat, transp. porthole's forwards (snat and transparent), 1 forward set, then with N more forwards
+//   snat, transp. porthole's forwards (snat and transparent), 1 forward set, then with N more forwards;
+//                 snat clients mapped into hub.snatPool (as `hub init` writes the spec), and once more
+//                 without the pool (every client from the hub's tunnel address: "porthole-hub-address")
 //   seed          the blog post's hand-written iptables lines (DNAT, SNAT, FORWARD), no porthole table
 //   nftmap        a minimal nft ruleset: one verdict map for DNAT, one SNAT rule, nothing else
 //   haproxy/socat userspace relays on the hub (mode tcp / fork per connection), the frp/rathole class
@@ -26,6 +28,7 @@ import { labUp } from "../src/lab/lab.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
+import { DEFAULTS } from "../src/spec/defaults.ts";
 import {
   benchLabName,
   buildServer,
@@ -84,8 +87,8 @@ const PUB: Record<string, Ports> = {
   haproxy: { conn: 18001, http: 18101, iperf: 15201 },
   socat: { conn: 28001, http: 28101, iperf: 25201 },
 };
-type State = "porthole" | "porthole-many" | "seed" | "nftmap" | "bare";
-const ALL_STATES: State[] = ["porthole", "porthole-many", "seed", "nftmap", "bare"];
+type State = "porthole" | "porthole-many" | "porthole-hub-address" | "seed" | "nftmap" | "bare";
+const ALL_STATES: State[] = ["porthole", "porthole-many", "porthole-hub-address", "seed", "nftmap", "bare"];
 /** --states a,b: only these states (the others' columns read NaN), e.g. to pair two of them over many rounds. */
 const STATES: State[] = (() => {
   const v = args.value("--states");
@@ -101,6 +104,8 @@ const STATES: State[] = (() => {
 const CONFIGS: Record<State, string[]> = {
   porthole: ["direct", "snat", "transparent"],
   "porthole-many": ["direct", "snat", "transparent"],
+  // porthole without hub.snatPool: every snat client from the hub's tunnel address.
+  "porthole-hub-address": ["direct", "snat"],
   seed: ["direct", "seed"],
   nftmap: ["direct", "nftmap", "routed", "haproxy", "socat"],
   // No ruleset at all: the kernel does not track connections in the hub's namespace.
@@ -134,9 +139,11 @@ await withLabs([lab], async () => {
   const specs = {
     one: join(dir, "one.yaml"),
     many: join(dir, "many.yaml"),
+    hubAddress: join(dir, "hub-address.yaml"),
   };
   await writeFile(specs.one, spec(keys.hub, keys.peer, 0));
   await writeFile(specs.many, spec(keys.hub, keys.peer, N));
+  await writeFile(specs.hubAddress, spec(keys.hub, keys.peer, 0, false));
   await w.exec("peer", [...PORTHOLE, "apply", "--host", "rpi", "--spec", specs.one], { cwd: REPO });
   // "routed": the peer answers the clients' own addresses through the tunnel (its AllowedIPs for the
   // hub are 0.0.0.0/0 already: the spec has transparent forwards).
@@ -219,6 +226,7 @@ const COLUMNS: [State, string, string][] = [
   ["bare", "routed", "routed, no NAT, conntrack off (the hop)"],
   ["nftmap", "routed", "routed, no NAT, conntrack on"],
   ["porthole", "snat", "porthole snat"],
+  ["porthole-hub-address", "snat", "porthole snat, no pool (the hub's address)"],
   ["porthole", "transparent", "porthole transparent"],
   ["porthole-many", "snat", `porthole snat, ${N.toLocaleString("en-US")} forwards`],
   ["porthole-many", "transparent", `porthole transparent, ${N.toLocaleString("en-US")} forwards`],
@@ -279,7 +287,7 @@ console.log(`
 
 \`${command}\`
 
-${rounds} rounds, states in alternating order (porthole with 1 forward set, with ${N.toLocaleString("en-US")} more,
+${rounds} rounds, states in alternating order (porthole with 1 forward set, with ${N.toLocaleString("en-US")} more, without the SNAT pool,
 the seed's lines, a minimal nft map with haproxy, socat and plain routing beside it, no ruleset at all with plain
 routing); each state measures the direct tunnel too and each cell is the median over rounds of config / direct
 of the same state and round (new connections: config / a direct run made just before it). ${duration} s per
@@ -296,13 +304,14 @@ latency p50 ${directRow("p50").toFixed(2)} ms / p99 ${directRow("p99").toFixed(2
 ${markdownTable(["metric (config / direct)", ...COLUMNS.map(([, , l]) => l)], [rows[0] as string[], spreadRow, ...rows.slice(1), pawsRow])}
 
 New connections, pairs in the same round (median, middle half in brackets): porthole snat / seed's lines ${pair(["porthole", "snat"], ["seed", "seed"])},
-porthole snat / minimal nft map ${pair(["porthole", "snat"], ["nftmap", "nftmap"])}, porthole snat ${N.toLocaleString("en-US")} / 1 ${pair(["porthole-many", "snat"], ["porthole", "snat"])};
+porthole snat / minimal nft map ${pair(["porthole", "snat"], ["nftmap", "nftmap"])}, porthole snat pool / hub's address ${pair(["porthole", "snat"], ["porthole-hub-address", "snat"])}, porthole snat ${N.toLocaleString("en-US")} / 1 ${pair(["porthole-many", "snat"], ["porthole", "snat"])};
 the kernel's share: routed with conntrack on / off ${pair(["nftmap", "routed"], ["bare", "routed"])}, minimal nft map / routed with conntrack on ${pair(["nftmap", "nftmap"], ["nftmap", "routed"])}.
 `);
 
 // ------------------------------------------------------------------------------------------------
 
-function spec(hubKey: string, peerKey: string, extra: number): string {
+/** porthole's spec with EXTRA more forwards; `pool`: with hub.snatPool, as `hub init` writes it. */
+function spec(hubKey: string, peerKey: string, extra: number, pool = true): string {
   const lines = [
     "version: 1",
     "hub:",
@@ -311,6 +320,7 @@ function spec(hubKey: string, peerKey: string, extra: number): string {
     `  publicKey: ${hubKey}`,
     "  publicInterface: ens3",
     "  firewall: nftables",
+    ...(pool ? [`  snatPool: ${DEFAULTS.snatPool}`] : []),
     "peers:",
     "  - name: rpi",
     `    publicKey: ${peerKey}`,
@@ -464,21 +474,23 @@ function haproxyConfig(): string {
 }
 
 /** Puts the hub's data plane into STATE (porthole's table, the seed's lines, or the minimal map). */
-async function install(w: World, state: State, specs: { one: string; many: string }): Promise<void> {
+async function install(
+  w: World,
+  state: State,
+  specs: { one: string; many: string; hubAddress: string },
+): Promise<void> {
   const hub = (argv: string[], allowFail = false) => w.exec("hub", argv, { allowFail, cwd: REPO });
   // Remove the others' rules (iptables-nft keeps them in tables ip nat / ip filter).
   await hub(["nft", "delete", "table", "ip", "relaymap"], true);
   await hub(["iptables", "-w", "-t", "nat", "-F"], true);
   await hub(["iptables", "-w", "-F", "FORWARD"], true);
-  if (state === "porthole" || state === "porthole-many") {
-    await hub([
-      ...PORTHOLE,
-      "apply",
-      "--host",
-      "hub",
-      "--spec",
-      state === "porthole" ? specs.one : specs.many,
-    ]);
+  if (state === "porthole" || state === "porthole-many" || state === "porthole-hub-address") {
+    const file = {
+      porthole: specs.one,
+      "porthole-many": specs.many,
+      "porthole-hub-address": specs.hubAddress,
+    };
+    await hub([...PORTHOLE, "apply", "--host", "hub", "--spec", file[state]]);
   } else {
     await hub(["nft", "delete", "table", "inet", "porthole"], true);
     if (state === "seed") for (const rule of seedRules()) await hub(["iptables", "-w", ...rule]);

@@ -1,9 +1,9 @@
 // Benchmark: how often the peer refuses a new connection as an old duplicate (PAWS) in snat mode, for
-// the two ways the kernel picks the SNAT source port, side by side in one lab.
+// the two ways the kernel picks the SNAT source port and for the SNAT pool, side by side in one lab.
 //
 //   node --import tsx bench/snat-reuse.bench.ts [--rounds 12] [--duration 2]
 //
-// In snat mode every client reaches the peer as the hub's tunnel address. The server closes first
+// Without a pool every snat client reaches the peer as the hub's tunnel address. The server closes first
 // (`Connection: close`), so the peer holds each ended connection in TIME_WAIT for 60 s and the hub's
 // conntrack holds its SNAT binding for 120 s. A new SYN that lands on the peer's TIME_WAIT socket of
 // another client's flow carries timestamps from another clock; the peer drops it (PAWS) and the
@@ -12,6 +12,8 @@
 // and "forgotten" ports (the peer's TIME_WAIT sockets from the hub with no conntrack entry on the hub).
 //
 // Variants, each its own forward and peer port so their ports never meet (runs alternate):
+//   pool          porthole's own rule with hub.snatPool (as `hub init` writes it): each client from its
+//                 own address in 240.0.0.0/8, keeping its port
 //   keep          `snat to <hub>`: the client's own source port when it is free, else a random one
 //   fully-random  `snat to <hub> fully-random`: a random port for every connection
 // Two client addresses take turns (wrk -t2 -c32, `Connection: close`, the client's default sysctls).
@@ -21,6 +23,7 @@ import { join } from "node:path";
 import { labUp } from "../src/lab/lab.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
+import { DEFAULTS } from "../src/spec/defaults.ts";
 import {
   benchLabName,
   buildServer,
@@ -44,7 +47,9 @@ const duration = args.number("--duration", 2, 1, 30);
 requireLabMachine(["wrk", "conntrack"]);
 requireBuiltCli();
 
+/** `flags`: the SNAT rule inserted ahead of porthole's with these flags; null: porthole's own (the pool). */
 const VARIANTS = [
+  { name: "pool", port: 8003, target: 9003, flags: null },
   { name: "keep", port: 8001, target: 9001, flags: [] as string[] },
   { name: "fully-random", port: 8002, target: 9002, flags: ["fully-random"] },
 ];
@@ -67,10 +72,11 @@ await withLabs([lab], async () => {
   await mkdir(dir, { recursive: true });
   const spec = join(dir, "spec.yaml");
   const fwds = VARIANTS.map((v) => ({ name: v.name, port: v.port, targetPort: v.target }));
-  await writeFile(spec, labBenchSpec(keys.hub, keys.peer, "nftables", fwds));
+  await writeFile(spec, labBenchSpec(keys.hub, keys.peer, "nftables", fwds, { snatPool: DEFAULTS.snatPool }));
   await w.exec("hub", [...PORTHOLE, "apply", "--host", "hub", "--spec", spec], { cwd: REPO });
   // Each variant's own SNAT rule ahead of porthole's (the first SNAT verdict wins).
-  for (const v of VARIANTS)
+  for (const v of VARIANTS) {
+    if (!v.flags) continue;
     await w.exec("hub", [
       ...[
         "nft",
@@ -99,6 +105,7 @@ await withLabs([lab], async () => {
         ...v.flags,
       ],
     ]);
+  }
   const server = await buildServer(dir);
   const srv = await w.spawn("peer", [...server, ...VARIANTS.map((v) => String(v.target))], {
     label: "fast-http",
@@ -155,7 +162,7 @@ console.log(`
 
 \`npm run bench:snat-reuse -- --rounds ${rounds} --duration ${duration}\`
 
-${rounds} rounds, the two variants alternating, ${duration} s wrk runs (-t2 -c32, \`Connection: close\`) from two client
+${rounds} rounds, the variants alternating (in reverse order every other round), ${duration} s wrk runs (-t2 -c32, \`Connection: close\`) from two client
 addresses taking turns; then the hub's conntrack flushed and one run each. ${await machineNote()}
 
 ${markdownTable(
@@ -171,7 +178,10 @@ ${markdownTable(
 )}
 `);
 
-/** The peer's TIME_WAIT sockets from the hub on V's port whose SNAT port the hub's conntrack no longer holds. */
+/**
+ * The peer's TIME_WAIT sockets on V's port whose far end (the hub's address or a pool address, and the
+ * SNAT port) the hub's conntrack no longer holds.
+ */
 async function forgottenPorts(w: World, v: Variant): Promise<number> {
   const ct = (
     await w.exec("hub", ["conntrack", "-L", "-p", "tcp", "--orig-port-dst", String(v.port)], {
@@ -179,16 +189,17 @@ async function forgottenPorts(w: World, v: Variant): Promise<number> {
     })
   ).stdout;
   const held = new Set<string>();
-  // The reply direction's dport is the SNAT port the peer answers to.
+  // The reply direction's dst and dport: the SNAT address and port the peer answers to.
   for (const line of ct.split("\n")) {
-    const dports = [...line.matchAll(/dport=(\d+)/g)];
-    if (dports.length >= 2) held.add(dports[1]?.[1] as string);
+    const dst = [...line.matchAll(/dst=(\S+)/g)][1]?.[1];
+    const dport = [...line.matchAll(/dport=(\d+)/g)][1]?.[1];
+    if (dst && dport) held.add(`${dst}:${dport}`);
   }
   const ss = (await w.exec("peer", ["ss", "-Htan", "state", "time-wait", `( sport = :${v.target} )`])).stdout;
   let n = 0;
   for (const line of ss.split("\n")) {
-    const port = /10\.8\.0\.1:(\d+)\s*$/.exec(line.trim())?.[1];
-    if (port && !held.has(port)) n++;
+    const far = line.trim().split(/\s+/).at(-1);
+    if (far && !held.has(far)) n++;
   }
   return n;
 }

@@ -8,7 +8,15 @@ import type { IfaceAddress } from "../host/types.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
-import { EndpointField, NameField, PortField, PublicInterfaceField, SubnetField } from "../spec/fields.ts";
+import { DEFAULTS } from "../spec/defaults.ts";
+import {
+  EndpointField,
+  NameField,
+  PortField,
+  PublicInterfaceField,
+  SnatPoolField,
+  SubnetField,
+} from "../spec/fields.ts";
 import { FirewallShape } from "../spec/schema.ts";
 import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
@@ -47,6 +55,7 @@ interface InitOpts {
   subnet: string;
   firewall: string;
   publicInterface: string;
+  snatPool: string;
   webhook?: string;
   name: string;
 }
@@ -102,6 +111,9 @@ async function init(o: InitOpts): Promise<void> {
     `  publicInterface: ${o.publicInterface}`,
     `  subnet: ${o.subnet}`,
     `  firewall: ${o.firewall}`,
+    "  # snat clients reach agent peers each from its own address in this prefix (with 240.0.0.0/8,",
+    "  # 203.0.113.7 as 240.0.113.7), not all from the hub's tunnel address; \"off\": from the hub's.",
+    `  snatPool: ${o.snatPool}`,
     "peers: []",
     "forwards: []",
     "",
@@ -177,6 +189,12 @@ export function registerHubCommands(program: Command): void {
       51820,
     )
     .option("--subnet <cidr>", "tunnel subnet", valid("--subnet", SubnetField), "10.8.0.0/24")
+    .option(
+      "--snat-pool <cidr>",
+      'where snat clients come from on the peers, one address each; "off": all from the hub\'s address',
+      valid("--snat-pool", SnatPoolField),
+      DEFAULTS.snatPool,
+    )
     .option("--firewall <backend>", "nftables or iptables", valid("--firewall", FirewallShape), "nftables")
     .option(
       "--public-interface <name>",

@@ -5,6 +5,7 @@ import { formatAddr, formatCidr } from "../net/ip.ts";
 import type { NftCollection, NftPlan } from "../plan/nft.ts";
 import { type Enrolling, OPEN_MARK, type Target, TRANSPARENT } from "../plan/plan.ts";
 import type { Spec } from "../spec/types.ts";
+import { pooledAddrs } from "./snat-pool.ts";
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
 
@@ -43,21 +44,27 @@ interface FamilyElements {
   dnat: [string, string][];
   targets: Set<string>;
   allow: Set<string>;
+  /** snat targets whose clients come from the hub's tunnel address. */
   snat: Set<string>;
+  /** snat targets whose clients come from the SNAT pool (agent peers' IPv4 targets, when hub.snatPool). */
+  pool: Set<string>;
 }
 
 /** The protocols with a traffic counter set each (`traffic_tcp`, `traffic_udp`). */
 const COUNTED = ["tcp", "udp"] as const;
 
 /** One pass over the plan's targets (in expandTargets' order: forward, peer address, protocol, port). */
-function hubElements(targets: Target[]): {
+function hubElements(
+  targets: Target[],
+  pooled: Set<string>,
+): {
   fam: Record<4 | 6, FamilyElements>;
   restricted: Set<string>;
   traffic: Record<(typeof COUNTED)[number], string[]>;
 } {
   const fam: Record<4 | 6, FamilyElements> = {
-    4: { dnat: [], targets: new Set(), allow: new Set(), snat: new Set() },
-    6: { dnat: [], targets: new Set(), allow: new Set(), snat: new Set() },
+    4: { dnat: [], targets: new Set(), allow: new Set(), snat: new Set(), pool: new Set() },
+    6: { dnat: [], targets: new Set(), allow: new Set(), snat: new Set(), pool: new Set() },
   };
   const restricted = new Set<string>();
   // Public ports by protocol: a public port belongs to one forward, so its counter is that forward's.
@@ -77,7 +84,7 @@ function hubElements(targets: Target[]): {
     e.dnat.push([pub, `${t.addr} . ${t.targetPort}`]);
     const tgt = `${t.addr} . ${t.proto} . ${t.targetPort}`;
     e.targets.add(tgt);
-    if (t.mode === "snat") e.snat.add(tgt);
+    if (t.mode === "snat") (pooled.has(t.addr) ? e.pool : e.snat).add(tgt);
     if (allowFrom.length) {
       for (const c of allowFrom) fam[c.family].allow.add(`${pub} . ${c.text}`);
       restricted.add(pub);
@@ -90,7 +97,8 @@ function hubElements(targets: Target[]): {
 export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[] = []): NftPlan {
   const { hub } = spec;
   const wg = JSON.stringify(hub.interface);
-  const { fam, restricted, traffic } = hubElements(targets);
+  const pool = hub.snatPool ? formatCidr(hub.snatPool) : null;
+  const { fam, restricted, traffic } = hubElements(targets, pooledAddrs(spec));
   const v6 = hub.address6 !== undefined;
   // Traffic from the internet: a named interface, or ("auto") anything but the tunnel addressed to the hub.
   const fromPublic =
@@ -127,6 +135,7 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
       set(`snat${f}`, `${addrType(f)} . inet_proto . inet_service`, e.snat),
     );
   }
+  if (pool) collections.push(set("pool4", "ipv4_addr . inet_proto . inet_service", fam[4].pool));
   // Element counters: packets and bytes per public port, both directions, both families. Keyed by the
   // connection's original destination port (`ct original proto-dst`, which nft takes alone but not in a
   // concatenation), so two forwards to one target count apart.
@@ -177,7 +186,9 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
     ),
     // The SNAT keeps the client's source port when it is free (no fully-random): a client that reopens
     // its own port gets its old binding back, so the hub does not free a port the peer still holds
-    // in TIME_WAIT for it (see docs/design-notes.md, "SNAT keeps the client's source port").
+    // in TIME_WAIT for it (see docs/design-notes.md, "SNAT keeps the client's source port"). With a
+    // pool, each client gets its own address in it (its low bits: NETMAP), so the peer tells clients
+    // apart and one client's TIME_WAIT never meets another's SYN ("One SNAT address per client").
     ...chain(
       "postrouting",
       "type nat hook postrouting priority srcnat; policy accept;",
@@ -185,6 +196,13 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
         .map(
           (f) =>
             `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)}`,
+        )
+        .concat(
+          pool
+            ? [
+                `oifname ${wg} ct status dnat ip daddr . meta l4proto . th dport @pool4 snat ip prefix to ip saddr map { 0.0.0.0/0 : ${pool} }`,
+              ]
+            : [],
         )
         .concat(
           // A client on the hub has a public source address (the peer would answer it by its own

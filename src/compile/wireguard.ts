@@ -2,6 +2,7 @@
 import { type Addr, formatAddr, formatCidr } from "../net/ip.ts";
 import { type Enrolling, KEY_FILE, type WgPlan } from "../plan/plan.ts";
 import type { Hub, Peer, Spec } from "../spec/types.ts";
+import { peerPool } from "./snat-pool.ts";
 
 const asHost = (a: Addr) => `${formatAddr(a)}/${a.family === 4 ? 32 : 128}`;
 
@@ -12,6 +13,7 @@ export function hubWireguard(spec: Spec, enrolling: Enrolling[] = []): WgPlan {
     publicKey: hub.publicKey,
     listenPort: hub.listenPort,
     addresses: withPrefix(hub, hub.address, hub.address6),
+    routes: [],
     mtu: hub.mtu,
     table: "auto",
     privateKeyFile: KEY_FILE,
@@ -33,13 +35,17 @@ export function hubWireguard(spec: Spec, enrolling: Enrolling[] = []): WgPlan {
 
 export function peerWireguard(spec: Spec, peer: Peer, transparent: boolean): WgPlan {
   const { hub } = spec;
+  // snat clients arrive from the pool: WireGuard takes them from the hub only inside its AllowedIPs,
+  // and the replies need a route back into the tunnel (transparent mode routes them by their mark).
+  const pool = peerPool(spec, peer);
   const allowed = transparent
     ? ["0.0.0.0/0", ...(hub.subnet6 ? ["::/0"] : [])]
-    : [formatCidr(hub.subnet), ...(hub.subnet6 ? [formatCidr(hub.subnet6)] : [])];
+    : [formatCidr(hub.subnet), ...(pool ? [pool] : []), ...(hub.subnet6 ? [formatCidr(hub.subnet6)] : [])];
   return {
     interface: hub.interface,
     publicKey: peer.publicKey,
     addresses: withPrefix(hub, peer.address, peer.address6),
+    routes: pool && !transparent ? [pool] : [],
     mtu: hub.mtu,
     table: transparent ? "off" : "auto",
     privateKeyFile: KEY_FILE,

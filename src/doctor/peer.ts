@@ -11,6 +11,7 @@ import { checkHandshake, checkHubApi } from "./peer-handshake.ts";
 import { checkHubName } from "./peer-hub-name.ts";
 import { checkPathMtu } from "./peer-path-mtu.ts";
 import type { Outcome, PeerScene } from "./peer-scene.ts";
+import { checkSnatPool } from "./peer-snat-pool.ts";
 import { checkTargets } from "./peer-targets.ts";
 import { checkTransparent } from "./peer-transparent.ts";
 
@@ -74,5 +75,10 @@ export const PEER_CHECKS: Check<PeerContext>[] = [
     checkPathMtu,
   ),
   check("transparent", "transparent forwards' marks, rule, route and rp_filter", checkTransparent),
+  check(
+    "snat-pool",
+    "snat clients' pool addresses reach this peer and are answered through the tunnel",
+    checkSnatPool,
+  ),
   check("clock", "this machine's clock agrees with the hub's", checkClock),
 ];

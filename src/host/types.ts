@@ -25,6 +25,8 @@ export interface WgState {
   publicKey: string | null;
   listenPort: number | null;
   addresses: string[];
+  /** Routes into the interface that porthole added (main table, `proto porthole`): "240.0.0.0/8". */
+  routes: string[];
   mtu: number | null;
   up: boolean;
   peers: WgPeerState[];
@@ -151,6 +153,9 @@ export interface Host {
     setEndpoint(iface: string, publicKey: string, endpoint: string): Promise<void>;
     addAddress(iface: string, cidr: string): Promise<void>;
     removeAddress(iface: string, cidr: string): Promise<void>;
+    /** A route into the interface (main table), marked as porthole's (ROUTE_PROTO). */
+    addRoute(iface: string, cidr: string): Promise<void>;
+    removeRoute(iface: string, cidr: string): Promise<void>;
     setMtu(iface: string, mtu: number): Promise<void>;
     setUp(iface: string): Promise<void>;
     /** Kernel or userspace, and which program (read-only); null when the interface does not exist. */

@@ -1,6 +1,7 @@
 // WireGuard through `ip` and `wg`: the kernel module when present, else a userspace implementation
 // (wireguard-go by default; $WG_QUICK_USERSPACE_IMPLEMENTATION or $PORTHOLE_WG_USERSPACE to change).
 
+import { ROUTE_PROTO } from "../plan/plan.ts";
 import { run } from "./run.ts";
 import type { Host, WgDumpPeer, WgState } from "./types.ts";
 
@@ -9,13 +10,26 @@ const userspaceImpl = () =>
 
 /** What observe reports for an interface that does not exist. */
 export function absentInterface(): WgState {
-  return { exists: false, publicKey: null, listenPort: null, addresses: [], mtu: null, up: false, peers: [] };
+  return {
+    exists: false,
+    publicKey: null,
+    listenPort: null,
+    addresses: [],
+    routes: [],
+    mtu: null,
+    up: false,
+    peers: [],
+  };
 }
 
 async function observe(iface: string): Promise<WgState> {
-  const [link, dump] = await Promise.all([
+  const routesOf = (f: "-4" | "-6") =>
+    run(["ip", f, "-j", "route", "show", "dev", iface, "proto", String(ROUTE_PROTO)], { allowFail: true });
+  const [link, dump, r4, r6] = await Promise.all([
     run(["ip", "-j", "addr", "show", "dev", iface], { allowFail: true }),
     run(["wg", "show", iface, "dump"], { allowFail: true }),
+    routesOf("-4"),
+    routesOf("-6"),
   ]);
   const empty = absentInterface();
   if (link.code !== 0) return empty;
@@ -34,6 +48,7 @@ async function observe(iface: string): Promise<WgState> {
     publicKey: h[1] && h[1] !== "(none)" ? h[1] : null,
     listenPort: h[2] ? Number(h[2]) : null,
     addresses: info.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
+    routes: [r4, r6].flatMap((r) => (r.code === 0 ? routeDsts(r.stdout) : [])),
     mtu: info.mtu,
     up: info.flags.includes("UP"),
     peers: dumpPeers(dump.stdout).map(({ publicKey, endpoint, allowedIps, keepalive }) => ({
@@ -43,6 +58,12 @@ async function observe(iface: string): Promise<WgState> {
       keepalive,
     })),
   };
+}
+
+/** `ip -j route show` output -> destinations as prefixes ("240.0.0.0/8"; ip writes a host route bare). */
+export function routeDsts(json: string): string[] {
+  const routes = json.trim() ? (JSON.parse(json) as { dst: string }[]) : [];
+  return routes.map((r) => (r.dst.includes("/") ? r.dst : `${r.dst}/${r.dst.includes(":") ? 128 : 32}`));
 }
 
 /** The peer lines of `wg show IFACE dump` (the first line is the interface's own). */
@@ -105,6 +126,12 @@ export const wireguardDriver: Omit<Host["wg"], "implementation"> = {
   },
   removeAddress: async (iface, cidr) => {
     await run(["ip", "addr", "del", cidr, "dev", iface]);
+  },
+  addRoute: async (iface, cidr) => {
+    await run(["ip", "route", "replace", cidr, "dev", iface, "proto", String(ROUTE_PROTO)]);
+  },
+  removeRoute: async (iface, cidr) => {
+    await run(["ip", "route", "del", cidr, "dev", iface, "proto", String(ROUTE_PROTO)]);
   },
   setMtu: async (iface, mtu) => {
     await run(["ip", "link", "set", "dev", iface, "mtu", String(mtu)]);

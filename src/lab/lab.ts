@@ -2,6 +2,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DAEMON_ENV } from "../plan/daemon-env.ts";
+import { DEFAULTS } from "../spec/defaults.ts";
 import type { Backend, Mode } from "../spec/types.ts";
 import { createWorld } from "./create.ts";
 import { startWebdav } from "./services.ts";
@@ -35,6 +36,7 @@ hub:
   publicKey: ${hubKey}
   publicInterface: ens3
   firewall: ${o.backend}
+  snatPool: ${DEFAULTS.snatPool}
 peers:
   - name: ${WEBDAV.peer}
     publicKey: ${peerKey}

@@ -17,6 +17,11 @@ export interface WgPlan {
   publicKey: string;
   listenPort?: number;
   addresses: string[];
+  /**
+   * Prefixes routed into the interface beyond its addresses' own (main table, ROUTE_PROTO): a peer's
+   * route back to the hub's SNAT pool. wg-quick adds the same from AllowedIPs.
+   */
+  routes: string[];
   mtu: number;
   /** "off" when the host routes the tunnel itself (transparent mode on a peer). */
   table: "auto" | "off";
@@ -123,6 +128,13 @@ export const TRANSPARENT = { fwmark: 0x5180, mask: 0x5180, table: 5180, priority
  * from TRANSPARENT's bits.
  */
 export const OPEN_MARK = { established: 0x200, closed: 0x400 } as const;
+
+/**
+ * The routing protocol number on the routes porthole adds (`ip route … proto 81`): how it finds its own
+ * routes again and leaves anyone else's on its interface alone. 81 is unassigned in iproute2's
+ * rt_protos and in the kernel's RTPROT_* list.
+ */
+export const ROUTE_PROTO = 81;
 
 /** "0x5180/0x5180", as `ip rule` takes and shows a masked fwmark. */
 export const markText = (r: { fwmark: number; mask: number }) =>

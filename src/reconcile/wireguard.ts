@@ -141,5 +141,23 @@ export function diffWireguard(
   if (!have.up) {
     steps.push({ subsystem: w, text: `~ ${iface} up`, run: (h) => h.wg.setUp(iface), undo: async () => {} });
   }
+  // After `up`: the kernel refuses a route into an interface that is down. Only porthole's own routes
+  // are observed (ROUTE_PROTO), so anyone else's route into the interface is never removed.
+  for (const r of plan.routes.filter((x) => !have.routes.includes(x))) {
+    steps.push({
+      subsystem: w,
+      text: `+ route ${r} dev ${iface}`,
+      run: (h) => h.wg.addRoute(iface, r),
+      undo: (h) => h.wg.removeRoute(iface, r),
+    });
+  }
+  for (const r of have.routes.filter((x) => !plan.routes.includes(x))) {
+    steps.push({
+      subsystem: w,
+      text: `- route ${r} dev ${iface}`,
+      run: (h) => h.wg.removeRoute(iface, r),
+      undo: (h) => h.wg.addRoute(iface, r),
+    });
+  }
   return steps;
 }

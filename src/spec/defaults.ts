@@ -6,6 +6,8 @@ export const DEFAULTS = {
   listenPort: 51820,
   interface: "wg0",
   subnet: "10.8.0.0/24",
+  /** What `hub init` and the lab write into a new spec (a spec without it SNATs to the hub's address). */
+  snatPool: "240.0.0.0/8",
   mtu: 1420,
   keepalive: 25,
   sshPort: 22,

@@ -9,7 +9,7 @@ import { parsePortRange } from "../net/ports.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { DEFAULTS, NAME_RE, NAME_RULE } from "./defaults.ts";
 import { endpointProblem, parseEndpoint } from "./endpoint.ts";
-import { interfaceProblem, publicInterfaceProblem, subnetProblem } from "./hub-rules.ts";
+import { interfaceProblem, publicInterfaceProblem, snatPoolProblem, subnetProblem } from "./hub-rules.ts";
 import { allowEntry, forwardNameProblem, nameProblem, portProblem } from "./value-rules.ts";
 
 /**
@@ -85,6 +85,12 @@ export const EndpointField = refusing(
 /** hub.subnet: an IPv4 prefix without host bits, /30 or larger. */
 export const SubnetField = refusing(z.string(), subnetProblem, {
   description: "an IPv4 prefix without host bits, /30 or larger, like 10.8.0.0/24",
+});
+
+/** hub.snatPool, or "off" (`hub init --snat-pool`): an IPv4 prefix /4 to /24 outside the special ranges. */
+export const SnatPoolField = refusing(z.string(), (t: string) => snatPoolProblem(t), {
+  description:
+    'an IPv4 prefix /4 to /24 like 240.0.0.0/8, or "off" (snat clients come from the hub\'s address)',
 });
 
 /** hub.interface: a Linux interface name. */

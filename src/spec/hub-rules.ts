@@ -1,6 +1,17 @@
 // The hub section's rules: ports, endpoint, key, interfaces, MTU, the tunnel subnets and the hub's address
 // in them, limits and the metrics listener.
-import { type Addr, addrAt, type Cidr, hostRange, isUla, offsetIn, parseAddr, parseCidr } from "../net/ip.ts";
+import {
+  type Addr,
+  addrAt,
+  type Cidr,
+  contains,
+  formatCidr,
+  hostRange,
+  isUla,
+  offsetIn,
+  parseAddr,
+  parseCidr,
+} from "../net/ip.ts";
 import { type PortRange, parsePortRange } from "../net/ports.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { DEFAULTS, IFNAME_RE, LIMIT_MAX } from "./defaults.ts";
@@ -36,6 +47,34 @@ export function subnetProblem(text: string): string | undefined {
   const c = parseCidr(text) as Cidr;
   if (c.family !== 4) return "is not IPv4; put IPv6 in hub.subnet6";
   return c.prefix > 30 ? "is too small for a hub and peers; accepted: a prefix of /30 or larger" : undefined;
+}
+
+const overlap = (a: Cidr, b: Cidr) =>
+  contains(a, { family: b.family, value: b.base }) || contains(b, { family: a.family, value: a.base });
+/** Prefixes a SNAT pool may not touch: this network, loopback, link-local, multicast, the broadcast address. */
+const NOT_POOLS = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32"].map(
+  (t) => parseCidr(t) as Cidr,
+);
+
+/**
+ * Why `text` is not a SNAT pool (hub.snatPool: an IPv4 prefix /4 to /24, outside `subnet` and the
+ * special-purpose ranges of NOT_POOLS, or "off"), or undefined. `subnet`: the tunnel's, when valid.
+ */
+export function snatPoolProblem(text: string, subnet?: Cidr): string | undefined {
+  const example = DEFAULTS.snatPool;
+  if (text === "off") return undefined;
+  const why = cidrProblem(text, `${example} (or "off")`);
+  if (why) return why;
+  const c = parseCidr(text) as Cidr;
+  if (c.family !== 4) return `is not IPv4; accepted: an IPv4 prefix /4 to /24, like ${example}`;
+  if (c.prefix < 4 || c.prefix > 24)
+    return `is out of range; accepted: a prefix /4 to /24 (a client's low bits pick its address), like ${example}`;
+  if (subnet && overlap(c, subnet))
+    return `overlaps hub.subnet ${formatCidr(subnet)}; use a prefix outside the tunnel's, like ${example}`;
+  const special = NOT_POOLS.find((x) => overlap(c, x));
+  if (special)
+    return `overlaps ${formatCidr(special)} (not a unicast range a peer routes); use a prefix like ${example}`;
+  return undefined;
 }
 
 // Stand-ins for a hub subnet or address whose problem is already reported (see checkHub).
@@ -104,6 +143,9 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
     );
   }
   if (h.address6 !== undefined && !h.subnet6) p.add(at("address6"), "needs hub.subnet6");
+  const poolWhy = h.snatPool === undefined ? undefined : snatPoolProblem(h.snatPool, subnet);
+  if (poolWhy) p.add(at("snatPool"), `${show(h.snatPool)} ${poolWhy}`);
+  const snatPool = poolWhy ? undefined : (parseCidr(h.snatPool ?? "off") ?? undefined);
   // A bad subnet or hub address is reported above; the peers and forwards are still checked, against a
   // stand-in subnet holding every address, so one run reports every problem and no follow-on ones.
   const net = subnet ?? ANY4;
@@ -133,6 +175,7 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
     mtu,
     firewall: h.firewall ?? "nftables",
     mesh: h.mesh ?? true,
+    snatPool,
     sshPort,
     reservedPorts,
     apiPort,

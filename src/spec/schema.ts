@@ -28,6 +28,8 @@ export const HubShape = z.strictObject({
   mtu: whole().optional(),
   firewall: FirewallShape.optional(),
   mesh: z.boolean().optional(),
+  /** Where snat clients appear to peers: each client's address mapped into this prefix (see checkHub). */
+  snatPool: z.string().optional(),
   sshPort: port.optional(),
   /** Ports (or ranges) the hub keeps for its own services: no forward may take them (tcp and udp). */
   reservedPorts: z.array(z.union([whole(), z.string()])).optional(),

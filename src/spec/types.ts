@@ -22,6 +22,11 @@ export interface Hub {
   mtu: number;
   firewall: Backend;
   mesh: boolean;
+  /**
+   * snat clients reach agent peers from this IPv4 prefix, each client's address mapped into it by its
+   * low bits (NETMAP), instead of all from the hub's tunnel address; undefined: the hub's address.
+   */
+  snatPool?: Cidr;
   sshPort: number;
   /** Public ports no forward may take (both protocols). */
   reservedPorts: PortRange[];

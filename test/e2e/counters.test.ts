@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
 import { LAB } from "../../src/lab/topology.ts";
-import { type Lab, specWith, startWhoami, udpAsk, withLab } from "./lab-fixture.ts";
+import { type Lab, onPeer, specWith, startWhoami, udpAsk, withLab } from "./lab-fixture.ts";
 
 interface Fwd {
   name: string;
@@ -53,7 +53,7 @@ for (const backend of ["nftables", "iptables"] as const) {
       await new Promise((r) => setTimeout(r, 1000));
       // One UDP flow (answered): open while conntrack tracks it.
       await startWhoami(lab, ["udp:7000"]);
-      assert.equal((await udpAsk(lab, LAB.hubPublic, 6000)).stdout.trim(), "10.8.0.1 7000 ping");
+      assert.equal((await udpAsk(lab, LAB.hubPublic, 6000)).stdout.trim(), `${onPeer()} 7000 ping`);
       const before = await forwards(lab);
       const share = before.share as Fwd;
       const side = before.side as Fwd;

@@ -125,6 +125,23 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
     assert.match(mtu.fixes.join("\n"), /set `hub: \{ mtu: 1340 \}` in porthole\.yaml, then porthole apply/);
     await homeLinkBlackHole(lab.world, null);
 
+    // snat clients arrive from the pool (hub.snatPool, as hub init writes it); its route gone, replies
+    // to them would leave by eth0.
+    const poolOk =
+      /^ok +snat-pool +snat clients arrive from 240\.0\.0\.0\/8: in the hub's AllowedIPs, and a reply to 240\.0\.0\.1 leaves by wg0$/m;
+    assert.match((await doctor(lab, "peer")).stdout, poolOk);
+    await lab.world.exec("peer", ["ip", "route", "del", "240.0.0.0/8", "dev", "wg0"]);
+    const unrouted = await doctor(lab, "peer");
+    assert.equal(unrouted.code, 4, unrouted.stdout);
+    const pool = failed(unrouted.stdout, "snat-pool");
+    assert.match(
+      pool.line,
+      /snat clients \(from 240\.0\.0\.0\/8\) would not be answered through the tunnel: a reply to 240\.0\.0\.1 leaves by eth0, not wg0/,
+    );
+    assert.match(pool.fixes.join("\n"), /porthole apply/);
+    const repaired = await lab.porthole("peer", ["apply", "--host", "rpi"], { allowFail: true });
+    assert.match((await doctor(lab, "peer")).stdout, poolOk, `${repaired.stdout}${repaired.stderr}`);
+
     // A transparent forward whose policy rule and route are gone: replies would leave by eth0.
     const exposed = await lab.porthole("peer", ["expose", "8443", "--to", "8443", "--transparent"]);
     assert.equal(exposed.code, 0, exposed.stderr);

@@ -105,6 +105,12 @@ async function readKey(world: World, h: "hub" | "peer"): Promise<string> {
 }
 
 /** The lab's spec with extra forwards appended (YAML list items). */
+/**
+ * The address a client of the lab has on the peer in snat mode: the lab's spec (like `hub init`'s) maps
+ * each client into hub.snatPool 240.0.0.0/8 by its low 24 bits (203.0.113.2 -> 240.0.113.2).
+ */
+export const onPeer = (client: string = LAB.client) => client.replace(/^\d+\./, "240.");
+
 export function specWith(lab: Lab, backend: Backend, mode: Mode, extraForwards: string[]): string {
   const base = labSpec(lab.hubKey, lab.peerKey, { backend, mode });
   return `${base}${extraForwards.map((f) => `  - ${f}\n`).join("")}`;

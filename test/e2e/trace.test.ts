@@ -69,9 +69,12 @@ test("trace (nftables): the request's path, a firewalld-like drop named, nothing
     assert.match(out, /^ {3}prerouting {3}porthole's chain prerouting: accept, DNAT to 10\.8\.0\.2:8080$/m);
     // The chains jumped to from forward are porthole's business; the verdict is the user's.
     assert.match(out, /^ {3}forward {6}porthole's chain forward( → [a-z_]+)*: accept$/m);
-    assert.match(out, /^ {3}postrouting {2}porthole's chain postrouting: accept, SNAT to 10\.8\.0\.1:\d+$/m);
-    assert.match(out, /^ {3}out wg0: tcp 10\.8\.0\.1:\d+ → 10\.8\.0\.2:8080$/m);
-    assert.match(out, /^#2 reply in wg0: tcp 10\.8\.0\.2:8080 → 10\.8\.0\.1:\d+ SYN-ACK$/m);
+    assert.match(
+      out,
+      /^ {3}postrouting {2}porthole's chain postrouting: accept, SNAT to 240\.0\.113\.2:\d+$/m,
+    );
+    assert.match(out, /^ {3}out wg0: tcp 240\.0\.113\.2:\d+ → 10\.8\.0\.2:8080$/m);
+    assert.match(out, /^#2 reply in wg0: tcp 10\.8\.0\.2:8080 → 240\.0\.113\.2:\d+ SYN-ACK$/m);
     assert.match(
       out,
       /^ {3}out ens3: tcp 203\.0\.113\.1:80 → 203\.0\.113\.2:\d+ \(the flow's NAT reversed by conntrack\)$/m,
@@ -161,9 +164,9 @@ test("trace (iptables backend, iptables-nft): porthole's PORTHOLE-* chains in th
     assert.match(r.stdout, /^ {3}forward {6}iptables-nft filter FORWARD → PORTHOLE-FORWARD: accept$/m);
     assert.match(
       r.stdout,
-      /^ {3}postrouting {2}iptables-nft nat POSTROUTING → PORTHOLE-POSTROUTING: accept, SNAT to 10\.8\.0\.1:\d+$/m,
+      /^ {3}postrouting {2}iptables-nft nat POSTROUTING → PORTHOLE-POSTROUTING: accept, SNAT to 240\.0\.113\.2:\d+$/m,
     );
-    assert.match(r.stdout, /^ {3}out wg0: tcp 10\.8\.0\.1:\d+ → 10\.8\.0\.2:8080$/m);
+    assert.match(r.stdout, /^ {3}out wg0: tcp 240\.0\.113\.2:\d+ → 10\.8\.0\.2:8080$/m);
     assert.deepEqual(await traceTables(lab), []);
   });
 });

@@ -119,6 +119,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
         publicKey: null,
         listenPort: null,
         addresses: [],
+        routes: [],
         mtu: 1500,
         up: false,
         peers: [],
@@ -160,6 +161,14 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     removeAddress: async (n, a) => {
       act(`ip addr del ${a}`);
       iface(n).addresses = iface(n).addresses.filter((x) => x !== a);
+    },
+    addRoute: async (n, r) => {
+      act(`ip route add ${r}`);
+      iface(n).routes.push(r);
+    },
+    removeRoute: async (n, r) => {
+      act(`ip route del ${r}`);
+      iface(n).routes = iface(n).routes.filter((x) => x !== r);
     },
     setMtu: async (n, mtu) => {
       act(`ip mtu ${mtu}`);

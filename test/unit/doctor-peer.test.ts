@@ -10,6 +10,7 @@ import { checkHandshake, checkHubApi } from "../../src/doctor/peer-handshake.ts"
 import { checkHubName } from "../../src/doctor/peer-hub-name.ts";
 import { checkPathMtu, judgeMtu, largestPacket } from "../../src/doctor/peer-path-mtu.ts";
 import type { PeerScene } from "../../src/doctor/peer-scene.ts";
+import { checkSnatPool } from "../../src/doctor/peer-snat-pool.ts";
 import { checkTargets, judgeTarget } from "../../src/doctor/peer-targets.ts";
 import { checkTransparent } from "../../src/doctor/peer-transparent.ts";
 import { parsePing, parseRouteGet } from "../../src/host/probes.ts";
@@ -53,6 +54,7 @@ function scene(
     publicKey: RPI,
     listenPort: null,
     addresses: ["10.8.0.2/32"],
+    routes: [],
     mtu: 1420,
     up: true,
     peers: o.noIface
@@ -419,5 +421,43 @@ test("ping and route output are read as the tools write them", () => {
       '[{"dst":"10.99.99.99","gateway":"192.0.2.1","dev":"eth0","prefsrc":"192.0.2.2","flags":[],"uid":0,"cache":[]}]',
     ),
     { device: "eth0", source: "192.0.2.2", gateway: "192.0.2.1" },
+  );
+});
+
+test("snat pool: in the hub's AllowedIPs and routed into the tunnel is ok; a missing one or a route elsewhere fails; no pool, nothing", async () => {
+  const pooled = specOf([SHARE], "203.0.113.1", "  snatPool: 240.0.0.0/8\n");
+  assert.equal(await checkSnatPool(scene().s), null, "no hub.snatPool: nothing to check");
+  assert.equal(
+    await checkSnatPool(
+      scene({
+        spec: specOf(
+          ["{ name: share, proto: tcp, port: 80, peer: rpi, targetPort: 8080, mode: transparent }"],
+          "203.0.113.1",
+          "  snatPool: 240.0.0.0/8\n",
+        ),
+      }).s,
+    ),
+    null,
+    "a transparent peer routes replies by their mark (checked by transparent)",
+  );
+
+  // The scene's hub peer has AllowedIPs 10.8.0.0/24 only, and replies leave by eth0 (the fake's default).
+  const bare = scene({ spec: pooled });
+  const fail = await checkSnatPool(bare.s);
+  assert.equal(fail?.status, "fail");
+  assert.match(fail?.found ?? "", /AllowedIPs \(10\.8\.0\.0\/24\) lack 240\.0\.0\.0\/8/);
+  assert.match(fail?.found ?? "", /a reply to 240\.0\.0\.1 leaves by eth0, not wg0/);
+  assert.match(fail?.fix ?? "", /^porthole apply/);
+
+  const good = scene({ spec: pooled });
+  const hubPeer = good.host.ifaces.get("wg0")?.peers[0];
+  if (hubPeer) hubPeer.allowedIps = ["10.8.0.0/24", "240.0.0.0/8"];
+  good.host.network.route = (a) =>
+    a.startsWith("240.") ? { device: "wg0", source: "10.8.0.2", gateway: null } : null;
+  const ok = await checkSnatPool(good.s);
+  assert.equal(ok?.status, "ok", ok?.found);
+  assert.match(
+    ok?.found ?? "",
+    /snat clients arrive from 240\.0\.0\.0\/8: in the hub's AllowedIPs, and a reply to 240\.0\.0\.1 leaves by wg0/,
   );
 });

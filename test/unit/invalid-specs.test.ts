@@ -96,7 +96,7 @@ const CASES: Case[] = [
     name: "unknown hub field, with did-you-mean",
     text: hub("\n  listenport: 42069"),
     expected: [
-      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits, metricsListen",
+      "porthole.yaml:7:3 hub.listenport: unknown field; did you mean listenPort? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, snatPool, sshPort, reservedPorts, apiPort, limits, metricsListen",
     ],
   },
   {
@@ -117,7 +117,7 @@ const CASES: Case[] = [
     name: "unknown field, nothing close to it",
     text: hub("\n  colour: blue"),
     expected: [
-      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits, metricsListen",
+      "porthole.yaml:7:3 hub.colour: unknown field; accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, snatPool, sshPort, reservedPorts, apiPort, limits, metricsListen",
     ],
   },
   {
@@ -204,6 +204,47 @@ const CASES: Case[] = [
       'porthole.yaml:8:3 hub.subnet6: "fd00::/129" is not a network prefix; expected an address with a prefix length, like fd00:8::/64',
     ],
   },
+  {
+    name: "SNAT pools that are not a unicast IPv4 prefix apart from the tunnel's",
+    text: hub("\n  subnet: 10.8.0.0/16\n  snatPool: 10.8.128.0/17"),
+    expected: [
+      'porthole.yaml:8:3 hub.snatPool: "10.8.128.0/17" overlaps hub.subnet 10.8.0.0/16; use a prefix outside the tunnel\'s, like 240.0.0.0/8',
+    ],
+  },
+  ...(
+    [
+      [
+        "240.0.0.0/4",
+        "overlaps 255.255.255.255/32 (not a unicast range a peer routes); use a prefix like 240.0.0.0/8",
+      ],
+      [
+        "127.0.0.0/8",
+        "overlaps 127.0.0.0/8 (not a unicast range a peer routes); use a prefix like 240.0.0.0/8",
+      ],
+      [
+        "224.0.0.0/8",
+        "overlaps 224.0.0.0/4 (not a unicast range a peer routes); use a prefix like 240.0.0.0/8",
+      ],
+      [
+        "169.254.0.0/16",
+        "overlaps 169.254.0.0/16 (not a unicast range a peer routes); use a prefix like 240.0.0.0/8",
+      ],
+      [
+        "240.0.0.0/25",
+        "is out of range; accepted: a prefix /4 to /24 (a client's low bits pick its address), like 240.0.0.0/8",
+      ],
+      ["fd00:9::/96", "is not IPv4; accepted: an IPv4 prefix /4 to /24, like 240.0.0.0/8"],
+      ["240.0.0.1/8", 'has host bits set; did you mean 240.0.0.0/8?, or "off"'],
+      [
+        "none",
+        'is not a network prefix; expected an address with a prefix length, like 240.0.0.0/8, or "off"',
+      ],
+    ] as const
+  ).map(([pool, why]) => ({
+    name: `SNAT pool ${pool}`,
+    text: hub(`\n  snatPool: ${pool}`),
+    expected: [`porthole.yaml:7:3 hub.snatPool: "${pool}" ${why}`],
+  })),
   {
     name: "a subnet without a prefix length",
     text: hub("\n  subnet: 10.8.0.0"),
@@ -571,7 +612,7 @@ test("a spec with many mistakes reports all of them at once, in file order", () 
   assert.deepEqual(r.report.split("\n"), [
     'many.yaml:6:3 hub.subnet: "10.8.0.1/24" has host bits set; did you mean 10.8.0.0/24?',
     "many.yaml:7:3 hub.mtu: 100 is out of range; accepted: 1280-9000",
-    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, sshPort, reservedPorts, apiPort, limits, metricsListen",
+    "many.yaml:8:3 hub.firewal: unknown field; did you mean firewall? accepted fields: name, endpoint, listenPort, publicKey, publicInterface, interface, subnet, subnet6, address, address6, mtu, firewall, mesh, snatPool, sshPort, reservedPorts, apiPort, limits, metricsListen",
     "many.yaml:11:5 peers[0].publicKey: \"not-a-key\" is not a WireGuard key; expected 32 bytes in base64 (44 characters ending in '='), as `wg pubkey` prints",
     "many.yaml:13:5 peers[0].keepalive: 99999 is out of range; accepted: 0 (off) to 65535 seconds",
     'many.yaml:14:5 peers[1].name: "rpi" is already used by peers[0]',

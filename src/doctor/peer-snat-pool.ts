@@ -1,0 +1,37 @@
+// The hub's SNAT pool on this peer: snat clients arrive from their own addresses in hub.snatPool, so
+// WireGuard must take those sources from the hub (AllowedIPs) and the replies must go back into the
+// tunnel (porthole's route). A transparent peer routes every reply to the tunnel by its mark instead.
+import { compile } from "../compile/compile.ts";
+import { peerPool } from "../compile/snat-pool.ts";
+import { addrAt, formatAddr } from "../net/ip.ts";
+import { hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
+
+/** null when the hub maps no client into a pool for this peer, or the peer is transparent (checked there). */
+export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
+  const pool = peerPool(s.spec, s.me);
+  const plan = compile(s.spec, s.me.name);
+  if (!pool || !s.spec.hub.snatPool || plan.routing) return null;
+  const iface = s.spec.hub.interface;
+  const problems: string[] = [];
+  const hub = await hubPeer(s);
+  if (hub && !hub.allowedIps.includes(pool))
+    problems.push(
+      `the hub's AllowedIPs (${hub.allowedIps.join(", ") || "none"}) lack ${pool}: WireGuard drops them`,
+    );
+  // Any address of the pool stands for all: one route covers it.
+  const probe = formatAddr(addrAt(s.spec.hub.snatPool, 1n));
+  const route = await s.host.probe.route(probe);
+  if (route && route.device !== iface)
+    problems.push(`a reply to ${probe} leaves by ${route.device}, not ${iface}`);
+  if (!route) problems.push(`this machine has no route to ${probe}`);
+  if (problems.length)
+    return {
+      status: "fail",
+      found: `snat clients (from ${pool}) would not be answered through the tunnel: ${problems.join("; ")}`,
+      fix: "porthole apply (the running agent also repairs this within 30 s)",
+    };
+  return {
+    status: "ok",
+    found: `snat clients arrive from ${pool}: in the hub's AllowedIPs, and a reply to ${probe} leaves by ${iface}`,
+  };
+}
