@@ -18,17 +18,26 @@ export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
     problems.push(
       `the hub's AllowedIPs (${hub.allowedIps.join(", ") || "none"}) lack ${pool}: WireGuard drops them`,
     );
-  // Any address of the pool stands for all: one route covers it.
+  const ours = (await s.host.wg.observe(iface)).routes.includes(pool);
+  if (!ours) problems.push(`porthole's route ${pool} dev ${iface} is missing`);
+  // Any address of the pool stands for all (porthole routes the whole prefix).
   const probe = formatAddr(addrAt(s.spec.hub.snatPool, 1n));
   const route = await s.host.probe.route(probe);
-  if (route && route.device !== iface)
-    problems.push(`a reply to ${probe} leaves by ${route.device}, not ${iface}`);
-  if (!route) problems.push(`this machine has no route to ${probe}`);
+  const elsewhere = !route || route.device !== iface;
+  if (elsewhere)
+    problems.push(
+      `a reply to ${probe} ${route ? `leaves by ${route.device}` : "has no route"}, not ${iface}`,
+    );
   if (problems.length)
     return {
       status: "fail",
       found: `snat clients (from ${pool}) would not be answered through the tunnel: ${problems.join("; ")}`,
-      fix: "porthole apply (the running agent also repairs this within 30 s)",
+      // porthole's part in place and the reply still not routed to the tunnel: another program's more
+      // specific route wins, which an apply would not change.
+      fix:
+        problems.length === 1 && elsewhere
+          ? `another route takes ${probe} (see \`ip route get ${probe}\`): remove it, or set hub.snatPool to a prefix this machine does not route, then porthole apply on the hub`
+          : "porthole apply (the running agent also repairs this within 30 s)",
     };
   return {
     status: "ok",

@@ -228,7 +228,20 @@ function compiled(spec: Spec, hostName: string, opts: CompileOptions): HostPlan 
 /** The spec this process applied last (a daemon applies again and again: no need to parse it back). */
 let lastApplied: { text: string; spec: Spec } | null = null;
 
-export async function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
+/**
+ * One apply or down at a time on a host: a peer's agent and a command (`expose` applies the peer's
+ * part too) would otherwise observe the same state and both take the same steps, and the second's
+ * would fail (a route already removed) or undo the first's. Waits up to APPLY_LOCK_MS for the other.
+ */
+const APPLY_LOCK_MS = 120_000;
+const applyLock = <T>(ctx: Context, fn: () => Promise<T>) =>
+  ctx.host.files.lock(join(ctx.stateDir, "apply.lock"), fn, APPLY_LOCK_MS);
+
+export function apply(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
+  return applyLock(ctx, () => applyLocked(ctx, req));
+}
+
+async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult> {
   const log = ctx.log ?? (() => {});
   // The state file is read while compile runs (its I/O overlaps the CPU work); awaited after the key check.
   const previousRead = readApplied(ctx.host, ctx.stateDir);
@@ -359,7 +372,11 @@ async function checkKey(ctx: Context, plan: HostPlan): Promise<void> {
  * sysctl values) but keeps the unit and sysctl files and the records, so the next start or boot
  * restores it and a later `down` still knows the files.
  */
-export async function down(ctx: Context, opts: { keepFiles?: boolean } = {}): Promise<string[]> {
+export function down(ctx: Context, opts: { keepFiles?: boolean } = {}): Promise<string[]> {
+  return applyLock(ctx, () => downLocked(ctx, opts));
+}
+
+async function downLocked(ctx: Context, opts: { keepFiles?: boolean }): Promise<string[]> {
   const h = ctx.host;
   const log = ctx.log ?? (() => {});
   const records = [await readApplied(h, ctx.stateDir), await readIntent(h, ctx.stateDir)].filter(

@@ -40,8 +40,11 @@ export function flowText(h: PacketHeaders): string {
 
 // "ct status dnat" only matches a flow; "dnat ip to …", "dnat to …" and "redirect" translate.
 const isDnat = (rule: string) => /\bdnat (ip6? )?to\b|\bredirect\b|-j DNAT\b/.test(rule);
+// NETMAP (porthole's SNAT pool with iptables) has no nft translation: iptables-nft shows "xt target NETMAP".
 const isSnat = (rule: string) =>
-  /\bsnat (ip6? )?(prefix )?to\b|\bmasquerade\b|-j (SNAT|MASQUERADE|NETMAP)\b/.test(rule);
+  /\bsnat (ip6? )?(prefix )?to\b|\bmasquerade\b|-j (SNAT|MASQUERADE|NETMAP)\b|\bxt target NETMAP\b/.test(
+    rule,
+  );
 
 /** The headers at the end of the packet's path: where it left, else the last chain that saw it. */
 function lastHeaders(p: TracedPacket): PacketHeaders {

@@ -446,12 +446,27 @@ test("snat pool: in the hub's AllowedIPs and routed into the tunnel is ok; a mis
   const fail = await checkSnatPool(bare.s);
   assert.equal(fail?.status, "fail");
   assert.match(fail?.found ?? "", /AllowedIPs \(10\.8\.0\.0\/24\) lack 240\.0\.0\.0\/8/);
+  assert.match(fail?.found ?? "", /porthole's route 240\.0\.0\.0\/8 dev wg0 is missing/);
   assert.match(fail?.found ?? "", /a reply to 240\.0\.0\.1 leaves by eth0, not wg0/);
   assert.match(fail?.fix ?? "", /^porthole apply/);
 
+  // porthole's route and AllowedIPs in place, but another program's route takes the pool.
+  const taken = scene({ spec: pooled });
+  const wg = taken.host.ifaces.get("wg0");
+  if (wg?.peers[0]) wg.peers[0].allowedIps = ["10.8.0.0/24", "240.0.0.0/8"];
+  if (wg) wg.routes = ["240.0.0.0/8"];
+  const other = await checkSnatPool(taken.s);
+  assert.equal(other?.status, "fail");
+  assert.match(other?.found ?? "", /: a reply to 240\.0\.0\.1 leaves by eth0, not wg0$/);
+  assert.match(
+    other?.fix ?? "",
+    /^another route takes 240\.0\.0\.1 \(see `ip route get 240\.0\.0\.1`\): remove it, or set hub\.snatPool/,
+  );
+
   const good = scene({ spec: pooled });
-  const hubPeer = good.host.ifaces.get("wg0")?.peers[0];
-  if (hubPeer) hubPeer.allowedIps = ["10.8.0.0/24", "240.0.0.0/8"];
+  const gwg = good.host.ifaces.get("wg0");
+  if (gwg?.peers[0]) gwg.peers[0].allowedIps = ["10.8.0.0/24", "240.0.0.0/8"];
+  if (gwg) gwg.routes = ["240.0.0.0/8"];
   good.host.network.route = (a) =>
     a.startsWith("240.") ? { device: "wg0", source: "10.8.0.2", gateway: null } : null;
   const ok = await checkSnatPool(good.s);

@@ -60,11 +60,17 @@ const STATES: Record<string, (h: FakeHost, host: "hub" | "rpi", mode: string) =>
   },
   "killed mid-apply (no applied record yet)": async (h, host, mode) => {
     // The process dies while writing the unit file, after the interface, sysctl, ruleset and routing.
-    const write = h.files.write;
-    h.files.write = (p, t, m) => (p.startsWith("/root/") ? new Promise(() => {}) : write(p, t, m));
-    void applyMode(h, host, mode);
+    // Another process: its apply lock dies with it (a lock whose owner is gone is taken over).
+    const dying: FakeHost = {
+      ...h,
+      files: {
+        ...h.files,
+        write: (p, t, m) => (p.startsWith("/root/") ? new Promise(() => {}) : h.files.write(p, t, m)),
+        lock: (_p, fn) => fn(),
+      },
+    };
+    void applyMode(dying, host, mode);
     await sleep(50);
-    h.files.write = write;
     assert.ok(h.ifaces.has("wg0") && !h.fileMap.has("/state/applied.json"));
   },
   "after a down": async (h, host, mode) => {

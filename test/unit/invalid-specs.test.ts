@@ -234,10 +234,10 @@ const CASES: Case[] = [
         "is out of range; accepted: a prefix /4 to /24 (a client's low bits pick its address), like 240.0.0.0/8",
       ],
       ["fd00:9::/96", "is not IPv4; accepted: an IPv4 prefix /4 to /24, like 240.0.0.0/8"],
-      ["240.0.0.1/8", 'has host bits set; did you mean 240.0.0.0/8?, or "off"'],
+      ["240.0.0.1/8", "has host bits set; did you mean 240.0.0.0/8?"],
       [
         "none",
-        'is not a network prefix; expected an address with a prefix length, like 240.0.0.0/8, or "off"',
+        'is not a network prefix; expected an address with a prefix length, like 240.0.0.0/8 (or "off")',
       ],
     ] as const
   ).map(([pool, why]) => ({
