@@ -100,12 +100,17 @@ async function send(
   } catch (e) {
     const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
     // Refused: the tunnel carried the request and the hub's kernel answered, but nothing listens.
-    const why =
-      cause?.code === "ECONNREFUSED"
-        ? "the hub answered through the tunnel, but its API is not listening: the hub daemon is not running"
-        : "the hub did not answer through the tunnel; its daemon may be down, or the tunnel is";
+    // Silence has a third cause a peer cannot tell from the other two: removed on the hub (`peer rm`),
+    // the hub drops its packets as it does any unknown key's.
+    const refused = cause?.code === "ECONNREFUSED";
+    const why = refused
+      ? "the hub answered through the tunnel, but its API is not listening: the hub daemon is not running"
+      : "the hub did not answer through the tunnel; its daemon may be down, the tunnel may be, or this peer was removed on the hub";
+    const next = refused
+      ? "on the hub, `porthole status` shows the daemon's state"
+      : "here, `porthole doctor` checks the tunnel; on the hub, `porthole status` shows the daemon's state and `porthole peer ls` whether this peer is still there";
     const err = new HubUnreachable(
-      `${why} (${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}); on the hub, \`porthole status\` shows the daemon's state`,
+      `${why} (${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}); ${next}`,
     );
     err.refused = cause?.code === "ECONNREFUSED";
     throw err;

@@ -2,6 +2,7 @@
 // parses into its protocol type, and a reply of the wrong shape is an error naming the route.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
@@ -10,6 +11,7 @@ import { hubApi } from "../../src/hub/api.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { HubUnreachable, hubRequest } from "../../src/peer/client.ts";
 import { BadReply, errorMessage, hubClient, jsonOrText, type Transport } from "../../src/protocol/client.ts";
 import { fakeHost } from "../support/fake-host.ts";
 
@@ -92,4 +94,24 @@ test("client: a reply of the wrong shape is an error naming the route, not undef
   );
   assert.equal(errorMessage({ error: "no" }, "fallback"), "no");
   assert.equal(errorMessage("plain text", "fallback"), "fallback");
+});
+
+test("peer transport: silence from the hub names a removed peer among the causes and what to run on each side", async (t) => {
+  // A loopback listener that accepts and never answers: the request times out as through a dead tunnel.
+  const held: Socket[] = [];
+  const server = createServer((s) => void held.push(s));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    for (const s of held) s.destroy();
+    server.close();
+  });
+  const { port } = server.address() as AddressInfo;
+  const err = await hubRequest(`http://127.0.0.1:${port}`, "GET", "/v1/status", undefined, 300).then(
+    () => assert.fail("answered"),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof HubUnreachable);
+  assert.equal(err.refused, false);
+  assert.match(err.message, /its daemon may be down, the tunnel may be, or this peer was removed on the hub/);
+  assert.match(err.message, /here, `porthole doctor` checks the tunnel; on the hub, .*`porthole peer ls`/);
 });
