@@ -10,6 +10,11 @@ export interface RunOptions {
   allowFail?: boolean;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /**
+   * In its own session and process group (setsid), for a program that leaves a daemon behind: a
+   * Ctrl-C meant for the command that ran it (a shell job's process group) does not reach the daemon.
+   */
+  detached?: boolean;
 }
 
 export interface RunResult {
@@ -44,7 +49,11 @@ function hintFor(stderr: string, code: number): string | undefined {
 export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const [cmd, ...args] = argv as [string, ...string[]];
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: opts.detached ?? false,
+    });
     // Our own timer, not spawn's `timeout`: that one is cleared only on "exit", which a program that
     // is not installed never emits, so a missing tool kept the CLI alive for the whole timeout.
     const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 60_000);

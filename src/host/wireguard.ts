@@ -93,7 +93,9 @@ async function create(iface: string): Promise<string> {
   if (kernel.code === 0) return "kernel";
   const impl = userspaceImpl();
   const env = { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: "1" };
-  await run([impl, iface], { env });
+  // wireguard-go forks its daemon into the process group it was started in: without a session of its
+  // own, a Ctrl-C of `porthole join TOKEN && rclone serve …` stopped the tunnel along with rclone.
+  await run([impl, iface], { env, detached: true });
   return `userspace (${impl})`;
 }
 
