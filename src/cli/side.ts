@@ -45,7 +45,7 @@ const RULES: Record<string, Rule> = {
   trace: { side: "hub" },
   join: {
     side: "peer",
-    instead: "`porthole peer add NAME` here, then `porthole join TOKEN` on the machine that joins",
+    instead: "`porthole peer add NAME`, then `porthole join TOKEN` on the machine that joins",
   },
   "peer run": { side: "peer", instead: "`porthole hub run` (the hub daemon)" },
   expose: { side: "peer", instead: "`porthole forward add --port PUBLIC --peer NAME --target-port PORT`" },

@@ -56,7 +56,12 @@ describe("a command on the wrong side says what to run instead and writes nothin
     },
     { on: "hub", args: ["unexpose", "80"], says: /`porthole forward rm NAME`/ },
     { on: "hub", args: ["exposed"], says: /the equivalent is `porthole forward ls`/ },
-    { on: "hub", args: ["join", "ph1.x"], says: /`porthole peer add NAME` here, then `porthole join TOKEN`/ },
+    {
+      on: "hub",
+      args: ["join", "ph1.x"],
+      // Once "here, on the hub, … `porthole peer add NAME` here, then …": "here" said twice.
+      says: /; here, on the hub, the equivalent is `porthole peer add NAME`, then `porthole join TOKEN` on the machine that joins\./,
+    },
     { on: "hub", args: ["peer", "run"], says: /`porthole hub run` \(the hub daemon\)/ },
     { on: "none", args: ["peer", "add", "rpi"], says: /make it the hub with `porthole hub init/ },
     {
