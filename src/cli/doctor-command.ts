@@ -20,7 +20,11 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
       throw new UserError((e as Error).message);
     });
     // The daemon (when it runs) asks a connected peer to probe the public ports from the internet.
-    if (await waitForDaemon(0)) ctx.reachability = () => hub({ needsDaemon: true }).reachability();
+    if (await waitForDaemon(0)) {
+      ctx.reachability = () => hub({ needsDaemon: true }).reachability();
+      // Only the daemon knows when the hub last received from each peer (it watches their rx).
+      ctx.daemonPeers = () => hub({ needsDaemon: true }).peers();
+    }
     if (ctx.managedBy === "daemon") ctx.specProblem = specProblem;
     return runChecks(HUB_CHECKS, ctx);
   }

@@ -81,7 +81,7 @@ export function registerHubPeerCommands(peer: Command): void {
       const rows = peers.map((p) => [
         p.name,
         p.address,
-        p.online ? "online" : "offline",
+        p.online === null ? "unknown (the hub's interface is down)" : p.online ? "online" : "offline",
         `${p.kind}${p.admin ? ", admin" : ""}`,
       ]);
       for (const t of tokens)

@@ -3,6 +3,7 @@ import { compile } from "../compile/compile.ts";
 import type { Host } from "../host/types.ts";
 import type { HostPlan } from "../plan/plan.ts";
 import type { ReachabilityReply } from "../protocol/responses.ts";
+import type { PeerStatus } from "../protocol/status.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
@@ -18,6 +19,11 @@ export interface HubContext {
   reachability?: () => Promise<ReachabilityReply>;
   /** What is wrong with the daemon's spec file (null: nothing); absent for a hub managed with apply. */
   specProblem?: () => Promise<string | null>;
+  /**
+   * The peers as the running hub daemon sees them (GET /v1/peers): with `receivedSecondsAgo`, which only
+   * its watch of the peers' received bytes (every 2 s) knows. Absent: no daemon to ask.
+   */
+  daemonPeers?: () => Promise<PeerStatus[]>;
 }
 
 /**

@@ -1,16 +1,18 @@
 // Each forward answers through the tunnel: the same TCP connect `porthole status` makes from the hub to
 // the forward's target (hub/status.ts probeForwards), said as status says it (protocol/probe-text.ts),
 // each way it can end with its own fix: refused (the peer is reached, nothing accepts on the port),
-// timed out (the tunnel or a drop: the peer's handshake says which is likelier), unreachable (routing).
+// timed out (the tunnel or a drop: the peer's handshake, and when the hub last received from it, say
+// which is likelier), unreachable (routing).
 import type { ConnectResult } from "../host/types.ts";
-import { peerStatus, probeForwards } from "../hub/status.ts";
+import { probeForwards } from "../hub/status.ts";
 import { formatRange } from "../net/ports.ts";
 import type { Target } from "../plan/plan.ts";
-import { type ProbePeer, probeFinding } from "../protocol/probe-text.ts";
+import { type ProbePeer, probeFinding, tunnelReadsDown } from "../protocol/probe-text.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Forward } from "../spec/types.ts";
 import type { Check, CheckResult } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
+import { peersSeen } from "./hub-peers.ts";
 
 export const forwards: Check<HubContext> = {
   id: "forwards",
@@ -20,7 +22,7 @@ export const forwards: Check<HubContext> = {
     if (!spec.forwards.length) return { id: "forwards", status: "ok", found: "no forwards" };
     const [probes, { peers }] = await Promise.all([
       probeForwards(ctx.host, spec, ctx.plan.targets),
-      peerStatus(ctx.host, spec, Math.floor(Date.now() / 1000)),
+      peersSeen(ctx),
     ]);
     return spec.forwards.map((f, i): CheckResult => {
       const { target, result } = probes[i] ?? { target: null, result: null };
@@ -75,7 +77,7 @@ function judgeProbe(
         status: "fail",
         found,
         fix:
-          peer && !peer.online
+          peer && tunnelReadsDown(peer)
             ? [
                 `on ${f.peer}: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?`,
               ]

@@ -4,6 +4,7 @@ import type { HubContext } from "./hub-context.ts";
 import { apiInput, forwardDrops, ruleset, shadowed, wgPortInput } from "./hub-firewall.ts";
 import { forwards } from "./hub-forwards.ts";
 import { acceptRa, conntrackFill, ipForward, ipv6Forward, rpFilter } from "./hub-kernel.ts";
+import { peers } from "./hub-peers.ts";
 import { daemon, endpoint, outside, unit, wireguard } from "./hub-service.ts";
 import { specFile } from "./hub-spec.ts";
 
@@ -23,6 +24,7 @@ export const HUB_CHECKS: Check<HubContext>[] = [
   forwardDrops,
   shadowed,
   conntrackFill,
+  peers,
   forwards,
   outside,
 ];

@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { API_SERVER_OPTIONS, hubApi } from "./api.ts";
-import { renderMetrics } from "./metrics.ts";
+import { renderMetrics, specValidMetric } from "./metrics.ts";
 import { HubService } from "./service.ts";
 import { socketPath } from "./socket-path.ts";
 import type { SpecStore } from "./store.ts";
@@ -122,7 +122,7 @@ export async function watchLoop(
 ): Promise<() => Promise<void>> {
   // Peers known at start keep their state silently; a peer that appears later starts "offline",
   // so its first handshake is announced as peer_online.
-  const online = new Map((await service.peers()).map((p) => [p.name, p.online]));
+  const online = new Map((await service.peers()).map((p) => [p.name, p.online ?? false]));
   let reported = startProblem;
   let busy = false;
   return async () => {
@@ -146,6 +146,8 @@ export async function watchLoop(
       }
       await service.recount();
       for (const p of await service.peers()) {
+        // Not known (the interface is down: handshakes unreadable): nothing to announce, the last known stays.
+        if (p.online === null) continue;
         const was = online.get(p.name) ?? false;
         online.set(p.name, p.online);
         if (was !== p.online) {
@@ -172,10 +174,14 @@ async function serveMetrics(
   log: (l: string) => void,
 ): Promise<Server | null> {
   const app = new Hono();
+  // The same text as the API's /metrics for root.
   app.get("/metrics", async (c) =>
-    c.text(renderMetrics(await service.statusFor({ kind: "root" }, false), service.stats), 200, {
-      "content-type": "text/plain; version=0.0.4",
-    }),
+    c.text(
+      renderMetrics(await service.statusFor({ kind: "root" }, false), service.stats) +
+        specValidMetric((await service.specProblem()) === null),
+      200,
+      { "content-type": "text/plain; version=0.0.4" },
+    ),
   );
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
   const url = `http://${at.host.includes(":") ? `[${at.host}]` : at.host}:${at.port}/metrics`;

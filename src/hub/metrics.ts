@@ -2,7 +2,13 @@
 // prom-client: the counters' values come from the kernel at each scrape (prom-client's Counter can
 // only be incremented), and what is left is a few lines of text.
 import pkg from "../../package.json" with { type: "json" };
-import type { FirewallFinding, ForwardStatus, HubStatus, PeerStatus } from "../protocol/status.ts";
+import type {
+  FirewallFinding,
+  ForwardStatus,
+  HubStatus,
+  PeerStatus,
+  ProbeOutcome,
+} from "../protocol/status.ts";
 import { droppedBy, where } from "../protocol/status-text.ts";
 import type { ApplyStats } from "./context.ts";
 
@@ -11,21 +17,45 @@ const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace
 /** A value of null leaves the series out (unknown is absent, never a sentinel like -1). */
 type Def<T> = [name: string, type: "gauge" | "counter", help: string, value: (x: T) => number | null];
 
+const HUB: Def<HubStatus["hub"]>[] = [
+  [
+    "porthole_hub_interface_up",
+    "gauge",
+    "1 if the hub's WireGuard interface exists (its peers' handshakes can be read), else 0 (the peers' up, handshake and byte series are then absent).",
+    (h) => (h.up ? 1 : 0),
+  ],
+];
 const PEER: Def<PeerStatus>[] = [
   [
     "porthole_peer_up",
     "gauge",
-    "1 if the peer completed a handshake within 180 s.",
-    (p) => (p.online ? 1 : 0),
+    "1 if the peer completed a handshake within 180 s, else 0 (absent: the hub's WireGuard interface is down, so its handshakes cannot be read).",
+    (p) => (p.online === null ? null : p.online ? 1 : 0),
   ],
   [
     "porthole_peer_handshake_age_seconds",
     "gauge",
-    "Seconds since the latest handshake (absent: never).",
+    "Seconds since the latest handshake (absent: never, or not readable).",
     (p) => p.handshakeAgeSeconds,
   ],
-  ["porthole_peer_receive_bytes_total", "counter", "Bytes received from the peer.", (p) => p.rxBytes],
-  ["porthole_peer_transmit_bytes_total", "counter", "Bytes sent to the peer.", (p) => p.txBytes],
+  [
+    "porthole_peer_last_receive_age_seconds",
+    "gauge",
+    "Seconds since the hub last saw bytes arrive from the peer (its received bytes grow; watched every 2 s; porthole's peers send at least every 25 s, so over 30 means the tunnel carries nothing even while porthole_peer_up is 1). Never seen arriving: how long the hub has watched, once at least 30 s. Absent: not known yet.",
+    (p) => p.receivedSecondsAgo ?? null,
+  ],
+  [
+    "porthole_peer_receive_bytes_total",
+    "counter",
+    "Bytes received from the peer (absent: the hub's WireGuard interface is down).",
+    (p) => p.rxBytes,
+  ],
+  [
+    "porthole_peer_transmit_bytes_total",
+    "counter",
+    "Bytes sent to the peer (absent: the hub's WireGuard interface is down).",
+    (p) => p.txBytes,
+  ],
 ];
 const FORWARD: Def<ForwardStatus>[] = [
   ["porthole_forward_connections_total", "counter", "New connections forwarded.", (f) => f.connectionsTotal],
@@ -46,6 +76,25 @@ const FORWARD: Def<ForwardStatus>[] = [
     "gauge",
     "TCP connections established now, plus tracked UDP flows (conntrack).",
     (f) => f.establishedConnections,
+  ],
+];
+/** Every way a probe can end: one series each, so a query for any of them finds 0 rather than nothing. */
+const OUTCOMES: ProbeOutcome[] = ["accepted", "refused", "timeout", "unreachable", "error"];
+type ProbeState = { f: ForwardStatus; outcome: ProbeOutcome };
+const PROBE_OUTCOME: Def<ProbeState>[] = [
+  [
+    "porthole_forward_probe_outcome",
+    "gauge",
+    "1 for how the hub's last TCP connect to the forward's target ended (outcome: accepted, refused, timeout, unreachable, error: the probe failed on the hub itself), 0 for the others; absent: not probed (UDP or IPv6 only, or not yet: porthole status probes, /metrics does not).",
+    ({ f, outcome }) => (f.probeOutcome ? (f.probeOutcome === outcome ? 1 : 0) : null),
+  ],
+];
+const PROBE_AGE: Def<ForwardStatus>[] = [
+  [
+    "porthole_forward_probe_age_seconds",
+    "gauge",
+    "Seconds since that probe (absent: not probed).",
+    (f) => (f.probeOutcome ? f.probeAgeSeconds : null),
   ],
 ];
 const BLOCKED: Def<ForwardStatus>[] = [
@@ -128,9 +177,16 @@ export function renderMetrics(s: HubStatus, a: ApplyStats): string {
     "# HELP porthole_build_info The running porthole's version (always 1).",
     "# TYPE porthole_build_info gauge",
     `porthole_build_info${labelText({ version: pkg.version, nodejs: process.version })} 1`,
+    ...family(HUB, [s.hub], (h) => ({ interface: h.interface })),
     ...family(PEER, s.peers, (p) => ({ peer: p.name })),
     ...family(FORWARD, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
     ...countedAt(s),
+    ...family(
+      PROBE_OUTCOME,
+      s.forwards.flatMap((f) => OUTCOMES.map((outcome) => ({ f, outcome }))),
+      ({ f, outcome }) => ({ forward: f.name, peer: f.peer, outcome }),
+    ),
+    ...family(PROBE_AGE, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
     ...family(BLOCKED, s.forwards, (f) => ({ forward: f.name, peer: f.peer })),
     ...family(FIREWALL, s.firewall ?? [], (f) => ({
       path: f.path,
@@ -153,7 +209,7 @@ function countedAt(s: HubStatus): string[] {
   if (!s.countedAt) return [];
   const name = "porthole_forward_counted_timestamp_seconds";
   return [
-    `# HELP ${name} When the porthole_forward_* series were counted, Unix seconds (the hub answers with its last count when counting takes long).`,
+    `# HELP ${name} When the forwards' counters (porthole_forward_connections_total, _packets_total, _bytes_total, _established_connections) were counted, Unix seconds (the hub answers with its last count when counting takes long).`,
     `# TYPE ${name} gauge`,
     `${name} ${Date.parse(s.countedAt) / 1000}`,
   ];

@@ -37,15 +37,34 @@ export const STATUS_PROBES: ProbeLimits = { freshMs: 1000, max: 256, atOnce: 64,
 /** "10.8.0.2:8080": a target's key. */
 export const targetKey = (addr: string, port: number) => `${addr}:${port}`;
 
-export class ProbeCache {
+/** Where a status takes the targets' probes from: a ProbeCache, or its last results alone (see `last`). */
+export interface ProbeSource {
+  check(targets: { addr: string; port: number }[]): Promise<Map<string, Probed>>;
+}
+
+export class ProbeCache implements ProbeSource {
   /** `probe`: a TCP connect (Host.probe.connect, PROBE_TIMEOUT_MS); `now`: ms. */
   constructor(
     private readonly probe: (addr: string, port: number) => Promise<ConnectResult>,
     private readonly now: () => number,
   ) {}
 
-  private readonly last = new Map<string, Probed>();
+  private readonly results = new Map<string, Probed>();
   private readonly running = new Set<string>();
+
+  /**
+   * The last probe of each of `targets` ({addr, port}), by targetKey, probing nothing (what /metrics
+   * reports: a scrape costs no connects); a target missing from the answer was never probed.
+   */
+  last(targets: { addr: string; port: number }[]): Map<string, Probed> {
+    return new Map(
+      targets.flatMap((t) => {
+        const k = targetKey(t.addr, t.port);
+        const p = this.results.get(k);
+        return p ? [[k, p]] : [];
+      }),
+    );
+  }
 
   /**
    * The last probe of each of `targets` ({addr, port}), by targetKey; a target missing from the answer
@@ -56,9 +75,9 @@ export class ProbeCache {
     limits: ProbeLimits = STATUS_PROBES,
   ): Promise<Map<string, Probed>> {
     const wanted = new Map(targets.map((t) => [targetKey(t.addr, t.port), t]));
-    for (const k of this.last.keys()) if (!wanted.has(k)) this.last.delete(k);
+    for (const k of this.results.keys()) if (!wanted.has(k)) this.results.delete(k);
     const now = this.now();
-    const age = (k: string) => now - (this.last.get(k)?.atMs ?? Number.NEGATIVE_INFINITY);
+    const age = (k: string) => now - (this.results.get(k)?.atMs ?? Number.NEGATIVE_INFINITY);
     const due = [...wanted.keys()]
       .filter((k) => !this.running.has(k) && age(k) >= limits.freshMs)
       .sort((a, b) => age(b) - age(a))
@@ -70,7 +89,7 @@ export class ProbeCache {
         this.running.add(k);
         try {
           const { outcome, error } = await this.probe(t.addr, t.port);
-          this.last.set(k, { outcome, error, atMs: this.now() });
+          this.results.set(k, { outcome, error, atMs: this.now() });
         } catch {
           // A probe that failed to run says nothing: the target keeps its last result.
         } finally {
@@ -86,7 +105,7 @@ export class ProbeCache {
     else await all;
     clearTimeout(timer);
     return new Map(
-      [...wanted.keys()].flatMap((k) => (this.last.has(k) ? [[k, this.last.get(k) as Probed]] : [])),
+      [...wanted.keys()].flatMap((k) => (this.results.has(k) ? [[k, this.results.get(k) as Probed]] : [])),
     );
   }
 }

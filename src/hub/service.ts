@@ -18,7 +18,7 @@ import { NotFound } from "./errors.ts";
 import type { ForwardNumbers } from "./forward-status.ts";
 import { addForward, type ForwardInput, listForwards, removeForward } from "./forwards.ts";
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
-import { PROBE_TIMEOUT_MS, ProbeCache } from "./probe-cache.ts";
+import { PROBE_TIMEOUT_MS, ProbeCache, type ProbeSource } from "./probe-cache.ts";
 import { CONNECTED_S, judgeReport, outsideAllowList, ProbeBroker, probeTargets } from "./reachability.ts";
 import { countForwards, hubStatus } from "./status.ts";
 
@@ -86,19 +86,25 @@ export class HubService extends HubContext {
     () => this.now(),
   );
 
+  /** The cache's last results, probing nothing. */
+  private readonly lastProbes: ProbeSource = {
+    check: async (targets) => this.probeCache.last(targets),
+  };
+
   /** The forwards' counters as last counted (kept for the daemon's lifetime; see hub/census.ts). */
   private readonly census = new Census<ForwardNumbers>(() => this.now());
 
   /**
-   * The hub's status (probe: TCP-connect the forwards' targets not probed lately, see ProbeCache), its
-   * counters from the census: counted now, or by an earlier status or the daemon's watch, as
-   * `countedAt` says.
+   * The hub's status. probe: TCP-connect the forwards' targets not probed lately (see ProbeCache);
+   * false: report the targets' last probes with their age, probing nothing (/metrics). Its counters
+   * come from the census: counted now, or by an earlier status or the daemon's watch, as `countedAt`
+   * says.
    */
   async status(probe = true): Promise<HubStatus> {
     const { spec, text, hash, problem } = await this.live();
     const now = this.now();
     const targets = this.targets(spec, text);
-    const probes = probe ? this.probeCache : null;
+    const probes = probe ? this.probeCache : this.lastProbes;
     const counted = this.census.read(hash, () => countForwards(this.ctx.host, spec, targets));
     const s = await hubStatus(
       this.ctx.host,

@@ -15,7 +15,7 @@ import {
   statusesOf,
   withFindings,
 } from "./forward-status.ts";
-import { PROBE_TIMEOUT_MS, ProbeCache, targetKey } from "./probe-cache.ts";
+import { PROBE_TIMEOUT_MS, ProbeCache, type ProbeSource, targetKey } from "./probe-cache.ts";
 import type { RxHistory } from "./rx-history.ts";
 
 /** A peer that has not completed a handshake for this long is offline (WireGuard rekeys every 2 min). */
@@ -41,7 +41,8 @@ export async function localPeerStatus(
     interface: spec.hub.interface,
     up: wg !== null,
     hub: {
-      online: age !== null && age < ONLINE_WITHIN_S,
+      // The interface down: its handshakes cannot be read, which says nothing about the hub.
+      online: wg === null ? null : age !== null && age < ONLINE_WITHIN_S,
       handshakeAgeSeconds: age,
       endpoint: hub?.endpoint ?? null,
     },
@@ -53,7 +54,8 @@ export async function localPeerStatus(
  * The peers' side of the status (the daemon asks every 2 s who is online: no forwards needed); `nowS`:
  * Unix seconds, against which handshake ages are measured. `rx`: the hub's record of each peer's
  * received bytes, fed here at `nowMs` (the hub's clock, ms) and read for `receivedSecondsAgo`;
- * absent: that is null (a one-shot reader, like `porthole doctor`, cannot tell).
+ * absent: that is null (a one-shot reader, like `porthole doctor`, cannot tell). The interface down
+ * (`up` false): each peer's `online`, `rxBytes` and `txBytes` are null (not read, so not known).
  */
 export async function peerStatus(
   host: Host,
@@ -72,12 +74,13 @@ export async function peerStatus(
     return {
       name: p.name,
       address: formatAddr(p.address),
-      online: age !== null && age < ONLINE_WITHIN_S,
+      // The interface down: nothing of the peer can be read (unknown, not "offline, 0 bytes").
+      online: wg === null ? null : age !== null && age < ONLINE_WITHIN_S,
       handshakeAgeSeconds: age,
       receivedSecondsAgo: received,
       endpoint: s?.endpoint ?? null,
-      rxBytes: s?.rxBytes ?? 0,
-      txBytes: s?.txBytes ?? 0,
+      rxBytes: wg === null ? null : (s?.rxBytes ?? 0),
+      txBytes: wg === null ? null : (s?.txBytes ?? 0),
       admin: p.admin,
       kind: p.kind,
     };
@@ -91,8 +94,8 @@ const PROBES_AT_ONCE = 64;
 /**
  * The hub's status now: peers from `wg`, forwards' counters from the firewall and conntrack, other
  * owners' rules that drop them; `probes`: TCP-connect each forward's first IPv4 TCP target through
- * the cache (what was probed lately is reported with its age: see hub/probe-cache.ts); null: no probes
- * (reachable and probeOutcome null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
+ * the cache (what was probed lately is reported with its age: see hub/probe-cache.ts), or its last
+ * results alone (/metrics: ProbeCache.last); null: no probes (reachable and probeOutcome null). `targets`: the forwards as the hub's plan expanded them (HostPlan.targets); `nowS`:
  * Unix seconds; `nowMs`: the probe cache's and `rx`'s clock; `rx`: see peerStatus. `counted`: the
  * forwards' numbers as a census counted them (hub/census.ts; `atMs` on the `nowMs` clock), reported
  * with that time; absent: counted now.
@@ -102,7 +105,7 @@ export async function hubStatus(
   spec: Spec,
   targets: Target[],
   nowS: number,
-  probes: ProbeCache | null,
+  probes: ProbeSource | null,
   nowMs = nowS * 1000,
   rx?: RxHistory,
   counted?: Promise<Pick<Counted<ForwardNumbers>, "value" | "atMs">>,

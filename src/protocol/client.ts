@@ -51,7 +51,6 @@ function text(route: string, body: unknown): string {
 // The status is the hub's own data structure, built by the same code version as this client's types;
 // its shape is checked where it is produced (hub/status.ts), so it is taken as typed here.
 const asStatus = (body: unknown) => body as HubStatus;
-const asPeers = (body: unknown) => body as PeerStatus[];
 
 const name = (n: string) => encodeURIComponent(n);
 
@@ -88,7 +87,8 @@ export function hubClient(send: Transport) {
     /** `summary`: a large hub's forwards summed up (HubStatus.forwardSummary), else every forward. */
     status: async (summary = false) =>
       asStatus(await send("GET", summary ? "/v1/status?forwards=summary" : "/v1/status")),
-    peers: async () => asPeers(await send("GET", "/v1/peers")),
+    peers: async (): Promise<PeerStatus[]> =>
+      parse((r) => r.PeerStatusReply.array(), "GET /v1/peers", await send("GET", "/v1/peers")),
     addPeer: async (req: AddPeerRequest) =>
       parse((r) => r.AddPeerReply, "POST /v1/peers", await send("POST", "/v1/peers", req)),
     removePeer: async (peer: string) =>

@@ -9,6 +9,7 @@ import {
   ProbeReport,
   ReachabilityRequest,
 } from "./requests.ts";
+import { PeerStatusReply } from "./responses.ts";
 
 type Who = "peers" | "admins" | "enrolling";
 
@@ -24,6 +25,8 @@ interface Route {
   errors?: number[];
   /** The answer is text, not JSON. */
   text?: boolean;
+  /** The JSON answer's schema, where one is written down (the others: see src/protocol). */
+  reply?: z.ZodType;
   /** Optional query parameters: name, the values accepted, what they do. */
   query?: { name: string; values: string[]; description: string }[];
 }
@@ -49,9 +52,10 @@ export const ROUTES: Route[] = [
   {
     method: "get",
     path: "/v1/peers",
-    summary: "Every peer and whether it is online",
+    summary: "Every peer and whether it is online (null: not known, the hub's interface is down)",
     who: ["admins"],
     ok: 200,
+    reply: z.array(PeerStatusReply),
   },
   {
     method: "post",
@@ -125,6 +129,15 @@ export const ROUTES: Route[] = [
     summary: "Peers and forwards with their counters (filtered like /v1/forwards)",
     who: ["peers"],
     ok: 200,
+    reply: z
+      .looseObject({
+        hub: z.looseObject({ up: z.boolean() }),
+        peers: z.array(PeerStatusReply),
+      })
+      .meta({
+        description:
+          "Also forwards, firewall, specProblem and forwardSummary (see src/protocol/status.ts HubStatus).",
+      }),
     errors: [400],
     query: [
       {
@@ -222,7 +235,13 @@ export function openApiDocument(): Record<string, unknown> {
         responses: {
           [r.ok]: {
             description: "ok",
-            content: r.text ? { "text/plain": { schema: { type: "string" } } } : { "application/json": {} },
+            content: r.text
+              ? { "text/plain": { schema: { type: "string" } } }
+              : {
+                  "application/json": r.reply
+                    ? { schema: z.toJSONSchema(r.reply, { target: "openapi-3.0" }) }
+                    : {},
+                },
           },
           ...Object.fromEntries(
             [...new Set(errors)]

@@ -34,15 +34,17 @@ export function handshakeText(ageS: number | null): string {
 
 /**
  * Why a connect got no answer, likeliest first, from the peer's handshake with the hub and when the
- * hub last received from it: a peer without a recent handshake (offline) means the tunnel is down; one
- * online that sent within 30 s means the tunnel carries packets, so something drops the connection (its
- * firewall, usually); one online that sent nothing for 30 s or more (it sends every 25 s) means the
+ * hub last received from it: a peer without a recent handshake (offline), or the hub's interface down
+ * (`online` null), means the tunnel is down; one online that sent within 30 s means the tunnel
+ * carries packets, so something drops the connection (its firewall, usually); one online that sent nothing for 30 s or more (it sends every 25 s) means the
  * tunnel broke since its handshake (it reads "online" for up to 180 s). Not known when it last sent
  * (`receivedSecondsAgo` null or absent): the handshake alone, and that the tunnel may have broken since,
  * with where to look.
  */
 export function timeoutCause(peer: ProbePeer | undefined, port: number): string {
   if (!peer) return "the tunnel is down (the peer offline), or a firewall drops it";
+  if (peer.online === null)
+    return `the hub's WireGuard interface is down (${peer.name}'s handshake cannot be read), so the tunnel is down`;
   if (!peer.online)
     return `${peer.name} is offline (${handshakeText(peer.handshakeAgeSeconds)}): the tunnel is down, likelier than a firewall`;
   const rx = peer.receivedSecondsAgo;
@@ -51,6 +53,25 @@ export function timeoutCause(peer: ProbePeer | undefined, port: number): string 
   if (rx != null)
     return `nothing received from ${peer.name} for ${secondsText(rx)} (it sends at least every ${PEERS_SEND_EVERY_S} s): the tunnel is likelier down than a firewall`;
   return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel, unless the tunnel broke since that handshake (\`porthole doctor\` on ${peer.name} tells)`;
+}
+
+/**
+ * The peer's tunnel reads down from the hub: offline (no handshake in 180 s), the hub's interface down
+ * (`online` null), or online but nothing received for 30 s or more (it sends every 25 s). false: it
+ * carries packets now, or only its recent handshake is known.
+ */
+export const tunnelReadsDown = (peer: ProbePeer): boolean =>
+  peer.online !== true || (peer.receivedSecondsAgo != null && peer.receivedSecondsAgo >= RECEIVED_WITHIN_S);
+
+/**
+ * When the hub last received from the peer, in words: "the hub last received from rpi 4 seconds ago"
+ * (under 30 s: its received bytes grew then); "the hub has received nothing from rpi for 40 seconds"
+ * (30 s or more: the last growth, or the whole time the hub has watched it). `rx`: receivedSecondsAgo.
+ */
+export function receivedText(name: string, rx: number): string {
+  return rx < RECEIVED_WITHIN_S
+    ? `the hub last received from ${name} ${secondsText(rx)} ago`
+    : `the hub has received nothing from ${name} for ${secondsText(rx)}`;
 }
 
 /** "52 seconds", "3 minutes". */

@@ -53,6 +53,33 @@ export const WhoamiReply = z.object({
 });
 export type WhoamiReply = z.infer<typeof WhoamiReply>;
 
+/**
+ * GET /v1/peers, and each of GET /v1/status's `peers`: a peer as the hub sees it (the wire form of
+ * protocol/status.ts PeerStatus, which a unit test keeps equal). What the hub could not read is null,
+ * never a made-up false or 0.
+ */
+export const PeerStatusReply = z.looseObject({
+  name: z.string(),
+  address: z.string(),
+  online: z.boolean().nullable().meta({
+    description:
+      "A handshake within the last 180 s. null: not known, the hub's WireGuard interface is down (its handshakes cannot be read); older hubs said false.",
+  }),
+  handshakeAgeSeconds: z.number().nullable().meta({
+    description: "Seconds since the latest handshake; null: none yet, or online null.",
+  }),
+  receivedSecondsAgo: z.number().nullable().optional().meta({
+    description:
+      "Seconds since the hub last saw the peer's received bytes grow (watched every 2 s; peers send at least every 25 s, so over 30 means the tunnel carries nothing, even while online). Never seen growing: how long the hub has watched it, once at least 30 s. null: not known yet. Absent from older hubs.",
+  }),
+  endpoint: z.string().nullable(),
+  rxBytes: z.number().nullable().meta({ description: "Bytes received from the peer; null: online null." }),
+  txBytes: z.number().nullable().meta({ description: "Bytes sent to the peer; null: online null." }),
+  admin: z.boolean(),
+  kind: z.string().meta({ description: '"agent" (runs porthole) or "device" (a wg-quick config).' }),
+});
+export type PeerStatusReply = z.infer<typeof PeerStatusReply>;
+
 /** POST /v1/peers: the peer's address, and its private key when the hub made it (shown once). */
 export const AddPeerReply = z.object({
   name: z.string(),

@@ -161,8 +161,9 @@ export function renderStatus(s: HubStatus, all = false): string {
   ];
   for (const p of s.peers) {
     const role = `${p.admin ? " (admin)" : ""}${p.kind === "device" ? " (device)" : ""}`;
-    // Without the interface there are no handshakes to read: unknown, not "offline, never".
-    if (!s.hub.up) {
+    // Without the interface there are no handshakes to read: unknown, not "offline, never" (`online`
+    // null; an older hub said false, and `up` false).
+    if (!s.hub.up || p.online === null || p.rxBytes === null || p.txBytes === null) {
       out.push(
         `  ${p.name} ${p.address}: unknown${role} (${s.hub.interface} is down: its handshakes cannot be read)`,
       );
@@ -200,7 +201,7 @@ export function renderLocalPeerStatus(s: LocalPeerStatus): string {
     "",
     ...(s.up
       ? [
-          `hub: ${s.hub.online ? "online" : "offline"}`,
+          `hub: ${s.hub.online === null ? "unknown" : s.hub.online ? "online" : "offline"}`,
           `  latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`,
         ]
       : [`hub: unknown (${s.interface} is down: its handshakes cannot be read)`]),

@@ -4,7 +4,13 @@
 export interface PeerStatus {
   name: string;
   address: string;
-  online: boolean;
+  /**
+   * A handshake within the last 180 s (WireGuard's definition: a tunnel that broke since reads online
+   * until then; `receivedSecondsAgo` tells sooner). null: not known — the hub's interface is down, so
+   * its handshakes cannot be read (never false for that: nothing was checked). Older hubs said false.
+   */
+  online: boolean | null;
+  /** Seconds since the latest handshake; null: none since the peer was put on the interface, or `online` null. */
   handshakeAgeSeconds: number | null;
   /**
    * Seconds since the hub last saw the peer's received bytes grow (it watches them every 2 s; the
@@ -16,8 +22,9 @@ export interface PeerStatus {
    */
   receivedSecondsAgo?: number | null;
   endpoint: string | null;
-  rxBytes: number;
-  txBytes: number;
+  /** Bytes received from and sent to the peer since it was put on the interface; null: `online` null (not read). */
+  rxBytes: number | null;
+  txBytes: number | null;
   admin: boolean;
   kind: string;
 }
@@ -168,6 +175,7 @@ export interface LocalPeerStatus {
   address: string;
   interface: string;
   up: boolean;
-  hub: { online: boolean; handshakeAgeSeconds: number | null; endpoint: string | null };
+  /** The hub as this peer's interface sees it; `online` null: the interface is down (not read). */
+  hub: { online: boolean | null; handshakeAgeSeconds: number | null; endpoint: string | null };
   forwards: string[];
 }

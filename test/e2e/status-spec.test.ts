@@ -8,7 +8,7 @@ import { WEBDAV } from "../../src/lab/lab.ts";
 import { LAB } from "../../src/lab/topology.ts";
 import { specWith, withLab } from "./lab-fixture.ts";
 
-test("status honours --spec and $PORTHOLE_SPEC, a static peer sees the hub online, down is not listening", async (t) => {
+test("status honours --spec and $PORTHOLE_SPEC, a static peer sees the hub online, down is not listening and its peers unknown", async (t) => {
   await withLab(t, "st", {}, async (lab) => {
     const get = await lab.curl(["-u", `${WEBDAV.user}:${WEBDAV.pass}`, `http://${LAB.hubPublic}/hello.txt`]);
     assert.match(get.stdout, /Hello from the Pi/, get.stderr);
@@ -38,5 +38,27 @@ test("status honours --spec and $PORTHOLE_SPEC, a static peer sees the hub onlin
     const after = await lab.porthole("hub", ["status"]);
     assert.match(after.stdout, /wg0 DOWN: not listening/);
     assert.doesNotMatch(after.stdout, /listening on udp/);
+    assert.match(
+      after.stdout,
+      /^ {2}rpi 10\.8\.0\.2: unknown \(wg0 is down: its handshakes cannot be read\)$/m,
+    );
+    // The JSON says unknown too: nothing of the peer could be read, so not "online: false, 0 bytes".
+    const json = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout) as {
+      hub: { up: boolean };
+      peers: { name: string; online: boolean | null; rxBytes: number | null }[];
+    };
+    assert.equal(json.hub.up, false);
+    assert.deepEqual(
+      json.peers.map((p) => [p.name, p.online, p.rxBytes]),
+      [["rpi", null, null]],
+    );
+    // The static peer's view with its interface gone: the hub unknown, in the text and the JSON.
+    await lab.world.exec("peer", ["ip", "link", "del", "wg0"]);
+    const peerDown = await lab.porthole("peer", ["status"]);
+    assert.match(peerDown.stdout, /^hub: unknown \(wg0 is down: its handshakes cannot be read\)$/m);
+    const peerJson = JSON.parse((await lab.porthole("peer", ["status", "--json"])).stdout) as {
+      hub: { online: boolean | null };
+    };
+    assert.equal(peerJson.hub.online, null);
   });
 });

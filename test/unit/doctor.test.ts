@@ -17,6 +17,7 @@ import { HUB_CHECKS } from "../../src/doctor/hub.ts";
 import { type HubContext, hubContext } from "../../src/doctor/hub-context.ts";
 import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import type { PeerStatus } from "../../src/protocol/status.ts";
 import { apply } from "../../src/reconcile/reconcile.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
@@ -58,6 +59,7 @@ async function healthyHub(hubExtra = ""): Promise<{ h: FakeHost; ctx: HubContext
   h.sysctls.set("net.netfilter.nf_conntrack_count", "12");
   h.sysctls.set("net.netfilter.nf_conntrack_max", "262144");
   h.units = new Map([["porthole-hub.service", { active: true, enabled: true }]]);
+  h.peerStats.set(rpi, { latestHandshake: Math.floor(Date.now() / 1000) - 5, rxBytes: 1, txBytes: 1 });
   return { h, ctx: await hubContext(h, "/state", "apply") };
 }
 
@@ -146,6 +148,7 @@ test("hub: a healthy hub passes every check it can make; the unit says ok, the o
       "forward-drops",
       "shadowed",
       "conntrack",
+      "peers",
       "forwards",
       "outside",
     ],
@@ -212,6 +215,112 @@ test("forwards: timed out — the peer's handshake says whether the tunnel or a 
   assert.deepEqual(off.fix, [
     "on rpi: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?",
   ]);
+});
+
+/** rpi as the daemon would answer GET /v1/peers: online, its last handshake `shake` s ago. */
+const seenRpi = (over: Partial<PeerStatus> = {}): PeerStatus => ({
+  name: "rpi",
+  address: "10.8.0.2",
+  online: true,
+  handshakeAgeSeconds: 50,
+  receivedSecondsAgo: 4,
+  endpoint: "198.51.100.2:4000",
+  rxBytes: 10,
+  txBytes: 20,
+  admin: false,
+  kind: "agent",
+  ...over,
+});
+
+test("peers: the daemon's view says when the hub last received from each peer; recent is ok", async () => {
+  const { ctx } = await healthyHub();
+  ctx.daemonPeers = async () => [seenRpi()];
+  assert.deepEqual(await one(ctx, "peers"), {
+    id: "peers",
+    status: "ok",
+    found: "rpi: online (last handshake 50 seconds ago); the hub last received from rpi 4 seconds ago",
+  });
+});
+
+test("peers: online by its handshake but nothing received for 40 s fails (the tunnel broke since); a timed-out probe blames the tunnel, not a firewall", async () => {
+  const { h, ctx } = await healthyHub();
+  ctx.daemonPeers = async () => [seenRpi({ receivedSecondsAgo: 40 })];
+  const r = await one(ctx, "peers");
+  assert.equal(r.status, "fail");
+  assert.equal(
+    r.found,
+    "rpi: reads online (last handshake 50 seconds ago), but the hub has received nothing from rpi for 40 seconds (it sends at least every 25 s): the tunnel has broken since that handshake; its forwards web do not work",
+  );
+  assert.deepEqual(r.fix, [
+    "on rpi: porthole doctor (its handshake and hub-api checks: does the hub answer it?)",
+    "on the hub: tcpdump -ni any udp port 51820 (do rpi's packets arrive? a cloud firewall or the peer's network may drop them)",
+  ]);
+  h.network.connect = () => ({ outcome: "timeout", error: null });
+  const f = await one(ctx, "forwards");
+  assert.match(
+    f.found,
+    /\(timed out\): nothing received from rpi for 40 seconds \(it sends at least every 25 s\): the tunnel is likelier down than a firewall$/,
+  );
+  assert.deepEqual(f.fix, [
+    "on rpi: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?",
+  ]);
+  // Received lately: the same timeout is a firewall's.
+  ctx.daemonPeers = async () => [seenRpi({ receivedSecondsAgo: 3 })];
+  assert.match(
+    (await one(ctx, "forwards")).fix?.[0] ?? "",
+    /^on rpi: accept tcp\/8080 from wg0 in its firewall/,
+  );
+});
+
+test("peers: without a daemon (or before it watched 30 s) when the hub last received is said to be unknown; the handshake alone is judged", async () => {
+  const { ctx } = await healthyHub();
+  assert.deepEqual(await one(ctx, "peers"), {
+    id: "peers",
+    status: "ok",
+    found:
+      "rpi: online (last handshake 5 seconds ago); when the hub last received from rpi is not known: no daemon watches the peers' received bytes (this hub is managed with `porthole apply`)",
+  });
+  ctx.daemonPeers = async () => [seenRpi({ receivedSecondsAgo: null })];
+  assert.match(
+    (await one(ctx, "peers")).found,
+    /is not known: the daemon has not watched its received bytes for 30 s yet/,
+  );
+  ctx.daemonPeers = async () => {
+    throw new Error("connect ECONNREFUSED /run/porthole/hub.sock\nmore");
+  };
+  const r = await one(ctx, "peers");
+  assert.equal(r.status, "ok");
+  assert.match(
+    r.found,
+    /^rpi: online \(last handshake 5 seconds ago\); .*is not known: the daemon did not say \(connect ECONNREFUSED \/run\/porthole\/hub\.sock\)$/,
+  );
+});
+
+test("peers: offline warns with what stops; the hub's interface down is unknown (its handshakes cannot be read), never offline", async () => {
+  const { h, ctx } = await healthyHub();
+  h.peerStats.clear();
+  const off = await one(ctx, "peers");
+  assert.equal(off.status, "warn");
+  assert.equal(off.found, "rpi: offline (no handshake yet); its forwards web do not work");
+  ctx.daemonPeers = async () => [
+    seenRpi({ online: false, handshakeAgeSeconds: 400, receivedSecondsAgo: 390 }),
+  ];
+  assert.equal(
+    (await one(ctx, "peers")).found,
+    "rpi: offline (last handshake 7 minutes ago; the hub has received nothing from rpi for 7 minutes); its forwards web do not work",
+  );
+  ctx.daemonPeers = undefined;
+  h.ifaces.clear();
+  const down = await one(ctx, "peers");
+  assert.deepEqual(
+    [down.status, down.found],
+    ["unknown", "wg0 is down: the peers' handshakes cannot be read"],
+  );
+  h.network.connect = () => ({ outcome: "timeout", error: null });
+  assert.match(
+    (await one(ctx, "forwards")).found,
+    /\(timed out\): the hub's WireGuard interface is down \(rpi's handshake cannot be read\), so the tunnel is down$/,
+  );
 });
 
 test("forwards: unreachable — routing (or an admin-prohibited reject), with the route and WireGuard to look at", async () => {

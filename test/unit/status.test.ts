@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import * as z from "zod";
 import { hostFiles } from "../../src/host/files.ts";
 import type { ConnectResult } from "../../src/host/types.ts";
 import { renderMetrics } from "../../src/hub/metrics.ts";
@@ -12,7 +13,8 @@ import { HubService } from "../../src/hub/service.ts";
 import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
-import type { ForwardStatus } from "../../src/protocol/status.ts";
+import { PeerStatusReply } from "../../src/protocol/responses.ts";
+import type { ForwardStatus, PeerStatus } from "../../src/protocol/status.ts";
 import { renderStatus } from "../../src/protocol/status-text.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
@@ -99,21 +101,51 @@ test("status: a peer is online only with a handshake younger than ONLINE_WITHIN_
   assert.match(text, /cam 10\.8\.0\.4: offline\n {4}latest handshake: never/);
 });
 
-test("status: without the interface the hub is down and no peer is online", async (t) => {
+test("status: without the interface the hub is down and every peer is unknown (online null, not false)", async (t) => {
   const { host, service } = await hub(t);
   host.peerStats.set(KEYS.rpi, { latestHandshake: NOW - 10, rxBytes: 1, txBytes: 1 });
   host.ifaces.clear();
   const s = await service.status(false);
   assert.equal(s.hub.up, false);
+  // Nothing of the peers was read: unknown, never "offline, 0 bytes".
   assert.deepEqual(
-    s.peers.map((p) => p.online),
-    [false, false, false],
+    s.peers.map((p) => [p.online, p.handshakeAgeSeconds, p.receivedSecondsAgo, p.rxBytes, p.txBytes]),
+    [
+      [null, null, null, null, null],
+      [null, null, null, null, null],
+      [null, null, null, null, null],
+    ],
   );
   const text = renderStatus(s);
   assert.match(text, /wg0 DOWN: not listening/);
   // No interface, no handshakes to read: each peer is unknown, not "offline, latest handshake: never".
   assert.match(text, /^ {2}rpi 10\.8\.0\.2: unknown \(wg0 is down: its handshakes cannot be read\)$/m);
   assert.doesNotMatch(text, /never|offline/);
+});
+
+/** True only when A and B are the same type (each assignable to the other). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// GET /v1/peers' schema (the OpenAPI document's) is PeerStatus on the wire: a field added to one and
+// not the other fails the typecheck.
+const WirePeer = z.strictObject(PeerStatusReply.shape);
+type Wire = z.infer<typeof WirePeer>;
+const schemaIsPeerStatus: Same<PeerStatus, Wire> & Same<keyof PeerStatus, keyof Wire> = true;
+
+test("status: the hub's peers, interface up or down, are what GET /v1/peers' schema says (no field it does not name)", async (t) => {
+  assert.ok(schemaIsPeerStatus);
+  const { host, service } = await hub(t);
+  host.peerStats.set(KEYS.rpi, { latestHandshake: NOW - 10, rxBytes: 1, txBytes: 1 });
+  const strict = z.array(WirePeer);
+  const up = await service.peers();
+  assert.deepEqual(strict.parse(up), up);
+  host.ifaces.clear();
+  const down = await service.peers();
+  assert.deepEqual(strict.parse(down), down);
+  assert.deepEqual(
+    down.map((p) => p.online),
+    [null, null, null],
+  );
+  assert.throws(() => strict.parse([{ ...down[0], online: "unknown" }]), /online/);
 });
 
 test("status: nftables element counters and conntrack counts show per forward, each its own ports", async (t) => {
@@ -222,11 +254,26 @@ test("status: a forward works only when its target answers a TCP connect; UDP is
   const unprobed = await service.status(false);
   assert.deepEqual(connects(host), [], "probe=false connects to nothing");
   assert.deepEqual(
-    unprobed.forwards.map((f) => [f.working, f.probeOutcome]),
+    unprobed.forwards.map((f) => [f.working, f.probeOutcome, f.probeAgeSeconds]),
     [
-      [null, null],
-      [null, null],
-      [null, null],
+      [true, "accepted", 0],
+      [false, "timeout", 0],
+      [null, null, null],
+    ],
+    "probe=false (/metrics) reports the last probes, with their age",
+  );
+});
+
+test("status: probe=false on a hub never probed reports every target not probed (null), connecting to nothing", async (t) => {
+  const { host, service } = await hub(t);
+  const s = await service.status(false);
+  assert.deepEqual(connects(host), []);
+  assert.deepEqual(
+    s.forwards.map((f) => [f.working, f.probeOutcome, f.probeAgeSeconds]),
+    [
+      [null, null, null],
+      [null, null, null],
+      [null, null, null],
     ],
   );
 });

@@ -1,0 +1,117 @@
+// /metrics says what status knows: when the hub last received from each peer, how each target's last
+// probe ended (one series per outcome, 1 for the one it was) and how old it is; what is not known is an
+// absent series (a peer whose state the hub's interface down hides, a target never probed), never a 0.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { APPLY_BUCKETS, Histogram, renderMetrics } from "../../src/hub/metrics.ts";
+import type { ForwardStatus, HubStatus, PeerStatus } from "../../src/protocol/status.ts";
+
+const peer = (name: string, over: Partial<PeerStatus> = {}): PeerStatus => ({
+  name,
+  address: "10.8.0.2",
+  online: true,
+  handshakeAgeSeconds: 50,
+  receivedSecondsAgo: 4,
+  endpoint: "198.51.100.2:4000",
+  rxBytes: 10,
+  txBytes: 20,
+  admin: false,
+  kind: "agent",
+  ...over,
+});
+
+const forward = (name: string, over: Partial<ForwardStatus> = {}): ForwardStatus => ({
+  name,
+  peer: "rpi",
+  summary: "",
+  mode: "snat",
+  connectionsTotal: 0,
+  packets: 0,
+  bytes: 0,
+  establishedConnections: 0,
+  probeTarget: "10.8.0.2:8080",
+  reachable: null,
+  probeOutcome: null,
+  probeAgeSeconds: null,
+  blockedBy: [],
+  working: null,
+  ...over,
+});
+
+const metrics = (peers: PeerStatus[], forwards: ForwardStatus[], up = true) =>
+  renderMetrics(
+    {
+      hub: { name: "hub", interface: "wg0", listenPort: 51820, address: "10.8.0.1", up },
+      peers,
+      forwards,
+      firewall: [],
+    } satisfies HubStatus,
+    { total: 0, failures: 0, lastDurationSeconds: 0, durations: new Histogram(APPLY_BUCKETS) },
+  );
+
+test("metrics: seconds since the hub last received from each peer; absent while not known", () => {
+  const text = metrics(
+    [
+      peer("rpi", { receivedSecondsAgo: 4 }),
+      peer("nas", { receivedSecondsAgo: 41 }),
+      peer("new", { receivedSecondsAgo: null }),
+      peer("old", { receivedSecondsAgo: undefined }),
+    ],
+    [],
+  );
+  assert.match(text, /^# TYPE porthole_peer_last_receive_age_seconds gauge$/m);
+  assert.match(text, /^porthole_peer_last_receive_age_seconds\{peer="rpi"\} 4$/m);
+  // Online by its handshake, yet nothing arrived for 41 s: what an alert on a broken tunnel reads.
+  assert.match(text, /^porthole_peer_up\{peer="nas"\} 1$/m);
+  assert.match(text, /^porthole_peer_last_receive_age_seconds\{peer="nas"\} 41$/m);
+  assert.doesNotMatch(text, /^porthole_peer_last_receive_age_seconds\{peer="(new|old)"\}/m);
+});
+
+test("metrics: each probe outcome is a series, 1 for how the last probe ended and 0 for the others, with its age; none for a target not probed", () => {
+  const text = metrics(
+    [peer("rpi")],
+    [
+      forward("web", { probeOutcome: "timeout", reachable: false, probeAgeSeconds: 12 }),
+      forward("files", { probeOutcome: "accepted", reachable: true, probeAgeSeconds: 0 }),
+      forward("fresh", {}),
+      forward("dns", { probeTarget: null }),
+    ],
+  );
+  assert.match(text, /^# TYPE porthole_forward_probe_outcome gauge$/m);
+  const series = (name: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith(`porthole_forward_probe_outcome{forward="${name}",`))
+      .sort();
+  assert.deepEqual(series("web"), [
+    'porthole_forward_probe_outcome{forward="web",peer="rpi",outcome="accepted"} 0',
+    'porthole_forward_probe_outcome{forward="web",peer="rpi",outcome="error"} 0',
+    'porthole_forward_probe_outcome{forward="web",peer="rpi",outcome="refused"} 0',
+    'porthole_forward_probe_outcome{forward="web",peer="rpi",outcome="timeout"} 1',
+    'porthole_forward_probe_outcome{forward="web",peer="rpi",outcome="unreachable"} 0',
+  ]);
+  assert.match(text, /^porthole_forward_probe_outcome\{forward="files",peer="rpi",outcome="accepted"\} 1$/m);
+  assert.match(text, /^porthole_forward_probe_age_seconds\{forward="web",peer="rpi"\} 12$/m);
+  assert.match(text, /^porthole_forward_probe_age_seconds\{forward="files",peer="rpi"\} 0$/m);
+  // Not probed yet, or not probed at all (UDP): no series, not zeros.
+  assert.deepEqual([...series("fresh"), ...series("dns")], []);
+  assert.doesNotMatch(text, /^porthole_forward_probe_age_seconds\{forward="(fresh|dns)"/m);
+});
+
+test("metrics: with the hub's interface down a peer's up, handshake and byte counters are absent (unknown), not 0", () => {
+  const down = peer("rpi", {
+    online: null,
+    handshakeAgeSeconds: null,
+    receivedSecondsAgo: null,
+    endpoint: null,
+    rxBytes: null,
+    txBytes: null,
+  });
+  const text = metrics([down, peer("off", { online: false, receivedSecondsAgo: null })], [], false);
+  assert.doesNotMatch(text, /\{peer="rpi"\}/);
+  // What tells an absent peer series from a removed peer: the interface itself.
+  assert.match(text, /^porthole_hub_interface_up\{interface="wg0"\} 0$/m);
+  assert.match(metrics([], []), /^porthole_hub_interface_up\{interface="wg0"\} 1$/m);
+  assert.match(text, /^# TYPE porthole_peer_up gauge$/m, "the family is still described");
+  assert.match(text, /^porthole_peer_up\{peer="off"\} 0$/m, "offline (read, no handshake) stays 0");
+});
