@@ -67,10 +67,7 @@ test("a broken tunnel with a recent handshake: doctor and /metrics say the hub r
       before,
       /^porthole_forward_probe_outcome\{forward="rpi-tcp-80",peer="rpi",outcome="accepted"\} 1$/m,
     );
-    assert.match(
-      before,
-      /^porthole_forward_probe_outcome\{forward="rpi-tcp-80",peer="rpi",outcome="timeout"\} 0$/m,
-    );
+    assert.doesNotMatch(before, /^porthole_forward_probe_outcome\{forward="rpi-tcp-80",[^}]*"timeout"/m);
     assert.match(before, /^porthole_forward_probe_age_seconds\{forward="rpi-tcp-80",peer="rpi"\} \d+$/m);
 
     // Break it soon after a handshake (WireGuard rekeys every 2 minutes while traffic flows), so the
@@ -106,10 +103,7 @@ test("a broken tunnel with a recent handshake: doctor and /metrics say the hub r
         m,
         /^porthole_forward_probe_outcome\{forward="rpi-tcp-80",peer="rpi",outcome="timeout"\} 1$/m,
       );
-      assert.match(
-        m,
-        /^porthole_forward_probe_outcome\{forward="rpi-tcp-80",peer="rpi",outcome="accepted"\} 0$/m,
-      );
+      assert.doesNotMatch(m, /^porthole_forward_probe_outcome\{forward="rpi-tcp-80",[^}]*"accepted"/m);
     } finally {
       await cloudFirewall(lab.world, "udp", 51820, false);
     }
