@@ -49,9 +49,27 @@ requireBuiltCli();
 
 /** `flags`: the SNAT rule inserted ahead of porthole's with these flags; null: porthole's own (the pool). */
 const VARIANTS = [
-  { name: "pool", port: 8003, target: 9003, flags: null },
-  { name: "keep", port: 8001, target: 9001, flags: [] as string[] },
-  { name: "fully-random", port: 8002, target: 9002, flags: ["fully-random"] },
+  {
+    name: "pool",
+    label: "the pool: the client's own address (porthole's)",
+    port: 8003,
+    target: 9003,
+    flags: null,
+  },
+  {
+    name: "keep",
+    label: "the hub's address, the client's port when free",
+    port: 8001,
+    target: 9001,
+    flags: [] as string[],
+  },
+  {
+    name: "fully-random",
+    label: "the hub's address, `fully-random`",
+    port: 8002,
+    target: 9002,
+    flags: ["fully-random"],
+  },
 ];
 type Variant = (typeof VARIANTS)[number];
 interface Run {
@@ -149,7 +167,7 @@ const rows = VARIANTS.map((v) => {
   const conns = sum(load.map((r) => r.conns));
   const paws = sum(load.map((r) => r.paws));
   return [
-    v.name,
+    v.label,
     String(conns),
     String(paws),
     ((paws / conns) * 10_000).toFixed(1),
@@ -158,7 +176,7 @@ const rows = VARIANTS.map((v) => {
   ];
 });
 console.log(`
-### snat: refused SYNs at the peer by SNAT port choice
+### snat: refused SYNs at the peer by SNAT source
 
 \`npm run bench:snat-reuse -- --rounds ${rounds} --duration ${duration}\`
 
@@ -167,7 +185,7 @@ addresses taking turns; then the hub's conntrack flushed and one run each. ${awa
 
 ${markdownTable(
   [
-    "SNAT port",
+    "SNAT source",
     "connections",
     "PAWS-refused SYNs",
     "per 10,000 connections",

@@ -70,10 +70,9 @@ export function hubIptables(
       const target = `-d ${t.addr}/${host} -p ${t.proto} -m ${t.proto} --dport ${t.targetPort}`;
       // No --random-fully: the client's own port when free. NETMAP: each client its own pool address
       // (docs/design-notes.md and nftables.ts).
+      const pool = f === 4 ? hub.snatPool : hub.snatPool6;
       const snatTo =
-        hub.snatPool && pooled.has(t.addr)
-          ? `NETMAP --to ${formatCidr(hub.snatPool)}`
-          : `SNAT --to-source ${hubAddr}`;
+        pool && pooled.has(t.addr) ? `NETMAP --to ${formatCidr(pool)}` : `SNAT --to-source ${hubAddr}`;
       if (t.mode === "snat")
         snat.push(`-A PORTHOLE-POSTROUTING -o ${wg} ${target} -m conntrack --ctstate DNAT -j ${snatTo}`);
       accept.push(`-A PORTHOLE-FORWARD -o ${wg} ${target} -m conntrack --ctstate DNAT -j ACCEPT`);

@@ -97,7 +97,10 @@ function hubElements(
 export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[] = []): NftPlan {
   const { hub } = spec;
   const wg = JSON.stringify(hub.interface);
-  const pool = hub.snatPool ? formatCidr(hub.snatPool) : null;
+  const pools = {
+    4: hub.snatPool ? formatCidr(hub.snatPool) : null,
+    6: hub.snatPool6 ? formatCidr(hub.snatPool6) : null,
+  };
   const { fam, restricted, traffic } = hubElements(targets, pooledAddrs(spec));
   const v6 = hub.address6 !== undefined;
   // Traffic from the internet: a named interface, or ("auto") anything but the tunnel addressed to the hub.
@@ -135,7 +138,9 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
       set(`snat${f}`, `${addrType(f)} . inet_proto . inet_service`, e.snat),
     );
   }
-  if (pool) collections.push(set("pool4", "ipv4_addr . inet_proto . inet_service", fam[4].pool));
+  for (const f of families)
+    if (pools[f])
+      collections.push(set(`pool${f}`, `${addrType(f)} . inet_proto . inet_service`, fam[f].pool));
   // Element counters: packets and bytes per public port, both directions, both families. Keyed by the
   // connection's original destination port (`ct original proto-dst`, which nft takes alone but not in a
   // concatenation), so two forwards to one target count apart.
@@ -198,11 +203,12 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
             `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @snat${f} snat ${ipk(f)} to ${hubAddr(f)}`,
         )
         .concat(
-          pool
-            ? [
-                `oifname ${wg} ct status dnat ip daddr . meta l4proto . th dport @pool4 snat ip prefix to ip saddr map { 0.0.0.0/0 : ${pool} }`,
-              ]
-            : [],
+          families
+            .filter((f) => pools[f])
+            .map(
+              (f) =>
+                `oifname ${wg} ct status dnat ${ipk(f)} daddr . meta l4proto . th dport @pool${f} snat ${ipk(f)} prefix to ${ipk(f)} saddr map { ${f === 4 ? "0.0.0.0/0" : "::/0"} : ${pools[f]} }`,
+            ),
         )
         .concat(
           // A client on the hub has a public source address (the peer would answer it by its own

@@ -10,7 +10,15 @@ export function peerPool(spec: Spec, peer: Peer): string | null {
   return spec.hub.snatPool && peer.kind === "agent" ? formatCidr(spec.hub.snatPool) : null;
 }
 
-/** The IPv4 addresses ("10.8.0.2") of the peers whose snat clients come from the pool; empty without one. */
+/**
+ * The addresses ("10.8.0.2", "fd00:8::2") of the peers whose snat clients come from a pool: IPv4 ones
+ * with hub.snatPool, IPv6 ones too with its IPv6 part (hub.snatPool6); empty without a pool.
+ */
 export function pooledAddrs(spec: Spec): Set<string> {
-  return new Set(spec.peers.filter((p) => peerPool(spec, p)).map((p) => formatAddr(p.address)));
+  const out = new Set<string>();
+  for (const p of spec.peers.filter((x) => peerPool(spec, x))) {
+    out.add(formatAddr(p.address));
+    if (p.address6 && spec.hub.snatPool6) out.add(formatAddr(p.address6));
+  }
+  return out;
 }

@@ -77,6 +77,20 @@ export function snatPoolProblem(text: string, subnet?: Cidr): string | undefined
   return undefined;
 }
 
+/**
+ * The IPv6 SNAT pool inside `subnet6` (/64 or larger; else none): its last 1/65536, prefix + 16, which
+ * holds no allocated address (those follow the IPv4 offsets, at its start).
+ */
+export function pool6Of(subnet6: Cidr): Cidr | undefined {
+  if (subnet6.prefix > 64) return undefined;
+  const shift = BigInt(128 - subnet6.prefix - 16);
+  return { family: 6, base: subnet6.base | (0xffffn << shift), prefix: subnet6.prefix + 16 };
+}
+
+/** The diagnostic of an explicit IPv6 address inside the derived IPv6 SNAT pool (after the field's path). */
+export const inPool6 = (text: string, pool6: Cidr) =>
+  `${show(text)} is in ${formatCidr(pool6)}, where the hub maps IPv6 snat clients (hub.snatPool); pick an address outside it`;
+
 // Stand-ins for a hub subnet or address whose problem is already reported (see checkHub).
 const ANY4: Cidr = { family: 4, base: 0n, prefix: 0 };
 const ANY6: Cidr = { family: 6, base: 0n, prefix: 0 };
@@ -146,6 +160,7 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
   const poolWhy = h.snatPool === undefined ? undefined : snatPoolProblem(h.snatPool, subnet);
   if (poolWhy) p.add(at("snatPool"), `${show(h.snatPool)} ${poolWhy}`);
   const snatPool = poolWhy ? undefined : (parseCidr(h.snatPool ?? "off") ?? undefined);
+  const snatPool6 = snatPool && subnet6 ? pool6Of(subnet6) : undefined;
   // A bad subnet or hub address is reported above; the peers and forwards are still checked, against a
   // stand-in subnet holding every address, so one run reports every problem and no follow-on ones.
   const net = subnet ?? ANY4;
@@ -160,6 +175,8 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
       (h.address6
         ? checkHostAddr(h.address6, net6, at("address6"), p, "hub.subnet6")
         : addrAt(net6, offsetIn(net, address))) ?? NOWHERE6;
+    if (h.address6 && snatPool6 && contains(snatPool6, address6))
+      p.add(at("address6"), inPool6(h.address6, snatPool6));
   }
   return {
     name,
@@ -176,6 +193,7 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
     firewall: h.firewall ?? "nftables",
     mesh: h.mesh ?? true,
     snatPool,
+    snatPool6,
     sshPort,
     reservedPorts,
     apiPort,

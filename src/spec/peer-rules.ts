@@ -1,9 +1,10 @@
 // The peers' rules: names, keys, keepalive, and addresses (explicit ones claimed once, the rest allocated).
-import { type Addr, addrAt, type Cidr, formatAddr, formatCidr, offsetIn } from "../net/ip.ts";
+import { type Addr, addrAt, type Cidr, contains, formatAddr, formatCidr, offsetIn } from "../net/ip.ts";
 import { keyProblem } from "../net/wgkey.ts";
 import { allocateAddresses } from "./allocate.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { type Problems, show } from "./diagnostics.ts";
+import { inPool6 } from "./hub-rules.ts";
 import type { PeerShape } from "./schema.ts";
 import type { Hub, Peer } from "./types.ts";
 import { checkHostAddr, checkName } from "./value-rules.ts";
@@ -61,6 +62,9 @@ export function checkPeers(
         `peers[${i}].address6`,
         p,
       );
+      const a6 = explicit6[i];
+      if (a6 && peer.address6 && hub.snatPool6 && contains(hub.snatPool6, a6))
+        p.add(at("address6"), inPool6(peer.address6, hub.snatPool6));
     }
   });
 

@@ -27,6 +27,11 @@ export interface Hub {
    * low bits (NETMAP), instead of all from the hub's tunnel address; undefined: the hub's address.
    */
   snatPool?: Cidr;
+  /**
+   * The same for IPv6 snat targets, derived: the last 1/65536 of hub.subnet6 (fd00:8::ffff:0:0:0/80 of
+   * fd00:8::/64), which every peer routes already; only with snatPool and a subnet6 of /64 or larger.
+   */
+  snatPool6?: Cidr;
   sshPort: number;
   /** Public ports no forward may take (both protocols). */
   reservedPorts: PortRange[];

@@ -246,6 +246,14 @@ const CASES: Case[] = [
     expected: [`porthole.yaml:7:3 hub.snatPool: "${pool}" ${why}`],
   })),
   {
+    name: "explicit IPv6 addresses in the IPv6 part of the SNAT pool (the last 1/65536 of subnet6)",
+    text: `${hub("\n  subnet6: fd00:8::/64\n  address6: fd00:8::ffff:0:0:1\n  snatPool: 240.0.0.0/8")}peers:\n  - name: rpi\n    publicKey: ${RPI}\n    address6: fd00:8::ffff:1:2:3\n`,
+    expected: [
+      'porthole.yaml:8:3 hub.address6: "fd00:8::ffff:0:0:1" is in fd00:8:0:0:ffff::/80, where the hub maps IPv6 snat clients (hub.snatPool); pick an address outside it',
+      'porthole.yaml:13:5 peers[0].address6: "fd00:8::ffff:1:2:3" is in fd00:8:0:0:ffff::/80, where the hub maps IPv6 snat clients (hub.snatPool); pick an address outside it',
+    ],
+  },
+  {
     name: "a subnet without a prefix length",
     text: hub("\n  subnet: 10.8.0.0"),
     expected: [
