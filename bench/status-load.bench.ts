@@ -99,6 +99,8 @@ interface Timings {
   text: Sample[];
   cli: Sample[];
   api: Sample[];
+  /** The request `porthole status` (text) makes: GET /v1/status?forwards=summary. */
+  summary: Sample[];
   metrics: Sample[];
 }
 interface Row {
@@ -184,7 +186,10 @@ await withLabs([name], async () => {
     const row: Row = {
       size,
       of: Object.fromEntries(
-        variants.map((v) => [v.label, { counted: [], ages: [], text: [], cli: [], api: [], metrics: [] }]),
+        variants.map((v) => [
+          v.label,
+          { counted: [], ages: [], text: [], cli: [], api: [], summary: [], metrics: [] },
+        ]),
       ),
       byMark: [],
       byState: [],
@@ -233,6 +238,8 @@ await withLabs([name], async () => {
       return { ms: Number(r.stdout.trim()) * 1000, cpu: (await cpuMs(daemon.pid)) - c0 };
     };
     const api = async (_: unknown, t: Timings) => void t.api.push(await request("/v1/status"));
+    const summary = async (_: unknown, t: Timings) =>
+      void t.summary.push(await request("/v1/status?forwards=summary"));
     const metrics = async (_: unknown, t: Timings) => void t.metrics.push(await request("/metrics"));
     const byMark = async () => {
       const mark = `${hex(established)}/${hex(established | closed)}`;
@@ -241,7 +248,7 @@ await withLabs([name], async () => {
     const byState = async () => {
       row.byState.push(await timed(["conntrack", "-L", "-p", "tcp", "--state", "ESTABLISHED"]));
     };
-    const order = [text, cli, api, metrics];
+    const order = [text, cli, api, summary, metrics];
     for (let rep = 0; rep < reps; rep++) {
       for (const v of rep % 2 ? [...variants].reverse() : variants) {
         await use(v);
@@ -261,7 +268,7 @@ await withLabs([name], async () => {
     row.hwm = await rssMiB(daemon.pid, "VmHWM");
     for (const [label, t] of Object.entries(row.of)) {
       console.error(
-        `${size} ${label}: status ${cell(t.text)}, --json ${cell(t.cli)}, request ${cell(t.api)}, metrics ${cell(t.metrics)}, counted ${t.counted.join("/")} (expected ${size / 4}), RSS ${row.rss} MiB`,
+        `${size} ${label}: status ${cell(t.text)}, --json ${cell(t.cli)}, request ${cell(t.api)}, summary ${cell(t.summary)}, metrics ${cell(t.metrics)}, counted ${t.counted.join("/")} (expected ${size / 4}), RSS ${row.rss} MiB`,
       );
       if (t.counted.some((c) => c !== Math.ceil(size / 4)))
         throw new Error(
@@ -298,6 +305,7 @@ const perVariant = rows.flatMap((r) =>
     cell(t.text),
     cell(t.cli),
     cell(t.api),
+    cell(t.summary),
     cell(t.metrics),
     `${median(t.ages)} s (max ${Math.max(...t.ages)} s)`,
   ]),
@@ -307,7 +315,7 @@ const ratios = baselineDir
 Ratios of the median wall times, this checkout / the baseline (${baselineDir}), same lab, interleaved:
 
 ${markdownTable(
-  ["conntrack entries", "`porthole status`", "`status --json`", "status request", "/metrics"],
+  ["conntrack entries", "`porthole status`", "`status --json`", "status request", "its summary", "/metrics"],
   rows.map((r) => {
     const [a, b] = [r.of.this as Timings, r.of.baseline as Timings];
     return [
@@ -315,6 +323,7 @@ ${markdownTable(
       ratio(a.text, b.text),
       ratio(a.cli, b.cli),
       ratio(a.api, b.api),
+      ratio(a.summary, b.summary),
       ratio(a.metrics, b.metrics),
     ];
   }),
@@ -336,6 +345,7 @@ ${markdownTable(
     "`porthole status` (whole CLI, text)",
     "`porthole status --json` (whole CLI)",
     "status request alone",
+    "its summary (what `porthole status` asks)",
     "/metrics (status without probes)",
     "`--json`'s counts: how old (median)",
   ],

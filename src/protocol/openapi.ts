@@ -126,7 +126,8 @@ export const ROUTES: Route[] = [
   {
     method: "get",
     path: "/v1/status",
-    summary: "Peers and forwards with their counters (filtered like /v1/forwards)",
+    summary:
+      "Peers and forwards with their counters, as counted at `countedAt` (the hub may answer with its last count; filtered like /v1/forwards)",
     who: ["peers"],
     ok: 200,
     reply: z
