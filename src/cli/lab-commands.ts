@@ -48,6 +48,11 @@ export function registerLabCommands(program: Command): void {
     )
     .option("--static", "no daemons: write one spec and `porthole apply` it on hub and peer (issue-3 style)")
     .action(async (o: { name: string; backend: Backend; mode: Mode; static?: boolean }) => {
+      // A name in use is the user's input to change (exit 1), not a host command that failed (it was 3).
+      if (openWorld(o.name))
+        throw new UserError(
+          `lab ${o.name} already exists (\`porthole lab ls\`): \`porthole lab down --name ${o.name}\` removes it, or pick another --name`,
+        );
       const world = await (o.static ? labUp : labUpJoined)({
         name: o.name,
         backend: o.backend,

@@ -66,7 +66,11 @@ test("lab exec runs in the host's network and paths, lab shell gives a shell the
     assert.equal(which.stdout.split("\n")[0], join(world.dir, "bin", "porthole"));
     assert.match(which.stdout, /Usage: porthole lab/);
     const again = await porthole(["lab", "up", "--name", name]);
-    assert.notEqual(again.code, 0);
+    assert.equal(
+      again.code,
+      1,
+      "a lab name in use is input to change (exit 1), not a failed host command (3)",
+    );
     assert.match(
       again.stderr,
       new RegExp(`lab ${name} already exists .*: \`porthole lab down --name ${name}\` removes it`),
