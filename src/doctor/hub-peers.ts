@@ -3,7 +3,12 @@
 // the received bytes stop growing at once, but only the daemon watches them (every 2 s), so doctor asks
 // it (GET /v1/peers) and says "not known" without it.
 import { peerStatus } from "../hub/status.ts";
-import { handshakeText, RECEIVED_WITHIN_S, receivedText } from "../protocol/probe-text.ts";
+import {
+  handshakeText,
+  PEERS_SEND_EVERY_S,
+  RECEIVED_WITHIN_S,
+  receivedText,
+} from "../protocol/probe-text.ts";
 import type { PeerStatus } from "../protocol/status.ts";
 import type { Check, CheckResult } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
@@ -49,7 +54,11 @@ export function judgePeer(
   const shake = handshakeText(p.handshakeAgeSeconds);
   const rx = p.receivedSecondsAgo ?? null;
   const received = rx === null ? null : receivedText(p.name, rx);
-  const stops = forwards.length ? `; its forwards ${forwards.join(", ")} do not work` : "";
+  const stops = !forwards.length
+    ? ""
+    : forwards.length === 1
+      ? `; its forward ${forwards[0]} does not work`
+      : `; its forwards ${forwards.join(", ")} do not work`;
   const onPeer = `on ${p.name}: porthole doctor (its handshake and hub-api checks: does the hub answer it?)`;
   if (!p.online)
     return {
@@ -62,7 +71,7 @@ export function judgePeer(
     return {
       id: "peers",
       status: "fail",
-      found: `${p.name}: reads online (${shake}), but ${received} (it sends at least every 25 s): the tunnel has broken since that handshake${stops}`,
+      found: `${p.name}: reads online (${shake}), but ${received} (it sends at least every ${PEERS_SEND_EVERY_S} s): the tunnel has broken since that handshake${stops}`,
       fix: [
         onPeer,
         `on the hub: tcpdump -ni any udp port ${listenPort} (do ${p.name}'s packets arrive? a cloud firewall or the peer's network may drop them)`,

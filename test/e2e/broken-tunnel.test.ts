@@ -87,7 +87,7 @@ test("a broken tunnel with a recent handshake: doctor and /metrics say the hub r
       assert.equal(d.code, 4, d.stdout);
       assert.match(
         d.stdout,
-        /^FAIL peers +rpi: reads online \(last handshake \d+ seconds ago\), but the hub has received nothing from rpi for \d+ seconds \(it sends at least every 25 s\): the tunnel has broken since that handshake; its forwards rpi-tcp-80 do not work\n +fix: on rpi: porthole doctor/m,
+        /^FAIL peers +rpi: reads online \(last handshake \d+ seconds ago\), but the hub has received nothing from rpi for \d+ seconds \(it sends at least every 25 s\): the tunnel has broken since that handshake; its forward rpi-tcp-80 does not work\n +fix: on rpi: porthole doctor/m,
       );
       // The share's timeout is blamed on the tunnel (nothing arrives), not on a firewall on rpi.
       assert.match(

@@ -15,6 +15,7 @@ import {
 } from "../../src/doctor/check.ts";
 import { HUB_CHECKS } from "../../src/doctor/hub.ts";
 import { type HubContext, hubContext } from "../../src/doctor/hub-context.ts";
+import { judgePeer } from "../../src/doctor/hub-peers.ts";
 import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import type { PeerStatus } from "../../src/protocol/status.ts";
@@ -249,7 +250,7 @@ test("peers: online by its handshake but nothing received for 40 s fails (the tu
   assert.equal(r.status, "fail");
   assert.equal(
     r.found,
-    "rpi: reads online (last handshake 50 seconds ago), but the hub has received nothing from rpi for 40 seconds (it sends at least every 25 s): the tunnel has broken since that handshake; its forwards web do not work",
+    "rpi: reads online (last handshake 50 seconds ago), but the hub has received nothing from rpi for 40 seconds (it sends at least every 25 s): the tunnel has broken since that handshake; its forward web does not work",
   );
   assert.deepEqual(r.fix, [
     "on rpi: porthole doctor (its handshake and hub-api checks: does the hub answer it?)",
@@ -301,13 +302,17 @@ test("peers: offline warns with what stops; the hub's interface down is unknown 
   h.peerStats.clear();
   const off = await one(ctx, "peers");
   assert.equal(off.status, "warn");
-  assert.equal(off.found, "rpi: offline (no handshake yet); its forwards web do not work");
+  assert.equal(off.found, "rpi: offline (no handshake yet); its forward web does not work");
   ctx.daemonPeers = async () => [
     seenRpi({ online: false, handshakeAgeSeconds: 400, receivedSecondsAgo: 390 }),
   ];
   assert.equal(
     (await one(ctx, "peers")).found,
-    "rpi: offline (last handshake 7 minutes ago; the hub has received nothing from rpi for 7 minutes); its forwards web do not work",
+    "rpi: offline (last handshake 7 minutes ago; the hub has received nothing from rpi for 7 minutes); its forward web does not work",
+  );
+  assert.match(
+    judgePeer(seenRpi({ online: false }), ["web", "files"], "", 51820).found,
+    /; its forwards web, files do not work$/,
   );
   ctx.daemonPeers = undefined;
   h.ifaces.clear();
