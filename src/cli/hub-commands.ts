@@ -7,8 +7,10 @@ import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { IfaceAddress } from "../host/types.ts";
 import type { runHub } from "../hub/daemon.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
+import { parseCidr } from "../net/ip.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { DEFAULTS } from "../spec/defaults.ts";
+import { parseEndpoint } from "../spec/endpoint.ts";
 import {
   EndpointField,
   NameField,
@@ -17,6 +19,7 @@ import {
   SnatPoolField,
   SubnetField,
 } from "../spec/fields.ts";
+import { poolEndpointProblem, snatPoolProblem } from "../spec/hub-rules.ts";
 import { FirewallShape } from "../spec/schema.ts";
 import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
@@ -80,6 +83,23 @@ export function publicInterfaceProblem(name: string, addrs: IfaceAddress[]): str
   return `--public-interface: "${name}" ${known ? "has no public (global) address" : "is not an interface of this host"}; interfaces with an address here: ${here.join(", ") || "none"} (or "auto": any but the tunnel)`;
 }
 
+/**
+ * Why `--snat-pool` does not go with `--subnet` and `--endpoint` (each valid alone), or null: checked
+ * before the key and spec are written, and named as the options the user typed.
+ */
+export function initPoolProblem(
+  o: Pick<InitOpts, "snatPool" | "subnet" | "endpoint" | "listenPort">,
+): string | null {
+  const pool = o.snatPool === "off" ? null : parseCidr(o.snatPool);
+  if (!pool) return null;
+  const subnet = parseCidr(o.subnet) ?? undefined;
+  const why = snatPoolProblem(o.snatPool, subnet)?.replace("overlaps hub.subnet", "overlaps --subnet");
+  const host = parseEndpoint(o.endpoint, o.listenPort)?.host;
+  const endpointWhy = host === undefined ? undefined : poolEndpointProblem(pool, host);
+  const problem = why ?? endpointWhy?.replace("the hub's endpoint", "--endpoint");
+  return problem ? `--snat-pool: "${o.snatPool}" ${problem}` : null;
+}
+
 async function init(o: InitOpts): Promise<void> {
   const store = await hubStore();
   if ((await readText(store.file)) !== null) {
@@ -94,6 +114,8 @@ async function init(o: InitOpts): Promise<void> {
     const problem = publicInterfaceProblem(o.publicInterface, addrs);
     if (problem) throw new UserError(problem, EXIT.invalid);
   }
+  const poolWhy = initPoolProblem(o);
+  if (poolWhy) throw new UserError(poolWhy, EXIT.invalid);
   const port = o.listenPort;
   let key = (await readText(keyFile()))?.trim();
   if (!key) {

@@ -130,7 +130,9 @@ export const wireguardDriver: Omit<Host["wg"], "implementation"> = {
     await run(["ip", "addr", "del", cidr, "dev", iface]);
   },
   addRoute: async (iface, cidr) => {
-    await run(["ip", "route", "replace", cidr, "dev", iface, "proto", String(ROUTE_PROTO)]);
+    // add, not replace: another program's route to the same prefix (a LAN's kernel route) stays; the
+    // kernel refuses porthole's instead ("File exists").
+    await run(["ip", "route", "add", cidr, "dev", iface, "proto", String(ROUTE_PROTO)]);
   },
   removeRoute: async (iface, cidr) => {
     await run(["ip", "route", "del", cidr, "dev", iface, "proto", String(ROUTE_PROTO)]);

@@ -78,6 +78,17 @@ export function snatPoolProblem(text: string, subnet?: Cidr): string | undefined
 }
 
 /**
+ * Why `pool` may not be the SNAT pool of a hub reached at `host` (hub.endpoint's host: a name or an
+ * address), or undefined: it holds that address. Every agent peer routes the pool into its tunnel, so
+ * the tunnel's own packets would go into the tunnel, and the peer would never hear of a fix.
+ */
+export function poolEndpointProblem(pool: Cidr, host: string): string | undefined {
+  const a = parseAddr(host);
+  if (!a || !contains(pool, a)) return undefined;
+  return `holds the hub's endpoint ${host}, which the peers would route into the tunnel; use a prefix outside it, like ${DEFAULTS.snatPool}`;
+}
+
+/**
  * The IPv6 SNAT pool inside `subnet6` (/64 or larger; else none): its last 1/65536, prefix + 16, which
  * holds no allocated address (those follow the IPv4 offsets, at its start).
  */
@@ -160,6 +171,8 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
   const poolWhy = h.snatPool === undefined ? undefined : snatPoolProblem(h.snatPool, subnet);
   if (poolWhy) p.add(at("snatPool"), `${show(h.snatPool)} ${poolWhy}`);
   const snatPool = poolWhy ? undefined : (parseCidr(h.snatPool ?? "off") ?? undefined);
+  const endpointWhy = snatPool && endpoint && poolEndpointProblem(snatPool, endpoint.host);
+  if (endpointWhy) p.add(at("snatPool"), `${show(h.snatPool)} ${endpointWhy}`);
   const snatPool6 = snatPool && subnet6 ? pool6Of(subnet6) : undefined;
   // A bad subnet or hub address is reported above; the peers and forwards are still checked, against a
   // stand-in subnet holding every address, so one run reports every problem and no follow-on ones.

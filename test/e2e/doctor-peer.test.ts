@@ -152,6 +152,19 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
     );
     await lab.world.exec("peer", ["ip", "route", "del", "240.0.0.0/16", "dev", home]);
     assert.match((await doctor(lab, "peer")).stdout, poolOk);
+    // Another program's route to the very prefix (a pool equal to the home LAN has its kernel route):
+    // apply refuses to add porthole's over it, and never replaces it.
+    await lab.world.exec("peer", ["ip", "route", "del", "240.0.0.0/8", "dev", "wg0"]);
+    await lab.world.exec("peer", ["ip", "route", "add", "240.0.0.0/8", "dev", home]);
+    const clash = await lab.porthole("peer", ["apply"], { allowFail: true });
+    assert.equal(clash.code, 3, clash.stdout + clash.stderr);
+    assert.match(clash.stderr, /ip route add 240\.0\.0\.0\/8 dev wg0 proto 81.*File exists/);
+    const kept = await lab.world.exec("peer", ["ip", "route", "show", "240.0.0.0/8"]);
+    assert.match(kept.stdout, new RegExp(`^240\\.0\\.0\\.0/8 dev ${home} `, "m"));
+    assert.doesNotMatch(kept.stdout, /dev wg0/);
+    await lab.world.exec("peer", ["ip", "route", "del", "240.0.0.0/8", "dev", home]);
+    assert.equal((await lab.porthole("peer", ["apply"])).code, 0);
+    assert.match((await doctor(lab, "peer")).stdout, poolOk);
 
     // A transparent forward whose policy rule and route are gone: replies would leave by eth0.
     const exposed = await lab.porthole("peer", ["expose", "8443", "--to", "8443", "--transparent"]);

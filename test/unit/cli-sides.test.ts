@@ -232,3 +232,25 @@ describe("hub init --public-interface", () => {
     assert.match(publicInterfaceProblem("lo", here) ?? "", /"lo" has no public \(global\) address/);
   });
 });
+
+describe("hub init: a --snat-pool that does not go with --subnet or --endpoint", () => {
+  for (const [args, why] of [
+    [
+      ["--subnet", "240.0.0.0/24"],
+      '--snat-pool: "240.0.0.0/8" overlaps --subnet 240.0.0.0/24; use a prefix outside the tunnel\'s, like 240.0.0.0/8',
+    ],
+    [
+      ["--snat-pool", "203.0.113.0/24"],
+      '--snat-pool: "203.0.113.0/24" holds --endpoint 203.0.113.9, which the peers would route into the tunnel; use a prefix outside it, like 240.0.0.0/8',
+    ],
+  ] as const) {
+    test(`${args.join(" ")}: refused naming the options, before the key or spec is written`, () => {
+      const m = machine("none");
+      const before = m.files();
+      const r = m.run(["hub", "init", "--endpoint", "203.0.113.9", ...args]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr.trim(), `porthole: ${why}`);
+      assert.deepEqual(m.files(), before);
+    });
+  }
+});

@@ -236,6 +236,10 @@ const CASES: Case[] = [
       ["fd00:9::/96", "is not IPv4; accepted: an IPv4 prefix /4 to /24, like 240.0.0.0/8"],
       ["240.0.0.1/8", "has host bits set; did you mean 240.0.0.0/8?"],
       [
+        "203.0.0.0/8",
+        "holds the hub's endpoint 203.0.113.42, which the peers would route into the tunnel; use a prefix outside it, like 240.0.0.0/8",
+      ],
+      [
         "none",
         'is not a network prefix; expected an address with a prefix length, like 240.0.0.0/8 (or "off")',
       ],
