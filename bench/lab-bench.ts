@@ -2,11 +2,11 @@
 // lab's peer, labs that are always torn down (also on Ctrl-C), timing, medians and markdown tables.
 import { execFile, execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { run } from "../src/host/run.ts";
-import { WEBDAV } from "../src/lab/lab.ts";
+import { labUp, WEBDAV } from "../src/lab/lab.ts";
 import { findProgram, labProblems } from "../src/lab/prereq.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { destroyWorld } from "../src/lab/teardown.ts";
@@ -79,6 +79,21 @@ export async function labKeys(world: World): Promise<{ hub: string; peer: string
     return (await world.exec(h, [...PORTHOLE, "pubkey"], { input: key, secretInput: true })).stdout.trim();
   };
   return { hub: await pub("hub"), peer: await pub("peer") };
+}
+
+/**
+ * A bench's lab: `labUp` (nftables, snat), the public keys of its hub and peer, and the directory SUB
+ * inside the lab's own (created) for the bench's specs and files.
+ */
+export async function benchLabUp(
+  name: string,
+  sub: string,
+): Promise<{ w: World; keys: { hub: string; peer: string }; dir: string }> {
+  console.error(`building lab ${name}...`);
+  const w = await labUp({ name, backend: "nftables", mode: "snat", porthole: PORTHOLE });
+  const dir = join(w.dir, sub);
+  await mkdir(dir, { recursive: true });
+  return { w, keys: await labKeys(w), dir };
 }
 
 /** Fails early, with the reason, when this machine cannot run the lab (root, tools, TUN). */

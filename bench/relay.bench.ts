@@ -22,18 +22,17 @@
 // latency p50/p99 (wrk --latency, 4 connections), throughput both ways (iperf3), 50 MB download (curl).
 // Multi-client: the client's source address alternates between two addresses every connection-rate run
 // (a route's src), and the peer's TcpExt PAWS* counters are read around each run (refused SYNs).
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { labUp } from "../src/lab/lab.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
 import { DEFAULTS } from "../src/spec/defaults.ts";
 import {
   benchLabName,
+  benchLabUp,
   buildServer,
   cliArgs,
-  labKeys,
   machineNote,
   markdownTable,
   median,
@@ -131,11 +130,7 @@ const samples: Sample[] = [];
 const lab = benchLabName("rly");
 
 await withLabs([lab], async () => {
-  console.error(`building lab ${lab}...`);
-  const w = await labUp({ name: lab, backend: "nftables", mode: "snat", porthole: PORTHOLE });
-  const keys = await labKeys(w);
-  const dir = join(w.dir, "relay");
-  await mkdir(dir, { recursive: true });
+  const { w, keys, dir } = await benchLabUp(lab, "relay");
   const specs = {
     one: join(dir, "one.yaml"),
     many: join(dir, "many.yaml"),

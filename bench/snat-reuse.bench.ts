@@ -18,18 +18,17 @@
 //   fully-random  `snat to <hub> fully-random`: a random port for every connection
 // Two client addresses take turns (wrk -t2 -c32, `Connection: close`, the client's default sysctls).
 // At the end the hub's conntrack is flushed (as a hub restart does) and each variant runs once more.
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { labUp } from "../src/lab/lab.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
 import { DEFAULTS } from "../src/spec/defaults.ts";
 import {
   benchLabName,
+  benchLabUp,
   buildServer,
   cliArgs,
   labBenchSpec,
-  labKeys,
   machineNote,
   markdownTable,
   PORTHOLE,
@@ -83,11 +82,7 @@ const runs: Run[] = [];
 const lab = benchLabName("snr");
 
 await withLabs([lab], async () => {
-  console.error(`building lab ${lab}...`);
-  const w = await labUp({ name: lab, backend: "nftables", mode: "snat", porthole: PORTHOLE });
-  const keys = await labKeys(w);
-  const dir = join(w.dir, "snat-reuse");
-  await mkdir(dir, { recursive: true });
+  const { w, keys, dir } = await benchLabUp(lab, "snat-reuse");
   const spec = join(dir, "spec.yaml");
   const fwds = VARIANTS.map((v) => ({ name: v.name, port: v.port, targetPort: v.target }));
   await writeFile(spec, labBenchSpec(keys.hub, keys.peer, "nftables", fwds, { snatPool: DEFAULTS.snatPool }));
