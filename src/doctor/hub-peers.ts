@@ -10,6 +10,7 @@ import {
   receivedText,
 } from "../protocol/probe-text.ts";
 import type { PeerStatus } from "../protocol/status.ts";
+import type { Peer } from "../spec/types.ts";
 import type { Check, CheckResult } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
 
@@ -41,15 +42,18 @@ export async function peersSeen(ctx: HubContext): Promise<PeersSeen> {
 }
 
 /**
- * One peer's tunnel: ok when online and the hub received from it within 30 s (or online and that is
- * not known: said so); fail when online but nothing arrived for 30 s or more (the tunnel broke since
- * the handshake); warn when offline. `forwards`: the names of its forwards (what stops with it).
+ * One peer's tunnel: ok when online and the hub received from it within max(30 s, its keepalive + 5 s)
+ * (or online and that is not known: said so); fail when online but nothing arrived for longer (the
+ * tunnel broke since the handshake), unless its keepalive is off (an idle peer then sends nothing);
+ * warn when offline. `forwards`: the names of its forwards (what stops with it); `sends`: the peer as
+ * the spec has it (a device runs no porthole: the fix names its WireGuard app).
  */
 export function judgePeer(
   p: PeerStatus,
   forwards: string[],
   unwatched: string,
   listenPort: number,
+  sends: Pick<Peer, "kind" | "keepalive"> = { kind: "agent", keepalive: PEERS_SEND_EVERY_S },
 ): CheckResult {
   const shake = handshakeText(p.handshakeAgeSeconds);
   const rx = p.receivedSecondsAgo ?? null;
@@ -59,28 +63,41 @@ export function judgePeer(
     : forwards.length === 1
       ? `; its forward ${forwards[0]} does not work`
       : `; its forwards ${forwards.join(", ")} do not work`;
-  const onPeer = `on ${p.name}: porthole doctor (its handshake and hub-api checks: does the hub answer it?)`;
+  // A device (a phone) runs no porthole: only its WireGuard app can be looked at.
+  const onPeer =
+    sends.kind === "device"
+      ? `on ${p.name}: is its WireGuard tunnel on, and the device online?`
+      : `on ${p.name}: porthole doctor (its handshake and hub-api checks: does the hub answer it?)`;
   if (!p.online)
     return {
       id: "peers",
       status: "warn",
       found: `${p.name}: offline (${shake}${received ? `; ${received}` : ""})${stops}`,
-      fix: [`${onPeer}; is porthole's agent running, and the machine online?`],
+      fix: [
+        sends.kind === "device" ? onPeer : `${onPeer}; is porthole's agent running, and the machine online?`,
+      ],
     };
-  if (rx !== null && rx >= RECEIVED_WITHIN_S)
+  // Silence means a broken tunnel only from a peer that must send: one with a keepalive sends at least
+  // that often; without one (keepalive 0, a device's choice) an idle peer sends nothing, rightly.
+  const within = sends.keepalive ? Math.max(RECEIVED_WITHIN_S, sends.keepalive + 5) : null;
+  if (rx !== null && within !== null && rx >= within)
     return {
       id: "peers",
       status: "fail",
-      found: `${p.name}: reads online (${shake}), but ${received} (it sends at least every ${PEERS_SEND_EVERY_S} s): the tunnel has broken since that handshake${stops}`,
+      found: `${p.name}: reads online (${shake}), but ${received} (it sends at least every ${sends.keepalive} s): the tunnel has broken since that handshake${stops}`,
       fix: [
         onPeer,
         `on the hub: tcpdump -ni any udp port ${listenPort} (do ${p.name}'s packets arrive? a cloud firewall or the peer's network may drop them)`,
       ],
     };
+  const silentOk =
+    within === null && rx !== null && rx >= RECEIVED_WITHIN_S
+      ? " (its keepalive is off: an idle peer sends nothing)"
+      : "";
   return {
     id: "peers",
     status: "ok",
-    found: `${p.name}: online (${shake}); ${received ?? `when the hub last received from ${p.name} is not known: ${unwatched}`}`,
+    found: `${p.name}: online (${shake}); ${received ? `${received}${silentOk}` : `when the hub last received from ${p.name} is not known: ${unwatched}`}`,
   };
 }
 
@@ -106,6 +123,7 @@ export const peers: Check<HubContext> = {
         spec.forwards.filter((f) => f.peer === p.name).map((f) => f.name),
         unwatched,
         spec.hub.listenPort,
+        spec.peers.find((x) => x.name === p.name),
       ),
     );
   },

@@ -314,6 +314,26 @@ test("peers: offline warns with what stops; the hub's interface down is unknown 
     judgePeer(seenRpi({ online: false }), ["web", "files"], "", 51820).found,
     /; its forwards web, files do not work$/,
   );
+  // A peer that need not send: keepalive off (a phone's choice), so silence is no broken tunnel.
+  const idle = judgePeer(seenRpi({ receivedSecondsAgo: 400 }), [], "", 51820, {
+    kind: "device",
+    keepalive: 0,
+  });
+  assert.equal(idle.status, "ok", idle.found);
+  assert.match(idle.found, /for 7 minutes \(its keepalive is off: an idle peer sends nothing\)$/);
+  // A device with a keepalive: silence fails, and the fix is its WireGuard app, not porthole's doctor.
+  const phone = judgePeer(seenRpi({ receivedSecondsAgo: 40 }), [], "", 51820, {
+    kind: "device",
+    keepalive: 25,
+  });
+  assert.equal(phone.status, "fail");
+  assert.equal(phone.fix?.[0], "on rpi: is its WireGuard tunnel on, and the device online?");
+  // A long keepalive: silence within it is fine.
+  const slow = judgePeer(seenRpi({ receivedSecondsAgo: 50 }), [], "", 51820, {
+    kind: "agent",
+    keepalive: 60,
+  });
+  assert.equal(slow.status, "ok", slow.found);
   ctx.daemonPeers = undefined;
   h.ifaces.clear();
   const down = await one(ctx, "peers");
