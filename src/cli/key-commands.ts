@@ -1,9 +1,10 @@
 // keygen, pubkey: drop-in replacements for `wg genkey` and `wg pubkey`.
 import type { Command } from "commander";
-import { readText, writeAtomic } from "../host/files.ts";
+import { pathExists, writeAtomic } from "../host/files.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { PathText, valid } from "./arg.ts";
-import { UserError } from "./errors.ts";
+import { EXIT, UserError } from "./errors.ts";
+import { pathProblem } from "./given-file.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -28,9 +29,19 @@ export function registerKeyCommands(program: Command): void {
         console.log(key);
         return;
       }
-      if ((await readText(o.write)) !== null)
-        throw new UserError(`--write: ${o.write} already exists; porthole never overwrites a key`);
-      await writeAtomic(o.write, `${key}\n`, 0o600);
+      if (pathExists(o.write))
+        throw new UserError(
+          `--write: ${JSON.stringify(o.write)} exists already; porthole never overwrites a key: give a new path`,
+          EXIT.usage,
+        );
+      try {
+        await writeAtomic(o.write, `${key}\n`, 0o600);
+      } catch (e) {
+        throw new UserError(
+          `--write: ${JSON.stringify(o.write)} ${pathProblem(e)}; give a path this user may write to`,
+          EXIT.usage,
+        );
+      }
       console.log(publicKeyOf(key));
     });
   program

@@ -64,7 +64,7 @@ describe("expose: the hub's refusal names PUBLIC, --to, --name … as typed (exi
   const cases: [args: string[], says: RegExp][] = [
     [
       ["expose", "22", "--to", "8080"],
-      /^porthole: PUBLIC: "?22"? is the hub's SSH port; pick another public port/,
+      /^porthole: PUBLIC: 22 is the hub's SSH port; pick another public port \(or set hub\.sshPort if SSH listens elsewhere\)$/m,
     ],
     [["expose", "80", "--to", "8080-8081"], /^porthole: --to: "8080-8081" spans 2 ports but port 80 spans 1/],
     [

@@ -270,6 +270,16 @@ const CASES: Case[] = [
   ["none", ["keygen", "--write", ""], '--write: "" is not accepted; expected a file path'],
   [
     "none",
+    ["keygen", "--write", "wg0.conf"],
+    '--write: "wg0.conf" exists already; porthole never overwrites a key: give a new path',
+  ],
+  [
+    "none",
+    ["keygen", "--write", "wg0.conf/private.key"],
+    '--write: "wg0.conf/private.key" is not under a directory: a part of the path is a file; give a path this user may write to',
+  ],
+  [
+    "none",
     ["import", "wg-quick", "wg1.conf"],
     'FILE: "wg1.conf" does not exist; give a wg-quick config, e.g. /etc/wireguard/wg0.conf',
   ],
