@@ -14,7 +14,8 @@ export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
   const iface = s.spec.hub.interface;
   const problems: string[] = [];
   const hub = await hubPeer(s);
-  if (hub && !hub.allowedIps.includes(pool))
+  const lacks = !!hub && !hub.allowedIps.includes(pool);
+  if (lacks)
     problems.push(
       `the hub's AllowedIPs (${hub.allowedIps.join(", ") || "none"}) lack ${pool}: WireGuard drops them`,
     );
@@ -28,16 +29,28 @@ export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
     problems.push(
       `a reply to ${probe} ${route ? `leaves by ${route.device}` : "has no route"}, not ${iface}`,
     );
+  // Another program's route to the pool or inside it (a LAN, a VPN, a container network) takes those
+  // clients' replies, wherever in the pool it is; an apply neither removes it nor adds over it.
+  const others = (await s.host.probe.routesWithin(pool)).filter(
+    (r) => !(r.dst === pool && r.device === iface),
+  );
+  const named = others.map((r) => (r.device ? `${r.dst} dev ${r.device}` : `${r.type} ${r.dst}`));
+  if (others.length)
+    problems.push(
+      `another program's route ${named.join(", ")} takes ${others.some((r) => r.dst === pool) ? "the pool" : "part of the pool"}`,
+    );
+  // apply fixes the AllowedIPs and a missing route of porthole's, unless another route to the very
+  // prefix makes the kernel refuse it.
+  const applyFixes = lacks || (!ours && !others.some((r) => r.dst === pool));
   if (problems.length)
     return {
       status: "fail",
       found: `snat clients (from ${pool}) would not be answered through the tunnel: ${problems.join("; ")}`,
-      // porthole's part in place and the reply still not routed to the tunnel: another program's more
-      // specific route wins, which an apply would not change.
-      fix:
-        problems.length === 1 && elsewhere
-          ? `another route takes ${probe} (see \`ip route get ${probe}\`): remove it, or set hub.snatPool to a prefix this machine does not route, then porthole apply on the hub`
-          : "porthole apply (the running agent also repairs this within 30 s)",
+      // porthole's part in place (or refused by a route to the same prefix) and replies still not
+      // routed to the tunnel: another program's route wins, which an apply would not change.
+      fix: !applyFixes
+        ? `another route takes ${others.length ? `${named.join(", ")} (see \`ip route show root ${pool}\`)` : `${probe} (see \`ip route get ${probe}\`)`}: remove it, or set hub.snatPool to a prefix this machine does not route, then porthole apply on the hub`
+        : "porthole apply (the running agent also repairs this within 30 s)",
     };
   return {
     status: "ok",

@@ -4,7 +4,8 @@
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { run } from "./run.ts";
-import type { ConnectResult, HttpProbe, PingResult, RouteChoice } from "./types.ts";
+import type { ConnectResult, HttpProbe, PingResult, RouteChoice, RouteEntry } from "./types.ts";
+import { routeDsts } from "./wireguard.ts";
 
 /**
  * Reads `ping -n -c 1 -M do` output: answered (exit 0), too-big (refused locally, or a "Frag needed"
@@ -52,6 +53,15 @@ export async function routeGet(address: string, mark?: number): Promise<RouteCho
   const r = await run(argv, { allowFail: true });
   if (r.code !== 0) return null;
   return parseRouteGet(r.stdout);
+}
+
+/** See Host.probe.routesWithin; [] when ip fails (no such family here). */
+export async function routesWithin(cidr: string): Promise<RouteEntry[]> {
+  const r = await run(["ip", "-j", "route", "show", "root", cidr], { allowFail: true });
+  if (r.code !== 0 || !r.stdout.trim()) return [];
+  const routes = JSON.parse(r.stdout) as { dst: string; dev?: string; type?: string }[];
+  const dsts = routeDsts(r.stdout);
+  return routes.map((x, i) => ({ dst: dsts[i] as string, device: x.dev ?? null, type: x.type ?? "unicast" }));
 }
 
 export function parseRouteGet(json: string): RouteChoice | null {

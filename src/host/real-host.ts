@@ -4,7 +4,7 @@ import { hostFiles } from "./files.ts";
 import { firewallDriver } from "./firewall.ts";
 import { inspectDriver } from "./inspect.ts";
 import { listeningSockets } from "./listeners.ts";
-import { httpProbe, pingDf, routeGet, sendDatagram, tcpConnect } from "./probes.ts";
+import { httpProbe, pingDf, routeGet, routesWithin, sendDatagram, tcpConnect } from "./probes.ts";
 import { iptablesDnatCounters, nftElementCounters, openConnections, wgPeerStats } from "./stats.ts";
 import { routingDriver, sysctlDriver } from "./system.ts";
 import type { Host } from "./types.ts";
@@ -28,6 +28,7 @@ export const realHost: Host = {
   probe: {
     ping: pingDf,
     route: routeGet,
+    routesWithin,
     connect: tcpConnect,
     datagram: sendDatagram,
     http: httpProbe,

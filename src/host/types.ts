@@ -110,6 +110,16 @@ export type PingResult =
   | { kind: "lost" }
   | { kind: "error"; message: string };
 
+/**
+ * A route of the main table (`ip route show`): dst "240.5.0.0/16" (a host route as /32 or /128);
+ * device "eth0", null for a route without one; type "unicast", "blackhole", "unreachable"...
+ */
+export interface RouteEntry {
+  dst: string;
+  device: string | null;
+  type: string;
+}
+
 /** Where the kernel sends a packet (`ip route get`). */
 export interface RouteChoice {
   device: string;
@@ -254,6 +264,8 @@ export interface Host {
     ping(address: string, size: number, timeoutMs: number): Promise<PingResult>;
     /** The route the kernel picks for `address`, as a packet carrying `mark` when given; null: none. */
     route(address: string, mark?: number): Promise<RouteChoice | null>;
+    /** The main table's routes to `cidr` or to prefixes inside it (`ip route show root`), any owner. */
+    routesWithin(cidr: string): Promise<RouteEntry[]>;
     /** A TCP connect to `address`:`port`, closed at once; `timeoutMs`: how long to wait for an answer. Never throws. */
     connect(address: string, port: number, timeoutMs: number): Promise<ConnectResult>;
     /** Sends one UDP datagram (no answer is awaited: UDP has none to wait for). */

@@ -143,14 +143,26 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
     assert.match(
       pool.line,
       new RegExp(
-        `would not be answered through the tunnel: a reply to 240\\.0\\.0\\.1 leaves by ${home}, not wg0$`,
+        `would not be answered through the tunnel: a reply to 240\\.0\\.0\\.1 leaves by ${home}, not wg0; another program's route 240\\.0\\.0\\.0/16 dev ${home} takes part of the pool$`,
       ),
     );
     assert.match(
       pool.fixes.join("\n"),
-      /another route takes 240\.0\.0\.1 \(see `ip route get 240\.0\.0\.1`\)/,
+      new RegExp(
+        `another route takes 240\\.0\\.0\\.0/16 dev ${home} \\(see \`ip route show root 240\\.0\\.0\\.0/8\`\\)`,
+      ),
     );
     await lab.world.exec("peer", ["ip", "route", "del", "240.0.0.0/16", "dev", home]);
+    assert.match((await doctor(lab, "peer")).stdout, poolOk);
+    // One away from the address doctor sends to: named all the same.
+    await lab.world.exec("peer", ["ip", "route", "add", "240.5.0.0/16", "dev", home]);
+    const inside = await doctor(lab, "peer");
+    assert.equal(inside.code, 4, inside.stdout);
+    assert.match(
+      failed(inside.stdout, "snat-pool").line,
+      new RegExp(`: another program's route 240\\.5\\.0\\.0/16 dev ${home} takes part of the pool$`),
+    );
+    await lab.world.exec("peer", ["ip", "route", "del", "240.5.0.0/16", "dev", home]);
     assert.match((await doctor(lab, "peer")).stdout, poolOk);
     // Another program's route to the very prefix (a pool equal to the home LAN has its kernel route):
     // apply refuses to add porthole's over it, and never replaces it.

@@ -12,6 +12,7 @@ import type {
   Listener,
   PingResult,
   RouteChoice,
+  RouteEntry,
   WgDumpPeer,
   WgImplementation,
   WgPeerState,
@@ -63,6 +64,8 @@ export interface FakeHost extends Host {
   network: {
     ping(address: string, size: number): PingResult;
     route(address: string, mark?: number): RouteChoice | null;
+    /** Other programs' routes inside `cidr` (porthole's own, in the interfaces, are added to them). */
+    routesWithin(cidr: string): RouteEntry[];
     connect(address: string, port: number): ConnectResult;
     http(url: string): HttpProbe;
   };
@@ -95,6 +98,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     network: {
       ping: () => ({ kind: "answered" }),
       route: () => ({ device: "eth0", source: "192.168.1.2", gateway: "192.168.1.1" }),
+      routesWithin: () => [],
       connect: () => ({ outcome: "accepted", error: null }),
       http: () => ({ status: 200, remoteMs: Date.now(), localMs: Date.now(), roundTripMs: 1 }),
     } as FakeHost["network"],
@@ -324,6 +328,12 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       return h.network.ping(a, size);
     },
     route: async (a, mark) => h.network.route(a, mark),
+    routesWithin: async (c) => [
+      ...[...h.ifaces].flatMap(([n, i]) =>
+        i.routes.filter((r) => r === c).map((dst) => ({ dst, device: n, type: "unicast" })),
+      ),
+      ...h.network.routesWithin(c),
+    ],
     connect: async (a, port) => {
       h.probes.push(`connect ${a}:${port}`);
       return h.network.connect(a, port);

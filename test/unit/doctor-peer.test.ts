@@ -475,4 +475,20 @@ test("snat pool: in the hub's AllowedIPs and routed into the tunnel is ok; a mis
     ok?.found ?? "",
     /snat clients arrive from 240\.0\.0\.0\/8: in the hub's AllowedIPs, and a reply to 240\.0\.0\.1 leaves by wg0/,
   );
+
+  // Another program's route inside the pool, away from the address probed: named, and not apply's to fix.
+  good.host.network.routesWithin = () => [
+    { dst: "240.5.0.0/16", device: "eth0", type: "unicast" },
+    { dst: "240.6.0.0/16", device: null, type: "blackhole" },
+  ];
+  const inside = await checkSnatPool(good.s);
+  assert.equal(inside?.status, "fail");
+  assert.match(
+    inside?.found ?? "",
+    /: another program's route 240\.5\.0\.0\/16 dev eth0, blackhole 240\.6\.0\.0\/16 takes part of the pool$/,
+  );
+  assert.match(
+    inside?.fix ?? "",
+    /^another route takes 240\.5\.0\.0\/16 dev eth0, blackhole 240\.6\.0\.0\/16 \(see `ip route show root 240\.0\.0\.0\/8`\): remove it/,
+  );
 });
