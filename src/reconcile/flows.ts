@@ -1,38 +1,49 @@
 // Which tracked flows an apply must make the kernel forget. NAT is decided on a flow's first packet:
 // a UDP client that kept sending to a public port before its forward existed keeps reaching the hub
 // itself, and a flow to a changed or removed forward keeps its old target, for as long as packets
-// flow. So every public port whose forward was added, changed (target, mode) or removed has its
-// flows deleted once the new rules are in place, as Docker and Kubernetes do. Pure.
+// flow. So every public port whose forward was added, changed (target, mode, the source a snat
+// client is given: a SNAT pool changed, added or set off) or removed has its flows deleted once the
+// new rules are in place, as Docker and Kubernetes do. Pure.
 
+import { peerPool } from "../compile/snat-pool.ts";
 import type { PublicPort } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { PortRange } from "../net/ports.ts";
 import type { Forward, Spec } from "../spec/types.ts";
 import type { Step } from "./steps.ts";
 
-type PeerAddrs = Map<string, { family: 4 | 6; addr: string }[]>;
+/** A peer's addresses and where its snat clients come from ("240.0.0.0/8", or "hub": its address). */
+type PeerAddrs = Map<string, { family: 4 | 6; addr: string; snatFrom: string }[]>;
 
 /** Each peer's addresses, formatted once (a peer usually has many forwards). */
 function peerAddrs(spec: Spec): PeerAddrs {
   return new Map(
-    spec.peers.map((p) => [
-      p.name,
-      (p.address6 ? [p.address, p.address6] : [p.address]).map((a) => ({
-        family: a.family,
-        addr: formatAddr(a),
-      })),
-    ]),
+    spec.peers.map((p) => {
+      const snatFrom = peerPool(spec, p) ?? "hub";
+      return [
+        p.name,
+        (p.address6 ? [p.address, p.address6] : [p.address]).map((a) => ({
+          family: a.family,
+          addr: formatAddr(a),
+          snatFrom,
+        })),
+      ];
+    }),
   );
 }
 
-/** The public ports of `forwards` ("4 udp 27015") and where each leads ("10.8.0.2 27015 snat"). */
+/**
+ * The public ports of `forwards` ("4 udp 27015") and where each leads ("10.8.0.2 27015 snat from
+ * 240.0.0.0/8", "10.8.0.2 27015 transparent").
+ */
 function publicTargets(forwards: Forward[], peers: PeerAddrs): Map<string, string> {
   const out = new Map<string, string>();
   for (const f of forwards) {
-    for (const { family, addr } of peers.get(f.peer) ?? []) {
+    for (const { family, addr, snatFrom } of peers.get(f.peer) ?? []) {
+      const how = f.mode === "snat" ? `snat from ${snatFrom}` : f.mode;
       for (const proto of f.protos)
         for (let i = 0; i <= f.port.to - f.port.from; i++)
-          out.set(`${family} ${proto} ${f.port.from + i}`, `${addr} ${f.targetPort.from + i} ${f.mode}`);
+          out.set(`${family} ${proto} ${f.port.from + i}`, `${addr} ${f.targetPort.from + i} ${how}`);
     }
   }
   return out;

@@ -119,6 +119,40 @@ for (const backend of ["nftables", "iptables"] as const) {
   });
 }
 
+// A changed SNAT pool: the flow keeps its old source until forgotten, and the peer, which has taken
+// the new pool in place of the old, would drop every datagram of it (issue 13 §1).
+test("a changed SNAT pool gets the client's next datagrams through (nftables)", async (t) => {
+  await withLab(t, "spl", { backend: "nftables" }, async (lab) => {
+    await startWhoami(lab, [`udp:${GAME}`]);
+    const spec = (pool: string) => {
+      const text = specWith(lab, "nftables", "snat", [
+        `{ name: game, proto: udp, port: ${GAME}, peer: rpi }`,
+      ]);
+      assert.match(text, /^ {2}snatPool: 240\.0\.0\.0\/8$/m, "the lab's spec has the pool");
+      return text.replace(/^ {2}snatPool: .*$/m, `  snatPool: ${pool}`);
+    };
+    await lab.writeSpec(spec("240.0.0.0/8"));
+    await lab.applyBoth();
+    const read = await startStream(lab);
+    const on = await until(read, (s) => s.got.length >= 5, 5000);
+    assert.ok(on.got.length >= 5, "the flow reaches the target");
+
+    await lab.writeSpec(spec("100.64.0.0/10"));
+    const applied = await lab.porthole("hub", ["apply", "--host", "hub"]);
+    assert.match(applied.stdout, /~ conntrack: forget flows to .*udp\/27015/);
+    await lab.porthole("peer", ["apply", "--host", "rpi"]);
+    const changed = Date.now();
+    const answered = (s: Stream) => s.got.filter((g) => (s.sent.get(g.n) ?? 0) > changed + 500);
+    const after = await until(read, (s) => answered(s).length >= 5, 3000);
+    assert.ok(
+      answered(after).length >= 5,
+      `answers to datagrams sent after the change: ${answered(after).length}`,
+    );
+    const ct = await lab.world.exec("hub", ["conntrack", "-L", "-p", "udp", "--orig-port-dst", String(GAME)]);
+    assert.match(ct.stdout, /dst=100\.64\./, ct.stdout);
+  });
+});
+
 // A changed forward deletes its live TCP flows but keeps the ended ones: a TIME_WAIT entry is what
 // stops SNAT from giving its port to another client while the peer still holds the connection in
 // TIME_WAIT (issue 13 §1: the peer would refuse that SYN as a stale duplicate).

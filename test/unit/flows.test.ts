@@ -14,12 +14,16 @@ const hubKey = generatePrivateKey();
 const rpi = publicKeyOf(generatePrivateKey());
 const nas = publicKeyOf(generatePrivateKey());
 
-function text(forwards: string[], o: { firewall?: string; rpiAddress?: string; v6?: boolean } = {}): string {
+function text(
+  forwards: string[],
+  o: { firewall?: string; rpiAddress?: string; v6?: boolean; pool?: string } = {},
+): string {
   return [
     "hub:",
     "  endpoint: 203.0.113.1",
     `  publicKey: ${publicKeyOf(hubKey)}`,
     `  firewall: ${o.firewall ?? "nftables"}`,
+    ...(o.pool ? [`  snatPool: "${o.pool}"`] : []),
     ...(o.v6 ? ["  subnet6: fd00:8::/64"] : []),
     "peers:",
     `  - { name: rpi, publicKey: "${rpi}", address: ${o.rpiAddress ?? "10.8.0.2"}${o.v6 ? ", address6: fd00:8::2" : ""} }`,
@@ -78,6 +82,20 @@ for (const firewall of ["nftables", "iptables"]) {
     }
   });
 }
+
+test("a SNAT pool changed, set off or added: the flows of the agents' snat forwards are forgotten (they would keep the old source, which the peer no longer takes); transparent ones stay", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  const forwards = [WEB, "{ name: tr, port: 443, peer: nas, mode: transparent }"];
+  await applyTo(h, text(forwards, { pool: "240.0.0.0/8" }));
+  for (const pool of ["100.64.0.0/10", "off", "240.0.0.0/8"]) {
+    h.forgotten.length = 0;
+    await applyTo(h, text(forwards, { pool }));
+    assert.deepEqual(h.forgotten, [["tcp/80"]], pool);
+  }
+  h.forgotten.length = 0;
+  await applyTo(h, text(forwards, { pool: "240.0.0.0/8" }));
+  assert.deepEqual(h.forgotten, [], "the same pool again");
+});
 
 test("a forget with nothing to say logs no line (the daemon's log had a blank event after each forward change)", async () => {
   const h = fakeHost({ "/k": hubKey });
