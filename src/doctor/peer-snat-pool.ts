@@ -40,8 +40,8 @@ export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
       `another program's route ${named.join(", ")} takes ${others.some((r) => r.dst === pool) ? "the pool" : "part of the pool"}`,
     );
   // apply fixes the AllowedIPs and a missing route of porthole's, unless another route to the very
-  // prefix makes the kernel refuse it.
-  const applyFixes = lacks || (!ours && !others.some((r) => r.dst === pool));
+  // prefix makes the kernel refuse the route (and the apply is rolled back, AllowedIPs too).
+  const applyFixes = (lacks || !ours) && !others.some((r) => r.dst === pool);
   if (problems.length)
     return {
       status: "fail",

@@ -476,6 +476,14 @@ test("snat pool: in the hub's AllowedIPs and routed into the tunnel is ok; a mis
     /snat clients arrive from 240\.0\.0\.0\/8: in the hub's AllowedIPs, and a reply to 240\.0\.0\.1 leaves by wg0/,
   );
 
+  // Another program's route to the very prefix (the pool is the home LAN): the kernel refuses porthole's
+  // route, and the apply is rolled back, AllowedIPs too: not apply's to fix.
+  const lan = scene({ spec: pooled });
+  lan.host.network.routesWithin = () => [{ dst: "240.0.0.0/8", device: "eth0", type: "unicast" }];
+  const refused = await checkSnatPool(lan.s);
+  assert.match(refused?.found ?? "", /another program's route 240\.0\.0\.0\/8 dev eth0 takes the pool$/);
+  assert.match(refused?.fix ?? "", /^another route takes 240\.0\.0\.0\/8 dev eth0 \(see `ip route show root/);
+
   // Another program's route inside the pool, away from the address probed: named, and not apply's to fix.
   good.host.network.routesWithin = () => [
     { dst: "240.5.0.0/16", device: "eth0", type: "unicast" },
