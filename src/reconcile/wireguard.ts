@@ -147,7 +147,7 @@ export function diffWireguard(
     steps.push({
       subsystem: w,
       text: `+ route ${r} dev ${iface}`,
-      run: (h) => h.wg.addRoute(iface, r),
+      run: (h) => h.wg.addRoute(iface, r).catch((e) => refusedRoute(e, r)),
       undo: (h) => h.wg.removeRoute(iface, r),
     });
   }
@@ -160,4 +160,14 @@ export function diffWireguard(
     });
   }
   return steps;
+}
+
+/**
+ * Rethrows `e`, a failed `ip route add` of the pool `cidr`; the kernel's "File exists" (another
+ * program's route to the very prefix, which porthole never replaces) gets what to do about it.
+ */
+function refusedRoute(e: unknown, cidr: string): never {
+  if (e instanceof Error && /File exists/.test(e.message))
+    e.message = `${e.message}: another route to ${cidr} is on this machine (\`ip route show ${cidr}\`), and porthole does not replace it; set hub.snatPool on the hub to a prefix this machine does not route`;
+  throw e;
 }

@@ -170,7 +170,10 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
     await lab.world.exec("peer", ["ip", "route", "add", "240.0.0.0/8", "dev", home]);
     const clash = await lab.porthole("peer", ["apply"], { allowFail: true });
     assert.equal(clash.code, 3, clash.stdout + clash.stderr);
-    assert.match(clash.stderr, /ip route add 240\.0\.0\.0\/8 dev wg0 proto 81.*File exists/);
+    assert.match(
+      clash.stderr,
+      /ip route add 240\.0\.0\.0\/8 dev wg0 proto 81.*File exists: another route to 240\.0\.0\.0\/8 is on this machine \(`ip route show 240\.0\.0\.0\/8`\), and porthole does not replace it; set hub\.snatPool on the hub to a prefix this machine does not route/,
+    );
     const kept = await lab.world.exec("peer", ["ip", "route", "show", "240.0.0.0/8"]);
     assert.match(kept.stdout, new RegExp(`^240\\.0\\.0\\.0/8 dev ${home} `, "m"));
     assert.doesNotMatch(kept.stdout, /dev wg0/);
