@@ -71,7 +71,7 @@ function condMatch(c: Cond, p: Probe): Tri {
     case "daddr":
       return neg(addrMatch(c.cidrs, p.daddr), c.neg);
     case "saddr":
-      return "maybe";
+      return neg(addrMatch(c.cidrs, p.saddr), c.neg);
     case "ctstate":
       return neg(c.states.includes(p.ctstate), c.neg);
     case "ctstatus":

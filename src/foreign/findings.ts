@@ -38,7 +38,8 @@ export function hubProbes(spec: Spec, targets: Target[]): Labeled[] {
   const wg = { name: hub.interface };
   const pub = hub.publicInterface === "auto" ? { not: [hub.interface, "lo"] } : { name: hub.publicInterface };
   const none = { name: "" };
-  const base = { family: 4 as const, dnat: false };
+  // The sources are clients or peers: not known here (saddr tests stay "maybe").
+  const base = { family: 4 as const, dnat: false, saddr: null };
   const out: Labeled[] = [
     {
       path: "wireguard",

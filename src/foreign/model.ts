@@ -59,6 +59,8 @@ export interface Probe {
   dport: number | null;
   /** null: not known here (the hub's public address, a client's address). */
   daddr: string | null;
+  /** The packet's source address; null: not known (a client's address seen at the hub). */
+  saddr: string | null;
   ctstate: "new" | "established";
   dnat: boolean;
 }

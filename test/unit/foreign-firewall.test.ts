@@ -5,7 +5,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { compile } from "../../src/compile/compile.ts";
+import { evaluate } from "../../src/foreign/evaluate.ts";
 import { analyze, findingLines, foreignRulesets, hubProbes } from "../../src/foreign/findings.ts";
+import { parseIptablesSave } from "../../src/foreign/iptables-save.ts";
+import type { Chain, Probe, Ruleset } from "../../src/foreign/model.ts";
 import type { ForeignSnapshot } from "../../src/host/foreign.ts";
 import type { FirewallFinding } from "../../src/protocol/status.ts";
 import { loadSpec } from "../../src/spec/load.ts";
@@ -259,4 +262,31 @@ test("the drop's phrase agrees with its subject: one forward is, several are, an
   const [f] = findings({ xtables: [{ flavour: "nft", family: 4, text }] });
   assert.deepEqual(f?.forwards, ["web", "game"]);
   assert.match(findingLines(f as FirewallFinding)[0] as string, /^forwards web, game are dropped by /);
+});
+
+test("a probe's known source decides saddr tests; an unknown source keeps them undecided", () => {
+  const rs = parseIptablesSave(
+    "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -i wg0 ! -s 10.8.0.0/24 -p tcp -m tcp --dport 8080 -j DROP\nCOMMIT\n",
+    "iptables-nft",
+    4,
+  ) as Ruleset;
+  const input = rs.chains.INPUT as Chain;
+  const probe = (saddr: string | null): Probe => ({
+    hook: "input",
+    family: 4,
+    iif: { name: "wg0" },
+    oif: { name: "" },
+    proto: "tcp",
+    dport: 8080,
+    daddr: "10.8.0.2",
+    saddr,
+    ctstate: "new",
+    dnat: false,
+  });
+  const client = evaluate(rs, input, probe("198.51.100.1"));
+  assert.deepEqual([client.drops, client.certain], [true, true]);
+  assert.equal(client.rule?.text, "-A INPUT -i wg0 ! -s 10.8.0.0/24 -p tcp -m tcp --dport 8080 -j DROP");
+  assert.equal(evaluate(rs, input, probe("10.8.0.1")).drops, false);
+  const unknown = evaluate(rs, input, probe(null));
+  assert.deepEqual([unknown.drops, unknown.certain], [true, false]);
 });
