@@ -1,5 +1,5 @@
 // The peer's checks, in the order doctor reports them: the agent, the tunnel, the hub's API and name, each
-// forward's target here, the path MTU, transparent routing, the clock.
+// forward's target here, this machine's firewall for clients' packets, the path MTU, transparent routing, the clock.
 import type { Host } from "../host/types.ts";
 import { readIdentity, readLocalSpec } from "../peer/local.ts";
 import { readApplied } from "../reconcile/state.ts";
@@ -7,6 +7,7 @@ import { loadSpec } from "../spec/load.ts";
 import type { Check, CheckResult } from "./check.ts";
 import { checkAgent } from "./peer-agent.ts";
 import { checkClock } from "./peer-clock.ts";
+import { checkFirewall } from "./peer-firewall.ts";
 import { checkHandshake, checkHubApi } from "./peer-handshake.ts";
 import { checkHubName } from "./peer-hub-name.ts";
 import { checkPathMtu } from "./peer-path-mtu.ts";
@@ -68,6 +69,12 @@ export const PEER_CHECKS: Check<PeerContext>[] = [
     id: "target",
     about: "each forward's target port listens here, on an address the tunnel reaches",
     run: async (s) => (await checkTargets(s)).map((t) => result(`target ${t.name}`, t.outcome)),
+  },
+  {
+    id: "firewall",
+    about:
+      "this machine's firewall passes clients' packets to each forward's target (from the source they carry on the tunnel)",
+    run: async (s) => (await checkFirewall(s)).map((t) => result(`firewall ${t.name}`, t.outcome)),
   },
   check(
     "path-mtu",

@@ -6,6 +6,7 @@ import { runChecks } from "../../src/doctor/check.ts";
 import { PEER_CHECKS } from "../../src/doctor/peer.ts";
 import { checkAgent } from "../../src/doctor/peer-agent.ts";
 import { CLOCK_FAIL_S, judgeClock } from "../../src/doctor/peer-clock.ts";
+import { checkFirewall } from "../../src/doctor/peer-firewall.ts";
 import { checkHandshake, checkHubApi } from "../../src/doctor/peer-handshake.ts";
 import { checkHubName } from "../../src/doctor/peer-hub-name.ts";
 import { checkPathMtu, judgeMtu, largestPacket } from "../../src/doctor/peer-path-mtu.ts";
@@ -389,6 +390,7 @@ test("the whole run on a healthy peer is all ok; a thrown check is unknown, neve
       ["hub-api", "ok"],
       ["hub-name", "ok"],
       ["target share tcp", "ok"],
+      ["firewall share tcp", "ok"],
       ["path-mtu", "ok"],
       ["clock", "ok"],
     ],
@@ -499,4 +501,58 @@ test("snat pool: in the hub's AllowedIPs and routed into the tunnel is ok; a mis
     inside?.fix ?? "",
     /^another route takes 240\.5\.0\.0\/16 dev eth0, blackhole 240\.6\.0\.0\/16 \(see `ip route show root 240\.0\.0\.0\/8`\): remove it/,
   );
+});
+
+const TUNNEL_ONLY = "-A INPUT -i wg0 ! -s 10.8.0.0/24 -p tcp -m tcp --dport 8080 -j DROP";
+const iptables = (rules: string[], policy = "ACCEPT") =>
+  `*filter\n:INPUT ${policy} [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n${rules.map((r) => `${r}\n`).join("")}COMMIT\n`;
+
+async function firewallOf(spec: Spec, rules: string[], policy?: string) {
+  const { s, host } = scene({ spec });
+  host.foreign = {
+    nft: [],
+    xtables: [{ flavour: "nft", family: 4, text: iptables(rules, policy) }],
+    iptables: "nft",
+  };
+  return (await checkFirewall(s))[0]?.outcome;
+}
+
+test("firewall: a rule admitting only the tunnel subnet fails for the clients each mode delivers; the hub's own address passes", async () => {
+  const transparent = specOf([
+    "{ name: share, proto: tcp, port: 80, peer: rpi, targetPort: 8080, mode: transparent }",
+  ]);
+  const t = await firewallOf(transparent, [TUNNEL_ONLY]);
+  assert.equal(t?.status, "fail");
+  assert.match(t?.found ?? "", /tcp\/8080: .*rule `-A INPUT -i wg0 ! -s 10\.8\.0\.0\/24 .*-j DROP`/);
+  assert.match(t?.found ?? "", /from a client's own address \(198\.51\.100\.1\)/);
+  assert.match(t?.fix ?? "", /ufw allow in on wg0 to any port 8080 proto tcp/);
+
+  const pooled = specOf([SHARE], "203.0.113.1", "  snatPool: 240.0.0.0/8\n");
+  const p = await firewallOf(pooled, [TUNNEL_ONLY]);
+  assert.equal(p?.status, "fail");
+  assert.match(p?.found ?? "", /the hub's SNAT pool 240\.0\.0\.0\/8 \(240\.0\.0\.1\)/);
+
+  // snat without a pool: clients arrive from the hub's tunnel address, which the rule admits.
+  const plain = await firewallOf(specOf([SHARE]), [TUNNEL_ONLY]);
+  assert.equal(plain?.status, "ok");
+  assert.match(plain?.found ?? "", /from the hub's tunnel address \(10\.8\.0\.1\)/);
+
+  // Accepting wg0 from any source ahead of the rule (the fix) clears it.
+  const fixed = await firewallOf(transparent, [
+    "-A INPUT -i wg0 -p tcp -m tcp --dport 8080 -j ACCEPT",
+    TUNNEL_ONLY,
+  ]);
+  assert.equal(fixed?.status, "ok");
+});
+
+test("firewall: a drop policy fails naming the policy; an undecidable test warns; no forward, no check", async () => {
+  const pol = await firewallOf(specOf([SHARE]), [], "DROP");
+  assert.equal(pol?.status, "fail");
+  assert.match(pol?.found ?? "", /chain INPUT, its policy/);
+
+  const maybe = await firewallOf(specOf([SHARE]), ["-A INPUT -m recent --rcheck -j DROP"]);
+  assert.equal(maybe?.status, "warn");
+  assert.match(maybe?.found ?? "", /may drop/);
+
+  assert.deepEqual(await checkFirewall(scene({ spec: specOf([]) }).s), []);
 });
