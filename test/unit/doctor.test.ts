@@ -22,6 +22,7 @@ import type { PeerStatus } from "../../src/protocol/status.ts";
 import { apply } from "../../src/reconcile/reconcile.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+import { peerStatus } from "./helpers/peer-status.ts";
 
 const hubKey = generatePrivateKey();
 const rpi = publicKeyOf(generatePrivateKey());
@@ -218,20 +219,8 @@ test("forwards: timed out — the peer's handshake says whether the tunnel or a 
   ]);
 });
 
-/** rpi as the daemon would answer GET /v1/peers: online, its last handshake `shake` s ago. */
-const seenRpi = (over: Partial<PeerStatus> = {}): PeerStatus => ({
-  name: "rpi",
-  address: "10.8.0.2",
-  online: true,
-  handshakeAgeSeconds: 50,
-  receivedSecondsAgo: 4,
-  endpoint: "198.51.100.2:4000",
-  rxBytes: 10,
-  txBytes: 20,
-  admin: false,
-  kind: "agent",
-  ...over,
-});
+/** rpi as the daemon would answer GET /v1/peers. */
+const seenRpi = (over: Partial<PeerStatus> = {}): PeerStatus => peerStatus("rpi", over);
 
 test("peers: the daemon's view says when the hub last received from each peer; recent is ok", async () => {
   const { ctx } = await healthyHub();

@@ -4,20 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { APPLY_BUCKETS, Histogram, renderMetrics } from "../../src/hub/metrics.ts";
 import type { ForwardStatus, HubStatus, PeerStatus } from "../../src/protocol/status.ts";
-
-const peer = (name: string, over: Partial<PeerStatus> = {}): PeerStatus => ({
-  name,
-  address: "10.8.0.2",
-  online: true,
-  handshakeAgeSeconds: 50,
-  receivedSecondsAgo: 4,
-  endpoint: "198.51.100.2:4000",
-  rxBytes: 10,
-  txBytes: 20,
-  admin: false,
-  kind: "agent",
-  ...over,
-});
+import { peerStatus } from "./helpers/peer-status.ts";
 
 const forward = (name: string, over: Partial<ForwardStatus> = {}): ForwardStatus => ({
   name,
@@ -51,10 +38,10 @@ const metrics = (peers: PeerStatus[], forwards: ForwardStatus[], up = true) =>
 test("metrics: seconds since the hub last received from each peer; absent while not known", () => {
   const text = metrics(
     [
-      peer("rpi", { receivedSecondsAgo: 4 }),
-      peer("nas", { receivedSecondsAgo: 41 }),
-      peer("new", { receivedSecondsAgo: null }),
-      peer("old", { receivedSecondsAgo: undefined }),
+      peerStatus("rpi", { receivedSecondsAgo: 4 }),
+      peerStatus("nas", { receivedSecondsAgo: 41 }),
+      peerStatus("new", { receivedSecondsAgo: null }),
+      peerStatus("old", { receivedSecondsAgo: undefined }),
     ],
     [],
   );
@@ -68,7 +55,7 @@ test("metrics: seconds since the hub last received from each peer; absent while 
 
 test("metrics: how each target's last probe ended is one series labelled with the outcome, with its age; none for a target not probed", () => {
   const text = metrics(
-    [peer("rpi")],
+    [peerStatus("rpi")],
     [
       forward("web", { probeOutcome: "timeout", reachable: false, probeAgeSeconds: 12 }),
       forward("files", { probeOutcome: "accepted", reachable: true, probeAgeSeconds: 0 }),
@@ -89,7 +76,7 @@ test("metrics: how each target's last probe ended is one series labelled with th
 });
 
 test("metrics: with the hub's interface down a peer's up, handshake and byte counters are absent (unknown), not 0", () => {
-  const down = peer("rpi", {
+  const down = peerStatus("rpi", {
     online: null,
     handshakeAgeSeconds: null,
     receivedSecondsAgo: null,
@@ -97,7 +84,7 @@ test("metrics: with the hub's interface down a peer's up, handshake and byte cou
     rxBytes: null,
     txBytes: null,
   });
-  const text = metrics([down, peer("off", { online: false, receivedSecondsAgo: null })], [], false);
+  const text = metrics([down, peerStatus("off", { online: false, receivedSecondsAgo: null })], [], false);
   assert.doesNotMatch(text, /\{peer="rpi"\}/);
   // What tells an absent peer series from a removed peer: the interface itself.
   assert.match(text, /^porthole_hub_interface_up\{interface="wg0"\} 0$/m);
