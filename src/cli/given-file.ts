@@ -36,6 +36,26 @@ export function readGivenFile(field: string, path: string, todo: string): string
 }
 
 /**
+ * Why writing a file failed, in words: the file's own problem, or the directory above it that could
+ * not be made (`directory "/proc/x" cannot be made: this file system allows no new directory there`).
+ */
+export function writeProblem(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.syscall !== "mkdir" || !err.path) return pathProblem(e);
+  // mkdir answers ENOENT under a parent that exists only where new entries are not allowed (/proc).
+  const why = err.code === "ENOENT" ? "this file system allows no new directory there" : pathProblem(e);
+  return `cannot be written: its directory ${JSON.stringify(err.path)} cannot be made: ${why}`;
+}
+
+/**
+ * The usage error (exit 2) for a file that `field` names and that could not be written; `todo` says
+ * what to give instead.
+ */
+export function writeRefusal(field: string, path: string, e: unknown, todo: string): UserError {
+  return new UserError(`${field}: ${JSON.stringify(path)} ${writeProblem(e)}; ${todo}`, EXIT.usage);
+}
+
+/**
  * Refuses, as readGivenFile would, a path that `field` names when nothing is there (for a file read
  * later by other code: `status --spec`).
  */
@@ -46,15 +66,13 @@ export function givenFileExists(field: string, path: string, todo: string): void
 
 /**
  * Writes `text` to `path`, a file under the directory that `field` ("--out") names (made when missing).
- * Throws a UserError (exit 2) `FIELD: "PATH" is a directory, not a file; …` when it cannot be written.
+ * Throws writeRefusal's UserError (exit 2) `FIELD: "PATH" is a directory, not a file; …` when it cannot
+ * be written.
  */
 export function writeGivenFile(field: string, path: string, text: string): void {
   try {
     writeTextNow(path, text);
   } catch (e) {
-    throw new UserError(
-      `${field}: ${JSON.stringify(path)} ${pathProblem(e)}; give a directory this user may write to`,
-      EXIT.usage,
-    );
+    throw writeRefusal(field, path, e, "give a directory this user may write to");
   }
 }

@@ -4,7 +4,7 @@ import { pathExists, writeAtomic } from "../host/files.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { PathText, valid } from "./arg.ts";
 import { EXIT, UserError } from "./errors.ts";
-import { pathProblem } from "./given-file.ts";
+import { writeRefusal } from "./given-file.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -37,10 +37,7 @@ export function registerKeyCommands(program: Command): void {
       try {
         await writeAtomic(o.write, `${key}\n`, 0o600);
       } catch (e) {
-        throw new UserError(
-          `--write: ${JSON.stringify(o.write)} ${pathProblem(e)}; give a path this user may write to`,
-          EXIT.usage,
-        );
+        throw writeRefusal("--write", o.write, e, "give a path this user may write to");
       }
       console.log(publicKeyOf(key));
     });

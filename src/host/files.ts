@@ -1,9 +1,10 @@
 // Files porthole owns: written atomically (temp file, fsync, rename), private ones 0600 from the start;
 // and the thin file reads and writes of the CLI (the only code besides host/ and the lab that would
 // touch the filesystem: see docs/architecture.md).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, rmdir } from "node:fs/promises";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmod, link, open, readdir, readFile, rename, rm, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { makeDirs, makeDirsNow } from "./dirs.ts";
 import { withLock } from "./lock.ts";
 import type { Host } from "./types.ts";
 
@@ -15,7 +16,7 @@ export const readTextNow = (path: string): string => readFileSync(path, "utf8");
 
 /** Writes a plain file (not atomically: for output a person asked for), making its directory first. */
 export function writeTextNow(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
+  makeDirsNow(dirname(path));
   writeFileSync(path, text);
 }
 
@@ -34,7 +35,7 @@ export async function readText(path: string): Promise<string | null> {
 }
 
 export async function writeAtomic(path: string, text: string, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirs(dirname(path));
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, "w", mode);
   try {

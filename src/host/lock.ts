@@ -1,7 +1,8 @@
 // One writer at a time for the hub's state: a lock file holding the owner's PID, and within one
 // process a queue per lock file. A lock whose owner is gone (killed, crashed) is taken over.
-import { link, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { link, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { makeDirs } from "./dirs.ts";
 
 const alive = (pid: number) => {
   try {
@@ -31,7 +32,7 @@ export function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 10_0
 async function lockFile<T>(path: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   // A fresh machine has no state directory yet (`hub init` right after installing).
-  await mkdir(dirname(path), { recursive: true });
+  await makeDirs(dirname(path));
   // The lock file appears with the PID already in it (written beside it, then hard-linked into
   // place, which fails if it exists): created empty and then written, another process could read it
   // empty in between, take it for stale and remove it, and both would hold the lock.

@@ -205,6 +205,12 @@ const CASES: Case[] = [
     ["render", "--host", "hub", "--spec", "etc/porthole.yaml", "--out", "wg0.conf"],
     '--out: "wg0.conf/wg0.conf" is not under a directory: a part of the path is a file; give a directory this user may write to',
   ],
+  // a directory that cannot be made where mkdir says ENOENT (Node's recursive mkdir spun forever)
+  [
+    "hub",
+    ["render", "--host", "hub", "--spec", "etc/porthole.yaml", "--out", "/proc/porthole-x"],
+    '--out: "/proc/porthole-x/wg0.conf" cannot be written: its directory "/proc/porthole-x" cannot be made: this file system allows no new directory there; give a directory this user may write to',
+  ],
   ["hub", ["status", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
   [
     "hub",
@@ -277,6 +283,16 @@ const CASES: Case[] = [
     "none",
     ["keygen", "--write", "wg0.conf/private.key"],
     '--write: "wg0.conf/private.key" is not under a directory: a part of the path is a file; give a path this user may write to',
+  ],
+  [
+    "none",
+    ["keygen", "--write", "/proc/porthole-x/private.key"],
+    '--write: "/proc/porthole-x/private.key" cannot be written: its directory "/proc/porthole-x" cannot be made: this file system allows no new directory there; give a path this user may write to',
+  ],
+  [
+    "none",
+    ["keygen", "--write", "/sys/porthole-x/keys/private.key"],
+    '--write: "/sys/porthole-x/keys/private.key" cannot be written: its directory "/sys/porthole-x" cannot be made: cannot be read or written by this user (operation not permitted); give a path this user may write to',
   ],
   [
     "none",

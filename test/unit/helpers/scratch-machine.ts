@@ -60,7 +60,14 @@ export function scratchMachines(tag: string) {
           : [`${join(d, e.name)}:${readFileSync(join(d, e.name)).toString("base64")}`],
       );
     const run = (args: string[], input?: string) => {
-      const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, input, encoding: "utf8" });
+      // A command that hangs fails its test (killed: status null) instead of stalling the run.
+      const r = spawnSync(process.execPath, [BIN, ...args], {
+        cwd: dir,
+        env,
+        input,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     // As run, without blocking this process (a server in the test answers the command meanwhile).
