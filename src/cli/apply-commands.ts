@@ -4,11 +4,10 @@ import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { unitName } from "../compile/systemd.ts";
 import { stopDaemon } from "../host/daemon-pid.ts";
-import { hostFiles, pathExists, readText, removeFile } from "../host/files.ts";
+import { hostFiles, pathExists, removeFile } from "../host/files.ts";
 import { commandLine, spawnDetached } from "../host/processes.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
 import { socketPath } from "../hub/socket-path.ts";
-import { keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { peerFile, readIdentity, specFile } from "../peer/local.ts";
 import { armPending, confirmPending, revertUnconfirmed } from "../reconcile/confirm.ts";
 import { apply, down } from "../reconcile/reconcile.ts";
@@ -16,13 +15,13 @@ import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
 import { NameField } from "../spec/fields.ts";
 import { loadSpec } from "../spec/load.ts";
-import type { Spec } from "../spec/types.ts";
 import { PathText, valid, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { hub } from "./hub-client.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
+import { whoAmI } from "./who-am-i.ts";
 
 interface ApplyOpts {
   host?: string;
@@ -30,14 +29,6 @@ interface ApplyOpts {
   dryRun?: boolean;
   confirm?: number;
   fromState?: boolean;
-}
-
-/** The host whose public key matches this machine's private key. */
-async function whoAmI(spec: Spec, keyFile: string): Promise<string | undefined> {
-  const key = (await readText(keyFile))?.trim();
-  if (!key || keyProblem(key)) return undefined;
-  const pub = publicKeyOf(key);
-  return spec.hub.publicKey === pub ? spec.hub.name : spec.peers.find((p) => p.publicKey === pub)?.name;
 }
 
 async function applyAction(o: ApplyOpts): Promise<void> {

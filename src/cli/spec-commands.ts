@@ -9,6 +9,7 @@ import { UserError } from "./errors.ts";
 import { writeGivenFile } from "./given-file.ts";
 import { keyFile } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
+import { whoAmI } from "./who-am-i.ts";
 
 export function registerSpecCommands(program: Command): void {
   program
@@ -34,11 +35,15 @@ export function registerSpecCommands(program: Command): void {
       "write the files into this directory instead of printing them",
       valid("--out", PathText),
     )
-    .action((o: { host: string; spec?: string; out?: string }) => {
+    .action(async (o: { host: string; spec?: string; out?: string }) => {
       const { spec } = readSpec(o.spec);
+      // This machine's key file is its own: another host (a peer rendered on the hub) keeps its key in
+      // porthole's default place on that machine, which its wg-quick file names.
+      const me = await whoAmI(spec, keyFile());
+      const mine = me !== undefined && (o.host === me || (o.host === "hub" && me === spec.hub.name));
       let files: Record<string, string>;
       try {
-        files = renderFiles(compile(spec, o.host, { keyFile: keyFile() }));
+        files = renderFiles(compile(spec, o.host, mine ? { keyFile: keyFile() } : {}));
       } catch (e) {
         if (e instanceof UnknownHostError) throw new UserError(`--host: ${e.message}`);
         throw e;

@@ -22,7 +22,10 @@ export function hostNames(spec: Spec): string[] {
 }
 
 export interface CompileOptions {
-  /** Where the host keeps its private key (wg-quick's PostUp loads it from there). */
+  /**
+   * Where the host keeps its private key (wg-quick's PostUp loads it from there); without it,
+   * porthole's default on that host (KEY_FILE). Only the machine itself knows: give it for this one.
+   */
   keyFile?: string;
   /** Pending enrollment keys (hub only). */
   enrolling?: Enrolling[];

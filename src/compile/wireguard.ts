@@ -79,7 +79,11 @@ export function renderWgQuick(plan: WgPlan, host: string): string {
   lines.push(`MTU = ${plan.mtu}`);
   if (plan.table === "off") lines.push("Table = off");
   if (plan.privateKey) lines.push(`PrivateKey = ${plan.privateKey}`);
-  else if (plan.privateKeyFile) lines.push(`PostUp = wg set %i private-key ${plan.privateKeyFile}`);
+  else if (plan.privateKeyFile)
+    lines.push(
+      `# PostUp loads the private key of "${host}" from this file on "${host}" (it never leaves that machine)`,
+      `PostUp = wg set %i private-key ${plan.privateKeyFile}`,
+    );
   else lines.push("# PrivateKey = (this device's own key: porthole never had it)");
   for (const p of plan.peers) {
     lines.push(

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { BIN, ensureBuilt, ROOT } from "./helpers/built-cli.ts";
 import { GOLDEN_DIR } from "./helpers/golden.ts";
@@ -126,6 +127,30 @@ describe("porthole render", () => {
         );
       }
     }
+  });
+
+  test("the key file a PostUp names: this machine's own for itself; porthole's default for another host", () => {
+    // A hub whose config directory is not /etc/porthole renders a peer's file: the peer keeps its key
+    // on the peer, not where the hub keeps its own.
+    const key = generatePrivateKey();
+    const cfg = join(work, "hub-cfg");
+    mkdirSync(cfg, { recursive: true });
+    writeFileSync(join(cfg, "private.key"), `${key}\n`, { mode: 0o600 });
+    const seed = readFileSync(SEED, "utf8");
+    const spec = tmp("own-key.yaml", seed.replace(/(hub:[\s\S]*?publicKey: )\S+/, `$1${publicKeyOf(key)}`));
+    const postUp = (host: string) => {
+      const r = porthole(["render", "--host", host, "--spec", spec], undefined, { PORTHOLE_CONFIG_DIR: cfg });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.split("\n").filter((l) => l.includes("private-key") || l.includes("PostUp loads"));
+    };
+    assert.deepEqual(postUp("rpi"), [
+      '# PostUp loads the private key of "rpi" from this file on "rpi" (it never leaves that machine)',
+      "PostUp = wg set %i private-key /etc/porthole/private.key",
+    ]);
+    assert.deepEqual(postUp("hub"), [
+      '# PostUp loads the private key of "hub" from this file on "hub" (it never leaves that machine)',
+      `PostUp = wg set %i private-key ${join(cfg, "private.key")}`,
+    ]);
   });
 
   test("without --out, prints every file under a header", () => {
