@@ -6,7 +6,10 @@ import { anyFailed, type CheckResult, renderResults, resultsJson, runChecks } fr
 import { HUB_CHECKS } from "../doctor/hub.ts";
 import { hubContext } from "../doctor/hub-context.ts";
 import { PEER_CHECKS, peerContext } from "../doctor/peer.ts";
+import type { HubSpecAnswer } from "../doctor/peer-spec.ts";
 import { realHost } from "../host/real-host.ts";
+import { peerClient } from "../peer/client.ts";
+import { specHash } from "../protocol/spec-hash.ts";
 import { daemonManaged } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { hub, waitForDaemon } from "./hub-client.ts";
@@ -28,10 +31,23 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
     if (ctx.managedBy === "daemon") ctx.specProblem = specProblem;
     return runChecks(HUB_CHECKS, ctx);
   }
-  const ctx = await peerContext(realHost, stateDir(), configDir()).catch((e) => {
+  const ctx = await peerContext(realHost, stateDir(), configDir(), askHub).catch((e) => {
     throw new UserError((e as Error).message);
   });
   return runChecks(PEER_CHECKS, ctx);
+}
+
+/** The hub's spec as this peer may see it: its hash, and its text when the copy's hash differs. */
+async function askHub(api: string, localText: string): Promise<HubSpecAnswer> {
+  const client = peerClient(api);
+  try {
+    const who = await client.whoami(3000);
+    if (!who.specHash) return { error: "its whoami carried no spec hash" };
+    if (who.specHash === specHash(localText)) return { hash: who.specHash };
+    return { hash: who.specHash, text: await client.spec() };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
 }
 
 async function doctor(o: { json?: boolean; fix?: boolean }): Promise<void> {

@@ -1,4 +1,4 @@
-// The peer's agent (`porthole peer run`): without it the tunnel stays as it is, but nothing follows a
+// The peer's agent (`porthole peer run`): without it the tunnel stays as it is, but nothing takes the hub's changes, follows a
 // new home address, renews the hub's session or answers the hub's outside probes.
 import type { Outcome, PeerScene } from "./peer-scene.ts";
 
@@ -13,7 +13,7 @@ export async function checkAgent(s: PeerScene): Promise<Outcome | null> {
   return {
     status: "fail",
     found:
-      "porthole peer run is NOT running: the tunnel stays as it is, but nothing follows a new home address, renews the session with the hub, or answers the hub's outside probes",
+      "porthole peer run is NOT running: the tunnel stays as it is, but nothing takes the hub's changes, follows a new home address, renews the session with the hub, or answers the hub's outside probes",
     fix: "systemctl start porthole-peer   (or run `porthole peer run` under your own supervisor)",
   };
 }

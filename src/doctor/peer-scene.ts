@@ -3,6 +3,7 @@
 
 import type { Host, WgDumpPeer } from "../host/types.ts";
 import type { Peer, Spec } from "../spec/types.ts";
+import type { SpecCopy } from "./peer-spec.ts";
 
 export type Status = "ok" | "warn" | "fail" | "unknown";
 
@@ -24,6 +25,11 @@ export interface PeerScene {
   stateDir: string;
   /** Unix time in ms (the tests' clock). */
   now(): number;
+  /**
+   * How this peer's copy of the hub's spec compares with the hub's (the CLI asks the hub; absent on a
+   * peer set up with apply). When it is behind, `spec` and `me` are the hub's.
+   */
+  copy?: SpecCopy;
 }
 
 /**
@@ -37,3 +43,13 @@ export async function hubPeer(s: PeerScene): Promise<WgDumpPeer | null | undefin
 
 /** "203.0.113.1" of "203.0.113.1:51820" or "[2001:db8::1]:51820". */
 export const endpointAddress = (endpoint: string) => endpoint.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+
+/**
+ * The fix for this peer's part of the spec missing from the machine: `porthole apply` applies the
+ * copy, so when the copy is behind the hub's it is the agent, which takes the hub's spec first.
+ */
+export function applyFix(s: PeerScene): string {
+  return s.copy?.state === "behind"
+    ? "let the agent take the hub's spec (see the spec line): it applies this peer's part within 2 s"
+    : "porthole apply (the running agent also repairs this within 30 s)";
+}

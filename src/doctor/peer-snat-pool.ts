@@ -4,7 +4,7 @@
 import { compile } from "../compile/compile.ts";
 import { peerPool } from "../compile/snat-pool.ts";
 import { addrAt, formatAddr } from "../net/ip.ts";
-import { hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
+import { applyFix, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
 /** null when the hub maps no client into a pool for this peer, or the peer is transparent (checked there). */
 export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
@@ -50,7 +50,7 @@ export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
       // routed to the tunnel: another program's route wins, which an apply would not change.
       fix: !applyFixes
         ? `another route takes ${others.length ? `${named.join(", ")} (see \`ip route show root ${pool}\`)` : `${probe} (see \`ip route get ${probe}\`)`}: remove it, or set hub.snatPool to a prefix this machine does not route, then porthole apply on the hub`
-        : "porthole apply (the running agent also repairs this within 30 s)",
+        : applyFix(s),
     };
   return {
     status: "ok",

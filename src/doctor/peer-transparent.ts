@@ -3,7 +3,7 @@
 // porthole's table, whose default route is the tunnel; wg0 reverse-path filtering must be loose.
 import { compile } from "../compile/compile.ts";
 import { markText } from "../plan/plan.ts";
-import { endpointAddress, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
+import { applyFix, endpointAddress, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
 /** null when no transparent forward goes to this peer (nothing to check). */
 export async function checkTransparent(s: PeerScene): Promise<Outcome | null> {
@@ -51,7 +51,7 @@ export async function checkTransparent(s: PeerScene): Promise<Outcome | null> {
     return {
       status: "fail",
       found: `transparent replies would not return through the tunnel: ${problems.join("; ")}`,
-      fix: "porthole apply (the running agent also repairs this within 30 s)",
+      fix: applyFix(s),
     };
   return {
     status: "ok",

@@ -13,6 +13,7 @@ import { checkHubName } from "./peer-hub-name.ts";
 import { checkPathMtu } from "./peer-path-mtu.ts";
 import type { Outcome, PeerScene } from "./peer-scene.ts";
 import { checkSnatPool } from "./peer-snat-pool.ts";
+import { checkSpecCopy, type HubSpecAnswer, sceneWithHubSpec } from "./peer-spec.ts";
 import { checkTargets } from "./peer-targets.ts";
 import { checkTransparent } from "./peer-transparent.ts";
 
@@ -20,11 +21,17 @@ export type PeerContext = PeerScene;
 
 /**
  * The peer's context. A joined peer (peer.json: its name and the hub's API) is judged by the spec its
- * agent keeps in `configDir` (the hub's latest; applied.json is rewritten only when the host changed,
- * so a new snat forward is not in it); a peer set up with `porthole apply` by what it applied last.
+ * agent keeps in `configDir` (applied.json is rewritten only when the host changed, so a new snat
+ * forward is not in it), or by the hub's when `askHub` (given the copy's text and the API's address:
+ * the CLI's request) finds that copy behind; a peer set up with `porthole apply` by what it applied last.
  * Throws an Error saying what to run when neither is there.
  */
-export async function peerContext(host: Host, stateDir: string, configDir: string): Promise<PeerContext> {
+export async function peerContext(
+  host: Host,
+  stateDir: string,
+  configDir: string,
+  askHub?: (api: string, localText: string) => Promise<HubSpecAnswer>,
+): Promise<PeerContext> {
   const id = await readIdentity(host.files, stateDir);
   const local = id ? await readLocalSpec(host.files, configDir) : null;
   const rec = local ? null : await readApplied(host, stateDir);
@@ -37,7 +44,9 @@ export async function peerContext(host: Host, stateDir: string, configDir: strin
   const name = id?.name ?? rec?.host;
   const me = r.spec.peers.find((p) => p.name === name);
   if (!me) throw new Error(`the spec has no peer named ${name}`);
-  return { host, spec: r.spec, me, api: id?.api ?? null, stateDir, now: Date.now };
+  const scene = { host, spec: r.spec, me, api: id?.api ?? null, stateDir, now: Date.now };
+  if (!local || !id || !askHub) return scene;
+  return sceneWithHubSpec(scene, local.text, await askHub(id.api, local.text));
 }
 
 const result = (id: string, o: Outcome): CheckResult => ({
@@ -64,6 +73,11 @@ export const PEER_CHECKS: Check<PeerContext>[] = [
   check("agent", "the peer's agent (porthole peer run) runs, on a joined peer", checkAgent),
   check("handshake", "the tunnel to the hub has a recent handshake", checkHandshake),
   check("hub-api", "the hub's API answers through the tunnel", checkHubApi),
+  check(
+    "spec",
+    "this peer has taken the hub's latest spec (its agent applies the hub's changes)",
+    checkSpecCopy,
+  ),
   check("hub-name", "the hub's name resolves to the address the tunnel uses", checkHubName),
   {
     id: "target",

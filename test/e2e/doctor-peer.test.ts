@@ -3,8 +3,8 @@
 // the public port (a forward whose allow-list leaves the peer out is not judged from it), the target
 // bound to loopback, the home link's MTU lowered with ICMP filtered, another route taking the SNAT
 // pool, a transparent forward's policy
-// route removed, the hub unreachable through the tunnel, the peer's agent
-// stopped — is named with its fix, and doctor exits 4.
+// route removed, the peer's agent stopped (and the hub changed meanwhile: the peer's copy of the spec
+// behind), the hub unreachable through the tunnel — is named with its fix, and doctor exits 4.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { cloudFirewall, homeLinkBlackHole } from "../../src/lab/faults.ts";
@@ -33,6 +33,7 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
       /^ok +agent +porthole peer run is running \(pid \d+, since \S+\)$/m,
       /^ok +handshake +last handshake \d+ s ago, endpoint 203\.0\.113\.1:51820$/m,
       /^ok +hub-api +the hub's API at http:\/\/10\.8\.0\.1:\d+ answers/m,
+      /^ok +spec +this peer's copy of the hub's spec is the one the hub serves now$/m,
       /^ok +hub-name +the endpoint is an address \(203\.0\.113\.1\): nothing to resolve$/m,
       /^ok +target rpi-tcp-80 tcp +tcp\/8080 \(rclone \(pid \d+\)\) answers on 10\.8\.0\.2 \(listening on \*\)$/m,
       /^ok +path-mtu +1420-byte packets cross the tunnel; path MTU to 203\.0\.113\.1 ≥ 1480$/m,
@@ -203,6 +204,42 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
       `${applied.stdout}${applied.stderr}\n${back.stdout}`,
     );
 
+    // The peer's agent stopped: the tunnel stays, doctor says nothing takes the hub's changes or
+    // follows a new home address.
+    const agent = lab.world.running().find((p) => p.host === "peer" && p.argv.includes("run"));
+    assert.ok(agent, "the peer agent runs");
+    await lab.world.stop(agent.pid);
+    const stopped = await doctor(lab, "peer");
+    assert.equal(stopped.code, 4, stopped.stdout);
+    const noAgent = failed(stopped.stdout, "agent");
+    assert.match(noAgent.line, /porthole peer run is NOT running: the tunnel stays as it is/);
+    assert.match(noAgent.fixes.join("\n"), /systemctl start porthole-peer/);
+
+    // The hub changes while the agent is stopped: this peer's copy of the spec is behind. Doctor asks
+    // the hub, names what differs, and judges the hub's new forward (not only the copy's).
+    const late = await lab.porthole("hub", [
+      "forward",
+      "add",
+      "--port",
+      "8095",
+      "--peer",
+      "rpi",
+      "--target-port",
+      "8080",
+      "--name",
+      "late",
+    ]);
+    assert.equal(late.code, 0, late.stderr);
+    const behind = await doctor(lab, "peer");
+    assert.equal(behind.code, 4, behind.stdout);
+    const copy = failed(behind.stdout, "spec");
+    assert.match(
+      copy.line,
+      /this peer has not taken the hub's latest spec \(it differs in: forwards new on the hub: late\): the agent, which takes the hub's changes and applies this peer's part, is not running/,
+    );
+    assert.match(copy.fixes.join("\n"), /systemctl start porthole-peer/);
+    assert.match(behind.stdout, /^ok +target late tcp +tcp\/8080 /m, "the hub's new forward is judged");
+
     // The hub unreachable: its WireGuard port drops everything. The API no longer answers through the
     // tunnel (the handshake stays "recent" for up to 135 s; its staleness is unit-tested).
     await lab.world.exec("hub", ["nft", "-f", "/dev/stdin"], {
@@ -219,15 +256,5 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
       /^\?\? +clock +the hub's API did not answer with its time/m,
       "the clock is unknown, not ok",
     );
-
-    // The peer's agent stopped: the tunnel stays, doctor says nothing follows a new home address.
-    const agent = lab.world.running().find((p) => p.host === "peer" && p.argv.includes("run"));
-    assert.ok(agent, "the peer agent runs");
-    await lab.world.stop(agent.pid);
-    const stopped = await doctor(lab, "peer");
-    assert.equal(stopped.code, 4, stopped.stdout);
-    const noAgent = failed(stopped.stdout, "agent");
-    assert.match(noAgent.line, /porthole peer run is NOT running: the tunnel stays as it is/);
-    assert.match(noAgent.fixes.join("\n"), /systemctl start porthole-peer/);
   });
 });

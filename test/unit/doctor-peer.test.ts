@@ -12,11 +12,13 @@ import { checkHubName } from "../../src/doctor/peer-hub-name.ts";
 import { checkPathMtu, judgeMtu, largestPacket } from "../../src/doctor/peer-path-mtu.ts";
 import type { PeerScene } from "../../src/doctor/peer-scene.ts";
 import { checkSnatPool } from "../../src/doctor/peer-snat-pool.ts";
+import { checkSpecCopy, sceneWithHubSpec } from "../../src/doctor/peer-spec.ts";
 import { checkTargets, judgeTarget } from "../../src/doctor/peer-targets.ts";
 import { checkTransparent } from "../../src/doctor/peer-transparent.ts";
 import { parsePing, parseRouteGet } from "../../src/host/probes.ts";
 import type { PingResult } from "../../src/host/types.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { specHash } from "../../src/protocol/spec-hash.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { Spec } from "../../src/spec/types.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
@@ -25,14 +27,16 @@ const HUB = publicKeyOf(generatePrivateKey());
 const RPI = publicKeyOf(generatePrivateKey());
 const NOW = 1_800_000_000_000;
 
-function specOf(forwards: string[], endpoint = "203.0.113.1", hubExtra = ""): Spec {
-  const r = loadSpec(`hub:
+const specText = (forwards: string[], endpoint = "203.0.113.1", hubExtra = "") => `hub:
   endpoint: ${endpoint}
   publicKey: ${HUB}
 ${hubExtra}peers:
   - { name: rpi, publicKey: "${RPI}", address: 10.8.0.2 }
 forwards:
-${forwards.map((f) => `  - ${f}\n`).join("") || "  []\n"}`);
+${forwards.map((f) => `  - ${f}\n`).join("") || "  []\n"}`;
+
+function specOf(forwards: string[], endpoint = "203.0.113.1", hubExtra = ""): Spec {
+  const r = loadSpec(specText(forwards, endpoint, hubExtra));
   if (!r.ok) throw new Error(r.report);
   return r.spec;
 }
@@ -555,4 +559,70 @@ test("firewall: a drop policy fails naming the policy; an undecidable test warns
   assert.match(maybe?.found ?? "", /may drop/);
 
   assert.deepEqual(await checkFirewall(scene({ spec: specOf([]) }).s), []);
+});
+
+test("spec copy: the hub's spec is compared with this peer's copy; a copy behind is named, and the other checks judge the hub's", async () => {
+  const copyText = specText([SHARE]);
+  const { s, host } = scene({ spec: specOf([SHARE]) });
+  assert.equal(
+    await checkSpecCopy(s),
+    null,
+    "nothing to compare without the CLI's answer (a peer set up by apply)",
+  );
+
+  const current = sceneWithHubSpec(s, copyText, { hash: specHash(copyText) });
+  assert.deepEqual(current.copy, { state: "current" });
+  assert.equal(current.spec, s.spec);
+  assert.equal((await checkSpecCopy(current))?.status, "ok");
+
+  // An admin added a transparent forward to rpi and moved the SNAT pool while the agent was stopped.
+  const added = "{ name: cam, proto: tcp, port: 85, peer: rpi, targetPort: 8081, mode: transparent }";
+  const hubText = specText([SHARE, added], "203.0.113.1", "  snatPool: 240.0.0.0/8\n");
+  const behind = sceneWithHubSpec(s, copyText, { hash: specHash(hubText), text: hubText });
+  assert.deepEqual(behind.copy, {
+    state: "behind",
+    changed: ["the hub's hub.snatPool", "forwards new on the hub: cam"],
+  });
+  assert.deepEqual(
+    behind.spec.forwards.map((f) => f.name),
+    ["share", "cam"],
+    "judged by the hub's spec",
+  );
+  const stopped = await checkSpecCopy(behind);
+  assert.equal(stopped?.status, "fail");
+  assert.match(
+    stopped?.found ?? "",
+    /has not taken the hub's latest spec \(it differs in: the hub's hub\.snatPool; forwards new on the hub: cam\): the agent, .* is not running/,
+  );
+  assert.match(stopped?.fix ?? "", /^systemctl start porthole-peer /);
+  host.daemons.set("peer", { pid: 4242, startedAt: "2026-11-30T22:00:00.000Z" });
+  const running = await checkSpecCopy(behind);
+  assert.equal(running?.status, "warn", "a running agent takes it within 2 s");
+  assert.match(running?.found ?? "", /though its agent runs \(pid 4242/);
+  // The checks that read the spec see the new forward: its target, and the transparent routing,
+  // whose fix is the agent (`porthole apply` would apply the stale copy).
+  const all = await runChecks(PEER_CHECKS, behind);
+  assert.deepEqual(
+    all.filter((c) => /^(spec|target|transparent)/.test(c.id)).map((c) => c.id),
+    ["spec", "target share tcp", "target cam tcp", "transparent"],
+  );
+  assert.equal(all.find((c) => c.id === "transparent")?.status, "fail");
+  assert.match(all.find((c) => c.id === "transparent")?.fix?.[0] ?? "", /let the agent take the hub's spec/);
+  assert.match(
+    (await checkTransparent({ ...behind, copy: undefined }))?.fix ?? "",
+    /^porthole apply/,
+    "in step: apply",
+  );
+
+  const silent = sceneWithHubSpec(s, copyText, { error: "ECONNREFUSED" });
+  assert.equal(silent.spec, s.spec, "no answer: the copy's spec");
+  const unknown = await checkSpecCopy(silent);
+  assert.equal(unknown?.status, "unknown");
+  assert.match(
+    unknown?.found ?? "",
+    /not compared with the hub's spec: the hub's API did not answer \(ECONNREFUSED\)/,
+  );
+  const broken = sceneWithHubSpec(s, copyText, { hash: "x", text: "hub: [" });
+  assert.equal(broken.copy?.state, "unknown");
+  assert.equal(broken.spec, s.spec);
 });
