@@ -122,8 +122,9 @@ function checkForwardPeer(
 }
 
 /** allowFrom holds addresses or prefixes without host bits; returns the valid ones. */
-function checkAllowList(seen: ForwardsSeen, f: ForwardInput, i: number, p: Problems): Cidr[] {
+function checkAllowList(seen: ForwardsSeen, hub: Hub, f: ForwardInput, i: number, p: Problems): Cidr[] {
   const allowFrom: Cidr[] = [];
+  const before = p.list.length;
   (f.allowFrom ?? []).forEach((text, j) => {
     let entry = seen.cidrs.get(text);
     if (entry === undefined) {
@@ -133,6 +134,13 @@ function checkAllowList(seen: ForwardsSeen, f: ForwardInput, i: number, p: Probl
     if ("problem" in entry) p.add(["forwards", i, "allowFrom", j], `${show(text)} ${entry.problem}`);
     else allowFrom.push(entry.cidr);
   });
+  // A hub without subnet6 forwards IPv4 only: a list of IPv6 sources alone would admit no client at all
+  // (an IPv6 entry beside IPv4 ones is kept: it takes effect once hub.subnet6 is set).
+  if (p.list.length === before && allowFrom.length && !hub.subnet6 && allowFrom.every((c) => c.family === 6))
+    p.add(
+      ["forwards", i, "allowFrom"],
+      `${show(f.allowFrom?.join(", "))} holds IPv6 sources only, but the hub forwards IPv4 only (no hub.subnet6): no client could connect; add the IPv4 addresses to admit, or set hub.subnet6`,
+    );
   return allowFrom;
 }
 
@@ -188,7 +196,7 @@ export function checkForwards(
     }
     const mode = f.mode ?? "snat";
     const peer = checkForwardPeer(seen, f, mode, at, p);
-    const allowFrom = checkAllowList(seen, f, i, p);
+    const allowFrom = checkAllowList(seen, hub, f, i, p);
     if (peer && target.ok) checkForwardModes(seen, i, peer, protos, target.range, mode, at, p);
     if (p.list.length > before || !port.ok || !target.ok) return;
     out.push({

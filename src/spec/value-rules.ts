@@ -61,11 +61,33 @@ export function checkPort(port: number, path: (string | number)[], p: Problems) 
 export const hostBits = (c: Cidr) =>
   `has host bits set; did you mean ${formatCidr({ ...c, base: networkOf(c) })}?`;
 
-/** An allowFrom entry: an address or a prefix without host bits, or why it is not. */
+/**
+ * Sources no client's packet carries to the hub: loopback and multicast. An allow-list entry inside one
+ * admits nobody (the hub's own clients reach a forward from its public address, not loopback).
+ */
+const NEVER_SOURCES = [
+  ["127.0.0.0/8", "loopback"],
+  ["224.0.0.0/4", "multicast"],
+  ["::1/128", "loopback"],
+  ["ff00::/8", "multicast"],
+].map(([t, what]) => ({ cidr: parseCidr(t as string) as Cidr, what: what as string }));
+
+/** An allowFrom entry: an address or a prefix without host bits that a client can come from, or why it is not. */
 export function allowEntry(text: string): { cidr: Cidr } | { problem: string } {
   const c = parseCidr(text);
   if (!c) return { problem: "is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32" };
-  return isNetworkAddress(c) ? { cidr: c } : { problem: hostBits(c) };
+  if (!isNetworkAddress(c)) return { problem: hostBits(c) };
+  const never = NEVER_SOURCES.find(
+    (n) =>
+      n.cidr.family === c.family &&
+      c.prefix >= n.cidr.prefix &&
+      contains(n.cidr, { family: c.family, value: c.base }),
+  );
+  if (never)
+    return {
+      problem: `is ${never.what} (inside ${formatCidr(never.cidr)}): no client's packets come from it, so it admits nobody; list the clients' public addresses`,
+    };
+  return { cidr: c };
 }
 
 /** Why `value` is not a network prefix without host bits (like `example`), or undefined. */

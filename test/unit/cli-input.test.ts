@@ -63,6 +63,11 @@ const CASES: Case[] = [
   ],
   [
     "peer",
+    ["expose", "80", "--to", "80", "--allow", "::1"],
+    "--allow: \"::1\" is loopback (inside ::1/128): no client's packets come from it, so it admits nobody; list the clients' public addresses",
+  ],
+  [
+    "peer",
     ["expose", "80", "--to", "80", "--allow", "anywhere"],
     '--allow: "anywhere" is not an address or prefix; expected e.g. 192.0.2.0/24 or 2001:db8::/32',
   ],

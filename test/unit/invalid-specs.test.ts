@@ -548,6 +548,22 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: "allowFrom entries no client comes from: loopback, multicast",
+    text: FW`  - name: a\n    port: 80\n    peer: rpi\n    allowFrom:\n      - 127.0.0.1\n      - ::1\n      - 239.1.0.0/16\n      - 198.51.100.0/24\n`,
+    expected: [
+      "porthole.yaml:19:9 forwards[0].allowFrom[0]: \"127.0.0.1\" is loopback (inside 127.0.0.0/8): no client's packets come from it, so it admits nobody; list the clients' public addresses",
+      "porthole.yaml:20:9 forwards[0].allowFrom[1]: \"::1\" is loopback (inside ::1/128): no client's packets come from it, so it admits nobody; list the clients' public addresses",
+      "porthole.yaml:21:9 forwards[0].allowFrom[2]: \"239.1.0.0/16\" is multicast (inside 224.0.0.0/4): no client's packets come from it, so it admits nobody; list the clients' public addresses",
+    ],
+  },
+  {
+    name: "allowFrom of IPv6 sources only on a hub without subnet6 admits no client",
+    text: FW`  - name: a\n    port: 80\n    peer: rpi\n    allowFrom: [2001:db8::/32, "2001:db8:1::1"]\n  - name: b\n    port: 81\n    peer: rpi\n    allowFrom: [198.51.100.0/24, 2001:db8::/32]\n`,
+    expected: [
+      'porthole.yaml:18:5 forwards[0].allowFrom: "2001:db8::/32, 2001:db8:1::1" holds IPv6 sources only, but the hub forwards IPv4 only (no hub.subnet6): no client could connect; add the IPv4 addresses to admit, or set hub.subnet6',
+    ],
+  },
+  {
     name: "allowFrom is not a list",
     text: FW`  - name: a\n    port: 80\n    peer: rpi\n    allowFrom: 198.51.100.0/24\n`,
     expected: [
