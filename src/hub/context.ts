@@ -138,13 +138,31 @@ export class HubContext {
     } catch (e) {
       if (!(e instanceof SpecRejected)) throw e;
       const problems =
-        before && who.kind === "peer" ? e.problems.flatMap((p) => redact(p, before, who.name)) : e.problems;
+        before && who.kind === "peer"
+          ? e.problems.flatMap((p) => redact(p, before, who.name))
+          : await this.namedForwards(e.problems);
       const first = problems[0];
       if (!first) throw new Invalid("the hub's spec does not accept this change");
       const field = first.path.filter((p) => typeof p === "string").at(-1) as string | undefined;
       const each = problems.map((p) => ({ field: fieldName(p.path), message: p.message }));
       throw new Invalid(each.map((p) => `${p.field}: ${p.message}`).join("; "), field, each);
     }
+  }
+
+  /**
+   * An admin's refused edit names the forwards it clashes with by name (`forward "rpi-tcp-80"`), not by
+   * their index in the file (`forwards[0]`), which a command's user never saw.
+   */
+  private async namedForwards(problems: Diagnostic[]): Promise<Diagnostic[]> {
+    if (!problems.some((p) => p.message.includes("forwards["))) return problems;
+    const { forwards } = (await this.store.load()).spec;
+    return problems.map((p) => ({
+      ...p,
+      message: p.message.replace(FORWARD_INDEX, (whole, k: string) => {
+        const f = forwards[Number(k)];
+        return f ? `forward ${JSON.stringify(f.name)}` : whole;
+      }),
+    }));
   }
 
   requireAdmin(who: Identity): void {
@@ -196,6 +214,9 @@ export class HubContext {
   /** The forwards as the plan of the spec text last reconciled or shown expanded them. */
   planned: { text: string; targets: Target[] } | null = null;
 }
+
+/** Another forward named by its index in the spec, as validation names it: `forwards[3]`. */
+const FORWARD_INDEX = /forwards\[(\d+)\]/g;
 
 /**
  * A problem of a refused edit, as a peer that is not an admin may read it: only problems of the new

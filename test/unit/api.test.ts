@@ -482,6 +482,21 @@ test("errors tell a peer nothing about other peers' forwards", async (t) => {
   assert.doesNotMatch(a.error, /rpi|ghost/);
 });
 
+test("an admin's refused forward names the forwards it clashes with by name, not by their place in the file", async (t) => {
+  const h = await hub(t);
+  const cases: [unknown, string][] = [
+    [{ port: 80, peer: "rpi" }, 'port: tcp/80 is already forwarded by forward "web" (tcp/80)'],
+    [{ name: "web", port: 9200, peer: "rpi" }, 'name: "web" is already used by forward "web"'],
+  ];
+  for (const [body, want] of cases) {
+    const r = await h.as("admin", "POST", "/v1/forwards", body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    const { error } = (await r.json()) as { error: string };
+    assert.ok(error.startsWith(want), error);
+    assert.doesNotMatch(error, /forwards\[/, error);
+  }
+});
+
 test("bodies are checked against the schema: unknown fields and wrong types are refused by name", async (t) => {
   const h = await hub(t);
   const cases: [unknown, RegExp, string][] = [
