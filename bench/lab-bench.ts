@@ -12,6 +12,7 @@ import type { LabHost } from "../src/lab/state.ts";
 import { destroyWorld } from "../src/lab/teardown.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
+import { DEFAULTS } from "../src/spec/defaults.ts";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const PORTHOLE = [process.execPath, join(REPO, "bin/porthole.js")];
@@ -325,6 +326,9 @@ export async function vethTunnel(world: World): Promise<void> {
       input: `address add ${addr} dev wg0\nlink set wg0 mtu 1420 up\n`,
     });
   }
+  // What porthole's agent adds on a peer for the hub's default SNAT pool: replies to a pooled client
+  // go back through the tunnel (via the hub's address: a veth, unlike wg0, resolves neighbours by ARP).
+  await world.exec("peer", ["ip", "route", "add", DEFAULTS.snatPool, "via", "10.8.0.1", "dev", "wg0"]);
   await world.exec("hub", ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
 }
 

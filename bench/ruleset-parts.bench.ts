@@ -2,7 +2,9 @@
 // tunnel is a plain veth named wg0 (no wireguard-go: the firewall's share of the per-connection cost is
 // as large as it gets), one forward, and the hub's data plane switched between variants, one part
 // removed at a time from the ruleset porthole compiles (loaded with `nft -f`, as apply does):
-//   full          porthole's table as compiled (publicInterface: ens3)
+//   full          porthole's table as compiled (publicInterface: ens3, snatPool 240.0.0.0/8 as `hub init`
+//                 writes it: each client SNAT'd to its own pool address)
+//   -pool         without hub.snatPool (every client SNAT'd to the hub's tunnel address)
 //   auto          publicInterface: auto (`iifname != wg0 fib daddr type local` instead of `iifname ens3`)
 //   -gate         without the allow-list gate chain (a filter prerouting chain every packet enters)
 //   -opened       without counting new connections (the DNAT rules' opened_tcp/opened_udp lookups)
@@ -20,7 +22,11 @@
 // hub and the peer before each run. Each variant's ratio is taken against the `full` run of the same
 // round; the table gives the median ratio and its min–max over rounds, and the median rate.
 //
-//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only +random,minimal]
+//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only +random,minimal] [--paired]
+//
+// --paired: two labs, loaded at the same time, `full` in one and a variant in the other (swapped each
+// round): both meet the same background load, so a pair's ratio is the rulesets' alone. Under a fair
+// scheduler two saturating loads share the CPUs, and the cheaper ruleset per connection gets more of them.
 //
 // Needs root, wrk, conntrack. Builds its own lab (unique name), removes it at the end, also on failure.
 import { mkdir, writeFile } from "node:fs/promises";
@@ -32,6 +38,7 @@ import { createWorld } from "../src/lab/create.ts";
 import type { LabHost } from "../src/lab/state.ts";
 import { LAB } from "../src/lab/topology.ts";
 import type { World } from "../src/lab/world.ts";
+import { DEFAULTS } from "../src/spec/defaults.ts";
 import { loadSpec } from "../src/spec/load.ts";
 import {
   benchLabName,
@@ -53,18 +60,23 @@ const duration = args.number("--duration", 2, 1, 30);
 const only = process.argv.includes("--only")
   ? process.argv[process.argv.indexOf("--only") + 1]?.split(",")
   : null;
+const paired = process.argv.includes("--paired");
 const command = ["node --import tsx bench/ruleset-parts.bench.ts", ...process.argv.slice(2)].join(" ");
 const PORT = 8000;
 
 /** The nft script porthole compiles for a hub with one forward (8000 -> rpi:8000, snat). */
-async function compiled(publicInterface: string): Promise<string> {
+async function compiled(publicInterface: string, pool = true): Promise<string> {
   const key = async () => {
     const priv = (await run(["wg", "genkey"])).stdout;
     return (await run(["wg", "pubkey"], { input: priv })).stdout.trim();
   };
-  const text = labBenchSpec(await key(), await key(), "nftables", [
-    { name: "measured", port: PORT, targetPort: PORT },
-  ]).replace("publicInterface: ens3", `publicInterface: ${publicInterface}`);
+  const text = labBenchSpec(
+    await key(),
+    await key(),
+    "nftables",
+    [{ name: "measured", port: PORT, targetPort: PORT }],
+    pool ? { snatPool: DEFAULTS.snatPool } : {},
+  ).replace("publicInterface: ens3", `publicInterface: ${publicInterface}`);
   const loaded = loadSpec(text, "bench.yaml");
   if (!loaded.ok) throw new Error(loaded.report);
   const nft = compile(loaded.spec, "hub").firewall.nft;
@@ -144,6 +156,7 @@ requireLabMachine(["wrk", "conntrack"]);
 const full = await compiled("ens3");
 const allVariants: Variant[] = [
   { name: "full", nft: full },
+  { name: "-pool", nft: await compiled("ens3", false) },
   { name: "auto", nft: await compiled("auto") },
   { name: "-gate", nft: withoutChain(full, "gate") },
   { name: "-opened", nft: withoutOpened(full) },
@@ -152,17 +165,29 @@ const allVariants: Variant[] = [
   { name: "-marks", nft: without(full, /ct mark set/) },
   { name: "-mss", nft: without(full, /maxseg size set/) },
   { name: "-strict", nft: without(full, /goto into_tunnel/, /goto out_of_tunnel/) },
-  { name: "+random", nft: withRandomPorts(full) },
+  { name: "+random", nft: withRandomPorts(await compiled("ens3", false)) },
   { name: "minimal", nft: MINIMAL },
   { name: "seed", iptables: SEED },
 ];
 const variants = allVariants.filter((v) => !only || v.name === "full" || only.includes(v.name));
+const unknown = (only ?? []).filter((n) => !allVariants.some((v) => v.name === n));
+if (unknown.length) {
+  console.error(
+    `--only: ${unknown.join(", ")} not accepted; give some of ${allVariants.map((v) => v.name).join(", ")}`,
+  );
+  process.exit(2);
+}
 const errors = new Map<string, string[]>(variants.map((v) => [v.name, []]));
-
 const rates = new Map<string, number[]>(variants.map((v) => [v.name, []]));
 const ratios = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-const name = benchLabName("rp");
-await withLabs([name], async () => {
+
+/** One lab with the veth tunnel, the peer's server and its directory of variant scripts. */
+interface Bed {
+  world: World;
+  dir: string;
+}
+
+async function bed(name: string): Promise<Bed> {
   console.error(`building lab ${name} (veth tunnel)...`);
   const world = await createWorld(name);
   await vethTunnel(world);
@@ -176,61 +201,107 @@ await withLabs([name], async () => {
     ...["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000", "net.ipv4.tcp_tw_reuse=1"],
   ]);
   for (const v of variants) if ("nft" in v) await writeFile(join(dir, `${v.name}.nft`), v.nft);
+  return { world, dir };
+}
 
-  const install = async (v: Variant) => {
-    const hub = (argv: string[]) => world.exec("hub", argv, { allowFail: true });
-    await hub(["iptables", "-w", "-t", "nat", "-F"]);
-    await hub(["iptables", "-w", "-F", "FORWARD"]);
-    if ("nft" in v) {
-      const r = await world.exec("hub", ["nft", "-f", join(dir, `${v.name}.nft`)], { allowFail: true });
-      if (r.code) throw new Error(`${v.name}: nft -f failed: ${r.stderr}`);
-    } else {
-      await hub(["nft", "delete", "table", "inet", "porthole"]);
-      for (const rule of v.iptables) await world.exec("hub", ["iptables", "-w", ...rule]);
-    }
-    const r = await world.exec("client", ["curl", "-sS", "-m", "5", `http://${LAB.hubPublic}:${PORT}/`], {
-      allowFail: true,
-    });
-    if (r.stdout.trim() !== "ok") throw new Error(`${v.name}: no answer through the forward: ${r.stderr}`);
-  };
-
-  for (let r = 0; r < rounds; r++) {
-    const shift = r % variants.length;
-    let order = [...variants.slice(shift), ...variants.slice(0, shift)];
-    if (r % 2) order = order.reverse();
-    const got = new Map<string, number>();
-    for (const v of order) {
-      await install(v);
-      await wrk(world, 1); // warm-up
-      const { rate, errs } = await load(world);
-      if (errs) errors.get(v.name)?.push(`round ${r + 1}: ${errs}`);
-      got.set(v.name, rate);
-      if (Number.isFinite(rate)) rates.get(v.name)?.push(rate);
-      console.error(
-        `round ${r + 1} ${v.name.padEnd(13)} ${Math.round(rate)} conn/s${errs ? ` (${errs})` : ""}`,
-      );
-    }
-    const base = got.get("full") as number;
-    for (const [k, x] of got) if (Number.isFinite(x / base)) ratios.get(k)?.push(x / base);
+/** Puts variant V in the bed's hub (and nothing else of the others), then checks the forward answers. */
+async function install({ world, dir }: Bed, v: Variant): Promise<void> {
+  const hub = (argv: string[]) => world.exec("hub", argv, { allowFail: true });
+  await hub(["iptables", "-w", "-t", "nat", "-F"]);
+  await hub(["iptables", "-w", "-F", "FORWARD"]);
+  if ("nft" in v) {
+    const r = await world.exec("hub", ["nft", "-f", join(dir, `${v.name}.nft`)], { allowFail: true });
+    if (r.code) throw new Error(`${v.name}: nft -f failed: ${r.stderr}`);
+  } else {
+    await hub(["nft", "delete", "table", "inet", "porthole"]);
+    for (const rule of v.iptables) await world.exec("hub", ["iptables", "-w", ...rule]);
   }
-});
+  const r = await world.exec("client", ["curl", "-sS", "-m", "5", `http://${LAB.hubPublic}:${PORT}/`], {
+    allowFail: true,
+  });
+  if (r.stdout.trim() !== "ok") throw new Error(`${v.name}: no answer through the forward: ${r.stderr}`);
+}
+
+const record = (r: number, v: Variant, { rate, errs }: { rate: number; errs: string }) => {
+  if (errs) errors.get(v.name)?.push(`round ${r + 1}: ${errs}`);
+  if (Number.isFinite(rate)) rates.get(v.name)?.push(rate);
+  console.error(`round ${r + 1} ${v.name.padEnd(13)} ${Math.round(rate)} conn/s${errs ? ` (${errs})` : ""}`);
+};
+
+const [fullVariant] = variants as [Variant];
+if (paired) {
+  // Two labs under load at the same time: `full` in one, the other variant in the other (swapped every
+  // round), so both runs of a pair meet the same background load and the ratio is theirs alone.
+  const names = [benchLabName("ra"), benchLabName("rb")];
+  await withLabs(names, async () => {
+    const beds = [await bed(names[0] as string), await bed(names[1] as string)] as [Bed, Bed];
+    for (let r = 0; r < rounds; r++) {
+      for (const v of variants.slice(1)) {
+        const [a, b] = r % 2 ? [beds[1], beds[0]] : beds;
+        await Promise.all([install(a, fullVariant), install(b, v)]);
+        await Promise.all([wrk(a.world, 1), wrk(b.world, 1)]); // warm-up
+        const [x, y] = await Promise.all([load(a.world), load(b.world)]);
+        record(r, fullVariant, x);
+        record(r, v, y);
+        if (Number.isFinite(y.rate / x.rate)) {
+          ratios.get(v.name)?.push(y.rate / x.rate);
+          ratios.get(fullVariant.name)?.push(1);
+        }
+      }
+    }
+  });
+} else {
+  const name = benchLabName("rp");
+  await withLabs([name], async () => {
+    const b = await bed(name);
+    for (let r = 0; r < rounds; r++) {
+      const shift = r % variants.length;
+      let order = [...variants.slice(shift), ...variants.slice(0, shift)];
+      if (r % 2) order = order.reverse();
+      const got = new Map<string, number>();
+      for (const v of order) {
+        await install(b, v);
+        await wrk(b.world, 1); // warm-up
+        const res = await load(b.world);
+        record(r, v, res);
+        got.set(v.name, res.rate);
+      }
+      const base = got.get("full") as number;
+      for (const [k, x] of got) if (Number.isFinite(x / base)) ratios.get(k)?.push(x / base);
+    }
+  });
+}
 
 const f2 = (x: number) => x.toFixed(2);
+const quartiles = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => {
+    const i = (s.length - 1) * p;
+    const lo = s[Math.floor(i)] as number;
+    return lo + ((s[Math.ceil(i)] as number) - lo) * (i - Math.floor(i));
+  };
+  return `${f2(q(0.25))}–${f2(q(0.75))}`;
+};
+const how = paired
+  ? `${rounds} rounds; \`full\` and each variant loaded at the same time in two labs (which lab has which swaps every
+round), wrk -t2 -c64 -H "Connection: close", ${duration} s per run. Ratio: the variant's rate / \`full\`'s in the same
+pair (> 1: the variant is cheaper per connection)`
+  : `${rounds} rounds, every variant once per round (order rotating and reversing); wrk -t2 -c64
+-H "Connection: close", ${duration} s per run. Ratio: the variant's rate / \`full\`'s in the same round
+(> 1: the removed part cost that much)`;
 console.log(`
 ### What each part of the hub's ruleset costs per new connection (veth tunnel, 1 forward)
 
-\`${command}\` — ${rounds} rounds, every variant once per round (order rotating and reversing); wrk -t2 -c64
--H "Connection: close", ${duration} s per run. Ratio: the variant's rate / \`full\`'s in the same round
-(> 1: the removed part cost that much). ${await machineNote()}
+\`${command}\` — ${how}. ${await machineNote()}
 
 ${markdownTable(
-  ["variant", "median rate", "ratio to full: median (min–max)"],
+  ["variant", "median rate", "ratio to full: median (middle half; min–max)"],
   variants.map((v) => {
     const rs = ratios.get(v.name) ?? [];
     return [
       v.name,
       `${Math.round(median(rates.get(v.name) ?? [])).toLocaleString("en-US")}/s`,
-      `${f2(median(rs))} (${f2(Math.min(...rs))}–${f2(Math.max(...rs))})`,
+      `${f2(median(rs))} (${quartiles(rs)}; ${f2(Math.min(...rs))}–${f2(Math.max(...rs))})`,
     ];
   }),
 )}

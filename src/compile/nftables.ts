@@ -166,16 +166,22 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
     ),
   );
 
+  // Only a hub with an allow-listed forward has the gate: a filter hook at prerouting sees every packet
+  // from the internet (SSH and the hub's other services too), and with nothing restricted it has
+  // nothing to drop. The first allowFrom changes the chains, so it reloads the table (reconcile/nft-delta.ts).
+  const gated = restricted.size > 0;
   const chains = [
     // Sources outside a forward's allow-list are dropped before DNAT.
-    ...chain(
-      "gate",
-      "type filter hook prerouting priority dstnat - 10; policy accept;",
-      families.map(
-        (f) =>
-          `${fromPublic} meta nfproto ipv${f} meta l4proto . th dport @restricted meta l4proto . th dport . ${ipk(f)} saddr != @allow${f} drop`,
-      ),
-    ),
+    ...(gated
+      ? chain(
+          "gate",
+          "type filter hook prerouting priority dstnat - 10; policy accept;",
+          families.map(
+            (f) =>
+              `${fromPublic} meta nfproto ipv${f} meta l4proto . th dport @restricted meta l4proto . th dport . ${ipk(f)} saddr != @allow${f} drop`,
+          ),
+        )
+      : []),
     ...chain(
       "prerouting",
       "type nat hook prerouting priority dstnat; policy accept;",
@@ -190,7 +196,11 @@ export function hubNftables(spec: Spec, targets: Target[], enrolling: Enrolling[
       families.flatMap((f) => {
         const toHub = `meta nfproto ipv${f} fib daddr type local ${ipk(f)} daddr != { ${f === 4 ? "127.0.0.0/8" : "::1"}, ${hubAddr(f)} }`;
         return [
-          `${toHub} meta l4proto . th dport @restricted meta l4proto . th dport . ${ipk(f)} saddr != @allow${f} return`,
+          ...(gated
+            ? [
+                `${toHub} meta l4proto . th dport @restricted meta l4proto . th dport . ${ipk(f)} saddr != @allow${f} return`,
+              ]
+            : []),
           ...dnat(f).map((r) => `${toHub} ${r}`),
         ];
       }),

@@ -199,6 +199,32 @@ test("a rule or set-definition change is not an element delta", () => {
   assert.equal(nftElementChanges(a, hubNft(bigSpecYaml({ peers: 5, forwards: 30, ipv6: true }))), null);
 });
 
+test("the gate chain exists only with an allow-list; the first allowFrom and the last one reload the table", () => {
+  const spec = (allow: string) => `version: 1
+hub:
+  endpoint: 203.0.113.1
+  publicKey: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+  publicInterface: ens3
+peers:
+  - { name: rpi, publicKey: BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=, address: 10.8.0.2 }
+forwards:
+  - { name: web, port: 80, peer: rpi, targetPort: 8080${allow} }
+`;
+  const open = hubNft(spec(""));
+  const office = hubNft(spec(", allowFrom: [192.0.2.0/24]"));
+  assert.doesNotMatch(
+    open.chains,
+    /chain gate|@restricted/,
+    "nothing restricted: no filter hook sees every packet",
+  );
+  assert.match(office.chains, /chain gate \{\n\t\ttype filter hook prerouting/);
+  assert.match(office.chains, /@restricted .* saddr != @allow4 return/, "the output chain checks it too");
+  assert.equal(nftElementChanges(open, office), null);
+  assert.equal(nftElementChanges(office, open), null);
+  const two = hubNft(spec(", allowFrom: [192.0.2.0/24, 198.51.100.0/24]"));
+  assert.ok(nftElementChanges(office, two), "a second prefix is an element patch");
+});
+
 test("element syntaxes: maps by key, concatenations, interval CIDRs, IPv6", () => {
   const a = hubNft(bigSpecYaml({ peers: 5, forwards: 30, ipv6: true }));
   const bYaml = bigSpecYaml({ peers: 5, forwards: 31, ipv6: true })
