@@ -200,7 +200,7 @@ export const firewallDriver: Host["firewall"] = {
   },
   loadIptables: async (f, text, marker) => {
     const saved = await run([save(f), "-c", "-t", "nat"], { allowFail: true });
-    const counts = new Map(parseDnatCounters(saved.stdout).map((c) => [c.key, c]));
+    const counts = new Map((parseDnatCounters(saved.stdout) ?? []).map((c) => [c.key, c]));
     const carried = carryIptablesCounters(text, counts);
     await run([`${tool(f)}-restore`, "-w", "--noflush", "--counters"], {
       input: markIptables(carried, marker),

@@ -10,10 +10,13 @@ export async function wgPeerStats(iface: string): Promise<WgDumpPeer[] | null> {
   return r.code === 0 ? dumpPeers(r.stdout) : null;
 }
 
-/** Per-element counters of a set or map in table inet porthole ([] when it does not exist). */
-export async function nftElementCounters(kind: "set" | "map", name: string): Promise<ElementCounter[]> {
+/** Per-element counters of a set or map in table inet porthole; null when it does not exist. */
+export async function nftElementCounters(
+  kind: "set" | "map",
+  name: string,
+): Promise<ElementCounter[] | null> {
   const r = await run(["nft", "-j", "list", kind, "inet", "porthole", name], { allowFail: true });
-  return r.code === 0 ? parseNftCounters(r.stdout, kind) : [];
+  return r.code === 0 ? parseNftCounters(r.stdout, kind) : null;
 }
 
 /** The counters in `nft -j list set|map` output. */
@@ -39,14 +42,18 @@ export function parseNftCounters(json: string, kind: "set" | "map"): ElementCoun
  * The packet and byte counters of the DNAT rules in porthole's iptables chain PORTHOLE-PREROUTING
  * (the nat table sees the first packet of a connection only: packets = connections), by "tcp . 80".
  */
-export async function iptablesDnatCounters(family: 4 | 6): Promise<ElementCounter[]> {
+export async function iptablesDnatCounters(family: 4 | 6): Promise<ElementCounter[] | null> {
   const save = family === 4 ? "iptables-save" : "ip6tables-save";
   const r = await run([save, "-c", "-t", "nat"], { allowFail: true });
-  return r.code === 0 ? parseDnatCounters(r.stdout) : [];
+  return r.code === 0 ? parseDnatCounters(r.stdout) : null;
 }
 
-/** `[packets:bytes] -A PORTHOLE-PREROUTING ... -p tcp ... --dport 80 -j DNAT ...` lines, by "tcp . 80". */
-export function parseDnatCounters(save: string): ElementCounter[] {
+/**
+ * `[packets:bytes] -A PORTHOLE-PREROUTING ... -p tcp ... --dport 80 -j DNAT ...` lines, by "tcp . 80";
+ * null when the chain is not declared (`:PORTHOLE-PREROUTING - [0:0]`): porthole's rules are not loaded.
+ */
+export function parseDnatCounters(save: string): ElementCounter[] | null {
+  if (!/^:PORTHOLE-PREROUTING /m.test(save)) return null;
   const out: ElementCounter[] = [];
   for (const m of save.matchAll(
     /^\[(\d+):(\d+)\] -A PORTHOLE-PREROUTING .*?-p (tcp|udp) .*?--dport (\d+) .*-j DNAT/gm,

@@ -216,14 +216,16 @@ export interface Host {
     wgPeers(iface: string): Promise<WgDumpPeer[] | null>;
     /**
      * Per-element packet and byte counters of a set or map in table inet porthole (e.g. set
-     * "opened_tcp" or "traffic_tcp", keyed "80"); [] when it does not exist.
+     * "opened_tcp" or "traffic_tcp", keyed "80"); null when it does not exist (no porthole table:
+     * nothing counts) or nft failed.
      */
-    nftElements(kind: "set" | "map", name: string): Promise<ElementCounter[]>;
+    nftElements(kind: "set" | "map", name: string): Promise<ElementCounter[] | null>;
     /**
      * The counters of the DNAT rules in porthole's iptables chain PORTHOLE-PREROUTING, keyed "tcp . 80"
-     * (the nat table sees a connection's first packet only: packets = new connections); [] when none.
+     * (the nat table sees a connection's first packet only: packets = new connections); null when the
+     * chain is not loaded (nothing counts) or iptables-save failed.
      */
-    iptablesDnat(family: 4 | 6): Promise<ElementCounter[]>;
+    iptablesDnat(family: 4 | 6): Promise<ElementCounter[] | null>;
     /**
      * Connections open now whose destination was rewritten (DNAT), counted by
      * "proto/public port/target address/target port" ("tcp/80/10.8.0.2/8080"): TCP in state

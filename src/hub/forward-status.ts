@@ -7,10 +7,14 @@ import { droppedBy, where } from "../protocol/status-text.ts";
 import { describeForward } from "../reconcile/summary.ts";
 import type { Spec } from "../spec/types.ts";
 
-/** What the kernel counted, keyed by public port ("tcp . 80") and, for open connections, by target. */
+/**
+ * What the kernel counted, keyed by public port ("tcp . 80") and, for open connections, by target. A
+ * public port missing from `opened` or `traffic` has no counter in the kernel (its forward is not
+ * applied yet): its forward's number is unknown, not 0.
+ */
 export interface ForwardCounters {
-  /** New connections per public port. */
-  opened: Map<string, number>;
+  /** New connections per public port; null when porthole's rules are not loaded (nothing counts). */
+  opened: Map<string, number> | null;
   /** Packets and bytes per public port; null when the backend does not count them. */
   traffic: Map<string, Count> | null;
   /** Open connections by "proto/public port/target address/target port"; null when unknown. */
@@ -18,11 +22,12 @@ export interface ForwardCounters {
 }
 
 /**
- * Each forward's numbers (in `spec.forwards` order) as columns, null where not counted: what the
- * census keeps between statuses (hub/census.ts; 32 bytes a forward, against ~400 as ForwardStatus).
+ * Each forward's numbers (in `spec.forwards` order) as columns, null where not counted, NaN for a
+ * forward whose counter the kernel does not have: what the census keeps between statuses
+ * (hub/census.ts; 32 bytes a forward, against ~400 as ForwardStatus).
  */
 export interface ForwardNumbers {
-  opened: Float64Array;
+  opened: Float64Array | null;
   packets: Float64Array | null;
   bytes: Float64Array | null;
   open: Float64Array | null;
@@ -41,7 +46,7 @@ export function forwardNumbers(spec: Spec, targets: Target[], c: ForwardCounters
   }
   const n = spec.forwards.length;
   const out: ForwardNumbers = {
-    opened: new Float64Array(n),
+    opened: c.opened ? new Float64Array(n) : null,
     packets: c.traffic ? new Float64Array(n) : null,
     bytes: c.traffic ? new Float64Array(n) : null,
     open: c.open ? new Float64Array(n) : null,
@@ -55,19 +60,25 @@ export function forwardNumbers(spec: Spec, targets: Target[], c: ForwardCounters
       const p = `${t.proto} . ${t.port}`;
       if (!seen?.has(p)) {
         seen?.add(p);
-        opened += c.opened.get(p) ?? 0;
+        opened += c.opened?.get(p) ?? Number.NaN;
         const tr = c.traffic?.get(p);
-        packets += tr?.packets ?? 0;
-        bytes += tr?.bytes ?? 0;
+        packets += tr?.packets ?? Number.NaN;
+        bytes += tr?.bytes ?? Number.NaN;
       }
       if (c.open) open += c.open.get(`${t.proto}/${t.port}/${t.addr}/${t.targetPort}`) ?? 0;
     }
-    out.opened[i] = opened;
+    if (out.opened) out.opened[i] = opened;
     if (out.packets) out.packets[i] = packets;
     if (out.bytes) out.bytes[i] = bytes;
     if (out.open) out.open[i] = open;
   }
   return out;
+}
+
+/** Forward `i`'s number in a column; null when not counted (no column, NaN). */
+function known(column: Float64Array | null, i: number): number | null {
+  const v = column?.[i];
+  return v === undefined || Number.isNaN(v) ? null : v;
 }
 
 /** Each forward's status from its numbers (`n`, from forwardNumbers over the same spec), not probed yet. */
@@ -77,10 +88,10 @@ export function statusesOf(spec: Spec, n: ForwardNumbers): ForwardStatus[] {
     peer: f.peer,
     summary: describeForward(f),
     mode: f.mode,
-    connectionsTotal: n.opened[i] ?? 0,
-    packets: n.packets ? (n.packets[i] ?? 0) : null,
-    bytes: n.bytes ? (n.bytes[i] ?? 0) : null,
-    establishedConnections: n.open ? (n.open[i] ?? 0) : null,
+    connectionsTotal: known(n.opened, i),
+    packets: known(n.packets, i),
+    bytes: known(n.bytes, i),
+    establishedConnections: known(n.open, i),
     probeTarget: null,
     reachable: null,
     probeOutcome: null,

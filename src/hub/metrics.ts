@@ -53,7 +53,12 @@ const PEER: Def<PeerStatus>[] = [
   ],
 ];
 const FORWARD: Def<ForwardStatus>[] = [
-  ["porthole_forward_connections_total", "counter", "New connections forwarded.", (f) => f.connectionsTotal],
+  [
+    "porthole_forward_connections_total",
+    "counter",
+    "New connections forwarded (absent: unknown, the forward's counter is not in the kernel).",
+    (f) => f.connectionsTotal,
+  ],
   [
     "porthole_forward_packets_total",
     "counter",

@@ -179,16 +179,21 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
   // nft's sets are keyed by port alone, one per protocol: "80" in opened_tcp becomes "tcp . 80". A
   // protocol no forward uses has empty sets: not listed (each listing is an nft process).
   const counted = COUNTED.filter((p) => protos.includes(p));
+  // A set or chain that is not there (porthole down, its rules never loaded) counted nothing: null.
   const byPort = async (name: string) => {
     const lists = await Promise.all(counted.map((p) => host.stats.nftElements("set", `${name}_${p}`)));
+    if (lists.some((l) => l === null)) return null;
     const out = new Map<string, Count>();
-    for (const [i, list] of lists.entries()) for (const c of list) out.set(`${counted[i]} . ${c.key}`, c);
+    for (const [i, list] of lists.entries())
+      for (const c of list ?? []) out.set(`${counted[i]} . ${c.key}`, c);
     return out;
   };
   // iptables: IPv4's and IPv6's DNAT rules count the same public port apart; a forward has both.
   const dnat = async () => {
+    const lists = await Promise.all(families.map((f) => host.stats.iptablesDnat(f)));
+    if (lists.some((l) => l === null)) return null;
     const out = new Map<string, Count>();
-    for (const c of (await Promise.all(families.map((f) => host.stats.iptablesDnat(f)))).flat()) {
+    for (const c of lists.flatMap((l) => l ?? [])) {
       const had = out.get(c.key);
       out.set(c.key, had ? { packets: had.packets + c.packets, bytes: had.bytes + c.bytes } : c);
     }
@@ -199,6 +204,8 @@ export async function forwardCounters(host: Host, spec: Spec): Promise<ForwardCo
     nft ? byPort("traffic") : null,
     host.stats.openConnections(families, protos),
   ]);
+  // Open connections are the ones porthole's rules marked: without the rules, conntrack's 0 says nothing.
+  if (!opened) return { opened: null, traffic: null, open: null };
   return { opened: new Map([...opened].map(([k, c]) => [k, c.packets])), traffic, open };
 }
 

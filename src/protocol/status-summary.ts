@@ -32,7 +32,7 @@ export function summarizeForwards(forwards: ForwardStatus[]): {
   const add = (a: number | null, b: number | null) => (a === null || b === null ? null : a + b);
   for (const f of forwards) {
     s.establishedConnections = add(s.establishedConnections, f.establishedConnections);
-    s.connectionsTotal += f.connectionsTotal;
+    s.connectionsTotal = add(s.connectionsTotal, f.connectionsTotal);
     s.packets = add(s.packets, f.packets);
     s.bytes = add(s.bytes, f.bytes);
     if (f.working === true) s.working.yes++;

@@ -114,16 +114,24 @@ const countedNote = (s: HubStatus) =>
     ? ""
     : ` counters counted ${s.countedSecondsAgo === 0 ? "now" : ago(s.countedSecondsAgo)}`;
 
+/**
+ * Traffic in words: packets and bytes; with none, "unknown" when even the new connections are (the
+ * counters are not in the kernel), else "not counted" (the iptables backend counts connections only).
+ */
+function trafficText(n: Pick<ForwardStatus, "packets" | "bytes" | "connectionsTotal">): string {
+  if (n.packets !== null && n.bytes !== null) return `${n.packets} packets, ${bytes(n.bytes)}`;
+  return n.connectionsTotal === null
+    ? "unknown (no counters in the kernel: porthole is down, or the forward is not applied yet)"
+    : "not counted (iptables backend)";
+}
+
+const orUnknown = (n: number | null) => (n === null ? "unknown" : String(n));
+
 /** A forward's two lines: what it is, then its counters and whether it works. */
 function forwardLines(f: ForwardStatus, peer: ProbePeer | undefined): string[] {
-  const open = f.establishedConnections === null ? "unknown" : String(f.establishedConnections);
-  const traffic =
-    f.packets === null || f.bytes === null
-      ? "not counted (iptables backend)"
-      : `${f.packets} packets, ${bytes(f.bytes)}`;
   return [
     `  ${f.summary}`,
-    `    connections: ${open} established, ${f.connectionsTotal} total; traffic: ${traffic}; working: ${workingText(f, peer)}`,
+    `    connections: ${orUnknown(f.establishedConnections)} established, ${orUnknown(f.connectionsTotal)} total; traffic: ${trafficText(f)}; working: ${workingText(f, peer)}`,
   ];
 }
 
@@ -133,12 +141,8 @@ function summaryLines(
   listed: ForwardStatus[],
   lines: (f: ForwardStatus) => string[],
 ): string[] {
-  const traffic =
-    s.packets === null || s.bytes === null
-      ? "not counted (iptables backend)"
-      : `${s.packets} packets, ${bytes(s.bytes)}`;
   const out = [
-    `  ${s.count} forwards (each one: porthole status --all); together: connections: ${s.establishedConnections ?? "unknown"} established, ${s.connectionsTotal} total; traffic: ${traffic}`,
+    `  ${s.count} forwards (each one: porthole status --all); together: connections: ${orUnknown(s.establishedConnections)} established, ${orUnknown(s.connectionsTotal)} total; traffic: ${trafficText(s)}`,
     `  working: ${s.working.yes} yes, ${s.working.no} NO, ${s.working.unknown} unknown`,
   ];
   if (!s.problems) return out;

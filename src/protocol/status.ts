@@ -45,9 +45,15 @@ export interface ForwardStatus {
   peer: string;
   summary: string;
   mode: string;
-  /** Connections opened through this forward: never decreases while the hub runs (see design notes). */
-  connectionsTotal: number;
-  /** Packets and bytes of its connections, both directions; null: not counted (iptables backend). */
+  /**
+   * Connections opened through this forward: never decreases while the hub runs (see design notes);
+   * null: unknown (its counter is not in the kernel: porthole is down, or the forward not applied yet).
+   */
+  connectionsTotal: number | null;
+  /**
+   * Packets and bytes of its connections, both directions; null: not counted (iptables backend), or
+   * unknown as connectionsTotal is.
+   */
   packets: number | null;
   bytes: number | null;
   /** TCP connections ESTABLISHED now plus tracked UDP flows (not TIME_WAIT); null: unknown. */
@@ -121,7 +127,7 @@ export interface ForwardSummary {
   count: number;
   /** Sums of the forwards' counters; null: some forward's is null (unknown, or not counted). */
   establishedConnections: number | null;
-  connectionsTotal: number;
+  connectionsTotal: number | null;
   packets: number | null;
   bytes: number | null;
   /** Forwards by `working`: true, false, null. */

@@ -41,7 +41,10 @@ export interface FakeHost extends Host {
    * listed: never a handshake, no bytes).
    */
   peerStats: Map<string, Pick<WgDumpPeer, "latestHandshake" | "rxBytes" | "txBytes">>;
-  /** Element counters by "set opened_tcp", "set traffic_tcp", or "iptables 4" (DNAT rules); absent: []. */
+  /**
+   * Element counters by "set opened_tcp", "set traffic_tcp", or "iptables 4" (DNAT rules); absent: [],
+   * while porthole's table (chain) is loaded; without it, none (null).
+   */
   counters: Map<string, ElementCounter[]>;
   /** Open DNAT'd connections by "tcp/80/10.8.0.2/8080"; null: conntrack unavailable. */
   open: Map<string, number> | null;
@@ -281,8 +284,11 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       const none = { latestHandshake: 0, rxBytes: 0, txBytes: 0 };
       return i.peers.map((p) => ({ ...structuredClone(p), ...none, ...h.peerStats.get(p.publicKey) }));
     },
-    nftElements: async (kind, name) => structuredClone(h.counters.get(`${kind} ${name}`) ?? []),
-    iptablesDnat: async (family) => structuredClone(h.counters.get(`iptables ${family}`) ?? []),
+    // No porthole table (or chain) loaded: nothing counts, as on a real host.
+    nftElements: async (kind, name) =>
+      h.fw.nft === null ? null : structuredClone(h.counters.get(`${kind} ${name}`) ?? []),
+    iptablesDnat: async (family) =>
+      h.fw.iptables[family] === null ? null : structuredClone(h.counters.get(`iptables ${family}`) ?? []),
     openConnections: async () => (h.open ? new Map(h.open) : null),
   };
   // Per-interface keys (net.ipv4.conf.wg0.rp_filter) exist only while the interface does, as in /proc/sys;

@@ -19,7 +19,7 @@ import { specHash } from "../../src/protocol/spec-hash.ts";
 import type { FirewallFinding, HubStatus } from "../../src/protocol/status.ts";
 import { allocateAddresses } from "../../src/spec/allocate.ts";
 import { loadSpec } from "../../src/spec/load.ts";
-import { fakeHost } from "../support/fake-host.ts";
+import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
 const key = () => publicKeyOf(generatePrivateKey());
@@ -62,6 +62,8 @@ const ADDRESS: Record<Who, string | undefined> = {
 };
 
 interface Hub {
+  /** The fake host the hub runs on (its counters, for a status's numbers). */
+  host: FakeHost;
   service: HubService;
   /** A join token for "newbie" (not an admin); its enrollment address is ADDRESS.enrolling. */
   token: string;
@@ -87,6 +89,7 @@ async function hub(
   const tcp = hubApi(service, "tcp", opts);
   const unix = hubApi(service, "unix", opts);
   return {
+    host,
     service,
     token,
     specFile,
@@ -818,13 +821,19 @@ test("GET /v1/status?forwards=summary sums up more than 100 forwards; a peer's s
     (_, i) => `  - name: f${i}\n    port: ${20000 + i}\n    peer: ${i < 105 ? "rpi" : "nas"}\n`,
   ).join("");
   const h = await hub(t, SPEC() + many);
+  // Each public port counted one new connection (a port without a counter would make the sum unknown).
+  const ports = [80, 8443, ...Array.from({ length: 120 }, (_, i) => 20000 + i)];
+  h.host.counters.set(
+    "set opened_tcp",
+    ports.map((p) => ({ key: String(p), packets: 1, bytes: 60 })),
+  );
   const full = (await (await h.as("root", "GET", "/v1/status")).json()) as HubStatus;
   assert.equal(full.forwards.length, 122);
   assert.equal(full.forwardSummary, undefined);
 
   const sum = (await (await h.as("root", "GET", "/v1/status?forwards=summary")).json()) as HubStatus;
   assert.equal(sum.forwardSummary?.count, 122);
-  assert.equal(sum.forwardSummary?.connectionsTotal, 0);
+  assert.equal(sum.forwardSummary?.connectionsTotal, 122);
   // The fake host's targets all accept a connection: every forward works, none is listed.
   assert.deepEqual(sum.forwardSummary?.working, { yes: 122, no: 0, unknown: 0 });
   assert.equal(sum.forwardSummary?.problems, 0);

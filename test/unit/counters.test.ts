@@ -78,6 +78,12 @@ test("iptables DNAT rule counters read back and carry over a reload by protocol 
   assert.match(out, /^-A PORTHOLE-PREROUTING .*--dport 81 /m);
 });
 
+test("iptables without porthole's chain counts nothing: null (unknown), not no counters (zero)", () => {
+  const other = ["*nat", ":PREROUTING ACCEPT [0:0]", "[9:9] -A PREROUTING -p tcp -j ACCEPT", "COMMIT"];
+  assert.equal(parseDnatCounters(other.join("\n")), null);
+  assert.deepEqual(parseDnatCounters("*nat\n:PORTHOLE-PREROUTING - [0:0]\nCOMMIT\n"), []);
+});
+
 test("conntrack lines count for a DNAT'd connection by public port and target; others not at all", () => {
   const dnat =
     "tcp      6 431999 ESTABLISHED src=198.51.100.7 dst=192.0.2.1 sport=40000 dport=80 src=10.8.0.2 dst=10.8.0.1 sport=8080 dport=40000 [ASSURED] mark=0 use=1";

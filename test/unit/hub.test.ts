@@ -197,11 +197,18 @@ forwards:
   const [old, fresh, range] = forwardStatuses(spec, expandTargets(spec), {
     opened: new Map([
       ["tcp . 80", 3],
+      ["tcp . 8080", 0],
       ["tcp . 6000", 1],
+      ["tcp . 6001", 0],
+      ["udp . 6000", 0],
       ["udp . 6001", 2],
     ]),
     traffic: new Map([
       ["tcp . 80", { packets: 30, bytes: 3000 }],
+      ["tcp . 8080", { packets: 0, bytes: 0 }],
+      ["tcp . 6000", { packets: 0, bytes: 0 }],
+      ["tcp . 6001", { packets: 0, bytes: 0 }],
+      ["udp . 6000", { packets: 0, bytes: 0 }],
       ["udp . 6001", { packets: 4, bytes: 400 }],
     ]),
     open: new Map([
@@ -221,12 +228,25 @@ forwards:
     ],
   );
   const uncounted = forwardStatuses(spec, expandTargets(spec), {
-    opened: new Map(),
+    opened: new Map([["tcp . 80", 3]]),
     traffic: null,
     open: null,
-  })[0];
-  assert.equal(uncounted?.packets, null);
-  assert.equal(uncounted?.establishedConnections, null);
+  });
+  assert.equal(uncounted[0]?.packets, null);
+  assert.equal(uncounted[0]?.establishedConnections, null);
+  // A port the kernel has no counter for (not applied yet) is not counted: the forward's number is
+  // unknown, not 0; with no counters at all (porthole down) every number is.
+  assert.equal(uncounted[0]?.connectionsTotal, 3);
+  assert.equal(uncounted[1]?.connectionsTotal, null);
+  const down = forwardStatuses(spec, expandTargets(spec), { opened: null, traffic: null, open: null });
+  assert.deepEqual(
+    down.map((f) => [f.connectionsTotal, f.packets, f.bytes, f.establishedConnections]),
+    [
+      [null, null, null, null],
+      [null, null, null, null],
+      [null, null, null, null],
+    ],
+  );
 });
 
 test("runtime updates from two processes at once all land (tokens from one, the webhook from the other)", async (t) => {

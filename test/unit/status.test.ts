@@ -202,10 +202,40 @@ test("status: nftables element counters and conntrack counts show per forward, e
   assert.match(renderStatus(unknown), /connections: unknown established, 7 total/);
 });
 
+test("status after porthole down (no table, no chain): every forward's numbers unknown, not 0, in JSON, text and metrics", async (t) => {
+  for (const backend of ["nftables", "iptables"] as const) {
+    const { host, service } = await hub(t, backend);
+    host.counters.set("set opened_tcp", [{ key: "80", packets: 7, bytes: 420 }]);
+    host.counters.set("iptables 4", [{ key: "tcp . 80", packets: 7, bytes: 420 }]);
+    host.open = new Map(); // conntrack answers, but nothing marks connections without porthole's rules
+    host.fw.nft = null;
+    host.fw.iptables = { 4: null, 6: null };
+    const s = await service.status(false);
+    assert.deepEqual(
+      s.forwards.map((f) => [f.connectionsTotal, f.packets, f.bytes, f.establishedConnections]),
+      [
+        [null, null, null, null],
+        [null, null, null, null],
+        [null, null, null, null],
+      ],
+      backend,
+    );
+    assert.match(
+      renderStatus(s),
+      /connections: unknown established, unknown total; traffic: unknown \(no counters in the kernel: porthole is down, or the forward is not applied yet\)/,
+    );
+    assert.doesNotMatch(
+      renderMetrics(s, service.stats),
+      /^porthole_forward_(connections|packets|bytes)_total\{/m,
+    );
+  }
+});
+
 test("status: the iptables backend counts new connections per DNAT rule and no traffic", async (t) => {
   const { host, service } = await hub(t, "iptables");
   host.counters.set("iptables 4", [
     { key: "tcp . 80", packets: 4, bytes: 240 },
+    { key: "tcp . 8443", packets: 0, bytes: 0 },
     { key: "udp . 27015", packets: 2, bytes: 120 },
   ]);
   host.counters.set("set traffic_tcp", [{ key: "80", packets: 100, bytes: 5000 }]); // not read: no nft table
