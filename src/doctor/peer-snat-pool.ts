@@ -3,7 +3,9 @@
 // tunnel (porthole's route). A transparent peer routes every reply to the tunnel by its mark instead.
 import { compile } from "../compile/compile.ts";
 import { peerPool } from "../compile/snat-pool.ts";
+import type { RouteEntry } from "../host/types.ts";
 import { addrAt, formatAddr } from "../net/ip.ts";
+import { DEFAULTS } from "../spec/defaults.ts";
 import { applyFix, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
 /** null when the hub maps no client into a pool for this peer, or the peer is transparent (checked there). */
@@ -34,23 +36,32 @@ export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
   const others = (await s.host.probe.routesWithin(pool)).filter(
     (r) => !(r.dst === pool && r.device === iface),
   );
-  const named = others.map((r) => (r.device ? `${r.dst} dev ${r.device}` : `${r.type} ${r.dst}`));
-  if (others.length)
+  // The kernel's route of a network this machine has an address in (its LAN): not a route to remove.
+  const own = others.filter((r) => r.protocol === "kernel");
+  const foreign = others.filter((r) => r.protocol !== "kernel");
+  const part = (rs: RouteEntry[]) => (rs.some((r) => r.dst === pool) ? "the pool" : "part of the pool");
+  const named = foreign.map((r) => (r.device ? `${r.dst} dev ${r.device}` : `${r.type} ${r.dst}`));
+  if (own.length)
     problems.push(
-      `another program's route ${named.join(", ")} takes ${others.some((r) => r.dst === pool) ? "the pool" : "part of the pool"}`,
+      `this machine's own network ${own.map((r) => `${r.dst} (an address on ${r.device})`).join(", ")} is ${part(own)}`,
     );
+  if (foreign.length) problems.push(`another program's route ${named.join(", ")} takes ${part(foreign)}`);
   // apply fixes the AllowedIPs and a missing route of porthole's, unless another route to the very
   // prefix makes the kernel refuse the route (and the apply is rolled back, AllowedIPs too).
   const applyFixes = (lacks || !ours) && !others.some((r) => r.dst === pool);
+  // The pool on a network of this machine's own: the pool must move (hub.snatPool's value is the hub's).
+  const movePool = `set hub.snatPool in the hub's porthole.yaml to a prefix this machine does not route (${DEFAULTS.snatPool} is meant for it): the hub daemon applies the edit (\`porthole apply\` on a hub without one), and its agents take it`;
   if (problems.length)
     return {
       status: "fail",
       found: `snat clients (from ${pool}) would not be answered through the tunnel: ${problems.join("; ")}`,
       // porthole's part in place (or refused by a route to the same prefix) and replies still not
       // routed to the tunnel: another program's route wins, which an apply would not change.
-      fix: !applyFixes
-        ? `another route takes ${others.length ? `${named.join(", ")} (see \`ip route show root ${pool}\`)` : `${probe} (see \`ip route get ${probe}\`)`}: remove it, or set hub.snatPool to a prefix this machine does not route, then porthole apply on the hub`
-        : applyFix(s),
+      fix: applyFixes
+        ? applyFix(s)
+        : own.length
+          ? movePool
+          : `another route takes ${foreign.length ? `${named.join(", ")} (see \`ip route show root ${pool}\`)` : `${probe} (see \`ip route get ${probe}\`)`}: remove it, or ${movePool}`,
     };
   return {
     status: "ok",

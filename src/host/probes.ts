@@ -59,9 +59,14 @@ export async function routeGet(address: string, mark?: number): Promise<RouteCho
 export async function routesWithin(cidr: string): Promise<RouteEntry[]> {
   const r = await run(["ip", "-j", "route", "show", "root", cidr], { allowFail: true });
   if (r.code !== 0 || !r.stdout.trim()) return [];
-  const routes = JSON.parse(r.stdout) as { dst: string; dev?: string; type?: string }[];
+  const routes = JSON.parse(r.stdout) as { dst: string; dev?: string; type?: string; protocol?: string }[];
   const dsts = routeDsts(r.stdout);
-  return routes.map((x, i) => ({ dst: dsts[i] as string, device: x.dev ?? null, type: x.type ?? "unicast" }));
+  return routes.map((x, i) => ({
+    dst: dsts[i] as string,
+    device: x.dev ?? null,
+    type: x.type ?? "unicast",
+    protocol: x.protocol ?? null,
+  }));
 }
 
 export function parseRouteGet(json: string): RouteChoice | null {

@@ -118,6 +118,8 @@ export interface RouteEntry {
   dst: string;
   device: string | null;
   type: string;
+  /** Who made it (`ip route`'s protocol): "kernel" for a network of an address of this machine; null: not said. */
+  protocol?: string | null;
 }
 
 /** Where the kernel sends a packet (`ip route get`). */

@@ -505,6 +505,23 @@ test("snat pool: in the hub's AllowedIPs and routed into the tunnel is ok; a mis
     inside?.fix ?? "",
     /^another route takes 240\.5\.0\.0\/16 dev eth0, blackhole 240\.6\.0\.0\/16 \(see `ip route show root 240\.0\.0\.0\/8`\): remove it/,
   );
+
+  // The pool holds this machine's own LAN (the kernel's route of an address here, as a pool of
+  // 192.168.0.0/16 over a 192.168.77.0/24 home network): the pool must move, the route must not go.
+  good.host.network.routesWithin = () => [
+    { dst: "240.5.0.0/16", device: "eth0", type: "unicast", protocol: "kernel" },
+  ];
+  const lanInside = await checkSnatPool(good.s);
+  assert.equal(lanInside?.status, "fail");
+  assert.match(
+    lanInside?.found ?? "",
+    /: this machine's own network 240\.5\.0\.0\/16 \(an address on eth0\) is part of the pool$/,
+  );
+  assert.match(
+    lanInside?.fix ?? "",
+    /^set hub\.snatPool in the hub's porthole\.yaml to a prefix this machine does not route/,
+  );
+  assert.doesNotMatch(lanInside?.fix ?? "", /remove it/, "never advise removing the machine's own LAN route");
 });
 
 const TUNNEL_ONLY = "-A INPUT -i wg0 ! -s 10.8.0.0/24 -p tcp -m tcp --dport 8080 -j DROP";
