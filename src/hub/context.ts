@@ -105,6 +105,7 @@ export class HubContext {
       });
       this.stats.lastError = undefined;
       this.planned = { text, targets: r.plan.targets };
+      this.appliedText = text;
       return r;
     } catch (e) {
       this.stats.failures++;
@@ -213,6 +214,9 @@ export class HubContext {
 
   /** The forwards as the plan of the spec text last reconciled or shown expanded them. */
   planned: { text: string; targets: Target[] } | null = null;
+
+  /** The spec text this process applied last (null: none yet): the watch tells an edited file from drift. */
+  appliedText: string | null = null;
 }
 
 /** Another forward named by its index in the spec, as validation names it: `forwards[3]`. */

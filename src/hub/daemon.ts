@@ -140,8 +140,15 @@ export async function watchLoop(
       }
       if (problem === null) {
         await service.pruneTokens();
+        const was = service.appliedText;
         const r = await service.reconcile();
-        if (r.changed) log(`repaired drift:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+        // The file changed since this process applied it (an edit, not through the API): its changes
+        // applied, which is not the kernel drifting from the spec.
+        const edited = was !== null && service.appliedText !== was;
+        const what = edited
+          ? `applied ${service.store.file}, changed since the last apply`
+          : "repaired drift";
+        if (r.changed) log(`${what}:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
         tellWarnings(r.warnings);
       }
       await service.recount();

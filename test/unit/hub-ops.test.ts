@@ -140,6 +140,27 @@ test("a hand edit with a YAML error: live state stays visible, metrics serve wit
   assert.match(await (await hubApi(service, "unix").request("/metrics")).text(), /^porthole_spec_valid 1$/m);
 });
 
+test("the watch tells a spec file edited outside the API (applied) from the kernel drifting (repaired)", async (t) => {
+  const { service, host, specFile } = await hub(t);
+  const logs: string[] = [];
+  const tick = await watchLoop(
+    service,
+    (l) => logs.push(l),
+    async () => {},
+  );
+  await tick();
+  assert.deepEqual(logs, [], "nothing to do");
+  writeFileSync(specFile, SPEC.replace("targetPort: 8080", "targetPort: 8081"));
+  await tick();
+  assert.equal(logs.length, 1, logs.join("\n"));
+  assert.match(logs[0] ?? "", new RegExp(`^applied ${specFile}, changed since the last apply:\n  ~ `));
+  // The interface deleted behind the daemon's back: that is drift.
+  host.ifaces.delete("wg0");
+  await tick();
+  assert.equal(logs.length, 2, logs.join("\n"));
+  assert.match(logs[1] ?? "", /^repaired drift:\n/);
+});
+
 test("a daemon started on an invalid spec file runs on the spec applied last", async (t) => {
   const { call, specFile, service } = await hub(t);
   writeFileSync(specFile, "hub: [\n");
