@@ -1,7 +1,12 @@
 // Benchmark: porthole against the physical limit and the rivals, side by side in one lab and one run.
 //
-//   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000] [--conn-only]
+//   node --import tsx bench/relay.bench.ts [--rounds 2] [--duration 2] [--forwards 10000] [--conn-only] [--paired]
 //                                         [--states porthole,porthole-many,porthole-hub-address,seed,nftmap,bare]
+//
+// --paired (new connections alone): two labs under load at the same time, porthole snat in one and each
+// other configuration of the same shape (seed, nftmap, transparent, N forwards, no pool) in the other,
+// swapped every round: both runs of a pair meet the same background load, so on a shared, noisy machine
+// the pair's ratio is the configurations' own. Not for the direct tunnel or plain routing: see pairedRun.
 //
 // --conn-only measures new connections/s alone (no latency, iperf3 or download): a round takes ~1/4 of
 // the time, so many more rounds fit, and the spread of each ratio (quartiles over rounds) says how far
@@ -46,10 +51,11 @@ import {
 } from "./lab-bench.ts";
 
 const args = cliArgs();
-const rounds = args.number("--rounds", 2, 1, 10);
+const rounds = args.number("--rounds", 2, 1, 50);
 const duration = args.number("--duration", 2, 1, 30);
 const N = args.number("--forwards", 10_000, 1, 40_000);
-const connOnly = args.flag("--conn-only");
+const paired = args.flag("--paired");
+const connOnly = args.flag("--conn-only") || paired;
 const command = ["npm run bench:relay --", ...process.argv.slice(2)].join(" ");
 requireLabMachine(["wrk", "iperf3", "haproxy", "socat", "conntrack"]);
 requireBuiltCli();
@@ -129,8 +135,11 @@ interface Sample {
 const samples: Sample[] = [];
 const lab = benchLabName("rly");
 
-await withLabs([lab], async () => {
-  const { w, keys, dir } = await benchLabUp(lab, "relay");
+type Specs = { one: string; many: string; hubAddress: string };
+
+/** A lab for this bench: porthole's specs written and applied on the peer, the servers and relays running. */
+async function bed(name: string): Promise<{ w: World; specs: Specs }> {
+  const { w, keys, dir } = await benchLabUp(name, "relay");
   const specs = {
     one: join(dir, "one.yaml"),
     many: join(dir, "many.yaml"),
@@ -181,29 +190,35 @@ await withLabs([lab], async () => {
     await w.exec(h, ["sysctl", "-qw", "net.ipv4.ip_local_port_range=1024 65000", "net.ipv4.tcp_tw_reuse=1"]);
   await new Promise((r) => setTimeout(r, 500));
 
-  let clientTurn = 0;
-  // A warm-up run, not counted: the first run after the lab is built read ~25 % low in earlier runs
-  // (always round 0's first configuration), which moved a 4-round median by itself.
-  await install(w, STATES[0] as State, specs);
-  await measure(w, CONFIGS[STATES[0] as State][1] ?? "direct", CLIENTS[0] as string);
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 ? [...STATES].reverse() : STATES;
-    for (const state of order) {
-      await install(w, state, specs);
-      for (const config of CONFIGS[state]) {
-        const src = CLIENTS[clientTurn++ % CLIENTS.length] as string;
-        const s = await measure(w, config, src);
-        samples.push({ state, config, round: r, ...s });
-        console.error(
-          `round ${r} ${state.padEnd(13)} ${config.padEnd(11)} ${Math.round(s.conn)} conn/s (paws ${s.paws})` +
-            (connOnly
-              ? ""
-              : `, ${(s.up / 1e6).toFixed(0)}/${(s.down / 1e6).toFixed(0)} Mbit/s, p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, 50 MB ${s.dl.toFixed(2)} s`),
-        );
+  return { w, specs };
+}
+
+if (!paired)
+  await withLabs([lab], async () => {
+    const { w, specs } = await bed(lab);
+    let clientTurn = 0;
+    // A warm-up run, not counted: the first run after the lab is built read ~25 % low in earlier runs
+    // (always round 0's first configuration), which moved a 4-round median by itself.
+    await install(w, STATES[0] as State, specs);
+    await measure(w, CONFIGS[STATES[0] as State][1] ?? "direct", CLIENTS[0] as string);
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 ? [...STATES].reverse() : STATES;
+      for (const state of order) {
+        await install(w, state, specs);
+        for (const config of CONFIGS[state]) {
+          const src = CLIENTS[clientTurn++ % CLIENTS.length] as string;
+          const s = await measure(w, config, src);
+          samples.push({ state, config, round: r, ...s });
+          console.error(
+            `round ${r} ${state.padEnd(13)} ${config.padEnd(11)} ${Math.round(s.conn)} conn/s (paws ${s.paws})` +
+              (connOnly
+                ? ""
+                : `, ${(s.up / 1e6).toFixed(0)}/${(s.down / 1e6).toFixed(0)} Mbit/s, p50 ${s.p50.toFixed(2)} p99 ${s.p99.toFixed(2)} ms, 50 MB ${s.dl.toFixed(2)} s`),
+          );
+        }
       }
     }
-  }
-});
+  });
 
 // ------------------------------------------------------------------------------------------------
 // report: per configuration, the median over rounds of (config / direct of the same state and round)
@@ -248,6 +263,10 @@ const quantile = (xs: number[], q: number) => {
   const lo = s[Math.floor(i)] as number;
   return lo + ((s[Math.ceil(i)] as number) - lo) * (i - Math.floor(i));
 };
+if (paired) {
+  await pairedRun();
+  process.exit(0);
+}
 const cell = (xs: number[]) => median(xs).toFixed(2);
 const measured: [Metric, string][] = connOnly ? METRICS.slice(0, 1) : METRICS;
 const rows = measured.map(([m, label]) => [label, ...COLUMNS.map(([st, c]) => cell(ratios(st, c, m)))]);
@@ -524,15 +543,8 @@ async function measure(
   const { addr, ports } = target(config);
   const host: LabHost = config === "direct" ? "hub" : "client";
   const exec = (argv: string[]) => w.exec(host, argv, { timeoutMs: (duration + 60) * 1000 });
-  if (host === "client") {
-    await w.exec("client", ["ip", "route", "replace", `${LAB.hubPublic}/32`, "dev", "to-hub", "src", src]);
-    await w.exec("client", ["ip", "route", "replace", "10.8.0.2/32", "via", LAB.hubPublic, "src", src]);
-  }
-  const rate = async (h: LabHost, url: string) => {
-    const argv = ["wrk", "-t2", "-c32", `-d${duration}s`, "-H", "Connection: close", url];
-    const out = (await w.exec(h, argv, { timeoutMs: (duration + 60) * 1000 })).stdout;
-    return Number(/Requests\/sec:\s*([\d.]+)/.exec(out)?.[1]);
-  };
+  if (host === "client") await clientSource(w, src);
+  const rate = (h: LabHost, url: string) => connRate(w, h, url);
   // The direct tunnel right before, so the pair shares the machine's load of the moment.
   const direct = target("direct");
   const connDirect = await rate("hub", `http://${direct.addr}:${direct.ports.conn}/`);
@@ -596,6 +608,106 @@ async function measure(
     p99: latencyMs(lat, "99%"),
     dl,
   };
+}
+
+/** The client's packets (to the hub and, routed, to the peer) leave from SRC, one of CLIENTS. */
+async function clientSource(w: World, src: string): Promise<void> {
+  await w.exec("client", ["ip", "route", "replace", `${LAB.hubPublic}/32`, "dev", "to-hub", "src", src]);
+  await w.exec("client", ["ip", "route", "replace", "10.8.0.2/32", "via", LAB.hubPublic, "src", src]);
+}
+
+/** New connections/s from host H to URL: wrk -t2 -c32 `Connection: close` for DURATION s. */
+async function connRate(w: World, h: LabHost, url: string): Promise<number> {
+  const argv = ["wrk", "-t2", "-c32", `-d${duration}s`, "-H", "Connection: close", url];
+  const out = (await w.exec(h, argv, { timeoutMs: (duration + 60) * 1000 })).stdout;
+  return Number(/Requests\/sec:\s*([\d.]+)/.exec(out)?.[1]);
+}
+
+/** One configuration's connection rate in lab W, with the PAWS refusals at its peer during it. */
+async function connRun(w: World, config: string, src: string): Promise<{ rate: number; paws: number }> {
+  const { addr, ports } = target(config);
+  const host: LabHost = config === "direct" ? "hub" : "client";
+  if (host === "client") await clientSource(w, src);
+  const p0 = await pawsCount(w);
+  const rate = await connRate(w, host, `http://${addr}:${ports.conn}/`);
+  return { rate, paws: (await pawsCount(w)) - p0 };
+}
+
+/**
+ * --paired: two labs loaded at the same time, porthole snat in one and another configuration in the
+ * other (which lab has which swaps every round), so both runs of a pair meet the same background load:
+ * under a fair scheduler the configuration that costs less per connection gets more of the CPUs.
+ * Prints each configuration's rate / porthole snat's in the same pair (median, middle half, min–max).
+ */
+async function pairedRun(): Promise<void> {
+  const names = [benchLabName("rla"), benchLabName("rlb")];
+  // Only configurations with porthole snat's shape (a client on the internet through the hub's kernel
+  // NAT): a scheduler shares CPUs fairly between like loads only. Paired with porthole snat, the direct
+  // tunnel and plain routing read ~2 × (their loads wait more, so they are served first), not their cost.
+  const others: [State, string][] = STATES.flatMap((st) =>
+    CONFIGS[st]
+      .filter(
+        (c) => !["direct", "routed", "haproxy", "socat"].includes(c) && !(st === "porthole" && c === "snat"),
+      )
+      .map((c): [State, string] => [st, c]),
+  );
+  if (!others.length) {
+    console.error(
+      "--paired: --states gives nothing to pair with porthole snat (give e.g. porthole,seed,nftmap)",
+    );
+    process.exit(2);
+  }
+  const ratiosOf = new Map<string, number[]>(others.map(([st, c]) => [`${st} ${c}`, []]));
+  const rates = { ref: [] as number[] };
+  let paws = 0;
+  await withLabs(names, async () => {
+    const beds = [await bed(names[0] as string), await bed(names[1] as string)];
+    const turn = { n: 0 };
+    const src = () => CLIENTS[turn.n++ % CLIENTS.length] as string;
+    for (const b of beds) {
+      await install(b.w, "porthole", b.specs);
+      await connRun(b.w, "snat", src()); // warm-up, not counted
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const [st, c] of others) {
+        const [a, b] = (r % 2 ? [beds[1], beds[0]] : beds) as [(typeof beds)[0], (typeof beds)[0]];
+        await Promise.all([install(a.w, "porthole", a.specs), install(b.w, st, b.specs)]);
+        const [x, y] = await Promise.all([connRun(a.w, "snat", src()), connRun(b.w, c, src())]);
+        paws += x.paws + y.paws;
+        rates.ref.push(x.rate);
+        if (Number.isFinite(y.rate / x.rate)) ratiosOf.get(`${st} ${c}`)?.push(y.rate / x.rate);
+        console.error(
+          `round ${r} porthole snat ${Math.round(x.rate)} conn/s | ${st} ${c} ${Math.round(y.rate)} conn/s: ${(y.rate / x.rate).toFixed(2)}`,
+        );
+      }
+    }
+  });
+  const f2 = (x: number) => x.toFixed(2);
+  const spread = (xs: number[]) =>
+    `${f2(median(xs))} (${f2(quantile(xs, 0.25))}–${f2(quantile(xs, 0.75))}; ${f2(Math.min(...xs))}–${f2(Math.max(...xs))})`;
+  const label = (st: State, c: string) => COLUMNS.find(([a, b]) => a === st && b === c)?.[2] ?? c;
+  console.log(`
+### New connections, paired: porthole snat against each configuration under the same load
+
+\`${command}\`
+
+${rounds} rounds; two labs loaded at the same time, porthole snat (one forward, hub.snatPool as \`hub init\`
+writes it) in one and the other configuration in the other, which lab has which swapping every round;
+wrk -t2 -c32 \`Connection: close\` (fast-http.c) for ${duration} s in both. Cell: that configuration's rate /
+porthole snat's in the same pair (> 1: faster than porthole). ${await machineNote()}
+
+porthole snat: ${Math.round(median(rates.ref))} connections/s (median of its runs, sharing the CPUs with the other lab).
+
+${markdownTable(
+  ["configuration", "rate / porthole snat: median (middle half; min–max)", "pairs"],
+  others.map(([st, c]) => {
+    const xs = ratiosOf.get(`${st} ${c}`) ?? [];
+    return [label(st, c), xs.length ? spread(xs) : "–", String(xs.length)];
+  }),
+)}
+
+PAWS-refused SYNs at the peers: ${paws}.
+`);
 }
 
 /** A percentile line of wrk --latency ("50%  312.00us"), in ms. */
