@@ -164,6 +164,11 @@ async function downAction(o: { keepFiles?: boolean }): Promise<void> {
     if (e instanceof ApplyError) throw new UserError(e.message, EXIT.host);
     throw e;
   }
+  // A join killed outright left its enrollment tunnel, which no apply record names.
+  const { removeLeftoverEnrollment } = await import("../peer/join.ts");
+  const leftover = await removeLeftoverEnrollment(ctx.host, stateDir());
+  for (const l of leftover) console.log(l);
+  lines.push(...leftover);
   if (id) {
     await removeFile(specFile(configDir()));
     console.log(

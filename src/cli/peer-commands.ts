@@ -36,6 +36,9 @@ async function requirePeer(): Promise<PeerIdentity> {
  * The hub's API for this peer; a refusal or no answer becomes a UserError with the hub's words, a
  * refused field named by the command's argument that set it (`args`: hub-words.ts).
  */
+/** The signals that stop a join between its steps. */
+const JOIN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 const ask = (id: PeerIdentity, args: ArgNames = {}) =>
   hubClient(async (method, path, body) => {
     try {
@@ -122,16 +125,36 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const ctx = { ...hostContext((l) => console.log(l)), service: "daemon" as const };
       const { JoinError, joinHub } = await import("../peer/join.ts");
       const { startService } = await import("./hub-commands.ts");
+      // A Ctrl-C (or SIGTERM, SIGHUP) stops the join between steps, undone, rather than mid-step, which
+      // left the enrollment tunnel up and the next join refused over it. A second one quits at once.
+      let stopped: string | null = null;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stopped) process.exit(130);
+        stopped = sig;
+        console.error(`porthole: join: ${sig}: stopping (again to quit at once)`);
+      };
+      for (const sig of JOIN_SIGNALS) process.on(sig, onSignal);
       try {
-        const r = await joinHub(token, { ctx, configDir: configDir(), log: (l) => console.log(l) });
+        const r = await joinHub(token, {
+          ctx,
+          configDir: configDir(),
+          log: (l) => console.log(l),
+          interrupted: () => stopped,
+        });
         console.log(`joined as "${r.name}" (${r.address})`);
+        if (stopped)
+          console.log(`(${stopped} came after the hub registered this peer: the join was finished)`);
       } catch (e) {
-        if (e instanceof JoinError)
+        const registered = e instanceof JoinError && e.registered;
+        // A step's program killed by the same Ctrl-C (it reaches the whole process group) is the stop too.
+        if (e instanceof JoinError || stopped)
           throw new UserError(
-            `join: ${e.message}\nnothing was changed on this machine`,
-            e.noAnswer ? EXIT.host : EXIT.invalid,
+            `join: ${(e as Error).message}${registered ? "" : "\nnothing was changed on this machine"}`,
+            registered || (e instanceof JoinError && e.noAnswer) ? EXIT.host : stopped ? 130 : EXIT.invalid,
           );
         throw e;
+      } finally {
+        for (const sig of JOIN_SIGNALS) process.off(sig, onSignal);
       }
       await startService("porthole-peer.service", "porthole peer run");
       console.log(

@@ -1,6 +1,7 @@
 // `porthole join TOKEN`: the peer makes its own key (it never leaves this machine), opens the tunnel
 // with the token's one-time key, registers its real public key over the hub's API, then switches to
-// its own key. Any failure leaves the machine as it was.
+// its own key. Any failure, and a Ctrl-C before the hub registers it, leaves the machine as it was; a
+// join killed outright leaves its enrollment tunnel, which the next join (or `porthole down`) removes.
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
@@ -16,6 +17,8 @@ export class JoinError extends Error {
   constructor(
     message: string,
     readonly noAnswer = false,
+    /** The hub had registered this peer: what the join did so far stays (the hub holds its key). */
+    readonly registered = false,
   ) {
     super(message);
   }
@@ -29,6 +32,45 @@ export interface JoinOptions {
   /** How long to keep trying the API through the enrollment tunnel. */
   waitMs?: number;
   log?: (l: string) => void;
+  /**
+   * The signal that asked the join to stop (SIGINT...), else null: checked between steps until the hub
+   * registers this peer, then the join finishes (stopping there would leave the hub holding a key this
+   * machine never switched to).
+   */
+  interrupted?: () => string | null;
+}
+
+/** Where join keeps the token's one-time key while the enrollment tunnel is up. */
+const enrollKeyFile = (stateDir: string) => join(stateDir, "enroll.key");
+
+/**
+ * Removes the enrollment tunnel a join left when it was killed (SIGKILL, a crash, a power cut): `iface`
+ * holding the one-time key of `enroll.key`, and that file. Another program's interface of that name is
+ * left alone. Returns what it removed, as apply's lines.
+ */
+export async function removeLeftoverEnrollment(
+  h: Context["host"],
+  stateDir: string,
+  iface = "wg0",
+): Promise<string[]> {
+  const file = enrollKeyFile(stateDir);
+  const key = (await h.files.read(file))?.trim();
+  if (!key) return [];
+  const lines: string[] = [];
+  const state = await h.wg.observe(iface);
+  let ours = false;
+  try {
+    ours = state.exists && state.publicKey === publicKeyOf(key);
+  } catch {
+    // not a key: only the file is join's
+  }
+  if (ours) {
+    await h.wg.destroy(iface);
+    lines.push(`- interface ${iface} (the enrollment tunnel of a join that was interrupted)`);
+  }
+  await h.files.remove(file);
+  lines.push(`- file ${file}`);
+  return lines;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,10 +92,16 @@ export async function joinHub(
       `this machine has joined a hub already (${o.ctx.stateDir}/peer.json); run \`porthole down\` first to leave it`,
     );
   const iface = o.iface ?? "wg0";
+  for (const l of await removeLeftoverEnrollment(h, o.ctx.stateDir, iface)) log(l);
   if ((await h.wg.observe(iface)).exists)
     throw new JoinError(`an interface named ${iface} exists already; remove it or choose another name`);
 
   const undo: (() => Promise<unknown>)[] = [];
+  let registeredAs: string | null = null;
+  const stopIfAsked = () => {
+    const sig = o.interrupted?.();
+    if (sig) throw new JoinError(`stopped by ${sig} before the hub registered this peer`);
+  };
   try {
     let own = (await h.files.read(o.ctx.keyFile))?.trim();
     if (!own) {
@@ -62,7 +110,8 @@ export async function joinHub(
       undo.push(() => h.files.remove(o.ctx.keyFile));
       log(`made this peer's private key: ${o.ctx.keyFile} (0600, it never leaves this machine)`);
     }
-    const enrollKey = join(o.ctx.stateDir, "enroll.key");
+    stopIfAsked();
+    const enrollKey = enrollKeyFile(o.ctx.stateDir);
     await h.files.write(enrollKey, `${t.x}\n`, 0o600);
     undo.push(() => h.files.remove(enrollKey));
     await h.wg.create(iface);
@@ -71,6 +120,7 @@ export async function joinHub(
     await h.wg.addAddress(iface, `${t.a}/${t.m ?? 24}`);
     await h.wg.setPeer(iface, { publicKey: t.k, allowedIps: [`${t.s}/32`], endpoint: t.h, keepalive: 5 });
     await h.wg.setUp(iface);
+    stopIfAsked();
     log(`tunnel up with the token's one-time key (${t.a} → hub ${t.s} via ${t.h})`);
 
     const api = `http://${t.s}:${t.p}`;
@@ -80,6 +130,7 @@ export async function joinHub(
     const requestId = randomUUID();
     const hub = peerClient(api, { requestId, recover: false });
     while (!reply) {
+      stopIfAsked();
       try {
         reply = await hub.enroll({ token, publicKey: publicKeyOf(own) }, 3000);
       } catch (e) {
@@ -98,6 +149,7 @@ export async function joinHub(
       }
     }
     const registered = reply;
+    registeredAs = registered.name;
     log(`registered as "${registered.name}" with address ${registered.address}`);
     // Registered: from here on the hub knows this key, so a failure keeps it (and says so).
     undo.length = 0;
@@ -117,6 +169,13 @@ export async function joinHub(
     return { name: registered.name, address: registered.address, lines: r.lines };
   } catch (e) {
     for (const u of undo.reverse()) await u().catch(() => {});
+    // Past registration nothing is undone: say so, whatever failed.
+    if (registeredAs)
+      throw new JoinError(
+        `${(e as Error).message}\nthe hub registered this peer as "${registeredAs}", so what the join did so far stays: \`porthole doctor\` says what is missing; \`porthole down\` leaves (then, on the hub, \`porthole peer rm ${registeredAs}\` and a new token)`,
+        e instanceof JoinError && e.noAnswer,
+        true,
+      );
     throw e;
   }
 }
