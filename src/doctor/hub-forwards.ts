@@ -27,18 +27,21 @@ export const forwards: Check<HubContext> = {
     return spec.forwards.map((f, i): CheckResult => {
       const { target, result } = probes[i] ?? { target: null, result: null };
       const what = describeForward(f);
+      const device = spec.peers.find((p) => p.name === f.peer)?.kind === "device";
       if (!target || result === null)
         return {
           id: "forwards",
           status: "unknown",
           found: `${what}: unknown (${f.protos.includes("tcp") ? "no IPv4 target; IPv6 targets are not probed" : "UDP is not probed"})`,
           fix: [
-            `on ${f.peer}: porthole doctor (checks something is bound to ${formatRange(f.targetPort)} on an address the tunnel reaches)`,
+            device
+              ? `on ${f.peer} (a device: no porthole there): something must be bound to ${formatRange(f.targetPort)} on its tunnel address or 0.0.0.0`
+              : `on ${f.peer}: porthole doctor (checks something is bound to ${formatRange(f.targetPort)} on an address the tunnel reaches)`,
           ],
         };
       const udp = f.protos.includes("udp") ? "; udp is not probed (no handshake to probe)" : "";
       const peer = peers.find((p) => p.name === f.peer);
-      return judgeProbe(f, what, target, result, peer, spec.hub.interface, udp);
+      return judgeProbe(f, what, target, result, peer, spec.hub.interface, udp, device);
     });
   },
 };
@@ -52,9 +55,14 @@ function judgeProbe(
   peer: ProbePeer | undefined,
   iface: string,
   udp = "",
+  /** The peer is a device (a phone, a laptop with wg-quick): it runs no porthole to ask. */
+  device = false,
 ): CheckResult {
   const at = `${target.addr}:${target.targetPort}`;
   const port = target.targetPort;
+  const whatListens = device
+    ? `${f.peer} is a device, with no porthole: look there at what listens on ${port} (ss -ltn on a laptop)`
+    : `porthole doctor there shows what listens on ${port} and on which address`;
   const found = `${what}: ${probeFinding({ outcome: result.outcome, target: at, error: result.error, peer })}`;
   const bindFix = `a service bound to 127.0.0.1 refuses connections through the tunnel: bind it to 0.0.0.0:${port} or ${at}, then restart it`;
   const firewallFix = `on ${f.peer}: accept tcp/${port} from ${iface} in its firewall (nft list ruleset; ufw allow in on ${iface} to any port ${port} proto tcp)`;
@@ -66,10 +74,7 @@ function judgeProbe(
         id: "forwards",
         status: "fail",
         found,
-        fix: [
-          `on ${f.peer}: start the service or check the forward's target port (porthole doctor there shows what listens on ${port} and on which address)`,
-          bindFix,
-        ],
+        fix: [`on ${f.peer}: start the service or check the forward's target port (${whatListens})`, bindFix],
       };
     case "timeout":
       return {
@@ -79,9 +84,16 @@ function judgeProbe(
         fix:
           peer && tunnelReadsDown(peer)
             ? [
-                `on ${f.peer}: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?`,
+                device
+                  ? `on ${f.peer}: is its WireGuard tunnel on, and the device online?`
+                  : `on ${f.peer}: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?`,
               ]
-            : [firewallFix, `on ${f.peer}: porthole doctor (it checks that something listens on ${port})`],
+            : [
+                firewallFix,
+                device
+                  ? `on ${f.peer}: something must listen on ${port} (${whatListens})`
+                  : `on ${f.peer}: porthole doctor (it checks that something listens on ${port})`,
+              ],
       };
     case "unreachable":
       return {

@@ -39,9 +39,12 @@ forwards:
 `;
 
 /** A hub as `porthole apply` leaves it, on a VPS with ens3 = 203.0.113.1 that the endpoint name resolves to. */
-async function healthyHub(hubExtra = ""): Promise<{ h: FakeHost; ctx: HubContext }> {
+async function healthyHub(
+  hubExtra = "",
+  edit: (text: string) => string = (t) => t,
+): Promise<{ h: FakeHost; ctx: HubContext }> {
   const h = fakeHost({ "/k": hubKey });
-  const text = specText(hubExtra);
+  const text = edit(specText(hubExtra));
   const r = loadSpec(text);
   assert.ok(r.ok, r.ok ? "" : r.report);
   await apply(
@@ -217,6 +220,27 @@ test("forwards: timed out — the peer's handshake says whether the tunnel or a 
   assert.deepEqual(off.fix, [
     "on rpi: porthole status (its handshake with the hub) and porthole doctor: is porthole's agent running, and the machine online?",
   ]);
+});
+
+test("forwards to a device (a phone, a laptop with wg-quick): no fix asks it to run porthole", async () => {
+  const { h, ctx } = await healthyHub("", (t) =>
+    t.replace("address: 10.8.0.2 }", "address: 10.8.0.2, kind: device }"),
+  );
+  assert.equal(ctx.spec.peers[0]?.kind, "device");
+  const fixes = async () => (await one(ctx, "forwards")).fix ?? [];
+  h.network.connect = () => ({ outcome: "refused", error: null });
+  assert.match(
+    (await fixes())[0] ?? "",
+    /rpi is a device, with no porthole: look there at what listens on 8080/,
+  );
+  h.network.connect = () => ({ outcome: "timeout", error: null });
+  assert.match((await fixes())[1] ?? "", /^on rpi: something must listen on 8080 \(rpi is a device/);
+  h.peerStats.clear();
+  assert.deepEqual(await fixes(), ["on rpi: is its WireGuard tunnel on, and the device online?"]);
+  for (const outcome of ["refused", "timeout"] as const) {
+    h.network.connect = () => ({ outcome, error: null });
+    for (const fix of await fixes()) assert.doesNotMatch(fix, /porthole (doctor|status)|agent/, fix);
+  }
 });
 
 /** rpi as the daemon would answer GET /v1/peers. */
