@@ -64,8 +64,24 @@ async function sync(id: PeerIdentity): Promise<void> {
   const local = await readLocalSpec(hostFiles, configDir());
   // Loaded here, not at start: only the commands that change the machine need the reconciler.
   const { apply } = await import("../reconcile/reconcile.ts");
-  if (local)
+  if (!local) return;
+  // The hub hears of this apply at once (its status judges this peer's forwards by it); the agent
+  // reports it too on its next tick, so a hub that did not hear (older, or busy) loses nothing.
+  const { specHash } = await import("../protocol/spec-hash.ts");
+  const report = (error: string | null) => {
+    const at = new Date().toISOString();
+    const hash = specHash(local.text);
+    return ask(id)
+      .reportApplied({ specHash: hash, at, error, lastApplied: error ? null : { specHash: hash, at } })
+      .catch(() => {});
+  };
+  try {
     await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
+  } catch (e) {
+    await report((e as Error).message.slice(0, 2000));
+    throw e;
+  }
+  await report(null);
 }
 
 const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim());

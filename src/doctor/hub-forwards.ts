@@ -2,7 +2,8 @@
 // the forward's target (hub/status.ts probeForwards), said as status says it (protocol/probe-text.ts),
 // each way it can end with its own fix: refused (the peer is reached, nothing accepts on the port),
 // timed out (the tunnel or a drop: the peer's handshake, and when the hub last received from it, say
-// which is likelier), unreachable (routing).
+// which is likelier), unreachable (routing). An accepted connect is ok only when an agent peer applied
+// the spec the hub serves it (the applied check): else unknown, as status says.
 import type { ConnectResult } from "../host/types.ts";
 import { probeForwards } from "../hub/status.ts";
 import { formatRange } from "../net/ports.ts";
@@ -41,7 +42,16 @@ export const forwards: Check<HubContext> = {
         };
       const udp = f.protos.includes("udp") ? "; udp is not probed (no handshake to probe)" : "";
       const peer = peers.find((p) => p.name === f.peer);
-      return judgeProbe(f, what, target, result, peer, spec.hub.interface, udp, device);
+      const r = judgeProbe(f, what, target, result, peer, spec.hub.interface, udp, device);
+      // The hub's connect came from its own address; clients come through what the peer's apply sets up.
+      const side = peer?.applied;
+      if (r.status !== "ok" || !side || side.state === "current") return r;
+      return {
+        id: "forwards",
+        status: "unknown",
+        found: `${r.found}, but that says nothing of its clients: ${side.note}`,
+        fix: [`see the applied check for ${f.peer}`],
+      };
     });
   },
 };

@@ -1,5 +1,6 @@
 // The hub's checks, in the order doctor reports them.
 import type { Check } from "./check.ts";
+import { applied } from "./hub-applied.ts";
 import type { HubContext } from "./hub-context.ts";
 import { apiInput, forwardDrops, ruleset, shadowed, wgPortInput } from "./hub-firewall.ts";
 import { forwards } from "./hub-forwards.ts";
@@ -25,6 +26,7 @@ export const HUB_CHECKS: Check<HubContext>[] = [
   shadowed,
   conntrackFill,
   peers,
+  applied,
   forwards,
   outside,
 ];

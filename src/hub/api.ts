@@ -17,6 +17,7 @@ import { openApiDocument } from "../protocol/openapi.ts";
 import {
   AddForwardRequest,
   AddPeerRequest,
+  AppliedReport,
   CreateTokenRequest,
   checkRequest,
   EnrollRequest,
@@ -180,7 +181,17 @@ export function hubApi(
     const who = c.get("who");
     if (who.kind === "enrolling") return c.json(who);
     const probe = service.probeTaskFor(who);
-    return c.json({ ...who, specHash: (await service.specFor(who)).hash, ...(probe ? { probe } : {}) });
+    return c.json({
+      ...who,
+      specHash: (await service.specFor(who)).hash,
+      ...(probe ? { probe } : {}),
+      ...service.heardFrom(who),
+    });
+  });
+  // A peer's agent (or `porthole expose`) reports what it applied: status judges its forwards by it.
+  app.post("/v1/applied", async (c) => {
+    service.reportApplied(c.get("who"), await body(c, AppliedReport));
+    return c.json({ accepted: true });
   });
   app.get("/v1/spec", async (c) => c.text((await service.specFor(c.get("who"))).text));
   app.get("/v1/peers", async (c) => {

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { API_SERVER_OPTIONS, hubApi } from "./api.ts";
+import { AppliedLog } from "./applied.ts";
 import { renderMetrics, specValidMetric } from "./metrics.ts";
 import { HubService } from "./service.ts";
 import { socketPath } from "./socket-path.ts";
@@ -24,6 +25,8 @@ export async function runHub(
 ): Promise<Daemon> {
   const log = opts.log;
   const service = new HubService({ ...ctx, service: "daemon", log: (l) => log(`  ${l}`) }, store);
+  // The daemon is the API the agents report their applies to (status judges their forwards by them).
+  service.applied = new AppliedLog(service.now());
   const webhook = async (event: string, detail: Record<string, unknown>) => {
     const url = (await service.runtime.load()).webhook;
     if (!url) return;

@@ -40,6 +40,12 @@ const PEER: Def<PeerStatus>[] = [
     (p) => p.receivedSecondsAgo ?? null,
   ],
   [
+    "porthole_peer_spec_applied",
+    "gauge",
+    "1 if the peer's agent reported that it applied the spec the hub serves it now, else 0 (its apply failed, it is behind, or it does not report: porthole status says which; its forwards then never read working). Absent: a device (no agent), or a hub that takes no reports.",
+    (p) => (p.applied ? (p.applied.state === "current" ? 1 : 0) : null),
+  ],
+  [
     "porthole_peer_receive_bytes_total",
     "counter",
     "Bytes received from the peer (absent: the hub's WireGuard interface is down).",

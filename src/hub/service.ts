@@ -6,15 +6,16 @@ import { expandTargets } from "../compile/targets.ts";
 import { narrowFinding } from "../foreign/findings.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Enrolling, Target } from "../plan/plan.ts";
-import type { ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
-import type { ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
-import type { FirewallFinding, HubStatus } from "../protocol/status.ts";
+import type { AppliedReport, ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
+import type { PeerApplied, ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
+import type { FirewallFinding, HubStatus, PeerStatus } from "../protocol/status.ts";
 import type { ApplyResult } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
+import { type AppliedLog, withApplied } from "./applied.ts";
 import { Census } from "./census.ts";
 import { HubContext, type Identity } from "./context.ts";
 import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from "./enrollment.ts";
-import { NotFound } from "./errors.ts";
+import { Forbidden, NotFound } from "./errors.ts";
 import type { ForwardNumbers } from "./forward-status.ts";
 import { addForward, type ForwardInput, listForwards, removeForward } from "./forwards.ts";
 import { addPeer, onlinePeers, removePeer } from "./peers.ts";
@@ -116,7 +117,45 @@ export class HubService extends HubContext {
       this.rx,
       counted,
     );
-    return { ...s, specProblem: problem };
+    const judged = await this.appliedJudged(spec);
+    return { ...(judged ? withApplied(s, judged) : s), specProblem: problem };
+  }
+
+  /**
+   * What the agent peers reported of their applies: set by the daemon, the API they report to. null:
+   * this process takes no reports (the in-process API of a hub without its daemon, where no agent can
+   * reach it): every peer is then judged by the hub's probe alone, as before, and says nothing of it.
+   */
+  applied: AppliedLog | null = null;
+
+  /** Each agent peer's side judged against the spec the hub serves it now; null: no reports taken. */
+  private async appliedJudged(spec: Spec): Promise<Map<string, PeerApplied> | null> {
+    const log = this.applied;
+    if (!log) return null;
+    log.keepOnly(new Set(spec.peers.map((p) => p.name)));
+    const now = this.now();
+    const out = new Map<string, PeerApplied>();
+    for (const p of spec.peers) {
+      if (p.kind !== "agent") continue;
+      const { hash } = await this.specFor({ kind: "peer", name: p.name, admin: p.admin });
+      out.set(p.name, log.judge(p.name, hash, now));
+    }
+    return out;
+  }
+
+  /** A peer's agent asked who it is (whoami): noted, and what the hub has on record of its last apply. */
+  heardFrom(who: Identity): { applied?: { specHash: string; error: string | null } | null } {
+    if (who.kind !== "peer" || !this.applied) return {};
+    this.applied.heardFrom(who.name, this.now());
+    return { applied: this.applied.echo(who.name) };
+  }
+
+  /** A peer reports its own last apply (POST /v1/applied). */
+  reportApplied(who: Identity, report: AppliedReport): void {
+    this.requirePeer(who);
+    if (who.kind !== "peer") throw new Forbidden("only a peer reports what it applied, through the tunnel");
+    if (!this.applied) throw new NotFound("this hub takes no reports of what peers applied");
+    this.applied.report(who.name, report);
   }
 
   /**
@@ -240,9 +279,11 @@ export class HubService extends HubContext {
       throw new NotFound(`no probe ${id} is waiting for this peer's report`);
   }
 
-  /** Who is online (without the forwards' counters). */
-  peers() {
-    return onlinePeers(this);
+  /** Who is online (without the forwards' counters), and each agent peer's side of the spec. */
+  async peers(): Promise<PeerStatus[]> {
+    const peers = await onlinePeers(this);
+    const judged = await this.appliedJudged((await this.live()).spec);
+    return judged ? withApplied({ peers, forwards: [] }, judged).peers : peers;
   }
 
   enrollingNow(): Promise<Enrolling[]> {

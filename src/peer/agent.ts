@@ -6,20 +6,29 @@
 // - Halfway between ticks it nudges the hub (nudge.ts): one datagram through the tunnel, so the hub
 //   hears from this peer every half tick (1 s by default) and learns a new home address that soon.
 // - When the hub's spec changed, it fetches it and applies this peer's part (transparent routing).
+// - It tells the hub what it applied, and whether that worked (applied.ts): hub status says a forward
+//   works only when its peer applied the spec the hub serves it. A failed apply is tried again every
+//   RETRY_FAILED_TICKS; the agent keeps running (and reporting) when its first apply fails.
 // - When the handshake goes stale and the hub's endpoint is a DNS name, it resolves it again
 //   (WireGuard itself never does).
 import { lookup } from "node:dns/promises";
 import type { Host } from "../host/types.ts";
 import { parseAddr } from "../net/ip.ts";
+import type { WhoamiReply } from "../protocol/responses.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
 import { loadSpec } from "../spec/load.ts";
+import { ApplyReporter } from "./applied.ts";
 import { HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "./local.ts";
 import { nudger } from "./nudge.ts";
 import { runProbeTask } from "./reachability.ts";
 import { type HubSession, hubSession } from "./session.ts";
 import { STALE_HANDSHAKE_S } from "./stale.ts";
+
+/** Ticks between repairs of drift (someone removed a route), and between retries of a failed apply. */
+const REPAIR_TICKS = 15;
+const RETRY_FAILED_TICKS = 5;
 
 export interface Agent {
   stop(): void;
@@ -41,16 +50,28 @@ export async function runPeer(
   },
 ): Promise<Agent> {
   const log = opts.log;
+  const reporter = new ApplyReporter((r) => peerClient(id.api, { recover: false }).reportApplied(r), log);
+  /** Applies the local spec; its end, success or error, is recorded for the hub. Throws what apply threw. */
   const reconcile = async (why: string) => {
     const local = await readLocalSpec(ctx.host.files, configDir);
     if (!local) throw new Error(`no readable spec at ${specFile(configDir)}`);
-    const r = await apply(
-      { ...ctx, service: "daemon" },
-      { spec: local.spec, specText: local.text, hostName: id.name },
-    );
-    if (r.changed) log(`${why}:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+    const hash = specHash(local.text);
+    try {
+      const r = await apply(
+        { ...ctx, service: "daemon" },
+        { spec: local.spec, specText: local.text, hostName: id.name },
+      );
+      reporter.record(hash, new Date().toISOString(), null);
+      if (r.changed) log(`${why}:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
+    } catch (e) {
+      reporter.record(hash, new Date().toISOString(), (e as Error).message);
+      throw e;
+    }
   };
-  await reconcile("applied");
+  // A first apply that fails (a route in the way) is logged and reported; the agent runs on and retries.
+  await reconcile("applied").catch((e: Error) =>
+    log(`agent: applying this peer's part failed: ${e.message}`),
+  );
 
   const session = hubSession(ctx.host, log);
   let busy = false;
@@ -59,6 +80,7 @@ export async function runPeer(
     if (busy) return;
     busy = true;
     ticks++;
+    let echo: WhoamiReply["applied"];
     try {
       // `porthole down` removes the identity first: stand down instead of re-creating what it removes.
       if (!(await readIdentity(ctx.host.files, ctx.stateDir))) {
@@ -69,6 +91,7 @@ export async function runPeer(
       }
       const local = await readLocalSpec(ctx.host.files, configDir);
       const who = await session.ask(local?.spec.hub, () => peerClient(id.api).whoami(1500));
+      echo = who.applied;
       // The hub asks for its public ports to be probed from here (doctor's "reachable from the
       // outside"); answered beside the tick, which must not wait for the connects.
       if (who.probe && local) {
@@ -84,12 +107,24 @@ export async function runPeer(
       }
       if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
         const text = await peerClient(id.api).spec();
-        if (loadSpec(text).ok) {
+        const loaded = loadSpec(text);
+        if (loaded.ok) {
           await ctx.host.files.write(specFile(configDir), text);
           await reconcile("the hub's spec changed; applied this peer's part");
+        } else {
+          // A spec this version cannot read (a newer hub's field): the hub hears why it was not applied.
+          const why = `the hub's spec does not load here (is porthole on this peer older than the hub's?): ${loaded.report}`;
+          reporter.record(specHash(text), new Date().toISOString(), why);
+          log(`agent: ${why}`);
         }
-      } else if (ticks % 15 === 0) {
-        await reconcile("repaired drift");
+      } else if (local && !reporter.hasApplied(specHash(local.text))) {
+        // Written and applied by `porthole expose` (or not applied by this agent yet): applied here too,
+        // so what the hub hears is this agent's own record of it.
+        await reconcile("applied this peer's spec");
+      } else if (ticks % REPAIR_TICKS === 0 || (reporter.failing && ticks % RETRY_FAILED_TICKS === 0)) {
+        await reconcile(
+          reporter.failing ? "applied this peer's part, which failed before" : "repaired drift",
+        );
       }
     } catch (e) {
       if (!(e instanceof HubUnreachable)) log(`agent: ${(e as Error).message}`);
@@ -97,9 +132,11 @@ export async function runPeer(
         await maybeReResolve(ctx.host, configDir, opts.staleAfterS ?? STALE_HANDSHAKE_S, log, session).catch(
           (x) => log(`re-resolve: ${(x as Error).message}`),
         );
-      if (ticks % 15 === 0)
+      if (ticks % REPAIR_TICKS === 0)
         await reconcile("repaired drift").catch((x) => log(`agent: ${(x as Error).message}`));
     } finally {
+      // What the hub has on record of this peer's applies, brought up to date (this tick's included).
+      await reporter.sync(echo);
       busy = false;
     }
   };

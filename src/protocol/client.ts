@@ -6,6 +6,7 @@ import type { z } from "zod";
 import type {
   AddForwardRequest,
   AddPeerRequest,
+  AppliedReport,
   CreateTokenRequest,
   EnrollRequest,
   ProbeReport,
@@ -123,6 +124,8 @@ export function hubClient(send: Transport) {
         "POST /v1/reachability",
         await send("POST", "/v1/reachability", req, 30_000),
       ),
+    /** A peer's report of what it applied last (its agent's, or `porthole expose`'s apply). */
+    reportApplied: async (report: AppliedReport) => send("POST", "/v1/applied", report, 5000),
     /** A peer's report of the probe task `id` its whoami answer carried. */
     reportProbe: async (id: string, report: ProbeReport) =>
       send("POST", `/v1/probes/${name(id)}`, report, 5000),

@@ -4,6 +4,7 @@ import * as z from "zod";
 import {
   AddForwardRequest,
   AddPeerRequest,
+  AppliedReport,
   CreateTokenRequest,
   EnrollRequest,
   ProbeReport,
@@ -166,6 +167,16 @@ export const ROUTES: Route[] = [
     summary: "A peer reports the probe task its whoami answer carried (only the peer it was given to)",
     who: ["peers"],
     body: ProbeReport,
+    errors: [400, 404],
+    ok: 200,
+  },
+  {
+    method: "post",
+    path: "/v1/applied",
+    summary:
+      "A peer reports its last apply of the spec (its agent does after each, and when its whoami answer's `applied` differs): status says a forward works only when its agent peer applied the spec the hub serves it",
+    who: ["peers"],
+    body: AppliedReport,
     errors: [400, 404],
     ok: 200,
   },

@@ -94,6 +94,24 @@ export const ProbeReport = z.strictObject({
 });
 export type ProbeReport = z.infer<typeof ProbeReport>;
 
+/** A spec's hash as hub and peer compare it (protocol/spec-hash.ts): 16 hex digits. */
+const SpecHashField = z.string().regex(/^[0-9a-f]{16}$/, { error: "expected 16 hex digits (a spec hash)" });
+const when = z.iso.datetime({ offset: true, error: "expected an ISO 8601 time" });
+
+/**
+ * POST /v1/applied: what a peer's agent (or `porthole expose`) last applied of the spec the hub serves
+ * it. `specHash`: the hash of the spec text that apply was of; `at`: when it ended (the peer's clock);
+ * `error`: why it failed (the host was put back as it was), null: it succeeded; `lastApplied`: its
+ * latest apply that succeeded, null: none since the agent started (the hub keeps what it knew).
+ */
+export const AppliedReport = z.strictObject({
+  specHash: SpecHashField,
+  at: when,
+  error: z.string().max(2000).nullable(),
+  lastApplied: z.strictObject({ specHash: SpecHashField, at: when }).nullable(),
+});
+export type AppliedReport = z.infer<typeof AppliedReport>;
+
 /** POST /v1/reachability (admins and root): probe from this peer, or from the one that shook hands last. */
 export const ReachabilityRequest = z.strictObject({ peer: NameField.optional() });
 export type ReachabilityRequest = z.infer<typeof ReachabilityRequest>;

@@ -50,8 +50,41 @@ export const WhoamiReply = z.object({
   specHash: z.string().optional(),
   /** A reachability probe the hub asks this peer to make (see reachability.ts). */
   probe: ProbeTask.optional(),
+  /**
+   * What the hub has on record of this peer's last apply (POST /v1/applied): its spec hash and error
+   * (null: it succeeded); null: no report since the hub started, so the agent reports again. Absent
+   * from hubs that take no reports (an agent then sends none).
+   */
+  applied: z.object({ specHash: z.string(), error: z.string().nullable() }).nullable().optional(),
 });
 export type WhoamiReply = z.infer<typeof WhoamiReply>;
+
+/**
+ * What the hub knows of an agent peer's side of the spec (its agent reports each apply: POST
+ * /v1/applied), judged against the spec the hub serves it now. The hub's probe of a target comes from
+ * the hub's own tunnel address; clients reach an agent peer from the SNAT pool, through routes and
+ * allowed IPs that only the peer's apply puts there: so only "current" lets a forward read working.
+ */
+export const PeerApplied = z.object({
+  state: z.enum(["current", "failed", "behind", "unreported", "silent"]).meta({
+    description:
+      "current: applied the spec the hub serves it now; failed: its apply of that spec failed; behind: its last report is of another spec; unreported: its agent polls but does not report (older than the hub); silent: its agent has not been heard since the hub started",
+  }),
+  specHash: z.string().meta({ description: "The hash of the spec the hub serves this peer now." }),
+  lastApplied: z
+    .object({ specHash: z.string(), at: z.string() })
+    .nullable()
+    .meta({ description: "Its latest apply that succeeded (at: the peer's clock); null: none reported." }),
+  lastError: z
+    .object({ specHash: z.string(), at: z.string(), error: z.string() })
+    .nullable()
+    .meta({ description: "Its latest apply, when that failed; null: it did not." }),
+  agentSeenSecondsAgo: z.number().nullable().meta({
+    description: "Seconds since its agent last asked the hub (every 2 s); null: not since the hub started.",
+  }),
+  note: z.string().meta({ description: "The state in words, with where to look." }),
+});
+export type PeerApplied = z.infer<typeof PeerApplied>;
 
 /**
  * GET /v1/peers, and each of GET /v1/status's `peers`: a peer as the hub sees it (the wire form of
@@ -77,6 +110,10 @@ export const PeerStatusReply = z.looseObject({
   txBytes: z.number().nullable().meta({ description: "Bytes sent to the peer; null: online null." }),
   admin: z.boolean(),
   kind: z.string().meta({ description: '"agent" (runs porthole) or "device" (a wg-quick config).' }),
+  applied: PeerApplied.nullable().optional().meta({
+    description:
+      "An agent peer's side of the spec as its agent reported it. null: a device (no agent: not judged); absent: a hub that takes no reports (no daemon, or older).",
+  }),
 });
 export type PeerStatusReply = z.infer<typeof PeerStatusReply>;
 

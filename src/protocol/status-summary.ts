@@ -11,8 +11,9 @@ export const LISTED_FORWARDS_UP_TO = 100;
 export const LISTED_PROBLEMS = 20;
 
 /**
- * The forwards summed up, and the first LISTED_PROBLEMS of those that do not work (`working` false)
- * or that a rule on the hub may drop (`blockedBy`), in their order. Linear in forwards.
+ * The forwards summed up, and the first LISTED_PROBLEMS of those that do not work (`working` false),
+ * that a rule on the hub may drop (`blockedBy`), or whose peer is not known to have applied the spec
+ * (`peerSpec`), in their order. Linear in forwards.
  */
 export function summarizeForwards(forwards: ForwardStatus[]): {
   summary: ForwardSummary;
@@ -38,7 +39,7 @@ export function summarizeForwards(forwards: ForwardStatus[]): {
     if (f.working === true) s.working.yes++;
     else if (f.working === false) s.working.no++;
     else s.working.unknown++;
-    if (f.working === false || f.blockedBy?.length) {
+    if (f.working === false || f.blockedBy?.length || f.peerSpec) {
       s.problems++;
       if (listed.length < LISTED_PROBLEMS) listed.push(f);
     }

@@ -1,6 +1,7 @@
 // The status as text: what `porthole status` prints on the hub and on peers (and what a dashboard
 // shows), rendered from the wire types alone, so every reader of the API renders it alike. Pure.
 import { type ProbePeer, probeFinding } from "./probe-text.ts";
+import type { PeerApplied } from "./responses.ts";
 import type {
   FirewallFinding,
   ForwardStatus,
@@ -52,7 +53,8 @@ export function describeFinding(f: FirewallFinding): string {
 /**
  * "yes (…)" only when the target answered and nothing on the hub drops the forward; else what is wrong:
  * how the probe ended (refused, timed out, unreachable) and what that means, from the peer's handshake
- * and when the hub last received from it.
+ * and when the hub last received from it; unknown when its agent peer has not applied the spec the
+ * hub serves it (`peerSpec`).
  * A probe result from an earlier status says how old it is.
  */
 function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
@@ -72,6 +74,9 @@ function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
     // An older hub says only that the target did not accept.
     return `NO, the target did not accept a connection from the hub${then} (refused, timed out or unreachable: this hub does not say which)`;
   if (f.working === false) return `NO, ${found()}`;
+  // The probe came from the hub's own address; clients reach the peer through what its apply sets up.
+  if (f.peerSpec)
+    return `unknown, ${f.peerSpec}${f.probeOutcome === "accepted" ? ` (the hub's own probe${then} was accepted, but clients come through what ${f.peer}'s apply sets up)` : ""}`;
   if (blocked) return `unknown, ${blocked} may drop it (see below)`;
   if (f.probeOutcome === "error") return `unknown, ${found()}`;
   if (f.reachable === null && f.probeTarget)
@@ -81,6 +86,10 @@ function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
     ? `yes (the target accepted a connection from the hub${then}; no firewall on the hub drops it)`
     : "yes (the target accepts connections from the hub; no firewall on the hub drops it)";
 }
+
+/** An agent peer's side of the spec in a status line: in step, or why not known (see PeerApplied). */
+const appliedText = (a: PeerApplied) =>
+  a.state === "current" ? `in step: ${a.note}` : `NOT known to be in step: ${a.note}`;
 
 /**
  * "" when every probed target was probed by this status; else how many were probed now, earlier
@@ -177,6 +186,7 @@ export function renderStatus(s: HubStatus, all = false): string {
       `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${role}`,
       `    latest handshake: ${ago(p.handshakeAgeSeconds)};${p.receivedSecondsAgo != null ? ` last received: ${ago(p.receivedSecondsAgo)};` : ""} endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
     );
+    if (p.applied) out.push(`    spec: ${appliedText(p.applied)}`);
   }
   if (!s.peers.length) out.push("  (none yet: porthole peer add NAME)");
   // The hub sums up a large hub's forwards when asked; an older hub's full list is summed up here.

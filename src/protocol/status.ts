@@ -1,5 +1,6 @@
 // The hub's status as the API answers it (GET /v1/status, GET /v1/peers): filled in by hub/status.ts,
 // rendered as text by protocol/status-text.ts, read by the CLI on the hub and on peers.
+import type { PeerApplied } from "./responses.ts";
 
 export interface PeerStatus {
   name: string;
@@ -27,6 +28,12 @@ export interface PeerStatus {
   txBytes: number | null;
   admin: boolean;
   kind: string;
+  /**
+   * An agent peer's side of the spec, as its agent reported its applies (see PeerApplied). null: a
+   * device (it runs no agent: judged as before, by the hub's probe alone); absent: a hub that takes no
+   * reports (no daemon: `porthole apply`, or the daemon not running; or an older hub).
+   */
+  applied?: PeerApplied | null;
 }
 
 /**
@@ -83,12 +90,19 @@ export interface ForwardStatus {
   probeError?: string;
   /** How long ago the probe was made, in seconds (0: by this status); null: not probed. */
   probeAgeSeconds: number | null;
+  /**
+   * Why the hub cannot vouch for the peer's side of this forward (its PeerApplied note): the peer has
+   * not applied the spec the hub serves it, or that apply failed; absent: it has (or a device peer, or
+   * a hub that takes no reports). `working` is then never true.
+   */
+  peerSpec?: string;
   /** Other owners' firewall rules on the hub that drop it: "nft table inet firewalld chain filter_FORWARD (policy drop)". */
   blockedBy: string[];
   /**
    * Works as far as the hub can tell: nothing on the hub drops it and the target answered through the
-   * tunnel (as of `probeAgeSeconds`). false: something drops it or the target did not answer; null:
-   * cannot tell (not probed, or a rule that may drop it).
+   * tunnel (as of `probeAgeSeconds`), and an agent peer applied the spec the hub serves it. false:
+   * something drops it or the target did not answer; null: cannot tell (not probed, a rule that may
+   * drop it, or the peer's side not known to be in step: `peerSpec` says why).
    */
   working: boolean | null;
 }
@@ -132,7 +146,10 @@ export interface ForwardSummary {
   bytes: number | null;
   /** Forwards by `working`: true, false, null. */
   working: { yes: number; no: number; unknown: number };
-  /** Forwards that do not work or that a rule on the hub may drop (`forwards` lists the first). */
+  /**
+   * Forwards that do not work, that a rule on the hub may drop, or whose peer is not known to have
+   * applied the spec (`forwards` lists the first).
+   */
   problems: number;
   /** Forwards with a probe target, by when it was last probed: by this status, an earlier one, never. */
   probed: { now: number; earlier: number; notYet: number };

@@ -11,6 +11,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { compile } from "../../src/compile/compile.ts";
 import { hostFiles } from "../../src/host/files.ts";
 import { API_SERVER_OPTIONS, BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
+import { AppliedLog } from "../../src/hub/applied.ts";
 import { HubService } from "../../src/hub/service.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { parseCidr } from "../../src/net/ip.ts";
@@ -280,6 +281,19 @@ const ROUTES: {
     route: "POST /v1/probes/:id",
     request: () => ["POST", "/v1/probes/nope", { address: null, via: null, handshake: null, results: [] }],
     expect: { stranger: 403, enrolling: 403, peer: 404, admin: 404, root: 404 },
+  },
+  {
+    // A peer reports its own apply (the daemon takes reports); root has no agent to report for.
+    route: "POST /v1/applied",
+    request: (_, h) => {
+      h.service.applied ??= new AppliedLog(0);
+      return [
+        "POST",
+        "/v1/applied",
+        { specHash: "0123456789abcdef", at: "2027-01-15T08:00:00Z", error: null, lastApplied: null },
+      ];
+    },
+    expect: { stranger: 403, enrolling: 403, peer: 200, admin: 200, root: 403 },
   },
   {
     route: "GET /v1/openapi.json",

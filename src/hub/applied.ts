@@ -1,0 +1,157 @@
+// What each agent peer applied of the spec, as its agent reports it (POST /v1/applied), and that judged
+// against the spec the hub serves it now. The hub probes a target from its own tunnel address, but
+// clients reach an agent peer from the SNAT pool, through allowed IPs and routes (transparent mode: a
+// mark route) that only the peer's own apply puts there: a probe that answers says nothing of those.
+// So a forward reads working only when its peer applied the spec the hub serves it now. Kept in the
+// daemon's memory: after a restart each agent reports again on its next tick (its whoami answer says
+// the hub has nothing on record). Pure but for the records it keeps.
+import type { AppliedReport } from "../protocol/requests.ts";
+import type { PeerApplied } from "../protocol/responses.ts";
+import type { ForwardStatus, PeerStatus } from "../protocol/status.ts";
+
+/** An agent that asks this long (ms) without reporting is older than the hub's reports. */
+export const UNREPORTED_AFTER_MS = 10_000;
+
+/** A peer's last report as the hub keeps it: the latest attempt and the latest success. */
+interface Kept {
+  attempt: { specHash: string; at: string; error: string | null };
+  lastApplied: { specHash: string; at: string } | null;
+}
+
+/** When a peer's agent was first and last heard since the hub started (its whoami polls), ms. */
+interface Heard {
+  firstMs: number;
+  lastMs: number;
+}
+
+export class AppliedLog {
+  private readonly kept = new Map<string, Kept>();
+  private readonly heard = new Map<string, Heard>();
+
+  /** `startedMs`: when this hub started taking reports (its clock, ms). */
+  constructor(readonly startedMs: number) {}
+
+  /**
+   * Keeps peer `name`'s report. A report without `lastApplied` (its agent restarted and has applied
+   * nothing since) keeps the success the hub knew.
+   */
+  report(name: string, r: AppliedReport): void {
+    const before = this.kept.get(name);
+    const lastApplied =
+      r.error === null ? { specHash: r.specHash, at: r.at } : (r.lastApplied ?? before?.lastApplied ?? null);
+    this.kept.set(name, { attempt: { specHash: r.specHash, at: r.at, error: r.error }, lastApplied });
+  }
+
+  /** Peer `name`'s agent asked the hub (whoami) at `nowMs`. */
+  heardFrom(name: string, nowMs: number): void {
+    const h = this.heard.get(name);
+    if (h) h.lastMs = nowMs;
+    else this.heard.set(name, { firstMs: nowMs, lastMs: nowMs });
+  }
+
+  /** What the hub has on record of peer `name`'s last apply (the whoami answer's `applied`); null: nothing. */
+  echo(name: string): { specHash: string; error: string | null } | null {
+    const k = this.kept.get(name);
+    return k ? { specHash: k.attempt.specHash, error: k.attempt.error } : null;
+  }
+
+  /** Forgets peers not in `names` (removed from the spec). */
+  keepOnly(names: Set<string>): void {
+    for (const m of [this.kept, this.heard]) for (const n of m.keys()) if (!names.has(n)) m.delete(n);
+  }
+
+  /** Peer `name`'s side judged against `specHash`, the hash of the spec the hub serves it now. */
+  judge(name: string, specHash: string, nowMs: number): PeerApplied {
+    return judgeApplied(name, specHash, this.kept.get(name) ?? null, this.heard.get(name) ?? null, {
+      nowMs,
+      startedMs: this.startedMs,
+    });
+  }
+}
+
+const secondsSince = (nowMs: number, ms: number) => Math.max(0, Math.floor((nowMs - ms) / 1000));
+const ago = (s: number) => (s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`);
+const short = (hash: string) => hash.slice(0, 8);
+
+/** Where to look on the peer, said after every state that is not "current". */
+const lookOn = (name: string) =>
+  `on ${name}: porthole doctor, and the agent's log (journalctl -u porthole-peer)`;
+
+/**
+ * One peer's side, in state and words. `kept`: its last report (null: none since the hub started);
+ * `heard`: its agent's polls (null: none since the hub started).
+ */
+export function judgeApplied(
+  name: string,
+  specHash: string,
+  kept: Kept | null,
+  heard: Heard | null,
+  clock: { nowMs: number; startedMs: number },
+): PeerApplied {
+  const { nowMs } = clock;
+  const seenAgo = heard ? secondsSince(nowMs, heard.lastMs) : null;
+  const lastError = kept?.attempt.error ? { ...kept.attempt, error: kept.attempt.error } : null;
+  const base = { specHash, lastApplied: kept?.lastApplied ?? null, lastError, agentSeenSecondsAgo: seenAgo };
+  const applied = kept?.lastApplied
+    ? `it applied ${short(kept.lastApplied.specHash)} at ${kept.lastApplied.at}`
+    : "no apply of it succeeded since its agent started";
+  if (!kept) {
+    if (heard && nowMs - heard.firstMs >= UNREPORTED_AFTER_MS)
+      return {
+        ...base,
+        state: "unreported",
+        note: `${name}'s agent does not report what it applied (older than this hub?): whether it applied this spec is not known; upgrade porthole on ${name}`,
+      };
+    return {
+      ...base,
+      state: "silent",
+      note: heard
+        ? `${name}'s agent has not reported what it applied yet (it does on its next tick)`
+        : `${name}'s agent has not been heard since the hub started ${ago(secondsSince(nowMs, clock.startedMs))}: what it applied is not known; is porthole's agent running there? ${lookOn(name)}`,
+    };
+  }
+  if (kept.attempt.specHash === specHash && kept.attempt.error === null)
+    return {
+      ...base,
+      state: "current",
+      note: `${name} applied this spec (${short(specHash)}) at ${kept.attempt.at}`,
+    };
+  if (kept.attempt.specHash === specHash)
+    return {
+      ...base,
+      state: "failed",
+      note: `${name}'s apply of this spec failed at ${kept.attempt.at}: ${kept.attempt.error} (the peer was put back as it was: ${applied}); ${lookOn(name)}`,
+    };
+  const failed = kept.attempt.error
+    ? `; its last apply (of ${short(kept.attempt.specHash)}) failed: ${kept.attempt.error}`
+    : "";
+  const agent =
+    seenAgo === null
+      ? `its agent has not been heard since the hub started`
+      : seenAgo > 10
+        ? `its agent was last heard ${ago(seenAgo)}`
+        : "its agent fetches it on its next tick";
+  return {
+    ...base,
+    state: "behind",
+    note: `${name} has not applied this spec (${short(specHash)}): ${applied}${failed}; ${agent}; ${lookOn(name)}`,
+  };
+}
+
+/**
+ * The peers with their `applied` (`judged`: by peer name, for agent peers; a device gets null, judged
+ * as before) and the forwards of a peer not in step with `peerSpec` set and `working` never true: the
+ * probe came from the hub's tunnel address, which tells nothing of the peer's side for clients.
+ */
+export function withApplied<S extends { peers: PeerStatus[]; forwards: ForwardStatus[] }>(
+  s: S,
+  judged: Map<string, PeerApplied>,
+): S {
+  const peers = s.peers.map((p) => ({ ...p, applied: judged.get(p.name) ?? null }));
+  const forwards = s.forwards.map((f) => {
+    const a = judged.get(f.peer);
+    if (!a || a.state === "current") return f;
+    return { ...f, peerSpec: a.note, working: f.working === true ? null : f.working };
+  });
+  return { ...s, peers, forwards };
+}
