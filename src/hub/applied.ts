@@ -128,7 +128,7 @@ export function judgeApplied(
   const agent =
     seenAgo === null
       ? `its agent has not been heard since the hub started`
-      : seenAgo > 10
+      : seenAgo > 5
         ? `its agent was last heard ${ago(seenAgo)}`
         : "its agent fetches it on its next tick";
   return {
