@@ -146,7 +146,7 @@ export const ROUTES: Route[] = [
         name: "forwards",
         values: ["summary"],
         description:
-          "summary: more than 100 forwards summed up (forwardSummary), `forwards` holding only the first 20 that do not work or may be dropped; absent: every forward",
+          "summary: more than 100 forwards summed up (forwardSummary), `forwards` holding only the first 20 that do not work, may be dropped, or whose peer is not in step; absent: every forward",
       },
     ],
   },

@@ -7,7 +7,7 @@ import type { ForwardStatus, ForwardSummary, HubStatus } from "./status.ts";
 /** A hub with more forwards than this shows them summed up in `porthole status` (each with `--all`). */
 export const LISTED_FORWARDS_UP_TO = 100;
 
-/** The summary lists at most this many of the forwards that do not work or may be dropped. */
+/** The summary lists at most this many of the forwards that do not work, may be dropped, or whose peer is not in step. */
 export const LISTED_PROBLEMS = 20;
 
 /**

@@ -156,7 +156,7 @@ function summaryLines(
   ];
   if (!s.problems) return out;
   const first = s.problems > listed.length ? `, the first ${listed.length}` : "";
-  out.push(`  not working or maybe dropped (${s.problems}${first}):`);
+  out.push(`  not working, maybe dropped, or its peer not in step (${s.problems}${first}):`);
   for (const f of listed) out.push(...lines(f));
   return out;
 }

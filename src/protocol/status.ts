@@ -130,7 +130,7 @@ export interface HubStatus {
   /**
    * Present only in the summary (GET /v1/status?forwards=summary, what `porthole status` asks for) of
    * more than LISTED_FORWARDS_UP_TO forwards: they summed up, and `forwards` holds the first of those
-   * that do not work or may be dropped (at most LISTED_PROBLEMS), not every forward.
+   * that do not work, may be dropped or whose peer is not in step (at most LISTED_PROBLEMS), not every forward.
    */
   forwardSummary?: ForwardSummary;
 }

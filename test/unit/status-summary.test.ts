@@ -49,7 +49,7 @@ test("status sums up more than LISTED_FORWARDS_UP_TO forwards and lists those th
     ),
   );
   assert.match(text, new RegExp(`working: ${n - 3} yes, 1 NO, 2 unknown`));
-  assert.match(text, /not working or maybe dropped \(2\):/);
+  assert.match(text, /not working, maybe dropped, or its peer not in step \(2\):/);
   assert.match(text, /f7 tcp\/10007 .*\n.*working: NO, the target did not accept a connection/);
   assert.match(text, /f11 tcp\/10011 .*\n.*working: unknown, nft table inet firewalld/);
   assert.doesNotMatch(
@@ -74,7 +74,10 @@ test("status's summary says unknown for a count one forward lacks, and lists at 
     text,
     /together: connections: unknown established, .* traffic: not counted \(iptables backend\)/,
   );
-  assert.match(text, new RegExp(`not working or maybe dropped \\(${n - 1}, the first 20\\):`));
+  assert.match(
+    text,
+    new RegExp(`not working, maybe dropped, or its peer not in step \\(${n - 1}, the first 20\\):`),
+  );
   assert.equal(text.match(/working: NO, the target/g)?.length, 20);
 });
 
