@@ -57,7 +57,12 @@ export function judgePeer(
 ): CheckResult {
   const shake = handshakeText(p.handshakeAgeSeconds);
   const rx = p.receivedSecondsAgo ?? null;
-  const received = rx === null ? null : receivedText(p.name, rx);
+  const received =
+    rx !== null
+      ? receivedText(p.name, rx)
+      : p.rxBytes === 0
+        ? `the hub has never received from ${p.name}`
+        : null;
   const stops = !forwards.length
     ? ""
     : forwards.length === 1

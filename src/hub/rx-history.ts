@@ -22,10 +22,15 @@ export class RxHistory {
    * since the hub last saw its rx grow (whole seconds, ≥ 0). Not seen growing yet: the seconds since
    * the first observation once that is ≥ 30 s (nothing received for at least that long), else null
    * (unknown). A first observation, or a counter that went down (the interface or the peer was
-   * re-created), starts over: null.
+   * re-created), starts over: null. Nothing received yet (`rxBytes` 0): null, as there is no "since"
+   * (the time watched would read as when it last sent: status says "never" from rxBytes).
    */
   observe(publicKey: string, rxBytes: number, nowMs: number): number | null {
     const had = this.seen.get(publicKey);
+    if (rxBytes === 0) {
+      this.seen.set(publicKey, { rxBytes, firstMs: nowMs, grewMs: null });
+      return null;
+    }
     if (!had || rxBytes < had.rxBytes) {
       this.seen.set(publicKey, { rxBytes, firstMs: nowMs, grewMs: null });
       return null;

@@ -182,9 +182,16 @@ export function renderStatus(s: HubStatus, all = false): string {
       );
       continue;
     }
+    // Nothing received since it was put on the interface: never (a watch's seconds are not a "since").
+    const received =
+      p.rxBytes === 0
+        ? " last received: never;"
+        : p.receivedSecondsAgo != null
+          ? ` last received: ${ago(p.receivedSecondsAgo)};`
+          : "";
     out.push(
       `  ${p.name} ${p.address}: ${p.online ? "online" : "offline"}${role}`,
-      `    latest handshake: ${ago(p.handshakeAgeSeconds)};${p.receivedSecondsAgo != null ? ` last received: ${ago(p.receivedSecondsAgo)};` : ""} endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
+      `    latest handshake: ${ago(p.handshakeAgeSeconds)};${received} endpoint: ${p.endpoint ?? "none"}; transfer: ${bytes(p.rxBytes)} received, ${bytes(p.txBytes)} sent`,
     );
     if (p.applied) out.push(`    spec: ${appliedText(p.applied)}`);
   }

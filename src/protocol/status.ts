@@ -19,7 +19,8 @@ export interface PeerStatus {
    * `online`). Never seen growing: the seconds the hub has watched it, once that is at least 30 (nothing
    * received for at least that long). null: not known — watched less than 30 s without growth, the
    * first observation or the first since its counter went down (the interface re-created), not in
-   * the interface, or a reader that does not watch (`porthole doctor`). Absent from older hubs' replies.
+   * the interface, or a reader that does not watch (`porthole doctor`); and never received (`rxBytes`
+   * 0: nothing since it was put on the interface). Absent from older hubs' replies.
    */
   receivedSecondsAgo?: number | null;
   endpoint: string | null;

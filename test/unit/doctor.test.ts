@@ -315,7 +315,10 @@ test("peers: offline warns with what stops; the hub's interface down is unknown 
   h.peerStats.clear();
   const off = await one(ctx, "peers");
   assert.equal(off.status, "warn");
-  assert.equal(off.found, "rpi: offline (no handshake yet); its forward web does not work");
+  assert.equal(
+    off.found,
+    "rpi: offline (no handshake yet; the hub has never received from rpi); its forward web does not work",
+  );
   ctx.daemonPeers = async () => [
     seenRpi({ online: false, handshakeAgeSeconds: 400, receivedSecondsAgo: 390 }),
   ];

@@ -28,6 +28,12 @@ test("rx history: never growing is unknown until watched 30 s, then the seconds 
   assert.equal(rx.observe("a", 100, T0 + 52_000), 52);
 });
 
+test("rx history: nothing ever received (0 bytes) is never a number of seconds, however long watched", () => {
+  const rx = new RxHistory();
+  for (let ms = 0; ms <= 60_000; ms += 2000) assert.equal(rx.observe("a", 0, T0 + ms), null);
+  assert.equal(rx.observe("a", 92, T0 + 62_000), 0, "the first packet: received now");
+});
+
 test("rx history: a counter that went down (interface re-created) starts over; peers are apart", () => {
   const rx = new RxHistory();
   rx.observe("a", 5000, T0);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import * as z from "zod";
+import { judgePeer } from "../../src/doctor/hub-peers.ts";
 import { hostFiles } from "../../src/host/files.ts";
 import type { ConnectResult } from "../../src/host/types.ts";
 import { renderMetrics } from "../../src/hub/metrics.ts";
@@ -394,6 +395,26 @@ test("status: a timed-out target with the peer online says whether the hub still
   assert.match(quiet.peerLine, /^latest handshake: 54 seconds ago; last received: 52 seconds ago; endpoint/);
 });
 
+test("status: a peer the hub never received from (a device never seen) reads 'last received: never', not the seconds watched", async (t) => {
+  let nowMs = NOW * 1000;
+  const { service } = await hub(t, "nftables", () => nowMs);
+  // cam: no handshake, 0 bytes received, watched by the daemon's 2 s peer watch for a minute.
+  for (let s = 0; s <= 60; s += 2) {
+    nowMs = (NOW + s) * 1000;
+    await service.peers();
+  }
+  const s = await service.status(false);
+  const cam = s.peers.find((p) => p.name === "cam");
+  assert.equal(cam?.receivedSecondsAgo, null);
+  assert.equal(cam?.rxBytes, 0);
+  assert.match(
+    renderStatus(s),
+    /cam 10\.8\.0\.4: offline\n {4}latest handshake: never; last received: never; endpoint: none/,
+  );
+  const doctor = judgePeer(cam as PeerStatus, [], "", 51820, { kind: "device", keepalive: 0 });
+  assert.equal(doctor.found, "cam: offline (no handshake yet; the hub has never received from cam)");
+});
+
 test("status: received bytes never seen growing read unknown under 30 s of watching, then nothing received", async (t) => {
   let nowMs = NOW * 1000;
   const { host, service } = await hub(t, "nftables", () => nowMs);
@@ -407,7 +428,7 @@ test("status: received bytes never seen growing read unknown under 30 s of watch
     renderStatus(early),
     /nas is online \(last handshake 20 seconds ago\), .*unless the tunnel broke since that handshake/,
   );
-  assert.doesNotMatch(renderStatus(early), /last received/);
+  assert.doesNotMatch(renderStatus(early), /nas 10\.8\.0\.3: online\n[^\n]*last received/);
   nowMs += 10_000;
   const late = await service.status(true);
   assert.equal(late.peers.find((p) => p.name === "nas")?.receivedSecondsAgo, 30);
