@@ -8,6 +8,8 @@ import {
   PEERS_SEND_EVERY_S,
   RECEIVED_WITHIN_S,
   receivedText,
+  sendsEvery,
+  silentAfter,
 } from "../protocol/probe-text.ts";
 import type { PeerStatus } from "../protocol/status.ts";
 import type { Peer } from "../spec/types.ts";
@@ -84,12 +86,12 @@ export function judgePeer(
     };
   // Silence means a broken tunnel only from a peer that must send: one with a keepalive sends at least
   // that often; without one (keepalive 0, a device's choice) an idle peer sends nothing, rightly.
-  const within = sends.keepalive ? Math.max(RECEIVED_WITHIN_S, sends.keepalive + 5) : null;
+  const within = silentAfter(sends.keepalive);
   if (rx !== null && within !== null && rx >= within)
     return {
       id: "peers",
       status: "fail",
-      found: `${p.name}: reads online (${shake}), but ${received} (it sends at least every ${sends.keepalive} s): the tunnel has broken since that handshake${stops}`,
+      found: `${p.name}: reads online (${shake}), but ${received} (${sendsEvery(sends)}): the tunnel has broken since that handshake${stops}`,
       fix: [
         onPeer,
         `on the hub: tcpdump -ni any udp port ${listenPort} (do ${p.name}'s packets arrive? a cloud firewall or the peer's network may drop them)`,

@@ -1,6 +1,7 @@
 // When the hub last saw each peer's received bytes (`wg show dump`'s rx) grow: a tunnel that broke
-// keeps its last handshake "online" for up to 180 s, but its rx stops growing at once (porthole's
-// peers send at least every 25 s). Fed by every peer status (the daemon asks every 2 s). Pure.
+// keeps its last handshake "online" for up to 180 s, but its rx stops growing at once (a peer
+// sends at least once per keepalive, 25 s by default). Fed by every peer status (the daemon asks
+// every 2 s). Pure.
 
 /** A peer never seen receiving is reported once the hub has watched it this long (ms). */
 export const WATCHED_ENOUGH_MS = 30_000;

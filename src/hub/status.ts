@@ -78,6 +78,7 @@ export async function peerStatus(
       online: wg === null ? null : age !== null && age < ONLINE_WITHIN_S,
       handshakeAgeSeconds: age,
       receivedSecondsAgo: received,
+      keepalive: p.keepalive,
       endpoint: s?.endpoint ?? null,
       rxBytes: wg === null ? null : (s?.rxBytes ?? 0),
       txBytes: wg === null ? null : (s?.txBytes ?? 0),

@@ -6,12 +6,37 @@ import type { PeerStatus, ProbeOutcome } from "./status.ts";
  * The target's peer as the hub sees it (its handshake with the hub, when it last received from it):
  * what tells a timeout's cause.
  */
-export type ProbePeer = Pick<PeerStatus, "name" | "online" | "handshakeAgeSeconds" | "receivedSecondsAgo">;
+export type ProbePeer = Pick<
+  PeerStatus,
+  "name" | "online" | "handshakeAgeSeconds" | "receivedSecondsAgo" | "keepalive" | "kind"
+>;
 
-/** porthole's peers send at least this often (PersistentKeepalive; the agent sends more often), seconds. */
+/** porthole's peers send at least this often by default (PersistentKeepalive), seconds. */
 export const PEERS_SEND_EVERY_S = 25;
-/** Received within this many seconds: the tunnel carries packets now (the keepalive's period and slack). */
+/** Received within this many seconds: the tunnel carries packets now (the default keepalive and slack). */
 export const RECEIVED_WITHIN_S = 30;
+
+/**
+ * How often the peer sends, in words: "it sends at least every 25 s" (porthole's agent); a device's
+ * WireGuard app keeps it alive by the config the hub gave it: "its WireGuard config sends a keepalive
+ * every 25 s". Keepalive absent: the default's.
+ */
+export function sendsEvery(peer: { kind?: string; keepalive?: number }): string {
+  const k = peer.keepalive ?? PEERS_SEND_EVERY_S;
+  return peer.kind === "device"
+    ? `its WireGuard config sends a keepalive every ${k} s`
+    : `it sends at least every ${k} s`;
+}
+
+/**
+ * Within how many seconds a peer that sends every `keepalive` seconds has sent something while its
+ * tunnel works: max(30, keepalive + 5); null for keepalive 0 (off: an idle peer sends nothing, so its
+ * silence says nothing about the tunnel). Absent (an older hub): the default's.
+ */
+export function silentAfter(keepalive: number | undefined): number | null {
+  const k = keepalive ?? PEERS_SEND_EVERY_S;
+  return k ? Math.max(RECEIVED_WITHIN_S, k + 5) : null;
+}
 
 /** What the probe of one target found. */
 export interface ProbeFound {
@@ -48,20 +73,29 @@ export function timeoutCause(peer: ProbePeer | undefined, port: number): string 
   if (!peer.online)
     return `${peer.name} is offline (${handshakeText(peer.handshakeAgeSeconds)}): the tunnel is down, likelier than a firewall`;
   const rx = peer.receivedSecondsAgo;
-  if (rx != null && rx < RECEIVED_WITHIN_S)
+  const within = silentAfter(peer.keepalive);
+  if (rx != null && rx < (within ?? RECEIVED_WITHIN_S))
     return `${peer.name} sent packets ${rx} seconds ago, so the tunnel carries them and a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier`;
-  if (rx != null)
-    return `nothing received from ${peer.name} for ${secondsText(rx)} (it sends at least every ${PEERS_SEND_EVERY_S} s): the tunnel is likelier down than a firewall`;
-  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel, unless the tunnel broke since that handshake (\`porthole doctor\` on ${peer.name} tells)`;
+  if (rx != null && within !== null)
+    return `nothing received from ${peer.name} for ${secondsText(rx)} (${sendsEvery(peer)}): the tunnel is likelier down than a firewall`;
+  // Silence from a peer whose keepalive is off tells nothing: its handshake is what is known.
+  const quiet =
+    rx != null
+      ? `; nothing received for ${secondsText(rx)}, but its keepalive is off (an idle peer sends nothing)`
+      : "";
+  return `${peer.name} is online (${handshakeText(peer.handshakeAgeSeconds)}${quiet}), so a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier than the tunnel, unless the tunnel broke since that handshake (\`porthole doctor\` on ${peer.name} tells)`;
 }
 
 /**
  * The peer's tunnel reads down from the hub: offline (no handshake in 180 s), the hub's interface down
- * (`online` null), or online but nothing received for 30 s or more (it sends every 25 s). false: it
- * carries packets now, or only its recent handshake is known.
+ * (`online` null), or online but nothing received for silentAfter(its keepalive) seconds or more.
+ * false: it carries packets now, or only its recent handshake is known (keepalive off included).
  */
-export const tunnelReadsDown = (peer: ProbePeer): boolean =>
-  peer.online !== true || (peer.receivedSecondsAgo != null && peer.receivedSecondsAgo >= RECEIVED_WITHIN_S);
+export function tunnelReadsDown(peer: ProbePeer): boolean {
+  if (peer.online !== true) return true;
+  const within = silentAfter(peer.keepalive);
+  return within !== null && peer.receivedSecondsAgo != null && peer.receivedSecondsAgo >= within;
+}
 
 /**
  * When the hub last received from the peer, in words: "the hub last received from rpi 4 seconds ago"

@@ -103,7 +103,11 @@ export const PeerStatusReply = z.looseObject({
   }),
   receivedSecondsAgo: z.number().nullable().optional().meta({
     description:
-      "Seconds since the hub last saw the peer's received bytes grow (watched every 2 s; peers send at least every 25 s, so over 30 means the tunnel carries nothing, even while online). Never seen growing: how long the hub has watched it, once at least 30 s. null: not known yet. Absent from older hubs.",
+      "Seconds since the hub last saw the peer's received bytes grow (watched every 2 s; a peer sends at least every `keepalive` s, so longer than max(30, keepalive + 5) means the tunnel carries nothing, even while online). Never seen growing: how long the hub has watched it, once at least 30 s. null: not known yet. Absent from older hubs.",
+  }),
+  keepalive: z.number().optional().meta({
+    description:
+      "The peer's PersistentKeepalive as the spec has it, seconds: it sends at least this often; 0: off (an idle peer sends nothing). Absent from older hubs: 25.",
   }),
   endpoint: z.string().nullable(),
   rxBytes: z.number().nullable().meta({ description: "Bytes received from the peer; null: online null." }),

@@ -23,6 +23,11 @@ export interface PeerStatus {
    * 0: nothing since it was put on the interface). Absent from older hubs' replies.
    */
   receivedSecondsAgo?: number | null;
+  /**
+   * How often the peer sends at least, seconds: its PersistentKeepalive as the spec has it (0: off, an
+   * idle peer sends nothing, so silence says nothing). Absent from older hubs' replies: 25.
+   */
+  keepalive?: number;
   endpoint: string | null;
   /** Bytes received from and sent to the peer since it was put on the interface; null: `online` null (not read). */
   rxBytes: number | null;

@@ -14,6 +14,7 @@ import { HubService } from "../../src/hub/service.ts";
 import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { type ProbePeer, timeoutCause, tunnelReadsDown } from "../../src/protocol/probe-text.ts";
 import { PeerStatusReply } from "../../src/protocol/responses.ts";
 import type { ForwardStatus, PeerStatus } from "../../src/protocol/status.ts";
 import { renderStatus } from "../../src/protocol/status-text.ts";
@@ -393,6 +394,45 @@ test("status: a timed-out target with the peer online says whether the hub still
     "NO, 10.8.0.3:8443 did not answer the hub's connection (timed out): nothing received from nas for 52 seconds (it sends at least every 25 s): the tunnel is likelier down than a firewall",
   );
   assert.match(quiet.peerLine, /^latest handshake: 54 seconds ago; last received: 52 seconds ago; endpoint/);
+});
+
+test("status: a timeout's cause is judged by the peer's own keepalive, said as its own (agent, device, off)", async (t) => {
+  const { service } = await hub(t);
+  assert.deepEqual(
+    (await service.peers()).map((p) => p.keepalive),
+    [25, 25, 25],
+    "each peer's keepalive as the spec has it (the default)",
+  );
+  const peer = (over: Partial<ProbePeer>): ProbePeer => ({
+    name: "nas",
+    online: true,
+    handshakeAgeSeconds: 100,
+    receivedSecondsAgo: 40,
+    keepalive: 25,
+    kind: "agent",
+    ...over,
+  });
+  assert.equal(
+    timeoutCause(peer({ keepalive: 10 }), 80),
+    "nothing received from nas for 40 seconds (it sends at least every 10 s): the tunnel is likelier down than a firewall",
+  );
+  assert.equal(
+    timeoutCause(peer({ kind: "device" }), 80),
+    "nothing received from nas for 40 seconds (its WireGuard config sends a keepalive every 25 s): the tunnel is likelier down than a firewall",
+  );
+  // 40 s of silence from a peer that sends every 60 s is not yet silence (60 + 5 s).
+  assert.match(
+    timeoutCause(peer({ keepalive: 60 }), 80),
+    /^nas sent packets 40 seconds ago, so the tunnel carries them/,
+  );
+  assert.equal(tunnelReadsDown(peer({ keepalive: 60 })), false);
+  assert.equal(tunnelReadsDown(peer({ keepalive: 60, receivedSecondsAgo: 65 })), true);
+  // Keepalive off: an idle peer sends nothing, so its silence says nothing; the handshake is judged.
+  assert.equal(
+    timeoutCause(peer({ keepalive: 0, receivedSecondsAgo: 300 }), 80),
+    "nas is online (last handshake 100 seconds ago; nothing received for 5 minutes, but its keepalive is off (an idle peer sends nothing)), so a firewall on nas (or past it) dropping tcp/80 is likelier than the tunnel, unless the tunnel broke since that handshake (`porthole doctor` on nas tells)",
+  );
+  assert.equal(tunnelReadsDown(peer({ keepalive: 0, receivedSecondsAgo: 300 })), false);
 });
 
 test("status: a peer the hub never received from (a device never seen) reads 'last received: never', not the seconds watched", async (t) => {
