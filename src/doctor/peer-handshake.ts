@@ -1,6 +1,6 @@
 // The tunnel to the hub: a recent handshake, and from which endpoint.
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
-import { hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
+import { applyFix, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
 /**
  * ok when the hub's last handshake is younger than STALE_HANDSHAKE_S (135 s, past WireGuard's 2-minute
@@ -14,8 +14,8 @@ export async function checkHandshake(s: PeerScene): Promise<Outcome> {
   if (p === null)
     return {
       status: "fail",
-      found: `${hub.interface} does not exist: no tunnel`,
-      fix: "porthole apply (or: systemctl restart porthole-peer)",
+      found: `${hub.interface} does not exist: no tunnel to the hub (the checks through it are not judged)`,
+      fix: `bring it up: ${applyFix(s)}; or restart the agent (systemctl restart porthole-peer)`,
     };
   if (!p)
     return {

@@ -407,6 +407,35 @@ test("the whole run on a healthy peer is all ok; a thrown check is unknown, neve
   assert.match(mtu?.found ?? "", /ping: not installed/);
 });
 
+test("without wg0: the handshake fails saying how to bring it up; every check through the tunnel is not judged, none blames a firewall", async () => {
+  const { s, host } = scene({ noIface: true });
+  host.daemons.set("peer", { pid: 4242, startedAt: "2026-11-30T22:00:00.000Z" });
+  // What a missing interface looks like from here: a connect to its address goes unanswered.
+  host.network.connect = () => ({ outcome: "timeout", error: null });
+  const all = await runChecks(PEER_CHECKS, s);
+  const NOT = "not checked because wg0 does not exist (see the handshake line)";
+  assert.deepEqual(
+    all.map((c) => [c.id, c.status, c.status === "unknown" ? c.found : ""]),
+    [
+      ["agent", "ok", ""],
+      ["handshake", "fail", ""],
+      ["hub-api", "unknown", NOT],
+      ["hub-name", "ok", ""],
+      ["target share tcp", "unknown", NOT],
+      ["firewall share tcp", "ok", ""],
+      ["path-mtu", "unknown", NOT],
+      ["clock", "unknown", NOT],
+    ],
+  );
+  const shake = all.find((c) => c.id === "handshake");
+  assert.equal(
+    shake?.found,
+    "wg0 does not exist: no tunnel to the hub (the checks through it are not judged)",
+  );
+  assert.match(shake?.fix?.[0] ?? "", /^bring it up: porthole apply/);
+  assert.ok(all.every((c) => !/firewall on this machine drops/.test(c.found)));
+});
+
 test("ping and route output are read as the tools write them", () => {
   assert.deepEqual(parsePing(0, "1 received", ""), { kind: "answered" });
   assert.deepEqual(parsePing(1, "", "ping: local error: message too long, mtu=1400\n"), {
