@@ -1,6 +1,7 @@
 // What `porthole expose` says once the hub accepted the forward: "reaches" only when this peer checked
 // that its target answers on the tunnel address (doctor's own target check, doctor/peer-targets.ts);
-// otherwise that it is forwarded, and each problem found as a warning with its fix.
+// otherwise that it is forwarded, and each problem found as a warning with its fix; last, who may
+// reach the port (the forward's allowFrom as the hub stored it).
 import type { Outcome } from "../doctor/peer-scene.ts";
 import type { ForwardView } from "../protocol/responses.ts";
 
@@ -30,5 +31,11 @@ export function exposeReport(
         `${o.status === "unknown" ? "not checked" : "warning"} on ${peer}: ${o.found}${o.fix ? `\n  fix: ${o.fix}` : ""}`,
       );
   }
+  // Who the hub lets in, as it accepted the forward: an --allow that was dropped would show here.
+  out.push(
+    f.allowFrom.length
+      ? `  reachable only from ${f.allowFrom.join(", ")} (--allow); other clients' packets are dropped on the hub`
+      : "  reachable from anywhere on the internet (no --allow)",
+  );
   return { out, warnings };
 }

@@ -36,9 +36,24 @@ test("expose: a target that answers on the tunnel address earns 'reaches', with 
     out: [
       'tcp/81 on 203.0.113.1 now reaches rpi:9090 (snat; forward "rpi-tcp-81")',
       "  checked on rpi: tcp/9090 (python3) answers on 10.8.0.2 (listening on 0.0.0.0)",
+      "  reachable from anywhere on the internet (no --allow)",
     ],
     warnings: [],
   });
+});
+
+test("expose --allow: the report says who may reach the port, as the hub stored it", () => {
+  const answers = judgeTarget("tcp", 9090, "10.8.0.2", [listener("0.0.0.0")], {
+    outcome: "accepted",
+    error: null,
+  });
+  const r = exposeReport({ ...f, allowFrom: ["198.51.100.0/24", "203.0.113.7/32"] }, "203.0.113.1", "rpi", [
+    { name: "rpi-tcp-81 tcp", outcome: answers },
+  ]);
+  assert.equal(
+    r.out.at(-1),
+    "  reachable only from 198.51.100.0/24, 203.0.113.7/32 (--allow); other clients' packets are dropped on the hub",
+  );
 });
 
 test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forwarded to', never 'reaches', and a warning with the fix", () => {
@@ -48,7 +63,10 @@ test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forward
       error: "ECONNREFUSED",
     }),
   ]);
-  assert.deepEqual(loop.out, ['tcp/81 on 203.0.113.1 is forwarded to rpi:9090 (snat; forward "rpi-tcp-81")']);
+  assert.deepEqual(loop.out, [
+    'tcp/81 on 203.0.113.1 is forwarded to rpi:9090 (snat; forward "rpi-tcp-81")',
+    "  reachable from anywhere on the internet (no --allow)",
+  ]);
   assert.equal(loop.warnings.length, 1);
   assert.match(
     loop.warnings[0] ?? "",
