@@ -3,6 +3,11 @@
 // could not do it — here, the hub's daemon did not answer, whichever command needed it. Run as a user
 // would, with the built CLI, in scratch config/state directories; nothing changes in any case.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { ensureBuilt } from "./helpers/built-cli.ts";
 import { type MachineKind, scratchMachines } from "./helpers/scratch-machine.ts";
@@ -49,4 +54,65 @@ describe("exit codes: the same contract for every command", () => {
       assert.deepEqual(m.files(), before, "something was written");
     });
   }
+});
+
+// 5xx: the hub (or its daemon) answered that it could not do it — an apply that failed — exit 3, with its
+// words. A small server stands in for it: on loopback for a peer's hub, on the daemon's unix socket on
+// the hub; it answers every request 500 and records what was asked.
+describe("exit 3: the hub or its daemon answered 5xx", () => {
+  const FAILED = "the apply failed: nft: exit 1 (the host was put back as it was)";
+  const failing = () => {
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: FAILED }));
+    });
+    return { server, asked };
+  };
+
+  test("a peer's commands: the hub's API answers 500 → 3", async (t) => {
+    const { server, asked } = failing();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    t.after(() => server.close());
+    const { port } = server.address() as AddressInfo;
+    const m = machine("peer");
+    writeFileSync(
+      join(m.state, "peer.json"),
+      JSON.stringify({ name: "rpi", api: `http://127.0.0.1:${port}` }),
+    );
+    for (const args of [["exposed"], ["expose", "80", "--to", "8080"], ["unexpose", "web"]]) {
+      const r = await m.runAsync(args);
+      assert.equal(r.status, 3, `porthole ${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^porthole: ${FAILED.replace(/[()]/g, "\\$&")}`, "m"));
+    }
+    assert.ok(asked.length >= 3, `the hub was asked: ${asked.join(", ")}`);
+  });
+
+  test("the hub's commands: the daemon's socket answers 500 → 3", async (t) => {
+    const m = machine("hub");
+    const { server, asked } = failing();
+    const before = m.files();
+    server.listen(join(m.state, "api.sock"));
+    await once(server, "listening");
+    t.after(() => server.listening && server.close());
+    for (const args of [
+      ["peer", "add", "nas"],
+      ["forward", "rm", "web"],
+      ["peer", "ls"],
+    ]) {
+      const r = await m.runAsync(args);
+      assert.equal(r.status, 3, `porthole ${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^porthole: ${FAILED.replace(/[()]/g, "\\$&")}`, "m"));
+    }
+    assert.ok(asked.length >= 3, `the daemon was asked: ${asked.join(", ")}`);
+    server.close(); // removes the socket: the machine's files are compared without it
+    await once(server, "close");
+    assert.deepEqual(
+      m.files(),
+      before.filter((f) => !f.startsWith("api.sock")),
+    );
+  });
 });

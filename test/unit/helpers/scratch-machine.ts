@@ -60,13 +60,14 @@ export function scratchMachines(tag: string) {
           : [`${join(d, e.name)}:${readFileSync(join(d, e.name)).toString("base64")}`],
       );
     const run = (args: string[], input?: string) => {
-      // A command that hangs fails its test (killed: status null) instead of stalling the run.
+      // A command that hangs fails its test (killed: status null) instead of stalling the run (a peer's
+      // change to an unreachable hub retries for 60 s: well under this).
       const r = spawnSync(process.execPath, [BIN, ...args], {
         cwd: dir,
         env,
         input,
         encoding: "utf8",
-        timeout: 60_000,
+        timeout: 180_000,
       });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
