@@ -4,13 +4,13 @@
 // would, with the built CLI, in scratch config/state directories; nothing changes in any case.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { ensureBuilt } from "./helpers/built-cli.ts";
-import { type MachineKind, scratchMachines } from "./helpers/scratch-machine.ts";
+import { HUB_PORT, type MachineKind, scratchMachines } from "./helpers/scratch-machine.ts";
 
 const machine = scratchMachines("exit");
 before(ensureBuilt);
@@ -57,8 +57,9 @@ describe("exit codes: the same contract for every command", () => {
 });
 
 // 5xx: the hub (or its daemon) answered that it could not do it — an apply that failed — exit 3, with its
-// words. A small server stands in for it: on loopback for a peer's hub, on the daemon's unix socket on
-// the hub; it answers every request 500 and records what was asked.
+// words. A small server stands in for it, on a unix socket: a peer's hub (reached at 127.0.0.1:HUB_PORT
+// in the scratch machine's namespace), or the daemon's socket on the hub; it answers every request 500
+// and records what was asked.
 describe("exit 3: the hub or its daemon answered 5xx", () => {
   const FAILED = "the apply failed: nft: exit 1 (the host was put back as it was)";
   const failing = () => {
@@ -74,14 +75,16 @@ describe("exit 3: the hub or its daemon answered 5xx", () => {
 
   test("a peer's commands: the hub's API answers 500 → 3", async (t) => {
     const { server, asked } = failing();
-    server.listen(0, "127.0.0.1");
+    const dir = mkdtempSync(join(tmpdir(), "porthole-exit-hub-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const hubSocket = join(dir, "hub.sock");
+    server.listen(hubSocket);
     await once(server, "listening");
     t.after(() => server.close());
-    const { port } = server.address() as AddressInfo;
-    const m = machine("peer");
+    const m = scratchMachines("exit-5xx", hubSocket)("peer");
     writeFileSync(
       join(m.state, "peer.json"),
-      JSON.stringify({ name: "rpi", api: `http://127.0.0.1:${port}` }),
+      JSON.stringify({ name: "rpi", api: `http://127.0.0.1:${HUB_PORT}` }),
     );
     for (const args of [["exposed"], ["expose", "80", "--to", "8080"], ["unexpose", "web"]]) {
       const r = await m.runAsync(args);

@@ -1,13 +1,13 @@
 // A request the hub refuses is told in the words of the command line that made it: the argument the
 // user typed (`expose`'s PUBLIC and --to, `forward add`'s --port and --target-port), not the API's field
 // (port, targetPort). The peer's commands run as a user would (the built CLI, a scratch machine) against
-// the hub's real API on loopback, over the fake host, the caller known by rpi's tunnel address as the
-// tunnel would make it; the hub's commands run its API in-process. Every request here is refused, so
-// nothing is applied anywhere.
+// the hub's real API over the fake host (on a unix socket, reached from the scratch machine's network
+// namespace at 127.0.0.1:HUB_PORT), the caller known by rpi's tunnel address as the tunnel would make
+// it; the hub's commands run its API in-process. Every request here is refused; and the scratch
+// machine's namespaces keep an accepted one from reaching this machine.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -20,9 +20,12 @@ import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { fakeHost } from "../support/fake-host.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
-import { scratchMachines } from "./helpers/scratch-machine.ts";
+import { HUB_PORT, scratchMachines } from "./helpers/scratch-machine.ts";
 
-const machine = scratchMachines("words");
+const dir = mkdtempSync(join(tmpdir(), "porthole-words-hub-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const hubSocket = join(dir, "api.sock");
+const machine = scratchMachines("words", hubSocket);
 const hubKey = generatePrivateKey();
 const SPEC = `version: 1
 hub:
@@ -45,8 +48,6 @@ forwards:
 const API_FIELD = /^porthole: (port|targetPort|proto|name|allowFrom|mode|shadowHubService|peer)(\[\d+\])?:/m;
 
 before(ensureBuilt);
-const dir = mkdtempSync(join(tmpdir(), "porthole-words-hub-"));
-after(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, "porthole.yaml"), SPEC);
 const ctx = { host: fakeHost({ "/k": hubKey }), keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" };
 const service = new HubService(ctx, new SpecStore(hostFiles, join(dir, "porthole.yaml"), dir));
@@ -56,9 +57,9 @@ const tcp = hubApi(service, "tcp");
 const server = createAdaptorServer({
   fetch: (req: Request) => tcp.fetch(req, { incoming: { socket: { remoteAddress: "10.8.0.2" } } }),
 }) as Server;
-await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+await new Promise<void>((r) => server.listen(hubSocket, r));
 after(() => new Promise((r) => server.close(r)));
-const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const api = `http://127.0.0.1:${HUB_PORT}`;
 
 describe("expose: the hub's refusal names PUBLIC, --to, --name … as typed (exit 1, nothing changed)", () => {
   const cases: [args: string[], says: RegExp][] = [
