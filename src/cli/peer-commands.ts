@@ -36,13 +36,13 @@ async function requirePeer(): Promise<PeerIdentity> {
  * The hub's API for this peer; a refusal or no answer becomes a UserError with the hub's words, a
  * refused field named by the command's argument that set it (`args`: hub-words.ts).
  */
-/** The signals that stop a join between its steps. */
-const JOIN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
 const ask = (id: PeerIdentity, args: ArgNames = {}) =>
   hubClient(async (method, path, body) => {
     try {
-      return await hubRequest(id.api, method, path, body);
+      // A change the hub did not answer is followed up for up to a minute: said, not a silent hang.
+      return await hubRequest(id.api, method, path, body, undefined, {
+        onWait: (m) => console.error(`porthole: ${m}`),
+      });
     } catch (e) {
       // Refused (4xx): exit 1; the hub failed (5xx) or did not answer: exit 3 (errors.ts).
       if (e instanceof HubRefused)
@@ -54,6 +54,9 @@ const ask = (id: PeerIdentity, args: ArgNames = {}) =>
       throw e;
     }
   });
+
+/** The signals that stop a join between its steps. */
+const JOIN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /** Fetches the hub's spec and applies this peer's part (so transparent routing follows at once). */
 async function sync(id: PeerIdentity): Promise<void> {

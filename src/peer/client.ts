@@ -36,7 +36,12 @@ export async function hubRequest(
   path: string,
   body?: unknown,
   timeoutMs = 5000,
-  opts: { requestId?: string; recover?: boolean } = {},
+  opts: {
+    requestId?: string;
+    recover?: boolean;
+    /** Told once, in words, when the first attempt got no answer and the follow-up begins. */
+    onWait?: (message: string) => void;
+  } = {},
 ): Promise<unknown> {
   if (method === "GET") return send(base, method, path, body, timeoutMs);
   const id = opts.requestId ?? randomUUID();
@@ -46,6 +51,9 @@ export async function hubRequest(
   } catch (e) {
     if (!(e instanceof HubUnreachable) || e.refused || opts.recover === false) throw e;
   }
+  opts.onWait?.(
+    `no answer from the hub through the tunnel (${base}) within ${timeoutMs / 1000} s; asking it what became of this change for up to ${RECOVER_MS / 1000} s more (Ctrl-C stops asking; the change may still happen)`,
+  );
   let deadline = Date.now() + RECOVER_MS;
   for (;;) {
     await sleep(1000);

@@ -2,6 +2,7 @@
 // parses into its protocol type, and a reply of the wrong shape is an error naming the route.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,4 +115,29 @@ test("peer transport: silence from the hub names a removed peer among the causes
   assert.equal(err.refused, false);
   assert.match(err.message, /its daemon may be down, the tunnel may be, or this peer was removed on the hub/);
   assert.match(err.message, /here, `porthole doctor` checks the tunnel; on the hub, .*`porthole peer ls`/);
+});
+
+test("peer transport: a change the hub did not answer is followed up, and the caller is told once that it waits", async (t) => {
+  // The first POST gets no answer (a lost reply); asked about it, the hub says it was done.
+  const server = createHttpServer((req, res) => {
+    if (req.method === "POST") return; // never answered
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify({ state: "done", status: 201, body: { name: "web" } }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as AddressInfo;
+  const told: string[] = [];
+  const body = await hubRequest(`http://127.0.0.1:${port}`, "POST", "/v1/forwards", {}, 300, {
+    onWait: (m) => told.push(m),
+  });
+  assert.deepEqual(body, { name: "web" });
+  assert.equal(told.length, 1);
+  assert.match(
+    told[0] ?? "",
+    /^no answer from the hub through the tunnel \(http:\/\/127\.0\.0\.1:\d+\) within 0\.3 s; asking it what became of this change for up to 60 s more/,
+  );
 });
