@@ -38,11 +38,13 @@ export async function createToken(
     if (input.name === spec.hub.name)
       throw new Conflict(`name: "${input.name}" is the hub's name; pick another`, "name");
     if (spec.peers.some((p) => p.name === input.name))
-      throw new Conflict(`a peer named "${input.name}" exists already`, "name");
+      throw new Conflict(
+        `a peer named "${input.name}" exists already (\`porthole peer rm ${input.name}\` first, to make it join again)`,
+        "name",
+      );
     const runtime = await hub.runtime.load();
-    if (runtime.tokens.some((t) => t.name === input.name && !t.usedAt && t.expires > hub.now())) {
-      throw new Conflict(`"${input.name}" has a pending join token already`, "name");
-    }
+    const waiting = runtime.tokens.find((t) => t.name === input.name && !t.usedAt && t.expires > hub.now());
+    if (waiting) throw new Conflict(pendingTokenProblem(input.name, waiting.expires), "name");
     const ephemeral = generatePrivateKey();
     const id = Math.floor(hub.now()).toString(36) + Math.random().toString(36).slice(2, 6);
     const pending: PendingToken = {
@@ -130,4 +132,9 @@ export async function pruneTokens(hub: HubContext): Promise<boolean> {
 
 export function enrollingNow(hub: HubContext): Promise<Enrolling[]> {
   return hub.runtime.load().then((r) => activeEnrolling(r, hub.now()));
+}
+
+/** A name whose join token is still pending: when it expires, and how to make a new one now. */
+export function pendingTokenProblem(name: string, expires: number): string {
+  return `"${name}" has a pending join token already (until ${new Date(expires).toISOString()}): \`porthole peer rm ${name}\` revokes it, then add it again for a new one`;
 }

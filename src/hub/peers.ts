@@ -3,6 +3,7 @@
 
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import type { HubContext, Identity } from "./context.ts";
+import { pendingTokenProblem } from "./enrollment.ts";
 import { Conflict, NotFound } from "./errors.ts";
 import { peerStatus } from "./status.ts";
 
@@ -14,9 +15,10 @@ export async function addPeer(
   hub.requireAdmin(who);
   return hub.serial(async () => {
     const { spec } = await hub.store.load();
-    if ((await hub.runtime.load()).tokens.some((t) => t.name === input.name && !t.usedAt)) {
-      throw new Conflict(`"${input.name}" has a pending join token already`, "name");
-    }
+    const pending = (await hub.runtime.load()).tokens.find(
+      (t) => t.name === input.name && !t.usedAt && t.expires > hub.now(),
+    );
+    if (pending) throw new Conflict(pendingTokenProblem(input.name, pending.expires), "name");
     let privateKey: string | undefined;
     let publicKey = input.publicKey;
     if (!publicKey) {

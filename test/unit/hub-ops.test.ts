@@ -81,13 +81,26 @@ test("a token is refused for a name the hub would refuse at enrollment, and noth
   for (const [name, why] of [
     ["Bad_Name", /name: "Bad_Name" is not a valid name; use 1-32 lowercase letters/],
     ["hub", /name: "hub" is the hub's name; pick another/],
-    ["rpi", /a peer named "rpi" exists already/],
+    ["rpi", /^a peer named "rpi" exists already \(`porthole peer rm rpi` first, to make it join again\)$/],
   ] as const) {
     const r = await call("POST", "/v1/tokens", { name, expiresSeconds: 3600 });
     assert.ok(r.status === 400 || r.status === 409, `${name}: ${r.status}`);
     assert.match(r.body.error, why);
   }
   assert.deepEqual((await call("GET", "/v1/tokens")).body, []);
+});
+
+test("a second token or a device for a name with a pending token: refused, saying until when and how to make a new one", async (t) => {
+  const { call } = await hub(t);
+  const made = await call("POST", "/v1/tokens", { name: "nas", expiresSeconds: 3600 });
+  assert.equal(made.status, 201);
+  const want = `"nas" has a pending join token already (until ${made.body.expires}): \`porthole peer rm nas\` revokes it, then add it again for a new one`;
+  const again = await call("POST", "/v1/tokens", { name: "nas", expiresSeconds: 3600 });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.error, want);
+  const device = await call("POST", "/v1/peers", { name: "nas", device: true });
+  assert.equal(device.status, 409);
+  assert.equal(device.body.error, want);
 });
 
 test("a hand edit with a YAML error: live state stays visible, metrics serve with porthole_spec_valid 0, changes are refused, the watch logs it once", async (t) => {
