@@ -18,7 +18,10 @@ export class DaemonRunning extends Error {
     readonly role: DaemonRole,
     readonly info: DaemonInfo,
   ) {
-    super(`the ${role} daemon is already running, pid ${info.pid} (since ${info.startedAt})`);
+    // Named as the README and doctor name them: the hub daemon, the peer agent.
+    super(
+      `the ${role === "hub" ? "hub daemon" : "peer agent"} is already running, pid ${info.pid} (since ${info.startedAt})`,
+    );
   }
 }
 
