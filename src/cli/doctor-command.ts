@@ -8,7 +8,7 @@ import { hubContext } from "../doctor/hub-context.ts";
 import { PEER_CHECKS, peerContext } from "../doctor/peer.ts";
 import type { HubSpecAnswer } from "../doctor/peer-spec.ts";
 import { realHost } from "../host/real-host.ts";
-import { peerClient } from "../peer/client.ts";
+import { HubUnreachable, peerClient } from "../peer/client.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import { daemonManaged } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
@@ -46,6 +46,11 @@ async function askHub(api: string, localText: string): Promise<HubSpecAnswer> {
     if (who.specHash === specHash(localText)) return { hash: who.specHash };
     return { hash: who.specHash, text: await client.spec() };
   } catch (e) {
+    // Short: the hub-api line above says the whole of it.
+    if (e instanceof HubUnreachable)
+      return {
+        error: e.refused ? "ECONNREFUSED: its daemon is not running" : "no answer through the tunnel",
+      };
     return { error: (e as Error).message };
   }
 }
