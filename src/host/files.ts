@@ -1,8 +1,8 @@
 // Files porthole owns: written atomically (temp file, fsync, rename), private ones 0600 from the start;
 // and the thin file reads and writes of the CLI (the only code besides host/ and the lab that would
 // touch the filesystem: see docs/architecture.md).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { chmod, link, open, readdir, readFile, rename, rm, rmdir } from "node:fs/promises";
+import { type BigIntStats, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmod, link, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { makeDirs, makeDirsNow } from "./dirs.ts";
 import { withLock } from "./lock.ts";
@@ -100,6 +100,32 @@ export async function removeTree(path: string): Promise<boolean> {
   return true;
 }
 
+/**
+ * A file changed this recently (ms) has no stamp. The kernel stamps files with a coarse clock (a tick of
+ * up to 10 ms; 1–2 s on some filesystems), so a write in the tick a reader read in could leave size and
+ * times as they were: git's "racily clean" index entries, solved the same way (compare the times only
+ * of files older than the read).
+ */
+export const STAMP_SETTLED_MS = 3000;
+
+/**
+ * Host["files"].stamp: "device:inode:size:mtime:ctime" (times in ns), or null (absent, or changed
+ * within STAMP_SETTLED_MS of `nowMs`, the Unix time in ms).
+ */
+export async function fileStamp(path: string, nowMs = Date.now()): Promise<string | null> {
+  let st: BigIntStats;
+  try {
+    st = await stat(path, { bigint: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  // ctime: set by every write, rename and chmod, and never by hand (utimes sets mtime alone).
+  const settled = BigInt(Math.floor(nowMs) - STAMP_SETTLED_MS) * 1_000_000n;
+  if (st.ctimeNs > settled || st.mtimeNs > settled) return null;
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
 /** This machine's files as the Host interface has them (real-host.ts; the CLI's stores and identity). */
 export const hostFiles: Host["files"] = {
   read: readText,
@@ -108,4 +134,5 @@ export const hostFiles: Host["files"] = {
   setMode,
   lock: withLock,
   keep: keepCopy,
+  stamp: (path) => fileStamp(path),
 };

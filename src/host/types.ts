@@ -297,5 +297,13 @@ export interface Host {
      * renamed into place); false if `from` does not exist. Optional: without it, read and write.
      */
     keep?(from: string, to: string): Promise<boolean>;
+    /**
+     * A string that changes whenever the file's contents may have (its inode, size, and modification
+     * and change times in ns), for a reader that keeps what it read: taken before a read, an equal stamp
+     * later means the file still holds that text. null: absent, or changed within the last
+     * STAMP_SETTLED_MS (a write in the same clock tick could leave the times as they were: read it).
+     * Optional: without it, callers read every time.
+     */
+    stamp?(path: string): Promise<string | null>;
   };
 }

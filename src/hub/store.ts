@@ -41,10 +41,20 @@ export class SpecStore {
   /** The file's text that failed to load last, and why (a hand edit with an error is read every 2 s). */
   private failed?: { text: string; error: SpecRejected };
 
+  /**
+   * The file's stamp (Host["files"].stamp) when it was last read, and the text read then: a daemon
+   * loads the spec several times a round and for every request, and reading 10,000 forwards' text each
+   * time was ~1 MB of garbage a load (the text, and its buffer).
+   */
+  private read?: { stamp: string; text: string };
+
   /** The current spec; parsed again only when the file's text changed. Throws SpecRejected when invalid. */
   async load(): Promise<Loaded & { hash: string }> {
-    const text = await this.files.read(this.file);
+    const stamp = (await this.files.stamp?.(this.file)) ?? null;
+    const text =
+      stamp !== null && this.read?.stamp === stamp ? this.read.text : await this.files.read(this.file);
     if (text === null) throw new Error(`no spec at ${this.file}: run \`porthole hub init\` first`);
+    this.read = stamp === null ? undefined : { stamp, text };
     if (this.cached?.text === text) return this.cached;
     if (this.failed?.text === text) throw this.failed.error;
     const r = loadSpec(text, this.file);
