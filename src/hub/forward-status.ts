@@ -5,7 +5,7 @@ import type { Target } from "../plan/plan.ts";
 import type { FirewallFinding, ForwardStatus } from "../protocol/status.ts";
 import { droppedBy, where } from "../protocol/status-text.ts";
 import { describeForward } from "../reconcile/summary.ts";
-import type { Spec } from "../spec/types.ts";
+import type { Forward, Spec } from "../spec/types.ts";
 
 /**
  * What the kernel counted, keyed by public port ("tcp . 80") and, for open connections, by target. A
@@ -81,12 +81,23 @@ function known(column: Float64Array | null, i: number): number | null {
   return v === undefined || Number.isNaN(v) ? null : v;
 }
 
+/** describeForward's text by forward (a spec's forwards live as long as the daemon runs on it). */
+const described = new WeakMap<Forward, string>();
+const describe = (f: Forward) => {
+  let d = described.get(f);
+  if (d === undefined) {
+    d = describeForward(f);
+    described.set(f, d);
+  }
+  return d;
+};
+
 /** Each forward's status from its numbers (`n`, from forwardNumbers over the same spec), not probed yet. */
 export function statusesOf(spec: Spec, n: ForwardNumbers): ForwardStatus[] {
   return spec.forwards.map((f, i) => ({
     name: f.name,
     peer: f.peer,
-    summary: describeForward(f),
+    summary: describe(f),
     mode: f.mode,
     connectionsTotal: known(n.opened, i),
     packets: known(n.packets, i),

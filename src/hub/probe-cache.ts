@@ -3,6 +3,7 @@
 // probed lately, at most a few hundred targets, longest unchecked first, and waits for them a bounded
 // time; the rest is reported with its age, or as not probed yet. `porthole doctor` probes everything.
 import type { ConnectResult } from "../host/types.ts";
+import { LISTED_FORWARDS_UP_TO } from "../protocol/status-summary.ts";
 
 /** How long one probe waits for the target's answer (ms): a TCP connect through the tunnel. */
 export const PROBE_TIMEOUT_MS = 1000;
@@ -28,11 +29,18 @@ export interface ProbeLimits {
 }
 
 /**
- * What a status call probes: results of the last second are fresh; 256 targets a call (a forward each,
- * usually: every target of a hub with fewer forwards, and a full round of 10,000 in 40 calls); 64 at
- * once; the budget is one probe's timeout (1 s), so a hub with few targets waits as it always did.
+ * What a status call probes: results of the last second are fresh; LISTED_FORWARDS_UP_TO (100) targets a
+ * call (a forward each, usually: every target of a hub whose status lists each forward, and a full
+ * round of 10,000 in 100 calls; 256 a call cost a status ~70 ms of the daemon's CPU at 10,000
+ * forwards, 100 ~20 ms: bench/README.md "status"); 64 at once; the budget is one probe's timeout
+ * (1 s), so a hub with few targets waits as it always did.
  */
-export const STATUS_PROBES: ProbeLimits = { freshMs: 1000, max: 256, atOnce: 64, budgetMs: PROBE_TIMEOUT_MS };
+export const STATUS_PROBES: ProbeLimits = {
+  freshMs: 1000,
+  max: LISTED_FORWARDS_UP_TO,
+  atOnce: 64,
+  budgetMs: PROBE_TIMEOUT_MS,
+};
 
 /** "10.8.0.2:8080": a target's key. */
 export const targetKey = (addr: string, port: number) => `${addr}:${port}`;
@@ -74,14 +82,20 @@ export class ProbeCache implements ProbeSource {
     targets: { addr: string; port: number }[],
     limits: ProbeLimits = STATUS_PROBES,
   ): Promise<Map<string, Probed>> {
-    const wanted = new Map(targets.map((t) => [targetKey(t.addr, t.port), t]));
+    const wanted = this.keyed(targets);
     for (const k of this.results.keys()) if (!wanted.has(k)) this.results.delete(k);
     const now = this.now();
-    const age = (k: string) => now - (this.results.get(k)?.atMs ?? Number.NEGATIVE_INFINITY);
-    const due = [...wanted.keys()]
-      .filter((k) => !this.running.has(k) && age(k) >= limits.freshMs)
-      .sort((a, b) => age(b) - age(a))
-      .slice(0, limits.max);
+    // Never probed first (in the order asked), then the oldest results: `results` holds them in the
+    // order they were probed (each new result goes to its end), so no sort of 10,000 targets a call.
+    const due: string[] = [];
+    for (const k of wanted.keys()) {
+      if (due.length >= limits.max) break;
+      if (!this.results.has(k) && !this.running.has(k)) due.push(k);
+    }
+    for (const [k, p] of this.results) {
+      if (due.length >= limits.max || now - p.atMs < limits.freshMs) break;
+      if (!this.running.has(k)) due.push(k);
+    }
     let next = 0;
     const worker = async () => {
       for (let k = due[next++]; k !== undefined; k = due[next++]) {
@@ -89,6 +103,7 @@ export class ProbeCache implements ProbeSource {
         this.running.add(k);
         try {
           const { outcome, error } = await this.probe(t.addr, t.port);
+          this.results.delete(k);
           this.results.set(k, { outcome, error, atMs: this.now() });
         } catch {
           // A probe that failed to run says nothing: the target keeps its last result.
@@ -104,8 +119,20 @@ export class ProbeCache implements ProbeSource {
       await Promise.race([all, new Promise((r) => (timer = setTimeout(r, limits.budgetMs)))]);
     else await all;
     clearTimeout(timer);
-    return new Map(
-      [...wanted.keys()].flatMap((k) => (this.results.has(k) ? [[k, this.results.get(k) as Probed]] : [])),
-    );
+    const out = new Map<string, Probed>();
+    for (const [k, p] of this.results) if (wanted.has(k)) out.set(k, p);
+    return out;
   }
+
+  /** `targets` by targetKey, once per list (a status passes the same list every time: see hub/status.ts). */
+  private keyed(targets: { addr: string; port: number }[]): Map<string, { addr: string; port: number }> {
+    let m = this.lists.get(targets);
+    if (!m) {
+      m = new Map(targets.map((t) => [targetKey(t.addr, t.port), t]));
+      this.lists.set(targets, m);
+    }
+    return m;
+  }
+
+  private readonly lists = new WeakMap<object, Map<string, { addr: string; port: number }>>();
 }

@@ -112,8 +112,8 @@ export async function hubStatus(
   counted?: Promise<Pick<Counted<ForwardNumbers>, "value" | "atMs">>,
 ): Promise<HubStatus> {
   const { hub } = spec;
-  const firsts = firstTcpTargets(spec, targets);
-  const probing = probes?.check(firsts.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])));
+  const list = probeList(spec, targets);
+  const probing = probes?.check(list.targets);
   const [{ up, peers }, count, foreign] = await Promise.all([
     peerStatus(host, spec, nowS, rx, nowMs),
     counted ?? countForwards(host, spec, targets).then((value) => ({ value, atMs: nowMs })),
@@ -129,10 +129,9 @@ export async function hubStatus(
   });
   const forwards = statusesOf(spec, count.value);
   const probed = await probing;
-  for (const [i, t] of firsts.entries()) {
-    if (!t) continue;
+  for (const [i, key] of list.keys.entries()) {
+    if (!key) continue;
     const f = forwards[i] as ForwardStatus;
-    const key = targetKey(t.addr, t.targetPort);
     f.probeTarget = key;
     const p = probed?.get(key);
     if (!p) continue;
@@ -235,12 +234,38 @@ export async function probeForwards(
   return firsts.map((t, i) => ({ target: t ?? null, result: answers[i] ?? null }));
 }
 
-/** Each forward's (in `spec.forwards` order) first IPv4 TCP target, the one probed; undefined: none. */
+/** firstTcpTargets' answers by the targets (which the daemon keeps per spec text) and their spec. */
+const firstsOf = new WeakMap<Target[], { spec: Spec; firsts: (Target | undefined)[]; probed: ProbeList }>();
+
+/** The targets a status probes ({addr, port}: ProbeSource.check's argument), and each forward's key. */
+interface ProbeList {
+  targets: { addr: string; port: number }[];
+  keys: (string | undefined)[];
+}
+
+/** firstTcpTargets as ProbeSource.check takes them, and each forward's target key (undefined: none). */
+function probeList(spec: Spec, targets: Target[]): ProbeList {
+  firstTcpTargets(spec, targets);
+  return (firstsOf.get(targets) as { probed: ProbeList }).probed;
+}
+
+/**
+ * Each forward's (in `spec.forwards` order) first IPv4 TCP target, the one probed; undefined: none.
+ * Worked out once per spec and targets: every status asks (10,000 forwards: a map of them each time).
+ */
 function firstTcpTargets(spec: Spec, targets: Target[]): (Target | undefined)[] {
+  const hit = firstsOf.get(targets);
+  if (hit?.spec === spec) return hit.firsts;
   const firstTcp = new Map<string, Target>();
   for (const t of targets)
     if (t.proto === "tcp" && t.family === 4 && !firstTcp.has(t.forward)) firstTcp.set(t.forward, t);
-  return spec.forwards.map((f) => firstTcp.get(f.name));
+  const firsts = spec.forwards.map((f) => firstTcp.get(f.name));
+  const probed: ProbeList = {
+    targets: firsts.flatMap((t) => (t ? [{ addr: t.addr, port: t.targetPort }] : [])),
+    keys: firsts.map((t) => t && targetKey(t.addr, t.targetPort)),
+  };
+  firstsOf.set(targets, { spec, firsts, probed });
+  return firsts;
 }
 
 /** How each target answers a TCP connect from the hub, now: a few at a time, each address:port once. */

@@ -53,6 +53,15 @@ test("probe cache: at most `max` targets a call, never-probed and then oldest fi
   assert.deepEqual(probed, ["10.8.0.6", "10.8.0.2"], "then the oldest result");
 });
 
+test("probe cache: a target probed again is then the newest: the next call takes the next oldest", async () => {
+  const { c, probed, tick } = cache();
+  for (let i = 0; i < 5; i++) {
+    await c.check(T(3), { ...LIMITS, max: 1 });
+    tick(5000);
+  }
+  assert.deepEqual(probed, ["10.8.0.2", "10.8.0.3", "10.8.0.4", "10.8.0.2", "10.8.0.3"]);
+});
+
 test("probe cache: a fresh result is used as it is; a target no longer asked for is forgotten", async () => {
   const { c, probed, tick } = cache();
   await c.check(T(2), LIMITS);
