@@ -124,7 +124,8 @@ async function readTokenArg(given: string | undefined, file: string | undefined)
     for await (const c of process.stdin) chunks.push(c as Buffer);
     text = Buffer.concat(chunks).toString("utf8");
   }
-  const token = text.trim();
+  const { tokenIn } = await import("../protocol/tokens.ts");
+  const token = tokenIn(text);
   if (!token) throw new UserError("join: the token is empty", EXIT.usage);
   return token;
 }

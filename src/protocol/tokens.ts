@@ -36,12 +36,21 @@ export function makeToken(secret: Buffer, p: TokenPayload): string {
 
 export class TokenError extends Error {}
 
+/**
+ * The token in what the user pasted: `porthole peer add` prints the whole command (`porthole join
+ * ph1.…`), so a copy of that line, with or without `sudo`, gives the token after it. Anything else is
+ * returned trimmed, for readToken to judge.
+ */
+export function tokenIn(pasted: string): string {
+  return pasted.trim().replace(/^(?:sudo\s+)?porthole\s+join\s+/, "");
+}
+
 /** Reads a token without the hub's secret: shape and checksum only. */
 export function readToken(token: string, now: number): TokenPayload {
   const parts = token.trim().split(".");
   if (parts.length !== 4 || parts[0] !== "ph1") {
     throw new TokenError(
-      "this is not a porthole join token (it should start with ph1. and have 4 parts); copy the whole line `porthole peer add` printed",
+      "this is not a porthole join token (it should start with ph1. and have 4 parts); copy the whole token `porthole peer add` printed (one line, ph1.… to its end)",
     );
   }
   const [, payload, check] = parts as [string, string, string, string];

@@ -13,7 +13,7 @@ import { RuntimeStore } from "../../src/hub/runtime.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import type { HubStatus } from "../../src/protocol/status.ts";
 import { renderStatus } from "../../src/protocol/status-text.ts";
-import { makeToken, readToken, type TokenPayload, verifyToken } from "../../src/protocol/tokens.ts";
+import { makeToken, readToken, type TokenPayload, tokenIn, verifyToken } from "../../src/protocol/tokens.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { Spec } from "../../src/spec/types.ts";
 
@@ -52,6 +52,10 @@ test("damaged, altered and expired tokens are refused with a reason", () => {
   const token = makeToken(secret, payload);
   const [head, body, sum, mac] = token.split(".");
   assert.throws(() => readToken("hello", 0), /not a porthole join token/);
+  // The line `peer add` prints, pasted whole: the token after `porthole join`.
+  for (const pasted of [`  porthole join ${token}\n`, `sudo porthole join ${token}`, `${token}\n`])
+    assert.equal(tokenIn(pasted), token);
+  assert.equal(tokenIn("porthole joined x"), "porthole joined x", "only the command itself is taken off");
   assert.throws(
     () => readToken(`${head}.${body}x.${sum}.${mac}`, 0),
     /damaged or was altered \(checksum mismatch\)/,
