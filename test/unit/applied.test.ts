@@ -166,6 +166,45 @@ test("status: an agent peer's forward reads working only once the peer reported 
   assert.match(renderMetrics(s, h.service.stats), /^porthole_peer_spec_applied\{peer="rpi"\} 1$/m);
 });
 
+test("status: every change to the peer's part needs its apply (a transparent forward, a new tunnel address); another peer's change does not", async (t) => {
+  const h = await hub(t);
+  const accept = async () => {
+    const { specHash } = await h.whoami();
+    await h.asRpi("POST", "/v1/applied", report(specHash));
+    return specHash;
+  };
+  const webWorking = async () => (await h.service.status()).forwards.find((f) => f.name === "web")?.working;
+  await accept();
+  assert.equal(await webWorking(), true);
+  const edits: [string, (spec: string) => string][] = [
+    // The peer's mark route: only its apply routes a transparent forward's replies back through the tunnel.
+    [
+      "a transparent forward",
+      (x) => `${x}  - { name: ssh, port: 2200, peer: rpi, targetPort: 22, mode: transparent }\n`,
+    ],
+    ["a new tunnel address", (x) => x.replace("address: 10.8.0.2", "address: 10.8.0.9")],
+  ];
+  let text = SPEC();
+  for (const [what, edit] of edits) {
+    text = edit(text);
+    writeFileSync(h.specFile, text);
+    assert.equal(await webWorking(), null, `${what}: not working until rpi applied it`);
+    // The new address is rpi's from now on: its requests come from there.
+    if (what === "a new tunnel address") break;
+    await accept();
+    assert.equal(await webWorking(), true, `${what}: working once applied`);
+  }
+  // Another peer's forward is not in rpi's part of the spec (a peer that is not an admin sees its own).
+  const h2 = await hub(t);
+  await (async () => {
+    const { specHash } = await h2.whoami();
+    await h2.asRpi("POST", "/v1/applied", report(specHash));
+  })();
+  writeFileSync(h2.specFile, `${SPEC()}  - { name: cam2, port: 8444, peer: phone, targetPort: 8444 }\n`);
+  const s = await h2.service.status();
+  assert.equal(s.forwards.find((f) => f.name === "web")?.working, true);
+});
+
 test("status: a target that does not answer stays NO whatever the peer applied (never raised to unknown)", async (t) => {
   const h = await hub(t);
   (h.service.ctx.host as ReturnType<typeof fakeHost>).network.connect = () => ({
