@@ -27,6 +27,7 @@ export async function runHub(
   const service = new HubService({ ...ctx, service: "daemon", log: (l) => log(`  ${l}`) }, store);
   // The daemon is the API the agents report their applies to (status judges their forwards by them).
   service.applied = new AppliedLog(service.now());
+  service.onPeerApply = log;
   const webhook = async (event: string, detail: Record<string, unknown>) => {
     const url = (await service.runtime.load()).webhook;
     if (!url) return;

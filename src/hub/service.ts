@@ -155,8 +155,17 @@ export class HubService extends HubContext {
     this.requirePeer(who);
     if (who.kind !== "peer") throw new Forbidden("only a peer reports what it applied, through the tunnel");
     if (!this.applied) throw new NotFound("this hub takes no reports of what peers applied");
+    const before = this.applied.echo(who.name);
     this.applied.report(who.name, report);
+    // The daemon's log says when a peer's apply starts or stops failing (not every report).
+    if (report.error !== null && before?.error !== report.error)
+      this.onPeerApply?.(`peer ${who.name}: its apply of spec ${report.specHash} failed: ${report.error}`);
+    else if (report.error === null && before?.error)
+      this.onPeerApply?.(`peer ${who.name}: applied spec ${report.specHash} (its apply failed before)`);
   }
+
+  /** Told when a peer's apply starts or stops failing, in words (the daemon logs it). */
+  onPeerApply?: (line: string) => void;
 
   /**
    * Keeps the census from growing old while nobody asks for status: the daemon's watch calls this every

@@ -137,9 +137,17 @@ test("status: an agent peer's forward reads working only once the peer reported 
   assert.doesNotMatch(text, /^ {2}web.*\n.*working: yes/m);
 
   // Its apply of the new spec fails (another route to the pool): still not working, and the error is said.
+  const logged: string[] = [];
+  h.service.onPeerApply = (l) => logged.push(l);
   const next = (await h.whoami()).specHash;
   assert.notEqual(next, specHash);
   await h.asRpi("POST", "/v1/applied", report(next, "ip route add 240.1.0.0/16: File exists"));
+  await h.asRpi("POST", "/v1/applied", report(next, "ip route add 240.1.0.0/16: File exists"));
+  assert.deepEqual(
+    logged,
+    [`peer rpi: its apply of spec ${next} failed: ip route add 240.1.0.0/16: File exists`],
+    "logged once",
+  );
   s = await h.service.status();
   const rpi = s.peers.find((p) => p.name === "rpi")?.applied;
   assert.equal(rpi?.state, "failed");
@@ -161,6 +169,7 @@ test("status: an agent peer's forward reads working only once the peer reported 
 
   // Applied at last: working again.
   await h.asRpi("POST", "/v1/applied", report(next));
+  assert.equal(logged[1], `peer rpi: applied spec ${next} (its apply failed before)`);
   s = await h.service.status();
   assert.equal(web()?.working, true);
   assert.match(renderMetrics(s, h.service.stats), /^porthole_peer_spec_applied\{peer="rpi"\} 1$/m);
