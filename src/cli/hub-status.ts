@@ -1,4 +1,5 @@
 // `porthole status` on the hub: the daemon's state beside the hub's status, and a hand-broken spec file said.
+import { join } from "node:path";
 import { runningDaemon } from "../host/daemon-pid.ts";
 import { pathExists } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
@@ -29,11 +30,22 @@ const uptime = (s: number) =>
   s < 120 ? `${s} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : `${Math.round(s / 3600)} hours`;
 
 export function renderDaemon(d: DaemonState): string {
+  // reconcile/state.ts's record, named here so `status` loads none of the reconciler.
+  return daemonLine(d, daemonManaged(), pathExists(join(stateDir(), "applied.json")));
+}
+
+/**
+ * The daemon's line. `managed`: the hub was set up to run its daemon (hub init: its runtime file);
+ * `applied`: something of it is applied here. Neither is what `porthole down` and `uninstall` leave
+ * (the spec and key stay): not "managed with apply", which it never was.
+ */
+export function daemonLine(d: DaemonState, managed: boolean, applied: boolean): string {
   if (d.running && !d.listening) return `daemon: starting (pid ${d.pid}): its first reconcile runs`;
   if (d.running) return `daemon: running (pid ${d.pid}, up ${uptime(d.uptimeSeconds ?? 0)})`;
-  return daemonManaged()
-    ? `daemon: NOT running — ${START_DAEMON}; join tokens and peers' requests need it`
-    : "daemon: not used (this hub is managed with `porthole apply`)";
+  if (managed) return `daemon: NOT running — ${START_DAEMON}; join tokens and peers' requests need it`;
+  if (!applied)
+    return "daemon: not running, and nothing of this hub is applied here (as after `porthole down` or `uninstall`; the spec and key stay): `porthole apply` brings it back, then start the daemon";
+  return "daemon: not used (this hub is managed with `porthole apply`)";
 }
 
 /** What is wrong with the hub's spec file (a hand edit), or null; said next to the live state it does not stop. */
