@@ -48,13 +48,13 @@ const PEER: Def<PeerStatus>[] = [
   [
     "porthole_peer_receive_bytes_total",
     "counter",
-    "Bytes received from the peer (absent: the hub's WireGuard interface is down).",
+    "Bytes received from the peer (absent: the hub's WireGuard interface is down, or the peer is not on it).",
     (p) => p.rxBytes,
   ],
   [
     "porthole_peer_transmit_bytes_total",
     "counter",
-    "Bytes sent to the peer (absent: the hub's WireGuard interface is down).",
+    "Bytes sent to the peer (absent: the hub's WireGuard interface is down, or the peer is not on it).",
     (p) => p.txBytes,
   ],
 ];

@@ -55,7 +55,8 @@ export async function localPeerStatus(
  * Unix seconds, against which handshake ages are measured. `rx`: the hub's record of each peer's
  * received bytes, fed here at `nowMs` (the hub's clock, ms) and read for `receivedSecondsAgo`;
  * absent: that is null (a one-shot reader, like `porthole doctor`, cannot tell). The interface down
- * (`up` false): each peer's `online`, `rxBytes` and `txBytes` are null (not read, so not known).
+ * (`up` false): each peer's `online`, `rxBytes` and `txBytes` are null (not read, so not known); a
+ * peer not on the interface has null bytes (offline: it has no tunnel).
  */
 export async function peerStatus(
   host: Host,
@@ -80,8 +81,9 @@ export async function peerStatus(
       receivedSecondsAgo: received,
       keepalive: p.keepalive,
       endpoint: s?.endpoint ?? null,
-      rxBytes: wg === null ? null : (s?.rxBytes ?? 0),
-      txBytes: wg === null ? null : (s?.txBytes ?? 0),
+      // Not on the interface (a spec not applied yet): nothing counted, unknown rather than 0 bytes.
+      rxBytes: s ? s.rxBytes : null,
+      txBytes: s ? s.txBytes : null,
       admin: p.admin,
       kind: p.kind,
     };

@@ -110,8 +110,12 @@ export const PeerStatusReply = z.looseObject({
       "The peer's PersistentKeepalive as the spec has it, seconds: it sends at least this often; 0: off (an idle peer sends nothing). Absent from older hubs: 25.",
   }),
   endpoint: z.string().nullable(),
-  rxBytes: z.number().nullable().meta({ description: "Bytes received from the peer; null: online null." }),
-  txBytes: z.number().nullable().meta({ description: "Bytes sent to the peer; null: online null." }),
+  rxBytes: z.number().nullable().meta({
+    description: "Bytes received from the peer; null: online null, or the peer is not on the interface.",
+  }),
+  txBytes: z.number().nullable().meta({
+    description: "Bytes sent to the peer; null: online null, or the peer is not on the interface.",
+  }),
   admin: z.boolean(),
   kind: z.string().meta({ description: '"agent" (runs porthole) or "device" (a wg-quick config).' }),
   applied: PeerApplied.nullable().optional().meta({

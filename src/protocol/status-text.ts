@@ -176,9 +176,16 @@ export function renderStatus(s: HubStatus, all = false): string {
     const role = `${p.admin ? " (admin)" : ""}${p.kind === "device" ? " (device)" : ""}`;
     // Without the interface there are no handshakes to read: unknown, not "offline, never" (`online`
     // null; an older hub said false, and `up` false).
-    if (!s.hub.up || p.online === null || p.rxBytes === null || p.txBytes === null) {
+    if (!s.hub.up || p.online === null) {
       out.push(
         `  ${p.name} ${p.address}: unknown${role} (${s.hub.interface} is down: its handshakes cannot be read)`,
+      );
+      continue;
+    }
+    // In the spec, not on the interface: no tunnel, and nothing of it counted.
+    if (p.rxBytes === null || p.txBytes === null) {
+      out.push(
+        `  ${p.name} ${p.address}: offline${role} (not on ${s.hub.interface}: the spec that adds it is not applied; porthole apply)`,
       );
       continue;
     }

@@ -29,7 +29,10 @@ export interface PeerStatus {
    */
   keepalive?: number;
   endpoint: string | null;
-  /** Bytes received from and sent to the peer since it was put on the interface; null: `online` null (not read). */
+  /**
+   * Bytes received from and sent to the peer since it was put on the interface; null: `online` null
+   * (not read), or the peer is not on the interface (the spec that adds it is not applied).
+   */
   rxBytes: number | null;
   txBytes: number | null;
   admin: boolean;

@@ -435,6 +435,21 @@ test("status: a timeout's cause is judged by the peer's own keepalive, said as i
   assert.equal(tunnelReadsDown(peer({ keepalive: 0, receivedSecondsAgo: 300 })), false);
 });
 
+test("status: a peer in the spec but not on wg0 (not applied yet) is offline with its bytes unknown, not 0 and not 'never'", async (t) => {
+  const { host, service } = await hub(t);
+  const wg0 = host.ifaces.get("wg0");
+  assert.ok(wg0);
+  wg0.peers = wg0.peers.filter((p) => p.publicKey !== KEYS.cam);
+  const s = await service.status(false);
+  const cam = s.peers.find((p) => p.name === "cam");
+  assert.deepEqual([cam?.online, cam?.rxBytes, cam?.txBytes], [false, null, null]);
+  assert.match(
+    renderStatus(s),
+    /^ {2}cam 10\.8\.0\.4: offline \(not on wg0: the spec that adds it is not applied; porthole apply\)$/m,
+  );
+  assert.doesNotMatch(renderMetrics(s, service.stats), /_bytes_total\{peer="cam"/);
+});
+
 test("status: a peer the hub never received from (a device never seen) reads 'last received: never', not the seconds watched", async (t) => {
   let nowMs = NOW * 1000;
   const { service } = await hub(t, "nftables", () => nowMs);
