@@ -37,14 +37,14 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
   return runChecks(PEER_CHECKS, ctx);
 }
 
-/** The hub's spec as this peer may see it: its hash, and its text when the copy's hash differs. */
-async function askHub(api: string, localText: string): Promise<HubSpecAnswer> {
-  const client = peerClient(api);
+/**
+ * The hub's spec as this peer may see it (GET /v1/spec: not whoami, whose answer has side effects, see
+ * hubApiProbe), and its hash as whoami would give it.
+ */
+async function askHub(api: string): Promise<HubSpecAnswer> {
   try {
-    const who = await client.whoami(3000);
-    if (!who.specHash) return { error: "its whoami carried no spec hash" };
-    if (who.specHash === specHash(localText)) return { hash: who.specHash };
-    return { hash: who.specHash, text: await client.spec() };
+    const text = await peerClient(api).spec();
+    return { hash: specHash(text), text };
   } catch (e) {
     // Short: the hub-api line above says the whole of it.
     if (e instanceof HubUnreachable)

@@ -1,5 +1,7 @@
 // This machine's clock against the hub's (its API's Date header): join tokens expire by time, and
 // handshake ages and logs are read across both machines.
+
+import { hubApiProbe } from "./peer-handshake.ts";
 import type { Outcome, PeerScene } from "./peer-scene.ts";
 
 /** Seconds of difference that are worth a warning / a failure. The Date header counts whole seconds. */
@@ -32,7 +34,7 @@ export async function checkClock(s: PeerScene): Promise<Outcome> {
       status: "unknown",
       found: "no hub API to compare clocks with (not joined through a hub daemon)",
     };
-  const r = await s.host.probe.http(`${s.api}/v1/whoami`, 3000);
+  const r = await s.host.probe.http(hubApiProbe(s.api), 3000);
   if ("error" in r || r.remoteMs === null)
     return {
       status: "unknown",

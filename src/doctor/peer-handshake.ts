@@ -43,14 +43,22 @@ export async function checkHandshake(s: PeerScene): Promise<Outcome> {
   return { status: "ok", found: `last handshake ${age} s ago, endpoint ${p.endpoint}` };
 }
 
-/** The hub's API through the tunnel: its daemon answers (the agent's whoami). */
+/**
+ * Doctor's request to the hub's API: GET /v1/spec, which changes nothing. Not the agent's whoami: its
+ * answer hands out the hub's outside-probe task (taken by doctor, the hub's own doctor would wait for it
+ * in vain) and counts as the agent being heard (hub status would call a stopped agent one that does
+ * not report).
+ */
+export const hubApiProbe = (api: string) => `${api}/v1/spec`;
+
+/** The hub's API through the tunnel: its daemon answers. */
 export async function checkHubApi(s: PeerScene): Promise<Outcome> {
   if (!s.api)
     return {
       status: "unknown",
       found: "this peer was not joined through a hub daemon (no peer.json): its API is not used",
     };
-  const r = await s.host.probe.http(`${s.api}/v1/whoami`, 3000);
+  const r = await s.host.probe.http(hubApiProbe(s.api), 3000);
   if ("error" in r)
     return {
       status: "fail",

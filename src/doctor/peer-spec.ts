@@ -15,8 +15,8 @@ export type SpecCopy =
   | { state: "unknown"; why: string };
 
 /**
- * What the hub answered: its spec view's hash (`/v1/whoami`), and the view's text (`/v1/spec`) when
- * the hash differs from the copy's; or why it could not be asked.
+ * What the hub answered: its spec view's hash (as `/v1/whoami` gives it) and, when it differs from the
+ * copy's, the view's text (`/v1/spec`); or why it could not be asked.
  */
 export type HubSpecAnswer = { hash: string; text?: string } | { error: string };
 

@@ -30,7 +30,7 @@ export async function peerContext(
   host: Host,
   stateDir: string,
   configDir: string,
-  askHub?: (api: string, localText: string) => Promise<HubSpecAnswer>,
+  askHub?: (api: string) => Promise<HubSpecAnswer>,
 ): Promise<PeerContext> {
   const id = await readIdentity(host.files, stateDir);
   const local = id ? await readLocalSpec(host.files, configDir) : null;
@@ -46,7 +46,7 @@ export async function peerContext(
   if (!me) throw new Error(`the spec has no peer named ${name}`);
   const scene = { host, spec: r.spec, me, api: id?.api ?? null, stateDir, now: Date.now };
   if (!local || !id || !askHub) return scene;
-  return sceneWithHubSpec(scene, local.text, await askHub(id.api, local.text));
+  return sceneWithHubSpec(scene, local.text, await askHub(id.api));
 }
 
 const result = (id: string, o: Outcome): CheckResult => ({

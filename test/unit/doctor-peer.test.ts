@@ -133,7 +133,8 @@ test("agent: running is ok with its pid; stopped fails with how to start it; a p
 test("hub api: answered, refused (daemon down) and silent are told apart; no peer.json is unknown", async () => {
   const { s, host } = scene();
   assert.equal((await checkHubApi(s)).status, "ok");
-  assert.deepEqual(host.probes, ["http http://10.8.0.1:51821/v1/whoami"]);
+  // GET /v1/spec, not whoami: whoami's answer hands out the outside-probe task and marks the agent heard.
+  assert.deepEqual(host.probes, ["http http://10.8.0.1:51821/v1/spec"]);
   host.network.http = () => ({ error: "ECONNREFUSED" });
   const refused = await checkHubApi(s);
   assert.equal(refused.status, "fail");
