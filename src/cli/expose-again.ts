@@ -1,6 +1,7 @@
-// `expose` run again for a public port this peer already forwards: the hub refuses a second forward on
-// it, naming the auto-made name and the port as two problems. Said here as a user sees it: the same
-// request is already in place (nothing to do, exit 0), or a different one needs `unexpose` first.
+// `expose` (or the hub's `forward add`) run again for a public port that peer already forwards: the hub
+// refuses a second forward on it, naming the auto-made name and the port as two problems. Said here as
+// a user sees it: the same request is already in place (nothing to do, exit 0), or a different one
+// needs `unexpose` (`forward rm`) first.
 import type { ForwardView } from "../protocol/responses.ts";
 
 /** What `expose` asked for, as the request carried it (allowFrom and name: undefined when not given). */
@@ -25,6 +26,8 @@ export function exposeAgain(
   mine: ForwardView[],
   peer: string,
   want: ExposeWanted,
+  /** The command that removes a forward, and the one run again: the peer's, or the hub's (`forward add`). */
+  redo: { remove: string; again: string } = { remove: "porthole unexpose", again: "this expose" },
 ): { same: boolean; text: string } | null {
   const f = mine.find(
     (x) =>
@@ -42,6 +45,6 @@ export function exposeAgain(
     ? { same, text: `${now}: nothing changed (\`porthole doctor\` checks that it answers)` }
     : {
         same,
-        text: `${now}; one forward per public port: to change it, \`porthole unexpose ${f.name}\`, then run this expose again`,
+        text: `${now}; one forward per public port: to change it, \`${redo.remove} ${f.name}\`, then run ${redo.again} again`,
       };
 }

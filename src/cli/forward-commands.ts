@@ -4,6 +4,7 @@ import type { AddForwardRequest } from "../protocol/requests.ts";
 import { NameField, PortRangeField } from "../spec/fields.ts";
 import { ModeShape, ProtoShape } from "../spec/schema.ts";
 import { valid } from "./arg.ts";
+import { EXIT, UserError } from "./errors.ts";
 import {
   addSharedForwardOptions,
   type SharedForwardOptions,
@@ -47,14 +48,38 @@ export function registerForwardCommands(program: Command): void {
       },
     ) => {
       checkSharedForwardOptions(o);
-      const f = await hub({ args: FORWARD_ADD_ARGS }).addForward({
+      const req = {
         ...sharedForwardFields(o),
         proto: o.proto,
         port: o.port,
         peer: o.peer,
         targetPort: o.targetPort,
         mode: o.mode,
-      });
+      };
+      let f: Awaited<ReturnType<ReturnType<typeof hub>["addForward"]>>;
+      try {
+        f = await hub({ args: FORWARD_ADD_ARGS }).addForward(req);
+      } catch (e) {
+        // Run twice (a script, a retry): the same forward in place is nothing to do, as for expose.
+        if (!(e instanceof UserError) || e.code !== EXIT.invalid) throw e;
+        const { exposeAgain } = await import("./expose-again.ts");
+        const again = exposeAgain(
+          await hub().forwards(),
+          o.peer,
+          {
+            ...req,
+            proto: o.proto ?? "tcp",
+            port: String(o.port),
+            targetPort: String(o.targetPort ?? o.port),
+            mode: o.mode ?? "snat",
+          },
+          { remove: "porthole forward rm", again: "this forward add" },
+        );
+        if (!again) throw e;
+        if (!again.same) throw new UserError(again.text, EXIT.invalid);
+        console.log(again.text);
+        return;
+      }
       const x = f as {
         name: string;
         proto: string;

@@ -32,3 +32,16 @@ test("expose again: the same forward is nothing to do; another target says to un
   assert.equal(exposeAgain([web], "rpi", { ...want, port: "81" }), null);
   assert.equal(exposeAgain([{ ...web, peer: "nas" }], "rpi", want), null, "another peer's");
 });
+
+test("forward add again on the hub: the same words, with the hub's commands to change it", () => {
+  const other = exposeAgain(
+    [web],
+    "rpi",
+    { ...want, targetPort: "9090" },
+    { remove: "porthole forward rm", again: "this forward add" },
+  );
+  assert.match(
+    other?.text ?? "",
+    /to change it, `porthole forward rm rpi-tcp-80`, then run this forward add again$/,
+  );
+});
