@@ -24,7 +24,8 @@ export async function checkHandshake(s: PeerScene): Promise<Outcome> {
       fix: "porthole apply",
     };
   const toHub = `the hub's udp/${port} at ${p.endpoint ?? hub.endpoint.host}`;
-  const fix = `from here, ${toHub} must answer: run \`porthole doctor\` on the hub (its WireGuard port, firewall and cloud firewall), and check this network lets UDP out to port ${port}`;
+  // A peer removed on the hub (`peer rm`) meets the same silence: WireGuard drops an unknown key's packets.
+  const fix = `from here, ${toHub} must answer: run \`porthole doctor\` on the hub (its WireGuard port, firewall and cloud firewall) and \`porthole peer ls\` there (a peer removed on the hub gets no answer either), and check this network lets UDP out to port ${port}`;
   // WireGuard forgets a handshake when the peer entry is made again, as the agent does to renew a
   // session the hub stopped answering: "none in this session", not "never".
   if (!p.latestHandshake)

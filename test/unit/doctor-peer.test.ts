@@ -101,6 +101,10 @@ test("handshake: recent is ok with its endpoint; stale, never and no interface f
   assert.equal(stale.status, "fail");
   assert.match(stale.found, /last handshake 600 s ago \(endpoint 203\.0\.113\.1:51820\)/);
   assert.match(stale.fix ?? "", /porthole doctor` on the hub.*udp\/51820|UDP out to port 51820/);
+  assert.match(
+    stale.fix ?? "",
+    /`porthole peer ls` there \(a peer removed on the hub gets no answer either\)/,
+  );
 
   const never = await checkHandshake(scene({ handshakeAgo: null }).s);
   assert.equal(never.status, "fail");
