@@ -12,7 +12,7 @@ import {
 } from "./forward-options.ts";
 import { hub } from "./hub-client.ts";
 import { FORWARD_ADD_ARGS, NAME_ARG } from "./hub-words.ts";
-import { checkSharedForwardOptions } from "./peer-args.ts";
+import { checkSharedForwardOptions, checkSpan } from "./peer-args.ts";
 import { table } from "./table.ts";
 
 export function registerForwardCommands(program: Command): void {
@@ -48,6 +48,7 @@ export function registerForwardCommands(program: Command): void {
       },
     ) => {
       checkSharedForwardOptions(o);
+      if (o.targetPort !== undefined) checkSpan(o.port, o.targetPort, "--target-port");
       const req = {
         ...sharedForwardFields(o),
         proto: o.proto,

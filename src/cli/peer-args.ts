@@ -3,8 +3,11 @@
 // the top of the action rather than as commander parses them: this module (and zod with it) loads only
 // for a command that runs, so `expose --help` and the agent's commands start without it (the start-up
 // goal, bench/README.md). Nothing has been read or changed when a check fails.
+import { parsePortRange } from "../net/ports.ts";
 import { AllowFromField, ForwardNameField, PortRangeField } from "../spec/fields.ts";
+import { spanProblem } from "../spec/forward-rules.ts";
 import { PathText, valid, wholeNumber } from "./arg.ts";
+import { EXIT, UserError } from "./errors.ts";
 import type { SharedForwardOptions } from "./forward-options.ts";
 import { portOrName, publicPort } from "./port-args.ts";
 
@@ -14,10 +17,21 @@ export function checkSharedForwardOptions(o: SharedForwardOptions): void {
   if (o.name !== undefined) valid("--name", ForwardNameField)(o.name);
 }
 
+/**
+ * A target port (`option`: --to, --target-port) that spans as many ports as the public one: ranges map
+ * 1:1. Both already valid; a usage error before anything is asked, as the spec's own rule words it.
+ */
+export function checkSpan(port: string | number, target: string | number, option: string): void {
+  const [a, b] = [parsePortRange(String(port)), parsePortRange(String(target))];
+  const why = a.ok && b.ok ? spanProblem(a.range, b.range, String(target)) : undefined;
+  if (why) throw new UserError(`${option}: ${why}`, EXIT.usage);
+}
+
 /** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port and protocol. */
 export function exposeArgs(pub: string, o: SharedForwardOptions & { to: string }) {
   const p = publicPort("PUBLIC")(pub);
   valid("--to", PortRangeField)(o.to);
+  checkSpan(p.port, o.to.trim(), "--to");
   checkSharedForwardOptions(o);
   return p;
 }

@@ -64,13 +64,18 @@ function checkForwardPorts(f: ForwardInput, at: At, p: Problems) {
   const target = parsePortRange(f.targetPort ?? f.port);
   if (!target.ok && f.targetPort !== undefined)
     p.add(at("targetPort"), `${show(f.targetPort)} ${target.reason}`);
-  if (port.ok && target.ok && rangeLength(port.range) !== rangeLength(target.range)) {
-    p.add(
-      at("targetPort"),
-      `${show(f.targetPort)} spans ${ports(rangeLength(target.range))} but port ${formatRange(port.range)} spans ${rangeLength(port.range)}; ranges map 1:1, so give one of equal length`,
-    );
-  }
+  const span = port.ok && target.ok ? spanProblem(port.range, target.range, f.targetPort) : undefined;
+  if (span) p.add(at("targetPort"), span);
   return { port, target };
+}
+
+/**
+ * Why the target port (`targetText` as written) cannot take the public port's range, or undefined:
+ * ranges map 1:1, so both span as many ports. The command line checks it too, before asking the hub.
+ */
+export function spanProblem(port: PortRange, target: PortRange, targetText: unknown): string | undefined {
+  if (rangeLength(port) === rangeLength(target)) return undefined;
+  return `${show(targetText)} spans ${ports(rangeLength(target))} but port ${formatRange(port)} spans ${rangeLength(port)}; ranges map 1:1, so give one of equal length`;
 }
 
 /** Each public port and protocol has one forward: the first claim wins, a later one is named against it. */
