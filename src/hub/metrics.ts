@@ -36,8 +36,14 @@ const PEER: Def<PeerStatus>[] = [
   [
     "porthole_peer_last_receive_age_seconds",
     "gauge",
-    "Seconds since the hub last saw bytes arrive from the peer (its received bytes grow; watched every 2 s; porthole's peers send at least every 25 s, so over 30 means the tunnel carries nothing even while porthole_peer_up is 1). Never seen arriving: how long the hub has watched, once at least 30 s. Absent: not known yet.",
+    "Seconds since the hub last saw bytes arrive from the peer (its received bytes grow; watched every 2 s). A peer sends at least once per its keepalive (porthole_peer_keepalive_seconds), so over max(30, keepalive + 5) means the tunnel carries nothing even while porthole_peer_up is 1; with keepalive 0 an idle peer sends nothing and silence says nothing. Bytes never seen growing: how long the hub has watched, once at least 30 s. Absent: not known yet, or nothing ever received (porthole_peer_receive_bytes_total 0).",
     (p) => p.receivedSecondsAgo ?? null,
+  ],
+  [
+    "porthole_peer_keepalive_seconds",
+    "gauge",
+    "The peer's PersistentKeepalive as the spec has it, seconds (0: off). What porthole_peer_last_receive_age_seconds is judged against.",
+    (p) => p.keepalive ?? null,
   ],
   [
     "porthole_peer_spec_applied",

@@ -53,6 +53,24 @@ test("metrics: seconds since the hub last received from each peer; absent while 
   assert.doesNotMatch(text, /^porthole_peer_last_receive_age_seconds\{peer="(new|old)"\}/m);
 });
 
+test("metrics: each peer's keepalive, what its silence is judged against, as status --json has it; the help says so, not a fixed 25 s", () => {
+  const text = metrics(
+    [
+      peerStatus("rpi", { keepalive: 25 }),
+      peerStatus("phone", { keepalive: 0, kind: "device" }),
+      peerStatus("old", { keepalive: undefined }),
+    ],
+    [],
+  );
+  assert.match(text, /^porthole_peer_keepalive_seconds\{peer="rpi"\} 25$/m);
+  assert.match(text, /^porthole_peer_keepalive_seconds\{peer="phone"\} 0$/m);
+  assert.doesNotMatch(text, /^porthole_peer_keepalive_seconds\{peer="old"\}/m);
+  const help = text.match(/^# HELP porthole_peer_last_receive_age_seconds (.*)$/m)?.[1] ?? "";
+  assert.match(help, /max\(30, keepalive \+ 5\)/);
+  assert.doesNotMatch(help, /every 25 s/);
+  assert.match(help, /nothing ever received/);
+});
+
 test("metrics: how each target's last probe ended is one series labelled with the outcome, with its age; none for a target not probed", () => {
   const text = metrics(
     [peerStatus("rpi")],
