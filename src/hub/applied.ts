@@ -72,6 +72,8 @@ export class AppliedLog {
 const secondsSince = (nowMs: number, ms: number) => Math.max(0, Math.floor((nowMs - ms) / 1000));
 const ago = (s: number) => (s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`);
 const short = (hash: string) => hash.slice(0, 8);
+/** An apply's error in a status line: its lines joined ("…File exists; the host was put back …"). */
+export const oneLine = (text: string) => text.trim().replace(/\s*\n\s*/g, "; ");
 
 /** Where to look on the peer, said after every state that is not "current". */
 const lookOn = (name: string) =>
@@ -120,17 +122,16 @@ export function judgeApplied(
     return {
       ...base,
       state: "failed",
-      note: `${name}'s apply of this spec failed at ${kept.attempt.at}: ${kept.attempt.error} (the peer was put back as it was: ${applied}); ${lookOn(name)}`,
+      note: `${name}'s apply of this spec failed at ${kept.attempt.at}: ${oneLine(kept.attempt.error ?? "")} (${kept.lastApplied ? `it runs what it applied before: ${short(kept.lastApplied.specHash)} at ${kept.lastApplied.at}` : applied}); ${lookOn(name)}`,
     };
   const failed = kept.attempt.error
-    ? `; its last apply (of ${short(kept.attempt.specHash)}) failed: ${kept.attempt.error}`
+    ? `; its last apply (of ${short(kept.attempt.specHash)}) failed: ${oneLine(kept.attempt.error)}`
     : "";
+  // When it was heard, not what it will do: an agent heard 1 s ago may have stopped since.
   const agent =
     seenAgo === null
-      ? `its agent has not been heard since the hub started`
-      : seenAgo > 5
-        ? `its agent was last heard ${ago(seenAgo)}`
-        : "its agent fetches it on its next tick";
+      ? "its agent has not been heard since the hub started"
+      : `its agent was last heard ${ago(seenAgo)}`;
   return {
     ...base,
     state: "behind",

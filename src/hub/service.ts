@@ -11,7 +11,7 @@ import type { PeerApplied, ProbeTask, ReachabilityReply } from "../protocol/resp
 import type { FirewallFinding, HubStatus, PeerStatus } from "../protocol/status.ts";
 import type { ApplyResult } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
-import { type AppliedLog, withApplied } from "./applied.ts";
+import { type AppliedLog, oneLine, withApplied } from "./applied.ts";
 import { Census } from "./census.ts";
 import { HubContext, type Identity } from "./context.ts";
 import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from "./enrollment.ts";
@@ -159,7 +159,9 @@ export class HubService extends HubContext {
     this.applied.report(who.name, report);
     // The daemon's log says when a peer's apply starts or stops failing (not every report).
     if (report.error !== null && before?.error !== report.error)
-      this.onPeerApply?.(`peer ${who.name}: its apply of spec ${report.specHash} failed: ${report.error}`);
+      this.onPeerApply?.(
+        `peer ${who.name}: its apply of spec ${report.specHash} failed: ${oneLine(report.error)}`,
+      );
     else if (report.error === null && before?.error)
       this.onPeerApply?.(`peer ${who.name}: applied spec ${report.specHash} (its apply failed before)`);
   }

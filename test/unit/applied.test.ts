@@ -141,11 +141,15 @@ test("status: an agent peer's forward reads working only once the peer reported 
   h.service.onPeerApply = (l) => logged.push(l);
   const next = (await h.whoami()).specHash;
   assert.notEqual(next, specHash);
-  await h.asRpi("POST", "/v1/applied", report(next, "ip route add 240.1.0.0/16: File exists"));
-  await h.asRpi("POST", "/v1/applied", report(next, "ip route add 240.1.0.0/16: File exists"));
+  const routeError =
+    "ip route add 240.1.0.0/16: File exists\nthe host was put back as it was before this apply";
+  await h.asRpi("POST", "/v1/applied", report(next, routeError));
+  await h.asRpi("POST", "/v1/applied", report(next, routeError));
   assert.deepEqual(
     logged,
-    [`peer rpi: its apply of spec ${next} failed: ip route add 240.1.0.0/16: File exists`],
+    [
+      `peer rpi: its apply of spec ${next} failed: ip route add 240.1.0.0/16: File exists; the host was put back as it was before this apply`,
+    ],
     "logged once",
   );
   s = await h.service.status();
@@ -156,9 +160,10 @@ test("status: an agent peer's forward reads working only once the peer reported 
     { specHash, at: "2027-01-15T08:00:00.000Z" },
     "the last success is kept",
   );
+  // One line, however many the error has; what the peer runs meanwhile is said.
   assert.match(
     web()?.peerSpec ?? "",
-    /rpi's apply of this spec failed at .*: ip route add 240\.1\.0\.0\/16: File exists/,
+    /^rpi's apply of this spec failed at .*: ip route add 240\.1\.0\.0\/16: File exists; the host was put back as it was before this apply \(it runs what it applied before: [0-9a-f]{8} at 2027-01-15T08:00:00\.000Z\); on rpi: /,
   );
   assert.match(web()?.peerSpec ?? "", /porthole doctor, and the agent's log/);
   assert.equal(web()?.working, null);
