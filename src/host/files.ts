@@ -35,7 +35,9 @@ export async function readText(path: string): Promise<string | null> {
 }
 
 export async function writeAtomic(path: string, text: string, mode = 0o644): Promise<void> {
-  await makeDirs(dirname(path));
+  // A private file's missing directories are private too (hub init and join make /etc/porthole and
+  // /var/lib/porthole this way, from a shell whose umask leaves them 0755; the daemons' unit has 0077).
+  await makeDirs(dirname(path), (mode & 0o077) === 0 ? 0o700 : undefined);
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, "w", mode);
   try {

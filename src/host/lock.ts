@@ -31,8 +31,9 @@ export function withLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 10_0
  */
 async function lockFile<T>(path: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  // A fresh machine has no state directory yet (`hub init` right after installing).
-  await makeDirs(dirname(path));
+  // A fresh machine has no state directory yet (`hub init` right after installing); porthole's own
+  // directories are private (0700), whatever the shell's umask.
+  await makeDirs(dirname(path), 0o700);
   // The lock file appears with the PID already in it (written beside it, then hard-linked into
   // place, which fails if it exists): created empty and then written, another process could read it
   // empty in between, take it for stale and remove it, and both would hold the lock.
