@@ -47,7 +47,7 @@ export async function peersSeen(ctx: HubContext): Promise<PeersSeen> {
  * One peer's tunnel: ok when online and the hub received from it within max(30 s, its keepalive + 5 s)
  * (or online and that is not known: said so); fail when online but nothing arrived for longer (the
  * tunnel broke since the handshake), unless its keepalive is off (an idle peer then sends nothing);
- * warn when offline. `forwards`: the names of its forwards (what stops with it); `sends`: the peer as
+ * warn when offline (said apart when it is not on `iface` at all). `forwards`: the names of its forwards (what stops with it); `sends`: the peer as
  * the spec has it (a device runs no porthole: the fix names its WireGuard app).
  */
 export function judgePeer(
@@ -56,6 +56,7 @@ export function judgePeer(
   unwatched: string,
   listenPort: number,
   sends: Pick<Peer, "kind" | "keepalive"> = { kind: "agent", keepalive: PEERS_SEND_EVERY_S },
+  iface = "wg0",
 ): CheckResult {
   const shake = handshakeText(p.handshakeAgeSeconds);
   const rx = p.receivedSecondsAgo ?? null;
@@ -75,6 +76,15 @@ export function judgePeer(
     sends.kind === "device"
       ? `on ${p.name}: is its WireGuard tunnel on, and the device online?`
       : `on ${p.name}: porthole doctor (its handshake and hub-api checks: does the hub answer it?)`;
+  // In the spec, not on the interface (no bytes read, the interface up): no tunnel can exist, and
+  // neither the peer nor its agent is what to look at; status says the same.
+  if (p.online === false && p.rxBytes === null)
+    return {
+      id: "peers",
+      status: "warn",
+      found: `${p.name}: offline (not on ${iface}: the spec that adds it is not applied)${stops}`,
+      fix: ["porthole apply (the wireguard check shows what differs)"],
+    };
   if (!p.online)
     return {
       id: "peers",
@@ -131,6 +141,7 @@ export const peers: Check<HubContext> = {
         unwatched,
         spec.hub.listenPort,
         spec.peers.find((x) => x.name === p.name),
+        spec.hub.interface,
       ),
     );
   },

@@ -448,6 +448,16 @@ test("status: a peer in the spec but not on wg0 (not applied yet) is offline wit
     /^ {2}cam 10\.8\.0\.4: offline \(not on wg0: the spec that adds it is not applied; porthole apply\)$/m,
   );
   assert.doesNotMatch(renderMetrics(s, service.stats), /_bytes_total\{peer="cam"/);
+  // Doctor's peers check says the same: not on the interface, with apply's fix, not the device's tunnel.
+  const doctor = judgePeer(cam as PeerStatus, ["cam-rtsp"], "", 51820, { kind: "device", keepalive: 0 });
+  assert.deepEqual(
+    [doctor.status, doctor.found, doctor.fix],
+    [
+      "warn",
+      "cam: offline (not on wg0: the spec that adds it is not applied); its forward cam-rtsp does not work",
+      ["porthole apply (the wireguard check shows what differs)"],
+    ],
+  );
 });
 
 test("status: a peer the hub never received from (a device never seen) reads 'last received: never', not the seconds watched", async (t) => {
