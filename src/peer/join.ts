@@ -180,12 +180,17 @@ export async function joinHub(
   }
 }
 
-/** The hub answers over the peer's own key: the switch worked. */
+/**
+ * The hub answers over the peer's own key: the switch worked. Asked with GET /v1/spec (which the hub
+ * answers only a known peer), not the agent's whoami: the hub takes a whoami for the agent polling, and
+ * with no agent started yet (no systemd) its status then called this peer's agent one "that does not
+ * report what it applied (older than this hub?)".
+ */
 export async function waitForHub(api: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
-      await peerClient(api).whoami(2000);
+      await peerClient(api).spec();
       return;
     } catch (e) {
       if (Date.now() > deadline)

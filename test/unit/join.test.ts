@@ -2,9 +2,11 @@
 // join killed outright leaves its enrollment tunnel, which the next join (or `porthole down`) removes
 // (it used to refuse: "an interface named wg0 exists already"). On the fake host.
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
-import { JoinError, joinHub, removeLeftoverEnrollment } from "../../src/peer/join.ts";
+import { JoinError, joinHub, removeLeftoverEnrollment, waitForHub } from "../../src/peer/join.ts";
 import { makeToken } from "../../src/protocol/tokens.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
@@ -92,4 +94,17 @@ test("a join killed outright: its enrollment tunnel is removed by the next join 
   assert.deepEqual(await removeLeftoverEnrollment(other.host, STATE), [`- file ${STATE}/enroll.key`]);
   assert.equal(other.host.ifaces.has("wg0"), true);
   await assert.rejects(joinHub(TOKEN, other.opts), /an interface named wg0 exists already/);
+});
+
+test("after the key switch, join asks the hub with GET /v1/spec, not whoami (which the hub counts as the agent polling)", async (t) => {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(`${req.method} ${req.url}`);
+    res.end("hub: {}\n");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  await waitForHub(`http://127.0.0.1:${port}`, 2000);
+  assert.deepEqual(asked, ["GET /v1/spec"]);
 });
