@@ -1,7 +1,7 @@
 // What `porthole expose` says once the hub accepted the forward: "reaches" only when this peer checked
 // that its target answers on the tunnel address (doctor's own target check, doctor/peer-targets.ts);
-// otherwise that it is forwarded, and each problem found as a warning with its fix; last, who may
-// reach the port (the forward's allowFrom as the hub stored it).
+// otherwise that it is forwarded, and each problem found as a warning with its fix; last, which
+// sources the hub admits (the forward's allowFrom as the hub stored it).
 import type { Outcome } from "../doctor/peer-scene.ts";
 import type { ForwardView } from "../protocol/responses.ts";
 
@@ -31,11 +31,13 @@ export function exposeReport(
         `${o.status === "unknown" ? "not checked" : "warning"} on ${peer}: ${o.found}${o.fix ? `\n  fix: ${o.fix}` : ""}`,
       );
   }
-  // Who the hub lets in, as it accepted the forward: an --allow that was dropped would show here.
+  // Who the hub lets in, as it accepted the forward: an --allow that was dropped would show here. Said
+  // as the hub's rule, not as "reachable": nothing here checked the path from the internet (a cloud
+  // firewall), and the target may not answer (the warnings above).
   out.push(
     f.allowFrom.length
-      ? `  reachable only from ${f.allowFrom.join(", ")} (--allow); other clients' packets are dropped on the hub`
-      : "  reachable from anywhere on the internet (no --allow)",
+      ? `  open only to ${f.allowFrom.join(", ")} (--allow): the hub drops other sources' packets`
+      : "  open to every source address (no --allow): the hub drops no client by its address",
   );
   return { out, warnings };
 }

@@ -36,7 +36,7 @@ test("expose: a target that answers on the tunnel address earns 'reaches', with 
     out: [
       'tcp/81 on 203.0.113.1 now reaches rpi:9090 (snat; forward "rpi-tcp-81")',
       "  checked on rpi: tcp/9090 (python3) answers on 10.8.0.2 (listening on 0.0.0.0)",
-      "  reachable from anywhere on the internet (no --allow)",
+      "  open to every source address (no --allow): the hub drops no client by its address",
     ],
     warnings: [],
   });
@@ -52,7 +52,7 @@ test("expose --allow: the report says who may reach the port, as the hub stored 
   ]);
   assert.equal(
     r.out.at(-1),
-    "  reachable only from 198.51.100.0/24, 203.0.113.7/32 (--allow); other clients' packets are dropped on the hub",
+    "  open only to 198.51.100.0/24, 203.0.113.7/32 (--allow): the hub drops other sources' packets",
   );
 });
 
@@ -65,7 +65,7 @@ test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forward
   ]);
   assert.deepEqual(loop.out, [
     'tcp/81 on 203.0.113.1 is forwarded to rpi:9090 (snat; forward "rpi-tcp-81")',
-    "  reachable from anywhere on the internet (no --allow)",
+    "  open to every source address (no --allow): the hub drops no client by its address",
   ]);
   assert.equal(loop.warnings.length, 1);
   assert.match(
