@@ -19,12 +19,13 @@ export function checkSharedForwardOptions(o: SharedForwardOptions): void {
 
 /**
  * A target port (`option`: --to, --target-port) that spans as many ports as the public one: ranges map
- * 1:1. Both already valid; a usage error before anything is asked, as the spec's own rule words it.
+ * 1:1. Both already valid; checked before anything is asked (the hub need not answer), as the spec's own
+ * rule words it. Exit 1, as the hub's refusal was and as hub init's options that do not go together are.
  */
 export function checkSpan(port: string | number, target: string | number, option: string): void {
   const [a, b] = [parsePortRange(String(port)), parsePortRange(String(target))];
   const why = a.ok && b.ok ? spanProblem(a.range, b.range, String(target)) : undefined;
-  if (why) throw new UserError(`${option}: ${why}`, EXIT.usage);
+  if (why) throw new UserError(`${option}: ${why}`, EXIT.invalid);
 }
 
 /** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port and protocol. */

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Command } from "commander";
+import { EXIT, UserError } from "../../src/cli/errors.ts";
 import { addSharedForwardOptions, sharedForwardFields } from "../../src/cli/forward-options.ts";
+import { checkSpan } from "../../src/cli/peer-args.ts";
 
 function parse(args: string[]) {
   const cmd = addSharedForwardOptions(new Command("add").exitOverride());
@@ -19,4 +21,17 @@ test("--allow (several), --name and --shadow-hub-service become allowFrom, name 
 
 test("left out, they stay unset: the hub's defaults apply (anyone, a generated name, no forcing)", () => {
   assert.deepEqual(parse([]), { allowFrom: undefined, name: undefined, shadowHubService: undefined });
+});
+
+test("a target range of another span is refused before the hub is asked, in the spec's words (exit 1, as the hub's was)", () => {
+  assert.doesNotThrow(() => checkSpan("6000-6010", "7000-7010", "--to"));
+  assert.doesNotThrow(() => checkSpan(80, "8080", "--to"));
+  assert.throws(
+    () => checkSpan("6000-6010", "7000", "--target-port"),
+    (e: Error) =>
+      e instanceof UserError &&
+      e.code === EXIT.invalid &&
+      e.message ===
+        '--target-port: "7000" spans 1 port but port 6000-6010 spans 11; ranges map 1:1, so give one of equal length',
+  );
 });
