@@ -8,10 +8,15 @@ import { addrAt, formatAddr } from "../net/ip.ts";
 import { DEFAULTS } from "../spec/defaults.ts";
 import { applyFix, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
+/** Whether the hub maps clients into a pool for this peer and it is not transparent (checked there). */
+export const snatPoolChecked = (s: PeerScene): boolean =>
+  !!peerPool(s.spec, s.me) && !!s.spec.hub.snatPool && !compile(s.spec, s.me.name).routing;
+
 /** null when the hub maps no client into a pool for this peer, or the peer is transparent (checked there). */
 export async function checkSnatPool(s: PeerScene): Promise<Outcome | null> {
   const pool = peerPool(s.spec, s.me);
   const plan = compile(s.spec, s.me.name);
+  // snatPoolChecked's condition, spelled out so the types narrow.
   if (!pool || !s.spec.hub.snatPool || plan.routing) return null;
   const iface = s.spec.hub.interface;
   const problems: string[] = [];

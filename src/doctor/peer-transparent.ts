@@ -5,6 +5,9 @@ import { compile } from "../compile/compile.ts";
 import { markText } from "../plan/plan.ts";
 import { applyFix, endpointAddress, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
+/** Whether a transparent forward goes to this peer (else checkTransparent has nothing to check). */
+export const transparentChecked = (s: PeerScene): boolean => !!compile(s.spec, s.me.name).routing;
+
 /** null when no transparent forward goes to this peer (nothing to check). */
 export async function checkTransparent(s: PeerScene): Promise<Outcome | null> {
   const plan = compile(s.spec, s.me.name);

@@ -12,10 +12,10 @@ import { checkHandshake, checkHubApi } from "./peer-handshake.ts";
 import { checkHubName } from "./peer-hub-name.ts";
 import { checkPathMtu } from "./peer-path-mtu.ts";
 import type { Outcome, PeerScene } from "./peer-scene.ts";
-import { checkSnatPool } from "./peer-snat-pool.ts";
+import { checkSnatPool, snatPoolChecked } from "./peer-snat-pool.ts";
 import { checkSpecCopy, type HubSpecAnswer, sceneWithHubSpec } from "./peer-spec.ts";
 import { checkTargets } from "./peer-targets.ts";
-import { checkTransparent } from "./peer-transparent.ts";
+import { checkTransparent, transparentChecked } from "./peer-transparent.ts";
 
 export type PeerContext = PeerScene;
 
@@ -46,6 +46,9 @@ export async function peerContext(
   if (!me) throw new Error(`the spec has no peer named ${name}`);
   const scene = { host, spec: r.spec, me, api: id?.api ?? null, stateDir, now: Date.now };
   if (!local || !id || !askHub) return scene;
+  // No tunnel: the request could only wait out its timeout (the spec check is not judged then anyway).
+  if ((await host.stats.wgPeers(r.spec.hub.interface)) === null)
+    return { ...scene, copy: { state: "unknown", why: `${r.spec.hub.interface} does not exist` } };
   return sceneWithHubSpec(scene, local.text, await askHub(id.api));
 }
 
@@ -73,40 +76,53 @@ const check = (
  * A check that looks through the tunnel (the hub's API, a target on the tunnel's address, its routes),
  * judged only while the tunnel's interface exists: without it each would fail for that one cause and
  * blame another (a connect to the tunnel address times out: "a firewall drops it"). Each of its rows
- * is then unknown, "not checked because wg0 does not exist"; the handshake line says how to bring it up.
+ * (`rows`: their ids, named from the spec without touching the network) is then unknown, "not checked
+ * because wg0 does not exist", and nothing is sent: a connect, ping or API request through a missing
+ * tunnel only waits out its timeout. The handshake line says how to bring it up.
  */
-const throughTunnel = (c: Check<PeerContext>): Check<PeerContext> => ({
+const throughTunnel = (c: Check<PeerContext>, rows: (s: PeerContext) => string[]): Check<PeerContext> => ({
   ...c,
   run: async (s) => {
     const iface = s.spec.hub.interface;
     if ((await s.host.stats.wgPeers(iface)) !== null) return c.run(s);
-    // Run for its rows alone (one per target; none when nothing applies here), each then unknown.
-    const rows = [await c.run(s)].flat();
-    return rows.map((r) => ({
-      id: r.id,
+    return rows(s).map((id) => ({
+      id,
       status: "unknown" as const,
       found: `not checked because ${iface} does not exist (see the handshake line)`,
     }));
   },
 });
 
+/** A check's one row, always there. */
+const oneRow = (id: string) => () => [id];
+
+/** The target check's rows: one per forward to this peer and protocol (as checkTargets names them). */
+const targetRows = (s: PeerContext) =>
+  s.spec.forwards
+    .filter((f) => f.peer === s.me.name)
+    .flatMap((f) => f.protos.map((proto) => `target ${f.name} ${proto}`));
+
 export const PEER_CHECKS: Check<PeerContext>[] = [
   check("agent", "the peer's agent (porthole peer run) runs, on a joined peer", checkAgent),
   check("handshake", "the tunnel to the hub has a recent handshake", checkHandshake),
-  throughTunnel(check("hub-api", "the hub's API answers through the tunnel", checkHubApi)),
+  throughTunnel(check("hub-api", "the hub's API answers through the tunnel", checkHubApi), oneRow("hub-api")),
   throughTunnel(
     check(
       "spec",
       "this peer has taken the hub's latest spec (its agent applies the hub's changes)",
       checkSpecCopy,
     ),
+    (s) => (s.copy ? ["spec"] : []),
   ),
   check("hub-name", "the hub's name resolves to the address the tunnel uses", checkHubName),
-  throughTunnel({
-    id: "target",
-    about: "each forward's target port listens here, on an address the tunnel reaches",
-    run: async (s) => (await checkTargets(s)).map((t) => result(`target ${t.name}`, t.outcome)),
-  }),
+  throughTunnel(
+    {
+      id: "target",
+      about: "each forward's target port listens here, on an address the tunnel reaches",
+      run: async (s) => (await checkTargets(s)).map((t) => result(`target ${t.name}`, t.outcome)),
+    },
+    targetRows,
+  ),
   {
     id: "firewall",
     about:
@@ -119,9 +135,11 @@ export const PEER_CHECKS: Check<PeerContext>[] = [
       "full-size packets cross the tunnel (DF pings over the internet and through the tunnel)",
       checkPathMtu,
     ),
+    oneRow("path-mtu"),
   ),
   throughTunnel(
     check("transparent", "transparent forwards' marks, rule, route and rp_filter", checkTransparent),
+    (s) => (transparentChecked(s) ? ["transparent"] : []),
   ),
   throughTunnel(
     check(
@@ -129,6 +147,7 @@ export const PEER_CHECKS: Check<PeerContext>[] = [
       "snat clients' pool addresses reach this peer and are answered through the tunnel",
       checkSnatPool,
     ),
+    (s) => (snatPoolChecked(s) ? ["snat-pool"] : []),
   ),
-  throughTunnel(check("clock", "this machine's clock agrees with the hub's", checkClock)),
+  throughTunnel(check("clock", "this machine's clock agrees with the hub's", checkClock), oneRow("clock")),
 ];

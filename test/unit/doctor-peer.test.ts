@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runChecks } from "../../src/doctor/check.ts";
-import { PEER_CHECKS } from "../../src/doctor/peer.ts";
+import { PEER_CHECKS, peerContext } from "../../src/doctor/peer.ts";
 import { checkAgent } from "../../src/doctor/peer-agent.ts";
 import { CLOCK_FAIL_S, judgeClock } from "../../src/doctor/peer-clock.ts";
 import { checkFirewall } from "../../src/doctor/peer-firewall.ts";
@@ -418,6 +418,8 @@ test("without wg0: the handshake fails saying how to bring it up; every check th
   // What a missing interface looks like from here: a connect to its address goes unanswered.
   host.network.connect = () => ({ outcome: "timeout", error: null });
   const all = await runChecks(PEER_CHECKS, s);
+  // Nothing is sent through the missing tunnel only to be discarded (each would wait out its timeout).
+  assert.deepEqual(host.probes, []);
   const NOT = "not checked because wg0 does not exist (see the handshake line)";
   assert.deepEqual(
     all.map((c) => [c.id, c.status, c.status === "unknown" ? c.found : ""]),
@@ -676,4 +678,24 @@ test("spec copy: the hub's spec is compared with this peer's copy; a copy behind
   const broken = sceneWithHubSpec(s, copyText, { hash: "x", text: "hub: [" });
   assert.equal(broken.copy?.state, "unknown");
   assert.equal(broken.spec, s.spec);
+});
+
+test("peerContext: a joined peer without wg0 does not ask the hub for its spec (it could only time out)", async () => {
+  const { host } = scene({ noIface: true });
+  await host.files.write("/state/peer.json", JSON.stringify({ name: "rpi", api: "http://10.8.0.1:7777" }));
+  await host.files.write("/etc/porthole.yaml", specText([SHARE]));
+  const asked: string[] = [];
+  const askHub = async (api: string) => {
+    asked.push(api);
+    return { error: "no answer through the tunnel" };
+  };
+  const s = await peerContext(host, "/state", "/etc", askHub);
+  assert.deepEqual(asked, []);
+  assert.deepEqual(s.copy, { state: "unknown", why: "wg0 does not exist" });
+  // With the tunnel there, it asks.
+  const up = scene().host;
+  await up.files.write("/state/peer.json", JSON.stringify({ name: "rpi", api: "http://10.8.0.1:7777" }));
+  await up.files.write("/etc/porthole.yaml", specText([SHARE]));
+  await peerContext(up, "/state", "/etc", askHub);
+  assert.deepEqual(asked, ["http://10.8.0.1:7777"]);
 });
