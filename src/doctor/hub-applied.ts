@@ -5,6 +5,7 @@
 // is what makes a forward that answers the hub fail its clients.
 import type { PeerApplied } from "../protocol/responses.ts";
 import type { PeerStatus } from "../protocol/status.ts";
+import { inStep } from "../protocol/status-text.ts";
 import type { Check, CheckResult } from "./check.ts";
 import type { HubContext } from "./hub-context.ts";
 
@@ -14,30 +15,20 @@ const onPeer = (name: string) => [
   `on ${name}: journalctl -u porthole-peer (the agent's log: each apply, and why one failed)`,
 ];
 
-/** One agent peer's result from its judged side of the spec. */
+/** One agent peer's result from its judged side of the spec: ok, fail or unknown as status's line says it. */
 export function judgeApplied(name: string, a: PeerApplied): CheckResult {
   const found = `${name}: ${a.note}`;
-  switch (a.state) {
-    case "current":
-      return { id: "applied", status: "ok", found };
-    case "failed":
-      return { id: "applied", status: "fail", found, fix: onPeer(name) };
-    case "unreported":
-      return {
-        id: "applied",
-        status: "unknown",
-        found,
-        fix: [`on ${name}: upgrade porthole to the hub's version, then systemctl restart porthole-peer`],
-      };
-    default:
-      // Behind (it fetches within a tick) or not heard since the hub started: not known either way.
-      return {
-        id: "applied",
-        status: a.state === "behind" && a.lastError ? "fail" : "unknown",
-        found,
-        fix: onPeer(name),
-      };
-  }
+  const known = inStep(a);
+  if (known) return { id: "applied", status: "ok", found };
+  if (a.state === "unreported")
+    return {
+      id: "applied",
+      status: "unknown",
+      found,
+      fix: [`on ${name}: upgrade porthole to the hub's version, then systemctl restart porthole-peer`],
+    };
+  // Failed; or behind (it fetches within a tick) or not heard since the hub started: not known either way.
+  return { id: "applied", status: known === false ? "fail" : "unknown", found, fix: onPeer(name) };
 }
 
 export const applied: Check<HubContext> = {

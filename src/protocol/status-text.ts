@@ -87,9 +87,22 @@ function workingText(f: ForwardStatus, peer: ProbePeer | undefined): string {
     : "yes (the target accepts connections from the hub; no firewall on the hub drops it)";
 }
 
-/** An agent peer's side of the spec in a status line: in step, or why not known (see PeerApplied). */
-const appliedText = (a: PeerApplied) =>
-  a.state === "current" ? `in step: ${a.note}` : `NOT known to be in step: ${a.note}`;
+/**
+ * Whether an agent peer is in step with the spec the hub serves it: true (it applied it), false (its
+ * apply of it failed, or it is behind with a failed apply), null (behind and fetching, or not heard:
+ * not known). Status's line and doctor's applied check both go by it.
+ */
+export function inStep(a: PeerApplied): boolean | null {
+  if (a.state === "current") return true;
+  if (a.state === "failed" || (a.state === "behind" && a.lastError)) return false;
+  return null;
+}
+
+/** An agent peer's side of the spec in a status line: in step, not, or why not known (see PeerApplied). */
+const appliedText = (a: PeerApplied) => {
+  const known = inStep(a);
+  return `${known ? "in step" : known === false ? "NOT in step" : "NOT known to be in step"}: ${a.note}`;
+};
 
 /**
  * "" when every probed target was probed by this status; else how many were probed now, earlier

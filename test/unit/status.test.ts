@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import * as z from "zod";
+import { judgeApplied } from "../../src/doctor/hub-applied.ts";
 import { judgePeer } from "../../src/doctor/hub-peers.ts";
 import { hostFiles } from "../../src/host/files.ts";
 import type { ConnectResult } from "../../src/host/types.ts";
@@ -15,7 +16,7 @@ import { ONLINE_WITHIN_S } from "../../src/hub/status.ts";
 import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { type ProbePeer, timeoutCause, tunnelReadsDown } from "../../src/protocol/probe-text.ts";
-import { PeerStatusReply } from "../../src/protocol/responses.ts";
+import { type PeerApplied, PeerStatusReply } from "../../src/protocol/responses.ts";
 import type { ForwardStatus, PeerStatus } from "../../src/protocol/status.ts";
 import { renderStatus } from "../../src/protocol/status-text.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
@@ -677,4 +678,48 @@ test("status: a count that takes long is not waited for; the status says when it
   const next = await service.status(false);
   assert.equal(next.forwards[0]?.establishedConnections, 9);
   assert.equal(next.countedAt, new Date((NOW + 13) * 1000).toISOString());
+});
+
+test("status and doctor word an agent peer's side alike: in step (ok), NOT in step when its apply failed (fail), not known while it is behind or silent (unknown)", () => {
+  const side = (state: PeerApplied["state"], lastError: PeerApplied["lastError"] = null): PeerApplied => ({
+    state,
+    specHash: "0123456789abcdef",
+    lastApplied: null,
+    lastError,
+    agentSeenSecondsAgo: 1,
+    note: `note of ${state}`,
+  });
+  const failedBefore = { specHash: "fedcba9876543210", at: "T", error: "File exists" };
+  const cases: [PeerApplied, string, string][] = [
+    [side("current"), "in step", "ok"],
+    [side("failed", failedBefore), "NOT in step", "fail"],
+    [side("behind", failedBefore), "NOT in step", "fail"],
+    [side("behind"), "NOT known to be in step", "unknown"],
+    [side("silent"), "NOT known to be in step", "unknown"],
+    [side("unreported"), "NOT known to be in step", "unknown"],
+  ];
+  for (const [a, words, status] of cases) {
+    const text = renderStatus({
+      hub: { name: "hub", interface: "wg0", listenPort: 51820, address: "10.8.0.1", up: true },
+      peers: [
+        {
+          name: "rpi",
+          address: "10.8.0.2",
+          online: true,
+          handshakeAgeSeconds: 5,
+          receivedSecondsAgo: 1,
+          endpoint: null,
+          rxBytes: 10,
+          txBytes: 10,
+          admin: false,
+          kind: "agent",
+          applied: a,
+        },
+      ],
+      forwards: [],
+      firewall: [],
+    });
+    assert.match(text, new RegExp(`^ {4}spec: ${words}: note of ${a.state}$`, "m"), a.state);
+    assert.equal(judgeApplied("rpi", a).status, status, a.state);
+  }
 });
