@@ -83,7 +83,7 @@ export function judgePeer(
       id: "peers",
       status: "warn",
       found: `${p.name}: offline (not on ${iface}: the spec that adds it is not applied)${stops}`,
-      fix: ["porthole apply (the wireguard check shows what differs)"],
+      fix: ["porthole apply --dry-run (what is missing on the hub), then porthole apply"],
     };
   if (!p.online)
     return {

@@ -456,7 +456,7 @@ test("status: a peer in the spec but not on wg0 (not applied yet) is offline wit
     [
       "warn",
       "cam: offline (not on wg0: the spec that adds it is not applied); its forward cam-rtsp does not work",
-      ["porthole apply (the wireguard check shows what differs)"],
+      ["porthole apply --dry-run (what is missing on the hub), then porthole apply"],
     ],
   );
 });
