@@ -103,7 +103,7 @@ export const PeerStatusReply = z.looseObject({
   }),
   receivedSecondsAgo: z.number().nullable().optional().meta({
     description:
-      "Seconds since the hub last saw the peer's received bytes grow (watched every 2 s; a peer sends at least every `keepalive` s, so longer than max(30, keepalive + 5) means the tunnel carries nothing, even while online). Never seen growing: how long the hub has watched it, once at least 30 s. null: not known yet. Absent from older hubs.",
+      "Seconds since the hub last saw the peer's received bytes grow (watched every 2 s; a peer sends at least every `keepalive` s, so longer than max(30, keepalive + 5) means the tunnel carries nothing, even while online). Never seen growing: how long the hub has watched it, once at least 30 s. null: not known yet, or nothing ever received (rxBytes 0: status says never). Absent from older hubs.",
   }),
   keepalive: z.number().optional().meta({
     description:
