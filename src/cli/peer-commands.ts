@@ -3,7 +3,7 @@
 // `porthole expose` evaluates little more than commander (bench/README.md, start-up).
 import type { Command } from "commander";
 import { hostFiles, readText, readTextNow } from "../host/files.ts";
-import { HubRefused, HubUnreachable, hubRequest } from "../peer/client.ts";
+import { HubRefused, HubUnreachable, hubRequest, peerClient } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { hubClient } from "../protocol/client.ts";
@@ -68,23 +68,29 @@ async function sync(id: PeerIdentity): Promise<void> {
   // Loaded here, not at start: only the commands that change the machine need the reconciler.
   const { apply } = await import("../reconcile/reconcile.ts");
   if (!local) return;
-  // The hub hears of this apply at once (its status judges this peer's forwards by it); the agent
-  // reports it too on its next tick, so a hub that did not hear (older, or busy) loses nothing.
-  const { specHash } = await import("../protocol/spec-hash.ts");
-  const report = (error: string | null) => {
-    const at = new Date().toISOString();
-    const hash = specHash(local.text);
-    return ask(id)
-      .reportApplied({ specHash: hash, at, error, lastApplied: error ? null : { specHash: hash, at } })
-      .catch(() => {});
-  };
   try {
     await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
   } catch (e) {
-    await report((e as Error).message.slice(0, 2000));
+    await reportApply(id.api, local.text, (e as Error).message.slice(0, 2000));
     throw e;
   }
-  await report(null);
+  await reportApply(id.api, local.text, null);
+}
+
+/**
+ * Tells the hub at `api` of this command's apply of `specText` (`error`: why it failed; null: it
+ * succeeded), so its status judges this peer's forwards by it at once. Best effort, never throws: the
+ * agent reports it too on its next tick, so a hub that did not hear (older, or busy) loses nothing.
+ * One attempt (5 s): not a change's minute-long follow-up, which would hang the command and say on
+ * stderr that a change it already made may not have happened.
+ */
+export async function reportApply(api: string, specText: string, error: string | null): Promise<void> {
+  const { specHash } = await import("../protocol/spec-hash.ts");
+  const at = new Date().toISOString();
+  const hash = specHash(specText);
+  await peerClient(api, { recover: false })
+    .reportApplied({ specHash: hash, at, error, lastApplied: error ? null : { specHash: hash, at } })
+    .catch(() => {});
 }
 
 const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim());
