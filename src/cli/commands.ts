@@ -116,10 +116,14 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
             givenFileExists("--spec", o.spec, "give the path of a porthole spec");
             process.env.PORTHOLE_SPEC = resolve(o.spec);
           }
-          const { peerIdentity, peerStatus, staticPeerStatus } = await import("./peer-commands.ts");
-          const id = await peerIdentity();
-          if (id) return peerStatus(id, !!o.json, !!o.all);
-          if (await staticPeerStatus(!!o.json)) return;
+          const [{ readIdentity }, { hostFiles }, { stateDir }] = await Promise.all([
+            import("../peer/local.ts"),
+            import("../host/files.ts"),
+            import("./paths.ts"),
+          ]);
+          const id = await readIdentity(hostFiles, stateDir());
+          if (id) return (await import("./peer-commands.ts")).peerStatus(id, !!o.json, !!o.all);
+          if (await (await import("./static-peer-status.ts")).staticPeerStatus(!!o.json)) return;
           // Neither side yet and no spec: say both ways in (the hub's "no spec: hub init" is half of it).
           const [{ thisSide }, { hubSpecPath }, { pathExists }, { UserError }] = await Promise.all([
             import("./side.ts"),

@@ -1,10 +1,8 @@
 // The reconcile context for the machine this CLI runs on.
 
-import { join } from "node:path";
-import { pathExists } from "../host/files.ts";
 import { realHost } from "../host/real-host.ts";
 import type { Context } from "../reconcile/reconcile.ts";
-import { keyFile, stateDir } from "./paths.ts";
+import { daemonManaged, keyFile, stateDir } from "./paths.ts";
 
 export function hostContext(log: (line: string) => void = (l) => console.log(l)): Context {
   const unitEnv: Record<string, string> = {};
@@ -24,9 +22,4 @@ export function hostContext(log: (line: string) => void = (l) => console.log(l))
     leaveUnit: !!process.env.PORTHOLE_UNIT,
     log,
   };
-}
-
-/** Hosts set up with `hub init` or `join` run porthole's daemon; others re-apply saved state at boot. */
-export function daemonManaged(): boolean {
-  return pathExists(join(stateDir(), "hub-runtime.json")) || pathExists(join(stateDir(), "peer.json"));
 }

@@ -10,11 +10,10 @@ import type { HubSpecAnswer } from "../doctor/peer-spec.ts";
 import { realHost } from "../host/real-host.ts";
 import { HubUnreachable, peerClient } from "../peer/client.ts";
 import { specHash } from "../protocol/spec-hash.ts";
-import { daemonManaged } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { hub, waitForDaemon } from "./hub-client.ts";
 import { specProblem } from "./hub-status.ts";
-import { configDir, stateDir } from "./paths.ts";
+import { configDir, daemonManaged, stateDir } from "./paths.ts";
 import { thisSide } from "./side.ts";
 
 async function check(side: "hub" | "peer"): Promise<CheckResult[]> {

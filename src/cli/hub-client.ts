@@ -1,13 +1,11 @@
 // CLI commands on the hub talk to the daemon through its unix socket when it runs, or run the same
 // API in-process (editing the state directly) when it doesn't — one code path either way.
-import { randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { hostFiles } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import type { SpecStore } from "../hub/store.ts";
 import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
-import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { type ArgNames, inArgWords } from "./hub-words.ts";
 import { hubSpecPath, stateDir } from "./paths.ts";
@@ -23,7 +21,9 @@ export async function hubStore(): Promise<SpecStore> {
   return new SpecStore(hostFiles, hubSpecPath(), stateDir());
 }
 
-function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
+async function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
+  // node:crypto only for a change (its ~15 internal modules are a tenth of a `status` run's start-up).
+  const id = method === "GET" ? null : (await import("node:crypto")).randomUUID();
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -35,7 +35,7 @@ function overSocket(method: string, path: string, body?: unknown): Promise<Reply
         // No timeout: the answer comes when the apply is done. The id makes a repeated change happen once.
         headers: {
           "content-type": "application/json",
-          ...(method === "GET" ? {} : { "x-request-id": randomUUID() }),
+          ...(id ? { "x-request-id": id } : {}),
         },
       },
       (res) => {
@@ -93,9 +93,10 @@ export async function callHub(
     throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`, EXIT.host);
   if (!reply) {
     // No daemon: the API in-process (loaded only here; the usual path is the socket).
-    const [{ hubApi }, { HubService }] = await Promise.all([
+    const [{ hubApi }, { HubService }, { hostContext }] = await Promise.all([
       import("../hub/api.ts"),
       import("../hub/service.ts"),
+      import("./context.ts"),
     ]);
     const app = hubApi(new HubService({ ...hostContext(), service: "daemon" }, await hubStore()), "local");
     const res = await app.request(path, {

@@ -4,9 +4,8 @@ import { runningDaemon } from "../host/daemon-pid.ts";
 import { pathExists } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import { renderStatus } from "../protocol/status-text.ts";
-import { daemonManaged } from "./context.ts";
 import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
-import { stateDir } from "./paths.ts";
+import { daemonManaged, stateDir } from "./paths.ts";
 
 /** The hub daemon's state for `status`: running (pid, since when) or not, and what to do about it. */
 export interface DaemonState {

@@ -19,3 +19,8 @@ export function specPath(given?: string): string {
  * the hub's, while the daemon under systemd (working directory /) goes on reading the other one.
  */
 export const hubSpecPath = () => process.env.PORTHOLE_SPEC ?? join(configDir(), "porthole.yaml");
+
+/** Hosts set up with `hub init` or `join` run porthole's daemon; others re-apply saved state at boot. */
+export function daemonManaged(): boolean {
+  return pathExists(join(stateDir(), "hub-runtime.json")) || pathExists(join(stateDir(), "peer.json"));
+}

@@ -361,34 +361,3 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
     : id.api;
   console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s, all)}`);
 }
-
-/**
- * `status` on a peer set up with `porthole apply` (no peer.json): found by its key in the same spec
- * apply uses. false when this machine is not such a peer (or the spec cannot be read), and at once
- * when the hub daemon runs here: this is the hub, and loading its spec to look for a peer would cost
- * its status ~0.5 s of CPU at 10,000 forwards.
- */
-export async function staticPeerStatus(json: boolean): Promise<boolean> {
-  const { runningDaemon } = await import("../host/daemon-pid.ts");
-  if (await runningDaemon(stateDir(), "hub")) return false;
-  const { loadSpec } = await import("../spec/load.ts");
-  const { keyProblem, publicKeyOf } = await import("../net/wgkey.ts");
-  const { specPath, keyFile } = await import("./paths.ts");
-  let text: string;
-  try {
-    text = readTextNow(specPath());
-  } catch {
-    return false;
-  }
-  const r = loadSpec(text, specPath());
-  const key = (await readText(keyFile()))?.trim();
-  if (!r.ok || !key || keyProblem(key)) return false;
-  const me = r.spec.peers.find((p) => p.publicKey === publicKeyOf(key));
-  if (!me) return false;
-  const { localPeerStatus } = await import("../hub/status.ts");
-  const { realHost } = await import("../host/real-host.ts");
-  const { renderLocalPeerStatus } = await import("../protocol/status-text.ts");
-  const s = await localPeerStatus(realHost, r.spec, me.name, Math.floor(Date.now() / 1000));
-  console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s));
-  return true;
-}
