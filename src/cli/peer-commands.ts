@@ -2,7 +2,7 @@
 // address formatting (ipaddr.js) and status text load inside the commands that use them, so starting
 // `porthole expose` evaluates little more than commander (bench/README.md, start-up).
 import type { Command } from "commander";
-import { hostFiles, readText, readTextNow } from "../host/files.ts";
+import { hostFiles } from "../host/files.ts";
 import { HubRefused, HubUnreachable, hubRequest, peerClient } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
