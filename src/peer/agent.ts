@@ -76,6 +76,8 @@ export async function runPeer(
   const session = hubSession(ctx.host, log);
   let busy = false;
   let ticks = 0;
+  /** The hash of the hub's spec this version could not load (reported once, not every tick). */
+  let unloadable: string | null = null;
   const tick = async () => {
     if (busy) return;
     busy = true;
@@ -105,7 +107,11 @@ export async function runPeer(
             (e: Error) => log(`reachability probe: ${e.message}`),
           );
       }
-      if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
+      if (who.specHash && who.specHash === unloadable) {
+        // Told the hub already (its record says failed, and why): fetched and logged again only when
+        // the hub's spec changes. The spec applied before stays applied, and its record is not
+        // overwritten by a repair.
+      } else if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
         const text = await peerClient(id.api).spec();
         const loaded = loadSpec(text);
         if (loaded.ok) {
@@ -115,6 +121,7 @@ export async function runPeer(
           // A spec this version cannot read (a newer hub's field): the hub hears why it was not applied.
           const why = `the hub's spec does not load here (is porthole on this peer older than the hub's?): ${loaded.report}`;
           reporter.record(specHash(text), new Date().toISOString(), why);
+          unloadable = who.specHash;
           log(`agent: ${why}`);
         }
       } else if (local && !reporter.hasApplied(specHash(local.text))) {
