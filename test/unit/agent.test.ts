@@ -36,13 +36,14 @@ const body = (req: IncomingMessage) =>
 
 test("a hub spec this version cannot load is fetched, logged and reported once, not every tick; a changed one again", async (t) => {
   let served = newer(1);
-  let record: { specHash: string; error: string | null } | null = null;
+  // In an object: TypeScript would narrow a `let` assigned only in the server's callback to null.
+  const hub: { record: { specHash: string; error: string | null } | null } = { record: null };
   const gets: string[] = [];
   const server = createServer(async (req, res) => {
     res.setHeader("content-type", "application/json");
     if (req.url === "/v1/whoami")
       return res.end(
-        JSON.stringify({ kind: "peer", name: "rpi", specHash: specHash(served), applied: record }),
+        JSON.stringify({ kind: "peer", name: "rpi", specHash: specHash(served), applied: hub.record }),
       );
     if (req.url === "/v1/spec") {
       gets.push(specHash(served));
@@ -51,7 +52,7 @@ test("a hub spec this version cannot load is fetched, logged and reported once, 
     }
     if (req.url === "/v1/applied" && req.method === "POST") {
       const r = JSON.parse(await body(req)) as { specHash: string; error: string | null };
-      record = { specHash: r.specHash, error: r.error };
+      hub.record = { specHash: r.specHash, error: r.error };
       return res.end("{}");
     }
     res.statusCode = 404;
@@ -77,20 +78,24 @@ test("a hub spec this version cannot load is fetched, logged and reported once, 
   const told = () => logs.filter((l) => /the hub's spec does not load here/.test(l));
   assert.deepEqual(gets, [specHash(newer(1))], "fetched once");
   assert.equal(told().length, 1, logs.join("\n"));
-  assert.equal(record?.specHash, specHash(newer(1)));
-  assert.match(record?.error ?? "", /does not load here .*futureField/s, "the hub keeps hearing it failed");
+  assert.equal(hub.record?.specHash, specHash(newer(1)));
+  assert.match(
+    hub.record?.error ?? "",
+    /does not load here .*futureField/s,
+    "the hub keeps hearing it failed",
+  );
   assert.equal(host.fileMap.get("/etc/porthole/porthole.yaml"), SPEC, "the spec applied before stays");
 
   served = newer(2);
   for (let i = 0; i < 3; i++) await agent.tick();
   assert.deepEqual(gets, [specHash(newer(1)), specHash(newer(2))], "a changed spec is fetched again");
   assert.equal(told().length, 2);
-  assert.equal(record?.specHash, specHash(newer(2)));
+  assert.equal(hub.record?.specHash, specHash(newer(2)));
 
   served = SPEC.replace("forwards: []", "forwards: []\n# a comment: a spec this version loads");
   await agent.tick();
   await agent.tick();
-  assert.equal(record?.specHash, specHash(served), "applied and reported once it loads");
-  assert.equal(record?.error, null);
+  assert.equal(hub.record?.specHash, specHash(served), "applied and reported once it loads");
+  assert.equal(hub.record?.error, null);
   assert.equal(host.fileMap.get("/etc/porthole/porthole.yaml"), served);
 });
