@@ -17,10 +17,12 @@ export const EXIT = {
 
 /** An error meant for the user: printed without a stack trace, exits with `code`. */
 export class UserError extends Error {
+  /** `cause`: the error it words (e.g. the hub did not answer), for a caller that tells causes apart. */
   constructor(
     message: string,
     readonly code: number = EXIT.invalid,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }

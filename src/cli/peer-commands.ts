@@ -50,7 +50,7 @@ const ask = (id: PeerIdentity, args: ArgNames = {}) =>
           inArgWords(e.message, e.problems, args),
           e.status >= 500 ? EXIT.host : EXIT.invalid,
         );
-      if (e instanceof HubUnreachable) throw new UserError(e.message, EXIT.host);
+      if (e instanceof HubUnreachable) throw new UserError(e.message, EXIT.host, e);
       throw e;
     }
   });
@@ -348,8 +348,26 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
 
 /** `porthole status` on a joined peer; `all`: every forward's lines, however many (see renderStatus). */
 export async function peerStatus(id: PeerIdentity, json: boolean, all = false): Promise<void> {
-  const s = await ask(id).status(!json && !all);
   const local = await readLocalSpec(hostFiles, configDir());
+  let s: Awaited<ReturnType<ReturnType<typeof ask>["status"]>>;
+  try {
+    s = await ask(id).status(!json && !all);
+  } catch (e) {
+    // The hub did not answer: what this machine can see of its tunnel is still said (the status of
+    // its forwards is the hub's to give), then the error, exit 3.
+    if (!json && local && e instanceof UserError && e.cause instanceof HubUnreachable) {
+      const [{ localPeerStatus }, { realHost }, { renderLocalPeerStatus }] = await Promise.all([
+        import("../hub/status.ts"),
+        import("../host/real-host.ts"),
+        import("../protocol/status-text.ts"),
+      ]);
+      const mine = await localPeerStatus(realHost, local.spec, id.name, Math.floor(Date.now() / 1000));
+      console.log(
+        renderLocalPeerStatus(mine, `joined to hub ${id.api}, which did not answer: what this machine sees`),
+      );
+    }
+    throw e;
+  }
   if (json) {
     console.log(JSON.stringify(s, null, 2));
     return;

@@ -236,9 +236,12 @@ export function renderStatus(s: HubStatus, all = false): string {
 }
 
 /** `porthole status` on a peer set up with `porthole apply`. */
-export function renderLocalPeerStatus(s: LocalPeerStatus): string {
+export function renderLocalPeerStatus(
+  s: LocalPeerStatus,
+  how = "set up with porthole apply, not joined",
+): string {
   return [
-    `peer ${s.name} (${s.address}, ${s.interface} ${s.up ? "up" : "DOWN"}; set up with porthole apply, not joined)`,
+    `peer ${s.name} (${s.address}, ${s.interface} ${s.up ? "up" : "DOWN"}; ${how})`,
     "",
     ...(s.up
       ? [

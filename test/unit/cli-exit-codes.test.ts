@@ -56,6 +56,20 @@ describe("exit codes: the same contract for every command", () => {
   }
 });
 
+test("peer: porthole status with the hub not answering still says what this machine sees, then exit 3", () => {
+  const r = machine("peer").run(["status"]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(
+    r.stdout,
+    /^peer rpi \(\?, wg0 DOWN; joined to hub http:\/\/127\.0\.0\.1:9, which did not answer: what this machine sees\)$/m,
+  );
+  assert.match(r.stdout, /^hub: unknown \(wg0 is down: its handshakes cannot be read\)$/m);
+  assert.match(r.stderr, /the hub did not answer through the tunnel/);
+  const json = machine("peer").run(["status", "--json"]);
+  assert.equal(json.status, 3);
+  assert.equal(json.stdout, "", "--json prints the hub's status or nothing");
+});
+
 // 5xx: the hub (or its daemon) answered that it could not do it — an apply that failed — exit 3, with its
 // words. A small server stands in for it, on a unix socket: a peer's hub (reached at 127.0.0.1:HUB_PORT
 // in the scratch machine's namespace), or the daemon's socket on the hub; it answers every request 500
