@@ -363,7 +363,7 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
       ]);
       const mine = await localPeerStatus(realHost, local.spec, id.name, Math.floor(Date.now() / 1000));
       console.log(
-        renderLocalPeerStatus(mine, `joined to hub ${id.api}, which did not answer: what this machine sees`),
+        renderLocalPeerStatus(mine, `joined to hub ${id.api}, no status from it: what this machine sees`),
       );
     }
     throw e;

@@ -61,7 +61,7 @@ test("peer: porthole status with the hub not answering still says what this mach
   assert.equal(r.status, 3, r.stderr);
   assert.match(
     r.stdout,
-    /^peer rpi \(\?, wg0 DOWN; joined to hub http:\/\/127\.0\.0\.1:9, which did not answer: what this machine sees\)$/m,
+    /^peer rpi \(\?, wg0 DOWN; joined to hub http:\/\/127\.0\.0\.1:9, no status from it: what this machine sees\)$/m,
   );
   assert.match(r.stdout, /^hub: unknown \(wg0 is down: its handshakes cannot be read\)$/m);
   assert.match(r.stderr, /the hub did not answer through the tunnel/);
