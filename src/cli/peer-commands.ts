@@ -71,7 +71,7 @@ async function sync(id: PeerIdentity): Promise<void> {
   try {
     await apply({ ...ctx, service: "daemon" }, { spec: local.spec, specText: local.text, hostName: id.name });
   } catch (e) {
-    await reportApply(id.api, local.text, (e as Error).message.slice(0, 2000));
+    await reportApply(id.api, local.text, (e as Error).message);
     throw e;
   }
   await reportApply(id.api, local.text, null);
@@ -85,12 +85,17 @@ async function sync(id: PeerIdentity): Promise<void> {
  * stderr that a change it already made may not have happened.
  */
 export async function reportApply(api: string, specText: string, error: string | null): Promise<void> {
-  const { specHash } = await import("../protocol/spec-hash.ts");
-  const at = new Date().toISOString();
-  const hash = specHash(specText);
-  await peerClient(api, { recover: false })
-    .reportApplied({ specHash: hash, at, error, lastApplied: error ? null : { specHash: hash, at } })
-    .catch(() => {});
+  const [{ specHash }, { ApplyReporter }] = await Promise.all([
+    import("../protocol/spec-hash.ts"),
+    import("../peer/applied.ts"),
+  ]);
+  // The agent's own reporter, for one report: the same shape and error limit, and it never throws.
+  const reporter = new ApplyReporter(
+    (r) => peerClient(api, { recover: false }).reportApplied(r),
+    () => {},
+  );
+  reporter.record(specHash(specText), new Date().toISOString(), error);
+  await reporter.sync(null);
 }
 
 const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim());
@@ -356,15 +361,9 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
     // The hub did not answer: what this machine can see of its tunnel is still said (the status of
     // its forwards is the hub's to give), then the error, exit 3.
     if (!json && local && e instanceof UserError && e.cause instanceof HubUnreachable) {
-      const [{ localPeerStatus }, { realHost }, { renderLocalPeerStatus }] = await Promise.all([
-        import("../hub/status.ts"),
-        import("../host/real-host.ts"),
-        import("../protocol/status-text.ts"),
-      ]);
-      const mine = await localPeerStatus(realHost, local.spec, id.name, Math.floor(Date.now() / 1000));
-      console.log(
-        renderLocalPeerStatus(mine, `joined to hub ${id.api}, no status from it: what this machine sees`),
-      );
+      const { printLocalPeerStatus } = await import("./static-peer-status.ts");
+      const how = `joined to hub ${id.api}, no status from it: what this machine sees`;
+      await printLocalPeerStatus(local.spec, id.name, false, how);
     }
     throw e;
   }

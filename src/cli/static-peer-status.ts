@@ -2,6 +2,7 @@
 // on a hub passes through here first and must not load the peer commands (their hub client brings
 // node's crypto, the agent and more: ~15 % of a hub status run's CPU).
 import { readText, readTextNow } from "../host/files.ts";
+import type { Spec } from "../spec/types.ts";
 import { stateDir } from "./paths.ts";
 
 /**
@@ -27,10 +28,25 @@ export async function staticPeerStatus(json: boolean): Promise<boolean> {
   if (!r.ok || !key || keyProblem(key)) return false;
   const me = r.spec.peers.find((p) => p.publicKey === publicKeyOf(key));
   if (!me) return false;
-  const { localPeerStatus } = await import("../hub/status.ts");
-  const { realHost } = await import("../host/real-host.ts");
-  const { renderLocalPeerStatus } = await import("../protocol/status-text.ts");
-  const s = await localPeerStatus(realHost, r.spec, me.name, Math.floor(Date.now() / 1000));
-  console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s));
+  await printLocalPeerStatus(r.spec, me.name, json);
   return true;
+}
+
+/**
+ * Prints what this machine sees as peer `name` of `spec` (its interface, the hub's handshake, its
+ * forwards from the spec), as JSON or text; `how`: how it came to be a peer, in the text's first line.
+ */
+export async function printLocalPeerStatus(
+  spec: Spec,
+  name: string,
+  json: boolean,
+  how?: string,
+): Promise<void> {
+  const [{ localPeerStatus }, { realHost }, { renderLocalPeerStatus }] = await Promise.all([
+    import("../hub/status.ts"),
+    import("../host/real-host.ts"),
+    import("../protocol/status-text.ts"),
+  ]);
+  const s = await localPeerStatus(realHost, spec, name, Math.floor(Date.now() / 1000));
+  console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s, how));
 }

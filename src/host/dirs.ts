@@ -1,6 +1,5 @@
 // Making a directory and its parents for a file about to be written.
 import { existsSync, mkdirSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 
 /**
@@ -32,13 +31,7 @@ export function makeDirsNow(dir: string, mode?: number): void {
   }
 }
 
-/** makeDirsNow, without blocking. */
+/** makeDirsNow, as a promise (each mkdir is one quick syscall, as missingDirs' existsSync already is). */
 export async function makeDirs(dir: string, mode?: number): Promise<void> {
-  for (const d of missingDirs(dir)) {
-    try {
-      await mkdir(d, { mode });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-  }
+  makeDirsNow(dir, mode);
 }

@@ -17,11 +17,6 @@ export class ApplyReporter {
     private readonly log: (l: string) => void,
   ) {}
 
-  /** The report as it stands: the last apply, and the last that succeeded; null: none yet. */
-  get report(): AppliedReport | null {
-    return this.last;
-  }
-
   /**
    * An apply of the spec with hash `specHash` ended at `at` (ISO 8601): `error` is why it failed (the
    * host was put back as it was), null: it succeeded.

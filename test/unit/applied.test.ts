@@ -313,26 +313,14 @@ test("AppliedLog: a report without lastApplied (a restarted agent whose apply fa
 test("withApplied: only a forward of an agent peer not in step changes; working true becomes unknown", () => {
   const fwd = (name: string, peer: string, working: boolean | null) =>
     ({ name, peer, working }) as unknown as Parameters<typeof withApplied>[0]["forwards"][number];
-  const current = judgeApplied(
-    "a",
-    H1,
-    { attempt: { specHash: H1, at: "T", error: null }, lastApplied: null },
-    null,
-    {
+  // Both applied H1: peer a is served H1 (current), peer b H2 (behind).
+  const servedH1 = (name: string, served: string) =>
+    judgeApplied(name, served, { attempt: { specHash: H1, at: "T", error: null }, lastApplied: null }, null, {
       nowMs: NOW,
       startedMs: NOW,
-    },
-  );
-  const behind = judgeApplied(
-    "b",
-    H2,
-    { attempt: { specHash: H1, at: "T", error: null }, lastApplied: null },
-    null,
-    {
-      nowMs: NOW,
-      startedMs: NOW,
-    },
-  );
+    });
+  const current = servedH1("a", H1);
+  const behind = servedH1("b", H2);
   const out = withApplied(
     {
       peers: [],
