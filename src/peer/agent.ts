@@ -125,9 +125,13 @@ export async function runPeer(
           log(`agent: ${why}`);
         }
       } else if (local && !reporter.hasApplied(specHash(local.text))) {
-        // Written and applied by `porthole expose` (or not applied by this agent yet): applied here too,
-        // so what the hub hears is this agent's own record of it.
-        await reconcile("applied this peer's spec");
+        const hash = specHash(local.text);
+        // Written and applied by `porthole expose` here, which told the hub so: taken as this agent's
+        // record, not applied again (a second apply right after the command's raced what came next).
+        // Otherwise (not applied by this agent yet, or the command's apply failed): applied here.
+        if (who.applied?.specHash === hash && who.applied.error === null)
+          reporter.record(hash, new Date().toISOString(), null);
+        else await reconcile("applied this peer's spec");
       } else if (ticks % REPAIR_TICKS === 0 || (reporter.failing && ticks % RETRY_FAILED_TICKS === 0)) {
         await reconcile(
           reporter.failing ? "applied this peer's part, which failed before" : "repaired drift",

@@ -99,3 +99,51 @@ test("a hub spec this version cannot load is fetched, logged and reported once, 
   assert.equal(hub.record?.error, null);
   assert.equal(host.fileMap.get("/etc/porthole/porthole.yaml"), served);
 });
+
+test("a spec `porthole expose` applied here and told the hub of is the agent's record, not applied again; one it did not is applied", async (t) => {
+  // The local copy gains a transparent forward (its apply loads the peer's nft table), as expose writes it.
+  const exposed = SPEC.replace(
+    "forwards: []",
+    "forwards:\n  - { name: web, port: 443, peer: rpi, targetPort: 8443, mode: transparent }",
+  );
+  for (const told of [true, false]) {
+    const hub: { record: { specHash: string; error: string | null } | null } = { record: null };
+    const server = createServer(async (req, res) => {
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/v1/whoami")
+        return res.end(
+          JSON.stringify({ kind: "peer", name: "rpi", specHash: specHash(exposed), applied: hub.record }),
+        );
+      if (req.url === "/v1/applied") {
+        const r = JSON.parse(await body(req)) as { specHash: string; error: string | null };
+        hub.record = { specHash: r.specHash, error: r.error };
+        return res.end("{}");
+      }
+      res.statusCode = 404;
+      res.end("{}");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    t.after(() => server.close());
+    const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const host = fakeHost({ [KEY]: PEER_KEY, "/etc/porthole/porthole.yaml": SPEC });
+    host.fileMap.set("/var/lib/porthole/peer.json", JSON.stringify({ name: "rpi", api }));
+    const agent = await runPeer(
+      { host, keyFile: KEY, stateDir: "/var/lib/porthole", root: "/tmp/none", bin: "porthole" },
+      "/etc/porthole",
+      { name: "rpi", api },
+      { intervalMs: 3_600_000, nudge: false, log: () => {} },
+    );
+    t.after(() => agent.stop());
+    await agent.tick();
+    // `porthole expose`: the hub's spec written here, applied by the command, reported (or not).
+    host.fileMap.set("/etc/porthole/porthole.yaml", exposed);
+    if (told) hub.record = { specHash: specHash(exposed), error: null };
+    host.calls.length = 0;
+    await agent.tick();
+    await agent.tick();
+    const applies = host.calls.filter((c) => c.startsWith("nft"));
+    if (told) assert.deepEqual(applies, [], "applied again after the command");
+    else assert.ok(applies.length > 0, "the agent applies a spec nobody told the hub of");
+    assert.deepEqual(hub.record, { specHash: specHash(exposed), error: null });
+  }
+});
