@@ -1,6 +1,16 @@
 // The one way porthole runs a program: an argument array (never a shell string), secrets on stdin
 // and never in logs, and failures that say what ran, how it ended and what to try.
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
+
+/**
+ * A finished program's exit status as a shell reports it: its code, or 128 + the signal's number when a
+ * signal ended it (SIGINT 130, SIGTERM 143, SIGKILL 137), so a caller passing it on says how it ended.
+ */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + ((signal && constants.signals[signal]) || 0);
+}
 
 export interface RunOptions {
   input?: string;
@@ -74,7 +84,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       const result = {
-        code: code ?? 128,
+        code: exitStatus(code, signal),
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8") + (signal ? `\n(killed by ${signal})` : ""),
       };
@@ -88,7 +98,8 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
 
 /**
  * Runs a program and hands its stdout to `onLine` line by line as it arrives, so a long listing
- * (a conntrack table) is never held in memory whole. Resolves with the exit code (127: not installed).
+ * (a conntrack table) is never held in memory whole. Resolves with the exit status (127: not installed;
+ * 128 + the signal's number when one ended it).
  */
 export function runLines(
   argv: string[],
@@ -110,9 +121,9 @@ export function runLines(
       rest = text.slice(start);
     });
     child.on("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ENOENT" ? 127 : 1));
-    child.on("close", (code) => {
+    child.on("close", (code, signal) => {
       if (rest) onLine(rest);
-      resolve(code ?? 128);
+      resolve(exitStatus(code, signal));
     });
   });
 }
@@ -127,6 +138,6 @@ export function runAttached(argv: string[], env: NodeJS.ProcessEnv = process.env
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env, stdio: "inherit" });
     child.on("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ENOENT" ? 127 : 1));
-    child.on("close", (code, signal) => resolve(code ?? 128 + (signal === "SIGKILL" ? 9 : 15)));
+    child.on("close", (code, signal) => resolve(exitStatus(code, signal)));
   });
 }

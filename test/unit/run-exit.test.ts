@@ -1,0 +1,30 @@
+// A program ended by a signal is reported as a shell reports it, 128 + the signal's number, by every way
+// porthole runs one: `porthole lab exec` passed a Ctrl-C'd command on as 143 (SIGTERM's), and run() and
+// runLines() said 128 for any signal.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { exitStatus, run, runAttached, runLines } from "../../src/host/run.ts";
+
+/** A node that ends itself with `sig` (no handler: the default action kills it). */
+const killedBy = (sig: string) => [process.execPath, "-e", `process.kill(process.pid, "${sig}")`];
+
+test("exitStatus: the code, or 128 + the signal's number", () => {
+  assert.equal(exitStatus(3, null), 3);
+  assert.equal(exitStatus(null, "SIGINT"), 130);
+  assert.equal(exitStatus(null, "SIGHUP"), 129);
+  assert.equal(exitStatus(null, "SIGKILL"), 137);
+  assert.equal(exitStatus(null, "SIGTERM"), 143);
+});
+
+test("runAttached (lab exec, lab shell): a command ended by SIGINT exits 130, by SIGHUP 129", async () => {
+  assert.equal(await runAttached(killedBy("SIGINT")), 130);
+  assert.equal(await runAttached(killedBy("SIGHUP")), 129);
+  assert.equal(await runAttached([process.execPath, "-e", "process.exit(7)"]), 7);
+});
+
+test("run and runLines: a program killed by a signal reports 128 + its number", async () => {
+  const r = await run(killedBy("SIGKILL"), { allowFail: true });
+  assert.equal(r.code, 137);
+  assert.match(r.stderr, /killed by SIGKILL/);
+  assert.equal(await runLines(killedBy("SIGINT"), () => {}), 130);
+});
