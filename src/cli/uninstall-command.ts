@@ -20,6 +20,9 @@ const KEPT = ["private.key", "porthole.yaml"];
 export async function uninstall(o: { purge?: boolean }, print: (l: string) => void): Promise<void> {
   const ctx = hostContext(print);
   const roles = ["hub", "peer"] as const;
+  // What the two directories hold before this command runs: porthole makes them (empty) as it starts,
+  // and `down` takes its lock in the state directory, so an empty one is no sign of porthole's.
+  const [stateHeld, confHeld] = await Promise.all([listDir(stateDir()), listDir(configDir())]);
   const id = await readIdentity(hostFiles, stateDir());
   let removedAny = false;
   const said = (l: string) => {
@@ -56,11 +59,11 @@ export async function uninstall(o: { purge?: boolean }, print: (l: string) => vo
     }
   }
   if (hasSystemd()) await daemonReload();
-  if (await removeTree(stateDir()))
+  if ((await removeTree(stateDir())) && stateHeld.length)
     said(`- directory ${stateDir()} (applied state, peer identity, join tokens, API socket)`);
   const conf = configDir();
   if (o.purge) {
-    if (await removeTree(conf)) said(`- directory ${conf} (private key, spec)`);
+    if ((await removeTree(conf)) && confHeld.length) said(`- directory ${conf} (private key, spec)`);
   } else {
     const names = await listDir(conf);
     for (const n of names.filter((x) => !KEPT.includes(x))) {
