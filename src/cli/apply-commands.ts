@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { unitName } from "../compile/systemd.ts";
-import { stopDaemon } from "../host/daemon-pid.ts";
+import { runningDaemon, stopDaemon } from "../host/daemon-pid.ts";
 import { hostFiles, pathExists, removeFile } from "../host/files.ts";
 import { commandLine, spawnDetached } from "../host/processes.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
@@ -141,7 +141,13 @@ async function confirmAction(): Promise<void> {
 async function downAction(o: { keepFiles?: boolean }): Promise<void> {
   const ctx = hostContext();
   if (o.keepFiles) {
-    // Run by porthole's own unit as it stops: no systemctl here (it would wait for this very stop).
+    // Run by porthole's own oneshot unit as it stops: no systemctl here (it would wait for this very
+    // stop). That unit runs no daemon; with one running, its next reconcile (2 s) would put back what
+    // this removes, so it is refused, with the way to stop that daemon instead.
+    for (const role of ["hub", "peer"] as const) {
+      const d = await runningDaemon(stateDir(), role);
+      if (d) throw new UserError(keepFilesRefusal(role, d.pid), EXIT.usage);
+    }
     const lines = await down(ctx, { keepFiles: true });
     if (!lines.length) console.log("nothing of porthole's is running on this host");
     return;
@@ -177,6 +183,17 @@ async function downAction(o: { keepFiles?: boolean }): Promise<void> {
   } else if (!lines.length && !stopped.length) console.log("nothing of porthole's is on this host");
 }
 
+/** Why `down --keep-files` does not run beside a daemon, and what stops the daemon instead. */
+function keepFilesRefusal(role: "hub" | "peer", pid: number): string {
+  const who = role === "hub" ? "the hub daemon" : "the peer agent";
+  return [
+    `down --keep-files: ${who} is running (pid ${pid}) and would put back what this removes within 2 s;`,
+    `stop it instead: \`systemctl stop ${unitName(role)}\` takes the tunnel and forwarding down and keeps the files`,
+    `(\`systemctl start\` restores them; under your own supervisor, stop \`porthole ${role} run --down-on-stop\` there),`,
+    "or `porthole down` stops it and removes everything. Nothing was changed.",
+  ].join(" ");
+}
+
 export function registerApplyCommands(program: Command): void {
   program
     .command("apply")
@@ -204,7 +221,7 @@ export function registerApplyCommands(program: Command): void {
     )
     .option(
       "--keep-files",
-      "take the running state down but keep the unit and sysctl files, the identity and the records (what stopping porthole's unit runs: a start restores)",
+      "take the running state down but keep the unit and sysctl files, the identity and the records (what stopping porthole's oneshot unit runs: a start restores; refused while a hub daemon or peer agent runs, which would put it back)",
     )
     .action(downAction);
   program.command("confirm").description("keep the state applied with apply --confirm").action(confirmAction);
