@@ -1,6 +1,7 @@
 // The hub as a service: its daemon and systemd unit, its WireGuard interface (and what carries it),
 // and whether the endpoint name peers dial resolves to this machine.
 import { unitName } from "../compile/systemd.ts";
+import { RuntimeStore } from "../hub/runtime.ts";
 import { probeForwards } from "../hub/status.ts";
 import type { Check } from "./check.ts";
 import { type HubContext, isPublicInterface } from "./hub-context.ts";
@@ -59,6 +60,29 @@ export const unit: Check<HubContext> = {
   },
 };
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The interface's keys as "2 peers", then "1 pending join token" (its one-time enrollment key) and "1
+ * key not in the spec" when there are such: counting every key as a peer said "4 peers" for 2.
+ */
+async function keysSaid(ctx: HubContext, keys: { publicKey: string }[]): Promise<string> {
+  const inSpec = new Set(ctx.spec.peers.map((p) => p.publicKey));
+  const rest = keys.filter((k) => !inSpec.has(k.publicKey));
+  const tokens = rest.length
+    ? (await new RuntimeStore(ctx.host.files, ctx.stateDir).load().catch(() => ({ tokens: [] }))).tokens
+    : [];
+  const enrolling = new Set(tokens.map((t) => t.publicKey));
+  const pending = rest.filter((k) => enrolling.has(k.publicKey)).length;
+  return [
+    count(keys.length - rest.length, "peer", "peers"),
+    ...(pending ? [count(pending, "pending join token", "pending join tokens")] : []),
+    ...(rest.length > pending
+      ? [count(rest.length - pending, "key not in the spec", "keys not in the spec")]
+      : []),
+  ].join(", ");
+}
+
 export const wireguard: Check<HubContext> = {
   id: "wireguard",
   about: "the tunnel interface is up on the spec's port; kernel WireGuard or userspace, and which",
@@ -85,7 +109,7 @@ export const wireguard: Check<HubContext> = {
         ? []
         : [`it listens on ${wg.listenPort ?? "no port"}, not hub.listenPort ${hub.listenPort}`]),
     ];
-    const found = `${hub.interface} ${wg.up ? "up" : "DOWN"}, udp/${wg.listenPort ?? "-"}, ${wg.peers.length} peer${wg.peers.length === 1 ? "" : "s"}; ${carrier}`;
+    const found = `${hub.interface} ${wg.up ? "up" : "DOWN"}, udp/${wg.listenPort ?? "-"}, ${await keysSaid(ctx, wg.peers)}; ${carrier}`;
     if (problems.length)
       return {
         id: "wireguard",

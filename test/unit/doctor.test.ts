@@ -654,6 +654,32 @@ test("wireguard: says kernel or userspace (and which program); a missing or down
   assert.deepEqual(gone.fix, ["porthole apply"]);
 });
 
+test("wireguard: pending join tokens' one-time keys and keys not in the spec are not counted as peers", async () => {
+  const { h, ctx } = await healthyHub();
+  // What `peer add` leaves on the interface until the token is used: its enrollment key, in the runtime.
+  const token = publicKeyOf(generatePrivateKey());
+  await h.wg.setPeer("wg0", {
+    publicKey: token,
+    allowedIps: ["10.8.0.254/32"],
+    endpoint: null,
+    keepalive: 0,
+  });
+  const runtime = {
+    tokens: [{ id: "t1", name: "nas", admin: false, expires: 0, publicKey: token, address: "10.8.0.254" }],
+  };
+  await h.files.write("/state/hub-runtime.json", JSON.stringify(runtime), 0o600);
+  assert.match(
+    (await one(ctx, "wireguard")).found,
+    /^wg0 up, udp\/51820, 1 peer, 1 pending join token; userspace/,
+  );
+  const stray = publicKeyOf(generatePrivateKey());
+  await h.wg.setPeer("wg0", { publicKey: stray, allowedIps: ["10.8.0.99/32"], endpoint: null, keepalive: 0 });
+  assert.match(
+    (await one(ctx, "wireguard")).found,
+    /^wg0 up, udp\/51820, 1 peer, 1 pending join token, 1 key not in the spec; userspace/,
+  );
+});
+
 test("ruleset: porthole's table gone (nft flush ruleset) fails with porthole apply; iptables chains and jumps likewise", async () => {
   const { h, ctx } = await healthyHub();
   assert.equal((await one(ctx, "ruleset")).found, "table inet porthole is loaded");
