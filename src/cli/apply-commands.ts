@@ -1,10 +1,10 @@
 // apply, down, confirm: change this host to match the spec, safely.
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { UnknownHostError } from "../compile/compile.ts";
 import { unitName } from "../compile/systemd.ts";
 import { runningDaemon, stopDaemon } from "../host/daemon-pid.ts";
-import { hostFiles, pathExists, removeFile } from "../host/files.ts";
+import { hostFiles, pathExists, readText, removeFile } from "../host/files.ts";
 import { commandLine, spawnDetached } from "../host/processes.ts";
 import { disableNow, hasSystemd } from "../host/systemd.ts";
 import { socketPath } from "../hub/socket-path.ts";
@@ -19,7 +19,7 @@ import { PathText, valid, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { hub } from "./hub-client.ts";
-import { configDir, stateDir } from "./paths.ts";
+import { configDir, hubSpecPath, specPath, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 import { whoAmI } from "./who-am-i.ts";
 
@@ -32,8 +32,15 @@ interface ApplyOpts {
 }
 
 async function applyAction(o: ApplyOpts): Promise<void> {
-  // A hub run by its daemon: the daemon applies (it also carries pending enrollment keys).
-  if (!o.spec && !o.fromState && !o.dryRun && !o.confirm && pathExists(socketPath(stateDir()))) {
+  // A hub run by its daemon: the daemon applies (it also carries pending enrollment keys), when the spec
+  // is the daemon's own (a ./porthole.yaml or --spec holding another is refused below).
+  if (
+    !o.fromState &&
+    !o.dryRun &&
+    !o.confirm &&
+    pathExists(socketPath(stateDir())) &&
+    (await daemonsOwn(o.spec))
+  ) {
     const r = await hub().apply();
     console.log(
       r.changed
@@ -53,7 +60,12 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     specText = record.specText;
     hostName ??= record.host;
   } else {
-    specText = readSpec(o.spec).text;
+    const given = readSpec(o.spec);
+    specText = given.text;
+    if (!o.dryRun) {
+      const why = await otherThanDaemonsSpec(o.spec === undefined ? "apply" : "--spec", given.file, specText);
+      if (why) throw new UserError(why, EXIT.usage);
+    }
   }
   const loaded = loadSpec(specText);
   if (!loaded.ok) throw new UserError(loaded.report);
@@ -92,6 +104,33 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     if (e instanceof ApplyError) throw new UserError(e.message, e.rolledBack ? EXIT.host : EXIT.invalid);
     throw e;
   }
+}
+
+/** Whether the spec apply reads (--spec `given`, or where specPath looks) is the hub daemon's own. */
+async function daemonsOwn(given: string | undefined): Promise<boolean> {
+  const [mine, its] = [specPath(given), hubSpecPath()];
+  if (resolve(mine) === resolve(its)) return true;
+  return given !== undefined && (await readText(given).catch(() => null)) === (await readText(its));
+}
+
+/**
+ * Why an apply of `file` (holding `text`; `label`: the option that named it) does not run here, or undefined: a hub daemon or peer agent
+ * runs and keeps this host at its own spec file, so another spec would last until its next reconcile
+ * (2 s on the hub), printed as applied and verified all the same.
+ */
+async function otherThanDaemonsSpec(label: string, file: string, text: string): Promise<string | undefined> {
+  for (const role of ["hub", "peer"] as const) {
+    const d = await runningDaemon(stateDir(), role);
+    if (!d) continue;
+    const own = role === "hub" ? hubSpecPath() : specFile(configDir());
+    if ((await readText(own)) === text) return undefined;
+    const how =
+      role === "hub"
+        ? `to change this hub, edit ${own} (the daemon applies an edit within 2 s; \`porthole validate --spec ${own}\` first) or use \`porthole forward add|rm\` and \`porthole peer add|rm\``
+        : "a joined peer's changes come from the hub: `porthole expose` and `porthole unexpose` here, or the hub's admin";
+    return `${label}: ${role === "hub" ? "the hub daemon" : "the peer agent"} (pid ${d.pid}) keeps this host at its own spec, ${own}, and would put back what an apply of ${file} changes; ${how}; nothing was changed`;
+  }
+  return undefined;
 }
 
 /** Drops in other owners' firewalls that porthole cannot override, with their fixes (stdout: part of the result). */

@@ -1,28 +1,37 @@
-// `porthole down --keep-files` (the oneshot unit's ExecStop) beside a running daemon: the daemon's next
-// reconcile put back within 2 s what the command had just printed as removed ("- interface wg0", exit 0).
-// It is refused now, naming the daemon and how to stop it, and changes nothing.
+// Commands that change the host beside a running hub daemon or peer agent, which keeps the host at its
+// own spec: its next reconcile (2 s) put back what they had printed as done. `down --keep-files` (the
+// oneshot unit's ExecStop) printed "- interface wg0 …", exit 0; `apply --spec OTHER` (or a
+// ./porthole.yaml other than the daemon's) printed "hub: applied 4 changes, verified", and a plain
+// `apply` beside a ./porthole.yaml applied the daemon's spec, not that file. Both are refused now (exit 2),
+// naming the daemon and what to do instead, and change nothing.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { before, test } from "node:test";
+import { before, type TestContext, test } from "node:test";
 import { ensureBuilt } from "./helpers/built-cli.ts";
 import { scratchMachines } from "./helpers/scratch-machine.ts";
 
 const machine = scratchMachines("keepfiles");
 before(ensureBuilt);
 
+/** A scratch machine of `role` whose daemon runs: a process whose command line reads as the daemon's. */
+async function withDaemon(t: TestContext, role: "hub" | "peer") {
+  const m = machine(role);
+  // `… hub run`, as daemon-pid.ts recognizes the daemon; its pid file as the daemon writes it.
+  const daemon = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", role, "run"], {
+    stdio: "ignore",
+  });
+  t.after(() => daemon.kill("SIGKILL"));
+  await new Promise((r) => daemon.once("spawn", r));
+  const pidFile = { pid: daemon.pid, startedAt: "2026-12-01T12:00:00.000Z" };
+  writeFileSync(join(m.state, `${role}-daemon.pid`), `${JSON.stringify(pidFile)}\n`);
+  return { m, daemon };
+}
+
 for (const role of ["hub", "peer"] as const) {
   test(`down --keep-files with the ${role} daemon running: refused (exit 2), nothing changed`, async (t) => {
-    const m = machine(role);
-    // A process whose command line reads as the daemon's (`… hub run`), as daemon-pid.ts recognizes it.
-    const daemon = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)", role, "run"], {
-      stdio: "ignore",
-    });
-    t.after(() => daemon.kill("SIGKILL"));
-    await new Promise((r) => daemon.once("spawn", r));
-    const pidFile = { pid: daemon.pid, startedAt: "2026-12-01T12:00:00.000Z" };
-    writeFileSync(join(m.state, `${role}-daemon.pid`), `${JSON.stringify(pidFile)}\n`);
+    const { m, daemon } = await withDaemon(t, role);
     const before = m.files();
     const r = m.run(["down", "--keep-files"]);
     assert.equal(r.status, 2, r.stderr);
@@ -39,4 +48,43 @@ test("down --keep-files with no daemon: runs (nothing of porthole's here, exit 0
   const r = machine("none").run(["down", "--keep-files"]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^nothing of porthole's is running on this host$/m);
+});
+
+for (const role of ["hub", "peer"] as const) {
+  test(`apply --spec OTHER with the ${role} daemon running: refused (exit 2), nothing changed`, async (t) => {
+    const { m, daemon } = await withDaemon(t, role);
+    const other = join(m.config, "..", "other.yaml");
+    writeFileSync(
+      other,
+      readFileSync(join(m.config, "porthole.yaml"), "utf8").replace("forwards: []", "forwards: [ ]"),
+    );
+    const before = m.files();
+    const r = m.run(["apply", "--spec", other]);
+    assert.equal(r.status, 2, r.stderr);
+    const who = role === "hub" ? "the hub daemon" : "the peer agent";
+    assert.match(
+      r.stderr,
+      new RegExp(`^porthole: --spec: ${who} \\(pid ${daemon.pid}\\) keeps this host at its own spec`, "m"),
+    );
+    assert.match(r.stderr, /nothing was changed$/m);
+    assert.deepEqual(m.files(), before, "something was changed");
+  });
+}
+
+test("apply beside a ./porthole.yaml other than the hub daemon's: refused, not the daemon's spec applied", async (t) => {
+  const { m } = await withDaemon(t, "hub");
+  // The daemon's socket is there, as on a hub it runs.
+  writeFileSync(join(m.state, "api.sock"), "");
+  writeFileSync(
+    join(m.config, "..", "porthole.yaml"),
+    readFileSync(join(m.config, "porthole.yaml"), "utf8").replace("forwards: []", "forwards: [ ]"),
+  );
+  const before = m.files();
+  const r = m.run(["apply"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /^porthole: apply: the hub daemon \(pid \d+\) keeps this host at its own spec, .*, and would put back what an apply of porthole\.yaml changes/m,
+  );
+  assert.deepEqual(m.files(), before, "something was changed");
 });
