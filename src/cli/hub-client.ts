@@ -1,10 +1,10 @@
 // CLI commands on the hub talk to the daemon through its unix socket when it runs, or run the same
 // API in-process (editing the state directly) when it doesn't — one code path either way.
-import { request } from "node:http";
 import { connect } from "node:net";
 import { hostFiles } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
 import type { SpecStore } from "../hub/store.ts";
+import { requestText } from "../peer/http.ts";
 import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { type ArgNames, inArgWords } from "./hub-words.ts";
@@ -24,33 +24,18 @@ export async function hubStore(): Promise<SpecStore> {
 async function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
   // node:crypto only for a change (its ~15 internal modules are a tenth of a `status` run's start-up).
   const id = method === "GET" ? null : (await import("node:crypto")).randomUUID();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        // Our own connection, so no http.Agent: its server-name check for TLS compiles node's IPv6
-        // regex on first use (~5 ms of a `porthole status` run, which makes one request).
-        createConnection: () => connect(socketPath(stateDir())),
-        method,
-        path,
-        // No timeout: the answer comes when the apply is done. The id makes a repeated change happen once.
-        headers: {
-          "content-type": "application/json",
-          ...(id ? { "x-request-id": id } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, body: jsonOrText(Buffer.concat(chunks).toString()) }),
-        );
-      },
-    );
-    req.on("error", (e: NodeJS.ErrnoException) =>
-      e.code === "ENOENT" || e.code === "ECONNREFUSED" ? resolve(null) : reject(e),
-    );
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  try {
+    // No timeout: the answer comes when the apply is done. The id makes a repeated change happen once.
+    const res = await requestText(() => connect(socketPath(stateDir())), method, path, {
+      body,
+      headers: id ? { "x-request-id": id } : {},
+    });
+    return { status: res.status, body: jsonOrText(res.text) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ECONNREFUSED") return null;
+    throw e;
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 // A peer talks to the hub's API through the tunnel; the hub knows it by its tunnel address.
-import { randomUUID } from "node:crypto";
+import { connect } from "node:net";
 import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
 import type { FieldProblem, RequestStateReply } from "../protocol/responses.ts";
+import { requestText, type TextReply } from "./http.ts";
 
 export class HubUnreachable extends Error {
   /** The hub's kernel refused the connection: the request never reached the daemon. */
@@ -44,7 +45,8 @@ export async function hubRequest(
   } = {},
 ): Promise<unknown> {
   if (method === "GET") return send(base, method, path, body, timeoutMs);
-  const id = opts.requestId ?? randomUUID();
+  // node:crypto only for a change: a GET (status) starts without its ~15 internal modules.
+  const id = opts.requestId ?? (await import("node:crypto")).randomUUID();
   const again = () => send(base, method, path, body, timeoutMs, id);
   try {
     return await again();
@@ -94,41 +96,40 @@ async function send(
   timeoutMs: number,
   requestId?: string,
 ): Promise<unknown> {
-  let res: Response;
+  let res: TextReply;
   try {
-    res = await fetch(`${base}${path}`, {
+    const { hostname, port } = new URL(base);
+    res = await requestText(
+      () => connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 80) }),
       method,
-      headers: {
-        "content-type": "application/json",
-        ...(requestId ? { "x-request-id": requestId } : {}),
+      path,
+      {
+        body,
+        headers: requestId ? { "x-request-id": requestId } : {},
+        timeoutMs,
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    );
   } catch (e) {
-    const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
+    const code = (e as NodeJS.ErrnoException).code;
     // Refused: the tunnel carried the request and the hub's kernel answered, but nothing listens.
     // Silence has a third cause a peer cannot tell from the other two: removed on the hub (`peer rm`),
     // the hub drops its packets as it does any unknown key's.
-    const refused = cause?.code === "ECONNREFUSED";
+    const refused = code === "ECONNREFUSED";
     const why = refused
       ? "the hub answered through the tunnel, but its API is not listening: the hub daemon is not running"
       : "the hub did not answer through the tunnel; its daemon may be down, the tunnel may be, or this peer was removed on the hub";
     const next = refused
       ? "on the hub, `porthole status` shows the daemon's state"
       : "here, `porthole doctor` checks the tunnel; on the hub, `porthole status` shows the daemon's state and `porthole peer ls` whether this peer is still there";
-    const err = new HubUnreachable(
-      `${why} (${base}: ${cause?.code ?? cause?.message ?? (e as Error).message}); ${next}`,
-    );
-    err.refused = cause?.code === "ECONNREFUSED";
+    const err = new HubUnreachable(`${why} (${base}: ${code ?? (e as Error).message}); ${next}`);
+    err.refused = refused;
     throw err;
   }
-  const text = await res.text();
-  const parsed = jsonOrText(text);
-  if (!res.ok) throw new HubRefused(res.status, errorMessage(parsed, text), errorProblems(parsed));
+  const parsed = jsonOrText(res.text);
+  if (res.status >= 400)
+    throw new HubRefused(res.status, errorMessage(parsed, res.text), errorProblems(parsed));
   return parsed;
 }
-
 /** The hub's API at `base` (http://ADDRESS:PORT inside the tunnel), typed route by route. */
 export const peerClient = (base: string, opts: { requestId?: string; recover?: boolean } = {}) =>
   hubClient((method, path, body, timeoutMs) => hubRequest(base, method, path, body, timeoutMs, opts));

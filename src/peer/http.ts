@@ -1,0 +1,59 @@
+// One HTTP request to the hub's API with node's http client: the peer's through the tunnel, the CLI's on
+// the hub through the daemon's root socket. Not `fetch`: its first use loads undici, ~0.26 × a bare
+// `node -e 0` of CPU on every command that asks the hub (bench/README.md, "start-up").
+import { request } from "node:http";
+import type { Socket } from "node:net";
+
+export interface TextReply {
+  status: number;
+  text: string;
+}
+
+/**
+ * Sends `method path` over the socket `connect` opens (one connection, no http.Agent: its keep-alive
+ * pool and its server-name check are nothing to a CLI that makes one request) with a JSON `body` and
+ * `headers`, and resolves to the reply's status and text. Rejects with the socket's error (its `code`:
+ * ECONNREFUSED, ENOENT, EHOSTUNREACH...), or with code ETIMEDOUT when the whole exchange takes longer
+ * than `timeoutMs` (none: no limit).
+ */
+export function requestText(
+  connect: () => Socket,
+  method: string,
+  path: string,
+  opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<TextReply> {
+  return new Promise((resolve, reject) => {
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      reject(e); // the first of a timeout and the error its destroy causes wins
+    };
+    const req = request(
+      {
+        createConnection: connect,
+        method,
+        path,
+        headers: { "content-type": "application/json", ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          clearTimeout(timer);
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() });
+        });
+        res.on("error", fail);
+      },
+    );
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            const e: NodeJS.ErrnoException = new Error(`no answer within ${opts.timeoutMs} ms`);
+            e.code = "ETIMEDOUT";
+            fail(e);
+            req.destroy(e);
+          }, opts.timeoutMs);
+    req.on("error", fail);
+    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  });
+}
