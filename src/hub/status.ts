@@ -148,6 +148,7 @@ export async function hubStatus(
       interface: hub.interface,
       listenPort: hub.listenPort,
       address: formatAddr(hub.address),
+      endpoint: `${hub.endpoint.host}:${hub.endpoint.port}`,
       up,
     },
     peers,

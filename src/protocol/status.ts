@@ -117,7 +117,18 @@ export interface ForwardStatus {
 }
 
 export interface HubStatus {
-  hub: { name: string; interface: string; listenPort: number; address: string; up: boolean };
+  hub: {
+    name: string;
+    interface: string;
+    listenPort: number;
+    address: string;
+    /**
+     * Where peers reach it, host:port as in the spec (`hub.endpoint`); absent from older hubs' replies.
+     * A peer's `status` says it without reading (parsing, validating) its copy of the spec.
+     */
+    endpoint?: string;
+    up: boolean;
+  };
   peers: PeerStatus[];
   forwards: ForwardStatus[];
   /** Other owners' rules on the hub that drop porthole's traffic, each with its fix. */
