@@ -1,6 +1,5 @@
 // Which module registers each top-level command, so a run loads only the group it needs (the
 // bundle splits at these dynamic imports): `porthole --version` evaluates commander and nothing else.
-import { resolve } from "node:path";
 import { Command } from "commander";
 
 // "agent" is the peer's own commands without the hub's `peer add|rm|ls` (which load the hub's code);
@@ -95,49 +94,7 @@ export async function registerGroup(program: Command, group: Group): Promise<voi
     case "trace":
       return (await import("./trace-command.ts")).registerTraceCommand(program);
     case "status":
-      program
-        .command("status")
-        .description(
-          "peers (online, handshake, endpoint, transfer) and forwards (counters, connections, reachable)",
-        )
-        .option("--json", "machine-readable")
-        .option("--all", "every forward's own lines (a hub with more than 100 forwards sums them up)")
-        .option(
-          "--spec <file>",
-          "the spec, as for apply (default: $PORTHOLE_SPEC, ./porthole.yaml, the config directory's)",
-        )
-        .action(async (o: { json?: boolean; all?: boolean; spec?: string }) => {
-          // One way to find the spec for every command: --spec here is $PORTHOLE_SPEC for the rest.
-          if (o.spec !== undefined) {
-            // Checked here, not as it is parsed: this module loads for every command, the checks only for this one.
-            const { PathText, valid } = await import("./arg.ts");
-            const { givenFileExists } = await import("./given-file.ts");
-            valid("--spec", PathText)(o.spec);
-            givenFileExists("--spec", o.spec, "give the path of a porthole spec");
-            process.env.PORTHOLE_SPEC = resolve(o.spec);
-          }
-          const [{ readIdentity }, { hostFiles }, { stateDir }] = await Promise.all([
-            import("../peer/local.ts"),
-            import("../host/files.ts"),
-            import("./paths.ts"),
-          ]);
-          const id = await readIdentity(hostFiles, stateDir());
-          if (id) return (await import("./peer-commands.ts")).peerStatus(id, !!o.json, !!o.all);
-          if (await (await import("./static-peer-status.ts")).staticPeerStatus(!!o.json)) return;
-          // Neither side yet and no spec: say both ways in (the hub's "no spec: hub init" is half of it).
-          const [{ thisSide }, { hubSpecPath }, { pathExists }, { UserError }] = await Promise.all([
-            import("./side.ts"),
-            import("./paths.ts"),
-            import("../host/files.ts"),
-            import("./errors.ts"),
-          ]);
-          if (thisSide() === "none" && !pathExists(hubSpecPath()))
-            throw new UserError(
-              "this machine is neither a hub nor a peer yet: nothing to show (`porthole hub init --endpoint NAME` on the VPS, `porthole join TOKEN` on a home machine)",
-            );
-          return (await import("./hub-status.ts")).hubStatusCommand(!!o.json, !!o.all);
-        });
-      return;
+      return (await import("./status-command.ts")).registerStatusCommand(program);
   }
 }
 

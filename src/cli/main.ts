@@ -16,10 +16,35 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
   process.exit(0);
 }
 
+/** Ends the run for an error thrown by a command: its message and exit code (README's exit codes). */
+async function fail(e: unknown): Promise<void> {
+  const { CommanderError } = await import("commander");
+  const { EXIT, UserError } = await import("./errors.ts");
+  if (e instanceof CommanderError) {
+    // Help asked for (`--help`, `help CMD`) and --version end with exitCode 0; help shown because a
+    // command was left out (`porthole peer`) and every parse error end with 1: a usage error.
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (e instanceof UserError) {
+    console.error(`porthole: ${e.message}`);
+    process.exitCode = e.code;
+  } else {
+    console.error(process.env.PORTHOLE_DEBUG ? e : `porthole: ${(e as Error).message ?? e}`);
+    process.exitCode = EXIT.host;
+  }
+}
+
 // A function, not top-level await: the bundle is CommonJS (scripts/bundle.mjs).
 async function main(): Promise<void> {
-  const { Command, CommanderError } = await import("commander");
-  const { EXIT, UserError } = await import("./errors.ts");
+  // `porthole status` with plain options runs without commander (status-command.ts says why); help,
+  // a typo or anything else parseArgs is not sure of goes through commander like every command.
+  if (argv[0] === "status") {
+    const { plainStatusOptions, statusAction } = await import("./status-command.ts");
+    const options = plainStatusOptions(argv.slice(1));
+    if (options) return statusAction(options).catch(fail);
+  }
+
+  const { Command } = await import("commander");
+  const { EXIT } = await import("./errors.ts");
   const { groupsFor, registerGroup } = await import("./commands.ts");
   const { checkSide } = await import("./side.ts");
   const { refuseExtraArguments } = await import("./extra-args.ts");
@@ -48,21 +73,7 @@ async function main(): Promise<void> {
     process.exit(EXIT.ok);
   }
 
-  try {
-    await program.parseAsync(process.argv);
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      // Help asked for (`--help`, `help CMD`) and --version end with exitCode 0; help shown because a
-      // command was left out (`porthole peer`) and every parse error end with 1: a usage error.
-      process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    } else if (e instanceof UserError) {
-      console.error(`porthole: ${e.message}`);
-      process.exitCode = e.code;
-    } else {
-      console.error(process.env.PORTHOLE_DEBUG ? e : `porthole: ${(e as Error).message ?? e}`);
-      process.exitCode = EXIT.host;
-    }
-  }
+  await program.parseAsync(process.argv).catch(fail);
 }
 
 void main();

@@ -3,7 +3,7 @@
 // the daemon runs, and `down` can make it stand down before removing what it would repair.
 import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { commandLine } from "./processes.ts";
+import { commandLine } from "./command-line.ts";
 
 export type DaemonRole = "hub" | "peer";
 

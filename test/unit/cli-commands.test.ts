@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Command } from "commander";
 import { COMMAND_GROUP, GROUPS, groupsFor, registerGroup } from "../../src/cli/commands.ts";
+import { plainStatusOptions } from "../../src/cli/status-command.ts";
 
 async function namesAfter(groups: readonly Parameters<typeof registerGroup>[1][]): Promise<string[]> {
   const program = new Command("porthole");
@@ -34,4 +35,32 @@ test("`peer` gets both the hub's add|rm|ls and the agent's run", async () => {
   await registerGroup(program, "peer");
   const peer = program.commands.find((c) => c.name() === "peer");
   assert.deepEqual(peer?.commands.map((c) => c.name()).sort(), ["add", "ls", "rm", "run"]);
+});
+
+test("`status` without commander: parseArgs takes only what commander would read the same way", async () => {
+  // Taken: the declared options, in either spelling, repeated.
+  assert.deepEqual(plainStatusOptions([]), {});
+  assert.deepEqual(plainStatusOptions(["--json", "--all"]), { json: true, all: true });
+  assert.deepEqual(plainStatusOptions(["--spec", "a.yaml", "--json", "--json"]), {
+    spec: "a.yaml",
+    json: true,
+  });
+  assert.deepEqual(plainStatusOptions(["--spec=a.yaml"]), { spec: "a.yaml" });
+  // Left to commander (its help, its errors, porthole's extra-argument refusal): anything else.
+  for (const args of [
+    ["--help"],
+    ["-h"],
+    ["--spec"],
+    ["--spec", "--json"],
+    ["--bogus"],
+    ["--json=1"],
+    ["-j"],
+    ["x"],
+  ])
+    assert.equal(plainStatusOptions(args), null, args.join(" "));
+  // One table for both: commander's `status` declares exactly the options parseArgs takes.
+  const program = new Command("porthole");
+  await registerGroup(program, "status");
+  const status = program.commands.find((c) => c.name() === "status");
+  assert.deepEqual(status?.options.map((o) => o.long).sort(), ["--all", "--json", "--spec"]);
 });
