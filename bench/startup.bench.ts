@@ -3,13 +3,21 @@
 // in interleaved rounds so the shared machine's load falls on every command alike. Prints the median
 // wall time and the mean CPU time (user + system, from this process's cutime/cstime in /proc/self/stat:
 // less noisy than wall time on a loaded machine), each with its ratio to `node -e 0`.
-//   node --import tsx bench/startup.bench.ts [--rounds 20] [--before /path/to/other/checkout]
+// With --lab NAME (a lab that is up: `porthole lab up --name NAME`), whole commands that ask a hub run
+// too, inside the lab's hosts: `status` on the hub (through its daemon's socket), `status` and `exposed`
+// on the peer (through the tunnel), each beside a `node -e 0` entering the same host the same way. Their
+// wall time includes the hub daemon's answer; their CPU time is the CLI's alone.
+//   node --import tsx bench/startup.bench.ts [--rounds 20] [--before /path/to/other/checkout] [--lab NAME]
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { LabHost } from "../src/lab/state.ts";
+import { openWorld } from "../src/lab/world.ts";
 
-const { values } = parseArgs({ options: { rounds: { type: "string" }, before: { type: "string" } } });
+const { values } = parseArgs({
+  options: { rounds: { type: "string" }, before: { type: "string" }, lab: { type: "string" } },
+});
 const rounds = Number(values.rounds ?? 20);
 const here = resolve(import.meta.dirname, "..");
 const checkouts = values.before
@@ -18,7 +26,8 @@ const checkouts = values.before
       ["after", here],
     ]
   : [["", here]];
-const runs: { label: string; argv: string[] }[] = [{ label: "node -e 0", argv: ["-e", "0"] }];
+/** `argv` is node's (process.execPath is prepended), or a whole command line with `exec`. */
+const runs: { label: string; argv: string[]; exec?: boolean }[] = [{ label: "node -e 0", argv: ["-e", "0"] }];
 // `validate` is a command that does work: reading and checking a spec, as apply, render and a hub's
 // status do (yaml, zod and the spec's code on top of commander).
 const seed = resolve(here, "examples/seed.yaml");
@@ -28,6 +37,31 @@ for (const args of [["--version"], ["status", "--help"], ["expose", "--help"], [
       label: `porthole ${args.join(" ").replace(`${here}/`, "")}${tag ? ` (${tag})` : ""}`,
       argv: [resolve(dir as string, "bin/porthole.js"), ...args],
     });
+
+if (values.lab) {
+  const world = openWorld(values.lab);
+  if (!world) throw new Error(`no lab named ${values.lab}: \`porthole lab up --name ${values.lab}\` first`);
+  // `env` sets the host's porthole paths (PORTHOLE_STATE_DIR...), as `lab exec` does.
+  const inside = (host: LabHost, argv: string[]) => [
+    ...world.enterArgv(host, [
+      "env",
+      ...Object.entries(world.env(host)).map(([k, v]) => `${k}=${v}`),
+      process.execPath,
+      ...argv,
+    ]),
+  ];
+  for (const host of ["hub", "peer"] as const) {
+    runs.push({ label: `${host}: node -e 0`, argv: inside(host, ["-e", "0"]), exec: true });
+    const words = host === "hub" ? [["status"]] : [["status"], ["exposed"]];
+    for (const args of words)
+      for (const [tag, dir] of checkouts)
+        runs.push({
+          label: `${host}: porthole ${args.join(" ")}${tag ? ` (${tag})` : ""}`,
+          argv: inside(host, [resolve(dir as string, "bin/porthole.js"), ...args]),
+          exec: true,
+        });
+  }
+}
 
 /** CPU time (user + system) of the children waited for so far, in clock ticks (USER_HZ, 100/s). */
 function childTicks(): number {
@@ -44,7 +78,8 @@ for (let i = 0; i < rounds + 2; i++) {
   for (const r of order) {
     const c0 = childTicks();
     const t0 = process.hrtime.bigint();
-    const p = spawnSync(process.execPath, r.argv, { stdio: "ignore" });
+    const [cmd, ...args] = r.exec ? (r.argv as [string, ...string[]]) : [process.execPath, ...r.argv];
+    const p = spawnSync(cmd, args, { stdio: "ignore" });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (p.status !== 0) throw new Error(`${r.label}: exit ${p.status}`);
     if (i >= 2) {
@@ -58,8 +93,8 @@ const median = (xs: number[]) => {
   return s[Math.floor(s.length / 2)] as number;
 };
 const cpuMs = (label: string) => ((cpu.get(label) as number) * 10) / rounds;
-const base = median(times.get("node -e 0") as number[]);
-const baseCpu = cpuMs("node -e 0");
+// Each against the `node -e 0` started the same way: outside, or entering the same lab host.
+const baseOf = (label: string) => `${/^(hub|peer): /.exec(label)?.[0] ?? ""}node -e 0`;
 console.log(
   `| command (${rounds} interleaved rounds) | median wall | × node -e 0 | mean CPU | × node -e 0 |`,
 );
@@ -67,6 +102,8 @@ console.log("|---|---|---|---|---|");
 for (const r of runs) {
   const m = median(times.get(r.label) as number[]);
   const c = cpuMs(r.label);
+  const base = median(times.get(baseOf(r.label)) as number[]);
+  const baseCpu = cpuMs(baseOf(r.label));
   console.log(
     `| \`${r.label}\` | ${m.toFixed(0)} ms | ${(m / base).toFixed(2)} | ${c.toFixed(0)} ms | ${(c / baseCpu).toFixed(2)} |`,
   );
