@@ -38,9 +38,8 @@ export const applied: Check<HubContext> = {
     // A hub managed with `porthole apply` runs no API: no agent reports, and its peers are applied by
     // hand (`porthole apply` there). Nothing to check, and nothing claimed.
     if (ctx.managedBy === "apply") return [];
-    const agents = ctx.spec.peers.filter((p) => p.kind === "agent");
-    if (!agents.length)
-      return { id: "applied", status: "ok", found: "no agent peers (devices run no agent)" };
+    // No agent peer (devices run no agent): nothing reports, so nothing to check; no row, not "ok".
+    if (!ctx.spec.peers.some((p) => p.kind === "agent")) return [];
     // The reports go to the daemon: without it (or from an older one) nothing is known of the peers' side.
     let why = "the hub daemon is not running (see the daemon check); the agents report to it";
     let judged: PeerStatus[] = [];

@@ -1,7 +1,7 @@
 // The hub's firewalls: other owners' drops on the WireGuard port, the API and the forwards (iptables
 // legacy, iptables-nft, foreign nft tables: judged by src/foreign as apply judges them), and public
 // ports that shadow a service on the hub.
-import { foreignRulesets } from "../foreign/findings.ts";
+import { foreignRulesets, hubProbes } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
 import type { FirewallFinding } from "../protocol/status.ts";
 import { droppedBy, droppedPhrase, where } from "../protocol/status-text.ts";
@@ -54,6 +54,8 @@ function dropCheck(
         ...unpassed.filter(mine).map((f) => result(id, f, true)),
       ];
       if (out.length) return out;
+      // No packet of these paths to judge (no IPv4 forward, no mesh): no row, not an "ok" for nothing.
+      if (!hubProbes(ctx.spec, ctx.plan.targets).some((p) => paths.includes(p.path))) return [];
       return { id, status: "ok", found: `${okText(ctx)} (${read(foreignRulesets(snap), hook)})` };
     },
   };
@@ -94,6 +96,8 @@ export const shadowed: Check<HubContext> = {
     const shadows = await findShadows(ctx.host, ctx.spec.hub, ctx.spec.forwards);
     if (!shadows.length) {
       const forced = ctx.spec.forwards.filter((f) => f.shadowHubService).length;
+      // Every forward (or none) marked to shadow on purpose: no port was looked at, so no row.
+      if (forced === ctx.spec.forwards.length) return [];
       return {
         id: "shadowed",
         status: "ok",

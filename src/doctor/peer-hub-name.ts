@@ -2,14 +2,19 @@
 import { parseAddr } from "../net/ip.ts";
 import { endpointAddress, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
-export async function checkHubName(s: PeerScene): Promise<Outcome> {
+/** null: an address with no endpoint on the tunnel yet (nothing to resolve, nothing to compare). */
+export async function checkHubName(s: PeerScene): Promise<Outcome | null> {
   const { hub } = s.spec;
   const host = hub.endpoint.host.replace(/^\[|\]$/g, "");
   const p = await hubPeer(s);
   const used = p?.endpoint ? endpointAddress(p.endpoint) : null;
   if (parseAddr(host)) {
-    if (!used || used === host)
-      return { status: "ok", found: `the endpoint is an address (${host}): nothing to resolve` };
+    if (!used) return null;
+    if (used === host)
+      return {
+        status: "ok",
+        found: `the endpoint is an address (${host}), the one the tunnel uses: nothing to resolve`,
+      };
     return {
       status: "warn",
       found: `the spec says ${host} but the tunnel uses ${used} (the hub answered from another address)`,

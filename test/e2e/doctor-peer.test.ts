@@ -34,7 +34,7 @@ test("doctor on the peer and the hub's outside probe: healthy passes, each fault
       /^ok +handshake +last handshake \d+ s ago, endpoint 203\.0\.113\.1:51820$/m,
       /^ok +hub-api +the hub's API at http:\/\/10\.8\.0\.1:\d+ answers/m,
       /^ok +spec +this peer's copy of the hub's spec is the one the hub serves now$/m,
-      /^ok +hub-name +the endpoint is an address \(203\.0\.113\.1\): nothing to resolve$/m,
+      /^ok +hub-name +the endpoint is an address \(203\.0\.113\.1\), the one the tunnel uses: nothing to resolve$/m,
       /^ok +target rpi-tcp-80 tcp +tcp\/8080 \(rclone \(pid \d+\)\) answers on 10\.8\.0\.2 \(listening on \*\)$/m,
       /^ok +path-mtu +1420-byte packets cross the tunnel; path MTU to 203\.0\.113\.1 ≥ 1480$/m,
       /^ok +snat-pool +snat clients arrive from 240\.0\.0\.0\/8/m,

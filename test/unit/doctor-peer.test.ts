@@ -151,24 +151,36 @@ test("hub name: resolves to the tunnel's address, to another one, or not at all"
   const { s, host } = scene({ spec: named });
   host.dns.set("vps.example.net", ["203.0.113.1"]);
   const ok = await checkHubName(s);
-  assert.equal(ok.status, "ok");
-  assert.match(ok.found, /vps\.example\.net resolves to 203\.0\.113\.1, the address the tunnel uses/);
+  assert.equal(ok?.status, "ok");
+  assert.match(ok?.found ?? "", /vps\.example\.net resolves to 203\.0\.113\.1, the address the tunnel uses/);
 
   host.dns.set("vps.example.net", ["203.0.113.9"]);
   const moved = await checkHubName(s);
-  assert.equal(moved.status, "warn");
-  assert.match(moved.found, /resolves to 203\.0\.113\.9 but the tunnel uses 203\.0\.113\.1/);
+  assert.equal(moved?.status, "warn");
+  assert.match(moved?.found ?? "", /resolves to 203\.0\.113\.9 but the tunnel uses 203\.0\.113\.1/);
   assert.match(
-    moved.fix ?? "",
+    moved?.fix ?? "",
     new RegExp(`wg set wg0 peer ${HUB.replace(/[+/]/g, "\\$&")} endpoint 203\\.0\\.113\\.9:51820`),
   );
 
   host.dns.clear();
   const gone = await checkHubName(s);
-  assert.equal(gone.status, "fail");
-  assert.match(gone.found, /vps\.example\.net does not resolve/);
+  assert.equal(gone?.status, "fail");
+  assert.match(gone?.found ?? "", /vps\.example\.net does not resolve/);
 
-  assert.equal((await checkHubName(scene().s)).status, "ok", "an address needs no resolving");
+  assert.deepEqual(
+    await checkHubName(scene().s),
+    {
+      status: "ok",
+      found: "the endpoint is an address (203.0.113.1), the one the tunnel uses: nothing to resolve",
+    },
+    "an address needs no resolving; the tunnel uses it",
+  );
+  // An address and no endpoint on the tunnel yet: nothing resolved, nothing compared, so no row (not "ok").
+  const bare = scene();
+  const wg = bare.host.ifaces.get("wg0");
+  for (const p of wg?.peers ?? []) p.endpoint = null;
+  assert.equal(await checkHubName(bare.s), null);
 });
 
 test("targets: a service bound to loopback is named as unreachable through the tunnel, with the bind fix", async () => {
@@ -427,7 +439,7 @@ test("without wg0: the handshake fails saying how to bring it up; every check th
       ["agent", "ok", ""],
       ["handshake", "fail", ""],
       ["hub-api", "unknown", NOT],
-      ["hub-name", "ok", ""],
+      // An address endpoint and no tunnel to compare it with: nothing checked, no row (it said ok).
       ["target share tcp", "unknown", NOT],
       ["firewall share tcp", "ok", ""],
       ["path-mtu", "unknown", NOT],

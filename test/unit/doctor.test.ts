@@ -769,3 +769,26 @@ test("spec: a hand-broken spec file fails with its first problem and the file to
     /`porthole validate --spec \/etc\/porthole\/porthole\.yaml` lists every problem/,
   );
 });
+
+test("hub: a check with nothing to look at (no peer, no agent peer, no forward, every forward shadowing on purpose) prints no row, never ok", async () => {
+  const ids = async (ctx: HubContext) => new Set((await runChecks(HUB_CHECKS, ctx)).map((r) => r.id));
+  // A hub kept by its daemon (the applied check looks), asked without one (no reports to read).
+  const daemon = (ctx: HubContext): HubContext => ({ ...ctx, managedBy: "daemon" });
+  // No forwards; rpi a device (no agent reports).
+  const { ctx: bare } = await healthyHub("", (t) =>
+    t.replace("address: 10.8.0.2 }", "address: 10.8.0.2, kind: device }").replace(/forwards:\n.*\n/, ""),
+  );
+  assert.equal(bare.spec.forwards.length, 0);
+  const got = await ids(daemon(bare));
+  for (const id of ["applied", "forwards", "forward-drops", "shadowed"]) assert.ok(!got.has(id), id);
+  assert.ok(got.has("peers") && got.has("wg-port-input"), "the checks that had something to look at");
+  // No peers at all.
+  const { ctx: alone } = await healthyHub("", (t) => t.replace(/peers:\n.*\nforwards:\n.*\n/, "peers: []\n"));
+  assert.equal(alone.spec.peers.length, 0);
+  assert.ok(!(await ids(daemon(alone))).has("peers"));
+  // Every forward marked shadowHubService: no port was looked at.
+  const { ctx: forced } = await healthyHub("", (t) =>
+    t.replace("targetPort: 8080 }", "targetPort: 8080, shadowHubService: true }"),
+  );
+  assert.ok(!(await ids(forced)).has("shadowed"));
+});
