@@ -17,7 +17,7 @@ import { RequestLog } from "./request-log.ts";
 import { activeEnrolling, RuntimeStore } from "./runtime.ts";
 import { RxHistory } from "./rx-history.ts";
 import type { SpecEdit } from "./spec-edit.ts";
-import { peerSpecView } from "./spec-view.ts";
+import { peerSpecView, specData } from "./spec-view.ts";
 import { SpecRejected, type SpecStore } from "./store.ts";
 
 export type Identity =
@@ -177,8 +177,17 @@ export class HubContext {
     if (who.kind === "stranger") throw new Forbidden(`${who.address} is not a peer of this hub`);
   }
 
-  /** Last view handed out per peer, for the spec text it was made from (peers ask every 2 s). */
-  private views = new Map<string, { from: string; text: string; hash: string }>();
+  /**
+   * The views handed out of one spec text (`from`, its hash; `data`, the text parsed once for them all),
+   * by peer name (peers ask every 2 s). A new text starts a new map, so it holds at most one view per
+   * peer of the spec: no limit below the peer count to make every request re-render (a 1000-entry cap
+   * did, past 1000 peers).
+   */
+  private views: {
+    from: string;
+    data: Parameters<typeof peerSpecView>[0] | null;
+    byPeer: Map<string, { text: string; hash: string }>;
+  } = { from: "", data: null, byPeer: new Map() };
 
   /**
    * The spec as this caller may see it, and its hash (what /v1/whoami reports, so a peer refetches
@@ -188,12 +197,13 @@ export class HubContext {
     this.requirePeer(who);
     const loaded = await this.live();
     if (isAdmin(who) || who.kind !== "peer") return { text: loaded.text, hash: loaded.hash };
-    const hit = this.views.get(who.name);
-    if (hit?.from === loaded.hash) return hit;
-    const text = peerSpecView(loaded.text, loaded.spec, who.name);
-    const view = { from: loaded.hash, text, hash: specHash(text) };
-    if (this.views.size > 1000) this.views.clear();
-    this.views.set(who.name, view);
+    if (this.views.from !== loaded.hash) this.views = { from: loaded.hash, data: null, byPeer: new Map() };
+    const hit = this.views.byPeer.get(who.name);
+    if (hit) return hit;
+    this.views.data ??= specData(loaded.text);
+    const text = peerSpecView(this.views.data, loaded.spec, who.name);
+    const view = { text, hash: specHash(text) };
+    this.views.byPeer.set(who.name, view);
     return view;
   }
 

@@ -11,14 +11,20 @@ type Item = Record<string, unknown>;
 const isRecord = (v: unknown): v is Item => typeof v === "object" && v !== null && !Array.isArray(v);
 const list = (v: unknown): Item[] => (Array.isArray(v) ? v.filter(isRecord) : []);
 
-/**
- * The spec text peer `name` sees: `text` (a valid spec) with only that peer and its forwards. Its
- * addresses are written out, since an allocated address depends on the other peers (see allocate.ts).
- * Reads back (loadSpec) as a valid spec that compiles to the same plan for that peer.
- */
-export function peerSpecView(text: string, spec: Spec, name: string): string {
+/** A valid spec's text as data, once per text for all of its views (parsing is the cost at many peers). */
+export function specData(text: string): Item {
   const data = parseFast(text)?.data ?? parseYaml(text).data;
   if (!isRecord(data)) throw new Error("the hub's spec is not a mapping");
+  return data;
+}
+
+/**
+ * The spec text peer `name` sees: the spec (`data`: its text as `specData` reads it; `spec`: the same,
+ * validated) with only that peer and its forwards. Its addresses are written out, since an allocated
+ * address depends on the other peers (see allocate.ts). Reads back (loadSpec) as a valid spec that
+ * compiles to the same plan for that peer.
+ */
+export function peerSpecView(data: Item, spec: Spec, name: string): string {
   const peer = spec.peers.find((p) => p.name === name);
   const entry = list(data.peers).find((p) => p.name === name);
   const view: Item = { ...(data.version === undefined ? {} : { version: data.version }), hub: data.hub };
