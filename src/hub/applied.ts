@@ -5,6 +5,7 @@
 // So a forward reads working only when its peer applied the spec the hub serves it now. Kept in the
 // daemon's memory: after a restart each agent reports again on its next tick (its whoami answer says
 // the hub has nothing on record). Pure but for the records it keeps.
+import { agoText } from "../protocol/age-text.ts";
 import type { AppliedReport } from "../protocol/requests.ts";
 import type { PeerApplied } from "../protocol/responses.ts";
 import type { ForwardStatus, PeerStatus } from "../protocol/status.ts";
@@ -55,7 +56,7 @@ export class AppliedLog {
     return k ? { specHash: k.attempt.specHash, error: k.attempt.error } : null;
   }
 
-  /** Forgets peers not in `names` (removed from the spec). */
+  /** Forgets peers not in `names`: called when a spec is applied (a peer removed, by the API or by hand). */
   keepOnly(names: Set<string>): void {
     for (const m of [this.kept, this.heard]) for (const n of m.keys()) if (!names.has(n)) m.delete(n);
   }
@@ -70,7 +71,6 @@ export class AppliedLog {
 }
 
 const secondsSince = (nowMs: number, ms: number) => Math.max(0, Math.floor((nowMs - ms) / 1000));
-const ago = (s: number) => (s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`);
 const short = (hash: string) => hash.slice(0, 8);
 /** An apply's error in a status line: its lines joined ("…File exists; the host was put back …"). */
 export const oneLine = (text: string) => text.trim().replace(/\s*\n\s*/g, "; ");
@@ -109,7 +109,7 @@ export function judgeApplied(
       state: "silent",
       note: heard
         ? `${name}'s agent has not reported what it applied yet (it does on its next tick)`
-        : `${name}'s agent has not been heard since the hub started ${ago(secondsSince(nowMs, clock.startedMs))}: what it applied is not known; is porthole's agent running there? ${lookOn(name)}`,
+        : `${name}'s agent has not been heard since the hub started ${agoText(secondsSince(nowMs, clock.startedMs))}: what it applied is not known; is porthole's agent running there? ${lookOn(name)}`,
     };
   }
   if (kept.attempt.specHash === specHash && kept.attempt.error === null)
@@ -131,7 +131,7 @@ export function judgeApplied(
   const agent =
     seenAgo === null
       ? "its agent has not been heard since the hub started"
-      : `its agent was last heard ${ago(seenAgo)}`;
+      : `its agent was last heard ${agoText(seenAgo)}`;
   return {
     ...base,
     state: "behind",

@@ -11,6 +11,7 @@ import { type ApplyResult, apply, type Context } from "../reconcile/reconcile.ts
 import { readApplied } from "../reconcile/state.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import type { Spec } from "../spec/types.ts";
+import type { AppliedLog } from "./applied.ts";
 import { Conflict, Forbidden, Invalid } from "./errors.ts";
 import { APPLY_BUCKETS, Histogram } from "./metrics.ts";
 import { RequestLog } from "./request-log.ts";
@@ -48,6 +49,13 @@ export class HubContext {
     lastDurationSeconds: 0,
     durations: new Histogram(APPLY_BUCKETS),
   };
+  /**
+   * What the agent peers reported of their applies: set by the daemon, the API they report to. null:
+   * this process takes no reports (the in-process API of a hub without its daemon, where no agent can
+   * reach it): every peer is then judged by the hub's probe alone, as before, and says nothing of it.
+   * A removed peer's records go when the spec without it is applied (reconcileNow), not on a read.
+   */
+  applied: AppliedLog | null = null;
   /** When each peer's received bytes last grew, fed by every peer status (the daemon's every 2 s). */
   readonly rx = new RxHistory();
   private queue: Promise<unknown> = Promise.resolve();
@@ -104,6 +112,7 @@ export class HubContext {
         listeners,
       });
       this.stats.lastError = undefined;
+      this.applied?.keepOnly(new Set(spec.peers.map((p) => p.name)));
       this.planned = { text, targets: r.plan.targets };
       this.appliedText = text;
       return r;

@@ -11,7 +11,7 @@ import type { PeerApplied, ProbeTask, ReachabilityReply } from "../protocol/resp
 import type { FirewallFinding, HubStatus, PeerStatus } from "../protocol/status.ts";
 import type { ApplyResult } from "../reconcile/reconcile.ts";
 import type { Spec } from "../spec/types.ts";
-import { type AppliedLog, oneLine, withApplied } from "./applied.ts";
+import { oneLine, withApplied } from "./applied.ts";
 import { Census } from "./census.ts";
 import { HubContext, type Identity } from "./context.ts";
 import { createToken, enroll, enrollingNow, pendingTokens, pruneTokens } from "./enrollment.ts";
@@ -121,18 +121,10 @@ export class HubService extends HubContext {
     return { ...(judged ? withApplied(s, judged) : s), specProblem: problem };
   }
 
-  /**
-   * What the agent peers reported of their applies: set by the daemon, the API they report to. null:
-   * this process takes no reports (the in-process API of a hub without its daemon, where no agent can
-   * reach it): every peer is then judged by the hub's probe alone, as before, and says nothing of it.
-   */
-  applied: AppliedLog | null = null;
-
   /** Each agent peer's side judged against the spec the hub serves it now; null: no reports taken. */
   private async appliedJudged(spec: Spec): Promise<Map<string, PeerApplied> | null> {
     const log = this.applied;
     if (!log) return null;
-    log.keepOnly(new Set(spec.peers.map((p) => p.name)));
     const now = this.now();
     const out = new Map<string, PeerApplied>();
     for (const p of spec.peers) {

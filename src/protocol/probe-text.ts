@@ -1,5 +1,6 @@
 // The hub's probe of a forward's target (a TCP connect through the tunnel) in words: what it found
 // and what that means, so `porthole status` and `porthole doctor` say the same thing. Pure.
+import { secondsText } from "./age-text.ts";
 import type { PeerStatus, ProbeOutcome } from "./status.ts";
 
 /**
@@ -107,9 +108,6 @@ export function receivedText(name: string, rx: number): string {
     ? `the hub last received from ${name} ${secondsText(rx)} ago`
     : `the hub has received nothing from ${name} for ${secondsText(rx)}`;
 }
-
-/** "52 seconds", "3 minutes". */
-const secondsText = (s: number) => (s < 120 ? `${s} seconds` : `${Math.round(s / 60)} minutes`);
 
 /** What an unreachable (an ICMP destination unreachable, or no route) means, by its error. */
 export function unreachableCause(error: string | null): string {

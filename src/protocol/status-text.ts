@@ -1,5 +1,6 @@
 // The status as text: what `porthole status` prints on the hub and on peers (and what a dashboard
 // shows), rendered from the wire types alone, so every reader of the API renders it alike. Pure.
+import { agoText } from "./age-text.ts";
 import { type ProbePeer, probeFinding } from "./probe-text.ts";
 import type { PeerApplied } from "./responses.ts";
 import type {
@@ -124,8 +125,7 @@ const bytes = (n: number) => {
   return `${i ? v.toFixed(2) : v} ${units[i]}`;
 };
 
-const ago = (s: number | null) =>
-  s === null ? "never" : s < 120 ? `${s} seconds ago` : `${Math.round(s / 60)} minutes ago`;
+const ago = (s: number | null) => (s === null ? "never" : agoText(s));
 
 /**
  * " counters counted 12 seconds ago": how old the forwards' numbers are (the hub may answer with an

@@ -254,7 +254,7 @@ test("status: an agent never heard since the hub started (stopped) is said so, w
   assert.equal(a?.agentSeenSecondsAgo, null);
   assert.match(
     a?.note ?? "",
-    /rpi's agent has not been heard since the hub started 90 s ago: .*is porthole's agent running there\?/,
+    /rpi's agent has not been heard since the hub started 90 seconds ago: .*is porthole's agent running there\?/,
   );
 });
 
@@ -297,8 +297,31 @@ test("judgeApplied: behind with a failed older apply, and an agent heard long ag
   assert.equal(a.state, "behind");
   assert.equal(
     a.note,
-    "rpi has not applied this spec (22222222): it applied 00000000 at T0; its last apply (of 11111111) failed: boom; its agent was last heard 5 min ago; on rpi: porthole doctor, and the agent's log (journalctl -u porthole-peer)",
+    "rpi has not applied this spec (22222222): it applied 00000000 at T0; its last apply (of 11111111) failed: boom; its agent was last heard 5 minutes ago; on rpi: porthole doctor, and the agent's log (journalctl -u porthole-peer)",
   );
+});
+
+test("the records of a peer removed from the spec go when that spec is applied, not on a read", async (t) => {
+  const h = await hub(t);
+  const { specHash } = await h.whoami();
+  await h.asRpi("POST", "/v1/applied", report(specHash));
+  // A hand edit removes rpi (and its forward); status and the peers' list read, change nothing.
+  writeFileSync(
+    h.specFile,
+    SPEC()
+      .replace(/ {2}- name: rpi\n(.*\n){2}/, "")
+      .replace(/ {2}- name: web\n(.*\n){3}/, ""),
+  );
+  const { spec } = await h.service.live();
+  assert.deepEqual(
+    spec.peers.map((p) => p.name),
+    ["phone"],
+  );
+  await h.service.status();
+  await h.service.peers();
+  assert.deepEqual(h.service.applied?.echo("rpi"), { specHash, error: null }, "a read keeps the records");
+  await h.service.reconcile();
+  assert.equal(h.service.applied?.echo("rpi"), null, "applying the spec without rpi forgets it");
 });
 
 test("AppliedLog: a report without lastApplied (a restarted agent whose apply failed) keeps the success known", () => {
