@@ -26,7 +26,7 @@ async function overSocket(method: string, path: string, body?: unknown): Promise
   const id = method === "GET" ? null : (await import("node:crypto")).randomUUID();
   try {
     // No timeout: the answer comes when the apply is done. The id makes a repeated change happen once.
-    const res = await requestText(() => connect(socketPath(stateDir())), method, path, {
+    const res = await requestText({ connect: () => connect(socketPath(stateDir())) }, method, path, {
       body,
       headers: id ? { "x-request-id": id } : {},
     });

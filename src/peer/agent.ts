@@ -50,7 +50,10 @@ export async function runPeer(
   },
 ): Promise<Agent> {
   const log = opts.log;
-  const reporter = new ApplyReporter((r) => peerClient(id.api, { recover: false }).reportApplied(r), log);
+  const reporter = new ApplyReporter(
+    (r) => peerClient(id.api, { recover: false, keepAlive: true }).reportApplied(r),
+    log,
+  );
   /** Applies the local spec; its end, success or error, is recorded for the hub. Throws what apply threw. */
   const reconcile = async (why: string) => {
     const local = await readLocalSpec(ctx.host.files, configDir);
@@ -92,7 +95,9 @@ export async function runPeer(
         return;
       }
       const local = await readLocalSpec(ctx.host.files, configDir);
-      const who = await session.ask(local?.spec.hub, () => peerClient(id.api).whoami(1500));
+      const who = await session.ask(local?.spec.hub, () =>
+        peerClient(id.api, { keepAlive: true }).whoami(1500),
+      );
       echo = who.applied;
       // The hub asks for its public ports to be probed from here (doctor's "reachable from the
       // outside"); answered beside the tick, which must not wait for the connects.
@@ -100,7 +105,9 @@ export async function runPeer(
         const task = who.probe;
         const { hub } = local.spec;
         runProbeTask(ctx.host, task, { interface: hub.interface, hubKey: hub.publicKey }, Date.now() / 1000)
-          .then((report) => peerClient(id.api, { recover: false }).reportProbe(task.id, report))
+          .then((report) =>
+            peerClient(id.api, { recover: false, keepAlive: true }).reportProbe(task.id, report),
+          )
           .then(
             () =>
               log(`probed the hub's public ports from here for its doctor (${task.targets.length} ports)`),
@@ -112,7 +119,7 @@ export async function runPeer(
         // the hub's spec changes. The spec applied before stays applied, and its record is not
         // overwritten by a repair.
       } else if (who.specHash && (!local || specHash(local.text) !== who.specHash)) {
-        const text = await peerClient(id.api).spec();
+        const text = await peerClient(id.api, { keepAlive: true }).spec();
         const loaded = loadSpec(text);
         if (loaded.ok) {
           await ctx.host.files.write(specFile(configDir), text);

@@ -1,4 +1,5 @@
 // A peer talks to the hub's API through the tunnel; the hub knows it by its tunnel address.
+import { Agent } from "node:http";
 import { connect } from "node:net";
 import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
 import type { FieldProblem, RequestStateReply } from "../protocol/responses.ts";
@@ -42,12 +43,15 @@ export async function hubRequest(
     recover?: boolean;
     /** Told once, in words, when the first attempt got no answer and the follow-up begins. */
     onWait?: (message: string) => void;
+    /** Through this process's keep-alive pool (the peer agent, which asks every 2 s), not a connection of its own. */
+    keepAlive?: boolean;
   } = {},
 ): Promise<unknown> {
-  if (method === "GET") return send(base, method, path, body, timeoutMs);
+  const keep = !!opts.keepAlive;
+  if (method === "GET") return send(base, method, path, body, timeoutMs, undefined, keep);
   // node:crypto only for a change: a GET (status) starts without its ~15 internal modules.
   const id = opts.requestId ?? (await import("node:crypto")).randomUUID();
-  const again = () => send(base, method, path, body, timeoutMs, id);
+  const again = () => send(base, method, path, body, timeoutMs, id, keep);
   try {
     return await again();
   } catch (e) {
@@ -61,7 +65,9 @@ export async function hubRequest(
     await sleep(1000);
     let st: RequestStateReply;
     try {
-      st = await hubClient((m, p) => send(base, m, p, undefined, timeoutMs)).requestState(id);
+      st = await hubClient((m, p) => send(base, m, p, undefined, timeoutMs, undefined, keep)).requestState(
+        id,
+      );
     } catch (e) {
       if (e instanceof HubUnreachable && Date.now() < deadline) continue;
       throw e instanceof HubUnreachable
@@ -88,6 +94,14 @@ export async function hubRequest(
   }
 }
 
+/**
+ * One keep-alive pool per process, for the peer agent's requests (`keepAlive`). An idle connection is
+ * closed after 4 s, before the hub's server closes it (node's keepAliveTimeout, 5 s): a request never
+ * goes out on a connection the hub is closing.
+ */
+let kept: Agent | undefined;
+const keptAgent = () => (kept ??= new Agent({ keepAlive: true, maxSockets: 2, timeout: 4000 }));
+
 async function send(
   base: string,
   method: string,
@@ -95,20 +109,18 @@ async function send(
   body: unknown,
   timeoutMs: number,
   requestId?: string,
+  keepAlive = false,
 ): Promise<unknown> {
   let res: TextReply;
   try {
     const { hostname, port } = new URL(base);
-    res = await requestText(
-      () => connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 80) }),
-      method,
-      path,
-      {
-        body,
-        headers: requestId ? { "x-request-id": requestId } : {},
-        timeoutMs,
-      },
-    );
+    const to = { host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 80) };
+    const via = keepAlive ? { agent: keptAgent(), ...to } : { connect: () => connect(to) };
+    res = await requestText(via, method, path, {
+      body,
+      headers: requestId ? { "x-request-id": requestId } : {},
+      timeoutMs,
+    });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // Refused: the tunnel carried the request and the hub's kernel answered, but nothing listens.
@@ -131,5 +143,7 @@ async function send(
   return parsed;
 }
 /** The hub's API at `base` (http://ADDRESS:PORT inside the tunnel), typed route by route. */
-export const peerClient = (base: string, opts: { requestId?: string; recover?: boolean } = {}) =>
-  hubClient((method, path, body, timeoutMs) => hubRequest(base, method, path, body, timeoutMs, opts));
+export const peerClient = (
+  base: string,
+  opts: { requestId?: string; recover?: boolean; keepAlive?: boolean } = {},
+) => hubClient((method, path, body, timeoutMs) => hubRequest(base, method, path, body, timeoutMs, opts));

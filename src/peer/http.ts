@@ -1,8 +1,16 @@
 // One HTTP request to the hub's API with node's http client: the peer's through the tunnel, the CLI's on
 // the hub through the daemon's root socket. Not `fetch`: its first use loads undici, ~0.26 × a bare
 // `node -e 0` of CPU on every command that asks the hub (bench/README.md, "start-up").
-import { request } from "node:http";
+import { type Agent, request } from "node:http";
 import type { Socket } from "node:net";
+
+/**
+ * How the request travels: over the one socket `connect` opens (a CLI's one request: no http.Agent,
+ * whose pool and server-name check are nothing to it), or through a keep-alive `agent` to host:port
+ * (the peer agent's probe every 2 s reuses its connection instead of a TCP handshake and teardown
+ * through the tunnel each time).
+ */
+export type Via = { connect: () => Socket } | { agent: Agent; host: string; port: number };
 
 export interface TextReply {
   status: number;
@@ -10,14 +18,12 @@ export interface TextReply {
 }
 
 /**
- * Sends `method path` over the socket `connect` opens (one connection, no http.Agent: its keep-alive
- * pool and its server-name check are nothing to a CLI that makes one request) with a JSON `body` and
- * `headers`, and resolves to the reply's status and text. Rejects with the socket's error (its `code`:
+ * Sends `method path` `via` a socket or an agent (see Via) with a JSON `body` and `headers`, and resolves to the reply's status and text. Rejects with the socket's error (its `code`:
  * ECONNREFUSED, ENOENT, EHOSTUNREACH...), or with code ETIMEDOUT when the whole exchange takes longer
  * than `timeoutMs` (none: no limit).
  */
 export function requestText(
-  connect: () => Socket,
+  via: Via,
   method: string,
   path: string,
   opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
@@ -29,7 +35,9 @@ export function requestText(
     };
     const req = request(
       {
-        createConnection: connect,
+        ...("agent" in via
+          ? { agent: via.agent, host: via.host, port: via.port }
+          : { createConnection: via.connect }),
         method,
         path,
         headers: { "content-type": "application/json", ...opts.headers },
