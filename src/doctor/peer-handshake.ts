@@ -1,5 +1,6 @@
 // The tunnel to the hub: a recent handshake, and from which endpoint.
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
+import { handshakeText } from "../protocol/probe-text.ts";
 import { applyFix, hubPeer, type Outcome, type PeerScene } from "./peer-scene.ts";
 
 /**
@@ -38,10 +39,11 @@ export async function checkHandshake(s: PeerScene): Promise<Outcome> {
   if (age > STALE_HANDSHAKE_S)
     return {
       status: "fail",
-      found: `last handshake ${age} s ago (endpoint ${p.endpoint}): the hub has not answered for over ${STALE_HANDSHAKE_S} s`,
+      found: `${handshakeText(age)} (endpoint ${p.endpoint}): the hub has not answered for over ${STALE_HANDSHAKE_S} seconds`,
       fix,
     };
-  return { status: "ok", found: `last handshake ${age} s ago, endpoint ${p.endpoint}` };
+  // In the words the hub's status and doctor say a handshake's age in ("40 seconds ago", "10 minutes ago").
+  return { status: "ok", found: `${handshakeText(age)}, endpoint ${p.endpoint}` };
 }
 
 /**

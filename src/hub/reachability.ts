@@ -3,6 +3,7 @@
 // A peer's report is accepted only from the peer the task was given to, and only once.
 import { randomUUID } from "node:crypto";
 import { contains, formatCidr, parseAddr } from "../net/ip.ts";
+import { agoText } from "../protocol/age-text.ts";
 import type { ProbeReport } from "../protocol/requests.ts";
 import type { ProbeTarget, ProbeTask, ReachabilityFinding } from "../protocol/responses.ts";
 import type { Spec } from "../spec/types.ts";
@@ -117,12 +118,12 @@ export function judgeReport(
         return {
           ...t,
           status: "ok",
-          found: `${which} reachable: ${peer} shook hands through ${hs.endpoint} over the internet ${hs.ageS} s ago`,
+          found: `${which} reachable: ${peer} shook hands through ${hs.endpoint} over the internet ${agoText(hs.ageS)}`,
         };
       return {
         ...t,
         status: "unknown",
-        found: `${which}: ${peer}'s tunnel does not show a recent handshake through ${at} (${hs ? `${hs.ageS} s ago via ${hs.endpoint}` : "none"})`,
+        found: `${which}: ${peer}'s tunnel does not show a recent handshake through ${at} (${hs ? `${agoText(hs.ageS)} via ${hs.endpoint}` : "none"})`,
       };
     }
     const allowed = notAllowed.get(t.what);

@@ -48,6 +48,21 @@ test("outside probe: a forward whose allow-list leaves the peer out is unknown, 
       [8082, "fail"],
     ],
   );
+  // Ages in status's words (it said "3 s ago").
+  assert.equal(
+    f[0]?.found,
+    "udp/51820 (wireguard) reachable: rpi shook hands through 203.0.113.1:51820 over the internet 3 seconds ago",
+  );
+  const old = judgeReport(
+    "rpi",
+    targets,
+    { ...report, handshake: { ageS: 600, endpoint: "203.0.113.1:51820" } },
+    "wg0",
+  );
+  assert.equal(
+    old[0]?.found,
+    "udp/51820 (wireguard): rpi's tunnel does not show a recent handshake through 203.0.113.1 (10 minutes ago via 203.0.113.1:51820)",
+  );
   assert.equal(
     f[2]?.found,
     "tcp/8081 (office): not judged from rpi: its address is not in the forward's allow-list (192.0.2.0/24), so the hub drops its probe by design",
