@@ -8,6 +8,7 @@ import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import type { EnrollReply } from "../protocol/responses.ts";
 import { readToken, type TokenPayload } from "../protocol/tokens.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
+import { subnetClash } from "../reconcile/subnet-clash.ts";
 import { loadSpec } from "../spec/load.ts";
 import { HubRefused, HubUnreachable, peerClient } from "./client.ts";
 import { type PeerIdentity, readIdentity, specFile, writeIdentity } from "./local.ts";
@@ -96,6 +97,14 @@ export async function joinHub(
   if ((await h.wg.observe(iface)).exists)
     throw new JoinError(`an interface named ${iface} exists already; remove it or choose another name`);
 
+  // The hub's subnet (the token's enrollment address carries its prefix) against this machine's networks.
+  const clash = await subnetClash(
+    h,
+    iface,
+    [`${t.a}/${t.m ?? 24}`],
+    (f) => `hub.${f === 4 ? "subnet" : "subnet6"} on the hub`,
+  );
+  if (clash) throw new JoinError(clash);
   const undo: (() => Promise<unknown>)[] = [];
   let registeredAs: string | null = null;
   const stopIfAsked = () => {

@@ -22,6 +22,7 @@ import {
   writeIntent,
 } from "./state.ts";
 import { ApplyError, runSteps, type Step, undoAll } from "./steps.ts";
+import { subnetClash } from "./subnet-clash.ts";
 import { forwardChanges } from "./summary.ts";
 import { diffFiles, diffRouting, diffSysctl } from "./system.ts";
 import { diffWireguard } from "./wireguard.ts";
@@ -281,6 +282,15 @@ async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult
   // Only porthole's own state file: a hub restarted later reaches its peers where they are now.
   if (!req.dryRun && steps.length === 0)
     await saveEndpoints(ctx.host, ctx.stateDir, previous, seenEndpoints(wg));
+  // A tunnel address whose network another interface here uses: refused before anything changes.
+  const clash = await subnetClash(
+    ctx.host,
+    plan.wireguard.interface,
+    plan.wireguard.addresses.filter((a) => !wg.addresses.includes(a)),
+    (f) => `${f === 4 ? "hub.subnet" : "hub.subnet6"}${plan.role === "hub" ? "" : " on the hub"}`,
+  );
+  if (clash && req.dryRun) warnings.push(`apply would refuse: ${clash}`);
+  else if (clash) throw new ApplyError(`refusing to apply: ${clash}; nothing was changed`, false);
   if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan };
 
   const cut = checkSshPath(req.sshConnection, plan, wg);
