@@ -14,6 +14,7 @@ import { armPending, confirmPending, revertUnconfirmed } from "../reconcile/conf
 import { apply, down } from "../reconcile/reconcile.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { ApplyError } from "../reconcile/steps.ts";
+import { count } from "../spec/diagnostics.ts";
 import { NameField } from "../spec/fields.ts";
 import { loadSpec } from "../spec/load.ts";
 import { PathText, valid, wholeNumber } from "./arg.ts";
@@ -45,7 +46,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     const r = await hub().apply();
     console.log(
       r.changed
-        ? `${r.lines.join("\n")}\nhub: applied ${r.lines.length} changes, verified`
+        ? `${r.lines.join("\n")}\nhub: applied ${count(r.lines.length, "change")}, verified`
         : "hub: no changes",
     );
     printWarnings(r.warnings ?? []);
@@ -88,7 +89,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     });
     if (o.dryRun) {
       console.log(r.lines.length ? r.lines.join("\n") : "no changes");
-      console.log(r.lines.length ? `(dry run: ${r.lines.length} changes not applied)` : "");
+      console.log(r.lines.length ? `(dry run: ${count(r.lines.length, "change")} not applied)` : "");
       printWarnings(r.warnings);
       return;
     }
@@ -97,7 +98,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
       printWarnings(r.warnings);
       return;
     }
-    console.log(`${r.plan.host}: applied ${r.lines.length} change${r.lines.length > 1 ? "s" : ""}, verified`);
+    console.log(`${r.plan.host}: applied ${count(r.lines.length, "change")}, verified`);
     printWarnings(r.warnings);
     if (seconds !== undefined) await armRevert(seconds);
   } catch (e) {

@@ -10,6 +10,7 @@ import { RuntimeStore } from "../hub/runtime.ts";
 import { parseCidr } from "../net/ip.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import { DEFAULTS } from "../spec/defaults.ts";
+import { count } from "../spec/diagnostics.ts";
 import { parseEndpoint } from "../spec/endpoint.ts";
 import {
   EndpointField,
@@ -163,7 +164,7 @@ async function init(o: InitOpts): Promise<void> {
     })
     .catch(undo);
   const r = await hub().apply().catch(undo);
-  console.log(`hub "${o.name}" initialized: ${r.lines.length} changes applied`);
+  console.log(`hub "${o.name}" initialized: ${count(r.lines.length, "change")} applied`);
   if (r.warnings?.length) console.log(r.warnings.join("\n"));
   await startService("porthole-hub.service", "porthole hub run");
   // `peer add` needs the daemon: say it is ready only once its API answers.

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import { compile, UnknownHostError } from "../compile/compile.ts";
 import { renderFiles } from "../compile/render.ts";
+import { count } from "../spec/diagnostics.ts";
 import { NameField } from "../spec/fields.ts";
 import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
@@ -22,7 +23,9 @@ export function registerSpecCommands(program: Command): void {
     )
     .action((o: { spec?: string }) => {
       const { spec, file } = readSpec(o.spec);
-      console.log(`${file}: ok (${spec.peers.length} peers, ${spec.forwards.length} forwards)`);
+      console.log(
+        `${file}: ok (${count(spec.peers.length, "peer")}, ${count(spec.forwards.length, "forward")})`,
+      );
     });
 
   program

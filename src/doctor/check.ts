@@ -1,6 +1,7 @@
 // What a doctor check is, and running a list of them: each check is a small named function over a
 // context (the `Host` and what this side knows); a check that throws is reported "unknown", never "ok".
 import type { Host } from "../host/types.ts";
+import { count } from "../spec/diagnostics.ts";
 
 /** ok: checked and fine; warn: works, but watch it; fail: breaks porthole; unknown: could not be checked. */
 export type CheckStatus = "ok" | "warn" | "fail" | "unknown";
@@ -72,7 +73,7 @@ export function renderResults(results: CheckResult[]): string {
   }
   const n = (s: CheckStatus) => results.filter((r) => r.status === s).length;
   lines.push(
-    `${results.length} results: ${n("ok")} ok, ${n("warn")} warn, ${n("fail")} failed, ${n("unknown")} unknown${n("fail") ? "" : n("unknown") ? " (not everything could be checked)" : ""}`,
+    `${count(results.length, "result")}: ${n("ok")} ok, ${n("warn")} warn, ${n("fail")} failed, ${n("unknown")} unknown${n("fail") ? "" : n("unknown") ? " (not everything could be checked)" : ""}`,
   );
   return lines.join("\n");
 }

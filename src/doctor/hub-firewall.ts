@@ -84,7 +84,7 @@ export const forwardDrops = dropCheck(
   ["forward", "mesh"],
   (ctx) => {
     const n = ctx.spec.forwards.length;
-    return `nothing on the hub drops ${n === 1 ? "the forward's" : `the ${n} forwards'`} traffic`;
+    return `nothing on the hub drops ${n === 0 ? "the tunnel's forwarded" : n === 1 ? "the forward's" : `the ${n} forwards'`} traffic`;
   },
 );
 

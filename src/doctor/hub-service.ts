@@ -3,6 +3,7 @@
 import { unitName } from "../compile/systemd.ts";
 import { RuntimeStore } from "../hub/runtime.ts";
 import { probeForwards } from "../hub/status.ts";
+import { count } from "../spec/diagnostics.ts";
 import type { Check } from "./check.ts";
 import { type HubContext, isPublicInterface } from "./hub-context.ts";
 
@@ -60,8 +61,6 @@ export const unit: Check<HubContext> = {
   },
 };
 
-const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
 /**
  * The interface's keys as "2 peers", then "1 pending join token" (its one-time enrollment key) and "1
  * key not in the spec" when there are such: counting every key as a peer said "4 peers" for 2.
@@ -75,7 +74,7 @@ async function keysSaid(ctx: HubContext, keys: { publicKey: string }[]): Promise
   const enrolling = new Set(tokens.map((t) => t.publicKey));
   const pending = rest.filter((k) => enrolling.has(k.publicKey)).length;
   return [
-    count(keys.length - rest.length, "peer", "peers"),
+    count(keys.length - rest.length, "peer"),
     ...(pending ? [count(pending, "pending join token", "pending join tokens")] : []),
     ...(rest.length > pending
       ? [count(rest.length - pending, "key not in the spec", "keys not in the spec")]

@@ -6,6 +6,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
+import { count } from "../spec/diagnostics.ts";
 import { API_SERVER_OPTIONS, hubApi } from "./api.ts";
 import { AppliedLog } from "./applied.ts";
 import { renderMetrics, specValidMetric } from "./metrics.ts";
@@ -60,7 +61,7 @@ export async function runHub(
   } else {
     log("reconciling the host to the spec");
     const first = await service.reconcile();
-    log(first.changed ? `applied ${first.lines.length} changes` : "host already matches the spec");
+    log(first.changed ? `applied ${count(first.lines.length, "change")}` : "host already matches the spec");
     tellWarnings(first.warnings);
   }
 

@@ -4,6 +4,7 @@
 import type { Listener } from "../host/types.ts";
 import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
+import { count } from "../spec/diagnostics.ts";
 import { hubReservedPorts } from "../spec/reserved-ports.ts";
 import type { Forward, Proto, Spec } from "../spec/types.ts";
 import { type HubContext, type Identity, isAdmin } from "./context.ts";
@@ -137,7 +138,7 @@ function checkQuota(spec: Spec, peer: string, proto: string, port: number | stri
   const mine = spec.forwards.filter((f) => f.peer === peer);
   if (mine.length + 1 > limits.forwardsPerPeer) {
     throw new Forbidden(
-      `${peer} has ${mine.length} forwards, as many as hub.limits.forwardsPerPeer (${limits.forwardsPerPeer}) allows a peer that is not an admin; remove one (porthole unexpose) or ask an admin`,
+      `${peer} has ${count(mine.length, "forward")}, as many as hub.limits.forwardsPerPeer (${limits.forwardsPerPeer}) allows a peer that is not an admin; remove one (porthole unexpose) or ask an admin`,
       "name",
     );
   }

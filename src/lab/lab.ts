@@ -3,6 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DAEMON_ENV } from "../plan/daemon-env.ts";
 import { DEFAULTS } from "../spec/defaults.ts";
+import { count } from "../spec/diagnostics.ts";
 import type { Backend, Mode } from "../spec/types.ts";
 import { createWorld } from "./create.ts";
 import { startWebdav } from "./services.ts";
@@ -198,5 +199,5 @@ export async function labStatus(name: string, portholeArgv: string[]): Promise<s
 export async function labDown(name: string): Promise<string> {
   const r = await destroyWorld(name);
   if (!r.existed) return `no lab named ${name}: nothing to remove`;
-  return `lab ${name} removed: stopped ${r.stopped.length} processes, deleted namespaces ${r.namespacesDeleted.join(", ") || "none"}`;
+  return `lab ${name} removed: stopped ${count(r.stopped.length, "process", "processes")}, deleted namespaces ${r.namespacesDeleted.join(", ") || "none"}`;
 }

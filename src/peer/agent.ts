@@ -17,6 +17,7 @@ import { parseAddr } from "../net/ip.ts";
 import type { WhoamiReply } from "../protocol/responses.ts";
 import { specHash } from "../protocol/spec-hash.ts";
 import { apply, type Context } from "../reconcile/reconcile.ts";
+import { count } from "../spec/diagnostics.ts";
 import { loadSpec } from "../spec/load.ts";
 import { ApplyReporter } from "./applied.ts";
 import { HubUnreachable, peerClient } from "./client.ts";
@@ -110,7 +111,9 @@ export async function runPeer(
           )
           .then(
             () =>
-              log(`probed the hub's public ports from here for its doctor (${task.targets.length} ports)`),
+              log(
+                `probed the hub's public ports from here for its doctor (${count(task.targets.length, "port")})`,
+              ),
             (e: Error) => log(`reachability probe: ${e.message}`),
           );
       }

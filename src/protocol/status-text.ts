@@ -1,5 +1,6 @@
 // The status as text: what `porthole status` prints on the hub and on peers (and what a dashboard
 // shows), rendered from the wire types alone, so every reader of the API renders it alike. Pure.
+import { count } from "../spec/diagnostics.ts";
 import { agoText } from "./age-text.ts";
 import { type ProbePeer, probeFinding } from "./probe-text.ts";
 import type { PeerApplied } from "./responses.ts";
@@ -141,7 +142,7 @@ const countedNote = (s: HubStatus) =>
  * counters are not in the kernel), else "not counted" (the iptables backend counts connections only).
  */
 function trafficText(n: Pick<ForwardStatus, "packets" | "bytes" | "connectionsTotal">): string {
-  if (n.packets !== null && n.bytes !== null) return `${n.packets} packets, ${bytes(n.bytes)}`;
+  if (n.packets !== null && n.bytes !== null) return `${count(n.packets, "packet")}, ${bytes(n.bytes)}`;
   return n.connectionsTotal === null
     ? "unknown (no counters in the kernel: porthole is down, or the forward is not applied yet)"
     : "not counted (iptables backend)";

@@ -20,6 +20,11 @@ export function formatPath(path: Path): string {
 }
 
 /** Quotes a value the way the user wrote it, short enough for one line. */
+/** "1 peer", "2 peers", "0 peers": a count with its noun (`many`: an irregular plural, "1 key not in the spec"). */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function show(value: unknown): string {
   const text =
     typeof value === "number"

@@ -50,7 +50,7 @@ describe("porthole validate", () => {
   test("a valid spec: exit 0 and a one-line summary", () => {
     const r = porthole(["validate", "--spec", SEED]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${SEED}: ok (1 peers, 1 forwards)\n`);
+    assert.equal(r.stdout, `${SEED}: ok (1 peer, 1 forward)\n`);
   });
 
   test("an invalid spec: exit 1 and every problem, with line:column, then a count", () => {
@@ -216,7 +216,7 @@ describe("porthole import wg-quick", () => {
     const file = tmp("imported.yaml", r.stdout);
     const v = porthole(["validate", "--spec", file]);
     assert.equal(v.status, 0, v.stderr);
-    assert.equal(v.stdout, `${file}: ok (2 peers, 1 forwards)\n`);
+    assert.equal(v.stdout, `${file}: ok (2 peers, 1 forward)\n`);
 
     const loaded = loadSpec(r.stdout, file);
     assert.ok(loaded.ok);
