@@ -106,6 +106,20 @@ async function refuseShadowing(
   );
 }
 
+/**
+ * For an admin who named a forward by its public port (`forward rm 80`; `unexpose` takes either): the
+ * forwards on that port, by name. A peer that is not an admin is told nothing of other peers' forwards.
+ */
+function portHint(spec: Spec, name: string): string {
+  const asPort = parsePortRange(name);
+  if (!asPort.ok) return "; see `porthole forward ls`";
+  const { from, to } = asPort.range;
+  const on = spec.forwards.filter((f) => f.port.from <= to && from <= f.port.to);
+  if (!on.length) return `; no forward takes public port ${name} either (see \`porthole forward ls\`)`;
+  const said = on.map((f) => `${f.name} (${f.protos.join("+")}/${formatRange(f.port)} → ${f.peer})`);
+  return `; ${name} reads as a public port, and rm takes a forward's name: ${said.join(", ")}, e.g. \`porthole forward rm ${on[0]?.name}\``;
+}
+
 export async function removeForward(hub: HubContext, who: Identity, name: string) {
   if (who.kind !== "root" && who.kind !== "peer") throw new Forbidden("only peers may remove forwards");
   return hub.serial(async () => {
@@ -113,7 +127,7 @@ export async function removeForward(hub: HubContext, who: Identity, name: string
     const f = spec.forwards.find((x) => x.name === name);
     // "Not yours" and "no such" are one answer: a peer learns nothing of the others' forwards.
     if (!f || (who.kind === "peer" && !who.admin && f.peer !== who.name))
-      throw new NotFound(`no forward named "${name}"`, "name");
+      throw new NotFound(`no forward named "${name}"${isAdmin(who) ? portHint(spec, name) : ""}`, "name");
     await hub.change([{ remove: "forwards", where: (x) => x.name === name }], who);
     return f;
   });

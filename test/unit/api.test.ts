@@ -465,6 +465,23 @@ test("status and metrics of a peer that is not an admin hold only its own peer a
   );
 });
 
+test("forward rm of a public port: an admin is told the forward's name on it; a peer nothing more", async (t) => {
+  const h = await hub(t);
+  const byPort = await h.as("root", "DELETE", "/v1/forwards/80");
+  assert.equal(byPort.status, 404);
+  assert.equal(
+    ((await byPort.json()) as { error: string }).error,
+    'no forward named "80"; 80 reads as a public port, and rm takes a forward\'s name: web (tcp/80 → rpi), e.g. `porthole forward rm web`',
+  );
+  const admin = await h.as("admin", "DELETE", "/v1/forwards/8440-8450");
+  assert.match(((await admin.json()) as { error: string }).error, /: secret-cam \(tcp\/8443 → nas\), e\.g\./);
+  const none = await h.as("root", "DELETE", "/v1/forwards/81");
+  assert.match(((await none.json()) as { error: string }).error, /no forward takes public port 81 either/);
+  const peer = await h.as("peer", "DELETE", "/v1/forwards/80");
+  assert.deepEqual(await peer.json(), { error: 'no forward named "80"', field: "name" });
+  assert.match(readFileSync(h.specFile, "utf8"), /name: web/, "nothing removed");
+});
+
 test("errors tell a peer nothing about other peers' forwards", async (t) => {
   const h = await hub(t);
   // "Not yours" and "no such" are one answer.
