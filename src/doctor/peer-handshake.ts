@@ -69,7 +69,9 @@ export async function checkHubApi(s: PeerScene): Promise<Outcome> {
       fix:
         r.error === "ECONNREFUSED"
           ? "the tunnel works but the hub daemon is not running: on the hub, systemctl restart porthole-hub"
-          : "see the handshake line; on the hub: porthole status",
+          : // Silence has three causes (as peer/client.ts says them): the tunnel, the hub daemon, or this
+            // peer removed on the hub (its handshake reads ok for minutes: the hub drops its packets).
+            "see the handshake line; on the hub: porthole status (its daemon), and porthole peer ls (whether this peer is still there: the hub drops a removed peer's packets)",
     };
   if (r.status !== 200)
     return {

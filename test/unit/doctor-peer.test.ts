@@ -392,6 +392,17 @@ test("transparent: rule and route, marks, rp_filter; nothing to check without a 
   assert.match(marks?.found ?? "", /net\.ipv4\.conf\.wg0\.rp_filter is 1, not 2/);
 });
 
+test("hub-api: silence names all its causes, this peer removed on the hub among them (the handshake still reads ok)", async () => {
+  const { s, host } = scene();
+  host.network.http = () => ({ error: "no answer within 3 s" });
+  const r = await checkHubApi(s);
+  assert.equal(r.status, "fail");
+  assert.equal(
+    r.fix,
+    "see the handshake line; on the hub: porthole status (its daemon), and porthole peer ls (whether this peer is still there: the hub drops a removed peer's packets)",
+  );
+});
+
 test("clock: against the hub's Date header; minutes apart fail, tens of seconds warn", () => {
   assert.equal(judgeClock(400, 5).status, "ok");
   const warn = judgeClock(-45_000, 5);
