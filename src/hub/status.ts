@@ -155,7 +155,9 @@ export async function hubStatus(
     forwards: withFindings(forwards, firewall),
     firewall,
     countedAt: new Date(count.atMs).toISOString(),
-    countedSecondsAgo: Math.max(0, Math.floor((nowMs - count.atMs) / 1000)),
+    // 0 only for numbers counted by this status: a count kept from before it is at least a second old in
+    // words ("counted now" said of a count 0.9 s old, before the request that was just made).
+    countedSecondsAgo: Math.max(0, Math.ceil((nowMs - count.atMs) / 1000)),
   };
 }
 

@@ -76,7 +76,7 @@ export function timeoutCause(peer: ProbePeer | undefined, port: number): string 
   const rx = peer.receivedSecondsAgo;
   const within = silentAfter(peer.keepalive);
   if (rx != null && rx < (within ?? RECEIVED_WITHIN_S))
-    return `${peer.name} sent packets ${rx} seconds ago, so the tunnel carries them and a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier`;
+    return `${peer.name} sent packets ${secondsText(rx)} ago, so the tunnel carries them and a firewall on ${peer.name} (or past it) dropping tcp/${port} is likelier`;
   if (rx != null && within !== null)
     return `nothing received from ${peer.name} for ${secondsText(rx)} (${sendsEvery(peer)}): the tunnel is likelier down than a firewall`;
   // Silence from a peer whose keepalive is off tells nothing: its handshake is what is known.

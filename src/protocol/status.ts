@@ -145,7 +145,7 @@ export interface HubStatus {
    * hubs' replies (counted by that status).
    */
   countedAt?: string;
-  /** How long before this status they were counted, in seconds (0: by this status, or within a second). */
+  /** How long before this status they were counted, in whole seconds rounded up (0: by this status). */
   countedSecondsAgo?: number;
   /**
    * Present only in the summary (GET /v1/status?forwards=summary, what `porthole status` asks for) of

@@ -680,6 +680,21 @@ test("status: a count that takes long is not waited for; the status says when it
   assert.equal(next.countedAt, new Date((NOW + 13) * 1000).toISOString());
 });
 
+test("status: numbers kept from a count before this status are never 'counted now' (a curl just made is not in them)", async (t) => {
+  let clock = NOW * 1000;
+  const { host, service } = await hub(t, "nftables", () => clock);
+  host.open = new Map([["tcp/80/10.8.0.2/8080", 3]]);
+  const first = await service.status(false);
+  assert.equal(first.countedSecondsAgo, 0, "counted by this status");
+  assert.match(renderStatus(first), /^forwards: counters counted now/m);
+  host.open = new Map([["tcp/80/10.8.0.2/8080", 4]]);
+  clock += 400; // the next status within the census's fresh time: the last count is kept
+  const kept = await service.status(false);
+  assert.equal(kept.forwards[0]?.establishedConnections, 3, "the kept count's number");
+  assert.equal(kept.countedSecondsAgo, 1);
+  assert.match(renderStatus(kept), /^forwards: counters counted 1 second ago/m);
+});
+
 test("status and doctor word an agent peer's side alike: in step (ok), NOT in step when its apply failed (fail), not known while it is behind or silent (unknown)", () => {
   const side = (state: PeerApplied["state"], lastError: PeerApplied["lastError"] = null): PeerApplied => ({
     state,
