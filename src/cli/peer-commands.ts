@@ -16,6 +16,7 @@ import {
 } from "./forward-options.ts";
 import { type ArgNames, EXPOSE_ARGS, inArgWords } from "./hub-words.ts";
 import { configDir, stateDir } from "./paths.ts";
+import { ask } from "./peer-ask.ts";
 import type { PortOrName } from "./port-args.ts";
 import { table } from "./table.ts";
 
@@ -31,29 +32,6 @@ async function requirePeer(): Promise<PeerIdentity> {
     );
   return id;
 }
-
-/**
- * The hub's API for this peer; a refusal or no answer becomes a UserError with the hub's words, a
- * refused field named by the command's argument that set it (`args`: hub-words.ts).
- */
-const ask = (id: PeerIdentity, args: ArgNames = {}) =>
-  hubClient(async (method, path, body) => {
-    try {
-      // A change the hub did not answer is followed up for up to a minute: said, not a silent hang.
-      return await hubRequest(id.api, method, path, body, undefined, {
-        onWait: (m) => console.error(`porthole: ${m}`),
-      });
-    } catch (e) {
-      // Refused (4xx): exit 1; the hub failed (5xx) or did not answer: exit 3 (errors.ts).
-      if (e instanceof HubRefused)
-        throw new UserError(
-          inArgWords(e.message, e.problems, args),
-          e.status >= 500 ? EXIT.host : EXIT.invalid,
-        );
-      if (e instanceof HubUnreachable) throw new UserError(e.message, EXIT.host, e);
-      throw e;
-    }
-  });
 
 /** The signals that stop a join between its steps. */
 const JOIN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -349,35 +327,4 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       console.log(table(["PUBLIC", "TARGET", "MODE", "NAME", "FROM"], rows));
       if (!rows.length) console.log("(nothing exposed yet: porthole expose PORT --to PORT)");
     });
-}
-
-/** `porthole status` on a joined peer; `all`: every forward's lines, however many (see renderStatus). */
-export async function peerStatus(id: PeerIdentity, json: boolean, all = false): Promise<void> {
-  // This machine's copy of the spec is read (parsed, validated: ~0.5 × a bare node's start-up) only
-  // when the hub's reply does not name its endpoint, or when the hub does not answer.
-  const local = () => readLocalSpec(hostFiles, configDir());
-  let s: Awaited<ReturnType<ReturnType<typeof ask>["status"]>>;
-  try {
-    s = await ask(id).status(!json && !all);
-  } catch (e) {
-    // The hub did not answer: what this machine can see of its tunnel is still said (the status of
-    // its forwards is the hub's to give), then the error, exit 3.
-    const copy = !json && e instanceof UserError && e.cause instanceof HubUnreachable && (await local());
-    if (copy) {
-      const { printLocalPeerStatus } = await import("./static-peer-status.ts");
-      const how = `joined to hub ${id.api}, no status from it: what this machine sees`;
-      await printLocalPeerStatus(copy.spec, id.name, false, how);
-    }
-    throw e;
-  }
-  if (json) {
-    console.log(JSON.stringify(s, null, 2));
-    return;
-  }
-  const { renderStatus } = await import("../protocol/status-text.ts");
-  const endpoint = s.hub.endpoint ?? (await local())?.spec.hub.endpoint;
-  const hub = endpoint
-    ? `${typeof endpoint === "string" ? endpoint : `${endpoint.host}:${endpoint.port}`} (${s.hub.address})`
-    : id.api;
-  console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s, all)}`);
 }

@@ -65,7 +65,7 @@ export async function statusAction(o: StatusOptions): Promise<void> {
     process.env.PORTHOLE_SPEC = resolve(o.spec);
   }
   const id = await readIdentity(hostFiles, stateDir());
-  if (id) return (await import("./peer-commands.ts")).peerStatus(id, !!o.json, !!o.all);
+  if (id) return (await import("./peer-status.ts")).peerStatus(id, !!o.json, !!o.all);
   if (await (await import("./static-peer-status.ts")).staticPeerStatus(!!o.json)) return;
   // Neither side yet and no spec: say both ways in (the hub's "no spec: hub init" is half of it).
   if (!pathExists(hubSpecPath()) && (await import("./side.ts")).thisSide() === "none") {
