@@ -96,8 +96,9 @@ export async function hubRequest(
 
 /**
  * One keep-alive pool per process, for the peer agent's requests (`keepAlive`). An idle connection is
- * closed after 4 s, before the hub's server closes it (node's keepAliveTimeout, 5 s): a request never
- * goes out on a connection the hub is closing.
+ * closed after 4 s, before the hub's server closes it (node's keepAliveTimeout, 5 s), so none goes out
+ * on a connection the hub is closing; one the hub closed unseen (its FIN lost as the tunnel went down,
+ * a reboot) is reset, and requestText sends the request again on a new one.
  */
 let kept: Agent | undefined;
 const keptAgent = () => (kept ??= new Agent({ keepAlive: true, maxSockets: 2, timeout: 4000 }));

@@ -1,7 +1,7 @@
 // One HTTP request to the hub's API with node's http client: the peer's through the tunnel, the CLI's on
 // the hub through the daemon's root socket. Not `fetch`: its first use loads undici, ~0.26 × a bare
 // `node -e 0` of CPU on every command that asks the hub (bench/README.md, "start-up").
-import { type Agent, request } from "node:http";
+import { type Agent, type ClientRequest, request } from "node:http";
 import type { Socket } from "node:net";
 
 /**
@@ -18,9 +18,10 @@ export interface TextReply {
 }
 
 /**
- * Sends `method path` `via` a socket or an agent (see Via) with a JSON `body` and `headers`, and resolves to the reply's status and text. Rejects with the socket's error (its `code`:
- * ECONNREFUSED, ENOENT, EHOSTUNREACH...), or with code ETIMEDOUT when the whole exchange takes longer
- * than `timeoutMs` (none: no limit).
+ * Sends `method path` `via` a socket or an agent (see Via) with a JSON `body` and `headers`, and resolves
+ * to the reply's status and text. Rejects with the socket's error (its `code`: ECONNREFUSED, ENOENT,
+ * EHOSTUNREACH...), or with code ETIMEDOUT when the whole exchange takes longer than `timeoutMs` (none:
+ * no limit). A request whose kept-alive connection is reset before any answer goes again on another.
  */
 export function requestText(
   via: Via,
@@ -29,29 +30,46 @@ export function requestText(
   opts: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<TextReply> {
   return new Promise((resolve, reject) => {
+    let done = false;
     const fail = (e: Error) => {
+      done = true;
       clearTimeout(timer);
       reject(e); // the first of a timeout and the error its destroy causes wins
     };
-    const req = request(
-      {
-        ...("agent" in via
-          ? { agent: via.agent, host: via.host, port: via.port }
-          : { createConnection: via.connect }),
-        method,
-        path,
-        headers: { "content-type": "application/json", ...opts.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() });
-        });
-        res.on("error", fail);
-      },
-    );
+    let req: ClientRequest;
+    const send = () => {
+      let answered = false;
+      const r = request(
+        {
+          ...("agent" in via
+            ? { agent: via.agent, host: via.host, port: via.port }
+            : { createConnection: via.connect }),
+          method,
+          path,
+          headers: { "content-type": "application/json", ...opts.headers },
+        },
+        (res) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            done = true;
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() });
+          });
+          res.on("error", fail);
+        },
+      );
+      r.on("error", (e: NodeJS.ErrnoException) => {
+        // A kept-alive connection the hub closed without this side seeing it (its FIN lost in the
+        // tunnel, the hub rebooted): reset before any answer. Sent again on another connection, as node's
+        // docs advise; a change carries its request id, so the hub does it once.
+        if (!done && !answered && r.reusedSocket && (e.code === "ECONNRESET" || e.code === "EPIPE")) send();
+        else fail(e);
+      });
+      r.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+      req = r;
+    };
     const timer =
       opts.timeoutMs === undefined
         ? undefined
@@ -61,7 +79,6 @@ export function requestText(
             fail(e);
             req.destroy(e);
           }, opts.timeoutMs);
-    req.on("error", fail);
-    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    send();
   });
 }
