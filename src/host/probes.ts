@@ -2,6 +2,7 @@
 // Don't Fragment, the kernel's route choice, a TCP connect, a UDP datagram, the clock of an HTTP server. Read-only; each sends only to the
 // address it is given.
 import { createSocket } from "node:dgram";
+import { type ClientRequest, get } from "node:http";
 import { connect } from "node:net";
 import { run } from "./run.ts";
 import type { ConnectResult, HttpProbe, PingResult, RouteChoice, RouteEntry } from "./types.ts";
@@ -124,27 +125,40 @@ export function sendDatagram(address: string, port: number, payload: string): Pr
 }
 
 /**
- * A GET of `url`: its status and the server's clock (the Date header, ms since the epoch) against
- * this machine's clock halfway through the request; an error when nothing answered.
+ * A GET of `url` (http://: the hub's API inside the tunnel): its status and the server's clock (the Date
+ * header, ms since the epoch) against this machine's clock halfway through the request; an error (its
+ * code: ECONNREFUSED, EHOSTUNREACH...; "no answer within N s") when nothing answered. Through node's
+ * http client, not fetch: fetch refuses the Fetch standard's "bad ports" (6000, 10080...) itself, which
+ * read as a hub not answering on a port the spec allows.
  */
-export async function httpProbe(url: string, timeoutMs: number): Promise<HttpProbe> {
+export function httpProbe(url: string, timeoutMs: number): Promise<HttpProbe> {
   const sent = Date.now();
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    const got = Date.now();
-    await res.arrayBuffer();
-    const date = res.headers.get("date");
-    const remote = date ? Date.parse(date) : Number.NaN;
-    return {
-      status: res.status,
-      remoteMs: Number.isNaN(remote) ? null : remote,
-      localMs: Math.round((sent + got) / 2),
-      roundTripMs: got - sent,
+  return new Promise((resolve) => {
+    const settle = (r: HttpProbe) => {
+      clearTimeout(timer);
+      resolve(r);
     };
-  } catch (e) {
-    // AbortSignal.timeout's own words ("The operation was aborted due to timeout") name no time.
-    if ((e as Error).name === "TimeoutError") return { error: `no answer within ${timeoutMs / 1000} s` };
-    const cause = (e as Error).cause as NodeJS.ErrnoException | undefined;
-    return { error: cause?.code ?? cause?.message ?? (e as Error).message };
-  }
+    let req: ClientRequest;
+    try {
+      req = get(url, { agent: false }, (res) => {
+        const got = Date.now();
+        res.resume(); // the body is not read: drained, then the connection closes
+        const remote = res.headers.date ? Date.parse(res.headers.date) : Number.NaN;
+        settle({
+          status: res.statusCode ?? 0,
+          remoteMs: Number.isNaN(remote) ? null : remote,
+          localMs: Math.round((sent + got) / 2),
+          roundTripMs: got - sent,
+        });
+      });
+    } catch (e) {
+      resolve({ error: (e as NodeJS.ErrnoException).code ?? (e as Error).message }); // not an http:// URL
+      return;
+    }
+    req.on("error", (e: NodeJS.ErrnoException) => settle({ error: e.code ?? e.message }));
+    const timer = setTimeout(() => {
+      settle({ error: `no answer within ${timeoutMs / 1000} s` });
+      req.destroy();
+    }, timeoutMs);
+  });
 }

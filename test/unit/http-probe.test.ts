@@ -27,3 +27,29 @@ test("httpProbe: an answer has its status; silence reads 'no answer within N s';
   }
   assert.deepEqual(await httpProbe(ok.url, 2000), { error: "ECONNREFUSED" });
 });
+
+test("httpProbe: a hub API on a port fetch calls bad (6000, 10080...) is asked, not read as no answer", async (t) => {
+  // The spec allows any port for hub.apiPort; fetch refused these itself ("bad port"), so doctor's
+  // hub-api check said FAIL "did not answer through the tunnel" for a hub that answers.
+  const answer = (s: Socket) =>
+    s.end("HTTP/1.1 204 No Content\r\ndate: Tue, 01 Dec 2026 12:00:00 GMT\r\nconnection: close\r\n\r\n");
+  let server: Server | undefined;
+  let port = 0;
+  for (const p of [10080, 6665, 6666, 6667, 6668, 6669, 4045, 3659]) {
+    const s = createServer(answer);
+    const bound = await new Promise<boolean>((r) => {
+      s.once("error", () => r(false));
+      s.listen(p, "127.0.0.1", () => r(true));
+    });
+    if (bound) {
+      [server, port] = [s, p];
+      break;
+    }
+  }
+  if (!server) return t.skip("every bad port tried is in use here");
+  t.after(() => server.close());
+  const r = await httpProbe(`http://127.0.0.1:${port}/v1/spec`, 2000);
+  assert.ok("status" in r, JSON.stringify(r));
+  assert.equal(r.status, 204);
+  assert.equal(r.remoteMs, Date.parse("2026-12-01T12:00:00Z"));
+});
