@@ -3,6 +3,7 @@
 // `porthole expose` evaluates little more than commander (bench/README.md, start-up).
 import type { Command } from "commander";
 import { hostFiles } from "../host/files.ts";
+import { parsePortRange } from "../net/ports.ts";
 import { HubRefused, HubUnreachable, hubRequest, peerClient } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
@@ -91,6 +92,30 @@ export function matchForwards<F extends { name: string; port: string; proto: str
   const onPort = mine.filter((f) => f.port === what.port && (what.proto === null || f.proto === what.proto));
   if (onPort.length || what.proto !== null) return onPort;
   return mine.filter((f) => f.name === what.port);
+}
+
+/**
+ * What `unexpose` says when no forward is on exactly that port (or named so): a port inside a range
+ * forward names that forward, since a forward is removed whole (`unexpose 6001` of 6000-6003 said only
+ * "none of rpi's forwards matches").
+ */
+export function noneMatches<F extends { name: string; port: string; proto: string }>(
+  mine: F[],
+  what: PortOrName,
+  said: string,
+  peer: string,
+): string {
+  const parsed = "name" in what ? null : parsePortRange(what.port);
+  const proto = "name" in what ? null : what.proto;
+  const range = parsed?.ok ? parsed.range : null;
+  const inside = mine.filter((f) => {
+    const r = parsePortRange(f.port);
+    if (!range || !r.ok || (proto !== null && f.proto !== proto && f.proto !== "tcp+udp")) return false;
+    return r.range.from <= range.to && range.from <= r.range.to;
+  });
+  if (!inside.length) return `${said}: none of ${peer}'s forwards matches; see \`porthole exposed\``;
+  const which = inside.map((f) => `${f.name} (${f.proto}/${f.port})`).join(", ");
+  return `${said}: no forward of ${peer}'s is on exactly that; it is part of ${which}, and a forward is removed whole: \`porthole unexpose ${inside[0]?.name}\` (then expose the ports to keep again)`;
 }
 
 /** The token from the argument, stdin ("-") or a file; a usage error when none or both are given. */
@@ -293,8 +318,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const mine = await ask(id).forwards();
       const found = matchForwards(mine, what);
       const said = "name" in what ? what.name : `${what.port}${what.proto ? `:${what.proto}` : ""}`;
-      if (!found.length)
-        throw new UserError(`${said}: none of ${id.name}'s forwards matches; see \`porthole exposed\``);
+      if (!found.length) throw new UserError(noneMatches(mine, what, said, id.name));
       if (found.length > 1)
         throw new UserError(
           `${said}: ${found.length} forwards match; name one: ${found.map((x) => `\`porthole unexpose ${x.name}\` (${x.proto}/${x.port})`).join(", ")}`,

@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { publicInterfaceProblem, stopFirst } from "../../src/cli/hub-commands.ts";
-import { matchForwards } from "../../src/cli/peer-commands.ts";
+import { matchForwards, noneMatches } from "../../src/cli/peer-commands.ts";
 import { portOrName } from "../../src/cli/port-args.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
 import { scratchMachines } from "./helpers/scratch-machine.ts";
@@ -127,6 +127,24 @@ describe("small things users hit", () => {
     assert.equal(m.run(["hub", "webhook"]).stdout.trim(), "no webhook: events are not sent anywhere");
     assert.equal(m.run(["hub", "webhook", "https://example.com/hook"]).status, 0);
     assert.equal(m.run(["hub", "webhook"]).stdout.trim(), "events are POSTed to https://example.com/hook");
+  });
+
+  test("unexpose of a port inside a range forward names that forward (a forward is removed whole)", () => {
+    const mine = [
+      { name: "rpi-tcp-6000-6003", proto: "tcp", port: "6000-6003" },
+      { name: "game", proto: "tcp+udp", port: "7000-7001" },
+    ];
+    const said = (arg: string) => noneMatches(mine, unexposeArg(arg), arg, "rpi");
+    assert.deepEqual(matchForwards(mine, unexposeArg("6001")), []);
+    assert.equal(
+      said("6001"),
+      "6001: no forward of rpi's is on exactly that; it is part of rpi-tcp-6000-6003 (tcp/6000-6003), and a forward is removed whole: `porthole unexpose rpi-tcp-6000-6003` (then expose the ports to keep again)",
+    );
+    assert.match(said("5999-6000"), /it is part of rpi-tcp-6000-6003 \(tcp\/6000-6003\),/);
+    assert.match(said("7001:udp"), /it is part of game \(tcp\+udp\/7000-7001\),/);
+    assert.equal(said("6001:udp"), "6001:udp: none of rpi's forwards matches; see `porthole exposed`");
+    assert.equal(said("8080"), "8080: none of rpi's forwards matches; see `porthole exposed`");
+    assert.equal(said("web"), "web: none of rpi's forwards matches; see `porthole exposed`");
   });
 
   test("unexpose PORT finds a forward on that port whatever its protocol, and lists candidates when several match", () => {
