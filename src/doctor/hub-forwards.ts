@@ -5,6 +5,7 @@
 // which is likelier), unreachable (routing). An accepted connect is ok only when an agent peer applied
 // the spec the hub serves it (the applied check): else unknown, as status says.
 import type { ConnectResult } from "../host/types.ts";
+import { forwardChanged } from "../hub/applied.ts";
 import { probeForwards } from "../hub/status.ts";
 import { formatRange } from "../net/ports.ts";
 import type { Target } from "../plan/plan.ts";
@@ -44,9 +45,10 @@ export const forwards: Check<HubContext> = {
       const udp = f.protos.includes("udp") ? "; udp is not probed (no handshake to probe)" : "";
       const peer = peers.find((p) => p.name === f.peer);
       const r = judgeProbe(f, what, target, result, peer, spec.hub.interface, udp, device);
-      // The hub's connect came from its own address; clients come through what the peer's apply sets up.
+      // The hub's connect came from its own address; clients come through what the peer's apply sets up
+      // (a forward unchanged since the peer's last apply is set up as the spec wants).
       const side = peer?.applied;
-      if (r.status !== "ok" || !side || side.state === "current") return r;
+      if (r.status !== "ok" || !side || !forwardChanged(side, f.name)) return r;
       return {
         id: "forwards",
         status: "unknown",

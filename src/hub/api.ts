@@ -190,7 +190,7 @@ export function hubApi(
   });
   // A peer's agent (or `porthole expose`) reports what it applied: status judges its forwards by it.
   app.post("/v1/applied", async (c) => {
-    service.reportApplied(c.get("who"), await body(c, AppliedReport));
+    await service.reportApplied(c.get("who"), await body(c, AppliedReport));
     return c.json({ accepted: true });
   });
   app.get("/v1/spec", async (c) => c.text((await service.specFor(c.get("who"))).text));

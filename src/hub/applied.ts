@@ -9,14 +9,26 @@ import { agoText } from "../protocol/age-text.ts";
 import type { AppliedReport } from "../protocol/requests.ts";
 import type { PeerApplied } from "../protocol/responses.ts";
 import type { ForwardStatus, PeerStatus } from "../protocol/status.ts";
+import type { SpecParts } from "./spec-view.ts";
 
 /** An agent that asks this long (ms) without reporting is older than the hub's reports. */
 export const UNREPORTED_AFTER_MS = 10_000;
 
-/** A peer's last report as the hub keeps it: the latest attempt and the latest success. */
+/**
+ * A peer's last report as the hub keeps it: the latest attempt and the latest success; `ran`, the
+ * parts of that success's spec when the hub knows them (it served that spec when the report came),
+ * else null: a forward of a peer behind is then judged unknown, whatever changed.
+ */
 interface Kept {
   attempt: { specHash: string; at: string; error: string | null };
   lastApplied: { specHash: string; at: string } | null;
+  ran?: SpecParts | null;
+}
+
+/** What the hub serves a peer now: the hash of its spec and the parts its apply depends on. */
+export interface Served {
+  hash: string;
+  parts: SpecParts;
 }
 
 /** When a peer's agent was first and last heard since the hub started (its whoami polls), ms. */
@@ -34,13 +46,21 @@ export class AppliedLog {
 
   /**
    * Keeps peer `name`'s report. A report without `lastApplied` (its agent restarted and has applied
-   * nothing since) keeps the success the hub knew.
+   * nothing since) keeps the success the hub knew. `served`: what the hub serves it now; the parts of
+   * the success's spec are known when that is the spec served now, or the success known before.
    */
-  report(name: string, r: AppliedReport): void {
+  report(name: string, r: AppliedReport, served: Served): void {
     const before = this.kept.get(name);
     const lastApplied =
       r.error === null ? { specHash: r.specHash, at: r.at } : (r.lastApplied ?? before?.lastApplied ?? null);
-    this.kept.set(name, { attempt: { specHash: r.specHash, at: r.at, error: r.error }, lastApplied });
+    const ran = !lastApplied
+      ? null
+      : lastApplied.specHash === served.hash
+        ? served.parts
+        : lastApplied.specHash === before?.lastApplied?.specHash
+          ? (before.ran ?? null)
+          : null;
+    this.kept.set(name, { attempt: { specHash: r.specHash, at: r.at, error: r.error }, lastApplied, ran });
   }
 
   /** Peer `name`'s agent asked the hub (whoami) at `nowMs`. */
@@ -61,12 +81,16 @@ export class AppliedLog {
     for (const m of [this.kept, this.heard]) for (const n of m.keys()) if (!names.has(n)) m.delete(n);
   }
 
-  /** Peer `name`'s side judged against `specHash`, the hash of the spec the hub serves it now. */
-  judge(name: string, specHash: string, nowMs: number): PeerApplied {
-    return judgeApplied(name, specHash, this.kept.get(name) ?? null, this.heard.get(name) ?? null, {
-      nowMs,
-      startedMs: this.startedMs,
-    });
+  /** Peer `name`'s side judged against what the hub serves it now. */
+  judge(name: string, served: Served, nowMs: number): PeerApplied {
+    return judgeApplied(
+      name,
+      served.hash,
+      this.kept.get(name) ?? null,
+      this.heard.get(name) ?? null,
+      { nowMs, startedMs: this.startedMs },
+      served.parts,
+    );
   }
 }
 
@@ -80,8 +104,19 @@ const lookOn = (name: string) =>
   `on ${name}: porthole doctor, and the agent's log (journalctl -u porthole-peer)`;
 
 /**
+ * The forwards whose part differs between the spec a peer runs (`ran`) and the one it is served: the
+ * others are set up on the peer as that spec wants. null: not known which (the hub does not know what
+ * it runs, or its own settings differ): every forward of it.
+ */
+function forwardsChanged(ran: SpecParts | null | undefined, served: SpecParts | undefined): string[] | null {
+  if (!ran || !served || ran.base !== served.base) return null;
+  return [...served.forwards].flatMap(([name, part]) => (ran.forwards.get(name) === part ? [] : [name]));
+}
+
+/**
  * One peer's side, in state and words. `kept`: its last report (null: none since the hub started);
- * `heard`: its agent's polls (null: none since the hub started).
+ * `heard`: its agent's polls (null: none since the hub started); `served`: the parts of the spec the
+ * hub serves it (absent: each of its forwards is judged with the peer).
  */
 export function judgeApplied(
   name: string,
@@ -89,11 +124,18 @@ export function judgeApplied(
   kept: Kept | null,
   heard: Heard | null,
   clock: { nowMs: number; startedMs: number },
+  served?: SpecParts,
 ): PeerApplied {
   const { nowMs } = clock;
   const seenAgo = heard ? secondsSince(nowMs, heard.lastMs) : null;
   const lastError = kept?.attempt.error ? { ...kept.attempt, error: kept.attempt.error } : null;
-  const base = { specHash, lastApplied: kept?.lastApplied ?? null, lastError, agentSeenSecondsAgo: seenAgo };
+  const base = {
+    specHash,
+    lastApplied: kept?.lastApplied ?? null,
+    lastError,
+    agentSeenSecondsAgo: seenAgo,
+    forwardsChanged: null,
+  };
   const applied = kept?.lastApplied
     ? `it applied ${short(kept.lastApplied.specHash)} at ${kept.lastApplied.at}`
     : "no apply of it succeeded since its agent started";
@@ -115,12 +157,16 @@ export function judgeApplied(
   if (kept.attempt.specHash === specHash && kept.attempt.error === null)
     return {
       ...base,
+      forwardsChanged: [],
       state: "current",
       note: `${name} applied this spec (${short(specHash)}) at ${kept.attempt.at}`,
     };
+  // Failed or behind: it runs its last success (a failed apply puts the host back).
+  const changed = forwardsChanged(kept.lastApplied ? kept.ran : null, served);
   if (kept.attempt.specHash === specHash)
     return {
       ...base,
+      forwardsChanged: changed,
       state: "failed",
       note: `${name}'s apply of this spec failed at ${kept.attempt.at}: ${oneLine(kept.attempt.error ?? "")} (${kept.lastApplied ? `it runs what it applied before: ${short(kept.lastApplied.specHash)} at ${kept.lastApplied.at}` : applied}); ${lookOn(name)}`,
     };
@@ -134,6 +180,7 @@ export function judgeApplied(
       : `its agent was last heard ${agoText(seenAgo)}`;
   return {
     ...base,
+    forwardsChanged: changed,
     state: "behind",
     note: `${name} has not applied this spec (${short(specHash)}): ${applied}${failed}; ${agent}; ${lookOn(name)}`,
   };
@@ -142,17 +189,31 @@ export function judgeApplied(
 /**
  * The peers with their `applied` (`judged`: by peer name, for agent peers; a device gets null, judged
  * as before) and the forwards of a peer not in step with `peerSpec` set and `working` never true: the
- * probe came from the hub's tunnel address, which tells nothing of the peer's side for clients.
+ * probe came from the hub's tunnel address, which tells nothing of the peer's side for clients. A
+ * forward whose part is unchanged since the peer's last apply (`forwardsChanged` leaves it out) keeps
+ * its judgement.
  */
 export function withApplied<S extends { peers: PeerStatus[]; forwards: ForwardStatus[] }>(
   s: S,
   judged: Map<string, PeerApplied>,
 ): S {
   const peers = s.peers.map((p) => ({ ...p, applied: judged.get(p.name) ?? null }));
+  const changed = new Map<string, Set<string> | null>();
+  for (const [name, a] of judged) changed.set(name, a.forwardsChanged ? new Set(a.forwardsChanged) : null);
   const forwards = s.forwards.map((f) => {
     const a = judged.get(f.peer);
-    if (!a || a.state === "current") return f;
+    if (!a || !forwardChanged(a, f.name, changed.get(f.peer))) return f;
     return { ...f, peerSpec: a.note, working: f.working === true ? null : f.working };
   });
   return { ...s, peers, forwards };
+}
+
+/**
+ * Whether forward `name` of a peer judged `a` is not known to be set up on the peer as the spec served
+ * wants (`changed`: a.forwardsChanged as a set).
+ */
+export function forwardChanged(a: PeerApplied, name: string, changed?: Set<string> | null): boolean {
+  if (a.state === "current") return false;
+  const set = changed === undefined ? (a.forwardsChanged ? new Set(a.forwardsChanged) : null) : changed;
+  return !set || set.has(name);
 }

@@ -18,7 +18,7 @@ import { RequestLog } from "./request-log.ts";
 import { activeEnrolling, RuntimeStore } from "./runtime.ts";
 import { RxHistory } from "./rx-history.ts";
 import type { SpecEdit } from "./spec-edit.ts";
-import { peerSpecView, specData } from "./spec-view.ts";
+import { peerSpecParts, peerSpecView, type SpecParts, specData } from "./spec-view.ts";
 import { SpecRejected, type SpecStore } from "./store.ts";
 
 export type Identity =
@@ -196,7 +196,16 @@ export class HubContext {
     from: string;
     data: Parameters<typeof peerSpecView>[0] | null;
     byPeer: Map<string, { text: string; hash: string }>;
-  } = { from: "", data: null, byPeer: new Map() };
+    /** Each agent peer's parts of this text (what its apply depends on; hub/applied.ts compares them). */
+    parts: Map<string, SpecParts>;
+  } = { from: "", data: null, byPeer: new Map(), parts: new Map() };
+
+  /** The views of the spec `loaded` is (a new text starts anew). */
+  private viewsOf(loaded: { text: string; hash: string }) {
+    if (this.views.from !== loaded.hash)
+      this.views = { from: loaded.hash, data: null, byPeer: new Map(), parts: new Map() };
+    return this.views;
+  }
 
   /**
    * The spec as this caller may see it, and its hash (what /v1/whoami reports, so a peer refetches
@@ -206,14 +215,36 @@ export class HubContext {
     this.requirePeer(who);
     const loaded = await this.live();
     if (isAdmin(who) || who.kind !== "peer") return { text: loaded.text, hash: loaded.hash };
-    if (this.views.from !== loaded.hash) this.views = { from: loaded.hash, data: null, byPeer: new Map() };
-    const hit = this.views.byPeer.get(who.name);
+    return this.viewOf(loaded, who.name);
+  }
+
+  /** Peer `name`'s view of the spec `loaded` is, made once per text. */
+  private viewOf(loaded: { text: string; hash: string; spec: Spec }, name: string) {
+    const views = this.viewsOf(loaded);
+    const hit = views.byPeer.get(name);
     if (hit) return hit;
-    this.views.data ??= specData(loaded.text);
-    const text = peerSpecView(this.views.data, loaded.spec, who.name);
+    views.data ??= specData(loaded.text);
+    const text = peerSpecView(views.data, loaded.spec, name);
     const view = { text, hash: specHash(text) };
-    this.views.byPeer.set(who.name, view);
+    views.byPeer.set(name, view);
     return view;
+  }
+
+  /**
+   * What the hub serves peer `name` now: the hash its agent reports applying (specFor's) and the
+   * parts of the spec its apply depends on (kept per spec text).
+   */
+  async served(name: string, admin: boolean): Promise<{ hash: string; parts: SpecParts }> {
+    const loaded = await this.live();
+    const hash = admin ? loaded.hash : this.viewOf(loaded, name).hash;
+    const views = this.viewsOf(loaded);
+    let parts = views.parts.get(name);
+    if (!parts) {
+      views.data ??= specData(loaded.text);
+      parts = peerSpecParts(views.data, loaded.spec, name);
+      views.parts.set(name, parts);
+    }
+    return { hash, parts };
   }
 
   /** A free tunnel address: the lowest (peers) or highest (enrollment keys) not in use. */

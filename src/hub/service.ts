@@ -129,8 +129,7 @@ export class HubService extends HubContext {
     const out = new Map<string, PeerApplied>();
     for (const p of spec.peers) {
       if (p.kind !== "agent") continue;
-      const { hash } = await this.specFor({ kind: "peer", name: p.name, admin: p.admin });
-      out.set(p.name, log.judge(p.name, hash, now));
+      out.set(p.name, log.judge(p.name, await this.served(p.name, p.admin), now));
     }
     return out;
   }
@@ -143,12 +142,14 @@ export class HubService extends HubContext {
   }
 
   /** A peer reports its own last apply (POST /v1/applied). */
-  reportApplied(who: Identity, report: AppliedReport): void {
+  async reportApplied(who: Identity, report: AppliedReport): Promise<void> {
     this.requirePeer(who);
     if (who.kind !== "peer") throw new Forbidden("only a peer reports what it applied, through the tunnel");
-    if (!this.applied) throw new NotFound("this hub takes no reports of what peers applied");
-    const before = this.applied.echo(who.name);
-    this.applied.report(who.name, report);
+    const log = this.applied;
+    if (!log) throw new NotFound("this hub takes no reports of what peers applied");
+    const served = await this.served(who.name, who.admin);
+    const before = log.echo(who.name);
+    log.report(who.name, report, served);
     // The daemon's log says when a peer's apply starts or stops failing (not every report).
     if (report.error !== null && before?.error !== report.error)
       this.onPeerApply?.(

@@ -25,6 +25,35 @@ export function specData(text: string): Item {
  * compiles to the same plan for that peer.
  */
 export function peerSpecView(data: Item, spec: Spec, name: string): string {
+  const view = peerView(data, spec, name);
+  view.forwards = list(data.forwards).filter((f) => f.peer === name);
+  return `# The part of hub ${spec.hub.name}'s spec that peer ${name} needs (its own entry and forwards).\n${stringify(view, { lineWidth: 0 })}`;
+}
+
+/**
+ * What peer `name`'s apply of a spec depends on, in parts: `base`, its view without the forwards (the
+ * hub section, its own entry: its tunnel-level settings), and each of its forwards by name, as JSON
+ * text. Two specs whose base is the same and whose forward F is the same set up F alike on the peer
+ * (the peer compiles from its view alone; a forward's rules are its own).
+ */
+export interface SpecParts {
+  base: string;
+  forwards: Map<string, string>;
+}
+
+/** Peer `name`'s SpecParts of the spec (`data` and `spec` as for peerSpecView). */
+export function peerSpecParts(data: Item, spec: Spec, name: string): SpecParts {
+  const raw = Array.isArray(data.forwards) ? data.forwards : [];
+  const forwards = new Map<string, string>();
+  // spec.forwards are data.forwards validated, in order: the name may be one the hub made up.
+  spec.forwards.forEach((f, i) => {
+    if (f.peer === name) forwards.set(f.name, JSON.stringify(raw[i] ?? null));
+  });
+  return { base: JSON.stringify(peerView(data, spec, name)), forwards };
+}
+
+/** Peer `name`'s view without its forwards. */
+function peerView(data: Item, spec: Spec, name: string): Item {
   const peer = spec.peers.find((p) => p.name === name);
   const entry = list(data.peers).find((p) => p.name === name);
   const view: Item = { ...(data.version === undefined ? {} : { version: data.version }), hub: data.hub };
@@ -37,6 +66,5 @@ export function peerSpecView(data: Item, spec: Spec, name: string): string {
       },
     ];
   } else view.peers = [];
-  view.forwards = list(data.forwards).filter((f) => f.peer === name);
-  return `# The part of hub ${spec.hub.name}'s spec that peer ${name} needs (its own entry and forwards).\n${stringify(view, { lineWidth: 0 })}`;
+  return view;
 }

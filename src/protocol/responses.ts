@@ -83,6 +83,10 @@ export const PeerApplied = z.object({
     description: "Seconds since its agent last asked the hub (every 2 s); null: not since the hub started.",
   }),
   note: z.string().meta({ description: "The state in words, with where to look." }),
+  forwardsChanged: z.array(z.string()).nullable().optional().meta({
+    description:
+      "Its forwards whose part of the spec differs between the spec it runs (its last success) and the one the hub serves it: only these are not known to be in step; the others keep the probe's judgement. []: current. null (and absent, from older hubs): not known which (the hub does not know what that spec held, e.g. after its restart, or the peer's own settings changed): every forward of it.",
+  }),
 });
 export type PeerApplied = z.infer<typeof PeerApplied>;
 

@@ -3,7 +3,8 @@
 // applied; clients come from hub.snatPool, which only the peer's apply lets in (the pool in its
 // allowed IPs, a route into wg0). So: the pool changes on the hub while the peer's agent is stopped,
 // then the agent's apply is refused (another route to the new pool), then it applies. Status says
-// unknown (not working) while clients time out, and working once they are served.
+// unknown (not working) while clients time out, and working once they are served; a later change to
+// another forward of the peer leaves the share's judgement as it was.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -118,5 +119,28 @@ test("hub status: unknown, not working, while the peer's agent has not applied t
     assert.equal(fixed.rpi?.state, "current");
     assert.match(workingLine(fixed.text), /^yes \(the target accepts connections from the hub/);
     assert.match((await fetchShare(lab)).stdout, /Hello from the Pi/, "and the client is served");
+
+    // The agent stops again and rpi gets a second forward: the share, the same in the spec rpi runs,
+    // keeps "yes" (and its clients are served); only the new forward waits for rpi's apply.
+    const again = lab.world.running().find((p) => p.host === "peer" && p.argv.join(" ").endsWith("peer run"));
+    assert.ok(again, "the peer's agent runs");
+    await lab.world.stop(again.pid);
+    await lab.porthole("hub", [
+      "forward",
+      "add",
+      "--port",
+      "81",
+      "--peer",
+      WEBDAV.peer,
+      "--target-port",
+      "8081",
+    ]);
+    const more = await statusWhen(lab, "the peer is behind", (s) => s.rpi?.state === "behind");
+    assert.equal(more.share.working, true, JSON.stringify(more.share));
+    assert.equal(more.share.peerSpec, undefined);
+    const json = JSON.parse((await lab.porthole("hub", ["status", "--json"])).stdout) as { forwards: Fwd[] };
+    const added = json.forwards.find((f) => f.name !== "rpi-tcp-80");
+    assert.match(added?.peerSpec ?? "", /^rpi has not applied this spec/, JSON.stringify(added));
+    assert.match((await fetchShare(lab)).stdout, /Hello from the Pi/, "the share's clients are served");
   });
 });

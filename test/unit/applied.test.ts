@@ -180,7 +180,7 @@ test("status: an agent peer's forward reads working only once the peer reported 
   assert.match(renderMetrics(s, h.service.stats), /^porthole_peer_spec_applied\{peer="rpi"\} 1$/m);
 });
 
-test("status: every change to the peer's part needs its apply (a transparent forward, a new tunnel address); another peer's change does not", async (t) => {
+test("status: a change to the peer's own settings needs its apply for every forward (a new tunnel address); a new forward for itself only; another peer's change not at all", async (t) => {
   const h = await hub(t);
   const accept = async () => {
     const { specHash } = await h.whoami();
@@ -190,24 +190,29 @@ test("status: every change to the peer's part needs its apply (a transparent for
   const webWorking = async () => (await h.service.status()).forwards.find((f) => f.name === "web")?.working;
   await accept();
   assert.equal(await webWorking(), true);
-  const edits: [string, (spec: string) => string][] = [
-    // The peer's mark route: only its apply routes a transparent forward's replies back through the tunnel.
-    [
-      "a transparent forward",
-      (x) => `${x}  - { name: ssh, port: 2200, peer: rpi, targetPort: 22, mode: transparent }\n`,
-    ],
-    ["a new tunnel address", (x) => x.replace("address: 10.8.0.2", "address: 10.8.0.9")],
-  ];
-  let text = SPEC();
-  for (const [what, edit] of edits) {
-    text = edit(text);
-    writeFileSync(h.specFile, text);
-    assert.equal(await webWorking(), null, `${what}: not working until rpi applied it`);
-    // The new address is rpi's from now on: its requests come from there.
-    if (what === "a new tunnel address") break;
-    await accept();
-    assert.equal(await webWorking(), true, `${what}: working once applied`);
-  }
+  // A transparent forward: only rpi's apply routes its replies back through the tunnel (its mark
+  // route), so it is unknown until then; web, the same in both specs, keeps its judgement.
+  let text = `${SPEC()}  - { name: ssh, port: 2200, peer: rpi, targetPort: 22, mode: transparent }\n`;
+  writeFileSync(h.specFile, text);
+  let s = await h.service.status();
+  const fwd = (name: string) => s.forwards.find((f) => f.name === name);
+  assert.deepEqual([fwd("web")?.working, fwd("web")?.peerSpec], [true, undefined], "web unchanged");
+  assert.equal(fwd("ssh")?.working, null, "the new forward: not working until rpi applied it");
+  assert.match(fwd("ssh")?.peerSpec ?? "", /rpi has not applied this spec/);
+  assert.deepEqual(s.peers.find((p) => p.name === "rpi")?.applied?.forwardsChanged, ["ssh"]);
+  // web changed (another target port): unknown until applied.
+  writeFileSync(h.specFile, text.replace("targetPort: 8080", "targetPort: 8081"));
+  assert.equal(await webWorking(), null, "a changed forward: not working until rpi applied it");
+  writeFileSync(h.specFile, text);
+  assert.equal(await webWorking(), true, "back as rpi runs it");
+  await accept();
+  s = await h.service.status();
+  assert.deepEqual([fwd("web")?.working, fwd("ssh")?.working], [true, true], "both once applied");
+  // rpi's own entry (its tunnel address): every forward of it.
+  text = text.replace("address: 10.8.0.2", "address: 10.8.0.9");
+  writeFileSync(h.specFile, text);
+  s = await h.service.status();
+  assert.deepEqual([fwd("web")?.working, fwd("ssh")?.working], [null, null], "rpi's own settings changed");
   // Another peer's forward is not in rpi's part of the spec (a peer that is not an admin sees its own).
   const h2 = await hub(t);
   await (async () => {
@@ -215,8 +220,8 @@ test("status: every change to the peer's part needs its apply (a transparent for
     await h2.asRpi("POST", "/v1/applied", report(specHash));
   })();
   writeFileSync(h2.specFile, `${SPEC()}  - { name: cam2, port: 8444, peer: phone, targetPort: 8444 }\n`);
-  const s = await h2.service.status();
-  assert.equal(s.forwards.find((f) => f.name === "web")?.working, true);
+  const other = await h2.service.status();
+  assert.equal(other.forwards.find((f) => f.name === "web")?.working, true);
 });
 
 test("status: a target that does not answer stays NO whatever the peer applied (never raised to unknown)", async (t) => {
@@ -326,11 +331,32 @@ test("the records of a peer removed from the spec go when that spec is applied, 
 
 test("AppliedLog: a report without lastApplied (a restarted agent whose apply failed) keeps the success known", () => {
   const log = new AppliedLog(NOW);
-  log.report("rpi", report(H1));
-  log.report("rpi", { specHash: H2, at: "T2", error: "boom", lastApplied: null });
-  assert.deepEqual(log.judge("rpi", H2, NOW).lastApplied, { specHash: H1, at: "2027-01-15T08:00:00.000Z" });
+  const parts = { base: "b", forwards: new Map([["web", "w"]]) };
+  log.report("rpi", report(H1), { hash: H1, parts });
+  log.report("rpi", { specHash: H2, at: "T2", error: "boom", lastApplied: null }, { hash: H2, parts });
+  const a = log.judge("rpi", { hash: H2, parts }, NOW);
+  assert.deepEqual(a.lastApplied, { specHash: H1, at: "2027-01-15T08:00:00.000Z" });
+  assert.deepEqual(a.forwardsChanged, [], "what H1 held is kept with it: web is the same");
   log.keepOnly(new Set());
   assert.equal(log.echo("rpi"), null, "a removed peer is forgotten");
+});
+
+test("AppliedLog: what a spec held is known only for one the hub served; else (a restarted hub) every forward is unknown", () => {
+  const log = new AppliedLog(NOW);
+  const parts = (web: string) => ({ base: "b", forwards: new Map([["web", web]]) });
+  // A restarted hub serves H2; the agent reports its failed apply of H2 and its success H1 from before.
+  log.report(
+    "rpi",
+    { ...report(H2, "boom"), lastApplied: { specHash: H1, at: "T1" } },
+    { hash: H2, parts: parts("w") },
+  );
+  assert.equal(log.judge("rpi", { hash: H2, parts: parts("w") }, NOW).forwardsChanged, null);
+  // Served H1 when it reported it: kept, and later compared with what is served then.
+  log.report("rpi", report(H1), { hash: H1, parts: parts("w") });
+  const served = (web: string, base = "b") => ({ hash: H2, parts: { ...parts(web), base } });
+  assert.deepEqual(log.judge("rpi", served("w"), NOW).forwardsChanged, []);
+  assert.deepEqual(log.judge("rpi", served("w2"), NOW).forwardsChanged, ["web"]);
+  assert.equal(log.judge("rpi", served("w", "b2"), NOW).forwardsChanged, null, "its own settings changed");
 });
 
 test("withApplied: only a forward of an agent peer not in step changes; working true becomes unknown", () => {
@@ -443,5 +469,21 @@ test("doctor: the applied check per agent peer, and a forward that answers the h
   assert.equal(
     doctorJudge("rpi", judgeApplied("rpi", H1, null, null, { nowMs: NOW, startedMs: NOW })).status,
     "unknown",
+  );
+  // rpi applies the spec served now, then gets a new forward: web, the same in both, stays ok.
+  await h.asRpi("POST", "/v1/applied", report((await h.whoami()).specHash));
+  writeFileSync(
+    h.specFile,
+    `${SPEC("240.1.0.0/16")}  - { name: web2, port: 81, peer: rpi, targetPort: 8081 }\n`,
+  );
+  const later = (await h.service.live()).spec;
+  const rows = await run("forwards", { ...ctx, spec: later, plan: compile(later, "hub") });
+  assert.deepEqual(
+    rows.map((r) => [r.found.split(" ")[0], r.status]),
+    [
+      ["web", "ok"],
+      ["cam", "ok"],
+      ["web2", "unknown"],
+    ],
   );
 });
