@@ -113,10 +113,11 @@ async function init(o: InitOpts): Promise<void> {
     // would stay silent while apply and status say nothing is wrong.
     const addrs = await hostContext().host.net.addresses();
     const problem = publicInterfaceProblem(o.publicInterface, addrs);
-    if (problem) throw new UserError(problem, EXIT.invalid);
+    if (problem) throw new UserError(problem, EXIT.usage);
   }
+  // A bad option (exit 2), as one bad alone is (its argParser): here bad beside another option.
   const poolWhy = initPoolProblem(o);
-  if (poolWhy) throw new UserError(poolWhy, EXIT.invalid);
+  if (poolWhy) throw new UserError(poolWhy, EXIT.usage);
   const port = o.listenPort;
   let key = (await readText(keyFile()))?.trim();
   if (!key) {

@@ -20,7 +20,7 @@ test("hub init whose apply fails leaves nothing behind; run again once fixed, it
     const init = ["hub", "init", "--endpoint", LAB.hubPublic, "--public-interface", "ens3"];
     // A public interface that is not on this host (eth0 where the VPS has ens3) would match no packet.
     const typo = await world.exec("hub", [...PORTHOLE, ...init.slice(0, -1), "eth0"], { allowFail: true });
-    assert.equal(typo.code, 1, typo.stdout + typo.stderr);
+    assert.equal(typo.code, 2, typo.stdout + typo.stderr);
     assert.match(
       typo.stderr,
       /--public-interface: "eth0" is not an interface of this host; interfaces with an address here: .*ens3/,

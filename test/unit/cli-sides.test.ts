@@ -246,12 +246,36 @@ describe("hub init --public-interface", () => {
       '--public-interface: "eth0" is not an interface of this host; interfaces with an address here: ens3, docker0 (or "auto": any but the tunnel)',
     );
   });
+  test("refused as a bad option (exit 2), before anything is written", () => {
+    const m = machine("none");
+    const before = m.files();
+    const r = m.run(["hub", "init", "--endpoint", "203.0.113.9", "--public-interface", "nosuch0"]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--public-interface: "nosuch0" is not an interface of this host/);
+    assert.deepEqual(m.files(), before);
+  });
   test("an interface with no global address (loopback) is refused", () => {
     assert.match(publicInterfaceProblem("lo", here) ?? "", /"lo" has no public \(global\) address/);
   });
 });
 
 describe("hub init: a --snat-pool that does not go with --subnet or --endpoint", () => {
+  // A bad option is a usage error (exit 2), whether it is bad alone or beside another option.
+  test("--snat-pool bad alone: exit 2, as beside --subnet", () => {
+    const r = machine("none").run([
+      "hub",
+      "init",
+      "--endpoint",
+      "203.0.113.9",
+      "--snat-pool",
+      "240.0.0.0/25",
+    ]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /--snat-pool: "?240\.0\.0\.0\/25"? is out of range; accepted: a prefix \/4 to \/24/,
+    );
+  });
   for (const [args, why] of [
     [
       ["--subnet", "240.0.0.0/24"],
@@ -266,7 +290,7 @@ describe("hub init: a --snat-pool that does not go with --subnet or --endpoint",
       const m = machine("none");
       const before = m.files();
       const r = m.run(["hub", "init", "--endpoint", "203.0.113.9", ...args]);
-      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.status, 2, r.stderr);
       assert.equal(r.stderr.trim(), `porthole: ${why}`);
       assert.deepEqual(m.files(), before);
     });
