@@ -51,6 +51,10 @@ export async function waitForDaemon(timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** Said after a change made while the hub is down (see HubContext.isDown). */
+export const HUB_DOWN =
+  "porthole: the hub is down on this machine (nothing of it is applied, as after `porthole down`): the change is in its spec and takes effect when the hub is brought back: `porthole apply`, then `systemctl enable --now porthole-hub` (without systemd: `porthole hub run` under your own supervisor)";
+
 /** What to run when the hub daemon is needed and not running. */
 export const START_DAEMON =
   "start it with `systemctl start porthole-hub` (or run `porthole hub run` under your own supervisor)";
@@ -78,18 +82,24 @@ export async function callHub(
     throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`, EXIT.host);
   if (!reply) {
     // No daemon: the API in-process (loaded only here; the usual path is the socket).
-    const [{ hubApi }, { HubService }, { hostContext }] = await Promise.all([
+    const [{ hubApi }, { HubService }, { hostContext }, { readApplied }] = await Promise.all([
       import("../hub/api.ts"),
       import("../hub/service.ts"),
       import("./context.ts"),
+      import("../reconcile/state.ts"),
     ]);
-    const app = hubApi(new HubService({ ...hostContext(), service: "daemon" }, await hubStore()), "local");
-    const res = await app.request(path, {
+    const ctx = hostContext();
+    const service = new HubService({ ...ctx, service: "daemon" }, await hubStore());
+    // After `porthole down` nothing of the hub is applied here: a change goes into the spec only.
+    service.isDown = (await readApplied(ctx.host, stateDir()))?.role !== "hub";
+    const res = await hubApi(service, "local").request(path, {
       method,
       headers: { "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     reply = { status: res.status, body: jsonOrText(await res.text()) };
+    if (service.isDown && method !== "GET" && path !== "/v1/apply" && res.status < 400)
+      console.error(HUB_DOWN);
   }
   // 4xx: the request was refused (exit 1); 5xx: the hub could not do it, e.g. an apply that failed.
   if (reply.status >= 400)

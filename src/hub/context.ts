@@ -143,7 +143,7 @@ export class HubContext {
     const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
     try {
       const { spec } = await this.store.update(edits);
-      await this.reconcileNow(listeners);
+      await this.applyChange(listeners);
       return spec;
     } catch (e) {
       if (!(e instanceof SpecRejected)) throw e;
@@ -178,6 +178,18 @@ export class HubContext {
   requireAdmin(who: Identity): void {
     if (isAdmin(who)) return;
     throw new Forbidden(who.kind === "peer" ? `peer ${who.name} is not an admin` : "only admins may do this");
+  }
+
+  /**
+   * The hub is down on this host (nothing of it applied, as after `porthole down`; set by the CLI's
+   * in-process API): a change edits the spec and is not applied, since applying would bring up the
+   * tunnel and rules `down` removed. `porthole apply` (POST /v1/apply) still applies.
+   */
+  isDown = false;
+
+  /** Applies a change just made (callers are inside `serial`), unless the hub is down. */
+  async applyChange(listeners?: Listener[]): Promise<void> {
+    if (!this.isDown) await this.reconcileNow(listeners);
   }
 
   /** Refuses callers that have not finished enrolling (or are no peer at all). */

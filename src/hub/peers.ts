@@ -50,7 +50,7 @@ export async function removePeer(
       await hub.runtime.update((r) => {
         r.tokens = r.tokens.filter((t) => !(t.name === name && !t.usedAt));
       });
-      await hub.reconcileNow();
+      await hub.applyChange();
       return { removedForwards: [], revokedToken: true };
     }
     const forwards = spec.forwards.filter((f) => f.peer === name).map((f) => f.name);

@@ -2,12 +2,13 @@
 // what to run instead and writes nothing. Run as a user would, with the built CLI, in scratch
 // config/state directories (nothing here may touch the machine: every case must stop before applying).
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { publicInterfaceProblem, stopFirst } from "../../src/cli/hub-commands.ts";
 import { matchForwards, noneMatches } from "../../src/cli/peer-commands.ts";
 import { portOrName } from "../../src/cli/port-args.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
 import { scratchMachines } from "./helpers/scratch-machine.ts";
 
@@ -295,4 +296,28 @@ describe("hub init: a --snat-pool that does not go with --subnet or --endpoint",
       assert.deepEqual(m.files(), before);
     });
   }
+});
+
+describe("a change on a hub that is down (nothing applied here, as after porthole down)", () => {
+  test("forward add and rm change the spec, apply nothing (no tunnel or rules come back), say so, exit 0", () => {
+    const m = machine("hub");
+    const file = join(m.config, "porthole.yaml");
+    const rpi = publicKeyOf(generatePrivateKey());
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace("peers: []", `peers:\n  - { name: rpi, publicKey: "${rpi}" }`),
+    );
+    const down =
+      /^porthole: the hub is down on this machine \(nothing of it is applied, as after `porthole down`\): the change is in its spec and takes effect when the hub is brought back: `porthole apply`, then/m;
+    const add = m.run(["forward", "add", "--port", "80", "--peer", "rpi", "--target-port", "8080"]);
+    assert.equal(add.status, 0, add.stderr);
+    assert.match(add.stderr, down);
+    assert.match(readFileSync(file, "utf8"), /^ {4}port: "?80"?$/m);
+    assert.ok(!existsSync(join(m.state, "applied.json")), "nothing applied");
+    const rm = m.run(["forward", "rm", "rpi-tcp-80"]);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.match(rm.stderr, down);
+    assert.doesNotMatch(readFileSync(file, "utf8"), /^ {4}port: "?80"?$/m);
+    assert.ok(!existsSync(join(m.state, "applied.json")), "nothing applied");
+  });
 });
