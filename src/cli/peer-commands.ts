@@ -4,10 +4,9 @@
 import type { Command } from "commander";
 import { hostFiles } from "../host/files.ts";
 import { parsePortRange } from "../net/ports.ts";
-import { HubRefused, HubUnreachable, hubRequest, peerClient } from "../peer/client.ts";
+import { peerClient } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
-import { hubClient } from "../protocol/client.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError } from "./errors.ts";
 import {
@@ -15,7 +14,7 @@ import {
   type SharedForwardOptions,
   sharedForwardFields,
 } from "./forward-options.ts";
-import { type ArgNames, EXPOSE_ARGS, inArgWords } from "./hub-words.ts";
+import { EXPOSE_ARGS } from "./hub-words.ts";
 import { configDir, stateDir } from "./paths.ts";
 import { ask } from "./peer-ask.ts";
 import type { PortOrName } from "./port-args.ts";
