@@ -13,6 +13,7 @@ import { renderMetrics, specValidMetric } from "./metrics.ts";
 import { HubService } from "./service.ts";
 import { socketPath } from "./socket-path.ts";
 import type { SpecStore } from "./store.ts";
+import { postWebhook } from "./webhook.ts";
 
 export interface Daemon {
   service: HubService;
@@ -30,18 +31,14 @@ export async function runHub(
   service.applied = new AppliedLog(service.now());
   service.onPeerApply = log;
   const webhook = async (event: string, detail: Record<string, unknown>) => {
-    const url = (await service.runtime.load()).webhook;
+    // Called without waiting (`void webhook(...)`): nothing here may reject, a runtime file read included.
+    const url = await service.runtime.load().then(
+      (rt) => rt.webhook,
+      (e: Error) => log(`webhook: the hub's runtime file cannot be read: ${e.message}`),
+    );
     if (!url) return;
-    try {
-      await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ event, time: new Date().toISOString(), ...detail }),
-        signal: AbortSignal.timeout(5000),
-      });
-    } catch (e) {
-      log(`webhook ${url}: ${(e as Error).message}`);
-    }
+    const problem = await postWebhook(url, { event, time: new Date().toISOString(), ...detail });
+    if (problem) log(`webhook ${url}: ${event} not delivered: ${problem}`);
   };
   service.onApplyFailed = (message) => void webhook("apply_failed", { message });
 
