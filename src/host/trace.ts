@@ -3,7 +3,7 @@
 // same socket, whose lines it hands over one by one.
 import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { run } from "./run.ts";
+import { exitStatus, run } from "./run.ts";
 
 export interface TraceSession {
   /** The table the session added (`porthole_trace_TRACER_NFT`). */
@@ -35,7 +35,9 @@ export function startTrace(
     child.on("error", (e: NodeJS.ErrnoException) =>
       resolve({ code: e.code === "ENOENT" ? 127 : 1, stderr: `nft: ${e.code ?? e.message}` }),
     );
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal === "SIGTERM" ? 0 : 128), stderr }));
+    // As a shell says it (128 + the signal's number): our own stop is told apart by its caller, so a
+    // SIGTERM from elsewhere reads 143, not 0.
+    child.on("close", (code, signal) => resolve({ code: exitStatus(code, signal), stderr }));
   });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
