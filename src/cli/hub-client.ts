@@ -21,31 +21,56 @@ export async function hubStore(): Promise<SpecStore> {
   return new SpecStore(hostFiles, hubSpecPath(), stateDir());
 }
 
-async function overSocket(method: string, path: string, body?: unknown): Promise<Reply | null> {
+/**
+ * How long a read (GET) through the daemon's socket may take, in ms: a status of 10,000 forwards is
+ * answered in seconds. A change has no limit (its answer comes when the apply is done).
+ */
+export const SOCKET_READ_MS = 60_000;
+
+/**
+ * One request to the daemon over its socket; null when no daemon listens there (no socket, or one left
+ * by a daemon that died). `timeoutMs` bounds the exchange (default: SOCKET_READ_MS for a GET, none for
+ * a change); a daemon that accepts and does not answer within it is a UserError, exit 3.
+ */
+async function overSocket(
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = method === "GET" ? SOCKET_READ_MS : undefined,
+): Promise<Reply | null> {
   // node:crypto only for a change (its ~15 internal modules are a tenth of a `status` run's start-up).
   const id = method === "GET" ? null : (await import("node:crypto")).randomUUID();
+  const sock = socketPath(stateDir());
   try {
-    // No timeout: the answer comes when the apply is done. The id makes a repeated change happen once.
-    const res = await requestText({ connect: () => connect(socketPath(stateDir())) }, method, path, {
+    // The id makes a repeated change happen once.
+    const res = await requestText({ connect: () => connect(sock) }, method, path, {
       body,
       headers: id ? { "x-request-id": id } : {},
+      timeoutMs,
     });
     return { status: res.status, body: jsonOrText(res.text) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ECONNREFUSED") return null;
+    // A daemon that accepts and never answers (stuck) made `status` and `doctor` wait for ever.
+    if (code === "ETIMEDOUT")
+      throw new UserError(
+        `the hub daemon did not answer ${method} ${path} on its socket ${sock} within ${(timeoutMs ?? 0) / 1000} s: it accepts connections but does not answer (stuck, or overloaded); its log: \`journalctl -u porthole-hub\`; \`systemctl restart porthole-hub\` restarts it`,
+        EXIT.host,
+      );
     throw e;
   }
 }
 
 /**
  * Waits until the daemon's API answers on its socket (a daemon just started by systemd needs a few
- * seconds); true when it did within `timeoutMs`.
+ * seconds); true when it did within `timeoutMs` (0: one try; each waits up to 5 s for an answer).
  */
 export async function waitForDaemon(timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await overSocket("GET", "/v1/peers").catch(() => null)) return true;
+    const left = Math.max(5000, deadline - Date.now());
+    if (await overSocket("GET", "/v1/peers", undefined, left).catch(() => null)) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -63,6 +88,8 @@ export const START_DAEMON =
 export interface HubOptions {
   needsDaemon?: boolean;
   args?: ArgNames;
+  /** Bounds the request over the socket (default: SOCKET_READ_MS for a GET, none for a change). */
+  timeoutMs?: number;
 }
 
 /**
@@ -77,7 +104,7 @@ export async function callHub(
   body?: unknown,
   opts: HubOptions = {},
 ): Promise<unknown> {
-  let reply = await overSocket(method, path, body);
+  let reply = await overSocket(method, path, body, opts.timeoutMs);
   if (!reply && opts.needsDaemon)
     throw new UserError(`the hub daemon is not running — ${START_DAEMON}; nothing was changed`, EXIT.host);
   if (!reply) {
@@ -116,4 +143,4 @@ export async function callHub(
 
 /** The hub's API as root, typed route by route (see `callHub`). */
 export const hub = (opts: HubOptions = {}) =>
-  hubClient((method, path, body) => callHub(method, path, body, opts));
+  hubClient((method, path, body, timeoutMs) => callHub(method, path, body, { ...opts, timeoutMs }));
