@@ -20,7 +20,7 @@ import {
   SnatPoolField,
   SubnetField,
 } from "../spec/fields.ts";
-import { poolEndpointProblem, snatPoolProblem } from "../spec/hub-rules.ts";
+import { poolEndpointProblem, snatPoolProblem, subnetEndpointProblem } from "../spec/hub-rules.ts";
 import { FirewallShape } from "../spec/schema.ts";
 import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
@@ -101,6 +101,14 @@ export function initPoolProblem(
   return problem ? `--snat-pool: "${o.snatPool}" ${problem}` : null;
 }
 
+/** Why `--subnet` does not go with `--endpoint` (it holds the endpoint's address), or null; as initPoolProblem. */
+export function initSubnetProblem(o: Pick<InitOpts, "subnet" | "endpoint" | "listenPort">): string | null {
+  const subnet = parseCidr(o.subnet);
+  const host = parseEndpoint(o.endpoint, o.listenPort)?.host;
+  const why = subnet && host !== undefined ? subnetEndpointProblem(subnet, host) : undefined;
+  return why ? `--subnet: "${o.subnet}" ${why.replace("the hub's endpoint", "--endpoint")}` : null;
+}
+
 async function init(o: InitOpts): Promise<void> {
   const store = await hubStore();
   if ((await readText(store.file)) !== null) {
@@ -116,7 +124,7 @@ async function init(o: InitOpts): Promise<void> {
     if (problem) throw new UserError(problem, EXIT.usage);
   }
   // A bad option (exit 2), as one bad alone is (its argParser): here bad beside another option.
-  const poolWhy = initPoolProblem(o);
+  const poolWhy = initSubnetProblem(o) ?? initPoolProblem(o);
   if (poolWhy) throw new UserError(poolWhy, EXIT.usage);
   const port = o.listenPort;
   let key = (await readText(keyFile()))?.trim();

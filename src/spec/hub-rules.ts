@@ -83,9 +83,27 @@ export function snatPoolProblem(text: string, subnet?: Cidr): string | undefined
  * the tunnel's own packets would go into the tunnel, and the peer would never hear of a fix.
  */
 export function poolEndpointProblem(pool: Cidr, host: string): string | undefined {
+  return endpointInside(pool, host, DEFAULTS.snatPool);
+}
+
+/**
+ * Why `subnet` may not be the tunnel's subnet of a hub reached at `host`, or undefined: it holds that
+ * address. Every peer routes the subnet into its tunnel (its AllowedIPs), so the tunnel's own packets
+ * to the hub would go into the tunnel, as with a SNAT pool holding it (poolEndpointProblem).
+ */
+export function subnetEndpointProblem(subnet: Cidr, host: string): string | undefined {
+  return endpointInside(
+    subnet,
+    host,
+    DEFAULTS.subnet === formatCidr(subnet) ? "10.9.0.0/24" : DEFAULTS.subnet,
+  );
+}
+
+/** `range` holds the endpoint's address (a name is not judged: it is resolved elsewhere). */
+function endpointInside(range: Cidr, host: string, example: string): string | undefined {
   const a = parseAddr(host);
-  if (!a || !contains(pool, a)) return undefined;
-  return `holds the hub's endpoint ${host}, which the peers would route into the tunnel; use a prefix outside it, like ${DEFAULTS.snatPool}`;
+  if (!a || !contains(range, a)) return undefined;
+  return `holds the hub's endpoint ${host}, which the peers would route into the tunnel; use a prefix outside it, like ${example}`;
 }
 
 /**
@@ -160,6 +178,8 @@ export function checkHub(raw: unknown, p: Problems): Hub | undefined {
   // The prefix's own problems are reported by checkCidr; then IPv4 and its size.
   const subnetWhy = subnet && subnetProblem(h.subnet ?? DEFAULTS.subnet);
   if (subnetWhy) p.add(at("subnet"), `${show(h.subnet)} ${subnetWhy}`);
+  const holdsEndpoint = subnet && !subnetWhy && endpoint && subnetEndpointProblem(subnet, endpoint.host);
+  if (holdsEndpoint) p.add(at("subnet"), `${show(h.subnet ?? DEFAULTS.subnet)} ${holdsEndpoint}`);
   const subnet6 = checkCidr(h.subnet6, undefined, at("subnet6"), p, "fd00:8::/64");
   if (subnet6 && (!isUla(subnet6) || subnet6.prefix > 120)) {
     p.add(

@@ -260,6 +260,26 @@ describe("hub init --public-interface", () => {
   });
 });
 
+test("hub init: a --subnet (or the default one) that holds --endpoint is refused naming both, before the key or spec is written", () => {
+  for (const [args, why] of [
+    [
+      ["--endpoint", "203.0.113.9", "--subnet", "203.0.113.0/24"],
+      '--subnet: "203.0.113.0/24" holds --endpoint 203.0.113.9, which the peers would route into the tunnel; use a prefix outside it, like 10.8.0.0/24',
+    ],
+    [
+      ["--endpoint", "10.8.0.7"],
+      '--subnet: "10.8.0.0/24" holds --endpoint 10.8.0.7, which the peers would route into the tunnel; use a prefix outside it, like 10.9.0.0/24',
+    ],
+  ] as const) {
+    const m = machine("none");
+    const before = m.files();
+    const r = m.run(["hub", "init", ...args]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.trim(), `porthole: ${why}`);
+    assert.deepEqual(m.files(), before);
+  }
+});
+
 describe("hub init: a --snat-pool that does not go with --subnet or --endpoint", () => {
   // A bad option is a usage error (exit 2), whether it is bad alone or beside another option.
   test("--snat-pool bad alone: exit 2, as beside --subnet", () => {

@@ -205,6 +205,14 @@ const CASES: Case[] = [
     ],
   },
   {
+    // Every peer routes hub.subnet into its tunnel: the tunnel's own packets to the hub would go into it.
+    name: "a tunnel subnet that holds the hub's endpoint",
+    text: hub("\n  subnet: 203.0.113.0/24"),
+    expected: [
+      'porthole.yaml:7:3 hub.subnet: "203.0.113.0/24" holds the hub\'s endpoint 203.0.113.42, which the peers would route into the tunnel; use a prefix outside it, like 10.8.0.0/24',
+    ],
+  },
+  {
     name: "SNAT pools that are not a unicast IPv4 prefix apart from the tunnel's",
     text: hub("\n  subnet: 10.8.0.0/16\n  snatPool: 10.8.128.0/17"),
     expected: [
