@@ -79,10 +79,15 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     );
   const seconds = o.confirm;
   try {
+    // A hub run by its daemon carries its pending join tokens' one-time keys: an apply here (a dry run,
+    // --confirm) keeps them, as the daemon's own does; without them its plan removed every one.
+    const { RuntimeStore, activeEnrolling } = await import("../hub/runtime.ts");
+    const runtime = await new RuntimeStore(hostFiles, stateDir()).load().catch(() => null);
     const r = await apply(ctx, {
       spec: loaded.spec,
       specText,
       hostName,
+      enrolling: runtime ? activeEnrolling(runtime, Date.now()) : undefined,
       dryRun: o.dryRun,
       sshConnection: process.env.SSH_CONNECTION,
       confirming: seconds !== undefined,

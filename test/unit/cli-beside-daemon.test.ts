@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, type TestContext, test } from "node:test";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
 import { scratchMachines } from "./helpers/scratch-machine.ts";
 
@@ -87,4 +88,24 @@ test("apply beside a ./porthole.yaml other than the hub daemon's: refused, not t
     /^porthole: apply: the hub daemon \(pid \d+\) keeps this host at its own spec, .*, and would put back what an apply of porthole\.yaml changes/m,
   );
   assert.deepEqual(m.files(), before, "something was changed");
+});
+
+test("apply --dry-run on a hub with a pending join token keeps the token's one-time key in the plan", () => {
+  const m = machine("hub");
+  const enrollKey = publicKeyOf(generatePrivateKey());
+  const token = {
+    id: "t1",
+    name: "nas",
+    admin: false,
+    expires: Date.now() + 3_600_000,
+    publicKey: enrollKey,
+    address: "10.8.0.254",
+  };
+  writeFileSync(join(m.state, "hub-runtime.json"), JSON.stringify({ tokens: [token] }));
+  const before = m.files();
+  const r = m.run(["apply", "--dry-run"]);
+  assert.equal(r.status, 0, r.stderr);
+  // The plan a daemon-run hub applies: its peers and the pending token's key (the daemon's apply has it).
+  assert.match(r.stdout, /^\+ peer enroll-t1 10\.8\.0\.254\/32$/m);
+  assert.deepEqual(m.files(), before, "a dry run changed something");
 });
