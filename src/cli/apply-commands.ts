@@ -113,9 +113,16 @@ async function applyAction(o: ApplyOpts): Promise<void> {
   }
 }
 
+/**
+ * The spec file a running daemon of `role` keeps this host at: as its pid file says (its environment's
+ * $PORTHOLE_SPEC, which may not be this shell's), else where this shell would put it (an older daemon).
+ */
+const daemonSpec = (role: "hub" | "peer", d: { spec?: string } | null) =>
+  d?.spec ?? (role === "hub" ? hubSpecPath() : specFile(configDir()));
+
 /** Whether the spec apply reads (--spec `given`, or where specPath looks) is the hub daemon's own. */
 async function daemonsOwn(given: string | undefined): Promise<boolean> {
-  const [mine, its] = [specPath(given), hubSpecPath()];
+  const [mine, its] = [specPath(given), daemonSpec("hub", await runningDaemon(stateDir(), "hub"))];
   if (resolve(mine) === resolve(its)) return true;
   return given !== undefined && (await readText(given).catch(() => null)) === (await readText(its));
 }
@@ -129,7 +136,7 @@ async function otherThanDaemonsSpec(label: string, file: string, text: string): 
   for (const role of ["hub", "peer"] as const) {
     const d = await runningDaemon(stateDir(), role);
     if (!d) continue;
-    const own = role === "hub" ? hubSpecPath() : specFile(configDir());
+    const own = daemonSpec(role, d);
     if ((await readText(own)) === text) return undefined;
     const how =
       role === "hub"

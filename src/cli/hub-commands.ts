@@ -1,5 +1,6 @@
 // On the hub: init, webhook, run (the daemon). peer add|rm|ls: hub-peer-commands.ts; forward: forward-commands.ts;
 // status: hub-status.ts.
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { claimDaemon, DaemonRunning } from "../host/daemon-pid.ts";
 import { hostFiles, readText, removeFile, writeAtomic } from "../host/files.ts";
@@ -27,7 +28,7 @@ import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { hub, hubStore, waitForDaemon } from "./hub-client.ts";
-import { keyFile, stateDir } from "./paths.ts";
+import { hubSpecPath, keyFile, stateDir } from "./paths.ts";
 /** Enables the unit when systemd runs this host; says what to do when it does not. */
 export async function startService(unit: string, foreground: string): Promise<void> {
   if (hasSystemd()) {
@@ -193,10 +194,13 @@ export function stopFirst(role: "hub" | "peer", pid: number, systemd: boolean): 
     : `stop it first: \`kill ${pid}\` (or through the supervisor that runs it)`;
 }
 
-/** Claims the daemon's pid file, or fails at once naming the one already running. */
-export async function claimOrExit(role: "hub" | "peer"): Promise<() => Promise<void>> {
+/**
+ * Claims the daemon's pid file, saying the spec file it runs on (`spec`: so `apply` compares with it,
+ * not with its own shell's), or fails at once naming the one already running.
+ */
+export async function claimOrExit(role: "hub" | "peer", spec: string): Promise<() => Promise<void>> {
   try {
-    return await claimDaemon(stateDir(), role);
+    return await claimDaemon(stateDir(), role, resolve(spec));
   } catch (e) {
     if (e instanceof DaemonRunning)
       throw new UserError(`${e.message}; ${stopFirst(role, e.info.pid, hasSystemd())}`);
@@ -270,7 +274,7 @@ export function registerHubCommands(program: Command): void {
     .action(async (o: { interval: number; downOnStop?: boolean }) => {
       const intervalMs = o.interval;
       const log = daemonLogger();
-      const release = await claimOrExit("hub");
+      const release = await claimOrExit("hub", hubSpecPath());
       let d: Awaited<ReturnType<typeof runHub>>;
       try {
         const { runHub } = await import("../hub/daemon.ts");

@@ -219,7 +219,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const { claimOrExit, stopForwarding } = await import("./hub-commands.ts");
       const { runPeer } = await import("../peer/agent.ts");
       const { hostContext } = await import("./context.ts");
-      const release = await claimOrExit("peer");
+      const release = await claimOrExit("peer", specFile(configDir()));
       const agent = await runPeer(hostContext(log), configDir(), id, {
         intervalMs,
         nudge: o.nudge,

@@ -11,6 +11,11 @@ export interface DaemonInfo {
   pid: number;
   /** When it started, ISO 8601. */
   startedAt: string;
+  /**
+   * The spec file it keeps this host at (an absolute path: its environment's, which may not be the
+   * shell's); absent from older daemons' pid files.
+   */
+  spec?: string;
 }
 
 export class DaemonRunning extends Error {
@@ -45,12 +50,17 @@ export async function runningDaemon(stateDir: string, role: DaemonRole): Promise
 }
 
 /**
- * Claims the pid file for this process; throws DaemonRunning when another live daemon holds it.
- * A file left by a daemon that died is taken over. Returns the release function (removes the file).
+ * Claims the pid file for this process, saying the `spec` file it runs on; throws DaemonRunning when
+ * another live daemon holds it. A file left by a daemon that died is taken over. Returns the release
+ * function (removes the file).
  */
-export async function claimDaemon(stateDir: string, role: DaemonRole): Promise<() => Promise<void>> {
+export async function claimDaemon(
+  stateDir: string,
+  role: DaemonRole,
+  spec: string,
+): Promise<() => Promise<void>> {
   const file = daemonPidFile(stateDir, role);
-  const mine: DaemonInfo = { pid: process.pid, startedAt: new Date().toISOString() };
+  const mine: DaemonInfo = { pid: process.pid, startedAt: new Date().toISOString(), spec };
   for (let attempt = 0; ; attempt++) {
     try {
       const fh = await open(file, "wx", 0o644);

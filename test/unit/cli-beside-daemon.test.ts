@@ -109,3 +109,27 @@ test("apply --dry-run on a hub with a pending join token keeps the token's one-t
   assert.match(r.stdout, /^\+ peer enroll-t1 10\.8\.0\.254\/32$/m);
   assert.deepEqual(m.files(), before, "a dry run changed something");
 });
+
+test("apply --spec beside a hub daemon run on another spec file (its own $PORTHOLE_SPEC): refused, naming that file", async (t) => {
+  // The daemon's environment named /srv-like daemon.yaml; this shell has no $PORTHOLE_SPEC, so its idea of
+  // "the hub's spec" is the config directory's, a copy of which was taken for the daemon's own.
+  const { m, daemon } = await withDaemon(t, "hub");
+  const own = join(m.config, "..", "daemon.yaml");
+  writeFileSync(
+    own,
+    readFileSync(join(m.config, "porthole.yaml"), "utf8").replace("forwards: []", "forwards: [ ]"),
+  );
+  const info = { pid: daemon.pid, startedAt: "2026-12-01T12:00:00.000Z", spec: own };
+  writeFileSync(join(m.state, "hub-daemon.pid"), `${JSON.stringify(info)}\n`);
+  const before = m.files();
+  const r = m.run(["apply", "--spec", join(m.config, "porthole.yaml")]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^porthole: --spec: the hub daemon \\(pid ${daemon.pid}\\) keeps this host at its own spec, ${own.replace(/[.]/g, "\\.")},`,
+      "m",
+    ),
+  );
+  assert.deepEqual(m.files(), before, "something was changed");
+});
