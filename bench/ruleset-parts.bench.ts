@@ -13,19 +13,35 @@
 //   dnatCounter   new connections counted in the dnat map's elements instead (porthole before opened_*)
 //   -traffic      without the forward chain's traffic counting and open-connection marks (the vmap jump)
 //   -marks        without the open-connection marks alone (the traffic counting stays)
+//   established   packets of a DNAT'd flow from the SYN-ACK on counted, marked and accepted first, in one
+//                 rule of a chain per protocol reached by one status test and a verdict map (established())
+//   flat          established() without verdict maps: the forward chain's first rule counts, marks and
+//                 accepts an established TCP packet without SYN, FIN or RST (flat())
+//   hot           packets already marked open (no SYN, FIN or RST) counted and accepted by one rule per
+//                 protocol first in the forward chain (HOT); hot-late: the same after the enrollment drop
+//                 and the MSS clamp
+//   fwd-empty     the forward chain without rules (its hook alone); fwd-mss, fwd-count, fwd-strict: with
+//                 only the MSS clamp, only the counting jump, only the strict gotos
 //   -mss          without the MSS clamp
+//   -elemCounter  traffic_* without element counters (the lookup stays: what the counting costs)
+//   -enrolling    without the forward chain's enrollment drop
 //   -strict       without the strict forward chains (no into_tunnel/out_of_tunnel: forward accepts all)
 //   +random       SNAT with fully-random (a random source port for every connection; porthole's
 //                 table keeps the client's port when it is free)
+//   -input        without the input chain
 //   minimal       one nft verdict map for DNAT and one SNAT rule: nothing else
+//   -filter       porthole's NAT chains alone (no input, forward or strict chains)
+//   minimal+filter  the minimal map's NAT with porthole's filter chains: the filter side alone
 //   seed          the seed's hand-written iptables lines (DNAT, SNAT, strict FORWARD), no nft table
 // Rounds: every variant once per round, in an order that rotates and reverses each round; wrk
 // `-t2 -c64 -H "Connection: close"` for DURATION s from the client to the forward; conntrack flushed in the
 // hub and the peer before each run. Each variant's ratio is taken against the `full` run of the same
 // round; the table gives the median ratio and its min–max over rounds, and the median rate.
 //
-//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only +random,minimal] [--paired]
+//   node --import tsx bench/ruleset-parts.bench.ts [--rounds 5] [--duration 2] [--only +random,minimal] [--paired] [--dump DIR]
+//     [--base established] [--profile]
 //
+// --profile: instead of rates, each variant's rule evaluation as a share of the forwarding CPU (perf).
 // --paired: two labs, loaded at the same time, `full` in one and a variant in the other (swapped each
 // round): both meet the same background load, so a pair's ratio is the rulesets' alone. Under a fair
 // scheduler two saturating loads share the CPUs, and the cheaper ruleset per connection gets more of them.
@@ -63,6 +79,7 @@ const only = process.argv.includes("--only")
   ? process.argv[process.argv.indexOf("--only") + 1]?.split(",")
   : null;
 const paired = process.argv.includes("--paired");
+const profile = process.argv.includes("--profile");
 const command = ["node --import tsx bench/ruleset-parts.bench.ts", ...process.argv.slice(2)].join(" ");
 const PORT = 8000;
 
@@ -125,6 +142,13 @@ function dnatCounter(script: string): string {
   return out;
 }
 
+/** SCRIPT with traffic_* declared without `counter` (the lookup alone, nothing counted). */
+function withoutElementCounters(script: string): string {
+  const out = script.replace(/(\tset traffic_(tcp|udp) \{\n\t\ttype inet_service\n)\t\tcounter\n/g, "$1");
+  if (out === script) throw new Error("no counter in traffic_*");
+  return out;
+}
+
 const MINIMAL = `table inet porthole {}
 delete table inet porthole
 table inet porthole {
@@ -152,6 +176,117 @@ const SEED = [
   "-A FORWARD -i wg0 -o ens3 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
 ].map((l) => l.split(" "));
 
+/** The block (set, map or chain) of SCRIPT whose first line is HEAD, through its closing brace. */
+function block(script: string, head: string): string {
+  const lines = script.split("\n");
+  const at = lines.indexOf(head);
+  const end = lines.findIndex((l, i) => i > at && l === "\t}");
+  if (at < 0 || end < 0) throw new Error(`no block ${head.trim()}`);
+  return lines.slice(at, end + 1).join("\n");
+}
+
+/** The filter chains of SCRIPT (input, forward and what forward jumps to): from chain input to the end. */
+function filterChains(script: string): string {
+  const at = script.indexOf("\tchain input {");
+  if (at < 0) throw new Error("no chain input");
+  return script.slice(at).replace(/\}\n*$/, "");
+}
+
+/** SCRIPT without its filter chains: the NAT side alone. */
+const withoutFilter = (script: string) => `${script.slice(0, script.indexOf("\tchain input {"))}}\n`;
+
+/** The minimal map's NAT and porthole's filter chains (with the sets they look up): the filter side alone. */
+function minimalWithFilter(script: string): string {
+  const sets = ["targets4", "traffic_tcp", "traffic_udp", "enrolling"].map((n) =>
+    block(script, `\tset ${n} {`),
+  );
+  return MINIMAL.replace(/\}\n$/, `${sets.join("\n")}\n${filterChains(script)}}\n`);
+}
+
+/** SCRIPT without the open-connection marks (the counting stays). */
+function withoutMarks(script: string): string {
+  return without(script.replace(/ ct mark set ct mark \| 0x[0-9a-f]+ accept/g, " accept"), /ct mark set/);
+}
+
+/** The forward chain's line matching AFTER, then RULES inserted below it (each a rule's text). */
+function withForwardRules(script: string, after: RegExp, rules: string[]): string {
+  const lines = script.split("\n");
+  const start = lines.indexOf("\tchain forward {");
+  const at = lines.findIndex((l, i) => i > start && after.test(l));
+  if (start < 0 || at < 0) throw new Error(`no forward chain line matches ${after}`);
+  lines.splice(at + 1, 0, ...rules.map((r) => `\t\t${r}`));
+  return lines.join("\n");
+}
+
+/** SCRIPT with the forward chain's rules replaced by RULES (the chains it jumped to stay declared). */
+function withForwardChain(script: string, rules: string[]): string {
+  const head = "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n";
+  const old = block(script, "\tchain forward {");
+  if (!old.startsWith(head)) throw new Error("chain forward has another hook line");
+  return script.replace(old, `${head}${rules.map((r) => `\t\t${r}\n`).join("")}\t}`);
+}
+
+/** The forward chain's rule of SCRIPT that matches RE. */
+function forwardRule(script: string, re: RegExp): string {
+  const r = block(script, "\tchain forward {")
+    .split("\n")
+    .find((l) => re.test(l));
+  if (!r) throw new Error(`no forward rule matches ${re}`);
+  return r.trim();
+}
+
+/**
+ * Established packets of an open forwarded connection (its established mark set; no SYN, FIN or RST)
+ * counted and accepted by one rule per protocol.
+ */
+const HOT = [
+  "ct state established ct mark & 0x00000200 != 0 meta l4proto tcp tcp flags & (syn | fin | rst) == 0 ct original proto-dst @traffic_tcp accept",
+  "meta l4proto udp ct state established ct mark & 0x00000200 != 0 ct original proto-dst @traffic_udp accept",
+];
+
+/**
+ * SCRIPT with every packet of a DNAT'd flow whose reply was seen (the SYN-ACK on) sent first, by one
+ * status test and a verdict map, to a chain per protocol whose one rule counts it, sets the
+ * open-connection mark and accepts it; the SYN keeps the whole chain. Each lookup is its rule's last
+ * match, so a packet counts where it is accepted; a flow to a port not in traffic_* returns.
+ */
+function established(script: string): string {
+  const dispatch =
+    "ct status & (seen-reply | dnat) == seen-reply | dnat meta l4proto vmap { tcp : jump established_tcp, udp : jump established_udp }";
+  const chains = `\tchain established_tcp {
+\t\ttcp flags & (syn | fin | rst) == 0 ct original proto-dst @traffic_tcp ct mark set ct mark | 0x00000200 accept
+\t\toifname "wg0" tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu
+\t\ttcp flags & (fin | rst) == 0 ct original proto-dst @traffic_tcp accept
+\t\tmeta l4proto tcp ct original proto-dst @traffic_tcp ct mark set ct mark | 0x00000400 accept
+\t}
+\tchain established_udp {
+\t\tmeta l4proto udp ct original proto-dst @traffic_udp ct mark set ct mark | 0x00000200 accept
+\t}
+`;
+  return withForwardRules(script, /type filter hook forward/, [dispatch]).replace(/\}\n*$/, `${chains}}\n`);
+}
+
+/**
+ * established() without the verdict maps: an established TCP packet without SYN, FIN or RST is
+ * counted, marked and accepted by the forward chain's first rule (one set lookup in all); one with
+ * them jumps to established_tcp; UDP's rule is the chain's second.
+ */
+function flat(script: string): string {
+  const seen = "ct status & (seen-reply | dnat) == seen-reply | dnat";
+  const rules = [
+    `${seen} tcp flags & (syn | fin | rst) == 0 ct original proto-dst @traffic_tcp ct mark set ct mark | 0x00000200 accept`,
+    `${seen} meta l4proto udp ct original proto-dst @traffic_udp ct mark set ct mark | 0x00000200 accept`,
+    `${seen} meta l4proto tcp jump established_tcp`,
+  ];
+  const chains = `\tchain established_tcp {
+\t\toifname "wg0" tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu
+\t\ttcp flags & (fin | rst) == 0 ct original proto-dst @traffic_tcp accept
+\t\tmeta l4proto tcp ct original proto-dst @traffic_tcp ct mark set ct mark | 0x00000400 accept
+\t}
+`;
+  return withForwardRules(script, /type filter hook forward/, rules).replace(/\}\n*$/, `${chains}}\n`);
+}
+
 type Variant = { name: string; nft: string } | { name: string; iptables: string[][] };
 
 requireLabMachine(["wrk", "conntrack"]);
@@ -165,21 +300,60 @@ const allVariants: Variant[] = [
   { name: "+gate", nft: await compiled("ens3", true, true) },
   { name: "-opened", nft: withoutOpened(full) },
   { name: "dnatCounter", nft: dnatCounter(full) },
-  { name: "-traffic", nft: without(full, /vmap \{ tcp : jump forwarded_tcp/) },
-  { name: "-marks", nft: without(full, /ct mark set/) },
+  { name: "-traffic", nft: without(full, /vmap \{ tcp : jump (forwarded|established)_tcp/) },
+  { name: "-marks", nft: withoutMarks(full) },
+  { name: "established", nft: established(full) },
+  { name: "flat", nft: flat(full) },
+  { name: "hot", nft: withForwardRules(full, /type filter hook forward/, HOT) },
+  { name: "hot-late", nft: withForwardRules(full, /maxseg size set/, HOT) },
+  { name: "fwd-empty", nft: withForwardChain(full, []) },
+  { name: "fwd-mss", nft: withForwardChain(full, [forwardRule(full, /maxseg/)]) },
+  { name: "fwd-count", nft: withForwardChain(full, [forwardRule(full, /vmap/)]) },
+  {
+    name: "fwd-strict",
+    nft: withForwardChain(full, [
+      forwardRule(full, /goto into_tunnel/),
+      forwardRule(full, /goto out_of_tunnel/),
+    ]),
+  },
   { name: "-mss", nft: without(full, /maxseg size set/) },
+  { name: "-elemCounter", nft: withoutElementCounters(full) },
+  { name: "-enrolling", nft: without(full, /iifname "wg0" ip saddr @enrolling drop/) },
   { name: "-strict", nft: without(full, /goto into_tunnel/, /goto out_of_tunnel/) },
   { name: "+random", nft: withRandomPorts(await compiled("ens3", false)) },
+  { name: "-input", nft: full.replace(block(full, "\tchain input {"), "") },
   { name: "minimal", nft: MINIMAL },
+  { name: "-filter", nft: withoutFilter(full) },
+  { name: "minimal+filter", nft: minimalWithFilter(full) },
   { name: "seed", iptables: SEED },
 ];
-const variants = allVariants.filter((v) => !only || v.name === "full" || only.includes(v.name));
+// --base NAME: the variant every other one is paired with and divided by (default full); `again` is
+// that base once more (its A/A control).
+const baseName = process.argv.includes("--base") ? process.argv[process.argv.indexOf("--base") + 1] : "full";
+const baseVariant = allVariants.find((v) => v.name === baseName);
+if (!baseVariant) {
+  console.error(`--base ${baseName}: give one of ${allVariants.map((v) => v.name).join(", ")}`);
+  process.exit(2);
+}
+allVariants.push({ ...baseVariant, name: "again" });
+const variants = [
+  baseVariant,
+  ...allVariants.filter((v) => v !== baseVariant && (only ? only.includes(v.name) : v.name !== "again")),
+];
 const unknown = (only ?? []).filter((n) => !allVariants.some((v) => v.name === n));
 if (unknown.length) {
   console.error(
     `--only: ${unknown.join(", ")} not accepted; give some of ${allVariants.map((v) => v.name).join(", ")}`,
   );
   process.exit(2);
+}
+// --dump DIR: the variants' nft scripts written to DIR, nothing run (to read or check them by hand).
+const dump = process.argv.includes("--dump") ? process.argv[process.argv.indexOf("--dump") + 1] : undefined;
+if (dump) {
+  await mkdir(dump, { recursive: true });
+  for (const v of variants) if ("nft" in v) await writeFile(join(dump, `${v.name}.nft`), v.nft);
+  console.log(`wrote ${variants.filter((v) => "nft" in v).length} scripts to ${dump}`);
+  process.exit(0);
 }
 const errors = new Map<string, string[]>(variants.map((v) => [v.name, []]));
 const rates = new Map<string, number[]>(variants.map((v) => [v.name, []]));
@@ -233,10 +407,74 @@ const record = (r: number, v: Variant, { rate, errs }: { rate: number; errs: str
 };
 
 const [fullVariant] = variants as [Variant];
+if (profile) {
+  // Each variant under load in one lab, `perf record -a` for 5 s, then the samples of the lab's client
+  // and peer processes (the packets' softirq work runs in their context on a veth path) summed by
+  // symbol: the rule evaluation's share (nft_*, xt_*) of that CPU, which the rate cannot resolve.
+  const name = benchLabName("rsf");
+  await withLabs([name], async () => {
+    const b = await bed(name);
+    const out = join(b.dir, "perf.data");
+    for (let r = 0; r < rounds; r++)
+      for (const v of variants) {
+        await install(b, v);
+        const load = wrk(b.world, 8);
+        await new Promise((res) => setTimeout(res, 2000));
+        // wrk runs now: its process is the client's.
+        const pids: string[] = [];
+        for (const h of ["client", "peer"] as LabHost[])
+          pids.push(...(await run(["ip", "netns", "pids", b.world.netns(h)])).stdout.trim().split("\n"));
+        await run(["perf", "record", "-a", "-q", "-o", out, "--", "sleep", "5"], { timeoutMs: 60_000 });
+        await load;
+        const rep = await run(
+          [
+            "perf",
+            "report",
+            "-i",
+            out,
+            "--no-children",
+            `--pid=${pids.join(",")}`,
+            "--sort",
+            "symbol",
+            "--stdio",
+            "-n",
+          ],
+          { timeoutMs: 120_000 },
+        );
+        let all = 0;
+        let rules = 0;
+        for (const m of rep.stdout.matchAll(/^\s+[\d.]+%\s+(\d+)\s+\[k\]\s+(\S+)/gm)) {
+          all += Number(m[1]);
+          if (/^(__)?(nft_|xt_|conntrack_mt)/.test(m[2] as string)) rules += Number(m[1]);
+        }
+        const share = rules / all;
+        ratios.get(v.name)?.push(share * 100);
+        console.error(
+          `round ${r + 1} ${v.name.padEnd(13)} rules ${(share * 100).toFixed(1)} % of ${all} samples`,
+        );
+      }
+  });
+  console.log(`
+### Rule evaluation's share of the forwarding CPU (veth tunnel, 1 forward)
+
+\`${command}\` — per variant and round: wrk -t2 -c64 -H "Connection: close" for 8 s, \`perf record -a\` 5 s of
+it; the kernel samples of the lab's client and peer processes (where the forwarded packets' softirq work
+runs), the share in nft_*/xt_* symbols. ${await machineNote()}
+
+${markdownTable(
+  ["variant", "rule evaluation, % of the samples: median (min–max)"],
+  variants.map((v) => {
+    const xs = ratios.get(v.name) ?? [];
+    return [v.name, `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`];
+  }),
+)}
+`);
+  process.exit(0);
+}
 if (paired) {
   // Two labs under load at the same time: `full` in one, the other variant in the other (swapped every
   // round), so both runs of a pair meet the same background load and the ratio is theirs alone.
-  const names = [benchLabName("ra"), benchLabName("rb")];
+  const names = [benchLabName("rsa"), benchLabName("rsb")];
   await withLabs(names, async () => {
     const beds = [await bed(names[0] as string), await bed(names[1] as string)] as [Bed, Bed];
     for (let r = 0; r < rounds; r++) {
@@ -269,7 +507,7 @@ if (paired) {
     }
   });
 } else {
-  const name = benchLabName("rp");
+  const name = benchLabName("rsp");
   await withLabs([name], async () => {
     const b = await bed(name);
     for (let r = 0; r < rounds; r++) {
@@ -284,7 +522,7 @@ if (paired) {
         record(r, v, res);
         got.set(v.name, res.rate);
       }
-      const base = got.get("full") as number;
+      const base = got.get(baseVariant.name) as number;
       for (const [k, x] of got) if (Number.isFinite(x / base)) ratios.get(k)?.push(x / base);
     }
   });
@@ -313,7 +551,7 @@ console.log(`
 \`${command}\` — ${how}. ${await machineNote()}
 
 ${markdownTable(
-  ["variant", "median rate", "ratio to full: median (middle half; min–max)"],
+  ["variant", "median rate", `ratio to ${baseVariant.name}: median (middle half; min–max)`],
   variants.map((v) => {
     const rs = ratios.get(v.name) ?? [];
     return [
