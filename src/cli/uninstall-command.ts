@@ -71,7 +71,8 @@ export async function uninstall(o: { purge?: boolean }, print: (l: string) => vo
       said(`- ${join(conf, n)}`);
     }
     const kept = names.filter((x) => KEPT.includes(x)).map((x) => join(conf, x));
-    if (kept.length) print(`kept: ${kept.join(", ")} (--purge removes them too)`);
+    if (kept.length)
+      print(`kept: ${kept.join(", ")} (--purge removes ${kept.length === 1 ? "it" : "them"} too)`);
   }
   if (!removedAny) print("nothing of porthole's was on this host");
   if (id) print(`this peer left hub ${id.api}: on the hub, \`porthole peer rm ${id.name}\` removes it there`);
