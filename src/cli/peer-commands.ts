@@ -176,7 +176,11 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         });
         console.log(`joined as "${r.name}" (${r.address})`);
         if (stopped)
-          console.log(`(${stopped} came after the hub registered this peer: the join was finished)`);
+          console.log(
+            r.signalledWhileRegistering
+              ? `(${stopped} came while the hub was registering this peer; it registered it, so the join was finished)`
+              : `(${stopped} came after the hub registered this peer: the join was finished)`,
+          );
       } catch (e) {
         const registered = e instanceof JoinError && e.registered;
         // A step's program killed by the same Ctrl-C (it reaches the whole process group) is the stop too.

@@ -79,7 +79,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function joinHub(
   token: string,
   o: JoinOptions,
-): Promise<{ name: string; address: string; lines: string[] }> {
+): Promise<{
+  name: string;
+  address: string;
+  lines: string[];
+  /** The signal that came while the hub was registering this peer (its answer on the way), else null. */
+  signalledWhileRegistering: string | null;
+}> {
   const log = o.log ?? (() => {});
   const h = o.ctx.host;
   let t: TokenPayload;
@@ -159,6 +165,8 @@ export async function joinHub(
     }
     const registered = reply;
     registeredAs = registered.name;
+    // A stop asked for now came during the request: the hub registered this peer all the same.
+    const signalledWhileRegistering = o.interrupted?.() ?? null;
     log(`registered as "${registered.name}" with address ${registered.address}`);
     // Registered: from here on the hub knows this key, so a failure keeps it (and says so).
     undo.length = 0;
@@ -175,7 +183,7 @@ export async function joinHub(
       { spec: loaded.spec, specText: registered.spec, hostName: registered.name },
     );
     await waitForHub(api, 15_000);
-    return { name: registered.name, address: registered.address, lines: r.lines };
+    return { name: registered.name, address: registered.address, lines: r.lines, signalledWhileRegistering };
   } catch (e) {
     for (const u of undo.reverse()) await u().catch(() => {});
     // Past registration nothing is undone: say so, whatever failed.

@@ -4,14 +4,14 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { JoinError, joinHub, removeLeftoverEnrollment, waitForHub } from "../../src/peer/join.ts";
 import { makeToken } from "../../src/protocol/tokens.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
 const ENROLL = generatePrivateKey();
-const TOKEN = makeToken(Buffer.alloc(32, 7), {
+const PAYLOAD = {
   i: "t1",
   n: "rpi",
   h: "203.0.113.1:51820",
@@ -22,7 +22,8 @@ const TOKEN = makeToken(Buffer.alloc(32, 7), {
   s: "10.8.0.1",
   p: 51821,
   e: 4_000_000_000,
-});
+};
+const TOKEN = makeToken(Buffer.alloc(32, 7), PAYLOAD);
 const STATE = "/var/lib/porthole";
 const KEY = "/etc/porthole/private.key";
 
@@ -107,4 +108,50 @@ test("after the key switch, join asks the hub with GET /v1/spec, not whoami (whi
   const { port } = server.address() as AddressInfo;
   await waitForHub(`http://127.0.0.1:${port}`, 2000);
   assert.deepEqual(asked, ["GET /v1/spec"]);
+});
+
+/** A hub on this machine's loopback standing in for the one through the tunnel: it enrolls the peer. */
+async function standInHub(t: TestContext, onEnroll: () => void): Promise<number> {
+  const hubKey = publicKeyOf(generatePrivateKey());
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", () => {
+      if (req.method === "POST" && req.url === "/v1/enroll") {
+        onEnroll();
+        const { publicKey } = JSON.parse(body) as { publicKey: string };
+        const spec = `hub:\n  endpoint: 203.0.113.1\n  publicKey: ${hubKey}\npeers:\n  - { name: rpi, publicKey: "${publicKey}", address: 10.8.0.2 }\nforwards: []\n`;
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ name: "rpi", address: "10.8.0.2", spec }));
+      } else res.end("hub: {}\n");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  return (server.address() as AddressInfo).port;
+}
+
+test("a Ctrl-C while the hub registers this peer finishes the join and says it came during the registration", async (t) => {
+  let stopped: string | null = null;
+  // The signal arrives while the enroll request is on its way: the hub registers the peer regardless.
+  const port = await standInHub(t, () => {
+    stopped = "SIGINT";
+  });
+  const token = makeToken(Buffer.alloc(32, 7), { ...PAYLOAD, s: "127.0.0.1", p: port });
+  const { host, opts } = setUp();
+  const r = await joinHub(token, { ...opts, interrupted: () => stopped });
+  assert.equal(r.name, "rpi");
+  assert.equal(r.signalledWhileRegistering, "SIGINT");
+  assert.ok(host.ifaces.has("wg0"), "the join was finished");
+
+  // No signal: nothing to say.
+  const quiet = await standInHub(t, () => {});
+  const again = setUp();
+  const calm = await joinHub(
+    makeToken(Buffer.alloc(32, 7), { ...PAYLOAD, s: "127.0.0.1", p: quiet }),
+    again.opts,
+  );
+  assert.equal(calm.signalledWhileRegistering, null);
 });
