@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { runningDaemon } from "../host/daemon-pid.ts";
 import { pathExists } from "../host/files.ts";
 import { socketPath } from "../hub/socket-path.ts";
+import { secondsText } from "../protocol/age-text.ts";
 import { renderStatus } from "../protocol/status-text.ts";
+import { count } from "../spec/diagnostics.ts";
 import { hub, hubStore, START_DAEMON } from "./hub-client.ts";
 import { daemonManaged, stateDir } from "./paths.ts";
 
@@ -25,8 +27,8 @@ export async function hubDaemonState(): Promise<DaemonState> {
   return { running: true, listening, pid: info.pid, startedAt: info.startedAt, uptimeSeconds };
 }
 
-const uptime = (s: number) =>
-  s < 120 ? `${s} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : `${Math.round(s / 3600)} hours`;
+/** In status's words for an age ("1 second", "90 seconds", "5 minutes"), whole hours past two. */
+const uptime = (s: number) => (s < 7200 ? secondsText(s) : count(Math.round(s / 3600), "hour"));
 
 export function renderDaemon(d: DaemonState): string {
   // reconcile/state.ts's record, named here so `status` loads none of the reconciler.

@@ -8,6 +8,16 @@ import { daemonLine } from "../../src/cli/hub-status.ts";
 test("the daemon's line: running, starting, stopped, not used, and a hub taken down", () => {
   const up = { running: true, listening: true, pid: 7, uptimeSeconds: 30 };
   assert.equal(daemonLine(up, true, true), "daemon: running (pid 7, up 30 seconds)");
+  // Its uptime in status's words, the noun in the right number (it said "up 1 seconds").
+  assert.equal(daemonLine({ ...up, uptimeSeconds: 1 }, true, true), "daemon: running (pid 7, up 1 second)");
+  assert.equal(
+    daemonLine({ ...up, uptimeSeconds: 300 }, true, true),
+    "daemon: running (pid 7, up 5 minutes)",
+  );
+  assert.equal(
+    daemonLine({ ...up, uptimeSeconds: 3 * 3600 }, true, true),
+    "daemon: running (pid 7, up 3 hours)",
+  );
   assert.match(daemonLine({ ...up, listening: false }, true, true), /^daemon: starting \(pid 7\)/);
   const down = { running: false };
   assert.match(
