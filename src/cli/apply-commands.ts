@@ -93,8 +93,11 @@ async function applyAction(o: ApplyOpts): Promise<void> {
       confirming: seconds !== undefined,
     });
     if (o.dryRun) {
-      console.log(r.lines.length ? r.lines.join("\n") : "no changes");
-      console.log(r.lines.length ? `(dry run: ${count(r.lines.length, "change")} not applied)` : "");
+      console.log(
+        r.lines.length
+          ? `${r.lines.join("\n")}\n(dry run: ${count(r.lines.length, "change")} not applied)`
+          : "no changes",
+      );
       printWarnings(r.warnings);
       return;
     }

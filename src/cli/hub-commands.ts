@@ -248,7 +248,15 @@ export function registerHubCommands(program: Command): void {
   hub
     .command("webhook")
     .description("where to POST events (peer online/offline, failed applies); no URL: show it; --off to stop")
-    .argument("[URL]", "an http:// or https:// URL", valid("URL", WebhookUrl))
+    .argument("[URL]", "an http:// or https:// URL", (url: string) => {
+      // `hub webhook off` is the natural guess for turning it off: name the flag that does.
+      if (url === "off" || url === "none")
+        throw new UserError(
+          `URL: "${url}" is not accepted; give an http:// or https:// URL, or stop sending events with \`porthole hub webhook --off\``,
+          EXIT.usage,
+        );
+      return valid("URL", WebhookUrl)(url);
+    })
     .option("--off", "send no more events")
     .action(async (url: string | undefined, o: { off?: boolean }) => {
       if (!url && !o.off) {

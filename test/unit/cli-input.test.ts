@@ -264,6 +264,11 @@ const CASES: Case[] = [
     '--webhook: "example.com/hook" is not accepted; give an http:// or https:// URL',
   ],
   [
+    "hub",
+    ["hub", "webhook", "off"],
+    'URL: "off" is not accepted; give an http:// or https:// URL, or stop sending events with `porthole hub webhook --off`',
+  ],
+  [
     "none",
     ["hub", "init", "--endpoint", "vps.example.com", "--name", "hub\nforwards: []"],
     `--name: "hub\\nforwards: []" is not a valid name; ${NAME_RULE}`,
