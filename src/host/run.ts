@@ -12,6 +12,9 @@ export function exitStatus(code: number | null, signal: NodeJS.Signals | null): 
   return 128 + ((signal && constants.signals[signal]) || 0);
 }
 
+/** How long a program past its time limit has to end after SIGTERM before it gets SIGKILL, ms. */
+const KILL_GRACE_MS = 2000;
+
 export interface RunOptions {
   input?: string;
   /** The input is secret: never shown in errors or logs. */
@@ -19,6 +22,7 @@ export interface RunOptions {
   /** Return non-zero exits instead of throwing. */
   allowFail?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** Its time limit (default 60 s): then SIGTERM, and SIGKILL KILL_GRACE_MS later; said in stderr. */
   timeoutMs?: number;
   /**
    * In its own session and process group (setsid), for a program that leaves a daemon behind: a
@@ -66,13 +70,22 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     });
     // Our own timer, not spawn's `timeout`: that one is cleared only on "exit", which a program that
     // is not installed never emits, so a missing tool kept the CLI alive for the whole timeout.
-    const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 60_000);
+    const limit = opts.timeoutMs ?? 60_000;
+    let timedOut = false;
+    let killer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+      // A program that ignores SIGTERM (a handler, or stuck) is not waited for past the grace.
+      killer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    }, limit);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      clearTimeout(killer);
       const result = {
         code: e.code === "ENOENT" ? 127 : 1,
         stdout: "",
@@ -83,10 +96,17 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(killer);
+      // Said as what happened: porthole's own limit, not a signal out of nowhere.
+      const how = !signal
+        ? ""
+        : timedOut
+          ? `\n(not done within ${limit / 1000} s: porthole ended it with ${signal})`
+          : `\n(killed by ${signal})`;
       const result = {
         code: exitStatus(code, signal),
         stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8") + (signal ? `\n(killed by ${signal})` : ""),
+        stderr: Buffer.concat(err).toString("utf8") + how,
       };
       if (result.code === 0 || opts.allowFail) resolve(result);
       else reject(new CommandError(argv, result));

@@ -28,3 +28,21 @@ test("run and runLines: a program killed by a signal reports 128 + its number", 
   assert.match(r.stderr, /killed by SIGKILL/);
   assert.equal(await runLines(killedBy("SIGINT"), () => {}), 130);
 });
+
+test("run: a program past its time limit is said to be ended by porthole, and one ignoring SIGTERM gets SIGKILL", async () => {
+  const slow = await run([process.execPath, "-e", "setTimeout(() => {}, 10_000)"], {
+    timeoutMs: 200,
+    allowFail: true,
+  });
+  assert.equal(slow.code, 143);
+  assert.match(slow.stderr, /\(not done within 0\.2 s: porthole ended it with SIGTERM\)$/);
+  // It said "(killed by SIGTERM)", as if something else had; and one that ignores SIGTERM ran on for ever.
+  const started = Date.now();
+  const stubborn = await run(
+    [process.execPath, "-e", "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"],
+    { timeoutMs: 200, allowFail: true },
+  );
+  assert.equal(stubborn.code, 137);
+  assert.match(stubborn.stderr, /porthole ended it with SIGKILL\)$/);
+  assert.ok(Date.now() - started < 8000);
+});
