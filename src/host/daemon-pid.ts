@@ -1,6 +1,7 @@
 // Which porthole daemon runs on this host: `porthole hub run` / `porthole peer run` claim a pid file
 // in the state directory, so a second one refuses at once, `status` can say whether (and since when)
-// the daemon runs, and `down` can make it stand down before removing what it would repair.
+// the daemon runs, `down` can make it stand down before removing what it would repair, and `apply` can
+// tell the daemon's spec file (from its environment, not the shell's) from another.
 import { open, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { commandLine } from "./command-line.ts";
