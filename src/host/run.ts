@@ -128,7 +128,10 @@ export function runLines(
 ): Promise<number> {
   const [cmd, ...args] = argv as [string, ...string[]];
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"], timeout: timeoutMs });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"] });
+    // Our own timer, as run()'s: spawn's `timeout` is cleared only on "exit", which a program that is
+    // not installed never emits, so a hub without conntrack kept `porthole status` alive for 60 s.
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     let rest = "";
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
@@ -140,8 +143,12 @@ export function runLines(
       }
       rest = text.slice(start);
     });
-    child.on("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ENOENT" ? 127 : 1));
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(e.code === "ENOENT" ? 127 : 1);
+    });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       if (rest) onLine(rest);
       resolve(exitStatus(code, signal));
     });

@@ -2,6 +2,7 @@
 // porthole runs one: `porthole lab exec` passed a Ctrl-C'd command on as 143 (SIGTERM's), and run() and
 // runLines() said 128 for any signal.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { exitStatus, run, runAttached, runLines } from "../../src/host/run.ts";
 
@@ -45,4 +46,20 @@ test("run: a program past its time limit is said to be ended by porthole, and on
   assert.equal(stubborn.code, 137);
   assert.match(stubborn.stderr, /porthole ended it with SIGKILL\)$/);
   assert.ok(Date.now() - started < 8000);
+});
+
+test("runLines: a program that is not installed is 127, and the process is not kept alive for the time limit", () => {
+  // spawn's own `timeout` is cleared only on "exit", which a missing program never emits: a hub without
+  // conntrack kept `porthole status` (its open-connection count) alive for 60 s after it printed.
+  const runTs = new URL("../../src/host/run.ts", import.meta.url).href;
+  const script = `import { runLines } from ${JSON.stringify(runTs)};
+const code = await runLines(["porthole-no-such-program"], () => {}, 20_000);
+console.log(code);`;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  assert.equal(r.stdout.trim(), "127", r.stderr);
+  assert.ok(Date.now() - started < 10_000, `the process lived ${Date.now() - started} ms`);
 });
