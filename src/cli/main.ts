@@ -18,15 +18,18 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
 
 /** Ends the run for an error thrown by a command: its message and exit code (README's exit codes). */
 async function fail(e: unknown): Promise<void> {
-  const { CommanderError } = await import("commander");
   const { EXIT, UserError } = await import("./errors.ts");
+  if (e instanceof UserError) {
+    console.error(`porthole: ${e.message}`);
+    process.exitCode = e.code;
+    return;
+  }
+  // commander only for what it threw: `status` run without it (a monitoring loop's exit 3) loads none.
+  const { CommanderError } = await import("commander");
   if (e instanceof CommanderError) {
     // Help asked for (`--help`, `help CMD`) and --version end with exitCode 0; help shown because a
     // command was left out (`porthole peer`) and every parse error end with 1: a usage error.
     process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  } else if (e instanceof UserError) {
-    console.error(`porthole: ${e.message}`);
-    process.exitCode = e.code;
   } else {
     console.error(process.env.PORTHOLE_DEBUG ? e : `porthole: ${(e as Error).message ?? e}`);
     process.exitCode = EXIT.host;

@@ -18,7 +18,12 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
   } catch (e) {
     // The hub did not answer: what this machine can see of its tunnel is still said (the status of
     // its forwards is the hub's to give), then the error, exit 3.
-    const copy = !json && e instanceof UserError && e.cause instanceof HubUnreachable && (await local());
+    // A copy that cannot be read (EACCES) leaves the hub's error to be said, not its own.
+    const copy =
+      !json &&
+      e instanceof UserError &&
+      e.cause instanceof HubUnreachable &&
+      (await local().catch(() => null));
     if (copy) {
       const { printLocalPeerStatus } = await import("./static-peer-status.ts");
       const how = `joined to hub ${id.api}, no status from it: what this machine sees`;

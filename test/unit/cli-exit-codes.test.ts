@@ -4,7 +4,7 @@
 // would, with the built CLI, in scratch config/state directories; nothing changes in any case.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,4 +135,14 @@ describe("exit 3: the hub or its daemon answered 5xx", () => {
       before.filter((f) => !f.startsWith("api.sock")),
     );
   });
+});
+
+test("peer: with the hub not answering and its spec copy unreadable, status says the hub's error, not the copy's", () => {
+  const m = machine("peer");
+  // A directory where the copy should be: reading it fails (EISDIR), as an EACCES would for a user.
+  rmSync(join(m.config, "porthole.yaml"));
+  mkdirSync(join(m.config, "porthole.yaml"));
+  const r = m.run(["status"]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(r.stderr, REFUSED_HUB);
 });
