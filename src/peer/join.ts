@@ -110,7 +110,8 @@ export async function joinHub(
     [`${t.a}/${t.m ?? 24}`],
     (f) => `hub.${f === 4 ? "subnet" : "subnet6"} on the hub`,
   );
-  if (clash) throw new JoinError(clash);
+  if (clash && "refuse" in clash) throw new JoinError(clash.refuse);
+  if (clash) log(`warning: ${clash.warn}`);
   const undo: (() => Promise<unknown>)[] = [];
   let registeredAs: string | null = null;
   const stopIfAsked = () => {

@@ -289,8 +289,9 @@ async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult
     plan.wireguard.addresses.filter((a) => !wg.addresses.includes(a)),
     (f) => `${f === 4 ? "hub.subnet" : "hub.subnet6"}${plan.role === "hub" ? "" : " on the hub"}`,
   );
-  if (clash && req.dryRun) warnings.push(`apply would refuse: ${clash}`);
-  else if (clash) throw new ApplyError(`refusing to apply: ${clash}; nothing was changed`, false);
+  if (clash && "warn" in clash) warnings.push(clash.warn);
+  else if (clash && req.dryRun) warnings.push(`apply would refuse: ${clash.refuse}`);
+  else if (clash) throw new ApplyError(`refusing to apply: ${clash.refuse}; nothing was changed`, false);
   if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan };
 
   const cut = checkSshPath(req.sshConnection, plan, wg);

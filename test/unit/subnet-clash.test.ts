@@ -49,25 +49,41 @@ async function applyHub(h: FakeHost, subnet: string, dryRun = false) {
 }
 
 test("apply: a hub.subnet whose network the LAN uses is refused, naming both, and nothing changes", async () => {
-  for (const [addr, len] of [
-    ["192.168.77.1", 24], // the same network
-    ["192.168.77.130", 25], // inside the tunnel's
-    ["192.168.0.1", 16], // around it
+  const h = fakeHost({ "/k": hubKey });
+  h.addresses.push(lan("192.168.77.1", 24));
+  await assert.rejects(applyHub(h, "192.168.77.0/24"), (e: Error) => {
+    assert.ok(e instanceof ApplyError && !e.rolledBack);
+    assert.match(
+      e.message,
+      /^refusing to apply: wg0 address 192\.168\.77\.1\/24: its network 192\.168\.77\.0\/24 is the network of lan's 192\.168\.77\.1\/24 on this machine; .* Set hub\.subnet to a prefix no interface here uses/,
+    );
+    return true;
+  });
+  assert.equal(h.ifaces.size, 0, "an interface was made");
+  assert.equal(h.fileMap.has("/state/applied.json"), false);
+});
+
+test("apply: networks that only nest (a LAN around the tunnel's, or inside it) apply, with a warning naming the range cut off", async () => {
+  for (const [addr, len, says] of [
+    // around it: the tunnel's /24 wins; the LAN's hosts in it are out of reach
+    [
+      "192.168.0.1",
+      16,
+      /192\.168\.77\.0\/24 is routed by its own, longer prefix, so lan's network cannot reach/,
+    ],
+    // inside it: the LAN's /25 wins; tunnel addresses in it are out of reach
+    [
+      "192.168.77.130",
+      25,
+      /192\.168\.77\.128\/25 is routed by its own, longer prefix, so the tunnel cannot reach/,
+    ],
   ] as const) {
     const h = fakeHost({ "/k": hubKey });
     h.addresses.push(lan(addr, len));
-    await assert.rejects(applyHub(h, "192.168.77.0/24"), (e: Error) => {
-      assert.ok(e instanceof ApplyError && !e.rolledBack);
-      assert.match(
-        e.message,
-        new RegExp(
-          `^refusing to apply: wg0 address 192\\.168\\.77\\.1/24: its network 192\\.168\\.77\\.0/24 overlaps lan's ${addr.replaceAll(".", "\\.")}/${len} on this machine; .* Set hub\\.subnet to a prefix no interface here uses`,
-        ),
-      );
-      return true;
-    });
-    assert.equal(h.ifaces.size, 0, `${addr}/${len}: an interface was made`);
-    assert.equal(h.fileMap.has("/state/applied.json"), false);
+    const r = await applyHub(h, "192.168.77.0/24");
+    assert.equal(r.changed, true, `${addr}/${len}`);
+    assert.match(r.warnings.join("\n"), says);
+    assert.match(r.warnings.join("\n"), /Set hub\.subnet to a prefix no interface here uses/);
   }
 });
 
@@ -119,7 +135,7 @@ test("join: a hub subnet this machine's LAN uses is refused before the enrollmen
     assert.ok(e instanceof JoinError && !e.registered);
     assert.match(
       e.message,
-      /^wg0 address 10\.8\.0\.254\/24: its network 10\.8\.0\.0\/24 overlaps eth0's 10\.8\.0\.20\/24/,
+      /^wg0 address 10\.8\.0\.254\/24: its network 10\.8\.0\.0\/24 is the network of eth0's 10\.8\.0\.20\/24/,
     );
     assert.match(e.message, /Set hub\.subnet on the hub to a prefix/);
     return true;
