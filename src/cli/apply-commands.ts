@@ -82,7 +82,17 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     // A hub run by its daemon carries its pending join tokens' one-time keys: an apply here (a dry run,
     // --confirm) keeps them, as the daemon's own does; without them its plan removed every one.
     const { RuntimeStore, activeEnrolling } = await import("../hub/runtime.ts");
-    const runtime = await new RuntimeStore(hostFiles, stateDir()).load().catch(() => null);
+    const store = new RuntimeStore(hostFiles, stateDir());
+    const runtime = await store.load().catch((e: Error) => {
+      // Without its tokens' keys the plan removes them, and every pending join would fail.
+      const why = `${store.path} (the pending join tokens) cannot be read: ${e.message}`;
+      if (!o.dryRun)
+        throw new UserError(
+          `refusing to apply: ${why}; fix or remove it (its tokens are then gone: \`porthole peer add\` again). Nothing was changed`,
+        );
+      console.error(`warning: ${why}; this plan leaves their one-time keys out`);
+      return null;
+    });
     const r = await apply(ctx, {
       spec: loaded.spec,
       specText,
@@ -127,7 +137,10 @@ const daemonSpec = (role: "hub" | "peer", d: { spec?: string } | null) =>
 async function daemonsOwn(given: string | undefined): Promise<boolean> {
   const [mine, its] = [specPath(given), daemonSpec("hub", await runningDaemon(stateDir(), "hub"))];
   if (resolve(mine) === resolve(its)) return true;
-  return given !== undefined && (await readText(given).catch(() => null)) === (await readText(its));
+  if (given === undefined) return false;
+  // Two files that cannot be read are not the same spec: the given one's problem is said where it is read.
+  const text = await readText(given).catch(() => null);
+  return text !== null && text === (await readText(its).catch(() => null));
 }
 
 /**

@@ -6,7 +6,7 @@
 // naming the daemon and what to do instead, and change nothing.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, type TestContext, test } from "node:test";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
@@ -132,4 +132,31 @@ test("apply --spec beside a hub daemon run on another spec file (its own $PORTHO
     ),
   );
   assert.deepEqual(m.files(), before, "something was changed");
+});
+
+test("apply on a hub whose pending-token file cannot be read: refused (its tokens' keys would go), a dry run warns", () => {
+  const m = machine("hub");
+  writeFileSync(join(m.state, "hub-runtime.json"), "{ not json");
+  const before = m.files();
+  const dry = m.run(["apply", "--dry-run"]);
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(
+    dry.stderr,
+    /^warning: .*hub-runtime\.json \(the pending join tokens\) cannot be read: .*; this plan leaves their one-time keys out$/m,
+  );
+  const r = m.run(["apply"]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    /^porthole: refusing to apply: .*hub-runtime\.json \(the pending join tokens\) cannot be read: .*Nothing was changed$/m,
+  );
+  assert.deepEqual(m.files(), before, "something was written");
+});
+
+test("apply --spec MISSING beside a hub daemon whose own spec file is gone too: the missing file is said, not the daemon", async (t) => {
+  const { m } = await withDaemon(t, "hub");
+  rmSync(join(m.config, "porthole.yaml"));
+  const r = m.run(["apply", "--spec", "missing.yaml"]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^porthole: --spec: "missing\.yaml" does not exist/m);
 });
