@@ -127,6 +127,8 @@ export async function watchLoop(
   const online = new Map((await service.peers()).map((p) => [p.name, p.online ?? false]));
   let reported = startProblem;
   let busy = false;
+  /** The webhook events still being sent, in order (webhook() never rejects). */
+  let sending: Promise<void> = Promise.resolve();
   return async () => {
     if (busy) return;
     busy = true;
@@ -161,7 +163,10 @@ export async function watchLoop(
         online.set(p.name, p.online);
         if (was !== p.online) {
           log(`peer ${p.name} is ${p.online ? "online" : "offline"}`);
-          await webhook(p.online ? "peer_online" : "peer_offline", { peer: p.name, endpoint: p.endpoint });
+          // Queued, not awaited: a receiver that does not answer (5 s each) must not hold up the next
+          // round's repair; the queue keeps the events in their order.
+          const detail = { peer: p.name, endpoint: p.endpoint };
+          sending = sending.then(() => webhook(p.online ? "peer_online" : "peer_offline", detail));
         }
       }
     } catch (e) {

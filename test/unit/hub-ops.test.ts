@@ -259,3 +259,31 @@ test("a port with surrounding whitespace is that port (not part of a generated n
   assert.equal(r.body.port, "8081");
   assert.equal(r.body.targetPort, "9081");
 });
+
+test("the watch queues peer events for the webhook in order and does not wait for a receiver that does not answer", async (t) => {
+  const { service, host } = await hub(t);
+  const sent: string[] = [];
+  let answer = () => {};
+  const held = new Promise<void>((r) => {
+    answer = r;
+  });
+  // The first event's POST hangs (a receiver that never answers) until `answer()`.
+  const tick = await watchLoop(
+    service,
+    () => {},
+    async (event, detail) => {
+      sent.push(`${event} ${detail.peer}`);
+      if (sent.length === 1) await held;
+    },
+  );
+  const rpi = /publicKey: "(.+)"/.exec(SPEC)?.[1] as string;
+  const now = Math.floor(Date.now() / 1000);
+  host.peerStats.set(rpi, { latestHandshake: now - 1, rxBytes: 1, txBytes: 1 });
+  await tick(); // returns while the receiver holds the first event
+  host.peerStats.set(rpi, { latestHandshake: now - 3600, rxBytes: 1, txBytes: 1 });
+  await tick();
+  assert.deepEqual(sent, ["peer_online rpi"], "the second event waits behind the first");
+  answer();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(sent, ["peer_online rpi", "peer_offline rpi"]);
+});
