@@ -68,16 +68,25 @@ export const unit: Check<HubContext> = {
 async function keysSaid(ctx: HubContext, keys: { publicKey: string }[]): Promise<string> {
   const inSpec = new Set(ctx.spec.peers.map((p) => p.publicKey));
   const rest = keys.filter((k) => !inSpec.has(k.publicKey));
+  const store = new RuntimeStore(ctx.host.files, ctx.stateDir);
+  let unread: string | undefined;
   const tokens = rest.length
-    ? (await new RuntimeStore(ctx.host.files, ctx.stateDir).load().catch(() => ({ tokens: [] }))).tokens
+    ? (
+        await store.load().catch((e: Error) => {
+          unread = `${store.path} cannot be read: ${e.message}`;
+          return { tokens: [] };
+        })
+      ).tokens
     : [];
   const enrolling = new Set(tokens.map((t) => t.publicKey));
   const pending = rest.filter((k) => enrolling.has(k.publicKey)).length;
+  const others = count(rest.length - pending, "key not in the spec", "keys not in the spec");
   return [
     count(keys.length - rest.length, "peer"),
     ...(pending ? [count(pending, "pending join token", "pending join tokens")] : []),
+    // Unread, the pending tokens are unknown: not every other key is a stranger.
     ...(rest.length > pending
-      ? [count(rest.length - pending, "key not in the spec", "keys not in the spec")]
+      ? [unread ? `${others} or pending join tokens (unknown: ${unread})` : others]
       : []),
   ].join(", ");
 }

@@ -678,6 +678,12 @@ test("wireguard: pending join tokens' one-time keys and keys not in the spec are
     (await one(ctx, "wireguard")).found,
     /^wg0 up, udp\/51820, 1 peer, 1 pending join token, 1 key not in the spec; userspace/,
   );
+  // The runtime file unreadable: whether the other keys are pending tokens is unknown, and said so.
+  await h.files.write("/state/hub-runtime.json", "{ not json", 0o600);
+  assert.match(
+    (await one(ctx, "wireguard")).found,
+    /^wg0 up, udp\/51820, 1 peer, 2 keys not in the spec or pending join tokens \(unknown: \/state\/hub-runtime\.json cannot be read: .*\); userspace/,
+  );
 });
 
 test("ruleset: porthole's table gone (nft flush ruleset) fails with porthole apply; iptables chains and jumps likewise", async () => {
