@@ -40,25 +40,37 @@ export function mtuProblem(mtu: number): string | undefined {
   return mtu < 1280 || mtu > 9000 ? "is out of range; accepted: 1280-9000" : undefined;
 }
 
+const overlap = (a: Cidr, b: Cidr) =>
+  contains(a, { family: b.family, value: b.base }) || contains(b, { family: a.family, value: a.base });
+/**
+ * Prefixes neither the tunnel's subnet nor a SNAT pool may touch (every peer routes both into its
+ * tunnel): this network, loopback, link-local, multicast, the broadcast address.
+ */
+const SPECIAL_RANGES = [
+  "0.0.0.0/8",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "224.0.0.0/4",
+  "255.255.255.255/32",
+].map((t) => parseCidr(t) as Cidr);
+
 /** Why `text` is not the hub's IPv4 tunnel subnet (hub.subnet: a prefix of /30 or larger), or undefined. */
 export function subnetProblem(text: string): string | undefined {
   const why = cidrProblem(text, "10.8.0.0/24");
   if (why) return why;
   const c = parseCidr(text) as Cidr;
   if (c.family !== 4) return "is not IPv4; put IPv6 in hub.subnet6";
-  return c.prefix > 30 ? "is too small for a hub and peers; accepted: a prefix of /30 or larger" : undefined;
+  if (c.prefix > 30) return "is too small for a hub and peers; accepted: a prefix of /30 or larger";
+  // Every peer routes the subnet into its tunnel: loopback, link-local or multicast there breaks the peer.
+  const special = SPECIAL_RANGES.find((x) => overlap(c, x));
+  return special
+    ? `overlaps ${formatCidr(special)} (not a unicast range a peer routes); use a private prefix like 10.8.0.0/24`
+    : undefined;
 }
-
-const overlap = (a: Cidr, b: Cidr) =>
-  contains(a, { family: b.family, value: b.base }) || contains(b, { family: a.family, value: a.base });
-/** Prefixes a SNAT pool may not touch: this network, loopback, link-local, multicast, the broadcast address. */
-const NOT_POOLS = ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32"].map(
-  (t) => parseCidr(t) as Cidr,
-);
 
 /**
  * Why `text` is not a SNAT pool (hub.snatPool: an IPv4 prefix /4 to /24, outside `subnet` and the
- * special-purpose ranges of NOT_POOLS, or "off"), or undefined. `subnet`: the tunnel's, when valid.
+ * special-purpose ranges of SPECIAL_RANGES, or "off"), or undefined. `subnet`: the tunnel's, when valid.
  */
 export function snatPoolProblem(text: string, subnet?: Cidr): string | undefined {
   const example = DEFAULTS.snatPool;
@@ -71,7 +83,7 @@ export function snatPoolProblem(text: string, subnet?: Cidr): string | undefined
     return `is out of range; accepted: a prefix /4 to /24 (a client's low bits pick its address), like ${example}`;
   if (subnet && overlap(c, subnet))
     return `overlaps hub.subnet ${formatCidr(subnet)}; use a prefix outside the tunnel's, like ${example}`;
-  const special = NOT_POOLS.find((x) => overlap(c, x));
+  const special = SPECIAL_RANGES.find((x) => overlap(c, x));
   if (special)
     return `overlaps ${formatCidr(special)} (not a unicast range a peer routes); use a prefix like ${example}`;
   return undefined;

@@ -2,12 +2,12 @@
 // body and concurrency limits, and the per-peer quotas (issue 9 items 12-14).
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { createAdaptorServer } from "@hono/node-server";
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from "@hono/node-server";
 import { compile } from "../../src/compile/compile.ts";
 import { hostFiles } from "../../src/host/files.ts";
 import { API_SERVER_OPTIONS, BODY_LIMIT, hubApi, PER_SOURCE } from "../../src/hub/api.ts";
@@ -720,8 +720,7 @@ test("hub.limits: defaults, and exact diagnostics for bad values", () => {
 });
 
 test("over TCP, a peer's request that trickles in is cut off (408) once the request time is up", async (t) => {
-  // The tunnel on loopback addresses, so a real connection comes from a peer's address (nas: 127.0.0.3).
-  const h = await hub(t, SPEC("  subnet: 127.0.0.0/24\n").replaceAll("10.8.0.", "127.0.0."));
+  const h = await hub(t);
   // The daemon's options with shorter times, so the test takes a second, not fifteen.
   const opts = {
     ...API_SERVER_OPTIONS,
@@ -729,15 +728,26 @@ test("over TCP, a peer's request that trickles in is cut off (408) once the requ
     requestTimeout: 600,
     connectionsCheckingInterval: 100,
   };
+  // A real TCP connection over loopback, which the API sees as from nas's tunnel address (10.8.0.3),
+  // as it would through the tunnel: node's server times, not the identity, are under test.
+  const api = hubApi(h.service, "tcp");
   const server = createAdaptorServer({
-    fetch: hubApi(h.service, "tcp").fetch,
+    fetch: (req: Request, env: HttpBindings | Http2Bindings) => {
+      const socket = new Proxy((env.incoming as IncomingMessage).socket, {
+        get: (s, k) => (k === "remoteAddress" ? "10.8.0.3" : Reflect.get(s, k)),
+      });
+      const incoming = new Proxy(env.incoming, {
+        get: (m, k) => (k === "socket" ? socket : Reflect.get(m, k)),
+      });
+      return api.fetch(req, { ...env, incoming });
+    },
     serverOptions: opts,
   }) as Server;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   t.after(() => new Promise((r) => server.close(r)));
   const { port } = server.address() as AddressInfo;
   const answer = await new Promise<string>((resolve) => {
-    const s = connect({ port, host: "127.0.0.1", localAddress: "127.0.0.3" }, () => {
+    const s = connect({ port, host: "127.0.0.1" }, () => {
       s.write(
         "POST /v1/forwards HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
       );

@@ -245,6 +245,11 @@ const CASES: Case[] = [
   ],
   [
     "none",
+    ["hub", "init", "--endpoint", "vps.example.com", "--subnet", "224.0.0.0/24"],
+    '--subnet: "224.0.0.0/24" overlaps 224.0.0.0/4 (not a unicast range a peer routes); use a private prefix like 10.8.0.0/24',
+  ],
+  [
+    "none",
     ["hub", "init", "--endpoint", "vps.example.com", "--subnet", "fd00:8::/64"],
     '--subnet: "fd00:8::/64" is not IPv4; put IPv6 in hub.subnet6',
   ],

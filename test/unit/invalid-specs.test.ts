@@ -213,6 +213,14 @@ const CASES: Case[] = [
     ],
   },
   {
+    // Every peer routes hub.subnet into its tunnel: loopback, link-local or multicast there breaks it.
+    name: "tunnel subnets in special-purpose ranges",
+    text: hub("\n  subnet: 127.0.0.0/24"),
+    expected: [
+      'porthole.yaml:7:3 hub.subnet: "127.0.0.0/24" overlaps 127.0.0.0/8 (not a unicast range a peer routes); use a private prefix like 10.8.0.0/24',
+    ],
+  },
+  {
     name: "SNAT pools that are not a unicast IPv4 prefix apart from the tunnel's",
     text: hub("\n  subnet: 10.8.0.0/16\n  snatPool: 10.8.128.0/17"),
     expected: [
