@@ -21,6 +21,7 @@ import type {
 import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
 import type { IptablesHook, PolicyRouting } from "../../src/plan/plan.ts";
+import type { Context } from "../../src/reconcile/reconcile.ts";
 
 export interface FakeHost extends Host {
   calls: string[];
@@ -378,3 +379,13 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
   };
   return h;
 }
+
+/** An apply context on the fake host `h`: its key at /k, state at /state (`more` overrides any of it). */
+export const fakeContext = (h: FakeHost, more: Partial<Context> = {}): Context => ({
+  host: h,
+  keyFile: "/k",
+  stateDir: "/state",
+  root: "/root",
+  bin: "porthole",
+  ...more,
+});

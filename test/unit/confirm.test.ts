@@ -7,7 +7,7 @@ import { armPending, confirmPending, pendingFile, revertUnconfirmed } from "../.
 import { apply, type Context } from "../../src/reconcile/reconcile.ts";
 import { readApplied } from "../../src/reconcile/state.ts";
 import { loadSpec } from "../../src/spec/load.ts";
-import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+import { type FakeHost, fakeContext, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
 const rpi = publicKeyOf(generatePrivateKey());
@@ -20,13 +20,7 @@ forwards:
   - { name: web, port: ${port}, peer: rpi, targetPort: 8080 }
 `;
 
-const ctx = (host: FakeHost): Context => ({
-  host,
-  keyFile: "/k",
-  stateDir: "/state",
-  root: "/root",
-  bin: "porthole",
-});
+const ctx = (host: FakeHost) => fakeContext(host);
 
 async function applyText(c: Context, text: string) {
   const r = loadSpec(text);

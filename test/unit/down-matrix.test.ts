@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
-import { apply, type Context, down } from "../../src/reconcile/reconcile.ts";
+import { apply, down } from "../../src/reconcile/reconcile.ts";
 import { loadSpec } from "../../src/spec/load.ts";
-import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+import { type FakeHost, fakeContext, fakeHost } from "../support/fake-host.ts";
 
 const keys = { hub: generatePrivateKey(), rpi: generatePrivateKey() };
 
@@ -21,13 +21,7 @@ const specText = (mode: string) =>
     `  - { name: web, port: 80, peer: rpi, targetPort: 8080, mode: ${mode} }`,
   ].join("\n");
 
-const ctx = (h: FakeHost): Context => ({
-  host: h,
-  keyFile: "/k",
-  stateDir: "/state",
-  root: "/root",
-  bin: "porthole",
-});
+const ctx = (h: FakeHost) => fakeContext(h);
 
 async function applyMode(h: FakeHost, host: "hub" | "rpi", mode: string) {
   const text = specText(mode);

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
-import { apply, type Context, down } from "../../src/reconcile/reconcile.ts";
+import { apply, down } from "../../src/reconcile/reconcile.ts";
 import { loadSpec } from "../../src/spec/load.ts";
-import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+import { type FakeHost, fakeContext, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
 const peers = ["rpi", "nas"].map((name) => ({ name, key: publicKeyOf(generatePrivateKey()) }));
@@ -27,16 +27,7 @@ function specText(forwards: string[], peerNames = ["rpi", "nas"]): string {
 const WEB = "{ name: web, port: 80, peer: rpi, targetPort: 8080 }";
 const DNS = "{ name: dns, proto: udp, port: 53, peer: nas }";
 
-function ctx(h: FakeHost, log: string[] = []): Context {
-  return {
-    host: h,
-    keyFile: "/k",
-    stateDir: "/state",
-    root: "/root",
-    bin: "porthole",
-    log: (l) => log.push(l),
-  };
-}
+const ctx = (h: FakeHost, log: string[] = []) => fakeContext(h, { log: (l) => log.push(l) });
 
 async function applyText(
   h: FakeHost,

@@ -16,7 +16,7 @@ import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { apply } from "../../src/reconcile/reconcile.ts";
 import { servesPublic, shadowedPorts } from "../../src/reconcile/shadowed.ts";
 import { loadSpec } from "../../src/spec/load.ts";
-import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+import { type FakeHost, fakeContext, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
 const KEYS = { rpi: publicKeyOf(generatePrivateKey()), boss: publicKeyOf(generatePrivateKey()) };
@@ -99,9 +99,7 @@ const PYTHON: Listener = {
   processes: ["python3 (pid 812)"],
 };
 
-function ctx(h: FakeHost, dir = "/state") {
-  return { host: h, keyFile: "/k", stateDir: dir, root: "/root", bin: "porthole" };
-}
+const ctx = (h: FakeHost, dir = "/state") => fakeContext(h, { stateDir: dir });
 
 async function applyText(h: FakeHost, text: string) {
   const r = loadSpec(text);

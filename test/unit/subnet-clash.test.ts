@@ -8,10 +8,10 @@ import type { IfaceAddress } from "../../src/host/types.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { JoinError, joinHub } from "../../src/peer/join.ts";
 import { makeToken } from "../../src/protocol/tokens.ts";
-import { apply, type Context } from "../../src/reconcile/reconcile.ts";
+import { apply } from "../../src/reconcile/reconcile.ts";
 import { ApplyError } from "../../src/reconcile/steps.ts";
 import { loadSpec } from "../../src/spec/load.ts";
-import { type FakeHost, fakeHost } from "../support/fake-host.ts";
+import { type FakeHost, fakeContext, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
 const spec = (subnet: string) =>
@@ -33,13 +33,7 @@ const lan = (address: string, prefixlen: number, scope = "global"): IfaceAddress
   dynamic: false,
 });
 
-const ctx = (h: FakeHost): Context => ({
-  host: h,
-  keyFile: "/k",
-  stateDir: "/state",
-  root: "/root",
-  bin: "porthole",
-});
+const ctx = (h: FakeHost) => fakeContext(h);
 
 async function applyHub(h: FakeHost, subnet: string, dryRun = false) {
   const text = spec(subnet);
