@@ -3,6 +3,7 @@
 import { hostFiles } from "../host/files.ts";
 import { HubUnreachable } from "../peer/client.ts";
 import { type PeerIdentity, readLocalSpec } from "../peer/local.ts";
+import type { HubStatus } from "../protocol/status.ts";
 import { UserError } from "./errors.ts";
 import { configDir } from "./paths.ts";
 import { ask } from "./peer-ask.ts";
@@ -12,7 +13,7 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
   // This machine's copy of the spec is read (parsed, validated: ~0.5 × a bare node's start-up) only
   // when the hub's reply does not name its endpoint, or when the hub does not answer.
   const local = () => readLocalSpec(hostFiles, configDir());
-  let s: Awaited<ReturnType<ReturnType<typeof ask>["status"]>>;
+  let s: HubStatus;
   try {
     s = await ask(id).status(!json && !all);
   } catch (e) {
@@ -36,9 +37,9 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
     return;
   }
   const { renderStatus } = await import("../protocol/status-text.ts");
-  const endpoint = s.hub.endpoint ?? (await local())?.spec.hub.endpoint;
-  const hub = endpoint
-    ? `${typeof endpoint === "string" ? endpoint : `${endpoint.host}:${endpoint.port}`} (${s.hub.address})`
-    : id.api;
+  // An older hub's reply names no endpoint: the copy's (its reading loads the spec code anyway).
+  const copy = s.hub.endpoint ? undefined : (await local())?.spec.hub.endpoint;
+  const endpoint = s.hub.endpoint ?? (copy && (await import("../spec/endpoint.ts")).endpointText(copy));
+  const hub = endpoint ? `${endpoint} (${s.hub.address})` : id.api;
   console.log(`peer "${id.name}", joined to hub ${hub}\n${renderStatus(s, all)}`);
 }

@@ -1,6 +1,7 @@
 // WireGuard settings for a host, and the same as a wg-quick file.
 import { type Addr, formatAddr, formatCidr } from "../net/ip.ts";
 import { type Enrolling, KEY_FILE, type WgPlan } from "../plan/plan.ts";
+import { endpointText } from "../spec/endpoint.ts";
 import type { Hub, Peer, Spec } from "../spec/types.ts";
 import { peerPool } from "./snat-pool.ts";
 
@@ -54,7 +55,7 @@ export function peerWireguard(spec: Spec, peer: Peer, transparent: boolean): WgP
         name: hub.name,
         publicKey: hub.publicKey,
         allowedIps: allowed,
-        endpoint: `${hub.endpoint.host}:${hub.endpoint.port}`,
+        endpoint: endpointText(hub.endpoint),
         keepalive: peer.keepalive || undefined,
       },
     ],

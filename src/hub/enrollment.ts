@@ -6,6 +6,7 @@ import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import type { Enrolling } from "../plan/plan.ts";
 import { makeToken, tokenId, verifyToken } from "../protocol/tokens.ts";
 import { NAME_RE, NAME_RULE } from "../spec/defaults.ts";
+import { endpointText } from "../spec/endpoint.ts";
 import type { HubContext, Identity } from "./context.ts";
 import { Conflict, Forbidden, Gone, Invalid } from "./errors.ts";
 import { activeEnrolling, type PendingToken } from "./runtime.ts";
@@ -62,7 +63,7 @@ export async function createToken(
     const token = makeToken(await hub.runtime.secret(), {
       i: id,
       n: input.name,
-      h: `${spec.hub.endpoint.host}:${spec.hub.endpoint.port}`,
+      h: endpointText(spec.hub.endpoint),
       k: spec.hub.publicKey,
       x: ephemeral,
       a: pending.address,

@@ -6,6 +6,7 @@ import { formatAddr } from "../net/ip.ts";
 import type { Target } from "../plan/plan.ts";
 import type { ForwardStatus, HubStatus, LocalPeerStatus, PeerStatus } from "../protocol/status.ts";
 import { describeForward } from "../reconcile/summary.ts";
+import { endpointText } from "../spec/endpoint.ts";
 import type { Spec } from "../spec/types.ts";
 import type { Counted } from "./census.ts";
 import {
@@ -148,7 +149,7 @@ export async function hubStatus(
       interface: hub.interface,
       listenPort: hub.listenPort,
       address: formatAddr(hub.address),
-      endpoint: `${hub.endpoint.host}:${hub.endpoint.port}`,
+      endpoint: endpointText(hub.endpoint),
       up,
     },
     peers,

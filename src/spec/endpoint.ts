@@ -30,6 +30,9 @@ export function parseEndpoint(text: string, defaultPort: number): Hub["endpoint"
   return h === undefined ? undefined : { host: h, port };
 }
 
+/** An endpoint as peers dial it and WireGuard writes it: "host:port" (an IPv6 host in its brackets). */
+export const endpointText = (e: Hub["endpoint"]) => `${e.host}:${e.port}`;
+
 /** Why parseEndpoint refused `text` (the text of a diagnostic, after the value). */
 export function endpointProblem(text: string): string {
   const { host, port } = splitEndpoint(text);
