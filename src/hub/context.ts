@@ -206,7 +206,7 @@ export class HubContext {
    */
   private views: {
     from: string;
-    data: Parameters<typeof peerSpecView>[0] | null;
+    data: ReturnType<typeof specData> | null;
     byPeer: Map<string, { text: string; hash: string }>;
     /** Each agent peer's parts of this text (what its apply depends on; hub/applied.ts compares them). */
     parts: Map<string, SpecParts>;
@@ -235,8 +235,7 @@ export class HubContext {
     const views = this.viewsOf(loaded);
     const hit = views.byPeer.get(name);
     if (hit) return hit;
-    views.data ??= specData(loaded.text);
-    const text = peerSpecView(views.data, loaded.spec, name);
+    const text = peerSpecView(dataOf(views, loaded.text), loaded.spec, name);
     const view = { text, hash: specHash(text) };
     views.byPeer.set(name, view);
     return view;
@@ -252,8 +251,7 @@ export class HubContext {
     const views = this.viewsOf(loaded);
     let parts = views.parts.get(name);
     if (!parts) {
-      views.data ??= specData(loaded.text);
-      parts = peerSpecParts(views.data, loaded.spec, name);
+      parts = peerSpecParts(dataOf(views, loaded.text), loaded.spec, name);
       views.parts.set(name, parts);
     }
     return { hash, parts };
@@ -305,4 +303,10 @@ function fieldName(path: (string | number)[]): string {
   const i = path.findIndex((p) => p === "forwards" || p === "peers");
   const rest = i >= 0 && path.length > i + 2 ? path.slice(i + 2) : path;
   return rest.map((p, j) => (typeof p === "number" ? `[${p}]` : j ? `.${p}` : p)).join("");
+}
+
+/** The spec text of `views` as data, parsed once for all of its views and parts. */
+function dataOf(views: { data: ReturnType<typeof specData> | null }, text: string) {
+  views.data ??= specData(text);
+  return views.data;
 }

@@ -143,6 +143,7 @@ async function send(
     throw new HubRefused(res.status, errorMessage(parsed, res.text), errorProblems(parsed));
   return parsed;
 }
+
 /** The hub's API at `base` (http://ADDRESS:PORT inside the tunnel), typed route by route. */
 export const peerClient = (
   base: string,
