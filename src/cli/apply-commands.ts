@@ -20,8 +20,8 @@ import { loadSpec } from "../spec/load.ts";
 import { PathText, valid, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { EXIT, UserError } from "./errors.ts";
-import { hub } from "./hub-client.ts";
-import { configDir, hubSpecPath, specPath, stateDir } from "./paths.ts";
+import { hub, START_DAEMON } from "./hub-client.ts";
+import { configDir, daemonManaged, hubSpecPath, specPath, stateDir } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 import { whoAmI } from "./who-am-i.ts";
 
@@ -50,6 +50,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
         : "hub: no changes",
     );
     printWarnings(r.warnings ?? []);
+    await noteDaemonStopped("hub");
     return;
   }
   const ctx = hostContext();
@@ -114,16 +115,30 @@ async function applyAction(o: ApplyOpts): Promise<void> {
     if (!r.changed) {
       console.log(`${r.plan.host}: no changes`);
       printWarnings(r.warnings);
+      await noteDaemonStopped(r.plan.role);
       return;
     }
     console.log(`${r.plan.host}: applied ${count(r.lines.length, "change")}, verified`);
     printWarnings(r.warnings);
+    await noteDaemonStopped(r.plan.role);
     if (seconds !== undefined) await armRevert(seconds);
   } catch (e) {
     if (e instanceof UnknownHostError) throw new UserError(`--host: ${e.message}`);
     if (e instanceof ApplyError) throw new UserError(e.message, e.rolledBack ? EXIT.host : EXIT.invalid);
     throw e;
   }
+}
+
+/**
+ * Says (stderr) what an apply on a hub set up with `hub init` leaves undone while its daemon does not
+ * run: the apply is the one way to change such a hub without it (`forward add` and the others refuse).
+ */
+async function noteDaemonStopped(role: "hub" | "peer"): Promise<void> {
+  if (role !== "hub" || !daemonManaged()) return;
+  if (await runningDaemon(stateDir(), "hub")) return;
+  console.error(
+    `porthole: the hub daemon is not running: this apply is all that happens (nothing repairs drift, and join tokens and peers' requests get no answer) — ${START_DAEMON}`,
+  );
 }
 
 /**

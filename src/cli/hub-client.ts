@@ -8,7 +8,7 @@ import { requestText } from "../peer/http.ts";
 import { errorMessage, errorProblems, hubClient, jsonOrText } from "../protocol/client.ts";
 import { EXIT, UserError } from "./errors.ts";
 import { type ArgNames, inArgWords } from "./hub-words.ts";
-import { hubSpecPath, stateDir } from "./paths.ts";
+import { daemonManaged, hubSpecPath, stateDir } from "./paths.ts";
 
 export interface Reply {
   status: number;
@@ -84,6 +84,13 @@ export const HUB_DOWN =
 export const START_DAEMON =
   "start it with `systemctl start porthole-hub` (or run `porthole hub run` under your own supervisor)";
 
+/**
+ * Why a change is refused on a hub set up with `hub init` whose daemon does not run. Applied here, in
+ * this process, it would bring back what `systemctl stop porthole-hub` took down (tunnel, rules) outside
+ * the unit, with nothing to repair them or answer the peers; `porthole apply` is the deliberate way.
+ */
+export const DAEMON_STOPPED = `the hub daemon is not running — ${START_DAEMON}; nothing was changed (this hub was set up with \`hub init\`: its changes go through its daemon; to apply a spec edited by hand without it: \`porthole apply\`)`;
+
 /** `needsDaemon`: refuse (exit 3) when the daemon does not run; `args`: name refused fields as the command's arguments. */
 export interface HubOptions {
   needsDaemon?: boolean;
@@ -96,7 +103,9 @@ export interface HubOptions {
  * Calls the hub API as root; throws a UserError with the API's message on failure (a refused field
  * named by the command's argument that set it, `opts.args`: hub-words.ts). Without the
  * daemon the same API runs in-process, except for what only a running daemon can do (`needsDaemon`:
- * a join token is useless unless the daemon's API answers through the tunnel).
+ * a join token is useless unless the daemon's API answers through the tunnel) and, on a hub whose
+ * daemon is meant to run (`daemonManaged`) and that is up, any change but `apply` (DAEMON_STOPPED,
+ * exit 3). A hub that is down (after `porthole down`) takes the change into its spec only (HUB_DOWN).
  */
 export async function callHub(
   method: string,
@@ -116,9 +125,12 @@ export async function callHub(
       import("../reconcile/state.ts"),
     ]);
     const ctx = hostContext();
-    const service = new HubService({ ...ctx, service: "daemon" }, await hubStore());
     // After `porthole down` nothing of the hub is applied here: a change goes into the spec only.
-    service.isDown = (await readApplied(ctx.host, stateDir()))?.role !== "hub";
+    const isDown = (await readApplied(ctx.host, stateDir()))?.role !== "hub";
+    if (method !== "GET" && path !== "/v1/apply" && !isDown && daemonManaged())
+      throw new UserError(DAEMON_STOPPED, EXIT.host);
+    const service = new HubService({ ...ctx, service: "daemon" }, await hubStore());
+    service.isDown = isDown;
     const res = await hubApi(service, "local").request(path, {
       method,
       headers: { "content-type": "application/json" },

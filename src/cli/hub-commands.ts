@@ -2,7 +2,7 @@
 // status: hub-status.ts.
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { claimDaemon, DaemonRunning } from "../host/daemon-pid.ts";
+import { claimDaemon, DaemonRunning, runningDaemon } from "../host/daemon-pid.ts";
 import { hostFiles, readText, removeFile, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { IfaceAddress } from "../host/types.ts";
@@ -27,7 +27,7 @@ import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError } from "./errors.ts";
-import { hub, hubStore, waitForDaemon } from "./hub-client.ts";
+import { hub, hubStore, START_DAEMON, waitForDaemon } from "./hub-client.ts";
 import { hubSpecPath, keyFile, stateDir } from "./paths.ts";
 /** Enables the unit when systemd runs this host; says what to do when it does not. */
 export async function startService(unit: string, foreground: string): Promise<void> {
@@ -268,6 +268,9 @@ export function registerHubCommands(program: Command): void {
         r.webhook = o.off ? undefined : url;
       });
       console.log(o.off ? "webhook off" : `events will be POSTed to ${url}`);
+      // A setting the daemon reads per event, kept as it is; no event is sent while it does not run.
+      if (!o.off && !(await runningDaemon(stateDir(), "hub")))
+        console.error(`porthole: the hub daemon, which sends them, is not running — ${START_DAEMON}`);
     });
   hub
     .command("run")

@@ -137,6 +137,26 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
     assert.equal(expose.code, 3, expose.stderr);
     assert.match(expose.stderr, /the hub daemon is not running|its daemon may be down/);
     assert.doesNotMatch(expose.stderr, /^porthole: [^\n]*ECONNREFUSED$/m);
+    // Every change on the hub refuses alike: applied in this process it would bring back, outside the
+    // unit, what stopping the unit took down. Nothing is written; `apply` still applies, and says so.
+    const specBefore = await readFile(specPath, "utf8");
+    for (const args of [
+      ["forward", "add", "--port", "81", "--peer", "rpi", "--target-port", "8081"],
+      ["forward", "rm", "rpi-tcp-80"],
+      ["peer", "rm", "rpi"],
+      ["peer", "add", "phone", "--device"],
+    ]) {
+      const r = await lab.porthole("hub", args, { allowFail: true });
+      assert.equal(r.code, 3, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^porthole: the hub daemon is not running — start it with `systemctl start porthole-hub`.*; nothing was changed \(this hub was set up with `hub init`: its changes go through its daemon; to apply a spec edited by hand without it: `porthole apply`\)$/m,
+      );
+    }
+    assert.equal(await readFile(specPath, "utf8"), specBefore);
+    const applied = await lab.porthole("hub", ["apply"]);
+    assert.match(applied.stdout, /^hub: (no changes|applied \d+ changes?, verified)$/m);
+    assert.match(applied.stderr, /^porthole: the hub daemon is not running: this apply is all that happens/m);
 
     await lab.world.spawn("hub", [...PORTHOLE, "hub", "run"], { label: "hub-daemon-2" });
     for (let i = 0; i < 100; i++) {

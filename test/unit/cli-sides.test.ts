@@ -2,7 +2,7 @@
 // what to run instead and writes nothing. Run as a user would, with the built CLI, in scratch
 // config/state directories (nothing here may touch the machine: every case must stop before applying).
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { publicInterfaceProblem, stopFirst } from "../../src/cli/hub-commands.ts";
@@ -28,6 +28,63 @@ describe("the hub daemon is not running", () => {
     );
     assert.doesNotMatch(r.stdout, /porthole join/);
     assert.deepEqual(m.files(), before);
+  });
+
+  // A hub set up with `hub init` (its runtime file) and up (its applied record): a change applied in
+  // this process would bring back, outside the unit, what `systemctl stop porthole-hub` took down.
+  const upWithoutDaemon = (runtime: boolean) => {
+    const m = machine("hub");
+    const file = join(m.config, "porthole.yaml");
+    const rpi = publicKeyOf(generatePrivateKey());
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8")
+        .replace("peers: []", `peers:\n  - { name: rpi, publicKey: "${rpi}" }`)
+        .replace("forwards: []", "forwards:\n  - { name: web, port: 80, peer: rpi, targetPort: 8080 }"),
+    );
+    const record = { host: "hub", role: "hub", specText: "", appliedAt: new Date().toISOString() };
+    writeFileSync(
+      join(m.state, "applied.json"),
+      JSON.stringify({ ...record, wgInterface: "wg0", firewall: { nft: null }, sysctlBefore: {}, files: [] }),
+    );
+    if (!runtime) rmSync(join(m.state, "hub-runtime.json"));
+    return m;
+  };
+
+  test("on a hub set up with hub init and up, every change refuses (exit 3), names how to start it and how to apply without it, and writes nothing", () => {
+    const m = upWithoutDaemon(true);
+    const before = m.files();
+    for (const args of [
+      ["forward", "add", "--port", "81", "--peer", "rpi", "--target-port", "8080"],
+      ["forward", "rm", "web"],
+      ["peer", "rm", "rpi"],
+      ["peer", "add", "phone", "--device"],
+    ]) {
+      const r = m.run(args);
+      assert.equal(r.status, 3, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(
+        r.stderr.trim(),
+        "porthole: the hub daemon is not running — start it with `systemctl start porthole-hub` (or run `porthole hub run` under your own supervisor); nothing was changed (this hub was set up with `hub init`: its changes go through its daemon; to apply a spec edited by hand without it: `porthole apply`)",
+        args.join(" "),
+      );
+      assert.equal(r.stdout, "", args.join(" "));
+      assert.deepEqual(m.files(), before, args.join(" "));
+    }
+    // A setting the daemon reads is kept, and said to wait for the daemon.
+    const hook = m.run(["hub", "webhook", "http://127.0.0.1:9/hook"]);
+    assert.equal(hook.status, 0, hook.stderr);
+    assert.match(hook.stdout, /^events will be POSTed to http:\/\/127\.0\.0\.1:9\/hook$/m);
+    assert.match(hook.stderr, /^porthole: the hub daemon, which sends them, is not running — start it with/m);
+    // Reads still answer in-process.
+    assert.equal(m.run(["forward", "ls"]).status, 0);
+  });
+
+  test("a hub managed with apply (no daemon meant to run) still changes in-process", () => {
+    const m = upWithoutDaemon(false);
+    // Refused by the in-process API itself, not for a missing daemon: nothing reaches the host.
+    const r = m.run(["forward", "rm", "nosuch"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no forward named "nosuch"/);
   });
 });
 
