@@ -2,7 +2,14 @@
 // each; exits 4 when any check fails. Read-only unless --fix, which makes only the safe fixes and says
 // each one before making it.
 import type { Command } from "commander";
-import { anyFailed, type CheckResult, renderResults, resultsJson, runChecks } from "../doctor/check.ts";
+import {
+  anyFailed,
+  type CheckResult,
+  NothingToCheck,
+  renderResults,
+  resultsJson,
+  runChecks,
+} from "../doctor/check.ts";
 import { HUB_CHECKS } from "../doctor/hub.ts";
 import { hubContext } from "../doctor/hub-context.ts";
 import { PEER_CHECKS, peerContext } from "../doctor/peer.ts";
@@ -16,11 +23,14 @@ import { specProblem } from "./hub-status.ts";
 import { configDir, daemonManaged, stateDir } from "./paths.ts";
 import { thisSide } from "./side.ts";
 
+/** Nothing of the side set up here is the wrong place to run doctor (2); a record that does not load, invalid (1). */
+const refused = (e: unknown): never => {
+  throw new UserError((e as Error).message, e instanceof NothingToCheck ? EXIT.usage : EXIT.invalid);
+};
+
 async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
   if (side === "hub") {
-    const ctx = await hubContext(realHost, stateDir(), daemonManaged() ? "daemon" : "apply").catch((e) => {
-      throw new UserError((e as Error).message);
-    });
+    const ctx = await hubContext(realHost, stateDir(), daemonManaged() ? "daemon" : "apply").catch(refused);
     // The daemon (when it runs) asks a connected peer to probe the public ports from the internet.
     if (await waitForDaemon(0)) {
       ctx.reachability = () => hub({ needsDaemon: true }).reachability();
@@ -30,9 +40,7 @@ async function check(side: "hub" | "peer"): Promise<CheckResult[]> {
     if (ctx.managedBy === "daemon") ctx.specProblem = specProblem;
     return runChecks(HUB_CHECKS, ctx);
   }
-  const ctx = await peerContext(realHost, stateDir(), configDir(), askHub).catch((e) => {
-    throw new UserError((e as Error).message);
-  });
+  const ctx = await peerContext(realHost, stateDir(), configDir(), askHub).catch(refused);
   return runChecks(PEER_CHECKS, ctx);
 }
 
@@ -66,6 +74,7 @@ async function doctor(o: { json?: boolean; fix?: boolean }): Promise<void> {
   if (side === "none")
     throw new UserError(
       "this machine is neither a hub nor a peer yet: nothing to check (`porthole hub init --endpoint NAME` or `porthole join TOKEN` first)",
+      EXIT.usage,
     );
   let results = await check(side);
   if (o.fix) {

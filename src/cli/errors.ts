@@ -4,7 +4,10 @@ export const EXIT = {
   ok: 0,
   /** The spec or the input is invalid, or the hub refused the request; nothing was changed. */
   invalid: 1,
-  /** Wrong command-line usage: a bad argument or option (a file it names cannot be read), the wrong side; nothing was changed. */
+  /**
+   * Wrong command-line usage: a bad argument or option (a file it names cannot be read), the wrong side
+   * (a machine that is neither a hub nor a peer included: `status`, `doctor`); nothing was changed.
+   */
   usage: 2,
   /**
    * The machine could not do it: a command on the host failed (the host was put back as it was), or

@@ -29,6 +29,7 @@ async function requirePeer(): Promise<PeerIdentity> {
   if (!id)
     throw new UserError(
       "this machine has not joined a hub: run `porthole join TOKEN` (get a token on the hub with `porthole peer add NAME`)",
+      EXIT.usage,
     );
   return id;
 }

@@ -69,9 +69,11 @@ export async function statusAction(o: StatusOptions): Promise<void> {
   if (await (await import("./static-peer-status.ts")).staticPeerStatus(!!o.json)) return;
   // Neither side yet and no spec: say both ways in (the hub's "no spec: hub init" is half of it).
   if (!pathExists(hubSpecPath()) && (await import("./side.ts")).thisSide() === "none") {
-    const { UserError } = await import("./errors.ts");
+    const { EXIT, UserError } = await import("./errors.ts");
+    // The wrong machine for this command, as every command of one side says on the other (exit 2).
     throw new UserError(
       "this machine is neither a hub nor a peer yet: nothing to show (`porthole hub init --endpoint NAME` on the VPS, `porthole join TOKEN` on a home machine)",
+      EXIT.usage,
     );
   }
   return (await import("./hub-status.ts")).hubStatusCommand(!!o.json, !!o.all);

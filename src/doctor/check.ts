@@ -25,6 +25,12 @@ export interface CheckResult {
   repair?: Repair;
 }
 
+/**
+ * Nothing of the side to check is set up on this machine (no hub or peer record): the command was run
+ * where it has nothing to look at (the CLI's usage exit, 2), unlike a record that does not load.
+ */
+export class NothingToCheck extends Error {}
+
 export interface Check<C> {
   id: string;
   /** What it looks at, for --help and the README: "net.ipv4.ip_forward is 1". */

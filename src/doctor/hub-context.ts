@@ -7,6 +7,7 @@ import type { PeerStatus } from "../protocol/status.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/types.ts";
+import { NothingToCheck } from "./check.ts";
 
 export interface HubContext {
   host: Host;
@@ -28,7 +29,8 @@ export interface HubContext {
 
 /**
  * The hub's context from what it applied last (applied.json in `stateDir`): the spec porthole put on
- * this machine. Throws an Error saying what to run when nothing (or a peer's part) was applied here.
+ * this machine. Throws NothingToCheck saying what to run when nothing (or a peer's part) was applied
+ * here, an Error when the applied spec does not load.
  */
 export async function hubContext(
   host: Host,
@@ -37,7 +39,7 @@ export async function hubContext(
 ): Promise<HubContext> {
   const rec = await readApplied(host, stateDir);
   if (rec?.role !== "hub")
-    throw new Error(
+    throw new NothingToCheck(
       `nothing of the hub is applied on this machine (no hub record in ${stateDir}/applied.json): run \`porthole hub init --endpoint NAME\` or \`porthole apply\``,
     );
   const r = loadSpec(rec.specText, "applied.json");

@@ -4,7 +4,7 @@ import type { Host } from "../host/types.ts";
 import { readIdentity, readLocalSpec } from "../peer/local.ts";
 import { readApplied } from "../reconcile/state.ts";
 import { loadSpec } from "../spec/load.ts";
-import type { Check, CheckResult } from "./check.ts";
+import { type Check, type CheckResult, NothingToCheck } from "./check.ts";
 import { checkAgent } from "./peer-agent.ts";
 import { checkClock } from "./peer-clock.ts";
 import { checkFirewall } from "./peer-firewall.ts";
@@ -24,7 +24,8 @@ export type PeerContext = PeerScene;
  * agent keeps in `configDir` (applied.json is rewritten only when the host changed, so a new snat
  * forward is not in it), or by the hub's when `askHub` (given the copy's text and the API's address:
  * the CLI's request) finds that copy behind; a peer set up with `porthole apply` by what it applied last.
- * Throws an Error saying what to run when neither is there.
+ * Throws NothingToCheck saying what to run when neither is there, an Error when what is there does not
+ * load.
  */
 export async function peerContext(
   host: Host,
@@ -36,7 +37,7 @@ export async function peerContext(
   const local = id ? await readLocalSpec(host.files, configDir) : null;
   const rec = local ? null : await readApplied(host, stateDir);
   if (!local && rec?.role !== "peer")
-    throw new Error(
+    throw new NothingToCheck(
       `nothing of a peer is set up on this machine (no peer.json, no peer record in ${stateDir}/applied.json): run \`porthole join TOKEN\` or \`porthole apply --host NAME\``,
     );
   const r = local ? { ok: true as const, spec: local.spec } : loadSpec(rec?.specText ?? "", "applied.json");

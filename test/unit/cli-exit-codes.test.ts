@@ -44,9 +44,35 @@ const USAGE: Case[] = [
   ["hub", ["expose", "80", "--to", "8080"], 2, /runs on a peer, and this machine is the hub/],
   ["hub", ["apply", "--spec", "missing.yaml"], 2, /^porthole: --spec: "missing.yaml" does not exist/m],
   ["none", ["frobnicate"], 2, /^porthole: unknown command 'frobnicate'$/m],
+  // The wrong machine for the command: neither side set up, as each side's commands say on the other.
+  ["none", ["status"], 2, /^porthole: this machine is neither a hub nor a peer yet: nothing to show/m],
+  ["none", ["status", "--json"], 2, /^porthole: this machine is neither a hub nor a peer yet/m],
+  ["none", ["doctor"], 2, /^porthole: this machine is neither a hub nor a peer yet: nothing to check/m],
+  // A hub whose runtime file is there but nothing of it applied (as after `porthole down`).
+  ["hub", ["doctor"], 2, /^porthole: nothing of the hub is applied on this machine/m],
 ];
 
 describe("exit codes: the same contract for every command", () => {
+  test("a peer set up with apply (no peer.json): a joined peer's commands are the wrong machine → 2; its record unreadable → 1", () => {
+    const m = machine("none");
+    const record = { host: "rpi", role: "peer", specText: "", appliedAt: new Date().toISOString() };
+    writeFileSync(
+      join(m.state, "applied.json"),
+      JSON.stringify({ ...record, wgInterface: "wg0", firewall: { nft: null }, sysctlBefore: {}, files: [] }),
+    );
+    const before = m.files();
+    for (const args of [["expose", "80", "--to", "8080"], ["exposed"], ["unexpose", "80"]]) {
+      const r = m.run(args);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /^porthole: this machine has not joined a hub: run `porthole join TOKEN`/m);
+    }
+    // Something is there, and it is broken: an invalid spec, not the wrong machine.
+    const doctor = m.run(["doctor"]);
+    assert.equal(doctor.status, 1, doctor.stderr);
+    assert.match(doctor.stderr, /^porthole: the applied spec in \S+applied\.json does not load/m);
+    assert.deepEqual(m.files(), before, "something was written");
+  });
+
   for (const [kind, args, code, says] of [...DAEMON_DOWN, ...REFUSED, ...USAGE]) {
     test(`${kind}: porthole ${args.join(" ")} → ${code}`, () => {
       const m = machine(kind);

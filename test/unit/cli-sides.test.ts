@@ -143,7 +143,7 @@ describe("a command on the wrong side says what to run instead and writes nothin
 
 test("status on a machine that is neither says both ways in, not only hub init", () => {
   const r = machine("none").run(["status"]);
-  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.status, 2, r.stderr);
   assert.match(
     r.stderr,
     /^porthole: this machine is neither a hub nor a peer yet: nothing to show \(`porthole hub init --endpoint NAME` on the VPS, `porthole join TOKEN` on a home machine\)$/m,

@@ -9,6 +9,7 @@ import {
   anyFailed,
   type Check,
   type CheckResult,
+  NothingToCheck,
   renderResults,
   resultsJson,
   runChecks,
@@ -418,10 +419,14 @@ test("forwards: UDP is not probed and says so (unknown, never ok); tcp+udp repor
 });
 
 test("hub: nothing applied here is a clear error, not a report", async () => {
-  await assert.rejects(
-    hubContext(fakeHost(), "/state", "apply"),
-    /nothing of the hub is applied on this machine.*porthole hub init/,
-  );
+  await assert.rejects(hubContext(fakeHost(), "/state", "apply"), (e: Error) => {
+    assert.ok(
+      e instanceof NothingToCheck,
+      "the CLI's usage exit (2) tells it from a record that does not load",
+    );
+    assert.match(e.message, /nothing of the hub is applied on this machine.*porthole hub init/);
+    return true;
+  });
 });
 
 test("ip-forward off fails with the sysctl and apply fixes; --fix's repair turns it on", async () => {
