@@ -20,12 +20,13 @@ export function checkSharedForwardOptions(o: SharedForwardOptions): void {
 /**
  * A target port (`option`: --to, --target-port) that spans as many ports as the public one: ranges map
  * 1:1. Both already valid; checked before anything is asked (the hub need not answer), as the spec's own
- * rule words it. Exit 1, as the hub's refusal was and as hub init's options that do not go together are.
+ * rule words it. Exit 2, a usage error: an option bad beside another, as hub init's --snat-pool beside
+ * --subnet is (the README's exit codes); the same in a spec file is an invalid spec (1).
  */
 export function checkSpan(port: string | number, target: string | number, option: string): void {
   const [a, b] = [parsePortRange(String(port)), parsePortRange(String(target))];
   const why = a.ok && b.ok ? spanProblem(a.range, b.range, String(target)) : undefined;
-  if (why) throw new UserError(`${option}: ${why}`, EXIT.invalid);
+  if (why) throw new UserError(`${option}: ${why}`, EXIT.usage);
 }
 
 /** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port and protocol. */

@@ -325,6 +325,18 @@ const CASES: Case[] = [
     '--backend: "pf" is not accepted; use one of: nftables, iptables',
   ],
   ["none", ["lab", "up", "--mode", "nat"], '--mode: "nat" is not accepted; use one of: snat, transparent'],
+  // Bad beside another option: a target range of another span than the public one (exit 2, as hub
+  // init's --snat-pool beside --subnet), checked before the hub is asked.
+  [
+    "peer",
+    ["expose", "80", "--to", "8080-8081"],
+    '--to: "8080-8081" spans 2 ports but port 80 spans 1; ranges map 1:1, so give one of equal length',
+  ],
+  [
+    "hub",
+    ["forward", "add", "--port", "80", "--peer", "rpi", "--target-port", "8080-8081"],
+    '--target-port: "8080-8081" spans 2 ports but port 80 spans 1; ranges map 1:1, so give one of equal length',
+  ],
   [
     "none",
     ["lab", "exec", "router", "--", "true"],

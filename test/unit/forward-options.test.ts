@@ -23,14 +23,14 @@ test("left out, they stay unset: the hub's defaults apply (anyone, a generated n
   assert.deepEqual(parse([]), { allowFrom: undefined, name: undefined, shadowHubService: undefined });
 });
 
-test("a target range of another span is refused before the hub is asked, in the spec's words (exit 1, as the hub's was)", () => {
+test("a target range of another span is refused before the hub is asked, in the spec's words (exit 2: an option bad beside another)", () => {
   assert.doesNotThrow(() => checkSpan("6000-6010", "7000-7010", "--to"));
   assert.doesNotThrow(() => checkSpan(80, "8080", "--to"));
   assert.throws(
     () => checkSpan("6000-6010", "7000", "--target-port"),
     (e: Error) =>
       e instanceof UserError &&
-      e.code === EXIT.invalid &&
+      e.code === EXIT.usage &&
       e.message ===
         '--target-port: "7000" spans 1 port but port 6000-6010 spans 11; ranges map 1:1, so give one of equal length',
   );
