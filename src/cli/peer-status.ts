@@ -28,7 +28,7 @@ export async function peerStatus(id: PeerIdentity, json: boolean, all = false): 
     if (copy) {
       const { printLocalPeerStatus } = await import("./static-peer-status.ts");
       const how = `joined to hub ${id.api}, no status from it: what this machine sees`;
-      await printLocalPeerStatus(copy.spec, id.name, false, how);
+      await printLocalPeerStatus(copy.spec, id.name, false, how, true);
     }
     throw e;
   }

@@ -34,13 +34,15 @@ export async function staticPeerStatus(json: boolean): Promise<boolean> {
 
 /**
  * Prints what this machine sees as peer `name` of `spec` (its interface, the hub's handshake, its
- * forwards from the spec), as JSON or text; `how`: how it came to be a peer, in the text's first line.
+ * forwards from the spec), as JSON or text; `how`: how it came to be a peer, in the text's first line;
+ * `apiUnanswered`: the hub's API was asked and did not answer (see renderLocalPeerStatus).
  */
 export async function printLocalPeerStatus(
   spec: Spec,
   name: string,
   json: boolean,
   how?: string,
+  apiUnanswered = false,
 ): Promise<void> {
   const [{ localPeerStatus }, { realHost }, { renderLocalPeerStatus }] = await Promise.all([
     import("../hub/status.ts"),
@@ -48,5 +50,5 @@ export async function printLocalPeerStatus(
     import("../protocol/status-text.ts"),
   ]);
   const s = await localPeerStatus(realHost, spec, name, Math.floor(Date.now() / 1000));
-  console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s, how));
+  console.log(json ? JSON.stringify(s, null, 2) : renderLocalPeerStatus(s, how, apiUnanswered));
 }

@@ -236,20 +236,34 @@ export function renderStatus(s: HubStatus, all = false): string {
   return out.join("\n");
 }
 
-/** `porthole status` on a peer set up with `porthole apply`. */
+/**
+ * `porthole status` on a peer set up with `porthole apply` (the hub online or not by WireGuard's
+ * handshake: it has no API to ask), or, `apiUnanswered`, on a joined peer whose hub's API did not
+ * answer: then the hub is "not reached", whatever the handshake, which is said as what it shows (the
+ * tunnel worked then), with where to look; the caller prints the error after it.
+ */
 export function renderLocalPeerStatus(
   s: LocalPeerStatus,
   how = "set up with porthole apply, not joined",
+  apiUnanswered = false,
 ): string {
+  const down = `${s.interface} is down: its handshakes cannot be read`;
+  const shake = `latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`;
+  const hubLines = apiUnanswered
+    ? [
+        "hub: not reached: its API did not answer (why: below)",
+        s.up
+          ? `  WireGuard: ${shake} (${s.hub.online ? "the tunnel worked then; that does not say the hub's API works" : "none within 3 minutes: the tunnel is down"})`
+          : `  WireGuard: ${down}`,
+        "  to find out why: `porthole doctor` here checks the tunnel and the hub's API; on the hub, `porthole status` shows its daemon",
+      ]
+    : s.up
+      ? [`hub: ${s.hub.online === null ? "unknown" : s.hub.online ? "online" : "offline"}`, `  ${shake}`]
+      : [`hub: unknown (${down})`];
   return [
     `peer ${s.name} (${s.address}, ${s.interface} ${s.up ? "up" : "DOWN"}; ${how})`,
     "",
-    ...(s.up
-      ? [
-          `hub: ${s.hub.online === null ? "unknown" : s.hub.online ? "online" : "offline"}`,
-          `  latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`,
-        ]
-      : [`hub: unknown (${s.interface} is down: its handshakes cannot be read)`]),
+    ...hubLines,
     "",
     "forwards to this peer (from the spec; counters are on the hub):",
     ...(s.forwards.length ? s.forwards.map((f) => `  ${f}`) : ["  (none)"]),

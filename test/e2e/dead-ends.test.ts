@@ -137,6 +137,15 @@ test("a second hub daemon refuses at once; down on the hub stops the daemon so i
     assert.equal(expose.code, 3, expose.stderr);
     assert.match(expose.stderr, /the hub daemon is not running|its daemon may be down/);
     assert.doesNotMatch(expose.stderr, /^porthole: [^\n]*ECONNREFUSED$/m);
+    // The peer's status falls back on what it sees: a fresh handshake, said as such, not "online".
+    const peerStatus = await lab.porthole("peer", ["status"], { allowFail: true });
+    assert.equal(peerStatus.code, 3, peerStatus.stderr);
+    assert.doesNotMatch(peerStatus.stdout, /online/);
+    assert.match(
+      peerStatus.stdout,
+      /^hub: not reached: its API did not answer \(why: below\)\n {2}WireGuard: latest handshake: \d+ seconds? ago; endpoint: 203\.0\.113\.1:51820 \(the tunnel worked then; that does not say the hub's API works\)$/m,
+    );
+    assert.match(peerStatus.stderr, /the hub daemon is not running/);
     // Every change on the hub refuses alike: applied in this process it would bring back, outside the
     // unit, what stopping the unit took down. Nothing is written; `apply` still applies, and says so.
     const specBefore = await readFile(specPath, "utf8");

@@ -92,7 +92,10 @@ test("peer: porthole status with the hub not answering still says what this mach
     r.stdout,
     /^peer rpi \(\?, wg0 DOWN; joined to hub http:\/\/127\.0\.0\.1:9, no status from it: what this machine sees\)$/m,
   );
-  assert.match(r.stdout, /^hub: unknown \(wg0 is down: its handshakes cannot be read\)$/m);
+  assert.match(
+    r.stdout,
+    /^hub: not reached: its API did not answer \(why: below\)\n {2}WireGuard: wg0 is down: its handshakes cannot be read$/m,
+  );
   assert.match(r.stderr, REFUSED_HUB);
   const json = machine("peer").run(["status", "--json"]);
   assert.equal(json.status, 3);

@@ -17,8 +17,8 @@ import { SpecStore } from "../../src/hub/store.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { type ProbePeer, timeoutCause, tunnelReadsDown } from "../../src/protocol/probe-text.ts";
 import { type PeerApplied, PeerStatusReply } from "../../src/protocol/responses.ts";
-import type { ForwardStatus, PeerStatus } from "../../src/protocol/status.ts";
-import { renderStatus } from "../../src/protocol/status-text.ts";
+import type { ForwardStatus, LocalPeerStatus, PeerStatus } from "../../src/protocol/status.ts";
+import { renderLocalPeerStatus, renderStatus } from "../../src/protocol/status-text.ts";
 import { type FakeHost, fakeHost } from "../support/fake-host.ts";
 
 const hubKey = generatePrivateKey();
@@ -737,4 +737,49 @@ test("status and doctor word an agent peer's side alike: in step (ok), NOT in st
     assert.match(text, new RegExp(`^ {4}spec: ${words}: note of ${a.state}$`, "m"), a.state);
     assert.equal(judgeApplied("rpi", a).status, status, a.state);
   }
+});
+
+test("a peer's own view: online by the handshake when there is no API to ask; never online when the hub's API did not answer", () => {
+  const seen = (age: number | null, up = true): LocalPeerStatus => ({
+    name: "rpi",
+    address: "10.8.0.2",
+    interface: "wg0",
+    up,
+    hub: {
+      online: up ? age !== null && age < ONLINE_WITHIN_S : null,
+      handshakeAgeSeconds: up ? age : null,
+      endpoint: up ? "203.0.113.1:51820" : null,
+    },
+    forwards: [],
+  });
+  // A peer set up with apply: WireGuard's handshake is all there is to say.
+  assert.match(
+    renderLocalPeerStatus(seen(33)),
+    /^hub: online\n {2}latest handshake: 33 seconds ago; endpoint: 203\.0\.113\.1:51820$/m,
+  );
+  // A joined peer whose hub's API did not answer: what the handshake shows, not "online".
+  const how = "joined to hub http://10.8.0.1:51821, no status from it: what this machine sees";
+  const fresh = renderLocalPeerStatus(seen(33), how, true);
+  assert.doesNotMatch(fresh, /online/);
+  assert.match(fresh, /^hub: not reached: its API did not answer \(why: below\)$/m);
+  assert.match(
+    fresh,
+    /^ {2}WireGuard: latest handshake: 33 seconds ago; endpoint: 203\.0\.113\.1:51820 \(the tunnel worked then; that does not say the hub's API works\)$/m,
+  );
+  assert.match(
+    fresh,
+    /^ {2}to find out why: `porthole doctor` here checks the tunnel and the hub's API; on the hub, `porthole status` shows its daemon$/m,
+  );
+  assert.match(
+    renderLocalPeerStatus(seen(400), how, true),
+    /^ {2}WireGuard: latest handshake: 7 minutes ago; .*\(none within 3 minutes: the tunnel is down\)$/m,
+  );
+  assert.match(
+    renderLocalPeerStatus(seen(null), how, true),
+    /^ {2}WireGuard: latest handshake: never; .*\(none within 3 minutes: the tunnel is down\)$/m,
+  );
+  assert.match(
+    renderLocalPeerStatus(seen(null, false), how, true),
+    /^ {2}WireGuard: wg0 is down: its handshakes cannot be read$/m,
+  );
 });
