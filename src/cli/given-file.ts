@@ -1,8 +1,10 @@
 // Files the user names on the command line (--spec, --token-file, import's FILE, render --out): a file
 // that cannot be read or written is refused in the argument's words — which option, which path, why in
 // words (not Node's ENOENT) and what to do — as a usage error (exit 2), before anything is changed.
-import { pathExists, readTextNow, writeTextNow } from "../host/files.ts";
+import { dirname, resolve } from "node:path";
+import { makeDirNow, pathExists, readTextNow, writeTextNow } from "../host/files.ts";
 import { EXIT, UserError } from "./errors.ts";
+import { configDir, stateDir } from "./paths.ts";
 
 /** Node's error codes for a path, in words. */
 const WHY: Record<string, string> = {
@@ -42,9 +44,14 @@ export function readGivenFile(field: string, path: string, todo: string): string
 export function writeProblem(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err.syscall !== "mkdir" || !err.path) return pathProblem(e);
+  return `cannot be written: its directory ${JSON.stringify(err.path)} cannot be made: ${mkdirProblem(e)}`;
+}
+
+/** Why mkdir failed, in words. */
+function mkdirProblem(e: unknown): string {
   // mkdir answers ENOENT under a parent that exists only where new entries are not allowed (/proc).
-  const why = err.code === "ENOENT" ? "this file system allows no new directory there" : pathProblem(e);
-  return `cannot be written: its directory ${JSON.stringify(err.path)} cannot be made: ${why}`;
+  if ((e as NodeJS.ErrnoException).code === "ENOENT") return "this file system allows no new directory there";
+  return pathProblem(e);
 }
 
 /**
@@ -64,10 +71,47 @@ export function givenFileExists(field: string, path: string, todo: string): void
     throw new UserError(`${field}: ${JSON.stringify(path)} ${WHY.ENOENT}; ${todo}`, EXIT.usage);
 }
 
+/** porthole's own directories (absolute), which it makes itself when missing, 0700. */
+const ownDirs = () => [resolve(configDir()), resolve(stateDir())];
+
 /**
- * Writes `text` to `path`, a file under the directory that `field` ("--out") names (made when missing).
- * Throws writeRefusal's UserError (exit 2) `FIELD: "PATH" is a directory, not a file; …` when it cannot
- * be written.
+ * Refuses (UserError, exit 2) a file that `field` names ("--write") in a directory that does not
+ * exist: porthole makes no directory the user did not name, where a mistyped path would put the file
+ * (a private key) where nobody looks. porthole's own config and state directories are the exception:
+ * the write makes them (0700 for a private file). `todo` says what to give instead.
+ */
+export function givenFileDir(field: string, path: string, todo: string): void {
+  const dir = dirname(resolve(path));
+  if (pathExists(dir) || ownDirs().includes(dir)) return;
+  throw new UserError(
+    `${field}: ${JSON.stringify(path)}: its directory ${JSON.stringify(dirname(path))} does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or ${todo}`,
+    EXIT.usage,
+  );
+}
+
+/**
+ * Makes the directory that `field` ("--out") names when missing: that one directory, as `mkdir` would,
+ * never its missing parents (givenFileDir's reason; porthole's own directories are made, 0700). Throws
+ * a UserError (exit 2) naming the parent that does not exist, or why the directory cannot be made.
+ */
+export function givenOutDir(field: string, dir: string): void {
+  if (pathExists(dir)) return;
+  const own = ownDirs().includes(resolve(dir));
+  if (!own) givenFileDir(field, dir, "give a directory under one that exists");
+  try {
+    makeDirNow(dir, own ? 0o700 : undefined);
+  } catch (e) {
+    throw new UserError(
+      `${field}: ${JSON.stringify(dir)} cannot be made: ${mkdirProblem(e)}; give a directory this user may write to`,
+      EXIT.usage,
+    );
+  }
+}
+
+/**
+ * Writes `text` to `path`, a file under the directory that `field` ("--out") names (givenOutDir made
+ * it). Throws writeRefusal's UserError (exit 2) `FIELD: "PATH" is a directory, not a file; …` when it
+ * cannot be written.
  */
 export function writeGivenFile(field: string, path: string, text: string): void {
   try {

@@ -27,6 +27,7 @@ import { valid, WebhookUrl, wholeNumber } from "./arg.ts";
 import { hostContext } from "./context.ts";
 import { daemonLogger } from "./daemon-log.ts";
 import { EXIT, UserError } from "./errors.ts";
+import { givenFileDir } from "./given-file.ts";
 import { hub, hubStore, START_DAEMON, waitForDaemon } from "./hub-client.ts";
 import { hubSpecPath, keyFile, stateDir } from "./paths.ts";
 /** Enables the unit when systemd runs this host; says what to do when it does not. */
@@ -112,6 +113,13 @@ export function initSubnetProblem(o: Pick<InitOpts, "subnet" | "endpoint" | "lis
 
 async function init(o: InitOpts): Promise<void> {
   const store = await hubStore();
+  // $PORTHOLE_SPEC names where the spec goes: a mistyped directory is refused, not made.
+  if (process.env.PORTHOLE_SPEC)
+    givenFileDir(
+      "PORTHOLE_SPEC",
+      store.file,
+      "unset it (the spec goes to the config directory) or fix the path",
+    );
   if ((await readText(store.file)) !== null) {
     const { readApplied } = await import("../reconcile/state.ts");
     const applied = await readApplied(hostContext().host, stateDir());

@@ -4,7 +4,7 @@ import { pathExists, writeAtomic } from "../host/files.ts";
 import { generatePrivateKey, keyProblem, publicKeyOf } from "../net/wgkey.ts";
 import { PathText, valid } from "./arg.ts";
 import { EXIT, UserError } from "./errors.ts";
-import { writeRefusal } from "./given-file.ts";
+import { givenFileDir, writeRefusal } from "./given-file.ts";
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -34,6 +34,7 @@ export function registerKeyCommands(program: Command): void {
           `--write: ${JSON.stringify(o.write)} exists already; porthole never overwrites a key: give a new path`,
           EXIT.usage,
         );
+      givenFileDir("--write", o.write, "give a path in a directory that exists");
       try {
         await writeAtomic(o.write, `${key}\n`, 0o600);
       } catch (e) {

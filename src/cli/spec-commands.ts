@@ -7,7 +7,7 @@ import { count } from "../spec/diagnostics.ts";
 import { NameField } from "../spec/fields.ts";
 import { PathText, valid } from "./arg.ts";
 import { UserError } from "./errors.ts";
-import { writeGivenFile } from "./given-file.ts";
+import { givenOutDir, writeGivenFile } from "./given-file.ts";
 import { keyFile } from "./paths.ts";
 import { readSpec } from "./spec-file.ts";
 import { whoAmI } from "./who-am-i.ts";
@@ -55,6 +55,7 @@ export function registerSpecCommands(program: Command): void {
         for (const [name, text] of Object.entries(files)) process.stdout.write(`==> ${name} <==\n${text}\n`);
         return;
       }
+      givenOutDir("--out", o.out);
       for (const [name, text] of Object.entries(files)) {
         writeGivenFile("--out", join(o.out, name), text);
         console.log(join(o.out, name));

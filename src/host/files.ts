@@ -14,11 +14,16 @@ export const pathExists = (path: string): boolean => existsSync(path);
 /** The file's text, read now; throws Node's error (its `code`: ENOENT, EACCES …) when it cannot. */
 export const readTextNow = (path: string): string => readFileSync(path, "utf8");
 
-/** Writes a plain file (not atomically: for output a person asked for), making its directory first. */
+/**
+ * Writes a plain file (not atomically: for output a person asked for) into a directory that exists:
+ * none is made here (see cli/given-file.ts). Throws Node's error (ENOENT for a missing directory).
+ */
 export function writeTextNow(path: string, text: string): void {
-  makeDirsNow(dirname(path));
   writeFileSync(path, text);
 }
+
+/** Makes directory `dir` (and its missing parents; `mode` for each: 0o700 for porthole's own). */
+export const makeDirNow = (dir: string, mode?: number): void => makeDirsNow(dir, mode);
 
 /** The names in a directory; [] when it cannot be read (absent). */
 export const listDir = (path: string): Promise<string[]> => readdir(path).catch(() => [] as string[]);

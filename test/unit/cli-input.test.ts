@@ -3,6 +3,8 @@
 // changes. Run as a user would, with the built CLI, in scratch config/state directories; every case
 // stops while its command line is parsed (a peer's hub at 127.0.0.1:9 is never asked).
 import assert from "node:assert/strict";
+import { rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { z } from "zod";
 import { valid } from "../../src/cli/arg.ts";
@@ -210,11 +212,17 @@ const CASES: Case[] = [
     ["render", "--host", "hub", "--spec", "etc/porthole.yaml", "--out", "wg0.conf"],
     '--out: "wg0.conf/wg0.conf" is not under a directory: a part of the path is a file; give a directory this user may write to',
   ],
+  // --out names a directory: made when its parent exists, as mkdir would; a missing parent is refused.
+  [
+    "hub",
+    ["render", "--host", "hub", "--spec", "etc/porthole.yaml", "--out", "nosuch/out"],
+    '--out: "nosuch/out": its directory "nosuch" does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or give a directory under one that exists',
+  ],
   // a directory that cannot be made where mkdir says ENOENT (Node's recursive mkdir spun forever)
   [
     "hub",
     ["render", "--host", "hub", "--spec", "etc/porthole.yaml", "--out", "/proc/porthole-x"],
-    '--out: "/proc/porthole-x/wg0.conf" cannot be written: its directory "/proc/porthole-x" cannot be made: this file system allows no new directory there; give a directory this user may write to',
+    '--out: "/proc/porthole-x" cannot be made: this file system allows no new directory there; give a directory this user may write to',
   ],
   ["hub", ["status", "--spec", ""], '--spec: "" is not accepted; expected a file path'],
   [
@@ -299,15 +307,21 @@ const CASES: Case[] = [
     ["keygen", "--write", "wg0.conf/private.key"],
     '--write: "wg0.conf/private.key" is not under a directory: a part of the path is a file; give a path this user may write to',
   ],
+  // A directory that is not there is refused, not made: a typo would put the key where nobody looks.
+  [
+    "none",
+    ["keygen", "--write", "etc/sub/private.key"],
+    '--write: "etc/sub/private.key": its directory "etc/sub" does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or give a path in a directory that exists',
+  ],
   [
     "none",
     ["keygen", "--write", "/proc/porthole-x/private.key"],
-    '--write: "/proc/porthole-x/private.key" cannot be written: its directory "/proc/porthole-x" cannot be made: this file system allows no new directory there; give a path this user may write to',
+    '--write: "/proc/porthole-x/private.key": its directory "/proc/porthole-x" does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or give a path in a directory that exists',
   ],
   [
     "none",
     ["keygen", "--write", "/sys/porthole-x/keys/private.key"],
-    '--write: "/sys/porthole-x/keys/private.key" cannot be written: its directory "/sys/porthole-x" cannot be made: cannot be read or written by this user (operation not permitted); give a path this user may write to',
+    '--write: "/sys/porthole-x/keys/private.key": its directory "/sys/porthole-x/keys" does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or give a path in a directory that exists',
   ],
   [
     "none",
@@ -372,6 +386,15 @@ test("a good value passes: unexpose asks the hub (here unreachable: exit 3), key
   assert.equal(r.status, 3, r.stderr);
   const k = machine("none");
   assert.equal(k.run(["keygen", "--write", "key"]).status, 0);
+});
+
+test("keygen --write into porthole's own config directory makes it when missing, 0700", () => {
+  const m = machine("none");
+  rmSync(m.config, { recursive: true });
+  const r = m.run(["keygen", "--write", join(m.config, "private.key")]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(statSync(m.config).mode & 0o777, 0o700);
+  assert.equal(statSync(join(m.config, "private.key")).mode & 0o777, 0o600);
 });
 
 // Every command's arguments, as commander names them when one is missing, read as its help shows them.

@@ -285,6 +285,19 @@ describe("hub init on a hub that has its spec", () => {
   });
 });
 
+test("hub init with $PORTHOLE_SPEC in a directory that does not exist: refused naming it, nothing written", () => {
+  const m = machine("none");
+  const before = m.files();
+  const spec = join(m.config, "typo", "porthole.yaml");
+  const r = m.run(["hub", "init", "--endpoint", "203.0.113.9"], undefined, { PORTHOLE_SPEC: spec });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(
+    r.stderr.trim(),
+    `porthole: PORTHOLE_SPEC: ${JSON.stringify(spec)}: its directory ${JSON.stringify(join(m.config, "typo"))} does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or unset it (the spec goes to the config directory) or fix the path`,
+  );
+  assert.deepEqual(m.files(), before);
+});
+
 describe("hub init --public-interface", () => {
   const addr = (iface: string, address: string, scope = "global") => ({
     iface,

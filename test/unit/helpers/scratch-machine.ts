@@ -98,13 +98,14 @@ export function scratchMachines(tag: string, hubSocket?: string) {
           ? [`${e.name}/`, ...files(join(d, e.name))]
           : [`${join(d, e.name)}:${readFileSync(join(d, e.name)).toString("base64")}`],
       );
-    const run = (args: string[], input?: string) => {
+    // `more`: environment variables for this command alone (PORTHOLE_SPEC).
+    const run = (args: string[], input?: string, more: Record<string, string> = {}) => {
       // A command that hangs fails its test (killed: status null) instead of stalling the run (a peer's
       // change to an unreachable hub retries for 60 s: well under this).
       const [cmd = "unshare", ...argv] = isolated([process.execPath, BIN, ...args], hubSocket);
       const r = spawnSync(cmd, argv, {
         cwd: dir,
-        env,
+        env: { ...env, ...more },
         input,
         encoding: "utf8",
         timeout: 180_000,
