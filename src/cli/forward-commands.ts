@@ -93,6 +93,12 @@ export function registerForwardCommands(program: Command): void {
       console.log(
         `+ forward ${x.name}: ${x.proto}/${x.port} → ${x.peer}:${x.targetPort} (${x.mode}${x.allowFrom.length ? `; from ${x.allowFrom.join(", ")}` : ""})`,
       );
+      // Applied: the hub probes the target through the tunnel, as status does (a warning at most).
+      const [{ checkFromHub }, { realHost }] = await Promise.all([
+        import("./forward-check.ts"),
+        import("../host/real-host.ts"),
+      ]);
+      await checkFromHub(f, () => hub().peers(), realHost.probe.connect);
     },
   );
   fwd
