@@ -4,7 +4,6 @@
 import type { Command } from "commander";
 import { hostFiles } from "../host/files.ts";
 import { parsePortRange } from "../net/ports.ts";
-import { peerClient } from "../peer/client.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { daemonLogger } from "./daemon-log.ts";
@@ -16,13 +15,19 @@ import {
 } from "./forward-options.ts";
 import { EXPOSE_ARGS } from "./hub-words.ts";
 import { configDir, stateDir } from "./paths.ts";
-import { ask } from "./peer-ask.ts";
+import type { ask } from "./peer-ask.ts";
 import type { PortOrName } from "./port-args.ts";
 import { table } from "./table.ts";
 
 export async function peerIdentity(): Promise<PeerIdentity | null> {
   return readIdentity(hostFiles, stateDir());
 }
+
+/**
+ * `ask` (peer-ask.ts), loaded when a command asks the hub: its transport brings node's http client
+ * (~4 ms of a run's CPU), which `porthole expose --help` and a refused argument do not need.
+ */
+const askHub = async (...args: Parameters<typeof ask>) => (await import("./peer-ask.ts")).ask(...args);
 
 async function requirePeer(): Promise<PeerIdentity> {
   const id = await peerIdentity();
@@ -39,7 +44,7 @@ const JOIN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /** Fetches the hub's spec and applies this peer's part (so transparent routing follows at once). */
 async function sync(id: PeerIdentity): Promise<void> {
-  const text = await ask(id).spec();
+  const text = await (await askHub(id)).spec();
   const { hostContext } = await import("./context.ts");
   const ctx = hostContext(() => {});
   await ctx.host.files.write(specFile(configDir()), text);
@@ -70,7 +75,7 @@ export async function reportApply(api: string, specText: string, error: string |
   ]);
   // The agent's own reporter, for one report: the same shape and error limit, and it never throws.
   const reporter = new ApplyReporter(
-    (r) => peerClient(api, { recover: false }).reportApplied(r),
+    async (r) => (await import("../peer/client.ts")).peerClient(api, { recover: false }).reportApplied(r),
     () => {},
   );
   reporter.record(specHash(specText), new Date().toISOString(), error);
@@ -262,12 +267,12 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       };
       let f: Awaited<ReturnType<ReturnType<typeof ask>["addForward"]>>;
       try {
-        f = await ask(id, EXPOSE_ARGS).addForward(req);
+        f = await (await askHub(id, EXPOSE_ARGS)).addForward(req);
       } catch (e) {
         // Refused: when this peer already forwards that port, say so as the user sees it.
         if (!(e instanceof UserError) || e.code !== EXIT.invalid) throw e;
         const { exposeAgain } = await import("./expose-again.ts");
-        const again = exposeAgain(await ask(id).forwards(), id.name, {
+        const again = exposeAgain(await (await askHub(id)).forwards(), id.name, {
           ...req,
           port: p.port,
           targetPort: o.to.trim(),
@@ -319,7 +324,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .action(async (text: string) => {
       const what = (await import("./peer-args.ts")).unexposeArg(text);
       const id = await requirePeer();
-      const mine = await ask(id).forwards();
+      const mine = await (await askHub(id)).forwards();
       const found = matchForwards(mine, what);
       const said = "name" in what ? what.name : `${what.port}${what.proto ? `:${what.proto}` : ""}`;
       if (!found.length) throw new UserError(noneMatches(mine, what, said, id.name));
@@ -329,7 +334,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
           EXIT.usage,
         );
       const f = found[0] as (typeof found)[number];
-      await ask(id).removeForward(f.name);
+      await (await askHub(id)).removeForward(f.name);
       await sync(id);
       console.log(`- ${f.proto}/${f.port} → ${id.name}:${f.targetPort} (forward "${f.name}")`);
     });
@@ -340,7 +345,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
     .option("--json", "machine-readable")
     .action(async (o: { json?: boolean }) => {
       const id = await requirePeer();
-      const list = await ask(id).forwards();
+      const list = await (await askHub(id)).forwards();
       if (o.json) {
         console.log(JSON.stringify(list, null, 2));
         return;
