@@ -1,7 +1,7 @@
 // `porthole forward add|rm|ls`: forwards, from the hub (peers use `porthole expose`).
 import type { Command } from "commander";
 import type { AddForwardRequest } from "../protocol/requests.ts";
-import { NameField, PortRangeField } from "../spec/fields.ts";
+import { NameField } from "../spec/fields.ts";
 import { ModeShape, ProtoShape } from "../spec/schema.ts";
 import { valid } from "./arg.ts";
 import { EXIT, UserError } from "./errors.ts";
@@ -13,6 +13,7 @@ import {
 import { hub } from "./hub-client.ts";
 import { FORWARD_ADD_ARGS, NAME_ARG } from "./hub-words.ts";
 import { checkSharedForwardOptions, checkSpan } from "./peer-args.ts";
+import { portRangeArg } from "./port-args.ts";
 import { table } from "./table.ts";
 
 export function registerForwardCommands(program: Command): void {
@@ -20,16 +21,12 @@ export function registerForwardCommands(program: Command): void {
   const add = fwd
     .command("add")
     .description("forward a public port (or range) of the hub to a peer")
-    .requiredOption(
-      "--port <port>",
-      "public port or range, e.g. 80 or 6000-6010",
-      valid("--port", PortRangeField),
-    )
+    .requiredOption("--port <port>", "public port or range, e.g. 80 or 6000-6010", portRangeArg("--port"))
     .requiredOption("--peer <name>", "the peer that receives the traffic", valid("--peer", NameField))
     .option(
       "--target-port <port>",
       "port (or range of equal length) on the peer; default: the same",
-      valid("--target-port", PortRangeField),
+      portRangeArg("--target-port"),
     )
     .option("--proto <proto>", "tcp, udp or tcp+udp", valid("--proto", ProtoShape), "tcp" as const)
     .option(

@@ -4,12 +4,12 @@
 // for a command that runs, so `expose --help` and the agent's commands start without it (the start-up
 // goal, bench/README.md). Nothing has been read or changed when a check fails.
 import { parsePortRange } from "../net/ports.ts";
-import { AllowFromField, ForwardNameField, PortRangeField } from "../spec/fields.ts";
+import { AllowFromField, ForwardNameField } from "../spec/fields.ts";
 import { spanProblem } from "../spec/forward-rules.ts";
 import { PathText, valid, wholeNumber } from "./arg.ts";
 import { EXIT, UserError } from "./errors.ts";
 import type { SharedForwardOptions } from "./forward-options.ts";
-import { portOrName, publicPort } from "./port-args.ts";
+import { portOrName, portRangeArg, publicPort } from "./port-args.ts";
 
 /** --allow and --name of `forward add` and `expose`; throws the usage error of the first bad one. */
 export function checkSharedForwardOptions(o: SharedForwardOptions): void {
@@ -29,13 +29,13 @@ export function checkSpan(port: string | number, target: string | number, option
   if (why) throw new UserError(`${option}: ${why}`, EXIT.usage);
 }
 
-/** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port and protocol. */
+/** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port, protocol and target, as the spec writes them. */
 export function exposeArgs(pub: string, o: SharedForwardOptions & { to: string }) {
   const p = publicPort("PUBLIC")(pub);
-  valid("--to", PortRangeField)(o.to);
-  checkSpan(p.port, o.to.trim(), "--to");
+  const to = portRangeArg("--to")(o.to);
+  checkSpan(p.port, to, "--to");
   checkSharedForwardOptions(o);
-  return p;
+  return { ...p, to };
 }
 
 /** `unexpose PUBLIC-OR-NAME` */

@@ -262,7 +262,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         ...sharedForwardFields(o),
         proto: p.proto,
         port: asNumber(p.port),
-        targetPort: asNumber(o.to),
+        targetPort: asNumber(p.to),
         mode: o.transparent ? ("transparent" as const) : ("snat" as const),
       };
       let f: Awaited<ReturnType<ReturnType<typeof ask>["addForward"]>>;
@@ -275,7 +275,7 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
         const again = exposeAgain(await (await askHub(id)).forwards(), id.name, {
           ...req,
           port: p.port,
-          targetPort: o.to.trim(),
+          targetPort: p.to,
         });
         if (!again) throw e;
         if (!again.same) throw new UserError(again.text, EXIT.invalid);

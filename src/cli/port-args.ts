@@ -1,6 +1,7 @@
 // "PORT[:PROTO]" arguments (expose, unexpose, trace): each part checked by its spec field's schema
 // (PortRangeField or PortField, ProtoShape), refused in the part's own words.
 import type * as z from "zod";
+import { canonicalPort } from "../net/ports.ts";
 import { NameField, PortField, PortRangeField } from "../spec/fields.ts";
 import { ProtoShape } from "../spec/schema.ts";
 import { checkValue } from "../spec/shape.ts";
@@ -17,10 +18,24 @@ function portAndProto(text: string, port: z.ZodType<unknown>): { port: string; p
     return `${JSON.stringify(text)} is not accepted; give a port with at most one protocol, e.g. 53:udp`;
   const pr = checkValue(port, p);
   if (!pr.ok) return pr.message;
-  if (proto === undefined) return { port: p, proto: null };
+  // "080" is port 80: compared with the hub's forwards and sent as the spec writes it (see canonicalPort).
+  const canonical = canonicalPort(p);
+  if (proto === undefined) return { port: canonical, proto: null };
   const r = checkValue(ProtoShape, proto);
   if (!r.ok) return `protocol ${r.message}`;
-  return { port: p, proto: { text: r.value, protos: r.value === "tcp+udp" ? ["tcp", "udp"] : [r.value] } };
+  return {
+    port: canonical,
+    proto: { text: r.value, protos: r.value === "tcp+udp" ? ["tcp", "udp"] : [r.value] },
+  };
+}
+
+/** --to, --port, --target-port: a port or range, as the spec writes it ("080" is "80"); exit 2 when bad. */
+export function portRangeArg(field: string): (text: string) => string {
+  return (text) => {
+    const r = checkValue(PortRangeField, text);
+    if (!r.ok) throw new UserError(`${field}: ${r.message}`, EXIT.usage);
+    return canonicalPort(text);
+  };
 }
 
 /** "80", "53:udp", "6000-6010:tcp+udp": a forward's public port or range, and its protocol (tcp when none). */

@@ -2,7 +2,7 @@
 // hub.limits; a port a service on the hub listens on only when an admin forces it), and who sees which.
 
 import type { Listener } from "../host/types.ts";
-import { formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
+import { canonicalPort, formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
 import { count } from "../spec/diagnostics.ts";
 import { hubReservedPorts } from "../spec/reserved-ports.ts";
@@ -24,12 +24,13 @@ export interface ForwardInput {
 
 export async function addForward(hub: HubContext, who: Identity, given: ForwardInput) {
   if (who.kind !== "root" && who.kind !== "peer") throw new Forbidden("only peers may expose ports");
-  // " 80" is 80: surrounding whitespace must not end up in the port or the generated name.
+  // " 80" and "080" are 80: whitespace or leading zeros must not end up in the port or the generated
+  // name ("rpi-tcp-080"), nor make `expose 80` again miss the forward it made.
   const trim = <T>(v: T) => (typeof v === "string" ? (v.trim() as T) : v);
   const input = {
     ...given,
-    port: trim(given.port),
-    targetPort: trim(given.targetPort),
+    port: canonicalPort(given.port),
+    targetPort: given.targetPort === undefined ? undefined : canonicalPort(given.targetPort),
     proto: trim(given.proto),
   };
   const peer = input.peer ?? (who.kind === "peer" ? who.name : undefined);
@@ -42,8 +43,10 @@ export async function addForward(hub: HubContext, who: Identity, given: ForwardI
     const name =
       input.name ?? `${peer}-${proto.replace("+", "-")}-${String(input.port).replace(/[^0-9]+/g, "-")}`;
     if (!isAdmin(who)) checkQuota((await hub.store.load()).spec, peer, proto, input.port);
-    const entry: Record<string, unknown> = { name, proto, port: input.port, peer };
-    if (input.targetPort !== undefined) entry.targetPort = input.targetPort;
+    // One port as the number a person writes (`port: 80`, not `port: "80"`), a range as its text.
+    const written = (p: string) => (/^\d+$/.test(p) ? Number(p) : p);
+    const entry: Record<string, unknown> = { name, proto, port: written(input.port), peer };
+    if (input.targetPort !== undefined) entry.targetPort = written(input.targetPort);
     if (input.mode) entry.mode = input.mode;
     if (input.allowFrom?.length) entry.allowFrom = input.allowFrom;
     const listeners = await refuseShadowing(

@@ -26,3 +26,13 @@ export const overlaps = (a: PortRange, b: PortRange) => a.from <= b.to && b.from
 export const containsPort = (r: PortRange, p: number) => r.from <= p && p <= r.to;
 export const formatRange = (r: PortRange, sep = "-") =>
   r.from === r.to ? `${r.from}` : `${r.from}${sep}${r.to}`;
+
+/**
+ * A port or range as the spec writes it ("80", "6000-6010"): "080" and " 0444-0450 " name the same ports
+ * as "80" and "444-450", and a text compared or put in a name must not tell them apart. Text that is not
+ * a valid port or range comes back trimmed, for its validation to refuse in its own words.
+ */
+export function canonicalPort(input: number | string): string {
+  const r = parsePortRange(input);
+  return r.ok ? formatRange(r.range) : String(input).trim();
+}

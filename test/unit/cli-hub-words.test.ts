@@ -96,7 +96,7 @@ describe("expose: the hub's refusal names PUBLIC, --to, --name … as typed (exi
 
 describe("forward add on the hub: --port, --target-port … (exit 1, nothing changed)", () => {
   const cases: [args: string[], says: RegExp][] = [
-    [["forward", "add", "--port", "22", "--peer", "rpi"], /^porthole: --port: "22" is the hub's SSH port/],
+    [["forward", "add", "--port", "22", "--peer", "rpi"], /^porthole: --port: 22 is the hub's SSH port/],
     [
       ["forward", "add", "--port", "80", "--peer", "pi"],
       /^porthole: --peer: "?pi"? is not a peer in this spec/,

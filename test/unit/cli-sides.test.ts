@@ -6,8 +6,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { publicInterfaceProblem, stopFirst } from "../../src/cli/hub-commands.ts";
+import * as peerArgs from "../../src/cli/peer-args.ts";
 import { matchForwards, noneMatches } from "../../src/cli/peer-commands.ts";
-import { portOrName } from "../../src/cli/port-args.ts";
+import { portOrName, portRangeArg } from "../../src/cli/port-args.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import { ensureBuilt } from "./helpers/built-cli.ts";
 import { scratchMachines } from "./helpers/scratch-machine.ts";
@@ -232,6 +233,18 @@ describe("small things users hit", () => {
       matchForwards(mine, unexposeArg("dns")).map((f) => f.name),
       ["dns"],
     );
+  });
+
+  test("unexpose and expose read a port with leading zeros as that port: 0444 is forward tcp/444, not 'part of' it", () => {
+    const mine = [{ name: "rpi-tcp-444", proto: "tcp", port: "444" }];
+    assert.deepEqual(
+      matchForwards(mine, unexposeArg("0444")).map((f) => f.name),
+      ["rpi-tcp-444"],
+    );
+    assert.deepEqual(unexposeArg("06000-06010:udp"), { port: "6000-6010", proto: "udp" });
+    const { exposeArgs } = peerArgs;
+    assert.deepEqual(exposeArgs("080", { to: " 09000 " }), { port: "80", proto: "tcp", to: "9000" });
+    assert.equal(portRangeArg("--target-port")("07000-07001"), "7000-7001");
   });
 
   test("unexpose: ports before names; a forward named like a port (made before such names were refused) by its name when no forward is on that port", () => {

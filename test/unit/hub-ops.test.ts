@@ -2,7 +2,7 @@
 // listed, revoked and refused for names the hub would refuse; an invalid hand-edited spec keeps the
 // live state visible; a change is idempotent by request id.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -258,6 +258,24 @@ test("a port with surrounding whitespace is that port (not part of a generated n
   assert.equal(r.body.name, "rpi-tcp-8081");
   assert.equal(r.body.port, "8081");
   assert.equal(r.body.targetPort, "9081");
+});
+
+test("a port with leading zeros is that port: its generated name, the spec's number, and a second add finds it", async (t) => {
+  const { call, specFile } = await hub(t);
+  const r = await call("POST", "/v1/forwards", { port: "0444", peer: "rpi", targetPort: "09000" });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.name, "rpi-tcp-444");
+  assert.equal(r.body.port, "444");
+  assert.equal(r.body.targetPort, "9000");
+  const text = readFileSync(specFile, "utf8");
+  assert.match(text, /^ {4}port: 444$/m, 'written as the number a person writes, not "0444" or "444"');
+  assert.match(text, /^ {4}targetPort: 9000$/m);
+  const range = await call("POST", "/v1/forwards", { port: "06000-06001", peer: "rpi", proto: "udp" });
+  assert.equal(range.status, 201, JSON.stringify(range.body));
+  assert.equal(range.body.name, "rpi-udp-6000-6001");
+  const again = await call("POST", "/v1/forwards", { port: 444, peer: "rpi", targetPort: 9000 });
+  assert.equal(again.status, 400, JSON.stringify(again.body));
+  assert.match(again.body.error, /already forwarded/);
 });
 
 test("the watch queues peer events for the webhook in order and does not wait for a receiver that does not answer", async (t) => {
