@@ -125,6 +125,12 @@ async function init(o: InitOpts): Promise<void> {
     const applied = await readApplied(hostContext().host, stateDir());
     throw new UserError(initRefusal(store.file, applied?.role === "hub"));
   }
+  // The spec file gone from a hub that runs: a new init would replace the hub, its peers and forwards.
+  const missing = await store.missingProblem();
+  if (missing)
+    throw new UserError(
+      `${missing}; \`hub init\` would start a new hub with none of this one's peers and forwards (to start over anyway: \`porthole uninstall --purge\`, then \`porthole hub init\`)`,
+    );
   if (o.publicInterface !== "auto") {
     // A name that is not here (eth0 on a VPS whose interface is ens3) matches no packet: every forward
     // would stay silent while apply and status say nothing is wrong.

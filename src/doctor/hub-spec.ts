@@ -12,12 +12,16 @@ export const specFile: Check<HubContext> = {
     if (problem === null) return { id: "spec", status: "ok", found: "the spec file has no errors" };
     // One line here: the first problem (file:line:column), and how many more validate lists.
     const [first, ...more] = problem.split("\n").filter((l) => l.trim());
+    const at = /^(\S+?)(?::\d+:\d+)? /.exec(first ?? "")?.[1];
     return {
       id: "spec",
       status: "fail",
       found: `the hub runs on its last valid spec and refuses every change (peer add, join, expose): ${first}${more.length ? ` (and ${more.length} more lines)` : ""}`,
       fix: [
-        `correct it at the line:column named (\`porthole validate --spec ${/^(\S+?):\d+:\d+ /.exec(first ?? "")?.[1] ?? "FILE"}\` lists every problem); the hub takes the file at its next reconcile, within 2 s`,
+        // The file removed: its line names the command that puts it back; no line:column to correct.
+        / is missing \(/.test(first ?? "")
+          ? "run the command named above; the hub takes the file at its next reconcile, within 2 s"
+          : `correct it at the line:column named (\`porthole validate --spec ${at ?? "FILE"}\` lists every problem); the hub takes the file at its next reconcile, within 2 s`,
       ],
     };
   },

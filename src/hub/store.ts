@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import { parseDocument } from "yaml";
 import type { Host } from "../host/types.ts";
 import { specHash } from "../protocol/spec-hash.ts";
+import { appliedRecordFile } from "../reconcile/state.ts";
 import type { Diagnostic } from "../spec/diagnostics.ts";
 import { loadSpec } from "../spec/load.ts";
 import { parseFast } from "../spec/parse.ts";
@@ -53,7 +54,11 @@ export class SpecStore {
     const stamp = (await this.files.stamp?.(this.file)) ?? null;
     const text =
       stamp !== null && this.read?.stamp === stamp ? this.read.text : await this.files.read(this.file);
-    if (text === null) throw new Error(`no spec at ${this.file}: run \`porthole hub init\` first`);
+    if (text === null) {
+      const why = await this.missingProblem();
+      if (!why) throw new Error(`no spec at ${this.file}: run \`porthole hub init\` first`);
+      throw new SpecRejected([{ path: [], message: why }], why);
+    }
     this.read = stamp === null ? undefined : { stamp, text };
     if (this.cached?.text === text) return this.cached;
     if (this.failed?.text === text) throw this.failed.error;
@@ -65,6 +70,26 @@ export class SpecStore {
     this.failed = undefined;
     this.cached = { text, spec: r.spec, hash: specHash(text) };
     return this.cached;
+  }
+
+  /**
+   * Why the spec file is missing on a host that runs a hub (its applied record, written at every apply,
+   * holds the spec applied last), with the command that puts it back; null when no hub was applied here
+   * (a new machine: `hub init`). Removed by hand, it is a problem like a hand edit's: the hub runs on its
+   * last valid spec and refuses changes, and nothing advises `hub init`, which would start a hub with
+   * none of this one's peers.
+   */
+  async missingProblem(): Promise<string | null> {
+    const record = appliedRecordFile(this.stateDir);
+    let applied: { role?: unknown; specText?: unknown } | null = null;
+    try {
+      applied = JSON.parse((await this.files.read(record)) ?? "null");
+    } catch {
+      return null;
+    }
+    if (applied?.role !== "hub" || typeof applied.specText !== "string") return null;
+    const restore = `node -e 'process.stdout.write(require(process.argv[1]).specText)' ${record} > ${this.file}`;
+    return `${this.file} is missing (removed or moved by hand?); the spec this hub applied last is in ${record}: \`${restore}\` puts it back`;
   }
 
   /**

@@ -22,7 +22,9 @@ export interface AppliedRecord {
   peerNames?: Record<string, string>;
 }
 
-const file = (stateDir: string) => join(stateDir, "applied.json");
+/** The applied record's path in `stateDir`. */
+export const appliedRecordFile = (stateDir: string) => join(stateDir, "applied.json");
+const file = appliedRecordFile;
 
 /**
  * The record this process last read or wrote, by path, with its exact file text: a daemon applies

@@ -2,6 +2,7 @@
 // what to run instead and writes nothing. Run as a user would, with the built CLI, in scratch
 // config/state directories (nothing here may touch the machine: every case must stop before applying).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
@@ -309,6 +310,24 @@ test("hub init with $PORTHOLE_SPEC in a directory that does not exist: refused n
     `porthole: PORTHOLE_SPEC: ${JSON.stringify(spec)}: its directory ${JSON.stringify(join(m.config, "typo"))} does not exist; porthole makes no directory for a file you name (a mistyped path would put it where nobody looks): create it first, or unset it (the spec goes to the config directory) or fix the path`,
   );
   assert.deepEqual(m.files(), before);
+});
+
+test("hub init on a hub whose spec file was removed refuses (it would drop every peer), names the command that puts it back, and writes nothing", () => {
+  const m = machine("hub");
+  const file = join(m.config, "porthole.yaml");
+  const specText = readFileSync(file, "utf8");
+  writeFileSync(join(m.state, "applied.json"), JSON.stringify({ host: "hub", role: "hub", specText }));
+  rmSync(file);
+  const before = m.files();
+  const r = m.run(["hub", "init", "--endpoint", "203.0.113.1"]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /porthole\.yaml is missing \(removed or moved by hand\?\)/);
+  assert.match(r.stderr, /`hub init` would start a new hub with none of this one's peers and forwards/);
+  assert.deepEqual(m.files(), before, "nothing written: no new spec over the hub's");
+  const restore = /`(node -e [^`]+)` puts it back/.exec(r.stderr)?.[1];
+  assert.ok(restore, r.stderr);
+  execFileSync("sh", ["-c", restore]);
+  assert.equal(readFileSync(file, "utf8"), specText);
 });
 
 describe("hub init --public-interface", () => {

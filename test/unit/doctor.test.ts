@@ -779,6 +779,14 @@ test("spec: a hand-broken spec file fails with its first problem and the file to
     bad.fix?.[0] ?? "",
     /`porthole validate --spec \/etc\/porthole\/porthole\.yaml` lists every problem/,
   );
+  // Removed by hand: no line:column to correct; the problem names the command that puts it back.
+  ctx.specProblem = async () =>
+    "/etc/porthole/porthole.yaml is missing (removed or moved by hand?); the spec this hub applied last is in /var/lib/porthole/applied.json: `node -e '…'` puts it back";
+  const gone = await one(ctx, "spec");
+  assert.equal(gone.status, "fail");
+  assert.deepEqual(gone.fix, [
+    "run the command named above; the hub takes the file at its next reconcile, within 2 s",
+  ]);
 });
 
 test("hub: a check with nothing to look at (no peer, no agent peer, no forward, every forward shadowing on purpose) prints no row, never ok", async () => {

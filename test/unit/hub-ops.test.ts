@@ -2,11 +2,12 @@
 // listed, revoked and refused for names the hub would refuse; an invalid hand-edited spec keeps the
 // live state visible; a change is idempotent by request id.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { hostFiles } from "../../src/host/files.ts";
 import { hubApi } from "../../src/hub/api.ts";
@@ -258,6 +259,41 @@ test("a port with surrounding whitespace is that port (not part of a generated n
   assert.equal(r.body.name, "rpi-tcp-8081");
   assert.equal(r.body.port, "8081");
   assert.equal(r.body.targetPort, "9081");
+});
+
+test("the spec file removed by hand: the hub runs on its last spec, refuses changes, says how to put it back (not `hub init`), and that command does", async (t) => {
+  const { call, service, host, specFile } = await hub(t);
+  // The record the apply wrote (the fake host keeps it in memory), where the real one would be.
+  const record = join(dirname(specFile), "applied.json");
+  writeFileSync(record, host.fileMap.get(record) ?? "");
+  const logs: string[] = [];
+  const tick = await watchLoop(
+    service,
+    (l) => logs.push(l),
+    async () => {},
+  );
+  rmSync(specFile);
+  const problem = await service.specProblem();
+  assert.ok(problem, "a missing spec file is a problem");
+  assert.match(problem, /porthole\.yaml is missing \(removed or moved by hand\?\)/);
+  assert.doesNotMatch(problem, /hub init/);
+  const status = await call("GET", "/v1/status");
+  assert.equal(status.status, 200, JSON.stringify(status.body));
+  assert.deepEqual(
+    status.body.forwards.map((f: { name: string }) => f.name),
+    ["web"],
+  );
+  const add = await call("POST", "/v1/forwards", { name: "dns", proto: "udp", port: 53, peer: "rpi" });
+  assert.equal(add.status, 409, JSON.stringify(add.body));
+  for (let i = 0; i < 3; i++) await tick();
+  assert.equal(logs.filter((l) => /is missing/.test(l)).length, 1, logs.join("\n"));
+  assert.ok(!logs.some((l) => /hub init/.test(l)), logs.join("\n"));
+  // The command it names, run as a person would paste it.
+  const restore = /`(node -e .+)` puts it back/.exec(problem)?.[1];
+  assert.ok(restore, problem);
+  execFileSync("sh", ["-c", restore]);
+  assert.equal(readFileSync(specFile, "utf8"), SPEC);
+  assert.equal(await service.specProblem(), null);
 });
 
 test("a port with leading zeros is that port: its generated name, the spec's number, and a second add finds it", async (t) => {
