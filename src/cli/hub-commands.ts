@@ -71,7 +71,9 @@ interface InitOpts {
  * `porthole down`, which keeps the spec and key) a spec to bring back with `apply`, not a new init.
  */
 export function initRefusal(specFile: string, applied: boolean): string {
-  if (applied) return `${specFile} exists already: this hub is initialized (see porthole status)`;
+  // Run again to change a setting (--webhook, --endpoint…): say where each one changes now.
+  if (applied)
+    return `${specFile} exists already: this hub is initialized (see porthole status); to change its settings, edit the hub section of ${specFile} (the hub daemon applies an edit within 2 s; a hub without it: \`porthole apply\`), and its webhook with \`porthole hub webhook URL\``;
   return `${specFile} exists already, but nothing of it is applied on this host (as after \`porthole down\`): \`porthole apply\` brings this hub back from it (tunnel, rules, unit file), then start its daemon: \`systemctl enable --now porthole-hub\` (without systemd: \`porthole hub run\` under your own supervisor). To start over instead: \`porthole uninstall --purge\` (the key and spec go too; its peers would have to join again)`;
 }
 

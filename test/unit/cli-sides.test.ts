@@ -295,7 +295,20 @@ describe("hub init on a hub that has its spec", () => {
     writeFileSync(join(m.state, "applied.json"), JSON.stringify({ host: "hub", role: "hub" }));
     const r = m.run(["hub", "init", "--endpoint", "203.0.113.1"]);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /exists already: this hub is initialized \(see porthole status\)$/m);
+    assert.match(r.stderr, /exists already: this hub is initialized \(see porthole status\)/);
+  });
+  test("run again to set the webhook (or another setting), it names where each changes: the spec's hub section, `hub webhook`", () => {
+    const m = machine("hub");
+    writeFileSync(join(m.state, "applied.json"), JSON.stringify({ host: "hub", role: "hub" }));
+    const before = m.files();
+    const r = m.run(["hub", "init", "--endpoint", "203.0.113.1", "--webhook", "http://127.0.0.1:9/hook"]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /to change its settings, edit the hub section of \S+porthole\.yaml \(the hub daemon applies an edit within 2 s; a hub without it: `porthole apply`\)/,
+    );
+    assert.match(r.stderr, /its webhook with `porthole hub webhook URL`$/m);
+    assert.deepEqual(m.files(), before);
   });
 });
 
