@@ -58,8 +58,12 @@ async function applyAction(o: ApplyOpts): Promise<void> {
   let hostName = o.host;
   if (o.fromState) {
     const record = await readApplied(ctx.host, ctx.stateDir);
+    // Nothing to work on here, as `status` on a machine that is neither side: a usage error (2).
     if (!record)
-      throw new UserError(`--from-state: nothing saved in ${ctx.stateDir} yet; run apply with a spec first`);
+      throw new UserError(
+        `--from-state: nothing saved in ${ctx.stateDir} yet; run apply with a spec first`,
+        EXIT.usage,
+      );
     specText = record.specText;
     hostName ??= record.host;
   } else {
@@ -206,7 +210,7 @@ async function revertAction(token: string, seconds: number): Promise<void> {
 
 async function confirmAction(): Promise<void> {
   const pending = await confirmPending(hostContext().host, stateDir());
-  if (!pending) throw new UserError("nothing to confirm: no apply --confirm is waiting");
+  if (!pending) throw new UserError("nothing to confirm: no apply --confirm is waiting", EXIT.usage);
   const { pid } = pending;
   try {
     // The waiter, if it still runs (a recycled pid running something else is left alone).

@@ -6,7 +6,8 @@ export const EXIT = {
   invalid: 1,
   /**
    * Wrong command-line usage: a bad argument or option (a file it names cannot be read), the wrong side
-   * (a machine that is neither a hub nor a peer included: `status`, `doctor`); nothing was changed.
+   * (a machine that is neither a hub nor a peer included: `status`, `doctor`), nothing there to work on
+   * (`apply --from-state` with no state saved, `confirm` with nothing waiting); nothing was changed.
    */
   usage: 2,
   /**

@@ -50,6 +50,9 @@ const USAGE: Case[] = [
   ["none", ["doctor"], 2, /^porthole: this machine is neither a hub nor a peer yet: nothing to check/m],
   // A hub whose runtime file is there but nothing of it applied (as after `porthole down`).
   ["hub", ["doctor"], 2, /^porthole: nothing of the hub is applied on this machine/m],
+  // Nothing to work on: no state saved, no apply --confirm waiting.
+  ["none", ["apply", "--from-state"], 2, /^porthole: --from-state: nothing saved in \S+ yet/m],
+  ["none", ["confirm"], 2, /^porthole: nothing to confirm: no apply --confirm is waiting$/m],
 ];
 
 describe("exit codes: the same contract for every command", () => {
