@@ -40,11 +40,17 @@ export function forwardCheck(
   const found = probeFinding({ outcome: result.outcome, target, error: result.error, peer });
   if (result.outcome === "accepted") return { out: [`  checked from the hub: ${found}`], warnings: [] };
   if (result.outcome === "error") return { out: [], warnings: [`not checked: ${found}`] };
+  // Refused: the tunnel carries it, so a listener is what is missing; a timeout or an unreachable may be
+  // the tunnel or a firewall, which a listener alone would not mend.
+  const until =
+    result.outcome === "refused"
+      ? `something accepts on ${at}`
+      : `the hub's connection to ${at} gets through`;
   return {
     out: [],
     warnings: [
       `warning: nothing accepted a connection on ${f.peer}:${port} from the hub: ${found}`,
-      `  the forward is in place: clients reach ${at} once something accepts there (\`porthole status\` probes it again)`,
+      `  the forward is in place on the hub; it works once ${until} (\`porthole status\` probes it again)`,
     ],
   };
 }

@@ -55,12 +55,17 @@ test("refused, timed out, unreachable: a warning naming the target and what the 
   assert.deepEqual(refused.out, []);
   assert.deepEqual(refused.warnings, [
     "warning: nothing accepted a connection on rpi:8080 from the hub: 10.8.0.2:8080 refused the hub's connection: rpi is reached; nothing accepts on 10.8.0.2:8080 (or a firewall there rejects it)",
-    "  the forward is in place: clients reach rpi:8080 once something accepts there (`porthole status` probes it again)",
+    "  the forward is in place on the hub; it works once something accepts on rpi:8080 (`porthole status` probes it again)",
   ]);
   const timeout = forwardCheck(fwd(), rpi, ended("timeout"));
   assert.match(
     timeout.warnings[0] ?? "",
     /^warning: nothing accepted a connection on rpi:8080 from the hub: 10\.8\.0\.2:8080 did not answer the hub's connection \(timed out\): rpi sent packets 3 seconds ago, so the tunnel carries them and a firewall on rpi \(or past it\) dropping tcp\/8080 is likelier$/,
+  );
+  // A listener alone would not mend a drop or a broken tunnel: not said as the fix.
+  assert.equal(
+    timeout.warnings[1],
+    "  the forward is in place on the hub; it works once the hub's connection to rpi:8080 gets through (`porthole status` probes it again)",
   );
   const offline = forwardCheck(fwd(), { ...rpi, online: false, handshakeAgeSeconds: 900 }, ended("timeout"));
   assert.match(
