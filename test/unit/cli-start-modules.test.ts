@@ -16,7 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const preload = join(dir, "modules.cjs");
 writeFileSync(
   preload,
-  "process.on('exit', () => process.stderr.write(`node modules: ${process.moduleLoadList.join(',')}\\n`));\n",
+  "process.on('exit', () => process.stderr.write('node modules: ' + process.moduleLoadList.join(',') + '\\n'));\n",
 );
 before(ensureBuilt);
 
