@@ -13,6 +13,7 @@ import { parseFast } from "../spec/parse.ts";
 import type { Spec } from "../spec/types.ts";
 import { validate } from "../spec/validate.ts";
 import { editData, editDocument, editText, type SpecEdit } from "./spec-edit.ts";
+import { specMissingProblem } from "./spec-missing.ts";
 
 export class SpecRejected extends Error {
   constructor(
@@ -72,24 +73,10 @@ export class SpecStore {
     return this.cached;
   }
 
-  /**
-   * Why the spec file is missing on a host that runs a hub (its applied record, written at every apply,
-   * holds the spec applied last), with the command that puts it back; null when no hub was applied here
-   * (a new machine: `hub init`). Removed by hand, it is a problem like a hand edit's: the hub runs on its
-   * last valid spec and refuses changes, and nothing advises `hub init`, which would start a hub with
-   * none of this one's peers.
-   */
+  /** specMissingProblem for this store's file, from the applied record in its state directory. */
   async missingProblem(): Promise<string | null> {
     const record = appliedRecordFile(this.stateDir);
-    let applied: { role?: unknown; specText?: unknown } | null = null;
-    try {
-      applied = JSON.parse((await this.files.read(record)) ?? "null");
-    } catch {
-      return null;
-    }
-    if (applied?.role !== "hub" || typeof applied.specText !== "string") return null;
-    const restore = `node -e 'process.stdout.write(require(process.argv[1]).specText)' ${record} > ${this.file}`;
-    return `${this.file} is missing (removed or moved by hand?); the spec this hub applied last is in ${record}: \`${restore}\` puts it back`;
+    return specMissingProblem(this.file, record, await this.files.read(record).catch(() => null));
   }
 
   /**

@@ -343,6 +343,28 @@ test("hub init on a hub whose spec file was removed refuses (it would drop every
   assert.equal(readFileSync(file, "utf8"), specText);
 });
 
+test("apply, validate and render on a hub whose spec file was removed name the command that puts it back, not hub init (which refuses there)", () => {
+  const m = machine("hub");
+  const file = join(m.config, "porthole.yaml");
+  writeFileSync(
+    join(m.state, "applied.json"),
+    JSON.stringify({ host: "hub", role: "hub", specText: readFileSync(file, "utf8") }),
+  );
+  rmSync(file);
+  const before = m.files();
+  for (const args of [["apply", "--dry-run"], ["validate"], ["render", "--host", "hub"]]) {
+    const r = m.run(args);
+    assert.equal(r.status, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /porthole\.yaml is missing \(removed or moved by hand\?\)/, args.join(" "));
+    assert.match(r.stderr, /`node -e [^`]+` puts it back/, args.join(" "));
+    assert.doesNotMatch(r.stderr, /hub init/, args.join(" "));
+  }
+  assert.deepEqual(m.files(), before);
+  // A machine with no hub applied still hears of hub init.
+  const fresh = machine("none").run(["validate"]);
+  assert.match(fresh.stderr, /`porthole hub init` writes the hub's/);
+});
+
 describe("hub init --public-interface", () => {
   const addr = (iface: string, address: string, scope = "global") => ({
     iface,
