@@ -16,6 +16,14 @@ export function specMissingProblem(file: string, record: string, recordText: str
     return null;
   }
   if (applied?.role !== "hub" || typeof applied.specText !== "string") return null;
-  const restore = `node -e 'process.stdout.write(require(process.argv[1]).specText)' ${record} > ${file}`;
+  // Read as a file, not require()d: a relative state directory would be looked up as a module.
+  const read =
+    "process.stdout.write(JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')).specText)";
+  const restore = `node -e "${read}" ${shellWord(record)} > ${shellWord(file)}`;
   return `${file} is missing (removed or moved by hand?); the spec this hub applied last is in ${record}: \`${restore}\` puts it back`;
+}
+
+/** `path` as one shell word, for a command a person pastes: quoted when it holds anything but -./_ and alphanumerics. */
+function shellWord(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replaceAll("'", "'\\''")}'`;
 }
