@@ -6,6 +6,7 @@ import { expandTargets } from "../compile/targets.ts";
 import { narrowFinding } from "../foreign/findings.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Enrolling, Target } from "../plan/plan.ts";
+import { PEERS_SEND_EVERY_S, silentAfter } from "../protocol/probe-text.ts";
 import type { AppliedReport, ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
 import type { PeerApplied, ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
 import type { FirewallFinding, HubStatus, PeerStatus } from "../protocol/status.ts";
@@ -225,15 +226,25 @@ export class HubService extends HubContext {
     const targets = probeTargets(spec);
     const now = this.now() / 1000;
     const stats = (await this.ctx.host.stats.wgPeers(spec.hub.interface)) ?? [];
+    // A handshake reads recent for up to 2 minutes after the tunnel broke; the hub's watch of what it
+    // received says which peer is still heard (a silent one cannot probe: it would only time out).
+    const heard = await onlinePeers(this);
+    const silence = (p: Spec["peers"][number]) => {
+      const rx = heard.find((x) => x.name === p.name)?.receivedSecondsAgo ?? null;
+      const within = silentAfter(p.keepalive);
+      return rx !== null && within !== null && rx >= within ? rx : null;
+    };
     const connected = spec.peers
       .filter((p) => p.kind === "agent")
       .map((p) => ({
         name: p.name,
         at: stats.find((x) => x.publicKey === p.publicKey)?.latestHandshake ?? 0,
         endpoint: stats.find((x) => x.publicKey === p.publicKey)?.endpoint,
+        silentS: silence(p),
+        keepalive: p.keepalive,
       }))
       .filter((p) => p.at > 0 && now - p.at <= CONNECTED_S)
-      .sort((a, b) => b.at - a.at);
+      .sort((a, b) => Number(a.silentS !== null) - Number(b.silentS !== null) || b.at - a.at);
     if (req.peer && !spec.peers.some((p) => p.name === req.peer))
       throw new NotFound(`no peer named ${req.peer}`, "peer");
     const chosen = req.peer ? connected.find((p) => p.name === req.peer) : connected[0];
@@ -252,6 +263,10 @@ export class HubService extends HubContext {
         req.peer
           ? `${req.peer} has not shaken hands in the last ${CONNECTED_S} s: it cannot probe`
           : `no peer running the agent has shaken hands in the last ${CONNECTED_S} s: nobody to probe from outside`,
+      );
+    if (chosen.silentS !== null)
+      return unknown(
+        `${chosen.name}${req.peer ? "" : ", the peer that shook hands last,"} has sent the hub nothing for ${chosen.silentS} s (it sends at least every ${chosen.keepalive ?? PEERS_SEND_EVERY_S} s): its tunnel is likelier down (see the peers check), so it cannot probe from outside`,
       );
     const report = await this.probes.ask(chosen.name, spec.hub.endpoint.host, targets);
     if (!report)

@@ -827,6 +827,45 @@ test("reachability: the task rides in the chosen peer's whoami, its report is ju
   assert.equal((await h.as("10.8.0.2", "POST", `/v1/probes/${task.id}`, report)).status, 404, "once only");
 });
 
+test("reachability: a peer that shook hands last but has sent nothing since (its tunnel broke) is not asked to probe; one still heard is, and with none the reply says why", async (t) => {
+  let nowMs = Date.now();
+  const h = await hub(t, SPEC(), { now: () => nowMs });
+  const host = h.service.ctx.host as ReturnType<typeof fakeHost>;
+  const now = Math.floor(nowMs / 1000);
+  host.peerStats.set(KEYS.rpi, { latestHandshake: now - 3, rxBytes: 100, txBytes: 1 });
+  host.peerStats.set(KEYS.boss, { latestHandshake: now - 60, rxBytes: 100, txBytes: 1 });
+  await h.service.peers(); // the watch's first look at what each peer sent
+  // 45 s later rpi has sent nothing more (its link went down); boss has.
+  nowMs += 45_000;
+  host.peerStats.set(KEYS.boss, { latestHandshake: now - 60, rxBytes: 200, txBytes: 1 });
+  const asked = h.as("root", "POST", "/v1/reachability", {});
+  let task: { id: string } | undefined;
+  for (let i = 0; i < 50 && !task; i++) {
+    const rpi = (await (await h.as("10.8.0.2", "GET", "/v1/whoami")).json()) as { probe?: unknown };
+    assert.equal(rpi.probe, undefined, "silent rpi was asked");
+    task = ((await (await h.as("10.8.0.4", "GET", "/v1/whoami")).json()) as { probe?: typeof task }).probe;
+    if (!task) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(task, "boss, still heard, probes");
+  const report = {
+    address: "203.0.113.1",
+    via: "eth0",
+    handshake: { ageS: 60, endpoint: "203.0.113.1:51820" },
+    results: [],
+  };
+  assert.equal((await h.as("10.8.0.4", "POST", `/v1/probes/${task.id}`, report)).status, 200);
+  assert.equal(((await (await asked).json()) as { peer: string }).peer, "boss");
+  // Only rpi: told at once why nobody probes, not "did not report" after a wait.
+  host.peerStats.delete(KEYS.boss);
+  const started = Date.now();
+  const alone = (await (await h.as("root", "POST", "/v1/reachability", {})).json()) as { note: string };
+  assert.ok(Date.now() - started < 1000, "no wait for a report that cannot come");
+  assert.equal(
+    alone.note,
+    "rpi, the peer that shook hands last, has sent the hub nothing for 45 s (it sends at least every 25 s): its tunnel is likelier down (see the peers check), so it cannot probe from outside",
+  );
+});
+
 test("a peer's change by request id is known after the daemon restarts: asked again, it is answered, not run twice", async (t) => {
   const h = await hub(t);
   const id = "req-restart-0123";
