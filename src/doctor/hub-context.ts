@@ -40,7 +40,8 @@ export async function hubContext(
   const rec = await readApplied(host, stateDir);
   if (rec?.role !== "hub")
     throw new NothingToCheck(
-      `nothing of the hub is applied on this machine (no hub record in ${stateDir}/applied.json): run \`porthole hub init --endpoint NAME\` or \`porthole apply\``,
+      // Reached on a hub taken down (its spec and key stay), where `hub init` refuses: apply first.
+      `nothing of the hub is applied on this machine (no hub record in ${stateDir}/applied.json), as after \`porthole down\`, which keeps the spec and key: \`porthole apply\` brings the hub back from its spec, then start its daemon (\`systemctl enable --now porthole-hub\`, or \`porthole hub run\` under your own supervisor); a machine with no hub spec yet: \`porthole hub init --endpoint NAME\``,
     );
   const r = loadSpec(rec.specText, "applied.json");
   if (!r.ok) throw new Error(`the applied spec in ${stateDir}/applied.json does not load:\n${r.report}`);

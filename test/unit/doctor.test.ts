@@ -424,7 +424,12 @@ test("hub: nothing applied here is a clear error, not a report", async () => {
       e instanceof NothingToCheck,
       "the CLI's usage exit (2) tells it from a record that does not load",
     );
-    assert.match(e.message, /nothing of the hub is applied on this machine.*porthole hub init/);
+    assert.match(e.message, /nothing of the hub is applied on this machine/);
+    // As after `porthole down` (spec and key kept), where hub init refuses: apply is the way back.
+    assert.match(
+      e.message,
+      /as after `porthole down`, which keeps the spec and key: `porthole apply` brings the hub back/,
+    );
     return true;
   });
 });
