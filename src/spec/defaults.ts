@@ -17,6 +17,7 @@ export const DEFAULTS = {
 } as const;
 
 /** A hub, peer or forward name; NAME_RULE says it in words for diagnostics. */
+export const NAME_MAX = 32;
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 export const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
 /** A Linux interface name (IFNAMSIZ - 1 characters). */

@@ -33,11 +33,11 @@ forwards:
     targetPort: 8080
 `;
 
-async function hub(t: TestContext) {
+async function hub(t: TestContext, text = SPEC) {
   const dir = mkdtempSync(join(tmpdir(), "porthole-ops-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const specFile = join(dir, "porthole.yaml");
-  writeFileSync(specFile, SPEC);
+  writeFileSync(specFile, text);
   const host: FakeHost = fakeHost({ "/k": hubKey });
   const service = new HubService(
     { host, keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" },
@@ -294,6 +294,25 @@ test("the spec file removed by hand: the hub runs on its last spec, refuses chan
   execFileSync("sh", ["-c", restore]);
   assert.equal(readFileSync(specFile, "utf8"), SPEC);
   assert.equal(await service.specProblem(), null);
+});
+
+test("a peer whose name takes all 32 characters gets forwards without --name: the made name is cut to fit, not refused", async (t) => {
+  const long = "grandmas-raspberry-pi-living-rm1";
+  assert.equal(long.length, 32);
+  const { call } = await hub(
+    t,
+    SPEC.replace(
+      "forwards:",
+      `  - name: ${long}\n    publicKey: "${publicKeyOf(generatePrivateKey())}"\nforwards:`,
+    ),
+  );
+  const one = await call("POST", "/v1/forwards", { port: 8081, peer: long });
+  assert.equal(one.status, 201, JSON.stringify(one.body));
+  assert.equal(one.body.name, "grandmas-raspberry-pi-l-tcp-8081");
+  const range = await call("POST", "/v1/forwards", { port: "6000-6010", proto: "tcp+udp", peer: long });
+  assert.equal(range.status, 201, JSON.stringify(range.body));
+  assert.equal(range.body.name, "grandmas-raspb-tcp-udp-6000-6010");
+  for (const n of [one.body.name, range.body.name]) assert.ok(n.length <= 32, n);
 });
 
 test("a port with leading zeros is that port: its generated name, the spec's number, and a second add finds it", async (t) => {
