@@ -4,7 +4,7 @@
 import type { Listener } from "../host/types.ts";
 import { canonicalPort, formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
-import { NAME_MAX } from "../spec/defaults.ts";
+import { forwardName } from "../spec/defaults.ts";
 import { count } from "../spec/diagnostics.ts";
 import { hubReservedPorts } from "../spec/reserved-ports.ts";
 import type { Forward, Proto, Spec } from "../spec/types.ts";
@@ -21,18 +21,6 @@ export interface ForwardInput {
   allowFrom?: string[];
   /** Take the public port even though a service on the hub listens on it (admins only). */
   shadowHubService?: boolean;
-}
-
-/**
- * The name a forward gets when none is given: "rpi-tcp-80", "rpi-tcp-udp-6000-6010". A peer's name may
- * take all 32 characters a name may have, so it is cut to leave room for the protocol and port (which
- * alone tell a peer's forwards apart: one forward per public port and protocol); it said "--name: … is
- * not a valid name" to a user who gave none.
- */
-export function forwardName(peer: string, proto: string, port: string): string {
-  const what = `${proto.replace("+", "-")}-${port.replace(/[^0-9]+/g, "-")}`;
-  const room = NAME_MAX - what.length - 1;
-  return `${peer.slice(0, room).replace(/-+$/, "")}-${what}`;
 }
 
 export async function addForward(hub: HubContext, who: Identity, given: ForwardInput) {

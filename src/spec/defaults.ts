@@ -16,10 +16,23 @@ export const DEFAULTS = {
   limits: { forwardsPerPeer: 20, portsPerPeer: 100, maxRangeWithoutAdmin: 16 },
 } as const;
 
-/** A hub, peer or forward name; NAME_RULE says it in words for diagnostics. */
+/** The longest hub, peer or forward name, in characters. */
 export const NAME_MAX = 32;
+/** A hub, peer or forward name; NAME_RULE says it in words for diagnostics. */
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 export const NAME_RULE = "1-32 lowercase letters, digits or '-', not starting or ending with '-'";
+
+/**
+ * The name a forward gets when none is given (the hub's forward add, `import wg-quick`): "rpi-tcp-80",
+ * "rpi-tcp-udp-6000-6010" (`port`: "80", "6000-6010"). A peer's name may take all NAME_MAX characters,
+ * so it is cut to leave room for the protocol and port, which alone tell a peer's forwards apart (one
+ * forward per public port and protocol); uncut, the name was refused as not a valid name.
+ */
+export function forwardName(peer: string, proto: string, port: string): string {
+  const what = `${proto.replace("+", "-")}-${port.replace(/[^0-9]+/g, "-")}`;
+  const room = NAME_MAX - what.length - 1;
+  return `${peer.slice(0, room).replace(/-+$/, "")}-${what}`;
+}
 /** A Linux interface name (IFNAMSIZ - 1 characters). */
 export const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 /** A DNS host name (the endpoint's host when it is not an address). */

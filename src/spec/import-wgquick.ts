@@ -14,7 +14,7 @@ import {
   parseCidr,
 } from "../net/ip.ts";
 import { publicKeyOf } from "../net/wgkey.ts";
-import { NAME_RE } from "./defaults.ts";
+import { forwardName, NAME_RE } from "./defaults.ts";
 import { classifyHook, type Dnat, splitHook } from "./wgquick-hooks.ts";
 import { lastValue, listValues, peerNameOf, readWgQuick, type Section } from "./wgquick-read.ts";
 
@@ -223,12 +223,12 @@ function forwardsOf(
       const prev = out.get(key);
       if (prev) {
         prev.proto = "tcp+udp";
-        prev.name = `${peer}-tcp-udp-${port}`;
+        prev.name = forwardName(peer, "tcp+udp", port);
         continue;
       }
       const asPort = (p: string) => (/^\d+$/.test(p) ? Number(p) : p);
       out.set(key, {
-        name: `${peer}-${d.protos[0]}-${port}`,
+        name: forwardName(peer, d.protos[0] as string, port),
         proto: d.protos[0],
         port: asPort(port),
         peer,

@@ -134,6 +134,25 @@ test("DNAT without SNAT into the tunnel is imported as snat, and the note says h
   );
 });
 
+test("a peer named with all 32 characters: its forwards' names are cut to fit, and the spec validates", () => {
+  // Its DNAT for tcp and udp alike: one forward, tcp+udp.
+  const text = readFileSync(join(dir, "seed.conf"), "utf8")
+    .replace("[Peer]", "# grandmas-living-room-media-server\n[Peer]")
+    .replace(
+      "PostUp = iptables -A FORWARD",
+      "PostUp = iptables -t nat -A PREROUTING -i ens3 -p udp --dport 80 -j DNAT --to-destination 10.8.0.2:8080\nPostUp = iptables -A FORWARD",
+    );
+  const r = importWgQuick(text, { endpoint: "vps.example.com", interfaceName: "wg0" });
+  const data = parse(r.yaml);
+  const v = validate(data);
+  assert.ok(v.ok, `the imported spec does not validate: ${JSON.stringify(!v.ok && v.problems)}`);
+  assert.equal(data.peers[0].name, "grandmas-living-room-media-serve");
+  assert.deepEqual(
+    data.forwards.map((f: { name: string; proto: string }) => [f.name, f.proto]),
+    [["grandmas-living-room-tcp-udp-80", "tcp+udp"]],
+  );
+});
+
 test("the tunnel is named from the file, as wg-quick does; %i in hooks is that name", () => {
   const text = readFileSync(join(dir, "seed.conf"), "utf8").replaceAll("wg0", "%i");
   const r = importWgQuick(text, { endpoint: "vps.example.com", interfaceName: "wg1" });
