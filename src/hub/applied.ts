@@ -37,6 +37,10 @@ interface Heard {
   lastMs: number;
 }
 
+/**
+ * The reports and polls by the peer's public key, not its name: a peer removed and added again under
+ * its name with a new key (another machine, or a reinstall) has reported nothing yet.
+ */
 export class AppliedLog {
   private readonly kept = new Map<string, Kept>();
   private readonly heard = new Map<string, Heard>();
@@ -45,12 +49,13 @@ export class AppliedLog {
   constructor(readonly startedMs: number) {}
 
   /**
-   * Keeps peer `name`'s report. A report without `lastApplied` (its agent restarted and has applied
-   * nothing since) keeps the success the hub knew. `served`: what the hub serves it now; the parts of
-   * the success's spec are known when that is the spec served now, or the success known before.
+   * Keeps the report of the peer whose key is `key`. A report without `lastApplied` (its agent
+   * restarted and has applied nothing since) keeps the success the hub knew. `served`: what the hub
+   * serves it now; the parts of the success's spec are known when that is the spec served now, or the
+   * success known before.
    */
-  report(name: string, r: AppliedReport, served: Served): void {
-    const before = this.kept.get(name);
+  report(key: string, r: AppliedReport, served: Served): void {
+    const before = this.kept.get(key);
     const lastApplied =
       r.error === null ? { specHash: r.specHash, at: r.at } : (r.lastApplied ?? before?.lastApplied ?? null);
     const ran = !lastApplied
@@ -60,34 +65,37 @@ export class AppliedLog {
         : lastApplied.specHash === before?.lastApplied?.specHash
           ? (before.ran ?? null)
           : null;
-    this.kept.set(name, { attempt: { specHash: r.specHash, at: r.at, error: r.error }, lastApplied, ran });
+    this.kept.set(key, { attempt: { specHash: r.specHash, at: r.at, error: r.error }, lastApplied, ran });
   }
 
-  /** Peer `name`'s agent asked the hub (whoami) at `nowMs`. */
-  heardFrom(name: string, nowMs: number): void {
-    const h = this.heard.get(name);
+  /** The agent of the peer whose key is `key` asked the hub (whoami) at `nowMs`. */
+  heardFrom(key: string, nowMs: number): void {
+    const h = this.heard.get(key);
     if (h) h.lastMs = nowMs;
-    else this.heard.set(name, { firstMs: nowMs, lastMs: nowMs });
+    else this.heard.set(key, { firstMs: nowMs, lastMs: nowMs });
   }
 
-  /** What the hub has on record of peer `name`'s last apply (the whoami answer's `applied`); null: nothing. */
-  echo(name: string): { specHash: string; error: string | null } | null {
-    const k = this.kept.get(name);
+  /** What the hub has on record of the last apply of the peer whose key is `key` (whoami's `applied`); null: nothing. */
+  echo(key: string): { specHash: string; error: string | null } | null {
+    const k = this.kept.get(key);
     return k ? { specHash: k.attempt.specHash, error: k.attempt.error } : null;
   }
 
-  /** Forgets peers not in `names`: called when a spec is applied (a peer removed, by the API or by hand). */
-  keepOnly(names: Set<string>): void {
-    for (const m of [this.kept, this.heard]) for (const n of m.keys()) if (!names.has(n)) m.delete(n);
+  /**
+   * Forgets peers whose keys are not in `keys`: called when a spec is applied (a peer removed, by the
+   * API or by hand, or given a new key under its name).
+   */
+  keepOnly(keys: Set<string>): void {
+    for (const m of [this.kept, this.heard]) for (const k of m.keys()) if (!keys.has(k)) m.delete(k);
   }
 
-  /** Peer `name`'s side judged against what the hub serves it now. */
-  judge(name: string, served: Served, nowMs: number): PeerApplied {
+  /** Peer `name`'s (its key: `key`) side judged against what the hub serves it now. */
+  judge(name: string, key: string, served: Served, nowMs: number): PeerApplied {
     return judgeApplied(
       name,
       served.hash,
-      this.kept.get(name) ?? null,
-      this.heard.get(name) ?? null,
+      this.kept.get(key) ?? null,
+      this.heard.get(key) ?? null,
       { nowMs, startedMs: this.startedMs },
       served.parts,
     );

@@ -23,7 +23,8 @@ import { SpecRejected, type SpecStore } from "./store.ts";
 
 export type Identity =
   | { kind: "root" }
-  | { kind: "peer"; name: string; admin: boolean }
+  /** `publicKey`: what the hub's records of a peer follow (a peer added again by hand under its name, with a new key, is a new peer). */
+  | { kind: "peer"; name: string; admin: boolean; publicKey: string }
   | { kind: "enrolling"; tokenId: string }
   | { kind: "stranger"; address: string };
 
@@ -53,9 +54,12 @@ export class HubContext {
    * What the agent peers reported of their applies: set by the daemon, the API they report to. null:
    * this process takes no reports (the in-process API of a hub without its daemon, where no agent can
    * reach it): every peer is then judged by the hub's probe alone, as before, and says nothing of it.
-   * A removed peer's records go when the spec without it is applied (reconcileNow), not on a read.
+   * Kept by public key: a removed peer's records go when the spec without its key is applied
+   * (reconcileNow), not on a read, also when a peer of the same name (a new machine) replaces it.
    */
   applied: AppliedLog | null = null;
+  /** Each peer's tunnel addresses and its key, as last applied: a target at an address whose key changed is another machine. */
+  private keyAt = new Map<string, string>();
   /** When each peer's received bytes last grew, fed by every peer status (the daemon's every 2 s). */
   readonly rx = new RxHistory();
   private queue: Promise<unknown> = Promise.resolve();
@@ -73,6 +77,26 @@ export class HubContext {
       write: (text) => ctx.host.files.write(file, text, 0o600),
     });
   }
+
+  /**
+   * Forgets what the hub kept of peers no longer in the applied spec, by key: a peer removed and added
+   * again under its name (a new key) starts with no reports, and the targets at an address that another
+   * key holds now with no probe results (forgetTargets).
+   */
+  private forgetReplaced(spec: Spec): void {
+    this.applied?.keepOnly(new Set(spec.peers.map((p) => p.publicKey)));
+    const keyAt = new Map(
+      spec.peers.flatMap((p) =>
+        [p.address, p.address6].flatMap((a) => (a ? [[formatAddr(a), p.publicKey] as const] : [])),
+      ),
+    );
+    const moved = [...this.keyAt].filter(([a, k]) => keyAt.get(a) !== k).map(([a]) => a);
+    this.keyAt = keyAt;
+    if (moved.length) this.forgetTargets(moved);
+  }
+
+  /** Drops what is kept of the targets at these tunnel addresses (HubService: its probe results). */
+  protected forgetTargets(_addresses: string[]): void {}
 
   /** Runs changes one after another, in the order they were asked for. */
   serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -112,7 +136,8 @@ export class HubContext {
         listeners,
       });
       this.stats.lastError = undefined;
-      this.applied?.keepOnly(new Set(spec.peers.map((p) => p.name)));
+      this.forgetReplaced(spec);
+      this.enforced = spec;
       this.planned = { text, targets: r.plan.targets };
       this.appliedText = text;
       return r;
@@ -277,6 +302,13 @@ export class HubContext {
 
   /** The spec text this process applied last (null: none yet): the watch tells an edited file from drift. */
   appliedText: string | null = null;
+
+  /**
+   * The spec this process applied last (undefined: none yet): who holds each tunnel address is what
+   * the interface carries, not a file edited since (a peer's key or address changed by hand holds
+   * until the daemon applies the edit, within 2 s).
+   */
+  enforced?: Spec;
 }
 
 /** Another forward named by its index in the spec, as validation names it: `forwards[3]`. */

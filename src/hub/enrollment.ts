@@ -102,7 +102,7 @@ export async function enroll(hub: HubContext, who: Identity, input: { token: str
     await hub.runtime.update((r) => {
       for (const x of r.tokens) if (x.id === t.id) x.usedAt = usedAt;
     });
-    const self: Identity = { kind: "peer", name: t.name, admin: t.admin };
+    const self: Identity = { kind: "peer", name: t.name, admin: t.admin, publicKey: input.publicKey };
     return { name: t.name, address, spec: (await hub.specFor(self)).text, peers: next.peers.length };
   });
 }

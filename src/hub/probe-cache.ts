@@ -60,6 +60,12 @@ export class ProbeCache implements ProbeSource {
   private readonly results = new Map<string, Probed>();
   private readonly running = new Set<string>();
 
+  /** Forgets every result for targets at these addresses (another machine holds the address now). */
+  forget(addresses: string[]): void {
+    const gone = new Set(addresses);
+    for (const k of this.results.keys()) if (gone.has(k.slice(0, k.lastIndexOf(":")))) this.results.delete(k);
+  }
+
   /**
    * The last probe of each of `targets` ({addr, port}), by targetKey, probing nothing (what /metrics
    * reports: a scrape costs no connects); a target missing from the answer was never probed.

@@ -38,6 +38,7 @@ export function outsideAllowList(spec: Spec, from: string | null | undefined): M
 }
 
 interface Pending {
+  /** The public key of the peer it was given to (not its name: a peer added again under it is another). */
   peer: string;
   task: ProbeTask;
   taken: boolean;

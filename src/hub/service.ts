@@ -28,11 +28,12 @@ export class HubService extends HubContext {
   async identify(address: string | undefined, transport: "unix" | "tcp" | "local"): Promise<Identity> {
     if (transport !== "tcp") return { kind: "root" };
     const addr = (address ?? "").replace(/^::ffff:/, "");
-    const { spec } = await this.live();
+    // By the spec applied last: the interface's keys are what make the address the peer's.
+    const spec = this.enforced ?? (await this.live()).spec;
     const peer = spec.peers.find(
       (p) => formatAddr(p.address) === addr || (p.address6 && formatAddr(p.address6) === addr),
     );
-    if (peer) return { kind: "peer", name: peer.name, admin: peer.admin };
+    if (peer) return { kind: "peer", name: peer.name, admin: peer.admin, publicKey: peer.publicKey };
     const token = (await this.runtime.load()).tokens.find((t) => t.address === addr);
     if (token) return { kind: "enrolling", tokenId: token.id };
     return { kind: "stranger", address: addr };
@@ -88,6 +89,11 @@ export class HubService extends HubContext {
     () => this.now(),
   );
 
+  /** A target at an address another key holds now is another machine: its old results go. */
+  protected override forgetTargets(addresses: string[]): void {
+    this.probeCache.forget(addresses);
+  }
+
   /** The cache's last results, probing nothing. */
   private readonly lastProbes: ProbeSource = {
     check: async (targets) => this.probeCache.last(targets),
@@ -130,7 +136,7 @@ export class HubService extends HubContext {
     const out = new Map<string, PeerApplied>();
     for (const p of spec.peers) {
       if (p.kind !== "agent") continue;
-      out.set(p.name, log.judge(p.name, await this.served(p.name, p.admin), now));
+      out.set(p.name, log.judge(p.name, p.publicKey, await this.served(p.name, p.admin), now));
     }
     return out;
   }
@@ -138,8 +144,8 @@ export class HubService extends HubContext {
   /** A peer's agent asked who it is (whoami): noted, and what the hub has on record of its last apply. */
   heardFrom(who: Identity): { applied?: { specHash: string; error: string | null } | null } {
     if (who.kind !== "peer" || !this.applied) return {};
-    this.applied.heardFrom(who.name, this.now());
-    return { applied: this.applied.echo(who.name) };
+    this.applied.heardFrom(who.publicKey, this.now());
+    return { applied: this.applied.echo(who.publicKey) };
   }
 
   /** A peer reports its own last apply (POST /v1/applied). */
@@ -149,8 +155,8 @@ export class HubService extends HubContext {
     const log = this.applied;
     if (!log) throw new NotFound("this hub takes no reports of what peers applied");
     const served = await this.served(who.name, who.admin);
-    const before = log.echo(who.name);
-    log.report(who.name, report, served);
+    const before = log.echo(who.publicKey);
+    log.report(who.publicKey, report, served);
     // The daemon's log says when a peer's apply starts or stops failing (not every report).
     if (report.error !== null && before?.error !== report.error)
       this.onPeerApply?.(
@@ -238,6 +244,7 @@ export class HubService extends HubContext {
       .filter((p) => p.kind === "agent")
       .map((p) => ({
         name: p.name,
+        publicKey: p.publicKey,
         at: stats.find((x) => x.publicKey === p.publicKey)?.latestHandshake ?? 0,
         endpoint: stats.find((x) => x.publicKey === p.publicKey)?.endpoint,
         silentS: silence(p),
@@ -268,7 +275,7 @@ export class HubService extends HubContext {
       return unknown(
         `${chosen.name}${req.peer ? "" : ", the peer that shook hands last,"} has sent the hub nothing for ${chosen.silentS} s (it sends at least every ${chosen.keepalive ?? PEERS_SEND_EVERY_S} s): its tunnel is likelier down (see the peers check), so it cannot probe from outside`,
       );
-    const report = await this.probes.ask(chosen.name, spec.hub.endpoint.host, targets);
+    const report = await this.probes.ask(chosen.publicKey, spec.hub.endpoint.host, targets);
     if (!report)
       return unknown(
         `${chosen.name} did not report within a few seconds: is its agent (porthole peer run) running, and of this version?`,
@@ -288,13 +295,13 @@ export class HubService extends HubContext {
 
   /** A peer's pending probe task, handed out once (in its whoami answer). */
   probeTaskFor(who: Identity): ProbeTask | undefined {
-    return who.kind === "peer" ? this.probes.taskFor(who.name) : undefined;
+    return who.kind === "peer" ? this.probes.taskFor(who.publicKey) : undefined;
   }
 
   /** A peer's report of a probe task it was given. */
   reportProbe(who: Identity, id: string, report: ProbeReport): void {
     this.requirePeer(who);
-    if (who.kind !== "peer" || !this.probes.report(who.name, id, report))
+    if (who.kind !== "peer" || !this.probes.report(who.publicKey, id, report))
       throw new NotFound(`no probe ${id} is waiting for this peer's report`);
   }
 

@@ -144,3 +144,26 @@ test("hub status: unknown, not working, while the peer's agent has not applied t
     assert.match((await fetchShare(lab)).stdout, /Hello from the Pi/, "the share's clients are served");
   });
 });
+
+test("a peer removed and added again by hand under its name (a new key): the old machine's report is not the new one's", async (t) => {
+  await withJoinedLab(t, "ak", {}, async (lab) => {
+    const before = await statusWhen(lab, "the peer applied", (s) => s.rpi?.state === "current");
+    assert.equal(before.share.probeOutcome, "accepted");
+    // Another machine under the name: rpi's key replaced in the hub's spec by hand. The old machine's
+    // agent still runs: it fetches the edited spec, fails to apply it (not its key) and says so.
+    const specPath = join(lab.world.hostRecord("hub").configDir, "porthole.yaml");
+    const text = await readFile(specPath, "utf8");
+    const old = /^ {4}publicKey: "?([A-Za-z0-9+/=]{44})"?$/m.exec(text.slice(text.indexOf("peers:")))?.[1];
+    assert.ok(old, text);
+    const fresh = (await lab.porthole("hub", ["keygen"])).stdout.trim();
+    const key = (await lab.world.exec("hub", [...PORTHOLE, "pubkey"], { input: `${fresh}\n` })).stdout.trim();
+    await writeFile(specPath, text.replace(old, key));
+    const after = await statusWhen(lab, "the new key has no records", (s) => s.rpi?.state === "silent");
+    assert.match(after.rpi?.note ?? "", /^rpi's agent has not been heard since the hub started/);
+    assert.equal(after.rpi?.lastError, null, "the old machine's failed apply is not the new one's");
+    assert.doesNotMatch(after.text, /belongs to public key/);
+    // Still so once the old machine's agent has ticked a few more times (its packets no longer pass).
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal((await status(lab)).rpi?.state, "silent");
+  });
+});

@@ -895,6 +895,28 @@ test("a peer's change by request id is known after the daemon restarts: asked ag
   assert.equal(readFileSync(h.specFile, "utf8").match(/port: 9100/g)?.length, 1);
 });
 
+test("a peer's outcomes by request id follow its key: another machine added under its name gets none of them", async (t) => {
+  const h = await hub(t);
+  const id = "req-rekeyed-0123";
+  const sent = await hubApi(h.service, "tcp").request(
+    "/v1/forwards",
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": id },
+      body: JSON.stringify({ port: 9101 }),
+    },
+    { incoming: { socket: { remoteAddress: ADDRESS.peer } } },
+  );
+  assert.equal(sent.status, 201);
+  const ask = () =>
+    h.as("peer", "GET", `/v1/requests/${id}`).then((r) => r.json() as Promise<{ state: string }>);
+  assert.equal((await ask()).state, "done", "its own outcome, asked again");
+  // nas removed and added again by hand under its name, with a new key (another machine, same address).
+  writeFileSync(h.specFile, readFileSync(h.specFile, "utf8").replace(KEYS.nas, key()));
+  await h.service.reconcile();
+  assert.equal((await ask()).state, "unknown", "the old machine's outcome is not the new one's");
+});
+
 test("GET /v1/status?forwards=summary sums up more than 100 forwards; a peer's summary is of its own", async (t) => {
   const many = Array.from(
     { length: 120 },

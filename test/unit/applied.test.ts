@@ -324,9 +324,9 @@ test("the records of a peer removed from the spec go when that spec is applied, 
   );
   await h.service.status();
   await h.service.peers();
-  assert.deepEqual(h.service.applied?.echo("rpi"), { specHash, error: null }, "a read keeps the records");
+  assert.deepEqual(h.service.applied?.echo(KEYS.rpi), { specHash, error: null }, "a read keeps the records");
   await h.service.reconcile();
-  assert.equal(h.service.applied?.echo("rpi"), null, "applying the spec without rpi forgets it");
+  assert.equal(h.service.applied?.echo(KEYS.rpi), null, "applying the spec without rpi forgets it");
 });
 
 test("AppliedLog: a report without lastApplied (a restarted agent whose apply failed) keeps the success known", () => {
@@ -334,7 +334,7 @@ test("AppliedLog: a report without lastApplied (a restarted agent whose apply fa
   const parts = { base: "b", forwards: new Map([["web", "w"]]) };
   log.report("rpi", report(H1), { hash: H1, parts });
   log.report("rpi", { specHash: H2, at: "T2", error: "boom", lastApplied: null }, { hash: H2, parts });
-  const a = log.judge("rpi", { hash: H2, parts }, NOW);
+  const a = log.judge("rpi", "rpi", { hash: H2, parts }, NOW);
   assert.deepEqual(a.lastApplied, { specHash: H1, at: "2027-01-15T08:00:00.000Z" });
   assert.deepEqual(a.forwardsChanged, [], "what H1 held is kept with it: web is the same");
   log.keepOnly(new Set());
@@ -350,13 +350,17 @@ test("AppliedLog: what a spec held is known only for one the hub served; else (a
     { ...report(H2, "boom"), lastApplied: { specHash: H1, at: "T1" } },
     { hash: H2, parts: parts("w") },
   );
-  assert.equal(log.judge("rpi", { hash: H2, parts: parts("w") }, NOW).forwardsChanged, null);
+  assert.equal(log.judge("rpi", "rpi", { hash: H2, parts: parts("w") }, NOW).forwardsChanged, null);
   // Served H1 when it reported it: kept, and later compared with what is served then.
   log.report("rpi", report(H1), { hash: H1, parts: parts("w") });
   const served = (web: string, base = "b") => ({ hash: H2, parts: { ...parts(web), base } });
-  assert.deepEqual(log.judge("rpi", served("w"), NOW).forwardsChanged, []);
-  assert.deepEqual(log.judge("rpi", served("w2"), NOW).forwardsChanged, ["web"]);
-  assert.equal(log.judge("rpi", served("w", "b2"), NOW).forwardsChanged, null, "its own settings changed");
+  assert.deepEqual(log.judge("rpi", "rpi", served("w"), NOW).forwardsChanged, []);
+  assert.deepEqual(log.judge("rpi", "rpi", served("w2"), NOW).forwardsChanged, ["web"]);
+  assert.equal(
+    log.judge("rpi", "rpi", served("w", "b2"), NOW).forwardsChanged,
+    null,
+    "its own settings changed",
+  );
 });
 
 test("withApplied: only a forward of an agent peer not in step changes; working true becomes unknown", () => {
@@ -485,5 +489,35 @@ test("doctor: the applied check per agent peer, and a forward that answers the h
       ["cam", "ok"],
       ["web2", "unknown"],
     ],
+  );
+});
+
+test("a peer removed and added again by hand under its name (a new key) starts with no records: no report, no agent heard, no probe result", async (t) => {
+  const h = await hub(t);
+  const { specHash } = await h.whoami();
+  assert.equal((await h.asRpi("POST", "/v1/applied", report(specHash))).status, 200);
+  let s = await h.service.status();
+  const rpi = () => s.peers.find((p) => p.name === "rpi")?.applied;
+  const web = () => s.forwards.find((f) => f.name === "web");
+  assert.equal(rpi()?.state, "current");
+  assert.equal(web()?.probeOutcome, "accepted");
+  // Another machine under the name: the spec edited by hand, rpi's key replaced (its address kept).
+  writeFileSync(h.specFile, SPEC().replace(KEYS.rpi, publicKeyOf(generatePrivateKey())));
+  // Until the edit is applied the interface carries the old key: what comes from 10.8.0.2 is the old
+  // machine's (its agent fetched the edited spec and failed to apply it), not the new one's.
+  assert.equal((await h.asRpi("POST", "/v1/applied", report(H1, "not my key"))).status, 200);
+  await h.service.reconcile();
+  // The last probes, probing nothing (what /metrics reads): the old machine's result is not the new one's.
+  s = await h.service.status(false);
+  assert.equal(web()?.probeOutcome, null, "the old machine's probe result went with its key");
+  assert.equal(rpi()?.state, "silent");
+  assert.equal(rpi()?.lastApplied, null, "the old machine's apply is not the new one's");
+  assert.equal(rpi()?.agentSeenSecondsAgo, null, "the old machine's agent is not the new one's");
+  assert.match(rpi()?.note ?? "", /rpi's agent has not been heard since the hub started/);
+  // Its agent asks: nothing on record for it (so it reports), while the name's other records stay.
+  assert.equal((await h.whoami()).applied, null);
+  assert.equal(
+    (await h.service.status(false)).forwards.find((f) => f.name === "cam")?.probeOutcome,
+    "accepted",
   );
 });

@@ -162,8 +162,9 @@ async function service(t: TestContext, forwards: string[] = []) {
   return { s, host, text: () => readFileSync(file, "utf8") };
 }
 
-const rpi = { kind: "peer", name: "rpi", admin: false } as const;
-const boss = { kind: "peer", name: "boss", admin: true } as const;
+// The keys are not checked here (who is who comes from the caller's address, in `identify`).
+const rpi = { kind: "peer", name: "rpi", admin: false, publicKey: "rpi-key" } as const;
+const boss = { kind: "peer", name: "boss", admin: true, publicKey: "boss-key" } as const;
 
 test("hub daemon: a peer that is not an admin is refused, forced or not; the spec is untouched", async (t) => {
   const { s, text } = await service(t);

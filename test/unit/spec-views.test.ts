@@ -37,7 +37,8 @@ test("specFor: past 1000 peers a peer's view is rendered once per spec text, not
     { host: fakeHost({ "/k": hubKey }), keyFile: "/k", stateDir: dir, root: dir, bin: "porthole" },
     new SpecStore(hostFiles, file, dir),
   );
-  const as = (i: number) => service.specFor({ kind: "peer", name: `p${i}`, admin: false });
+  const as = (i: number) =>
+    service.specFor({ kind: "peer", name: `p${i}`, admin: false, publicKey: `p${i}-key` });
   const first = await as(0);
   for (let i = 1; i < 1100; i++) await as(i);
   // The same object: the view kept, not rendered again (a cap of 1000 views emptied it on the way).

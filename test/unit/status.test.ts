@@ -639,7 +639,10 @@ test("status: the hub says what is wrong with its spec file, to root and admins 
   const root = await service.statusFor({ kind: "root" }, false);
   assert.match(root.specProblem ?? "", /targetPort/);
   assert.equal(root.forwards.length, 3, "the hub runs on its last valid spec meanwhile");
-  const peer = await service.statusFor({ kind: "peer", name: "rpi", admin: false }, false);
+  const peer = await service.statusFor(
+    { kind: "peer", name: "rpi", admin: false, publicKey: "rpi-key" },
+    false,
+  );
   assert.equal(peer.specProblem, undefined);
 });
 
