@@ -65,7 +65,7 @@ export async function specProblem(): Promise<string | null> {
 export function warnSpec(problem: string | null): void {
   if (problem)
     console.error(
-      `warning: the hub's spec file has errors; the hub runs on its last valid spec and refuses changes until it is fixed:\n${problem}\n`,
+      `warning: the hub's spec file cannot be used (an error in it, or it is missing); the hub runs on its last valid spec and refuses changes until it is fixed:\n${problem}\n`,
     );
 }
 

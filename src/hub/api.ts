@@ -112,7 +112,7 @@ export function hubApi(
     if (e instanceof SpecRejected)
       return c.json<ErrorReply>(
         {
-          error: `the hub's spec file has errors, so no change is possible until it is fixed${transport === "tcp" ? " (on the hub: `porthole validate`)" : `:\n${e.message}`}`,
+          error: `the hub's spec file cannot be used (an error in it, or it is missing), so no change is possible until it is fixed${transport === "tcp" ? " (on the hub: `porthole validate`)" : `:\n${e.message}`}`,
         },
         409,
       );

@@ -162,8 +162,8 @@ export class HubContext {
     if (problem)
       throw new Conflict(
         isAdmin(who)
-          ? `the hub's spec file has errors, so no change is possible until it is fixed:\n${problem}`
-          : "the hub's spec file has errors, so no change is possible until it is fixed (on the hub: `porthole validate`)",
+          ? `the hub's spec file cannot be used (an error in it, or it is missing), so no change is possible until it is fixed:\n${problem}`
+          : "the hub's spec file cannot be used (an error in it, or it is missing), so no change is possible until it is fixed (on the hub: `porthole validate`)",
       );
     const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
     try {

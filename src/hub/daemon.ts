@@ -53,7 +53,7 @@ export async function runHub(
   const { spec, problem } = await store.live();
   if (problem) {
     log(
-      `${store.file} has errors: running on the last valid spec, applying nothing until it is fixed:\n${problem}`,
+      `${store.file} cannot be used (an error in it, or it is missing): running on the last valid spec, applying nothing until it is fixed:\n${problem}`,
     );
   } else {
     log("reconciling the host to the spec");
@@ -137,7 +137,7 @@ export async function watchLoop(
       if (problem !== reported) {
         log(
           problem
-            ? `${service.store.file} has errors: running on the last valid spec, applying nothing until it is fixed:\n${problem}`
+            ? `${service.store.file} cannot be used (an error in it, or it is missing): running on the last valid spec, applying nothing until it is fixed:\n${problem}`
             : `${service.store.file} is valid again`,
         );
         reported = problem;

@@ -138,10 +138,10 @@ test("a hand edit with a YAML error: live state stays visible, metrics serve wit
 
   const add = await call("POST", "/v1/forwards", { name: "dns", proto: "udp", port: 53, peer: "rpi" });
   assert.equal(add.status, 409);
-  assert.match(add.body.error, /the hub's spec file has errors, so no change is possible until it is fixed/);
+  assert.match(add.body.error, /the hub's spec file cannot be used \(an error in it, or it is missing\), so no change is possible until it is fixed/);
 
   for (let i = 0; i < 3; i++) await tick();
-  assert.equal(logs.filter((l) => /has errors/.test(l)).length, 1, logs.join("\n"));
+  assert.equal(logs.filter((l) => /cannot be used/.test(l)).length, 1, logs.join("\n"));
   assert.deepEqual(
     host.calls.filter((c) => !c.startsWith("write")),
     [],
@@ -285,6 +285,9 @@ test("the spec file removed by hand: the hub runs on its last spec, refuses chan
   );
   const add = await call("POST", "/v1/forwards", { name: "dns", proto: "udp", port: 53, peer: "rpi" });
   assert.equal(add.status, 409, JSON.stringify(add.body));
+  // Said as what it is: no error is in a file that is not there.
+  assert.doesNotMatch(add.body.error, /has errors/);
+  assert.match(add.body.error, /^the hub's spec file cannot be used \(an error in it, or it is missing\)/);
   for (let i = 0; i < 3; i++) await tick();
   assert.equal(logs.filter((l) => /is missing/.test(l)).length, 1, logs.join("\n"));
   assert.ok(!logs.some((l) => /hub init/.test(l)), logs.join("\n"));
