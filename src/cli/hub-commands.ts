@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { claimDaemon, DaemonRunning, runningDaemon } from "../host/daemon-pid.ts";
-import { hostFiles, readText, removeFile, writeAtomic } from "../host/files.ts";
+import { hostFiles, pathExists, readText, removeFile, writeAtomic } from "../host/files.ts";
 import { enableNow, hasSystemd } from "../host/systemd.ts";
 import type { IfaceAddress } from "../host/types.ts";
 import type { runHub } from "../hub/daemon.ts";
@@ -280,12 +280,22 @@ export function registerHubCommands(program: Command): void {
         console.log(current ? `events are POSTed to ${current}` : "no webhook: events are not sent anywhere");
         return;
       }
-      await new RuntimeStore(hostFiles, stateDir()).update((r) => {
+      const store = new RuntimeStore(hostFiles, stateDir());
+      const running = await runningDaemon(stateDir(), "hub");
+      // A hub managed with `porthole apply` runs no daemon, so nothing would ever send an event; and
+      // writing the runtime file would make it read as set up with `hub init` (daemonManaged), whose
+      // changes then refused for a daemon it never had, and whose next apply installed one.
+      if (!running && !pathExists(store.path))
+        throw new UserError(
+          `events are sent by the hub daemon, and this hub runs none: it is managed with \`porthole apply\` (a hub set up with \`porthole hub init\` runs one, as does \`porthole hub run\` under your own supervisor); nothing was changed`,
+          EXIT.usage,
+        );
+      await store.update((r) => {
         r.webhook = o.off ? undefined : url;
       });
       console.log(o.off ? "webhook off" : `events will be POSTed to ${url}`);
       // A setting the daemon reads per event, kept as it is; no event is sent while it does not run.
-      if (!o.off && !(await runningDaemon(stateDir(), "hub")))
+      if (!o.off && !running)
         console.error(`porthole: the hub daemon, which sends them, is not running — ${START_DAEMON}`);
     });
   hub

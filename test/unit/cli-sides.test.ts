@@ -81,6 +81,30 @@ describe("the hub daemon is not running", () => {
     assert.equal(m.run(["forward", "ls"]).status, 0);
   });
 
+  test("hub webhook on a hub managed with apply refuses (no daemon would send an event), and writes no runtime file that would make it read as set up with hub init", () => {
+    const m = upWithoutDaemon(false);
+    const before = m.files();
+    for (const args of [
+      ["hub", "webhook", "http://127.0.0.1:9/hook"],
+      ["hub", "webhook", "--off"],
+    ]) {
+      const r = m.run(args);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(
+        r.stderr,
+        /^porthole: events are sent by the hub daemon, and this hub runs none: it is managed with `porthole apply`/m,
+      );
+      assert.equal(r.stdout, "");
+    }
+    assert.deepEqual(m.files(), before);
+    // Still a hub that changes in-process: refused by its API, not for a daemon it never had.
+    const rm = m.run(["forward", "rm", "nosuch"]);
+    assert.equal(rm.status, 1, rm.stderr);
+    // Showing the setting writes nothing either.
+    assert.equal(m.run(["hub", "webhook"]).stdout, "no webhook: events are not sent anywhere\n");
+    assert.deepEqual(m.files(), before);
+  });
+
   test("a hub managed with apply (no daemon meant to run) still changes in-process", () => {
     const m = upWithoutDaemon(false);
     // Refused by the in-process API itself, not for a missing daemon: nothing reaches the host.
