@@ -138,7 +138,10 @@ test("a hand edit with a YAML error: live state stays visible, metrics serve wit
 
   const add = await call("POST", "/v1/forwards", { name: "dns", proto: "udp", port: 53, peer: "rpi" });
   assert.equal(add.status, 409);
-  assert.match(add.body.error, /the hub's spec file cannot be used \(an error in it, or it is missing\), so no change is possible until it is fixed/);
+  assert.match(
+    add.body.error,
+    /the hub's spec file cannot be used \(an error in it, or it is missing\), so no change is possible until it is fixed/,
+  );
 
   for (let i = 0; i < 3; i++) await tick();
   assert.equal(logs.filter((l) => /cannot be used/.test(l)).length, 1, logs.join("\n"));
