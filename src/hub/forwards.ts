@@ -42,7 +42,19 @@ export async function addForward(hub: HubContext, who: Identity, given: ForwardI
   return hub.serial(async () => {
     const proto = input.proto ?? "tcp";
     const name = input.name ?? forwardName(peer, proto, input.port);
-    if (!isAdmin(who)) checkQuota((await hub.store.load()).spec, peer, proto, input.port);
+    const current = (await hub.store.load()).spec;
+    // A peer added with `peer add` is in the spec only once it joined: say that, not "not a peer".
+    if (!current.peers.some((p) => p.name === peer)) {
+      const waiting = (await hub.runtime.load()).tokens.find(
+        (t) => t.name === peer && !t.usedAt && t.expires > hub.now(),
+      );
+      if (waiting)
+        throw new Invalid(
+          `peer: "${peer}" has not joined yet (its join token is pending until ${new Date(waiting.expires).toISOString()}): add its forwards once \`porthole join\` ran there (it shows in \`porthole peer ls\` with an address)`,
+          "peer",
+        );
+    }
+    if (!isAdmin(who)) checkQuota(current, peer, proto, input.port);
     // One port as the number a person writes (`port: 80`, not `port: "80"`), a range as its text.
     const written = (p: string) => (/^\d+$/.test(p) ? Number(p) : p);
     const entry: Record<string, unknown> = { name, proto, port: written(input.port), peer };

@@ -321,6 +321,21 @@ test("a peer whose name takes all 32 characters gets forwards without --name: th
   for (const n of [one.body.name, range.body.name]) assert.ok(n.length <= 32, n);
 });
 
+test("a forward for a peer whose join token is pending says it has not joined yet, not that it is no peer", async (t) => {
+  const { call } = await hub(t);
+  assert.equal((await call("POST", "/v1/tokens", { name: "nas", expiresSeconds: 3600 })).status, 201);
+  const r = await call("POST", "/v1/forwards", { port: 8090, peer: "nas" });
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.match(
+    r.body.error,
+    /^peer: "nas" has not joined yet \(its join token is pending until \S+Z\): add its forwards once `porthole join` ran there/,
+  );
+  assert.equal(r.body.field, "peer");
+  const none = await call("POST", "/v1/forwards", { port: 8090, peer: "nobody" });
+  assert.equal(none.status, 400);
+  assert.match(none.body.error, /"nobody" is not a peer in this spec; known peers: rpi/);
+});
+
 test("a port with leading zeros is that port: its generated name, the spec's number, and a second add finds it", async (t) => {
   const { call, specFile } = await hub(t);
   const r = await call("POST", "/v1/forwards", { port: "0444", peer: "rpi", targetPort: "09000" });
