@@ -248,7 +248,13 @@ export function renderLocalPeerStatus(
   apiUnanswered = false,
 ): string {
   const down = `${s.interface} is down: its handshakes cannot be read`;
-  const shake = `latest handshake: ${ago(s.hub.handshakeAgeSeconds)}; endpoint: ${s.hub.endpoint ?? "none"}`;
+  // WireGuard forgets its handshakes when a session starts anew (the agent renews it when the hub stops
+  // answering): none is "none in this session", not "never", which a peer that worked a minute ago was told.
+  const when =
+    s.hub.handshakeAgeSeconds === null
+      ? "none in this WireGuard session (one starts when the tunnel is set up, and again when the agent renews it)"
+      : ago(s.hub.handshakeAgeSeconds);
+  const shake = `latest handshake: ${when}; endpoint: ${s.hub.endpoint ?? "none"}`;
   const hubLines = apiUnanswered
     ? [
         "hub: not reached: its API did not answer (why: below)",

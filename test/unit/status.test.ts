@@ -779,7 +779,7 @@ test("a peer's own view: online by the handshake when there is no API to ask; ne
   );
   assert.match(
     renderLocalPeerStatus(seen(null), how, true),
-    /^ {2}WireGuard: latest handshake: never; .*\(none within 3 minutes: the tunnel is down\)$/m,
+    /^ {2}WireGuard: latest handshake: none in this WireGuard session \(one starts when the tunnel is set up, and again when the agent renews it\); .*\(none within 3 minutes: the tunnel is down\)$/m,
   );
   assert.match(
     renderLocalPeerStatus(seen(null, false), how, true),
