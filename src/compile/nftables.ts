@@ -1,7 +1,7 @@
 // The `inet porthole` table as data (plan/nft.ts): forwards live in maps and sets, so each packet costs
 // one hash lookup however many forwards there are; the chains are text around them. compile/nft-text.ts
 // renders it into the script that replaces the whole table in one `nft -f` transaction.
-import { type Cidr, formatAddr, formatCidr, hostBits } from "../net/ip.ts";
+import { type Cidr, formatAddr, formatCidr, hostBits, outermost } from "../net/ip.ts";
 import type { NftCollection, NftPlan } from "../plan/nft.ts";
 import { type Enrolling, OPEN_MARK, type Target, TRANSPARENT } from "../plan/plan.ts";
 import type { Spec } from "../spec/types.ts";
@@ -75,7 +75,8 @@ function hubElements(
   for (const t of targets) {
     if (t.allowFrom !== allowOf) {
       allowOf = t.allowFrom;
-      allowFrom = t.allowFrom.map((c) => ({ family: c.family, text: formatCidr(c) }));
+      // Nested or repeated prefixes (an office's /24 and one of its hosts) as the outer one alone.
+      allowFrom = outermost(t.allowFrom).map((c) => ({ family: c.family, text: formatCidr(c) }));
     }
     const pub = `${t.proto} . ${t.port}`;
     // Once per public port: a peer's first address is its IPv4 one.

@@ -44,6 +44,23 @@ export function contains(c: Cidr, a: Addr): boolean {
   return c.family === a.family && a.value >> BigInt(hostBits(c)) === c.base >> BigInt(hostBits(c));
 }
 
+/**
+ * The prefixes of `list` that no other one holds, each once, in their order: the same sources as the
+ * whole list. Two prefixes either nest or are apart, so what is left never overlaps (an nftables
+ * interval set refuses overlapping elements: "File exists").
+ */
+export function outermost(list: Cidr[]): Cidr[] {
+  return list.filter(
+    (c, i) =>
+      !list.some(
+        (o, j) =>
+          o.family === c.family &&
+          contains(o, { family: c.family, value: c.base }) &&
+          (o.prefix < c.prefix || (o.prefix === c.prefix && j < i)),
+      ),
+  );
+}
+
 /** Usable host offsets: IPv4 skips the network and broadcast addresses; IPv6 skips offset 0. */
 export function hostRange(c: Cidr): { first: bigint; last: bigint } {
   const size = 1n << BigInt(hostBits(c));

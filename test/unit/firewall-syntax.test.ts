@@ -10,6 +10,7 @@ import { after, describe, test } from "node:test";
 import { bigSpecYaml } from "../../bench/spec-gen.ts";
 import { compile } from "../../src/compile/compile.ts";
 import { renderFiles } from "../../src/compile/render.ts";
+import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
 import type { HostPlan } from "../../src/plan/plan.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { compileCase, goldenCases } from "./helpers/golden.ts";
@@ -118,6 +119,28 @@ describe("rendered firewall files pass the real tools", () => {
     checkPlan(t, plan, "porthole.iptables", "big iptables");
     checkPlan(t, plan, "porthole.ip6tables", "big ip6tables");
   });
+});
+
+test("an allow-list with nested and repeated prefixes loads (nft's interval set refuses overlapping elements), as the outer prefixes", (t) => {
+  const r = loadSpec(`hub:
+  endpoint: 203.0.113.1
+  publicKey: ${publicKeyOf(generatePrivateKey())}
+  subnet6: fd00:8::/64
+peers:
+  - { name: rpi, publicKey: "${publicKeyOf(generatePrivateKey())}", address: 10.8.0.2 }
+forwards:
+  - name: office
+    port: 8206
+    peer: rpi
+    allowFrom: [192.0.2.0/24, 192.0.2.1, 192.0.2.128/25, 192.0.2.0/24, 198.51.100.7, "2001:db8::/32", "2001:db8::1"]
+`);
+  assert.ok(r.ok, r.ok ? "" : r.report);
+  const text = renderFiles(compile(r.spec, "hub"))["porthole.nft"] as string;
+  const allow = /set allow4 \{[^}]*elements = \{([^}]*)\}/.exec(text)?.[1]?.replace(/\s+/g, " ").trim();
+  assert.equal(allow?.replace(/,$/, ""), "tcp . 8206 . 192.0.2.0/24, tcp . 8206 . 198.51.100.7/32");
+  const allow6 = /set allow6 \{[^}]*elements = \{([^}]*)\}/.exec(text)?.[1]?.replace(/\s+/g, " ").trim();
+  assert.equal(allow6?.replace(/,$/, ""), "tcp . 8206 . 2001:db8::/32");
+  checkNft(t, text, "nested allow-list");
 });
 
 describe("the checks themselves catch mistakes", () => {
