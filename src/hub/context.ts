@@ -167,8 +167,15 @@ export class HubContext {
       );
     const before = isAdmin(who) ? undefined : (await this.store.load()).spec;
     try {
-      const { spec } = await this.store.update(edits);
-      await this.applyChange(listeners);
+      const { spec, text, previous } = await this.store.update(edits);
+      try {
+        await this.applyChange(listeners);
+      } catch (e) {
+        // The apply put the host back as it was; the spec goes back too, or the change would stay in
+        // it unapplied and fail every later apply and change (the whole hub stuck on one bad forward).
+        await this.store.revert(text, previous);
+        throw e;
+      }
       return spec;
     } catch (e) {
       if (!(e instanceof SpecRejected)) throw e;

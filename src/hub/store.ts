@@ -104,7 +104,7 @@ export class SpecStore {
    * when its layout allows and the result reads back as meant; otherwise through the YAML document.
    * Either way a person's comments and layout survive.
    */
-  async update(edits: SpecEdit[]): Promise<Loaded> {
+  async update(edits: SpecEdit[]): Promise<Loaded & { previous: string }> {
     return this.files.lock(join(this.stateDir, "spec.lock"), async () => {
       const current = await this.load();
       const known = this.cached?.text === current.text ? this.cached.data : undefined;
@@ -130,7 +130,22 @@ export class SpecStore {
       await this.files.write(this.file, text);
       // The data is kept only when this edit read it back (a document edit leaves it to the next one).
       this.cached = { text, spec: r.spec, hash: specHash(text), data: parsed };
-      return { text, spec: r.spec };
+      return { text, spec: r.spec, previous: current.text };
+    });
+  }
+
+  /**
+   * Puts back `previous` (the text before an update) while the file still holds `written` (that
+   * update's): a change whose apply failed must not stay in the spec, where every later apply would
+   * fail on it. A file edited since is left alone. True when it was put back.
+   */
+  async revert(written: string, previous: string): Promise<boolean> {
+    return this.files.lock(join(this.stateDir, "spec.lock"), async () => {
+      if ((await this.files.read(this.file)) !== written) return false;
+      await this.files.write(this.file, previous);
+      this.cached = undefined;
+      this.read = undefined;
+      return true;
     });
   }
 

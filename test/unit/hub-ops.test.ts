@@ -336,6 +336,22 @@ test("a forward for a peer whose join token is pending says it has not joined ye
   assert.match(none.body.error, /"nobody" is not a peer in this spec; known peers: rpi/);
 });
 
+test("a change whose apply fails is not kept in the spec: the host and the file are as before, and the next change applies", async (t) => {
+  const { call, host, specFile } = await hub(t);
+  const before = readFileSync(specFile, "utf8");
+  host.failOn = "nft"; // the patch (and the reload) of the ruleset fails, as nft refusing an element does
+  const failed = await call("POST", "/v1/forwards", { port: 8206, peer: "rpi" });
+  assert.equal(failed.status, 500, JSON.stringify(failed.body));
+  assert.match(failed.body.error, /injected failure in nft/);
+  assert.equal(readFileSync(specFile, "utf8"), before, "the failed forward stayed in the spec");
+  host.failOn = undefined;
+  const next = await call("POST", "/v1/forwards", { port: 8207, peer: "rpi" });
+  assert.equal(next.status, 201, JSON.stringify(next.body));
+  const text = readFileSync(specFile, "utf8");
+  assert.match(text, /port: 8207/);
+  assert.doesNotMatch(text, /8206/);
+});
+
 test("a port with leading zeros is that port: its generated name, the spec's number, and a second add finds it", async (t) => {
   const { call, specFile } = await hub(t);
   const r = await call("POST", "/v1/forwards", { port: "0444", peer: "rpi", targetPort: "09000" });
