@@ -47,7 +47,7 @@ export function registerKeyCommands(program: Command): void {
     .description("read a private key on stdin, print its public key (like `wg pubkey`)")
     .action(async () => {
       const key = (await readStdin()).trim();
-      const problem = keyProblem(key);
+      const problem = keyProblem(key, "private");
       if (problem) throw new UserError(`stdin: the private key ${problem}`);
       console.log(publicKeyOf(key));
     });

@@ -359,11 +359,11 @@ async function checkKey(ctx: Context, plan: HostPlan): Promise<void> {
   const text = (await ctx.host.files.read(ctx.keyFile))?.trim();
   if (!text) {
     throw new ApplyError(
-      `no private key at ${ctx.keyFile}: create it with \`porthole keygen > ${ctx.keyFile}\` (mode 0600) and put its public key (\`porthole pubkey < ${ctx.keyFile}\`) in the spec for "${plan.host}"`,
+      `no private key at ${ctx.keyFile}: create it with \`porthole keygen --write ${ctx.keyFile}\` (mode 0600; it prints the public key) and put that public key in the spec for "${plan.host}"`,
       false,
     );
   }
-  const problem = keyProblem(text);
+  const problem = keyProblem(text, "private");
   if (problem) throw new ApplyError(`${ctx.keyFile}: the private key ${problem}`, false);
   const pub = publicKeyOf(text);
   if (pub !== plan.wireguard.publicKey) {

@@ -25,3 +25,9 @@ test("keys that are not 32 bytes of base64 are refused with a reason", () => {
   assert.match(keyProblem(`${"A".repeat(43)}`) ?? "", /32 bytes/);
   assert.equal(keyProblem(`${"A".repeat(43)}=`), null);
 });
+
+test("a bad key names the tool that prints that kind of key: wg pubkey for a public one, wg genkey for a private one", () => {
+  assert.match(keyProblem("not-a-key") ?? "", /as `wg pubkey` prints$/);
+  assert.match(keyProblem("not-a-key", "private") ?? "", /as `wg genkey` prints$/);
+  assert.throws(() => publicKeyOf("garbage"), /private key is not a WireGuard key; .*as `wg genkey` prints$/);
+});

@@ -160,7 +160,10 @@ test("a private key that does not match the spec is refused before anything chan
   await assert.rejects(applyText(h, specText([WEB])), /belongs to public key .* but the spec gives "hub"/);
   assert.deepEqual(h.calls, []);
   const none = fakeHost();
-  await assert.rejects(applyText(none, specText([WEB])), /no private key at \/k/);
+  await assert.rejects(
+    applyText(none, specText([WEB])),
+    /no private key at \/k: create it with `porthole keygen --write \/k` \(mode 0600; it prints the public key\)/,
+  );
 });
 
 test("a plan that cuts the caller's SSH session through the tunnel is refused unless confirming", async () => {
