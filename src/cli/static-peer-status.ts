@@ -28,9 +28,15 @@ export async function staticPeerStatus(json: boolean): Promise<boolean> {
   if (!r.ok || !key || keyProblem(key)) return false;
   const me = r.spec.peers.find((p) => p.publicKey === publicKeyOf(key));
   if (!me) return false;
-  await printLocalPeerStatus(r.spec, me.name, json);
+  // A spec and key alone are what `down` and `uninstall` keep: not "set up with apply" unless applied.
+  const { thisSide } = await import("./side.ts");
+  await printLocalPeerStatus(r.spec, me.name, json, thisSide() === "none" ? NOT_APPLIED : undefined);
   return true;
 }
+
+/** How a peer whose spec and key are here, but nothing of it applied, came to be (status's first line). */
+export const NOT_APPLIED =
+  "nothing of it applied here, as after `porthole down` or `uninstall`, which keep the spec and key: `porthole apply` brings it back";
 
 /**
  * Prints what this machine sees as peer `name` of `spec` (its interface, the hub's handshake, its

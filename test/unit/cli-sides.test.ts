@@ -389,6 +389,36 @@ test("apply, validate and render on a hub whose spec file was removed name the c
   assert.match(fresh.stderr, /`porthole hub init` writes the hub's/);
 });
 
+test("status on a peer whose spec and key stay after uninstall (nothing applied) says so, not 'set up with porthole apply'", () => {
+  const m = machine("none");
+  const key = generatePrivateKey();
+  writeFileSync(join(m.config, "private.key"), `${key}\n`, { mode: 0o600 });
+  const spec = [
+    "version: 1",
+    "hub:",
+    "  endpoint: 203.0.113.1",
+    `  publicKey: ${publicKeyOf(generatePrivateKey())}`,
+    "peers:",
+    `  - { name: rpi, publicKey: "${publicKeyOf(key)}", address: 10.8.0.2 }`,
+    "forwards: []",
+    "",
+  ].join("\n");
+  writeFileSync(join(m.config, "porthole.yaml"), spec);
+  const left = m.run(["status"]);
+  assert.equal(left.status, 0, left.stderr);
+  assert.match(
+    left.stdout,
+    /^peer rpi \(10\.8\.0\.2, wg0 DOWN; nothing of it applied here, as after `porthole down` or `uninstall`, which keep the spec and key: `porthole apply` brings it back\)$/m,
+  );
+  assert.doesNotMatch(left.stdout, /set up with porthole apply/);
+  const record = { host: "rpi", role: "peer", specText: spec, appliedAt: new Date().toISOString() };
+  writeFileSync(join(m.state, "applied.json"), JSON.stringify(record));
+  assert.match(
+    m.run(["status"]).stdout,
+    /^peer rpi \(10\.8\.0\.2, wg0 DOWN; set up with porthole apply, not joined\)$/m,
+  );
+});
+
 describe("hub init --public-interface", () => {
   const addr = (iface: string, address: string, scope = "global") => ({
     iface,
