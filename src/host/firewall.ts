@@ -1,10 +1,17 @@
 // nftables and iptables: porthole loads only its own table (inet porthole) or its own PORTHOLE-*
 // chains, and marks the ruleset it loaded so the next apply can tell whether anything must change.
 import type { IptablesHook } from "../plan/plan.ts";
-import { addPass, observeForeign, removePasses } from "./foreign.ts";
+import {
+  addPass,
+  legacyTableNames,
+  listChains,
+  type NftChain,
+  observeForeign,
+  removePasses,
+} from "./foreign.ts";
 import { run } from "./run.ts";
 import { nftElementCounters, parseDnatCounters } from "./stats.ts";
-import type { Count, Host, IptablesState, NftState } from "./types.ts";
+import type { Count, FirewallLook, Host, IptablesState, NftState } from "./types.ts";
 
 const MARK_RE = /porthole:([0-9a-f]{8,64})/;
 const save = (f: 4 | 6) => (f === 4 ? "iptables-save" : "ip6tables-save");
@@ -145,19 +152,59 @@ function parseSave(text: string, f: 4 | 6) {
  */
 async function observeNft(): Promise<NftState | null> {
   const r = await run(["nft", "list", "set", "inet", "porthole", "marker"], { allowFail: true });
-  if (r.code === 0) return parseMarkerSet(r.stdout);
+  return r.code === 0 ? parseMarkerSet(r.stdout) : unmarkedOrAbsent();
+}
+
+/** With no marker set: "unmarked" when table inet porthole is there all the same, else null. */
+async function unmarkedOrAbsent(): Promise<NftState | null> {
   const tables = await run(["nft", "list", "flowtables", "inet"], { allowFail: true });
   return /^table inet porthole \{$/m.test(tables.stdout) ? { marker: "unmarked", generations: [] } : null;
 }
 
-async function observeIptables(): Promise<IptablesState> {
-  const [save4, save6] = await Promise.all([iptablesSave(4), iptablesSave(6)]);
-  const v4 = parseSave(save4, 4);
-  const v6 = parseSave(save6, 6);
+/** porthole's iptables chains and hooks; `families`: the ones to read (the others hold none). */
+async function observeIptables(families: (4 | 6)[] = [4, 6]): Promise<IptablesState> {
+  const [save4, save6] = await Promise.all(
+    ([4, 6] as const).map((f) => (families.includes(f) ? iptablesSave(f) : "")),
+  );
+  const v4 = parseSave(save4 ?? "", 4);
+  const v6 = parseSave(save6 ?? "", 6);
   return {
     iptables: { 4: v4.marker, 6: v6.marker },
     hooks: [...v4.hooks, ...v6.hooks],
   };
+}
+
+/**
+ * The families whose `iptables-save` can hold a PORTHOLE-* chain or a jump to one: where iptables-nft
+ * has such a chain (nft lists it in table ip or ip6), or where the kernel holds any legacy table. A
+ * jump needs its chain, so with neither the save prints nothing of porthole's, whichever flavour
+ * plain `iptables` is. `chains` null (nft failed): both.
+ */
+async function iptablesFamilies(chains: NftChain[] | null): Promise<(4 | 6)[]> {
+  const legacy = await Promise.all([legacyTableNames(4), legacyTableNames(6)]);
+  return ([4, 6] as const).filter(
+    (f, i) =>
+      !chains ||
+      (legacy[i] ?? []).length > 0 ||
+      chains.some((c) => c.family === (f === 4 ? "ip" : "ip6") && c.name?.startsWith("PORTHOLE-")),
+  );
+}
+
+/**
+ * observeNft, observeIptables and observeForeign in one look, with fewer processes (the hub's watch
+ * looks every 2 s): every table's chains are listed once, for the foreign tables and to tell which
+ * iptables-save can find anything of porthole's (usually neither: no process). The marker is listed by
+ * its own nft process: nft 1.0.6 lists `list set inet porthole marker; list chains` in one run, but
+ * the second answer then holds table inet porthole's chains alone (its cache is filtered by the first).
+ */
+async function observeAll(): Promise<FirewallLook> {
+  const chains = listChains();
+  const [nft, iptables, foreign] = await Promise.all([
+    observeNft(),
+    chains.then(iptablesFamilies).then(observeIptables),
+    observeForeign(chains),
+  ]);
+  return { nft, iptables, foreign };
 }
 
 async function removeHook(h: IptablesHook): Promise<void> {
@@ -186,7 +233,8 @@ async function removeIptables(f: 4 | 6): Promise<void> {
 
 export const firewallDriver: Host["firewall"] = {
   observeNft,
-  observeIptables,
+  observeIptables: () => observeIptables(),
+  observe: observeAll,
   loadNft: async (script, marker) => {
     // Between reading the counters and the reload, packets may pass uncounted; counts never go back.
     const carried = carryNftCounters(script, await loadedNftCounters());
@@ -215,7 +263,7 @@ export const firewallDriver: Host["firewall"] = {
       await run([tool(h.family), "-w", "-t", h.table, "-I", h.chain, "1", "-j", h.target]);
   },
   removeHook,
-  observeForeign,
+  observeForeign: () => observeForeign(),
   addPass,
   removePasses,
 };

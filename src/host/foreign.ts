@@ -41,14 +41,28 @@ const bin = (t: PassTarget, suffix = "") =>
 
 type Items = ForeignSnapshot["nft"];
 
-/** nft's foreign tables with a filter base chain on input or forward, whole; and which iptables-nft filter tables exist. */
-async function observeNftTables(): Promise<{ items: Items; xtablesNft: Set<4 | 6> }> {
-  const r = await run(["nft", "-j", "list", "chains"], { allowFail: true });
-  const xtablesNft = new Set<4 | 6>();
-  if (r.code !== 0) return { items: [], xtablesNft };
-  const chains = (JSON.parse(r.stdout) as { nftables: { chain?: Record<string, string> }[] }).nftables
+/** A chain as `nft -j list chains` describes it (base chains carry type and hook). */
+export type NftChain = Record<string, string>;
+
+/** The chains of `nft -j list chains` output. */
+export function chainsOf(json: string): NftChain[] {
+  return (JSON.parse(json) as { nftables: { chain?: NftChain }[] }).nftables
     .map((i) => i.chain)
-    .filter((c): c is Record<string, string> => !!c);
+    .filter((c): c is NftChain => !!c);
+}
+
+/** Every table's chains (`nft -j list chains`: names and hooks, no rules); null when nft failed. */
+export async function listChains(): Promise<NftChain[] | null> {
+  const r = await run(["nft", "-j", "list", "chains"], { allowFail: true });
+  return r.code === 0 ? chainsOf(r.stdout) : null;
+}
+
+/** nft's foreign tables with a filter base chain on input or forward, whole; and which iptables-nft filter tables exist. */
+async function observeNftTables(
+  chains: NftChain[] | null,
+): Promise<{ items: Items; xtablesNft: Set<4 | 6> }> {
+  const xtablesNft = new Set<4 | 6>();
+  if (!chains) return { items: [], xtablesNft };
   const byTable = new Map<string, { family: string; name: string; chains: string[]; hooked: boolean }>();
   for (const c of chains) {
     const k = `${c.family} ${c.table}`;
@@ -81,14 +95,22 @@ async function observeNftTables(): Promise<{ items: Items; xtablesNft: Set<4 | 6
 }
 
 /**
+ * The names of the legacy tables the kernel holds now (none: `iptables-legacy-save` prints nothing).
+ * Read from /proc, which lists the tables of the reader's network namespace.
+ */
+export async function legacyTableNames(family: 4 | 6): Promise<string[]> {
+  const names = await readFile(`/proc/net/${family === 4 ? "ip" : "ip6"}_tables_names`, "utf8").catch(
+    () => "",
+  );
+  return names.split("\n").filter(Boolean);
+}
+
+/**
  * Legacy tables the kernel holds now. Read from /proc: `iptables-legacy-save -t filter` would load the
  * module and create the table, and plain `iptables-legacy-save` prints nothing without it anyway.
  */
 export async function legacyTables(family: 4 | 6): Promise<boolean> {
-  const names = await readFile(`/proc/net/${family === 4 ? "ip" : "ip6"}_tables_names`, "utf8").catch(
-    () => "",
-  );
-  return names.split("\n").includes("filter");
+  return (await legacyTableNames(family)).includes("filter");
 }
 
 async function save(t: PassTarget): Promise<string> {
@@ -106,10 +128,15 @@ export function iptablesFlavour(): Promise<Flavour | null> {
   return flavourOfIptables;
 }
 
-/** Other owners' rulesets as the host has them now (each part empty when the tool or table is missing). */
-export async function observeForeign(): Promise<ForeignSnapshot> {
+/**
+ * Other owners' rulesets as the host has them now (each part empty when the tool or table is missing).
+ * `chains`: every table's chains as just listed (null: nft failed), when the caller has them.
+ */
+export async function observeForeign(
+  chains: Promise<NftChain[] | null> = listChains(),
+): Promise<ForeignSnapshot> {
   const [{ items, xtablesNft }, legacy4, legacy6, iptables] = await Promise.all([
-    observeNftTables(),
+    chains.then(observeNftTables),
     legacyTables(4),
     legacyTables(6),
     iptablesFlavour(),

@@ -30,6 +30,11 @@ export interface WgState {
   mtu: number | null;
   up: boolean;
   peers: WgPeerState[];
+  /**
+   * The peers' handshakes and byte counts as `Host.stats.wgPeers` reads them, from the same look (the
+   * real host reads them anyway); absent when the host did not read them with the state.
+   */
+  live?: WgDumpPeer[];
 }
 
 /** Table inet porthole as porthole marked it. */
@@ -38,6 +43,13 @@ export interface NftState {
   marker: string;
   /** Marker generations present, ascending (the driver's bookkeeping, handed back to patchNft). */
   generations: number[];
+}
+
+/** porthole's firewalls and other owners', as one look reads them (Host.firewall.observe). */
+export interface FirewallLook {
+  nft: NftState | null;
+  iptables: IptablesState;
+  foreign: ForeignSnapshot;
 }
 
 /** porthole's iptables side: its PORTHOLE-* chains (by marker) and hooks. */
@@ -176,6 +188,8 @@ export interface Host {
   firewall: {
     observeNft(): Promise<NftState | null>;
     observeIptables(): Promise<IptablesState>;
+    /** observeNft, observeIptables and observeForeign as one look (the same answers, fewer processes). */
+    observe(): Promise<FirewallLook>;
     loadNft(script: string, marker: string): Promise<void>;
     /**
      * Runs element changes (nft commands) on the loaded table inet porthole and moves its marker,

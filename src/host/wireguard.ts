@@ -22,19 +22,30 @@ export function absentInterface(): WgState {
   };
 }
 
+/**
+ * The interface as the kernel and WireGuard have it: three processes, not five (the hub's watch observes
+ * every 2 s). One `ip -batch` prints the address listing and porthole's routes in both families (each
+ * answer a JSON line); `table all` is what lists both families in one command, so other tables' routes
+ * (which name their table) are left out: porthole's are in main. `wg show dump` runs beside it, and its
+ * peers' numbers ride along (`WgState.live`) for whoever else wants them from the same look.
+ */
 async function observe(iface: string): Promise<WgState> {
-  const routesOf = (f: "-4" | "-6") =>
-    run(["ip", f, "-j", "route", "show", "dev", iface, "proto", String(ROUTE_PROTO)], { allowFail: true });
-  const [link, dump, r4, r6] = await Promise.all([
-    run(["ip", "-j", "addr", "show", "dev", iface], { allowFail: true }),
+  // No interface has whitespace in its name (the kernel refuses it), and a line break would start
+  // another batch command.
+  if (/\s/.test(iface)) return absentInterface();
+  const [ipRead, dump] = await Promise.all([
+    run(["ip", "-j", "-batch", "-"], {
+      input: `addr show dev ${iface}\nroute show table all dev ${iface} proto ${ROUTE_PROTO}\n`,
+      allowFail: true,
+    }),
     run(["wg", "show", iface, "dump"], { allowFail: true }),
-    routesOf("-4"),
-    routesOf("-6"),
   ]);
   const empty = absentInterface();
-  if (link.code !== 0) return empty;
+  const [linkJson, routesJson] = ipRead.stdout.split("\n");
+  // The batch stops at its first failure: the address listing failed when the interface is missing.
+  if (ipRead.code !== 0 || !linkJson || routesJson === undefined) return empty;
   const info = (
-    JSON.parse(link.stdout) as {
+    JSON.parse(linkJson) as {
       mtu: number;
       flags: string[];
       addr_info: { local: string; prefixlen: number; scope: string }[];
@@ -43,28 +54,38 @@ async function observe(iface: string): Promise<WgState> {
   if (!info) return empty;
   if (dump.code !== 0) return empty; // an interface of that name that is not WireGuard
   const h = (dump.stdout.split("\n")[0] ?? "").split("\t");
+  const live = dumpPeers(dump.stdout);
   return {
     exists: true,
     publicKey: h[1] && h[1] !== "(none)" ? h[1] : null,
     listenPort: h[2] ? Number(h[2]) : null,
     addresses: info.addr_info.filter((a) => a.scope !== "link").map((a) => `${a.local}/${a.prefixlen}`),
-    routes: [r4, r6].flatMap((r) => (r.code === 0 ? routeDsts(r.stdout) : [])),
+    routes: mainTableDsts(routesJson),
     mtu: info.mtu,
     up: info.flags.includes("UP"),
-    peers: dumpPeers(dump.stdout).map(({ publicKey, endpoint, allowedIps, keepalive }) => ({
+    peers: live.map(({ publicKey, endpoint, allowedIps, keepalive }) => ({
       publicKey,
       endpoint,
       allowedIps,
       keepalive,
     })),
+    live,
   };
+}
+
+/** The main table's routes of an `ip -j route show table all` listing (a route of another table names it). */
+export function mainTableDsts(json: string): string[] {
+  const routes = json.trim() ? (JSON.parse(json) as { dst: string; table?: string }[]) : [];
+  return routes.filter((r) => r.table === undefined || r.table === "main").map((r) => prefixOf(r.dst));
 }
 
 /** `ip -j route show` output -> destinations as prefixes ("240.0.0.0/8"; ip writes a host route bare). */
 export function routeDsts(json: string): string[] {
   const routes = json.trim() ? (JSON.parse(json) as { dst: string }[]) : [];
-  return routes.map((r) => (r.dst.includes("/") ? r.dst : `${r.dst}/${r.dst.includes(":") ? 128 : 32}`));
+  return routes.map((r) => prefixOf(r.dst));
 }
+
+const prefixOf = (dst: string) => (dst.includes("/") ? dst : `${dst}/${dst.includes(":") ? 128 : 32}`);
 
 /** The peer lines of `wg show IFACE dump` (the first line is the interface's own). */
 export function dumpPeers(dump: string): WgDumpPeer[] {

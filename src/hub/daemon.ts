@@ -4,6 +4,7 @@
 import type { Server } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
+import type { WgDumpPeer } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Context } from "../reconcile/reconcile.ts";
 import { count } from "../spec/diagnostics.ts";
@@ -142,6 +143,8 @@ export async function watchLoop(
         );
         reported = problem;
       }
+      /** The interface's peers as this round's reconcile read them (undefined: read them again). */
+      let seen: WgDumpPeer[] | undefined;
       if (problem === null) {
         await service.pruneTokens();
         const was = service.appliedText;
@@ -154,9 +157,11 @@ export async function watchLoop(
           : "repaired drift";
         if (r.changed) log(`${what}:\n${r.lines.map((l) => `  ${l}`).join("\n")}`);
         tellWarnings(r.warnings);
+        // Nothing changed: what it observed is the host now, so the peers' handshakes are read once a round.
+        if (!r.changed && r.observed.exists) seen = r.observed.live;
       }
       await service.recount();
-      for (const p of await service.peers()) {
+      for (const p of await service.peers(seen)) {
         // Not known (the interface is down: handshakes unreadable): nothing to announce, the last known stays.
         if (p.online === null) continue;
         const was = online.get(p.name) ?? false;

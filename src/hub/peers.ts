@@ -1,6 +1,7 @@
 // Peers: adding one (with a key made here or given), removing one with its forwards (or revoking its
 // pending join token), and who is online.
 
+import type { WgDumpPeer } from "../host/types.ts";
 import { generatePrivateKey, publicKeyOf } from "../net/wgkey.ts";
 import type { HubContext, Identity } from "./context.ts";
 import { pendingTokenProblem } from "./enrollment.ts";
@@ -62,9 +63,15 @@ export async function removePeer(
   });
 }
 
-/** Who is online (without the forwards' counters). */
-export async function onlinePeers(hub: HubContext) {
+/**
+ * Who is online (without the forwards' counters). `seen`: the interface's peers as the caller just read
+ * them (the watch's reconcile, the moment before), instead of reading them again.
+ */
+export async function onlinePeers(hub: HubContext, seen?: WgDumpPeer[]) {
   const { spec } = await hub.live();
   const now = hub.now();
-  return (await peerStatus(hub.ctx.host, spec, Math.floor(now / 1000), hub.rx, now)).peers;
+  const host = seen
+    ? { ...hub.ctx.host, stats: { ...hub.ctx.host.stats, wgPeers: async () => seen } }
+    : hub.ctx.host;
+  return (await peerStatus(host, spec, Math.floor(now / 1000), hub.rx, now)).peers;
 }

@@ -4,6 +4,7 @@
 
 import { expandTargets } from "../compile/targets.ts";
 import { narrowFinding } from "../foreign/findings.ts";
+import type { WgDumpPeer } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Enrolling, Target } from "../plan/plan.ts";
 import { PEERS_SEND_EVERY_S, silentAfter } from "../protocol/probe-text.ts";
@@ -305,9 +306,12 @@ export class HubService extends HubContext {
       throw new NotFound(`no probe ${id} is waiting for this peer's report`);
   }
 
-  /** Who is online (without the forwards' counters), and each agent peer's side of the spec. */
-  async peers(): Promise<PeerStatus[]> {
-    const peers = await onlinePeers(this);
+  /**
+   * Who is online (without the forwards' counters), and each agent peer's side of the spec. `seen`: the
+   * interface's peers as just read (onlinePeers).
+   */
+  async peers(seen?: WgDumpPeer[]): Promise<PeerStatus[]> {
+    const peers = await onlinePeers(this, seen);
     const judged = await this.appliedJudged((await this.live()).spec);
     return judged ? withApplied({ peers, forwards: [] }, judged).peers : peers;
   }

@@ -70,6 +70,11 @@ export interface ApplyResult {
   warnings: string[];
   changed: boolean;
   plan: HostPlan;
+  /**
+   * The interface as this apply first observed it: the host as it is now when nothing changed (the hub's
+   * watch reads its peers' handshakes from it instead of asking WireGuard again).
+   */
+  observed: WgState;
 }
 
 /** Where a planned file lives on this host (under the context's root). */
@@ -104,16 +109,20 @@ async function observeAndDiff(
   // small apply's time).
   const sysctlKeys = want("sysctl") ? Object.keys(plan.sysctl) : [];
   const filePathList = want("files") ? Object.keys(wantFiles) : [];
+  // Only the hub's path is judged (and passed); a peer's forwarding (Docker's) is not porthole's.
+  const foreignKnown =
+    plan.role !== "hub" ? NO_FOREIGN : knownForeign && !(only?.has("passes") ?? true) ? knownForeign : null;
+  // All three wanted (a hub's first pass, every 2 s in its daemon): one look, fewer processes.
+  const look = want("nftables") && want("firewall") && !foreignKnown ? h.firewall.observe() : null;
   const [wg, nft, iptables, foreign, sysctlValues, routingPresent, fileTexts] = await Promise.all([
     want("wireguard") ? h.wg.observe(plan.wireguard.interface) : Promise.resolve(null),
-    want("nftables") ? h.firewall.observeNft() : Promise.resolve(undefined),
-    want("firewall") ? h.firewall.observeIptables() : Promise.resolve(null),
-    // Only the hub's path is judged (and passed); a peer's forwarding (Docker's) is not porthole's.
-    plan.role !== "hub"
-      ? Promise.resolve(NO_FOREIGN)
-      : knownForeign && !(only?.has("passes") ?? true)
-        ? Promise.resolve(knownForeign)
-        : h.firewall.observeForeign(),
+    look ? look.then((l) => l.nft) : want("nftables") ? h.firewall.observeNft() : Promise.resolve(undefined),
+    look
+      ? look.then((l) => l.iptables)
+      : want("firewall")
+        ? h.firewall.observeIptables()
+        : Promise.resolve(null),
+    foreignKnown ?? (look ? look.then((l) => l.foreign) : h.firewall.observeForeign()),
     Promise.all(sysctlKeys.map((k) => h.sysctl.get(k))),
     !want("routing")
       ? Promise.resolve(false)
@@ -292,7 +301,7 @@ async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult
   if (clash && "warn" in clash) warnings.push(clash.warn);
   else if (clash && req.dryRun) warnings.push(`apply would refuse: ${clash.refuse}`);
   else if (clash) throw new ApplyError(`refusing to apply: ${clash.refuse}; nothing was changed`, false);
-  if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan };
+  if (req.dryRun || steps.length === 0) return { lines, warnings, changed: false, plan, observed: wg };
 
   const cut = checkSshPath(req.sshConnection, plan, wg);
   if (cut && !req.confirming) {
@@ -349,7 +358,7 @@ async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult
   await writeApplied(ctx.host, ctx.stateDir, record);
   if (intent || leftover) await clearIntent(ctx.host, ctx.stateDir);
   lastApplied = { text: req.specText, spec: req.spec };
-  return { lines, warnings, changed: true, plan };
+  return { lines, warnings, changed: true, plan, observed: wg };
 }
 
 const seenEndpoints = (wg: WgState) =>

@@ -249,6 +249,11 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
       h.fw.hooks = h.fw.hooks.filter((x) => !sameHook(hook)(x));
     },
     observeForeign: async () => structuredClone(h.foreign),
+    observe: async () => ({
+      nft: await h.firewall.observeNft(),
+      iptables: await h.firewall.observeIptables(),
+      foreign: await h.firewall.observeForeign(),
+    }),
     addPass: async (iface, at) => {
       act(`pass add ${at.flavour} ${at.family}`);
       const x = h.foreign.xtables.find((t) => t.flavour === at.flavour && t.family === at.family);
