@@ -118,8 +118,19 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
   };
   const sameHook = (a: IptablesHook) => (b: IptablesHook) =>
     a.family === b.family && a.table === b.table && a.chain === b.chain && a.target === b.target;
+  /** The interface's peers with their numbers, as `wg show dump` has them (null: no interface). */
+  const livePeers = (n: string) => {
+    const i = h.ifaces.get(n);
+    if (!i) return null;
+    const none = { latestHandshake: 0, rxBytes: 0, txBytes: 0 };
+    return i.peers.map((p) => ({ ...structuredClone(p), ...none, ...h.peerStats.get(p.publicKey) }));
+  };
   h.wg = {
-    observe: async (n) => structuredClone(h.ifaces.get(n)) ?? absentInterface(),
+    // As the real host: the peers' numbers come with the state (one `wg show dump`).
+    observe: async (n) => {
+      const i = h.ifaces.get(n);
+      return i ? { ...structuredClone(i), live: livePeers(n) ?? [] } : absentInterface();
+    },
     create: async (n) => {
       act(`wg create ${n}`);
       h.ifaces.set(n, {
@@ -284,12 +295,7 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
     },
   };
   h.stats = {
-    wgPeers: async (n) => {
-      const i = h.ifaces.get(n);
-      if (!i) return null;
-      const none = { latestHandshake: 0, rxBytes: 0, txBytes: 0 };
-      return i.peers.map((p) => ({ ...structuredClone(p), ...none, ...h.peerStats.get(p.publicKey) }));
-    },
+    wgPeers: async (n) => livePeers(n),
     // No porthole table (or chain) loaded: nothing counts, as on a real host.
     nftElements: async (kind, name) =>
       h.fw.nft === null ? null : structuredClone(h.counters.get(`${kind} ${name}`) ?? []),

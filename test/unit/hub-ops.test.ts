@@ -397,3 +397,29 @@ test("the watch queues peer events for the webhook in order and does not wait fo
   await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(sent, ["peer_online rpi", "peer_offline rpi"]);
 });
+
+test("the watch reads the peers' handshakes once a round: from its reconcile's look when nothing changed, read again after a repair", async (t) => {
+  const { service, host } = await hub(t);
+  const logs: string[] = [];
+  const tick = await watchLoop(
+    service,
+    (l) => logs.push(l),
+    async () => {},
+  );
+  let reads = 0;
+  const wgPeers = host.stats.wgPeers;
+  host.stats.wgPeers = (iface) => {
+    reads++;
+    return wgPeers(iface);
+  };
+  const rpi = /publicKey: "(.+)"/.exec(SPEC)?.[1] as string;
+  host.peerStats.set(rpi, { latestHandshake: Math.floor(Date.now() / 1000) - 1, rxBytes: 1, txBytes: 1 });
+  await tick();
+  assert.equal(reads, 0, "the reconcile's look had them");
+  assert.deepEqual(logs, ["peer rpi is online"], "and they are the host's now");
+  // The interface deleted: the reconcile's look was of the host before its repair.
+  host.ifaces.delete("wg0");
+  await tick();
+  assert.equal(reads, 1, logs.join("\n"));
+  assert.match(logs[1] ?? "", /^repaired drift:\n/);
+});
