@@ -9,6 +9,7 @@ import {
   observeForeign,
   removePasses,
 } from "./foreign.ts";
+import { read } from "./read-batch.ts";
 import { run } from "./run.ts";
 import { nftElementCounters, parseDnatCounters } from "./stats.ts";
 import type { Count, FirewallLook, Host, IptablesState, NftState } from "./types.ts";
@@ -125,7 +126,7 @@ export function carryIptablesCounters(text: string, counts: Map<string, Count>):
 }
 
 async function iptablesSave(f: 4 | 6): Promise<string> {
-  const r = await run([save(f)], { allowFail: true });
+  const r = await read([save(f)]);
   return r.code === 0 ? r.stdout : "";
 }
 
@@ -151,13 +152,13 @@ function parseSave(text: string, f: 4 | 6) {
  * fetches every rule. A table without the set (an older porthole's) is "unmarked": reloaded whole.
  */
 async function observeNft(): Promise<NftState | null> {
-  const r = await run(["nft", "list", "set", "inet", "porthole", "marker"], { allowFail: true });
+  const r = await read(["nft", "list", "set", "inet", "porthole", "marker"]);
   return r.code === 0 ? parseMarkerSet(r.stdout) : unmarkedOrAbsent();
 }
 
 /** With no marker set: "unmarked" when table inet porthole is there all the same, else null. */
 async function unmarkedOrAbsent(): Promise<NftState | null> {
-  const tables = await run(["nft", "list", "flowtables", "inet"], { allowFail: true });
+  const tables = await read(["nft", "list", "flowtables", "inet"]);
   return /^table inet porthole \{$/m.test(tables.stdout) ? { marker: "unmarked", generations: [] } : null;
 }
 

@@ -2,6 +2,7 @@
 // FORWARD chains: nft tables with input/forward base chains, and the filter table of each iptables
 // flavour (legacy and nft: Debian ships both, and Docker may use either).
 import { readFile } from "node:fs/promises";
+import { read } from "./read-batch.ts";
 import { run } from "./run.ts";
 
 /** An iptables flavour: Debian ships both (xtables-legacy-multi and xtables-nft-multi). */
@@ -53,7 +54,7 @@ export function chainsOf(json: string): NftChain[] {
 
 /** Every table's chains (`nft -j list chains`: names and hooks, no rules); null when nft failed. */
 export async function listChains(): Promise<NftChain[] | null> {
-  const r = await run(["nft", "-j", "list", "chains"], { allowFail: true });
+  const r = await read(["nft", "-j", "list", "chains"]);
   return r.code === 0 ? chainsOf(r.stdout) : null;
 }
 
@@ -85,9 +86,7 @@ async function observeNftTables(
       xtablesNft.add(t.family === "ip" ? 4 : 6);
     return t.hooked && !skipTable(t.family, t.name, t.chains);
   });
-  const listed = await Promise.all(
-    wanted.map((t) => run(["nft", "-j", "list", "table", t.family, t.name], { allowFail: true })),
-  );
+  const listed = await Promise.all(wanted.map((t) => read(["nft", "-j", "list", "table", t.family, t.name])));
   const items = listed.flatMap((l) =>
     l.code === 0 ? (JSON.parse(l.stdout) as { nftables: Items }).nftables : [],
   );
@@ -114,7 +113,7 @@ export async function legacyTables(family: 4 | 6): Promise<boolean> {
 }
 
 async function save(t: PassTarget): Promise<string> {
-  const r = await run([bin(t, "-save")], { allowFail: true });
+  const r = await read([bin(t, "-save")]);
   return r.code === 0 ? r.stdout : "";
 }
 

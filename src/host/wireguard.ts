@@ -2,6 +2,7 @@
 // (wireguard-go by default; $WG_QUICK_USERSPACE_IMPLEMENTATION or $PORTHOLE_WG_USERSPACE to change).
 
 import { ROUTE_PROTO } from "../plan/plan.ts";
+import { read } from "./read-batch.ts";
 import { run } from "./run.ts";
 import type { Host, WgDumpPeer, WgState } from "./types.ts";
 
@@ -34,11 +35,11 @@ async function observe(iface: string): Promise<WgState> {
   // another batch command.
   if (/\s/.test(iface)) return absentInterface();
   const [ipRead, dump] = await Promise.all([
-    run(["ip", "-j", "-batch", "-"], {
-      input: `addr show dev ${iface}\nroute show table all dev ${iface} proto ${ROUTE_PROTO}\n`,
-      allowFail: true,
-    }),
-    run(["wg", "show", iface, "dump"], { allowFail: true }),
+    read(
+      ["ip", "-j", "-batch", "-"],
+      `addr show dev ${iface}\nroute show table all dev ${iface} proto ${ROUTE_PROTO}\n`,
+    ),
+    read(["wg", "show", iface, "dump"]),
   ]);
   const empty = absentInterface();
   const [linkJson, routesJson] = ipRead.stdout.split("\n");
