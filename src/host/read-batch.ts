@@ -37,7 +37,9 @@ function flush(): void {
     return;
   }
   void runBatch(batch).then(
-    (results) => batch.forEach((p, i) => p.resolve(results[i] as RunResult)),
+    (results) => {
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as RunResult);
+    },
     // The shell did not run or said something unexpected: each read on its own, as before batching.
     () => {
       for (const p of batch) void run(p.argv, { input: p.input, allowFail: true }).then(p.resolve);
@@ -96,7 +98,9 @@ function runBatch(batch: Pending[]): Promise<RunResult[]> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      if (sh.pid) process.kill(-sh.pid, "SIGKILL");
+      try {
+        if (sh.pid) process.kill(-sh.pid, "SIGKILL");
+      } catch {} // the group ended meanwhile
     }, BATCH_TIMEOUT_MS);
     sh.on("error", (e) => {
       clearTimeout(timer);
