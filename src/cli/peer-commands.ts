@@ -3,7 +3,7 @@
 // `porthole expose` evaluates little more than commander (bench/README.md, start-up).
 import type { Command } from "commander";
 import { hostFiles } from "../host/files.ts";
-import { parsePortRange } from "../net/ports.ts";
+import { parsePortRange, portValue } from "../net/ports.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { daemonLogger } from "./daemon-log.ts";
@@ -81,8 +81,6 @@ export async function reportApply(api: string, specText: string, error: string |
   reporter.record(specHash(specText), new Date().toISOString(), error);
   await reporter.sync(null);
 }
-
-const asNumber = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : v.trim());
 
 /**
  * The forwards `unexpose WHAT` means: by name; by port and protocol ("80:udp"); or by port alone ("80"),
@@ -261,8 +259,8 @@ export function registerPeerCommands(program: Command, peerGroup: Command): void
       const req = {
         ...sharedForwardFields(o),
         proto: p.proto,
-        port: asNumber(p.port),
-        targetPort: asNumber(p.to),
+        port: portValue(p.port),
+        targetPort: portValue(p.to),
         mode: o.transparent ? ("transparent" as const) : ("snat" as const),
       };
       let f: Awaited<ReturnType<ReturnType<typeof ask>["addForward"]>>;

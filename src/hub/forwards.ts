@@ -2,7 +2,7 @@
 // hub.limits; a port a service on the hub listens on only when an admin forces it), and who sees which.
 
 import type { Listener } from "../host/types.ts";
-import { canonicalPort, formatRange, parsePortRange, rangeLength } from "../net/ports.ts";
+import { canonicalPort, formatRange, parsePortRange, portValue, rangeLength } from "../net/ports.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
 import { forwardName } from "../spec/defaults.ts";
 import { count } from "../spec/diagnostics.ts";
@@ -55,10 +55,8 @@ export async function addForward(hub: HubContext, who: Identity, given: ForwardI
         );
     }
     if (!isAdmin(who)) checkQuota(current, peer, proto, input.port);
-    // One port as the number a person writes (`port: 80`, not `port: "80"`), a range as its text.
-    const written = (p: string) => (/^\d+$/.test(p) ? Number(p) : p);
-    const entry: Record<string, unknown> = { name, proto, port: written(input.port), peer };
-    if (input.targetPort !== undefined) entry.targetPort = written(input.targetPort);
+    const entry: Record<string, unknown> = { name, proto, port: portValue(input.port), peer };
+    if (input.targetPort !== undefined) entry.targetPort = portValue(input.targetPort);
     if (input.mode) entry.mode = input.mode;
     if (input.allowFrom?.length) entry.allowFrom = input.allowFrom;
     const listeners = await refuseShadowing(

@@ -36,3 +36,12 @@ export function canonicalPort(input: number | string): string {
   const r = parsePortRange(input);
   return r.ok ? formatRange(r.range) : String(input).trim();
 }
+
+/**
+ * A port or range as a spec's YAML holds it: one port as the number a person writes (`port: 80`, not
+ * `port: "80"`), a range as its text ("6000-6010"); surrounding whitespace dropped.
+ */
+export function portValue(text: string): number | string {
+  const t = text.trim();
+  return /^\d+$/.test(t) ? Number(t) : t;
+}

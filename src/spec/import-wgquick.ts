@@ -13,6 +13,7 @@ import {
   networkOf,
   parseCidr,
 } from "../net/ip.ts";
+import { portValue } from "../net/ports.ts";
 import { publicKeyOf } from "../net/wgkey.ts";
 import { forwardName, NAME_RE } from "./defaults.ts";
 import { classifyHook, type Dnat, splitHook } from "./wgquick-hooks.ts";
@@ -226,13 +227,12 @@ function forwardsOf(
         prev.name = forwardName(peer, "tcp+udp", port);
         continue;
       }
-      const asPort = (p: string) => (/^\d+$/.test(p) ? Number(p) : p);
       out.set(key, {
         name: forwardName(peer, d.protos[0] as string, port),
         proto: d.protos[0],
-        port: asPort(port),
+        port: portValue(port),
         peer,
-        targetPort: asPort(target),
+        targetPort: portValue(target),
       });
     }
   }
