@@ -123,11 +123,16 @@ export function noneMatches<F extends { name: string; port: string; proto: strin
 
 /** The token from the argument, stdin ("-") or a file; a usage error when none or both are given. */
 async function readTokenArg(given: string | undefined, file: string | undefined): Promise<string> {
-  if ((given === undefined) === (file === undefined))
+  const ways =
+    "`porthole join -` (then paste it), `porthole join --token-file FILE`, or `porthole join TOKEN`";
+  // None given is the likelier slip (the token left on the hub's screen): say where one comes from.
+  if (given === undefined && file === undefined)
     throw new UserError(
-      "join: give the token once: `porthole join -` (then paste it), `porthole join --token-file FILE`, or `porthole join TOKEN`",
+      `join: no token given; give the one \`porthole peer add NAME\` printed on the hub: ${ways}`,
       EXIT.usage,
     );
+  if (given !== undefined && file !== undefined)
+    throw new UserError(`join: give the token one way, not both TOKEN and --token-file: ${ways}`, EXIT.usage);
   let text = given ?? "";
   if (file !== undefined) {
     const { readGivenFile } = await import("./given-file.ts");
