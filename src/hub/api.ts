@@ -141,7 +141,13 @@ export function hubApi(
     bodyLimit({
       maxSize: BODY_LIMIT,
       onError: (c) =>
-        c.json<ErrorReply>({ error: `the request body is larger than ${BODY_LIMIT} bytes` }, 413),
+        // Said for the one request a person makes grow: a forward's allow-list (`expose --allow` ×N).
+        c.json<ErrorReply>(
+          {
+            error: `the request is larger than the hub accepts (${BODY_LIMIT} bytes); a forward's allow-list is what grows: give fewer, wider prefixes (192.0.2.0/24 for the 256 addresses in it)`,
+          },
+          413,
+        ),
     }),
   );
   app.use(async (c, next) => {
