@@ -34,10 +34,17 @@ export function exposeReport(
   // Who the hub lets in, as it accepted the forward: an --allow that was dropped would show here. Said
   // as the hub's rule, not as "reachable": nothing here checked the path from the internet (a cloud
   // firewall), and the target may not answer (the warnings above).
+  // A /0 admits a whole family: "open only to 0.0.0.0/0 … drops other sources" said the opposite.
+  const whole = f.allowFrom.filter((c) => c.endsWith("/0"));
+  const others = f.allowFrom.filter((c) => !c.endsWith("/0"));
+  const families = (list: string[]) =>
+    [...new Set(list.map((c) => (c.includes(":") ? "IPv6" : "IPv4")))].join(" and ");
   out.push(
-    f.allowFrom.length
-      ? `  open only to ${f.allowFrom.join(", ")} (--allow): the hub drops other sources' packets`
-      : "  open to every source address (no --allow): the hub drops no client by its address",
+    !f.allowFrom.length
+      ? "  open to every source address (no --allow): the hub drops no client by its address"
+      : whole.length
+        ? `  open to every ${families(whole)} source address (--allow ${whole.join(", ")})${others.length ? `, and to ${others.join(", ")}` : ""}`
+        : `  open only to ${f.allowFrom.join(", ")} (--allow): the hub drops other sources' packets`,
   );
   return { out, warnings };
 }

@@ -56,6 +56,16 @@ test("expose --allow: the report says who may reach the port, as the hub stored 
   );
 });
 
+test("expose --allow 0.0.0.0/0: open to every IPv4 source, not 'open only to 0.0.0.0/0 … drops other sources'", () => {
+  const r = exposeReport({ ...f, allowFrom: ["0.0.0.0/0"] }, "203.0.113.1", "rpi", []);
+  assert.equal(r.out.at(-1), "  open to every IPv4 source address (--allow 0.0.0.0/0)");
+  const both = exposeReport({ ...f, allowFrom: ["0.0.0.0/0", "2001:db8::/32"] }, "203.0.113.1", "rpi", []);
+  assert.equal(
+    both.out.at(-1),
+    "  open to every IPv4 source address (--allow 0.0.0.0/0), and to 2001:db8::/32",
+  );
+});
+
 test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forwarded to', never 'reaches', and a warning with the fix", () => {
   const loop = report([
     judgeTarget("tcp", 9090, "10.8.0.2", [listener("127.0.0.1")], {
