@@ -34,17 +34,27 @@ export function exposeReport(
   // Who the hub lets in, as it accepted the forward: an --allow that was dropped would show here. Said
   // as the hub's rule, not as "reachable": nothing here checked the path from the internet (a cloud
   // firewall), and the target may not answer (the warnings above).
-  // A /0 admits a whole family: "open only to 0.0.0.0/0 … drops other sources" said the opposite.
-  const whole = f.allowFrom.filter((c) => c.endsWith("/0"));
-  const others = f.allowFrom.filter((c) => !c.endsWith("/0"));
-  const families = (list: string[]) =>
-    [...new Set(list.map((c) => (c.includes(":") ? "IPv6" : "IPv4")))].join(" and ");
-  out.push(
-    !f.allowFrom.length
-      ? "  open to every source address (no --allow): the hub drops no client by its address"
-      : whole.length
-        ? `  open to every ${families(whole)} source address (--allow ${whole.join(", ")})${others.length ? `, and to ${others.join(", ")}` : ""}`
-        : `  open only to ${f.allowFrom.join(", ")} (--allow): the hub drops other sources' packets`,
-  );
+  out.push(`  ${allowText(f.allowFrom)}`);
   return { out, warnings };
+}
+
+/**
+ * Who the hub admits by `allowFrom` (the forward's prefixes), in words. A /0 admits a whole family:
+ * "open only to 0.0.0.0/0 … drops other sources" said the opposite; the other family is still held to
+ * its prefixes (none: all of it dropped), which "open to every IPv4 source" alone left unsaid.
+ */
+export function allowText(allowFrom: string[]): string {
+  if (!allowFrom.length)
+    return "open to every source address (no --allow): the hub drops no client by its address";
+  const family = (c: string) => (c.includes(":") ? "IPv6" : "IPv4");
+  const whole = allowFrom.filter((c) => c.endsWith("/0"));
+  if (!whole.length)
+    return `open only to ${allowFrom.join(", ")} (--allow): the hub drops other sources' packets`;
+  const open = new Set(whole.map(family));
+  if (open.size === 2) return `open to every source address (--allow ${whole.join(", ")})`;
+  const [a, b] = open.has("IPv4") ? ["IPv4", "IPv6"] : ["IPv6", "IPv4"];
+  const rest = allowFrom.filter((c) => family(c) === b);
+  return rest.length
+    ? `open to every ${a} source address (--allow ${whole.join(", ")}), and to ${rest.join(", ")}: the hub drops other ${b} sources' packets`
+    : `open to every ${a} source address (--allow ${whole.join(", ")}): the hub drops ${b} sources' packets`;
 }

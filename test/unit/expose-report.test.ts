@@ -58,12 +58,24 @@ test("expose --allow: the report says who may reach the port, as the hub stored 
 
 test("expose --allow 0.0.0.0/0: open to every IPv4 source, not 'open only to 0.0.0.0/0 … drops other sources'", () => {
   const r = exposeReport({ ...f, allowFrom: ["0.0.0.0/0"] }, "203.0.113.1", "rpi", []);
-  assert.equal(r.out.at(-1), "  open to every IPv4 source address (--allow 0.0.0.0/0)");
+  // The other family is held to its prefixes: none, all of it dropped (the hub's allow6 is empty).
+  assert.equal(
+    r.out.at(-1),
+    "  open to every IPv4 source address (--allow 0.0.0.0/0): the hub drops IPv6 sources' packets",
+  );
   const both = exposeReport({ ...f, allowFrom: ["0.0.0.0/0", "2001:db8::/32"] }, "203.0.113.1", "rpi", []);
   assert.equal(
     both.out.at(-1),
-    "  open to every IPv4 source address (--allow 0.0.0.0/0), and to 2001:db8::/32",
+    "  open to every IPv4 source address (--allow 0.0.0.0/0), and to 2001:db8::/32: the hub drops other IPv6 sources' packets",
   );
+  // A prefix inside the open family adds nothing to say.
+  const inside = exposeReport({ ...f, allowFrom: ["0.0.0.0/0", "192.0.2.0/24"] }, "203.0.113.1", "rpi", []);
+  assert.equal(
+    inside.out.at(-1),
+    "  open to every IPv4 source address (--allow 0.0.0.0/0): the hub drops IPv6 sources' packets",
+  );
+  const all = exposeReport({ ...f, allowFrom: ["0.0.0.0/0", "::/0"] }, "203.0.113.1", "rpi", []);
+  assert.equal(all.out.at(-1), "  open to every source address (--allow 0.0.0.0/0, ::/0)");
 });
 
 test("expose: bound to 127.0.0.1, nothing listening, or not checked: 'is forwarded to', never 'reaches', and a warning with the fix", () => {
