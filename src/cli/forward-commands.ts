@@ -21,12 +21,16 @@ export function registerForwardCommands(program: Command): void {
   const add = fwd
     .command("add")
     .description("forward a public port (or range) of the hub to a peer")
-    .requiredOption("--port <port>", "public port or range, e.g. 80 or 6000-6010", portRangeArg("--port"))
+    .requiredOption(
+      "--port <port>",
+      "public port or range, e.g. 80 or 6000-6010",
+      portRangeArg("--port", "--proto"),
+    )
     .requiredOption("--peer <name>", "the peer that receives the traffic", valid("--peer", NameField))
     .option(
       "--target-port <port>",
       "port (or range of equal length) on the peer; default: the same",
-      portRangeArg("--target-port"),
+      portRangeArg("--target-port", "--proto"),
     )
     .option("--proto <proto>", "tcp, udp or tcp+udp", valid("--proto", ProtoShape), "tcp" as const)
     .option(

@@ -339,6 +339,16 @@ const CASES: Case[] = [
     '--backend: "pf" is not accepted; use one of: nftables, iptables',
   ],
   ["none", ["lab", "up", "--mode", "nat"], '--mode: "nat" is not accepted; use one of: snat, transparent'],
+  [
+    "hub",
+    ["forward", "add", "--port", "53:udp", "--peer", "rpi"],
+    '--port: "53:udp": give the port alone and the protocol with --proto: --port 53 --proto udp',
+  ],
+  [
+    "peer",
+    ["expose", "53", "--to", "5353:udp"],
+    '--to: "5353:udp": give the port alone; the protocol goes after the public port (e.g. `porthole expose 53:udp --to 5353`)',
+  ],
   // Bad beside another option: a target range of another span than the public one (exit 2, as hub
   // init's --snat-pool beside --subnet), checked before the hub is asked.
   [
