@@ -3,7 +3,7 @@
 // `porthole expose` evaluates little more than commander (bench/README.md, start-up).
 import type { Command } from "commander";
 import { hostFiles } from "../host/files.ts";
-import { parsePortRange, portValue } from "../net/ports.ts";
+import { formatRange, parsePortRange, portValue } from "../net/ports.ts";
 import { type PeerIdentity, readIdentity, readLocalSpec, specFile } from "../peer/local.ts";
 import { STALE_HANDSHAKE_S } from "../peer/stale.ts";
 import { daemonLogger } from "./daemon-log.ts";
@@ -116,7 +116,16 @@ export function noneMatches<F extends { name: string; port: string; proto: strin
     if (!range || !r.ok || (proto !== null && f.proto !== proto && f.proto !== "tcp+udp")) return false;
     return r.range.from <= range.to && range.from <= r.range.to;
   });
-  if (!inside.length) return `${said}: none of ${peer}'s forwards matches; see \`porthole exposed\``;
+  if (!inside.length) {
+    // The port right, the protocol not ("7003:udp" of a tcp forward): name the forward that is there.
+    const other = mine.filter((f) => {
+      const r = parsePortRange(f.port);
+      return range && r.ok && proto !== null && r.range.from <= range.to && range.from <= r.range.to;
+    });
+    if (other.length)
+      return `${said}: none of ${peer}'s forwards is on ${proto}/${range ? formatRange(range) : said}; on that port: ${other.map((f) => `${f.name} (${f.proto}/${f.port})`).join(", ")}: \`porthole unexpose ${other[0]?.name}\``;
+    return `${said}: none of ${peer}'s forwards matches; see \`porthole exposed\``;
+  }
   const which = inside.map((f) => `${f.name} (${f.proto}/${f.port})`).join(", ");
   return `${said}: no forward of ${peer}'s is on exactly that; it is part of ${which}, and a forward is removed whole: \`porthole unexpose ${inside[0]?.name}\` (then expose the ports to keep again)`;
 }

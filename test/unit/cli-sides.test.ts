@@ -233,7 +233,10 @@ describe("small things users hit", () => {
     );
     assert.match(said("5999-6000"), /it is part of rpi-tcp-6000-6003 \(tcp\/6000-6003\),/);
     assert.match(said("7001:udp"), /it is part of game \(tcp\+udp\/7000-7001\),/);
-    assert.equal(said("6001:udp"), "6001:udp: none of rpi's forwards matches; see `porthole exposed`");
+    assert.equal(
+      said("6001:udp"),
+      "6001:udp: none of rpi's forwards is on udp/6001; on that port: rpi-tcp-6000-6003 (tcp/6000-6003): `porthole unexpose rpi-tcp-6000-6003`",
+    );
     assert.equal(said("8080"), "8080: none of rpi's forwards matches; see `porthole exposed`");
     assert.equal(said("web"), "web: none of rpi's forwards matches; see `porthole exposed`");
   });
