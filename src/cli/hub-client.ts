@@ -129,7 +129,8 @@ export async function callHub(
     const isDown = (await readApplied(ctx.host, stateDir()))?.role !== "hub";
     if (method !== "GET" && path !== "/v1/apply" && !isDown && daemonManaged())
       throw new UserError(DAEMON_STOPPED, EXIT.host);
-    const service = new HubService({ ...ctx, service: "daemon" }, await hubStore());
+    // ctx's unit kind as the hub was set up: a hub managed with `apply` keeps its oneshot unit.
+    const service = new HubService(ctx, await hubStore());
     service.isDown = isDown;
     const res = await hubApi(service, "local").request(path, {
       method,

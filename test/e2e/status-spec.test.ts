@@ -1,7 +1,7 @@
 // `status` finds the spec and the host's state the way every command does: --spec/$PORTHOLE_SPEC, a
 // peer set up with `porthole apply` sees the hub, and a hub after `down` does not claim to listen.
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { WEBDAV } from "../../src/lab/lab.ts";
@@ -33,6 +33,15 @@ test("status honours --spec and $PORTHOLE_SPEC, a static peer sees the hub onlin
       const names = (JSON.parse(r.stdout) as { forwards: { name: string }[] }).forwards.map((f) => f.name);
       assert.deepEqual(names, ["share", "elsewhere"], `${args.join(" ")} ${JSON.stringify(env)}`);
     }
+
+    // A change on a hub managed with `apply` (no daemon: the API runs in the CLI's process) keeps the
+    // oneshot unit that re-applies the saved state at boot; it wrote the daemon's unit in its place.
+    const unitFile = join(lab.world.hostRecord("hub").root, "etc/systemd/system/porthole-hub.service");
+    assert.match(await readFile(unitFile, "utf8"), /^Type=oneshot$/m);
+    await lab.porthole("hub", ["forward", "add", "--port", "8089", "--peer", "rpi", "--target-port", "8080"]);
+    const unit = await readFile(unitFile, "utf8");
+    assert.match(unit, /^Type=oneshot$/m, unit);
+    assert.doesNotMatch(unit, /hub run/, unit);
 
     await lab.porthole("hub", ["down"]);
     const after = await lab.porthole("hub", ["status"]);
