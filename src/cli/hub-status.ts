@@ -43,10 +43,11 @@ export function renderDaemon(d: DaemonState): string {
 export function daemonLine(d: DaemonState, managed: boolean, applied: boolean): string {
   if (d.running && !d.listening) return `daemon: starting (pid ${d.pid}): its first reconcile runs`;
   if (d.running) return `daemon: running (pid ${d.pid}, up ${uptime(d.uptimeSeconds ?? 0)})`;
+  // Nothing applied first: `down` removed the unit too, so "start it" would name what is not there.
+  if (!applied)
+    return `daemon: not running, and nothing of this hub is applied here (as after \`porthole down\` or \`uninstall\`; the spec and key stay): \`porthole apply\` brings it back${managed ? ", then start the daemon" : ""}`;
   if (managed)
     return `daemon: NOT running — ${START_DAEMON}; changes, join tokens and peers' requests need it`;
-  if (!applied)
-    return "daemon: not running, and nothing of this hub is applied here (as after `porthole down` or `uninstall`; the spec and key stay): `porthole apply` brings it back, then start the daemon";
   return "daemon: not used (this hub is managed with `porthole apply`)";
 }
 

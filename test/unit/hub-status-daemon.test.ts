@@ -30,5 +30,12 @@ test("the daemon's line: running, starting, stopped, not used, and a hub taken d
     gone,
     /^daemon: not running, and nothing of this hub is applied here \(as after `porthole down` or `uninstall`/,
   );
-  assert.doesNotMatch(gone, /managed with/);
+  assert.doesNotMatch(gone, /managed with|start the daemon/);
+  // A hub set up with hub init, then taken down: `down` removed its unit, so not "systemctl start" it.
+  const goneManaged = daemonLine(down, true, false);
+  assert.match(
+    goneManaged,
+    /nothing of this hub is applied here .*`porthole apply` brings it back, then start the daemon$/,
+  );
+  assert.doesNotMatch(goneManaged, /systemctl start/);
 });
