@@ -5,7 +5,6 @@
 // themselves; a small shell forks them for a fraction of that. Still argument arrays: the script names
 // only positions ("$3"), every word reaches the program as the argument it is, unquoted by anyone.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { type RunResult, run } from "./run.ts";
 
 interface Pending {
@@ -84,7 +83,9 @@ export function splitBatch(out: string, separator: string, count: number): RunRe
 /** The batch's time limit, as run's default for one program. */
 const BATCH_TIMEOUT_MS = 60_000;
 
-function runBatch(batch: Pending[]): Promise<RunResult[]> {
+async function runBatch(batch: Pending[]): Promise<RunResult[]> {
+  // node:crypto loaded here, not at start: a CLI's `status` and `doctor` read through this module.
+  const { randomBytes } = await import("node:crypto");
   const separator = `porthole-read-${randomBytes(12).toString("hex")}`;
   const { script, args } = batchScript(batch);
   return new Promise((resolve, reject) => {
