@@ -48,6 +48,9 @@ const parts: Record<string, () => Promise<unknown>> = {
   "its open-connection count (conntrack -L --mark, parsed)": () => openConnections([4], ["tcp"]),
   "the same listing, not parsed": () =>
     runLines(["conntrack", "-L", "-f", "ipv4", "--mark", OPEN_MARK_FILTER], () => {}),
+  // A listing walks every bucket of the kernel's conntrack hash (one for all namespaces), however few
+  // entries match; the entry count alone does not walk: the difference is the walk.
+  "conntrack -C (the table's size: no walk)": () => run(["conntrack", "-C"]),
   "its foreign-firewall observation": () => realHost.firewall.observeForeign(),
   "its JSON (the API's reply body)": async () => JSON.stringify(status),
 };
