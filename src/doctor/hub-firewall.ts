@@ -3,8 +3,10 @@
 // ports that shadow a service on the hub.
 import { foreignRulesets, hubProbes } from "../foreign/findings.ts";
 import type { Ruleset } from "../foreign/model.ts";
+import { nftRuleCount } from "../plan/nft.ts";
 import type { FirewallFinding } from "../protocol/status.ts";
 import { droppedBy, droppedPhrase, where } from "../protocol/status-text.ts";
+import { nftMarker } from "../reconcile/firewall.ts";
 import { diffForeign } from "../reconcile/passes.ts";
 import { describeShadow, FORCE_HOW, findShadows } from "../reconcile/shadowed.ts";
 import type { Check, CheckResult } from "./check.ts";
@@ -133,8 +135,33 @@ export const ruleset: Check<HubContext> = {
     ];
     if (fw.backend === "nftables") {
       if (!fw.nft) return [];
-      const nft = await ctx.host.firewall.observeNft();
-      if (nft) return { id: "ruleset", status: "ok", found: "table inet porthole is loaded" };
+      const [nft, rules] = await Promise.all([
+        ctx.host.firewall.observeNft(),
+        ctx.host.firewall.nftRuleCount(),
+      ]);
+      // The table's marker survives what empties its chains (`nft flush table inet porthole`, `flush
+      // chain`): loaded, it says nothing of the rules. Counted against this spec's only when the
+      // kernel holds this spec's ruleset (an applied older spec has its own count).
+      const want = nftRuleCount(fw.nft.chains);
+      const current = nft?.marker === nftMarker(fw.nft);
+      if (nft && rules !== null && (rules === 0 || (current && rules !== want)))
+        return {
+          id: "ruleset",
+          status: "fail",
+          found: `table inet porthole is loaded, but its chains hold ${current ? `${rules} of the ${want} rules porthole loaded` : "no rules"}: forwards whose rules are gone are not DNATed (\`nft flush table inet porthole\` or \`flush chain\` empties chains and keeps the table, and its marker: neither the daemon nor \`porthole apply\` sees it)`,
+          fix: [
+            "nft delete table inet porthole, then porthole apply (a running daemon loads the table whole again within 2 s)",
+          ],
+        };
+      if (nft)
+        return {
+          id: "ruleset",
+          status: "ok",
+          found:
+            rules === null
+              ? "table inet porthole is loaded"
+              : `table inet porthole is loaded, its ${rules} rules in place`,
+        };
       return {
         id: "ruleset",
         status: "fail",

@@ -232,8 +232,17 @@ async function removeIptables(f: 4 | 6): Promise<void> {
   for (const [t, c] of chains) await run([tool(f), "-w", "-t", t, "-X", c]);
 }
 
+/** The rules of table inet porthole in `nft -j list table inet porthole` output. Pure. */
+export function nftRuleItems(json: string): number {
+  return (JSON.parse(json) as { nftables: { rule?: unknown }[] }).nftables.filter((i) => i.rule).length;
+}
+
 export const firewallDriver: Host["firewall"] = {
   observeNft,
+  nftRuleCount: async () => {
+    const r = await run(["nft", "-j", "list", "table", "inet", "porthole"], { allowFail: true });
+    return r.code === 0 ? nftRuleItems(r.stdout) : null;
+  },
   observeIptables: () => observeIptables(),
   observe: observeAll,
   loadNft: async (script, marker) => {

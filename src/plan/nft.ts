@@ -41,3 +41,19 @@ export interface NftPlan {
 export type NftElementChange =
   | { kind: "set"; name: string; remove: string[]; add: string[] }
   | { kind: "map"; name: string; remove: string[]; add: [key: string, value: string][] };
+
+/**
+ * The rules a table's nft text declares, as the kernel counts them (`nft -j list table`: one rule per
+ * line of a chain's body after its `type` line). `text`: an NftPlan's `chains`, or a whole table
+ * script; only chain blocks count (a record written before sets travelled as data holds set blocks
+ * among its chains). Pure.
+ */
+export function nftRuleCount(text: string): number {
+  let inChain = false;
+  let count = 0;
+  for (const line of text.split("\n")) {
+    if (/^\t(chain|set|map) /.test(line)) inChain = line.startsWith("\tchain ");
+    else if (inChain && line.startsWith("\t\t") && !line.startsWith("\t\ttype ")) count++;
+  }
+  return count;
+}

@@ -37,6 +37,9 @@ function nftText(plan: NftPlan): { text: string; marker: string } {
   }
   return r;
 }
+/** The marker `plan`'s table carries when porthole loads it (host/firewall.ts markNft). */
+export const nftMarker = (plan: NftPlan): string => nftText(plan).marker;
+
 const marked = (plan: NftPlan | null): MarkedNft | null =>
   plan ? { plan, marker: nftText(plan).marker } : null;
 

@@ -319,6 +319,27 @@ test("doctor names each hub fault and its fix, exits 4, and passes again once it
     );
     assert.equal((await share(lab)).stdout, HELLO, "apply put the table back");
 
+    // Its chains emptied, its sets and marker kept: apply sees the marker and changes nothing, so the
+    // fix deletes the table first.
+    await fault(
+      lab,
+      "porthole's chains flushed (`nft flush table inet porthole`)",
+      async () => {
+        await hub(["nft", "flush", "table", "inet", "porthole"]);
+        assert.notEqual((await share(lab)).code, 0, "no rules, no share");
+      },
+      {
+        id: "ruleset",
+        found: /table inet porthole is loaded, but its chains hold 0 of the \d+ rules porthole loaded: /,
+        fix: /^ +fix: nft delete table inet porthole, then porthole apply /,
+      },
+      async () => {
+        await hub(["nft", "delete", "table", "inet", "porthole"]);
+        await lab.porthole("hub", ["apply", "--host", "hub"]);
+      },
+    );
+    assert.equal((await share(lab)).stdout, HELLO, "the fix put the rules back");
+
     let server = 0;
     await fault(
       lab,

@@ -20,6 +20,7 @@ import type {
 } from "../../src/host/types.ts";
 import { absentInterface } from "../../src/host/wireguard.ts";
 import { publicKeyOf } from "../../src/net/wgkey.ts";
+import { nftRuleCount } from "../../src/plan/nft.ts";
 import type { IptablesHook, PolicyRouting } from "../../src/plan/plan.ts";
 import type { Context } from "../../src/reconcile/reconcile.ts";
 
@@ -49,6 +50,10 @@ export interface FakeHost extends Host {
   counters: Map<string, ElementCounter[]>;
   /** Open DNAT'd connections by "tcp/80/10.8.0.2/8080"; null: conntrack unavailable. */
   open: Map<string, number> | null;
+  /** The rules of the table as last loaded (nftRuleCount of the script); absent: not loaded here. */
+  loadedNftRules?: number;
+  /** Set by a test: the rules the table holds now (someone emptied chains); absent: as loaded. */
+  nftRules?: number;
   /** Addresses of the host's interfaces besides its WireGuard ones (those come from `ifaces`). */
   addresses: IfaceAddress[];
   /** The interfaces default routes leave by (default: ens3). */
@@ -226,13 +231,17 @@ export function fakeHost(files: Record<string, string> = {}): FakeHost {
   };
   h.firewall = {
     observeNft: async () => structuredClone(h.fw.nft),
+    // As loaded, unless a test set `nftRules` (someone emptied chains behind porthole's back).
+    nftRuleCount: async () => (h.fw.nft ? (h.nftRules ?? h.loadedNftRules ?? null) : null),
     observeIptables: async () => {
       const { nft: _, ...iptables } = structuredClone(h.fw);
       return iptables;
     },
-    loadNft: async (_s, m) => {
+    loadNft: async (script, m) => {
       act("nft load");
       h.fw.nft = { marker: m, generations: [1] };
+      h.loadedNftRules = nftRuleCount(script);
+      h.nftRules = undefined;
     },
     patchNft: async (_d, m, generations) => {
       act("nft patch");

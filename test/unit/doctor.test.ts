@@ -698,7 +698,23 @@ test("wireguard: pending join tokens' one-time keys and keys not in the spec are
 
 test("ruleset: porthole's table gone (nft flush ruleset) fails with porthole apply; iptables chains and jumps likewise", async () => {
   const { h, ctx } = await healthyHub();
-  assert.equal((await one(ctx, "ruleset")).found, "table inet porthole is loaded");
+  const loaded = await one(ctx, "ruleset");
+  assert.equal(loaded.status, "ok");
+  assert.match(loaded.found, /^table inet porthole is loaded, its (\d+) rules in place$/);
+  const all = Number(/its (\d+) rules/.exec(loaded.found)?.[1]);
+  assert.ok(all > 5, loaded.found);
+  // `nft flush table inet porthole` (or `flush chain`): chains emptied, sets and the marker kept.
+  for (const left of [0, all - 2]) {
+    h.nftRules = left;
+    const flushed = await one(ctx, "ruleset");
+    assert.equal(flushed.status, "fail", flushed.found);
+    assert.equal(
+      flushed.found.split(":")[0],
+      `table inet porthole is loaded, but its chains hold ${left} of the ${all} rules porthole loaded`,
+    );
+    assert.match(flushed.fix?.[0] ?? "", /^nft delete table inet porthole, then porthole apply/);
+  }
+  h.nftRules = undefined;
   h.fw.nft = null;
   const r = await one(ctx, "ruleset");
   assert.equal(r.status, "fail");

@@ -10,7 +10,9 @@ import { after, describe, test } from "node:test";
 import { bigSpecYaml } from "../../bench/spec-gen.ts";
 import { compile } from "../../src/compile/compile.ts";
 import { renderFiles } from "../../src/compile/render.ts";
+import { nftRuleItems } from "../../src/host/firewall.ts";
 import { generatePrivateKey, publicKeyOf } from "../../src/net/wgkey.ts";
+import { nftRuleCount } from "../../src/plan/nft.ts";
 import type { HostPlan } from "../../src/plan/plan.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { compileCase, goldenCases } from "./helpers/golden.ts";
@@ -44,6 +46,11 @@ function checkNft(t: import("node:test").TestContext, text: string, label: strin
     ]),
     `nft -f twice (${label})`,
   );
+  // The rules the kernel holds are the ones the text declares (doctor counts them: a flushed chain);
+  // terse, the 10,000-forward table's elements are not listed.
+  const listed = inNetns("sh", ["-ec", '"$1" -f "$2"; "$1" -t -j list ruleset', "sh", nft, file]);
+  ok(listed, `nft -t -j list ruleset (${label})`);
+  assert.equal(nftRuleItems(listed.output), nftRuleCount(text), `rules (${label})`);
 }
 
 function checkIptables(
