@@ -4,7 +4,7 @@
 // apply (and a join, before its enrollment tunnel) refuses it before changing anything. Networks that
 // only nest (a 10.0.0.0/8 LAN around the default 10.8.0.0/24) both keep working by the longest prefix,
 // except for the inner range's addresses on the outer network: said as a warning, not refused.
-import type { Host, IfaceAddress } from "../host/types.ts";
+import type { Host } from "../host/types.ts";
 import { type Cidr, contains, formatCidr, networkOf, parseCidr } from "../net/ip.ts";
 
 const networkOfText = (text: string): Cidr | null => {
