@@ -24,13 +24,13 @@ export function registerForwardCommands(program: Command): void {
     .requiredOption(
       "--port <port>",
       "public port or range, e.g. 80 or 6000-6010",
-      portRangeArg("--port", "--proto"),
+      portRangeArg("--port", { protoOption: "--proto" }),
     )
     .requiredOption("--peer <name>", "the peer that receives the traffic", valid("--peer", NameField))
     .option(
       "--target-port <port>",
       "port (or range of equal length) on the peer; default: the same",
-      portRangeArg("--target-port", "--proto"),
+      portRangeArg("--target-port", { protoOption: "--proto" }),
     )
     .option("--proto <proto>", "tcp, udp or tcp+udp", valid("--proto", ProtoShape), "tcp" as const)
     .option(

@@ -32,7 +32,7 @@ export function checkSpan(port: string | number, target: string | number, option
 /** `expose PUBLIC --to PORT [--allow ...] [--name ...]`: the public port, protocol and target, as the spec writes them. */
 export function exposeArgs(pub: string, o: SharedForwardOptions & { to: string }) {
   const p = publicPort("PUBLIC")(pub);
-  const to = portRangeArg("--to")(o.to);
+  const to = portRangeArg("--to", { publicPort: p.port })(o.to);
   checkSpan(p.port, to, "--to");
   checkSharedForwardOptions(o);
   return { ...p, to };

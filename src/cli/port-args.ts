@@ -32,9 +32,13 @@ function portAndProto(text: string, port: z.ZodType<unknown>): { port: string; p
 /**
  * --to, --port, --target-port: a port or range, as the spec writes it ("080" is "80"); exit 2 when bad.
  * A protocol written after the port ("53:udp", as `expose PUBLIC` takes it) is told where it goes:
- * `protoOption` (forward add's --proto), else after the public port.
+ * `where.protoOption` (forward add's --proto), else after `where.publicPort` (expose's PUBLIC, as the
+ * command to run instead).
  */
-export function portRangeArg(field: string, protoOption?: string): (text: string) => string {
+export function portRangeArg(
+  field: string,
+  where: { protoOption: string } | { publicPort: string },
+): (text: string) => string {
   return (text) => {
     const r = checkValue(PortRangeField, text);
     if (!r.ok) {
@@ -42,9 +46,9 @@ export function portRangeArg(field: string, protoOption?: string): (text: string
       const rest = proto === undefined ? null : checkValue(ProtoShape, proto);
       if (rest?.ok && checkValue(PortRangeField, port).ok)
         throw new UserError(
-          protoOption
-            ? `${field}: ${JSON.stringify(text)}: give the port alone and the protocol with ${protoOption}: ${field} ${port} ${protoOption} ${rest.value}`
-            : `${field}: ${JSON.stringify(text)}: give the port alone; the protocol goes after the public port (e.g. \`porthole expose 53:${rest.value} ${field} ${port}\`)`,
+          "protoOption" in where
+            ? `${field}: ${JSON.stringify(text)}: give the port alone and the protocol with ${where.protoOption}: ${field} ${port} ${where.protoOption} ${rest.value}`
+            : `${field}: ${JSON.stringify(text)}: give the port alone; the protocol goes after the public port: \`porthole expose ${where.publicPort}:${rest.value} ${field} ${port}\``,
           EXIT.usage,
         );
       throw new UserError(`${field}: ${r.message}`, EXIT.usage);

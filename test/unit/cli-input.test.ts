@@ -347,7 +347,13 @@ const CASES: Case[] = [
   [
     "peer",
     ["expose", "53", "--to", "5353:udp"],
-    '--to: "5353:udp": give the port alone; the protocol goes after the public port (e.g. `porthole expose 53:udp --to 5353`)',
+    '--to: "5353:udp": give the port alone; the protocol goes after the public port: `porthole expose 53:udp --to 5353`',
+  ],
+  // The command to run instead names the public port given, not an example's.
+  [
+    "peer",
+    ["expose", "8000:tcp", "--to", "9000:udp"],
+    '--to: "9000:udp": give the port alone; the protocol goes after the public port: `porthole expose 8000:udp --to 9000`',
   ],
   // Bad beside another option: a target range of another span than the public one (exit 2, as hub
   // init's --snat-pool beside --subnet), checked before the hub is asked.

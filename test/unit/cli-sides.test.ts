@@ -279,7 +279,7 @@ describe("small things users hit", () => {
     assert.deepEqual(unexposeArg("06000-06010:udp"), { port: "6000-6010", proto: "udp" });
     const { exposeArgs } = peerArgs;
     assert.deepEqual(exposeArgs("080", { to: " 09000 " }), { port: "80", proto: "tcp", to: "9000" });
-    assert.equal(portRangeArg("--target-port")("07000-07001"), "7000-7001");
+    assert.equal(portRangeArg("--target-port", { protoOption: "--proto" })("07000-07001"), "7000-7001");
   });
 
   test("unexpose: ports before names; a forward named like a port (made before such names were refused) by its name when no forward is on that port", () => {
