@@ -104,6 +104,7 @@ async function applyAction(o: ApplyOpts): Promise<void> {
       hostName,
       enrolling: runtime ? activeEnrolling(runtime, Date.now()) : undefined,
       dryRun: o.dryRun,
+      countRules: true,
       sshConnection: process.env.SSH_CONNECTION,
       confirming: seconds !== undefined,
     });

@@ -148,9 +148,9 @@ export const ruleset: Check<HubContext> = {
         return {
           id: "ruleset",
           status: "fail",
-          found: `table inet porthole is loaded, but its chains hold ${current ? `${rules} of the ${want} rules porthole loaded` : "no rules"}: forwards whose rules are gone are not DNATed (\`nft flush table inet porthole\` or \`flush chain\` empties chains and keeps the table, and its marker: neither the daemon nor \`porthole apply\` sees it)`,
+          found: `table inet porthole is loaded, but its chains hold ${current ? `${rules} of the ${want} rules porthole loaded` : "no rules"}: forwards whose rules are gone are not DNATed (\`nft flush table inet porthole\` or \`flush chain\` empties chains and keeps the table and its marker, which is all the daemon's 2 s rounds read)`,
           fix: [
-            "nft delete table inet porthole, then porthole apply (a running daemon loads the table whole again within 2 s)",
+            "porthole apply (it counts the rules and loads the table whole; so does the daemon when it starts)",
           ],
         };
       if (nft)

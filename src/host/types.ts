@@ -43,6 +43,8 @@ export interface NftState {
   marker: string;
   /** Marker generations present, ascending (the driver's bookkeeping, handed back to patchNft). */
   generations: number[];
+  /** The rules the table's chains hold (Host.firewall.nftRuleCount), when counted; absent: not counted. */
+  rules?: number;
 }
 
 /** porthole's firewalls and other owners', as one look reads them (Host.firewall.observe). */

@@ -243,7 +243,7 @@ export function hubApi(
   });
   app.post("/v1/apply", async (c) => {
     service.requireAdmin(c.get("who"));
-    const r = await service.reconcile();
+    const r = await service.reconcile(true);
     return c.json({ changed: r.changed, lines: r.lines, warnings: r.warnings });
   });
   // Reachable from the outside: an admin asks, a peer probes (task in its whoami answer) and reports.

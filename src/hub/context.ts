@@ -119,9 +119,9 @@ export class HubContext {
 
   /**
    * Applies the spec now; callers are inside `serial` already. `listeners`: the hub's listening sockets
-   * as a change just read them (apply need not look again).
+   * as a change just read them (apply need not look again); `countRules`: see ApplyRequest.
    */
-  async reconcileNow(listeners?: Listener[]): Promise<ApplyResult> {
+  async reconcileNow(listeners?: Listener[], countRules = false): Promise<ApplyResult> {
     // An invalid spec is not a failed apply: nothing is tried, the host stays as applied last.
     const { spec, text } = await this.store.load();
     const started = this.now();
@@ -134,6 +134,7 @@ export class HubContext {
         hostName: spec.hub.name,
         enrolling,
         listeners,
+        countRules,
       });
       this.stats.lastError = undefined;
       this.forgetReplaced(spec);

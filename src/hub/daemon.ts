@@ -58,7 +58,7 @@ export async function runHub(
     );
   } else {
     log("reconciling the host to the spec");
-    const first = await service.reconcile();
+    const first = await service.reconcile(true);
     log(first.changed ? `applied ${count(first.lines.length, "change")}` : "host already matches the spec");
     tellWarnings(first.warnings);
   }

@@ -40,9 +40,12 @@ export class HubService extends HubContext {
     return { kind: "stranger", address: addr };
   }
 
-  /** Makes the kernel match the spec (and the pending enrollment keys). */
-  reconcile(): Promise<ApplyResult> {
-    return this.serial(() => this.reconcileNow());
+  /**
+   * Makes the kernel match the spec (and the pending enrollment keys). `countRules`: count table inet
+   * porthole's rules too (ApplyRequest.countRules): an apply someone asked for, the daemon's start.
+   */
+  reconcile(countRules = false): Promise<ApplyResult> {
+    return this.serial(() => this.reconcileNow(undefined, countRules));
   }
 
   addPeer(who: Identity, input: Parameters<typeof addPeer>[2]) {

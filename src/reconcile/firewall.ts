@@ -7,7 +7,7 @@ import { renderNft, renderNftChanges } from "../compile/nft-text.ts";
 import type { FirewallState, Host, IptablesState, NftState } from "../host/types.ts";
 import type { NftPlan } from "../plan/nft.ts";
 import type { FirewallPlan } from "../plan/plan.ts";
-import { diffNftTable, type MarkedNft, type NftDiff } from "./nft-delta.ts";
+import { diffNftTable, holds, type MarkedNft, type NftDiff } from "./nft-delta.ts";
 import type { Step } from "./steps.ts";
 
 /** Markers of the last few rulesets (each apply hashes the same megabyte-sized texts several times). */
@@ -60,7 +60,8 @@ export function heldPrevious(
   iptables: IptablesState | null,
 ): boolean {
   if (!previous) return false;
-  if (previous.nft && nft !== undefined && nft?.marker !== nftText(previous.nft).marker) return false;
+  if (previous.nft && nft !== undefined && !(nft && holds(nft, marked(previous.nft) as MarkedNft)))
+    return false;
   if (!iptables) return true;
   for (const fam of [4, 6] as const) {
     const text = previous.iptables[fam];

@@ -5,7 +5,7 @@
 // in set and map elements only. Pure: compares the plans' data, no I/O.
 
 import type { NftState } from "../host/types.ts";
-import type { NftCollection, NftElementChange, NftPlan } from "../plan/nft.ts";
+import { type NftCollection, type NftElementChange, type NftPlan, nftRuleCount } from "../plan/nft.ts";
 
 /** A plan with the marker of its rendered text (reconcile/firewall.ts). */
 export interface MarkedNft {
@@ -29,16 +29,23 @@ export function diffNftTable(
   previous: MarkedNft | null,
 ): NftDiff {
   if (!want) return have ? { kind: "remove" } : { kind: "none" };
-  if (have?.marker === want.marker) return { kind: "none" };
+  if (have && holds(have, want)) return { kind: "none" };
   if (!have) return { kind: "reload", reason: "no table inet porthole" };
   if (!previous) return { kind: "reload", reason: "no ruleset applied before" };
-  if (have.marker !== previous.marker)
+  if (!holds(have, previous))
     return { kind: "reload", reason: "the kernel holds another ruleset than porthole loaded last" };
   const changes = nftElementChanges(previous.plan, want.plan);
   return changes
     ? { kind: "patch", changes }
     : { kind: "reload", reason: "chains or set declarations changed" };
 }
+
+/**
+ * Whether the kernel's table is `m`'s: its marker, and its rules when they were counted (chains emptied
+ * behind porthole, `nft flush table inet porthole`, keep the marker).
+ */
+export const holds = (have: NftState, m: MarkedNft): boolean =>
+  have.marker === m.marker && (have.rules === undefined || have.rules === nftRuleCount(m.plan.chains));
 
 /** Same declaration: kind, name, type and flags. */
 const sameDeclaration = (a: NftCollection, b: NftCollection) =>

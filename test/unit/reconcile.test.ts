@@ -32,7 +32,7 @@ const ctx = (h: FakeHost, log: string[] = []) => fakeContext(h, { log: (l) => lo
 async function applyText(
   h: FakeHost,
   text: string,
-  extra: { sshConnection?: string; confirming?: boolean } = {},
+  extra: { sshConnection?: string; confirming?: boolean; countRules?: boolean } = {},
 ) {
   const r = loadSpec(text);
   assert.ok(r.ok, r.ok ? "" : r.report);
@@ -100,6 +100,37 @@ test("the ruleset is loaded whole when the kernel does not hold the previous one
   assert.deepEqual(
     h.calls.filter((c) => !c.startsWith("write /state")),
     ["nft load", "conntrack forget"],
+  );
+});
+
+test("an apply that counts the table's rules loads it whole when its chains were emptied behind porthole (marker kept); the daemon's rounds do not count", async () => {
+  const h = fakeHost({ "/k": hubKey });
+  await applyText(h, specText([WEB]));
+  // `nft flush table inet porthole`: chains and sets stay, the marker with them; the rules are gone.
+  h.nftRules = 0;
+  h.calls.length = 0;
+  const round = await applyText(h, specText([WEB]));
+  assert.equal(round.changed, false, "a round reads the marker alone");
+  const asked = await applyText(h, specText([WEB]), { countRules: true });
+  assert.ok(asked.changed);
+  // Flows tracked while the rules were missing may have gone elsewhere: forgotten, as after a flush ruleset.
+  assert.deepEqual(asked.lines, [
+    "~ nftables table inet porthole",
+    "~ conntrack: forget flows to tcp/80 (tracked before this change, they would keep their old path)",
+  ]);
+  assert.deepEqual(
+    h.calls.filter((c) => !c.startsWith("write /state")),
+    ["nft load", "conntrack forget"],
+  );
+  // Loaded whole: its rules are there again, and the next counted apply changes nothing.
+  assert.equal((await applyText(h, specText([WEB]), { countRules: true })).changed, false);
+  // The same for a change: not an element patch onto chains that hold no rules.
+  h.nftRules = 3;
+  h.calls.length = 0;
+  await applyText(h, specText([WEB, DNS]), { countRules: true });
+  assert.deepEqual(
+    h.calls.filter((c) => c.startsWith("nft")),
+    ["nft load"],
   );
 });
 
