@@ -7,7 +7,7 @@ import { narrowFinding } from "../foreign/findings.ts";
 import type { WgDumpPeer } from "../host/types.ts";
 import { formatAddr } from "../net/ip.ts";
 import type { Enrolling, Target } from "../plan/plan.ts";
-import { PEERS_SEND_EVERY_S, silentAfter } from "../protocol/probe-text.ts";
+import { sendsEvery, silentAfter } from "../protocol/probe-text.ts";
 import type { AppliedReport, ProbeReport, ReachabilityRequest } from "../protocol/requests.ts";
 import type { PeerApplied, ProbeTask, ReachabilityReply } from "../protocol/responses.ts";
 import type { FirewallFinding, HubStatus, PeerStatus } from "../protocol/status.ts";
@@ -277,7 +277,7 @@ export class HubService extends HubContext {
       );
     if (chosen.silentS !== null)
       return unknown(
-        `${chosen.name}${req.peer ? "" : ", the peer that shook hands last,"} has sent the hub nothing for ${chosen.silentS} s (it sends at least every ${chosen.keepalive ?? PEERS_SEND_EVERY_S} s): its tunnel is likelier down (see the peers check), so it cannot probe from outside`,
+        `${chosen.name}${req.peer ? "" : ", the peer that shook hands last,"} has sent the hub nothing for ${chosen.silentS} s (${sendsEvery(chosen)}): its tunnel is likelier down (see the peers check), so it cannot probe from outside`,
       );
     const report = await this.probes.ask(chosen.publicKey, spec.hub.endpoint.host, targets);
     if (!report)
