@@ -127,8 +127,9 @@ export async function callHub(
     const ctx = hostContext();
     // After `porthole down` nothing of the hub is applied here: a change goes into the spec only.
     const isDown = (await readApplied(ctx.host, stateDir()))?.role !== "hub";
-    if (method !== "GET" && path !== "/v1/apply" && !isDown && daemonManaged())
-      throw new UserError(DAEMON_STOPPED, EXIT.host);
+    // A change (every request but a read and an apply of the spec as it is).
+    const change = method !== "GET" && path !== "/v1/apply";
+    if (change && !isDown && daemonManaged()) throw new UserError(DAEMON_STOPPED, EXIT.host);
     // ctx's unit kind as the hub was set up: a hub managed with `apply` keeps its oneshot unit.
     const service = new HubService(ctx, await hubStore());
     service.isDown = isDown;
@@ -138,8 +139,7 @@ export async function callHub(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     reply = { status: res.status, body: jsonOrText(await res.text()) };
-    if (service.isDown && method !== "GET" && path !== "/v1/apply" && res.status < 400)
-      console.error(HUB_DOWN);
+    if (service.isDown && change && res.status < 400) console.error(HUB_DOWN);
   }
   // 4xx: the request was refused (exit 1); 5xx: the hub could not do it, e.g. an apply that failed.
   if (reply.status >= 400)
