@@ -90,21 +90,24 @@ type Subsystem = Step["subsystem"];
 
 const NO_FOREIGN: ForeignSnapshot = { nft: [], xtables: [], iptables: null };
 
-/**
- * Observes the host and diffs it against the plan. `only` (the verify pass) limits both to the
- * subsystems the applied steps touched: the others were not changed by this apply, and were just
- * found matching the plan. `knownForeign` (the verify pass) reuses the first pass's look at other
- * owners' rulesets when no pass rule changed (porthole's other steps do not touch them).
- */
+/** How one observation pass looks: the first pass of an apply, or its verify pass. */
+interface Pass {
+  /** The verify pass: only the subsystems the applied steps touched (the others were just found matching). */
+  only?: ReadonlySet<Subsystem>;
+  /** The verify pass: the first pass's look at other owners' rulesets, when no pass rule changed. */
+  knownForeign?: ForeignSnapshot;
+  /** Count table inet porthole's rules too (ApplyRequest.countRules). */
+  countRules?: boolean;
+}
+
+/** Observes the host and diffs it against the plan, as `pass` says (see Pass). */
 async function observeAndDiff(
   ctx: Context,
   spec: Spec,
   plan: HostPlan,
   previous: AppliedRecord | null,
   summary: string[],
-  only?: ReadonlySet<Subsystem>,
-  knownForeign?: ForeignSnapshot,
-  countRules = false,
+  { only, knownForeign, countRules }: Pass = {},
 ) {
   const want = (s: Subsystem) => !only || only.has(s);
   const h = ctx.host;
@@ -287,16 +290,7 @@ async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult
       ? Promise.resolve()
       : refuseShadowing(ctx.host, req.spec, newClaims(previousSpec(previous), req.spec), req.listeners);
   shadowing.catch(() => {}); // surfaces at the await below
-  const first = await observeAndDiff(
-    ctx,
-    req.spec,
-    plan,
-    previous,
-    summary,
-    undefined,
-    undefined,
-    req.countRules,
-  );
+  const first = await observeAndDiff(ctx, req.spec, plan, previous, summary, { countRules: req.countRules });
   const warnings = warningLines(first.findings);
   await shadowing;
   const { sysctl } = first;
@@ -368,7 +362,10 @@ async function applyLocked(ctx: Context, req: ApplyRequest): Promise<ApplyResult
     if (intent && !leftover) await clearIntent(ctx.host, ctx.stateDir);
     throw e;
   }
-  const verify = await observeAndDiff(ctx, req.spec, plan, previous, summary, touched(steps), first.foreign);
+  const verify = await observeAndDiff(ctx, req.spec, plan, previous, summary, {
+    only: touched(steps),
+    knownForeign: first.foreign,
+  });
   if (verify.steps.length) {
     await undoAll(ctx.host, steps, log);
     await forgetAgain();
